@@ -1,0 +1,35 @@
+//! Test guest: a service that is not the supervisor but imports the
+//! privileged `dispatcher` interface. The wasm runtime must refuse to deploy
+//! it, and the linker for ordinary services does not even contain the
+//! interface, so it cannot be instantiated as one either.
+
+use wasmvisor_sdk::{Call, ExecutionError, Service};
+
+mod privileged {
+    wit_bindgen::generate!({
+        path: "../../../wit",
+        world: "dispatcher-client",
+        with: {
+            "wasmvisor:service/types@0.1.0": wasmvisor_sdk::bindings::wasmvisor::service::types,
+        },
+    });
+}
+
+struct Intruder;
+
+impl Service for Intruder {
+    fn execute(call: Call) -> Result<(), ExecutionError> {
+        match call.method_id {
+            // Tries to unload every artifact it can see.
+            0 => {
+                for artifact in privileged::wasmvisor::service::dispatcher::artifacts() {
+                    privileged::wasmvisor::service::dispatcher::unload_artifact(&artifact.id)?;
+                }
+                Ok(())
+            }
+            _ => Err(call.no_such_method()),
+        }
+    }
+}
+
+wasmvisor_sdk::export_service!(Intruder);

@@ -1,0 +1,211 @@
+//! Validating and compiling service components, and calling them.
+
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+
+use crate::bindings::service_world::{Service, ServicePre};
+use crate::bindings::{ExecutionError, QueryError};
+use crate::errors::{RuntimeErrorCode, WasmError, error_from_trap};
+use crate::limits::{CORE_INSTANCES_PER_CALL_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX};
+use crate::state::{CallEnv, HostState};
+
+/// The interface every service must export.
+pub const GUEST_EXPORT: &str = "wasmvisor:service/guest@0.1.0";
+/// The privileged interface only the supervisor may import.
+pub const DISPATCHER_IMPORT: &str = "wasmvisor:service/dispatcher@0.1.0";
+/// Interfaces every service may import.
+pub const SERVICE_IMPORTS: &[&str] = &[
+    "wasmvisor:service/types@0.1.0",
+    "wasmvisor:service/storage@0.1.0",
+    "wasmvisor:service/context@0.1.0",
+    "wasmvisor:service/calls@0.1.0",
+];
+
+/// Which world a component is checked against and linked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// An ordinary service: `service` world only.
+    Service,
+    /// The supervisor: `service` plus the `dispatcher` import.
+    Supervisor,
+}
+
+impl Privilege {
+    fn name(self) -> &'static str {
+        match self {
+            Privilege::Service => "service",
+            Privilege::Supervisor => "supervisor",
+        }
+    }
+
+    fn allows(self, import: &str) -> bool {
+        SERVICE_IMPORTS.contains(&import) || (self == Privilege::Supervisor && import == DISPATCHER_IMPORT)
+    }
+}
+
+/// A compiled component that passed validation for its privilege class.
+#[derive(Clone)]
+pub struct ServiceComponent {
+    component: Component,
+    privilege: Privilege,
+    imports: Vec<String>,
+}
+
+impl std::fmt::Debug for ServiceComponent {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ServiceComponent")
+            .field("privilege", &self.privilege)
+            .field("imports", &self.imports)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceComponent {
+    /// Compiles `bytes` and checks that they form a component that exports
+    /// the `guest` interface and imports nothing beyond what `privilege`
+    /// allows.
+    pub fn compile(engine: &Engine, bytes: &[u8], privilege: Privilege) -> Result<Self, WasmError> {
+        let component =
+            Component::new(engine, bytes).map_err(|error| WasmError::InvalidComponent(format!("{error:#}")))?;
+        let component_type = component.component_type();
+        let imports: Vec<String> = component_type
+            .imports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        if let Some(import) = imports.iter().find(|import| !privilege.allows(import)) {
+            return Err(WasmError::ForbiddenImport {
+                import: import.clone(),
+                privilege: privilege.name(),
+            });
+        }
+        let exports_guest = component_type
+            .exports(engine)
+            .any(|(name, item)| name == GUEST_EXPORT && matches!(item.ty, ComponentItem::ComponentInstance(_)));
+        if !exports_guest {
+            return Err(WasmError::MissingExport { expected: GUEST_EXPORT });
+        }
+        Ok(Self {
+            component,
+            privilege,
+            imports,
+        })
+    }
+
+    /// The interfaces the component imports.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// The privilege class the component was validated for.
+    pub fn privilege(&self) -> Privilege {
+        self.privilege
+    }
+}
+
+/// The result of one call to a guest.
+pub struct CallOutcome<T> {
+    /// What the call returned, or the execution error it ended with.
+    pub result: Result<T, ExecutionError>,
+    /// The call's environment, handed back (with its storage).
+    pub env: CallEnv,
+    /// Fuel the call burned.
+    pub fuel_consumed: u64,
+}
+
+/// An ordinary service, pre-linked with the `service` world: every call
+/// gets a fresh instance, so no guest memory survives between calls.
+pub struct WasmService {
+    engine: Engine,
+    pre: ServicePre<HostState>,
+}
+
+impl WasmService {
+    /// Links a component validated as [`Privilege::Service`]. The linker
+    /// used here contains no `dispatcher` interface at all.
+    pub fn new(engine: &Engine, component: &ServiceComponent) -> Result<Self, WasmError> {
+        let mut linker = Linker::<HostState>::new(engine);
+        Service::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|error| WasmError::Link(format!("{error:#}")))?;
+        let instance_pre = linker
+            .instantiate_pre(&component.component)
+            .map_err(|error| WasmError::Link(format!("{error:#}")))?;
+        let pre = ServicePre::new(instance_pre).map_err(|error| WasmError::Link(format!("{error:#}")))?;
+        Ok(Self {
+            engine: engine.clone(),
+            pre,
+        })
+    }
+
+    /// Runs the constructor.
+    pub fn initialize(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, fuel, |store, service| {
+            service.wasmvisor_service_guest().call_initialize(store, params)
+        })
+    }
+
+    /// Executes a transaction or service call.
+    pub fn execute(
+        &self,
+        env: CallEnv,
+        fuel: u64,
+        interface_name: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> CallOutcome<()> {
+        self.call(env, fuel, |store, service| {
+            service
+                .wasmvisor_service_guest()
+                .call_execute(store, interface_name, method_id, arguments)
+        })
+    }
+
+    /// Runs a read query.
+    pub fn query(
+        &self,
+        env: CallEnv,
+        fuel: u64,
+        method: &str,
+        arguments: &[u8],
+    ) -> CallOutcome<Result<Vec<u8>, QueryError>> {
+        self.call(env, fuel, |store, service| {
+            service
+                .wasmvisor_service_guest()
+                .call_query(store, method, arguments)
+                .map(Ok)
+        })
+    }
+
+    /// Instantiates the component in a fresh store with `fuel`, runs `call`
+    /// and converts traps into execution errors.
+    fn call<T>(
+        &self,
+        env: CallEnv,
+        fuel: u64,
+        call: impl FnOnce(&mut Store<HostState>, &Service) -> wasmtime::Result<Result<T, ExecutionError>>,
+    ) -> CallOutcome<T> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(MEMORY_BYTES_MAX)
+            .table_elements(TABLE_ELEMENTS_MAX)
+            .instances(CORE_INSTANCES_PER_CALL_MAX)
+            .build();
+        let mut store = Store::new(&self.engine, HostState { env, limits });
+        store.limiter(|state| &mut state.limits);
+        let result = match store.set_fuel(fuel) {
+            Err(error) => Err(RuntimeErrorCode::InstantiationFailed.error(format!("cannot set fuel: {error}"))),
+            Ok(()) => match self.pre.instantiate(&mut store) {
+                Err(error) => Err(error_from_trap(&error, false)),
+                Ok(service) => match call(&mut store, &service) {
+                    Ok(result) => result,
+                    Err(error) => Err(error_from_trap(&error, false)),
+                },
+            },
+        };
+        let fuel_consumed = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        CallOutcome {
+            result,
+            env: store.into_data().env,
+            fuel_consumed,
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Host implementations of the WIT interfaces, one file per interface.
+
+mod calls;
+mod context;
+mod storage;
+mod types;

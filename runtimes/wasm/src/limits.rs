@@ -1,0 +1,21 @@
+//! Named maxima of the wasm runtime. Every value a guest hands the host is
+//! checked against one of these, and a violation is a typed error for that
+//! call, never a trap of the node.
+
+/// Longest index name, in bytes.
+pub const INDEX_NAME_LEN_MAX: usize = 64;
+/// Largest storage key, in bytes.
+pub const KEY_SIZE_MAX: usize = 1024;
+/// Largest storage value, in bytes (1 MiB).
+pub const VALUE_SIZE_MAX: usize = 1 << 20;
+/// Most entries one `storage.range` call returns.
+pub const RANGE_ITEMS_MAX: u32 = 1024;
+/// Default wasm stack a guest may use, in bytes.
+pub const WASM_STACK_BYTES_MAX: usize = 512 * 1024;
+/// Default linear memory a guest instance may grow to, in bytes (64 MiB).
+pub const MEMORY_BYTES_MAX: usize = 64 << 20;
+/// Default table elements a guest instance may have.
+pub const TABLE_ELEMENTS_MAX: usize = 10_000;
+/// Core wasm instances one call may create. A component built from one
+/// core module instantiates that module plus a few canonical-ABI shims.
+pub const CORE_INSTANCES_PER_CALL_MAX: usize = 16;

@@ -1,0 +1,64 @@
+//! Per-call host state: who is calling, at what height, and the storage
+//! the guest may reach.
+
+use crate::bindings::{Caller, IndexRef, InstanceSpec, StorageError};
+
+/// Key-value pairs returned by [`InstanceStorage::range`], in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Storage as one instance sees it: every index name is already resolved
+/// inside that instance's namespace by the implementation. Inputs reaching
+/// an implementation have passed the limits in [`crate::limits`].
+pub trait InstanceStorage: Send {
+    /// Reads a value (entries: empty key; lists: 8-byte LE position).
+    fn get(&self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Writes a value.
+    fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
+    /// Removes a key; returns whether it was present.
+    fn remove(&mut self, index: &IndexRef, key: &[u8]) -> Result<bool, StorageError>;
+    /// Appends to a list; returns the new item's position.
+    fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageError>;
+    /// Number of items in the index.
+    fn len(&self, index: &IndexRef) -> Result<u64, StorageError>;
+    /// Up to `limit` entries with `from <= key < to`.
+    fn range(
+        &self,
+        index: &IndexRef,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Entries, StorageError>;
+    /// Removes every item of the index.
+    fn clear(&mut self, index: &IndexRef) -> Result<(), StorageError>;
+}
+
+/// Whether a call may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageAccess {
+    /// Consensus calls: transactions, hooks, constructors.
+    ReadWrite,
+    /// Read queries and `after-commit`.
+    ReadOnly,
+}
+
+/// Everything the host knows about one call; the guest reads it through the
+/// `context` interface and reaches `storage` through the `storage`
+/// interface.
+pub struct CallEnv {
+    /// The instance being called.
+    pub instance: InstanceSpec,
+    /// Who initiated the call.
+    pub caller: Caller,
+    /// Height of the block being executed.
+    pub height: u64,
+    /// Whether the call may write.
+    pub access: StorageAccess,
+    /// The instance's storage.
+    pub storage: Box<dyn InstanceStorage>,
+}
+
+/// The data of a wasmtime `Store`: one per call, dropped after it.
+pub struct HostState {
+    pub(crate) env: CallEnv,
+    pub(crate) limits: wasmtime::StoreLimits,
+}

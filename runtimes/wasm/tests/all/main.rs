@@ -1,0 +1,4 @@
+//! Integration tests of the wasm runtime (one test binary for the crate).
+
+mod components;
+mod token;

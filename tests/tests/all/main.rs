@@ -1,0 +1,3 @@
+//! Repository-wide checks and scenario suites (one test binary).
+
+mod architecture;

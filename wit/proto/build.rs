@@ -1,0 +1,28 @@
+//! Compiles the protobuf schemas with `protox` (pure Rust), so no system
+//! `protoc` is needed, and generates the Rust types with `prost-build`.
+
+use std::path::Path;
+
+const SCHEMAS: &[&str] = &[
+    "runtime.proto",
+    "messages.proto",
+    "blockchain.proto",
+    "supervisor.proto",
+    "token.proto",
+];
+
+fn main() {
+    let schema_dir = Path::new("schemas");
+    for schema in SCHEMAS {
+        println!("cargo:rerun-if-changed=schemas/{schema}");
+    }
+    let descriptors = match protox::compile(SCHEMAS, [schema_dir]) {
+        Ok(descriptors) => descriptors,
+        Err(error) => panic!("the protobuf schemas in wit/proto/schemas do not compile: {error}"),
+    };
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
+    if let Err(error) = config.compile_fds(descriptors) {
+        panic!("prost-build could not generate code from the schemas: {error}");
+    }
+}

@@ -1,0 +1,64 @@
+//! The guest-side SDK of wasmvisor.
+//!
+//! A service author writes ordinary Rust against this crate and exports it
+//! as a wasm component with [`export_service!`]:
+//!
+//! ```ignore
+//! use wasmvisor_sdk::{Call, CommonError, ExecutionError, ProofMap, Service};
+//!
+//! struct Counter;
+//!
+//! impl Service for Counter {
+//!     fn execute(call: Call) -> Result<(), ExecutionError> {
+//!         match call.method_id {
+//!             0 => {
+//!                 let counts: ProofMap<String, u64> = ProofMap::new("counts");
+//!                 let key = String::from("clicks");
+//!                 let next = counts.get(&key)?.unwrap_or(0) + 1;
+//!                 counts.put(&key, &next)
+//!             }
+//!             _ => Err(CommonError::NoSuchMethod.into()),
+//!         }
+//!     }
+//! }
+//!
+//! wasmvisor_sdk::export_service!(Counter);
+//! ```
+//!
+//! What the SDK provides:
+//! - [`Service`]: the lifecycle a guest implements, with defaults for every
+//!   hook it does not need;
+//! - typed storage indexes ([`Entry`], [`Map`], [`List`], [`KeySet`] and the
+//!   merkelized [`ProofEntry`], [`ProofMap`], [`ProofList`]) over the host's
+//!   scoped storage;
+//! - typed errors ([`CommonError`], [`ServiceError`], [`ExecutionError`]);
+//! - the call context ([`context`]) and cross-service calls ([`calls`]).
+//!
+//! Guests built with it import only the `service` world of the contract;
+//! there is no WASI, clock or randomness to reach for.
+
+// Lets the generated bindings name this crate by its public path, which is
+// also how they are reached from guest crates.
+extern crate self as wasmvisor_sdk;
+
+pub mod bindings;
+pub mod calls;
+pub mod context;
+mod errors;
+mod service;
+pub mod storage;
+mod value;
+
+pub use errors::{CommonError, ServiceError, common_error, service_error, storage_failure};
+pub use service::{Call, MigrationPlan, QueryError, Service};
+pub use storage::{Entry, KeySet, List, Map, ProofEntry, ProofList, ProofMap};
+pub use value::{StorageKey, StorageValue};
+
+pub use bindings::wasmvisor::service::types::{
+    ArtifactId, Caller, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus, TransactionCaller,
+};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
