@@ -37,6 +37,7 @@ fn every_path_in_the_code_map_exists() {
 const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-proto", 0),
     ("wasmvisor-artifacts", 0),
+    ("wasmvisor-storage", 1),
     ("wasmvisor-wasm", 2),
     ("wasmvisor-tests", 9),
 ];

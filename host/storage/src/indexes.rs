@@ -1,0 +1,384 @@
+//! Indexes: named, typed collections inside a namespace.
+//!
+//! Open one from a fork (`fork.proof_map(&address)`); opening checks that
+//! the name is not bound to another kind, and the first write binds it.
+//! Keys and values are bytes; typed wrappers belong to the callers.
+
+use crate::address::{IndexAddress, IndexKind, SUBSPACE_DATA, SUBSPACE_NODES, SUBSPACE_STATE};
+use crate::backend::Entries;
+use crate::error::StorageError;
+use crate::fork::{Fork, prefix_end};
+use crate::hash::{Hash, entry_hash, hash_bytes};
+use crate::limits::{KEY_SIZE_MAX, RANGE_ITEMS_MAX, VALUE_SIZE_MAX};
+use crate::list_tree::ListTree;
+use crate::smt::Smt;
+
+pub(crate) fn check_key(key: &[u8]) -> Result<(), StorageError> {
+    if key.len() > KEY_SIZE_MAX {
+        return Err(StorageError::KeyTooLarge {
+            size: key.len(),
+            max: KEY_SIZE_MAX,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_value(value: &[u8]) -> Result<(), StorageError> {
+    if value.len() > VALUE_SIZE_MAX {
+        return Err(StorageError::ValueTooLarge {
+            size: value.len(),
+            max: VALUE_SIZE_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// The kind an address is bound to, if the index exists.
+pub(crate) fn stored_kind(fork: &Fork, address: &IndexAddress) -> Result<Option<IndexKind>, StorageError> {
+    match fork.get_raw(&address.metadata_key())? {
+        None => Ok(None),
+        Some(bytes) => match bytes.as_slice() {
+            [kind] => IndexKind::from_byte(*kind).map(Some),
+            _ => Err(StorageError::Corrupt("malformed index metadata".into())),
+        },
+    }
+}
+
+/// What every index kind shares: its address, kind and key prefixes.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexCore {
+    pub(crate) address: IndexAddress,
+    pub(crate) kind: IndexKind,
+    prefix: Vec<u8>,
+}
+
+impl IndexCore {
+    pub(crate) fn open(fork: &Fork, address: &IndexAddress, kind: IndexKind) -> Result<Self, StorageError> {
+        if let Some(existing) = stored_kind(fork, address)?
+            && existing != kind
+        {
+            return Err(StorageError::KindMismatch {
+                name: address.name().to_owned(),
+                existing,
+                requested: kind,
+            });
+        }
+        Ok(Self {
+            address: address.clone(),
+            kind,
+            prefix: address.index_prefix(),
+        })
+    }
+
+    fn subspace(&self, subspace: u8) -> Vec<u8> {
+        let mut key = self.prefix.clone();
+        key.push(subspace);
+        key
+    }
+
+    fn data_key(&self, key: &[u8]) -> Vec<u8> {
+        let mut full = self.subspace(SUBSPACE_DATA);
+        full.extend_from_slice(key);
+        full
+    }
+
+    pub(crate) fn smt(&self) -> Smt {
+        Smt::new(self.subspace(SUBSPACE_NODES))
+    }
+
+    pub(crate) fn list_tree(&self) -> ListTree {
+        ListTree::new(self.subspace(SUBSPACE_NODES))
+    }
+
+    pub(crate) fn len(&self, fork: &Fork) -> Result<u64, StorageError> {
+        match fork.get_raw(&self.subspace(SUBSPACE_STATE))? {
+            None => Ok(0),
+            Some(bytes) => {
+                let array: [u8; 8] = bytes
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("index length is not 8 bytes".into()))?;
+                Ok(u64::from_le_bytes(array))
+            }
+        }
+    }
+
+    fn set_len(&self, fork: &mut Fork, len: u64) {
+        fork.put_raw(self.subspace(SUBSPACE_STATE), len.to_le_bytes().to_vec());
+    }
+
+    /// Binds the name to this kind (first write) and marks a proof index
+    /// for the next state-aggregator update.
+    fn bind(&self, fork: &mut Fork) -> Result<(), StorageError> {
+        if stored_kind(fork, &self.address)?.is_none() {
+            fork.put_raw(self.address.metadata_key(), vec![self.kind as u8]);
+        }
+        if self.kind.is_proof() {
+            fork.touched.insert(self.address.clone());
+        }
+        Ok(())
+    }
+
+    /// Data entries with `from <= key < to`, keys without the prefix.
+    fn data_range(
+        &self,
+        fork: &Fork,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StorageError> {
+        let data_prefix = self.subspace(SUBSPACE_DATA);
+        let lower = self.data_key(from.unwrap_or_default());
+        let upper = match to {
+            Some(to) => Some(self.data_key(to)),
+            None => prefix_end(&data_prefix),
+        };
+        let entries = fork.range_raw(&lower, upper.as_deref(), limit.min(RANGE_ITEMS_MAX))?;
+        Ok(entries
+            .into_iter()
+            .map(|(key, value)| (key[data_prefix.len()..].to_vec(), value))
+            .collect())
+    }
+
+    /// Removes every key of the index (data, nodes, length); keeps the binding.
+    fn clear(&self, fork: &mut Fork) -> Result<(), StorageError> {
+        self.bind(fork)?;
+        for key in fork.keys_with_prefix(&self.prefix)? {
+            fork.delete_raw(key);
+        }
+        Ok(())
+    }
+
+    /// The list item at `position`, which must exist.
+    pub(crate) fn list_item(&self, fork: &Fork, position: u64) -> Result<Vec<u8>, StorageError> {
+        fork.get_raw(&self.data_key(&position.to_be_bytes()))?
+            .ok_or_else(|| StorageError::Corrupt(format!("list item {position} is missing")))
+    }
+
+    /// The root committed for a proof index.
+    pub(crate) fn root(&self, fork: &Fork) -> Result<Hash, StorageError> {
+        match self.kind {
+            IndexKind::ProofEntry => Ok(entry_hash(fork.get_raw(&self.data_key(&[]))?.as_deref())),
+            IndexKind::ProofMap => self.smt().root(fork),
+            IndexKind::ProofList => self.list_tree().root(fork, self.len(fork)?),
+            _ => Err(StorageError::Unsupported("only proof indexes have a root")),
+        }
+    }
+}
+
+/// An entry (`Entry` or `ProofEntry`): a single optional value.
+#[derive(Debug)]
+pub struct EntryIndex<'a> {
+    fork: &'a mut Fork,
+    core: IndexCore,
+}
+
+impl<'a> EntryIndex<'a> {
+    pub(crate) fn open(fork: &'a mut Fork, address: &IndexAddress, kind: IndexKind) -> Result<Self, StorageError> {
+        let core = IndexCore::open(fork, address, kind)?;
+        Ok(Self { fork, core })
+    }
+
+    /// The value, if any.
+    pub fn get(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.fork.get_raw(&self.core.data_key(&[]))
+    }
+
+    /// Stores `value`.
+    pub fn set(&mut self, value: &[u8]) -> Result<(), StorageError> {
+        check_value(value)?;
+        self.core.bind(self.fork)?;
+        self.fork.put_raw(self.core.data_key(&[]), value.to_vec());
+        Ok(())
+    }
+
+    /// Removes the value; returns whether there was one.
+    pub fn remove(&mut self) -> Result<bool, StorageError> {
+        let existed = self.get()?.is_some();
+        self.core.bind(self.fork)?;
+        self.fork.delete_raw(self.core.data_key(&[]));
+        Ok(existed)
+    }
+
+    /// The committed hash (`ProofEntry` only).
+    pub fn root(&self) -> Result<Hash, StorageError> {
+        self.core.root(self.fork)
+    }
+}
+
+/// A map-like index (`Map`, `KeySet` or `ProofMap`): ordered byte keys.
+#[derive(Debug)]
+pub struct MapIndex<'a> {
+    fork: &'a mut Fork,
+    core: IndexCore,
+}
+
+impl<'a> MapIndex<'a> {
+    pub(crate) fn open(fork: &'a mut Fork, address: &IndexAddress, kind: IndexKind) -> Result<Self, StorageError> {
+        let core = IndexCore::open(fork, address, kind)?;
+        Ok(Self { fork, core })
+    }
+
+    /// The value under `key` (for key sets: `Some(empty)` if present).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        check_key(key)?;
+        self.fork.get_raw(&self.core.data_key(key))
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, StorageError> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Stores `value` under `key` (key sets take only empty values).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        check_key(key)?;
+        check_value(value)?;
+        if self.core.kind == IndexKind::KeySet && !value.is_empty() {
+            return Err(StorageError::Unsupported("key-set values must be empty"));
+        }
+        let existed = self.contains(key)?;
+        self.core.bind(self.fork)?;
+        self.fork.put_raw(self.core.data_key(key), value.to_vec());
+        if !existed {
+            let len = self.core.len(self.fork)?;
+            self.core.set_len(self.fork, len + 1);
+        }
+        if self.core.kind == IndexKind::ProofMap {
+            self.core
+                .smt()
+                .update(self.fork, &hash_bytes(key), Some(hash_bytes(value)))?;
+        }
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was present.
+    pub fn remove(&mut self, key: &[u8]) -> Result<bool, StorageError> {
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        self.core.bind(self.fork)?;
+        self.fork.delete_raw(self.core.data_key(key));
+        let len = self.core.len(self.fork)?;
+        self.core.set_len(self.fork, len.saturating_sub(1));
+        if self.core.kind == IndexKind::ProofMap {
+            self.core.smt().update(self.fork, &hash_bytes(key), None)?;
+        }
+        Ok(true)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> Result<u64, StorageError> {
+        self.core.len(self.fork)
+    }
+
+    /// Whether the index has no keys.
+    pub fn is_empty(&self) -> Result<bool, StorageError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Up to `limit` (at most [`RANGE_ITEMS_MAX`]) entries with
+    /// `from <= key < to`, in key order.
+    pub fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
+        self.core.data_range(self.fork, from, to, limit)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) -> Result<(), StorageError> {
+        self.core.clear(self.fork)
+    }
+
+    /// The root of the map's tree (`ProofMap` only).
+    pub fn root(&self) -> Result<Hash, StorageError> {
+        self.core.root(self.fork)
+    }
+}
+
+/// A list (`List` or `ProofList`): values addressed by position.
+#[derive(Debug)]
+pub struct ListIndex<'a> {
+    fork: &'a mut Fork,
+    core: IndexCore,
+}
+
+impl<'a> ListIndex<'a> {
+    pub(crate) fn open(fork: &'a mut Fork, address: &IndexAddress, kind: IndexKind) -> Result<Self, StorageError> {
+        let core = IndexCore::open(fork, address, kind)?;
+        Ok(Self { fork, core })
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> Result<u64, StorageError> {
+        self.core.len(self.fork)
+    }
+
+    /// Whether the list has no items.
+    pub fn is_empty(&self) -> Result<bool, StorageError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The item at `position`, if the list is that long.
+    pub fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        self.fork.get_raw(&self.core.data_key(&position.to_be_bytes()))
+    }
+
+    /// Appends `value`; returns its position.
+    pub fn push(&mut self, value: &[u8]) -> Result<u64, StorageError> {
+        check_value(value)?;
+        let position = self.len()?;
+        self.core.bind(self.fork)?;
+        self.fork
+            .put_raw(self.core.data_key(&position.to_be_bytes()), value.to_vec());
+        self.core.set_len(self.fork, position + 1);
+        if self.core.kind == IndexKind::ProofList {
+            self.core.list_tree().set(self.fork, position + 1, position, value)?;
+        }
+        Ok(position)
+    }
+
+    /// Replaces the item at an existing `position`.
+    pub fn set(&mut self, position: u64, value: &[u8]) -> Result<(), StorageError> {
+        check_value(value)?;
+        let len = self.len()?;
+        if position >= len {
+            return Err(StorageError::OutOfRange { position, len });
+        }
+        self.core.bind(self.fork)?;
+        self.fork
+            .put_raw(self.core.data_key(&position.to_be_bytes()), value.to_vec());
+        if self.core.kind == IndexKind::ProofList {
+            self.core.list_tree().set(self.fork, len, position, value)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` (at most [`RANGE_ITEMS_MAX`]) items with
+    /// `from <= position < to`, with their positions.
+    pub fn range(&self, from: u64, to: Option<u64>, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let to_key = to.map(u64::to_be_bytes);
+        let entries = self.core.data_range(
+            self.fork,
+            Some(&from.to_be_bytes()),
+            to_key.as_ref().map(|key| &key[..]),
+            limit,
+        )?;
+        entries
+            .into_iter()
+            .map(|(key, value)| {
+                let position: [u8; 8] = key
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("list key is not 8 bytes".into()))?;
+                Ok((u64::from_be_bytes(position), value))
+            })
+            .collect()
+    }
+
+    /// Removes every item.
+    pub fn clear(&mut self) -> Result<(), StorageError> {
+        self.core.clear(self.fork)
+    }
+
+    /// The root of the list's tree (`ProofList` only).
+    pub fn root(&self) -> Result<Hash, StorageError> {
+        self.core.root(self.fork)
+    }
+}

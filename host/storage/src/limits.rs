@@ -1,0 +1,12 @@
+//! Named maxima of the storage layer, checked where data enters it.
+
+/// Longest index name, in bytes.
+pub const INDEX_NAME_LEN_MAX: usize = 64;
+/// Largest key a service may use in an index, in bytes.
+pub const KEY_SIZE_MAX: usize = 1024;
+/// Largest value, in bytes (1 MiB).
+pub const VALUE_SIZE_MAX: usize = 1 << 20;
+/// Most entries one `range` call returns.
+pub const RANGE_ITEMS_MAX: usize = 1024;
+/// Entries fetched from a snapshot per page while merging with a fork.
+pub(crate) const SNAPSHOT_PAGE_LEN: usize = 256;

@@ -1,0 +1,72 @@
+//! The in-memory backend, for tests and tools.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, RwLock};
+
+use crate::backend::{Change, Database, Entries, Patch, Snapshot};
+use crate::error::StorageError;
+
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// A database held in memory. Snapshots share the map they were taken
+/// from; a merge copies it (fine for tests, not for production sizes).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDatabase {
+    state: Arc<RwLock<Arc<Map>>>,
+}
+
+impl MemoryDatabase {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn current(&self) -> Arc<Map> {
+        Arc::clone(&self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Number of keys stored.
+    pub fn key_count(&self) -> usize {
+        self.current().len()
+    }
+}
+
+/// A snapshot of a [`MemoryDatabase`].
+#[derive(Debug, Clone)]
+pub struct MemorySnapshot(Arc<Map>);
+
+impl Snapshot for MemorySnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.0.get(key).cloned())
+    }
+
+    fn range(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
+        let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self
+            .0
+            .range::<[u8], _>((Bound::Included(from), upper))
+            .take(limit)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+}
+
+impl Database for MemoryDatabase {
+    fn snapshot(&self) -> Arc<dyn Snapshot> {
+        Arc::new(MemorySnapshot(self.current()))
+    }
+
+    fn merge(&self, patch: Patch) -> Result<(), StorageError> {
+        let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut next = Map::clone(&state);
+        for (key, change) in patch.changes {
+            match change {
+                Change::Put(value) => next.insert(key, value),
+                Change::Delete => next.remove(&key),
+            };
+        }
+        *state = Arc::new(next);
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Opening indexes, the state commitment and proofs, on a [`Fork`].
+//!
+//! The state root is the root of the *state aggregator*: a sparse Merkle
+//! tree from each proof index's address to the hash of its kind and root.
+//! It is updated lazily, for the proof indexes written since the last
+//! update, when the root is asked for and when the fork becomes a patch.
+
+use crate::address::{IndexAddress, IndexKind, Namespace, SPACE_AGGREGATOR};
+use crate::error::StorageError;
+use crate::fork::{Fork, prefix_end};
+use crate::hash::{EMPTY_HASH, Hash, hash_bytes, index_hash};
+use crate::indexes::{EntryIndex, IndexCore, ListIndex, MapIndex, check_key, stored_kind};
+use crate::proof::{EntryProof, IndexProof, ListProof, MapProof};
+use crate::smt::Smt;
+
+fn aggregator() -> Smt {
+    Smt::new(vec![SPACE_AGGREGATOR])
+}
+
+impl Fork {
+    /// An `Entry` index.
+    pub fn entry(&mut self, address: &IndexAddress) -> Result<EntryIndex<'_>, StorageError> {
+        EntryIndex::open(self, address, IndexKind::Entry)
+    }
+
+    /// A `ProofEntry` index.
+    pub fn proof_entry(&mut self, address: &IndexAddress) -> Result<EntryIndex<'_>, StorageError> {
+        EntryIndex::open(self, address, IndexKind::ProofEntry)
+    }
+
+    /// A `Map` index.
+    pub fn map(&mut self, address: &IndexAddress) -> Result<MapIndex<'_>, StorageError> {
+        MapIndex::open(self, address, IndexKind::Map)
+    }
+
+    /// A `KeySet` index.
+    pub fn key_set(&mut self, address: &IndexAddress) -> Result<MapIndex<'_>, StorageError> {
+        MapIndex::open(self, address, IndexKind::KeySet)
+    }
+
+    /// A `ProofMap` index.
+    pub fn proof_map(&mut self, address: &IndexAddress) -> Result<MapIndex<'_>, StorageError> {
+        MapIndex::open(self, address, IndexKind::ProofMap)
+    }
+
+    /// A `List` index.
+    pub fn list(&mut self, address: &IndexAddress) -> Result<ListIndex<'_>, StorageError> {
+        ListIndex::open(self, address, IndexKind::List)
+    }
+
+    /// A `ProofList` index.
+    pub fn proof_list(&mut self, address: &IndexAddress) -> Result<ListIndex<'_>, StorageError> {
+        ListIndex::open(self, address, IndexKind::ProofList)
+    }
+
+    /// The kind an address is bound to, if the index exists.
+    pub fn index_kind(&self, address: &IndexAddress) -> Result<Option<IndexKind>, StorageError> {
+        stored_kind(self, address)
+    }
+
+    /// Every index of a namespace, in address order.
+    pub fn indexes_in(&self, namespace: Namespace) -> Result<Vec<(IndexAddress, IndexKind)>, StorageError> {
+        let prefix = namespace.metadata_prefix();
+        let mut indexes = Vec::new();
+        let end = prefix_end(&prefix);
+        for (key, value) in self.range_raw(&prefix, end.as_deref(), usize::MAX)? {
+            let address = IndexAddress::from_bytes(&key[1..])?;
+            let kind = match value.as_slice() {
+                [kind] => IndexKind::from_byte(*kind)?,
+                _ => return Err(StorageError::Corrupt("malformed index metadata".into())),
+            };
+            indexes.push((address, kind));
+        }
+        Ok(indexes)
+    }
+
+    /// The root committing to every proof index in the fork's state.
+    ///
+    /// Marks a checkpoint first (the aggregator must never be rolled back
+    /// apart from the indexes it summarizes) and after updating it.
+    pub fn state_root(&mut self) -> Result<Hash, StorageError> {
+        self.flush();
+        let touched = std::mem::take(&mut self.touched);
+        for address in touched {
+            let key_hash = hash_bytes(&address.to_bytes());
+            let value_hash = match stored_kind(self, &address)? {
+                None => None,
+                Some(kind) => Some(index_hash(kind, &IndexCore::open(self, &address, kind)?.root(self)?)),
+            };
+            aggregator().update(self, &key_hash, value_hash)?;
+        }
+        self.flush();
+        aggregator().root(self)
+    }
+
+    /// Proof linking the index at `address` (or its absence) to the state root.
+    pub fn index_proof(&mut self, address: &IndexAddress) -> Result<IndexProof, StorageError> {
+        self.state_root()?;
+        let kind = stored_kind(self, address)?;
+        let index_root = match kind {
+            Some(kind) if kind.is_proof() => IndexCore::open(self, address, kind)?.root(self)?,
+            Some(_) => return Err(StorageError::Unsupported("only proof indexes can be proven")),
+            None => EMPTY_HASH,
+        };
+        let aggregator = aggregator().prove(self, &hash_bytes(&address.to_bytes()))?;
+        Ok(IndexProof {
+            address: address.to_bytes(),
+            kind,
+            index_root,
+            aggregator,
+        })
+    }
+
+    /// Proof of the value (or absence) of `key` in the proof map at `address`.
+    pub fn map_proof(&mut self, address: &IndexAddress, key: &[u8]) -> Result<MapProof, StorageError> {
+        check_key(key)?;
+        let index = self.index_proof(address)?;
+        let core = IndexCore::open(self, address, IndexKind::ProofMap)?;
+        let value = self.proof_map(address)?.get(key)?;
+        let entry = core.smt().prove(self, &hash_bytes(key))?;
+        Ok(MapProof {
+            index,
+            key: key.to_vec(),
+            value,
+            entry,
+        })
+    }
+
+    /// Proof of the value of the proof entry at `address`.
+    pub fn entry_proof(&mut self, address: &IndexAddress) -> Result<EntryProof, StorageError> {
+        let index = self.index_proof(address)?;
+        let value = self.proof_entry(address)?.get()?;
+        Ok(EntryProof { index, value })
+    }
+
+    /// Proof of the items at positions `from..to` (clamped to the length) of
+    /// the proof list at `address`.
+    pub fn list_proof(&mut self, address: &IndexAddress, from: u64, to: u64) -> Result<ListProof, StorageError> {
+        let index = self.index_proof(address)?;
+        let core = IndexCore::open(self, address, IndexKind::ProofList)?;
+        let len = core.len(self)?;
+        let to = to.min(len);
+        let from = from.min(to);
+        let fork: &Fork = self;
+        let item = |position: u64| core.list_item(fork, position);
+        let tree = core.list_tree().prove(fork, len, from, to, &item)?;
+        Ok(ListProof {
+            index,
+            len,
+            from,
+            to,
+            tree,
+        })
+    }
+}
