@@ -9,6 +9,7 @@ const SCHEMAS: &[&str] = &[
     "blockchain.proto",
     "supervisor.proto",
     "token.proto",
+    "dispatcher.proto",
 ];
 
 fn main() {

@@ -38,7 +38,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-proto", 0),
     ("wasmvisor-artifacts", 0),
     ("wasmvisor-storage", 1),
-    ("wasmvisor-wasm", 2),
+    ("wasmvisor-runtime", 2),
+    ("wasmvisor-native", 3),
+    ("wasmvisor-wasm", 3),
+    ("wasmvisor-dispatcher", 4),
     ("wasmvisor-tests", 9),
 ];
 

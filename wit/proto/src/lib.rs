@@ -33,3 +33,8 @@ pub mod token {
 }
 
 pub use prost::Message;
+
+/// Records of the dispatcher's registries (`dispatcher.proto`).
+pub mod dispatcher {
+    include!(concat!(env!("OUT_DIR"), "/wasmvisor.dispatcher.rs"));
+}

@@ -1,0 +1,380 @@
+//! The dispatcher's shared core: runtimes, background deployments, call
+//! routing and the lifecycle mechanism the supervisor drives.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use wasmvisor_proto::dispatcher::ArtifactState;
+use wasmvisor_runtime::{
+    ArtifactId, CallRouter, Caller, CoreError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec,
+    InstanceStatus, LifecycleControl, Runtime, SUPERVISOR_INSTANCE_ID,
+};
+use wasmvisor_storage::Fork;
+
+use crate::limits::CALL_DEPTH_MAX;
+use crate::schema::{InstanceState, Schema, artifact_key};
+
+/// Where the local deployment of an artifact stands.
+enum Deployment {
+    Running(JoinHandle<Result<(), ExecutionError>>),
+    Finished(Result<(), ExecutionError>),
+}
+
+/// Node-local outcome of deploying an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalDeployStatus {
+    /// Never requested on this node.
+    Unknown,
+    /// Running in the background.
+    Pending,
+    /// Finished successfully.
+    Succeeded,
+    /// Failed, with the reason.
+    Failed(String),
+}
+
+pub(crate) struct Core {
+    pub(crate) runtimes: BTreeMap<u32, Arc<dyn Runtime>>,
+    deployments: Mutex<BTreeMap<ArtifactId, Deployment>>,
+}
+
+fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
+    // Storage errors while staging a transition are node-local failures
+    // surfacing inside a consensus call; report them as unexpected.
+    ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, format!("storage: {error}"))
+}
+
+impl Core {
+    pub(crate) fn new(runtimes: Vec<Arc<dyn Runtime>>) -> Self {
+        let runtimes = runtimes.into_iter().map(|runtime| (runtime.id(), runtime)).collect();
+        Self {
+            runtimes,
+            deployments: Mutex::default(),
+        }
+    }
+
+    fn deployments(&self) -> MutexGuard<'_, BTreeMap<ArtifactId, Deployment>> {
+        self.deployments.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn runtime(&self, runtime_id: u32) -> Result<&Arc<dyn Runtime>, ExecutionError> {
+        self.runtimes
+            .get(&runtime_id)
+            .ok_or_else(|| CoreError::IncorrectRuntime.with_description(format!("no runtime with id {runtime_id}")))
+    }
+
+    /// Starts deploying `artifact` in the background, unless it already is
+    /// or was.
+    pub(crate) fn start_deploy(&self, artifact: &ArtifactId, spec: Vec<u8>) {
+        let mut deployments = self.deployments();
+        if deployments.contains_key(artifact) {
+            return;
+        }
+        let deployment = match self.runtime(artifact.runtime_id) {
+            Err(error) => Deployment::Finished(Err(error)),
+            Ok(runtime) => {
+                let task = runtime.deploy_artifact(artifact.clone(), spec);
+                Deployment::Running(std::thread::spawn(task))
+            }
+        };
+        deployments.insert(artifact.clone(), deployment);
+    }
+
+    /// Waits for the local deployment of `artifact` (started if needed).
+    pub(crate) fn wait_deployed(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
+        self.start_deploy(artifact, spec.to_vec());
+        let mut deployments = self.deployments();
+        let deployment = deployments.remove(artifact).expect("start_deploy inserted it");
+        let result = match deployment {
+            Deployment::Finished(result) => result,
+            Deployment::Running(handle) => handle.join().unwrap_or_else(|_| {
+                Err(ExecutionError::new(
+                    wasmvisor_runtime::ErrorKind::Unexpected,
+                    "the deploy task panicked",
+                ))
+            }),
+        };
+        deployments.insert(artifact.clone(), Deployment::Finished(result.clone()));
+        result
+    }
+
+    /// This node's outcome of deploying `artifact`, without waiting.
+    pub(crate) fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
+        let mut deployments = self.deployments();
+        let finished = match deployments.get(artifact) {
+            None => return LocalDeployStatus::Unknown,
+            Some(Deployment::Finished(result)) => result.clone(),
+            Some(Deployment::Running(handle)) if !handle.is_finished() => return LocalDeployStatus::Pending,
+            Some(Deployment::Running(_)) => {
+                let Some(Deployment::Running(handle)) = deployments.remove(artifact) else {
+                    unreachable!()
+                };
+                let result = handle.join().unwrap_or_else(|_| {
+                    Err(ExecutionError::new(
+                        wasmvisor_runtime::ErrorKind::Unexpected,
+                        "the deploy task panicked",
+                    ))
+                });
+                deployments.insert(artifact.clone(), Deployment::Finished(result.clone()));
+                result
+            }
+        };
+        match finished {
+            Ok(()) => LocalDeployStatus::Succeeded,
+            Err(error) => LocalDeployStatus::Failed(error.description),
+        }
+    }
+
+    pub(crate) fn forget_deployment(&self, artifact: &ArtifactId) {
+        self.deployments().remove(artifact);
+    }
+
+    /// Lifecycle control is handed to the supervisor's instance only.
+    pub(crate) fn lifecycle_for(&self, instance_id: InstanceId) -> Option<&dyn LifecycleControl> {
+        (instance_id == SUPERVISOR_INSTANCE_ID).then_some(self as &dyn LifecycleControl)
+    }
+
+    /// The instance's state, which must exist.
+    fn existing_instance(fork: &mut Fork, instance_id: InstanceId) -> Result<InstanceState, ExecutionError> {
+        Schema::new(fork)
+            .instance(instance_id)
+            .map_err(storage_failure)?
+            .ok_or_else(|| {
+                CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
+            })
+    }
+
+    /// Stages `next` for an instance whose current status is in `allowed`.
+    fn stage_transition(
+        &self,
+        fork: &mut Fork,
+        instance_id: InstanceId,
+        allowed: &[InstanceStatus],
+        next: InstanceStatus,
+    ) -> Result<InstanceState, ExecutionError> {
+        let mut state = Self::existing_instance(fork, instance_id)?;
+        if state.pending.is_some() {
+            return Err(CoreError::ServicePending
+                .with_description(format!("instance {instance_id} already has a pending transition")));
+        }
+        let current = state.status.clone();
+        if !current.as_ref().is_some_and(|status| allowed.contains(status)) {
+            return Err(CoreError::InvalidServiceTransition.with_description(format!(
+                "instance {instance_id}: {current:?} -> {next:?} is not allowed"
+            )));
+        }
+        state.pending = Some(next);
+        let mut schema = Schema::new(fork);
+        schema.put_instance(&state).map_err(storage_failure)?;
+        schema
+            .mark_pending(pending_instance_key(instance_id))
+            .map_err(storage_failure)?;
+        Ok(state)
+    }
+}
+
+pub(crate) fn pending_instance_key(instance_id: InstanceId) -> Vec<u8> {
+    let mut key = vec![b'i'];
+    key.extend_from_slice(&instance_id.to_le_bytes());
+    key
+}
+
+pub(crate) fn pending_artifact_key(artifact: &ArtifactId) -> Vec<u8> {
+    let mut key = vec![b'a'];
+    key.extend_from_slice(&artifact_key(artifact));
+    key
+}
+
+impl CallRouter for Core {
+    fn call(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        caller: InstanceId,
+        depth: u32,
+        target: InstanceId,
+        interface: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> Result<(), ExecutionError> {
+        if depth > CALL_DEPTH_MAX {
+            return Err(
+                CoreError::StackOverflow.with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
+            );
+        }
+        let state = Self::existing_instance(fork, target)?;
+        if state.status != Some(InstanceStatus::Active) {
+            return Err(CoreError::ServiceNotActive.with_description(format!("instance {target} is not active")));
+        }
+        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        let context = ExecutionContext::new(
+            fork,
+            &state.spec,
+            Caller::Service(caller),
+            height,
+            interface,
+            depth,
+            self,
+            self.lifecycle_for(target),
+        );
+        runtime.execute(context, method_id, arguments)
+    }
+}
+
+impl LifecycleControl for Core {
+    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
+        self.runtime(artifact.runtime_id)?;
+        let mut schema = Schema::new(fork);
+        if schema.artifact(artifact).map_err(storage_failure)?.is_some() {
+            return Err(
+                CoreError::ArtifactAlreadyDeployed.with_description(format!("{artifact} is already registered"))
+            );
+        }
+        schema
+            .put_artifact(artifact, ArtifactState::ArtifactDeploying, spec)
+            .map_err(storage_failure)?;
+        schema
+            .mark_pending(pending_artifact_key(artifact))
+            .map_err(storage_failure)
+    }
+
+    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), ExecutionError> {
+        let mut schema = Schema::new(fork);
+        let record = schema
+            .artifact(artifact)
+            .map_err(storage_failure)?
+            .ok_or_else(|| CoreError::UnknownArtifactId.with_description(artifact.to_string()))?;
+        if record.state != ArtifactState::ArtifactActive as i32 {
+            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is not active")));
+        }
+        let in_use = schema
+            .instances()
+            .map_err(storage_failure)?
+            .iter()
+            .any(|instance| instance.spec.artifact == *artifact);
+        if in_use {
+            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is used by an instance")));
+        }
+        schema
+            .set_artifact_state(artifact, ArtifactState::ArtifactUnloading)
+            .map_err(storage_failure)?;
+        schema
+            .mark_pending(pending_artifact_key(artifact))
+            .map_err(storage_failure)
+    }
+
+    fn add_instance(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        spec: &InstanceSpec,
+        params: &[u8],
+    ) -> Result<(), ExecutionError> {
+        let mut schema = Schema::new(fork);
+        let record = schema
+            .artifact(&spec.artifact)
+            .map_err(storage_failure)?
+            .ok_or_else(|| CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))?;
+        if record.state != ArtifactState::ArtifactActive as i32 {
+            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{} is not active", spec.artifact)));
+        }
+        if schema
+            .instance_id_by_name(&spec.name)
+            .map_err(storage_failure)?
+            .is_some()
+        {
+            return Err(CoreError::ServiceNameExists.with_description(format!("an instance is named {:?}", spec.name)));
+        }
+        if schema.instance(spec.id).map_err(storage_failure)?.is_some() {
+            return Err(CoreError::ServiceIdExists.with_description(format!("an instance has id {}", spec.id)));
+        }
+        let artifact_spec = schema.artifact_spec(&spec.artifact).map_err(storage_failure)?;
+        // A node that has not finished deploying the artifact waits here,
+        // and only here.
+        self.wait_deployed(&spec.artifact, &artifact_spec)?;
+        let runtime = Arc::clone(self.runtime(spec.artifact.runtime_id)?);
+        let context = ExecutionContext::new(
+            fork,
+            spec,
+            Caller::Blockchain,
+            height,
+            "",
+            0,
+            self,
+            self.lifecycle_for(spec.id),
+        );
+        runtime.start_adding_service(context, params)?;
+        let state = InstanceState {
+            spec: spec.clone(),
+            status: None,
+            pending: Some(InstanceStatus::Active),
+            data_version: None,
+        };
+        let mut schema = Schema::new(fork);
+        schema.put_instance(&state).map_err(storage_failure)?;
+        schema
+            .mark_pending(pending_instance_key(spec.id))
+            .map_err(storage_failure)
+    }
+
+    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError> {
+        self.stage_transition(
+            fork,
+            instance_id,
+            &[InstanceStatus::Active, InstanceStatus::Frozen],
+            InstanceStatus::Stopped,
+        )
+        .map(drop)
+    }
+
+    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError> {
+        self.stage_transition(fork, instance_id, &[InstanceStatus::Active], InstanceStatus::Frozen)
+            .map(drop)
+    }
+
+    fn resume_instance(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        instance_id: InstanceId,
+        params: &[u8],
+    ) -> Result<(), ExecutionError> {
+        let state = Self::existing_instance(fork, instance_id)?;
+        if let Some(data_version) = &state.data_version
+            && *data_version != state.spec.artifact.version.to_string()
+        {
+            return Err(CoreError::CannotResumeService.with_description(format!(
+                "instance {instance_id} holds data of version {data_version}, its artifact is {}",
+                state.spec.artifact
+            )));
+        }
+        let state = self.stage_transition(
+            fork,
+            instance_id,
+            &[InstanceStatus::Stopped, InstanceStatus::Frozen],
+            InstanceStatus::Active,
+        )?;
+        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        let context = ExecutionContext::new(
+            fork,
+            &state.spec,
+            Caller::Blockchain,
+            height,
+            "",
+            0,
+            self,
+            self.lifecycle_for(instance_id),
+        );
+        runtime.start_resuming_service(context, params)
+    }
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Core")
+            .field("runtimes", &self.runtimes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}

@@ -1,0 +1,539 @@
+//! Driving runtimes through blocks in the contract's call ordering.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmvisor_proto::dispatcher::ArtifactState;
+use wasmvisor_runtime::{
+    ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError, InstanceSpec,
+    InstanceStatus, Mailbox, MailboxRequest, NodeError, Runtime,
+};
+use wasmvisor_storage::hash::hash_bytes;
+use wasmvisor_storage::{Database, Fork, Hash, Patch, smt_root_from_scratch};
+
+use crate::core::{Core, LocalDeployStatus, pending_artifact_key, pending_instance_key};
+use crate::limits::TRANSACTIONS_PER_BLOCK_MAX;
+use crate::schema::{InstanceState, Schema};
+
+/// A transaction whose signature the caller has already checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    /// Ed25519 public key of the author.
+    pub author: [u8; 32],
+    /// Hash of the signed transaction.
+    pub hash: [u8; 32],
+    /// Target instance and method.
+    pub call: CallInfo,
+    /// Encoded arguments.
+    pub arguments: Vec<u8>,
+}
+
+/// What the genesis block contains.
+#[derive(Debug, Clone, Default)]
+pub struct GenesisConfig {
+    /// Artifacts deployed at genesis, with their specs.
+    pub artifacts: Vec<(ArtifactId, Vec<u8>)>,
+    /// Instances started at genesis, with constructor parameters.
+    pub instances: Vec<(InstanceSpec, Vec<u8>)>,
+}
+
+/// An executed, not yet committed block. Dropping it discards it.
+#[derive(Debug)]
+pub struct Proposal {
+    /// Height of the block.
+    pub height: u64,
+    /// The state root after the block.
+    pub state_root: Hash,
+    /// Merkle root over the errors recorded in the block (kind and code).
+    pub error_root: Hash,
+    /// Errors, by where they happened.
+    pub errors: BTreeMap<CallLocation, ExecutionError>,
+    patch: Patch,
+    registered: Vec<(ArtifactId, Vec<u8>)>,
+    unloaded: Vec<ArtifactId>,
+    status_changes: Vec<(InstanceSpec, InstanceStatus)>,
+}
+
+/// What a committed block left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedBlock {
+    /// Its height.
+    pub height: u64,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// The Merkle root over its errors.
+    pub error_root: Hash,
+    /// Its errors, by location.
+    pub errors: BTreeMap<CallLocation, ExecutionError>,
+}
+
+/// Where the dispatcher is in the lifecycle (its checked call ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Runtimes initialized; genesis or resume next.
+    Initialized,
+    /// Between blocks.
+    Ready,
+    /// At least one proposal executed for the next height.
+    Proposing,
+    /// Shut down; nothing else may happen.
+    ShutDown,
+}
+
+/// The dispatcher: keeps the registries and drives every runtime.
+pub struct Dispatcher {
+    database: Arc<dyn Database>,
+    core: Arc<Core>,
+    phase: Phase,
+    /// Height of the last committed block.
+    height: Option<u64>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Dispatcher")
+            .field("phase", &self.phase)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ordering(expected: &str, phase: Phase) -> NodeError {
+    NodeError::Lifecycle(format!("{expected} is not allowed in phase {phase:?}"))
+}
+
+/// Merkle root over recorded errors: a sparse Merkle tree from the
+/// location's bytes to the (kind, code) pair; descriptions do not enter it.
+pub fn error_root(errors: &BTreeMap<CallLocation, ExecutionError>) -> Hash {
+    let pairs: Vec<(Hash, Hash)> = errors
+        .iter()
+        .map(|(location, error)| {
+            let (kind, code) = error.kind.to_pair();
+            (hash_bytes(&location.to_bytes()), hash_bytes(&[kind, code]))
+        })
+        .collect();
+    smt_root_from_scratch(&pairs)
+}
+
+impl Dispatcher {
+    /// A dispatcher over `database` driving `runtimes`; calls `initialize`
+    /// on each runtime.
+    pub fn new(database: Arc<dyn Database>, runtimes: Vec<Arc<dyn Runtime>>) -> Self {
+        let core = Arc::new(Core::new(runtimes));
+        for runtime in core.runtimes.values() {
+            runtime.initialize();
+        }
+        Self {
+            database,
+            core,
+            phase: Phase::Initialized,
+            height: None,
+        }
+    }
+
+    /// Whether the database already holds a genesis block.
+    pub fn has_genesis(&self) -> Result<bool, NodeError> {
+        let mut fork = Fork::new(self.database.snapshot());
+        Ok(Schema::new(&mut fork).height()?.is_some())
+    }
+
+    /// Height of the last committed block.
+    pub fn height(&self) -> Option<u64> {
+        self.height
+    }
+
+    /// The state root of the committed state.
+    pub fn state_root(&self) -> Result<Hash, NodeError> {
+        Ok(Fork::new(self.database.snapshot()).state_root()?)
+    }
+
+    /// A fork over the committed state, for reads.
+    pub fn read_fork(&self) -> Fork {
+        Fork::new(self.database.snapshot())
+    }
+
+    /// The registry's view of an instance.
+    pub fn instance(&self, instance_id: u32) -> Result<Option<InstanceState>, NodeError> {
+        Schema::new(&mut self.read_fork()).instance(instance_id)
+    }
+
+    /// This node's outcome of deploying `artifact`.
+    pub fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
+        self.core.local_deploy_status(artifact)
+    }
+
+    /// GENESIS: deploys the genesis artifacts, starts the genesis instances
+    /// and commits block 0. Any failure is fatal: a chain cannot start
+    /// without its genesis services.
+    pub fn genesis(&mut self, config: GenesisConfig) -> Result<Hash, NodeError> {
+        if self.phase != Phase::Initialized {
+            return Err(ordering("genesis", self.phase));
+        }
+        if self.has_genesis()? {
+            return Err(NodeError::Lifecycle(
+                "the database already has a genesis block; resume instead".into(),
+            ));
+        }
+        let pre_genesis = self.database.snapshot();
+        let mut fork = Fork::new(self.database.snapshot());
+        for (artifact, spec) in &config.artifacts {
+            self.core
+                .wait_deployed(artifact, spec)
+                .map_err(|error| genesis_error(artifact, error))?;
+            Schema::new(&mut fork).put_artifact(artifact, ArtifactState::ArtifactActive, spec)?;
+        }
+        for (spec, params) in &config.instances {
+            let runtime = Arc::clone(
+                self.core
+                    .runtime(spec.artifact.runtime_id)
+                    .map_err(|error| genesis_error(&spec.artifact, error))?,
+            );
+            let mut schema = Schema::new(&mut fork);
+            if schema.artifact(&spec.artifact)?.is_none() {
+                return Err(NodeError::Lifecycle(format!(
+                    "genesis instance {:?} uses unknown artifact {}",
+                    spec.name, spec.artifact
+                )));
+            }
+            if schema.instance_id_by_name(&spec.name)?.is_some() || schema.instance(spec.id)?.is_some() {
+                return Err(NodeError::Lifecycle(format!(
+                    "genesis instance {:?} (id {}) is not unique",
+                    spec.name, spec.id
+                )));
+            }
+            let context = ExecutionContext::new(
+                &mut fork,
+                spec,
+                Caller::Blockchain,
+                0,
+                "",
+                0,
+                &*self.core,
+                self.core.lifecycle_for(spec.id),
+            );
+            runtime
+                .start_adding_service(context, params)
+                .map_err(|error| NodeError::Lifecycle(format!("genesis instance {:?}: {error}", spec.name)))?;
+            fork.flush();
+            let state = InstanceState {
+                spec: spec.clone(),
+                status: Some(InstanceStatus::Active),
+                pending: None,
+                data_version: None,
+            };
+            Schema::new(&mut fork).put_instance(&state)?;
+            runtime.commit_service(&*pre_genesis, spec, &InstanceStatus::Active)?;
+        }
+        Schema::new(&mut fork).set_height(0)?;
+        let root = fork.state_root()?;
+        self.database.merge(fork.into_patch()?)?;
+        self.height = Some(0);
+        self.after_commit();
+        self.phase = Phase::Ready;
+        Ok(root)
+    }
+
+    /// RESUME: after a restart, deploys every known artifact again,
+    /// re-commits every instance with its status, then `on_resume`.
+    pub fn resume(&mut self) -> Result<(), NodeError> {
+        if self.phase != Phase::Initialized {
+            return Err(ordering("resume", self.phase));
+        }
+        let mut fork = self.read_fork();
+        let mut schema = Schema::new(&mut fork);
+        self.height = Some(
+            schema
+                .height()?
+                .ok_or_else(|| NodeError::Lifecycle("no genesis block to resume from".into()))?,
+        );
+        let artifacts = schema.artifacts()?;
+        let instances = schema.instances()?;
+        // Start every deployment first so they compile in parallel.
+        for (artifact, _, spec) in &artifacts {
+            self.core.start_deploy(artifact, spec.clone());
+        }
+        let snapshot = self.database.snapshot();
+        for instance in &instances {
+            let Some(status) = &instance.status else { continue };
+            let spec = artifacts
+                .iter()
+                .find(|(artifact, _, _)| *artifact == instance.spec.artifact)
+                .map(|(_, _, spec)| spec.clone())
+                .unwrap_or_default();
+            self.core
+                .wait_deployed(&instance.spec.artifact, &spec)
+                .map_err(|error| NodeError::Runtime {
+                    runtime_id: instance.spec.artifact.runtime_id,
+                    description: format!("cannot deploy {} again: {error}", instance.spec.artifact),
+                })?;
+            self.runtime(instance.spec.artifact.runtime_id)?
+                .commit_service(&*snapshot, &instance.spec, status)?;
+        }
+        for runtime in self.core.runtimes.values() {
+            runtime.on_resume();
+        }
+        self.phase = Phase::Ready;
+        Ok(())
+    }
+
+    fn runtime(&self, runtime_id: u32) -> Result<Arc<dyn Runtime>, NodeError> {
+        self.core
+            .runtime(runtime_id)
+            .cloned()
+            .map_err(|error| NodeError::Runtime {
+                runtime_id,
+                description: error.description,
+            })
+    }
+
+    /// PROPOSAL: executes a block of `transactions` at the next height on a
+    /// fork of the committed state. Several proposals may be executed for
+    /// one height; only the one passed to [`Dispatcher::commit`] takes
+    /// effect.
+    pub fn execute_proposal(&mut self, transactions: &[Transaction]) -> Result<Proposal, NodeError> {
+        if !matches!(self.phase, Phase::Ready | Phase::Proposing) {
+            return Err(ordering("a proposal", self.phase));
+        }
+        if transactions.len() > TRANSACTIONS_PER_BLOCK_MAX {
+            return Err(NodeError::Lifecycle(format!(
+                "a block of {} transactions exceeds the maximum of {TRANSACTIONS_PER_BLOCK_MAX}",
+                transactions.len()
+            )));
+        }
+        self.phase = Phase::Proposing;
+        let height = self.height.map_or(0, |height| height + 1);
+        let mut fork = self.read_fork();
+        let mut errors = BTreeMap::new();
+        // Instances active when the block begins get the hooks; instances
+        // added during the block do not.
+        let active: Vec<InstanceSpec> = Schema::new(&mut fork)
+            .instances()?
+            .into_iter()
+            .filter(|instance| instance.status == Some(InstanceStatus::Active))
+            .map(|instance| instance.spec)
+            .collect();
+
+        for spec in &active {
+            let runtime = self.runtime(spec.artifact.runtime_id)?;
+            let context = self.context(&mut fork, spec, Caller::Blockchain, height);
+            let result = runtime.before_transactions(context);
+            settle(
+                &mut fork,
+                &mut errors,
+                CallLocation::BeforeTransactions(spec.id),
+                result,
+            );
+        }
+        for (position, transaction) in transactions.iter().enumerate() {
+            let result = self.execute_transaction(&mut fork, height, transaction);
+            settle(
+                &mut fork,
+                &mut errors,
+                CallLocation::Transaction(position as u32),
+                result,
+            );
+        }
+        for spec in &active {
+            let runtime = self.runtime(spec.artifact.runtime_id)?;
+            let context = self.context(&mut fork, spec, Caller::Blockchain, height);
+            let result = runtime.before_commit(context);
+            settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result);
+        }
+
+        let (registered, unloaded, status_changes) = self.activate_pending(&mut fork)?;
+        Schema::new(&mut fork).set_height(height)?;
+        let state_root = fork.state_root()?;
+        let patch = fork.into_patch()?;
+        Ok(Proposal {
+            height,
+            state_root,
+            error_root: error_root(&errors),
+            errors,
+            patch,
+            registered,
+            unloaded,
+            status_changes,
+        })
+    }
+
+    fn context<'a>(
+        &'a self,
+        fork: &'a mut Fork,
+        spec: &'a InstanceSpec,
+        caller: Caller,
+        height: u64,
+    ) -> ExecutionContext<'a> {
+        ExecutionContext::new(
+            fork,
+            spec,
+            caller,
+            height,
+            "",
+            0,
+            &*self.core,
+            self.core.lifecycle_for(spec.id),
+        )
+    }
+
+    fn execute_transaction(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        transaction: &Transaction,
+    ) -> Result<(), ExecutionError> {
+        let instance_id = transaction.call.instance_id;
+        let state = Schema::new(fork)
+            .instance(instance_id)
+            .map_err(|error| ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, error.to_string()))?
+            .ok_or_else(|| {
+                CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
+            })?;
+        if state.status != Some(InstanceStatus::Active) {
+            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")));
+        }
+        let runtime = Arc::clone(self.core.runtime(state.spec.artifact.runtime_id)?);
+        let caller = Caller::Transaction {
+            author: transaction.author,
+            hash: transaction.hash,
+        };
+        let context = self.context(fork, &state.spec, caller, height);
+        runtime.execute(context, transaction.call.method_id, &transaction.arguments)
+    }
+
+    /// Applies every transition staged in the block to the registries.
+    #[allow(clippy::type_complexity)]
+    fn activate_pending(
+        &self,
+        fork: &mut Fork,
+    ) -> Result<
+        (
+            Vec<(ArtifactId, Vec<u8>)>,
+            Vec<ArtifactId>,
+            Vec<(InstanceSpec, InstanceStatus)>,
+        ),
+        NodeError,
+    > {
+        let mut schema = Schema::new(fork);
+        let pending = schema.take_pending()?;
+        let (mut registered, mut unloaded, mut status_changes) = (Vec::new(), Vec::new(), Vec::new());
+        for (artifact, state, spec) in schema.artifacts()? {
+            if !pending.contains(&pending_artifact_key(&artifact)) {
+                continue;
+            }
+            match state {
+                ArtifactState::ArtifactDeploying => {
+                    schema.set_artifact_state(&artifact, ArtifactState::ArtifactActive)?;
+                    registered.push((artifact, spec));
+                }
+                ArtifactState::ArtifactUnloading => {
+                    schema.remove_artifact(&artifact)?;
+                    unloaded.push(artifact);
+                }
+                ArtifactState::ArtifactActive => {}
+            }
+        }
+        for mut instance in schema.instances()? {
+            if !pending.contains(&pending_instance_key(instance.spec.id)) {
+                continue;
+            }
+            if let Some(next) = instance.pending.take() {
+                instance.status = Some(next.clone());
+                schema.put_instance(&instance)?;
+                status_changes.push((instance.spec, next));
+            }
+        }
+        Ok((registered, unloaded, status_changes))
+    }
+
+    /// COMMIT: merges the proposal atomically, then tells the runtimes:
+    /// deploys of newly registered artifacts, status changes, unloads, and
+    /// `after_commit`.
+    pub fn commit(&mut self, proposal: Proposal) -> Result<CommittedBlock, NodeError> {
+        if self.phase != Phase::Proposing {
+            return Err(ordering("a commit", self.phase));
+        }
+        let expected = self.height.map_or(0, |height| height + 1);
+        if proposal.height != expected {
+            return Err(NodeError::Lifecycle(format!(
+                "a proposal for height {} cannot commit at {expected}",
+                proposal.height
+            )));
+        }
+        let committed = CommittedBlock {
+            height: proposal.height,
+            state_root: proposal.state_root,
+            error_root: proposal.error_root,
+            errors: proposal.errors,
+        };
+        self.database.merge(proposal.patch)?;
+        self.height = Some(proposal.height);
+        self.phase = Phase::Ready;
+        let snapshot = self.database.snapshot();
+        for (artifact, spec) in &proposal.registered {
+            self.core.start_deploy(artifact, spec.clone());
+        }
+        for (spec, status) in &proposal.status_changes {
+            let artifact_spec = Schema::new(&mut self.read_fork()).artifact_spec(&spec.artifact)?;
+            self.core
+                .wait_deployed(&spec.artifact, &artifact_spec)
+                .map_err(|error| NodeError::Runtime {
+                    runtime_id: spec.artifact.runtime_id,
+                    description: format!("{} is registered but cannot be deployed here: {error}", spec.artifact),
+                })?;
+            self.runtime(spec.artifact.runtime_id)?
+                .commit_service(&*snapshot, spec, status)?;
+        }
+        for artifact in &proposal.unloaded {
+            self.runtime(artifact.runtime_id)?.unload_artifact(artifact);
+            self.core.forget_deployment(artifact);
+        }
+        self.after_commit();
+        Ok(committed)
+    }
+
+    fn after_commit(&self) {
+        let snapshot = self.database.snapshot();
+        let mut mailbox = Mailbox::default();
+        for runtime in self.core.runtimes.values() {
+            runtime.after_commit(&*snapshot, &mut mailbox);
+        }
+        for request in mailbox.drain() {
+            match request {
+                MailboxRequest::DeployArtifact { artifact, spec } => self.core.start_deploy(&artifact, spec),
+            }
+        }
+    }
+
+    /// The end of the dispatcher's life: `shutdown` on every runtime.
+    pub fn shutdown(mut self) {
+        self.phase = Phase::ShutDown;
+        for runtime in self.core.runtimes.values() {
+            runtime.shutdown();
+        }
+    }
+}
+
+/// Ends a call's checkpoint: its changes stay on success and are rolled
+/// back (and the error recorded) on failure.
+fn settle(
+    fork: &mut Fork,
+    errors: &mut BTreeMap<CallLocation, ExecutionError>,
+    location: CallLocation,
+    result: Result<(), ExecutionError>,
+) {
+    match result {
+        Ok(()) => fork.flush(),
+        Err(error) => {
+            fork.rollback();
+            errors.insert(location, error);
+        }
+    }
+}
+
+fn genesis_error(artifact: &ArtifactId, error: ExecutionError) -> NodeError {
+    NodeError::Runtime {
+        runtime_id: artifact.runtime_id,
+        description: format!("genesis artifact {artifact}: {error}"),
+    }
+}

@@ -1,0 +1,19 @@
+//! The Runtime contract of wasmvisor.
+//!
+//! A *runtime* runs the services of artifacts with its runtime id (0 native
+//! Rust, 1 wasm); the dispatcher drives every runtime through [`Runtime`] in
+//! exactly the order its docs give. This crate also holds the identifiers
+//! ([`ArtifactId`], [`InstanceSpec`], [`InstanceStatus`], [`CallInfo`]) and
+//! the stable error taxonomy ([`ExecutionError`], [`CommonError`],
+//! [`CoreError`]).
+
+mod errors;
+mod runtime;
+mod types;
+
+pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
+pub use runtime::{CallRouter, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, Runtime};
+pub use types::{
+    ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, SUPERVISOR_INSTANCE_ID,
+    runtime_id,
+};

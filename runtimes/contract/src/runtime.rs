@@ -1,0 +1,250 @@
+//! The `Runtime` trait and what the dispatcher hands a runtime for a call.
+
+use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
+
+use crate::errors::{CoreError, ExecutionError, NodeError};
+use crate::types::{ArtifactId, Caller, InstanceId, InstanceSpec, InstanceStatus};
+
+/// Work that deploys an artifact; the dispatcher runs it in the background
+/// and never on the block path, and waits for it only when a block needs
+/// the artifact.
+pub type DeployTask = Box<dyn FnOnce() -> Result<(), ExecutionError> + Send>;
+
+/// Routes a call from one service to another (implemented by the
+/// dispatcher).
+pub trait CallRouter: Sync {
+    /// Executes `method_id` of `interface` on `target` as a call from
+    /// `caller`, at nesting depth `depth`.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        caller: InstanceId,
+        depth: u32,
+        target: InstanceId,
+        interface: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> Result<(), ExecutionError>;
+}
+
+/// The privileged lifecycle mechanism, handed only to the supervisor's
+/// calls. Every transition is staged in the fork and takes effect when the
+/// block commits; an error stages nothing.
+pub trait LifecycleControl: Sync {
+    /// Registers an artifact every validator deployed: Active from the end
+    /// of the block.
+    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
+    /// Removes an Active artifact no instance uses, at the end of the block.
+    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), ExecutionError>;
+    /// Starts a new instance: runs its constructor now; Active from the end
+    /// of the block.
+    fn add_instance(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        spec: &InstanceSpec,
+        params: &[u8],
+    ) -> Result<(), ExecutionError>;
+    /// Active|Frozen -> Stopped at the end of the block.
+    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
+    /// Active -> Frozen at the end of the block.
+    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
+    /// Stopped|Frozen -> Active at the end of the block, running the
+    /// instance's resume with `params` now.
+    fn resume_instance(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        instance_id: InstanceId,
+        params: &[u8],
+    ) -> Result<(), ExecutionError>;
+}
+
+/// Everything a runtime may use while serving one consensus call.
+pub struct ExecutionContext<'a> {
+    /// The block's fork (already checkpointed around this call).
+    pub fork: &'a mut Fork,
+    /// The instance being called.
+    pub instance: &'a InstanceSpec,
+    /// Who initiated the call.
+    pub caller: Caller,
+    /// Height of the block being executed.
+    pub height: u64,
+    /// Interface name ("" = the service's own).
+    pub interface: &'a str,
+    call_depth: u32,
+    router: &'a dyn CallRouter,
+    lifecycle: Option<&'a dyn LifecycleControl>,
+}
+
+impl<'a> ExecutionContext<'a> {
+    /// A context (built by the dispatcher). `lifecycle` is given only for
+    /// the supervisor's instance.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        fork: &'a mut Fork,
+        instance: &'a InstanceSpec,
+        caller: Caller,
+        height: u64,
+        interface: &'a str,
+        call_depth: u32,
+        router: &'a dyn CallRouter,
+        lifecycle: Option<&'a dyn LifecycleControl>,
+    ) -> Self {
+        Self {
+            fork,
+            instance,
+            caller,
+            height,
+            interface,
+            call_depth,
+            router,
+            lifecycle,
+        }
+    }
+
+    /// Address of index `name` in this instance's namespace.
+    pub fn service_index(&self, name: &str) -> Result<IndexAddress, StorageError> {
+        IndexAddress::new(Namespace::Service(self.instance.id), name)
+    }
+
+    /// Calls another service; the callee sees this instance as its caller.
+    pub fn call(
+        &mut self,
+        target: InstanceId,
+        interface: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> Result<(), ExecutionError> {
+        self.router.call(
+            self.fork,
+            self.height,
+            self.instance.id,
+            self.call_depth + 1,
+            target,
+            interface,
+            method_id,
+            arguments,
+        )
+    }
+
+    /// The lifecycle mechanism, if this call may use it (the supervisor);
+    /// anyone else gets IncorrectCall.
+    pub fn lifecycle(&mut self) -> Result<(&mut Fork, &'a dyn LifecycleControl), ExecutionError> {
+        match self.lifecycle {
+            Some(lifecycle) => Ok((&mut *self.fork, lifecycle)),
+            None => Err(CoreError::IncorrectCall.with_description("only the supervisor may change the lifecycle")),
+        }
+    }
+}
+
+/// Asynchronous commands a runtime sends the dispatcher from `after_commit`.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    requests: Vec<MailboxRequest>,
+}
+
+/// One command in a [`Mailbox`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxRequest {
+    /// Start deploying an artifact on this node in the background.
+    DeployArtifact {
+        /// The artifact.
+        artifact: ArtifactId,
+        /// Its deploy spec.
+        spec: Vec<u8>,
+    },
+}
+
+impl Mailbox {
+    /// Queues a request.
+    pub fn push(&mut self, request: MailboxRequest) {
+        self.requests.push(request);
+    }
+
+    /// Takes every queued request.
+    pub fn drain(&mut self) -> Vec<MailboxRequest> {
+        std::mem::take(&mut self.requests)
+    }
+}
+
+/// A runtime: runs the services of the artifacts with its runtime id.
+///
+/// # Call ordering
+///
+/// The dispatcher calls a runtime in exactly this order (the seed's
+/// grammar, with this project's extensions in the same places), and checks
+/// it on every call:
+///
+/// ```text
+/// LIFE     ::= initialize (GENESIS | RESUME) BLOCK* shutdown
+/// GENESIS  ::= (deploy_artifact | start_adding_service commit_service)* after_commit
+/// RESUME   ::= (deploy_artifact | commit_service)* on_resume
+/// BLOCK    ::= PROPOSAL+ COMMIT
+/// PROPOSAL ::= before_transactions* (execute | start_adding_service | start_resuming_service)* before_commit*
+/// COMMIT   ::= deploy_artifact* commit_service* unload_artifact* after_commit
+/// ```
+///
+/// Extensions: `before_transactions` (the hook before a block's
+/// transactions), `start_resuming_service` (a resume's consensus part,
+/// beside `start_adding_service`), `commit_service` carrying any status
+/// change that takes effect at commit (new, stopped, frozen, resumed), and
+/// `unload_artifact` after the commit's status changes. Consensus methods
+/// (`execute`, the hooks, `start_*`) must give the same result and the same
+/// storage changes on every node; the others may do node-local work.
+/// `is_artifact_deployed` may be called at any time.
+pub trait Runtime: Send + Sync {
+    /// This runtime's id (see [`crate::runtime_id`]).
+    fn id(&self) -> u32;
+
+    /// Called once, before anything else.
+    fn initialize(&self) {}
+
+    /// Returns the work that deploys `artifact` from `spec` (run in the
+    /// background by the dispatcher). Called once per artifact per life:
+    /// when the supervisor asks for it, and for every known artifact on
+    /// restart.
+    fn deploy_artifact(&self, artifact: ArtifactId, spec: Vec<u8>) -> DeployTask;
+
+    /// Whether `artifact` is deployed in this runtime.
+    fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool;
+
+    /// Runs the constructor of a new instance (`context.instance`). The
+    /// instance is discarded if the block is not committed.
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError>;
+
+    /// Runs the resume of a Stopped or Frozen instance with `params`.
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError>;
+
+    /// Records that `spec` now has `status` (a new instance, a status
+    /// change, or every instance on restart). An error is node-local.
+    fn commit_service(
+        &self,
+        snapshot: &dyn Snapshot,
+        spec: &InstanceSpec,
+        status: &InstanceStatus,
+    ) -> Result<(), NodeError>;
+
+    /// Frees an artifact the blockchain unloaded.
+    fn unload_artifact(&self, artifact: &ArtifactId);
+
+    /// Executes a transaction or a service call.
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError>;
+
+    /// The hook before the block's transactions.
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError>;
+
+    /// The hook after the block's transactions (the seed's `before_commit`).
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError>;
+
+    /// A block was committed; `snapshot` holds it. Node-local.
+    fn after_commit(&self, snapshot: &dyn Snapshot, mailbox: &mut Mailbox);
+
+    /// The dispatcher finished re-initializing after a restart.
+    fn on_resume(&self) {}
+
+    /// The last call of the runtime's life.
+    fn shutdown(&self) {}
+}

@@ -1,0 +1,199 @@
+//! The native Rust runtime (runtime id 0).
+//!
+//! Native services are Rust types compiled into the node and registered as
+//! artifacts ([`NativeArtifact`]); they follow the same lifecycle contract
+//! as wasm services. They are trusted code: unlike wasm guests they are
+//! not sandboxed, so only artifacts built into the node can be native.
+
+mod token;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wasmvisor_runtime::{
+    ArtifactId, CommonError, DeployTask, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus,
+    Mailbox, NodeError, Runtime, runtime_id,
+};
+use wasmvisor_storage::Snapshot;
+
+pub use token::{TOKEN_ARTIFACT_NAME, TokenError, TokenService};
+
+/// A native service. Every method but `execute` has a default.
+pub trait NativeService: Send + Sync {
+    /// Constructor.
+    fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        let _ = (context, params);
+        Ok(())
+    }
+
+    /// Resume of a Stopped or Frozen instance.
+    fn resume(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        let _ = (context, params);
+        Ok(())
+    }
+
+    /// A transaction or service call.
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError>;
+
+    /// Hook before the block's transactions.
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        let _ = context;
+        Ok(())
+    }
+
+    /// Hook after the block's transactions.
+    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        let _ = context;
+        Ok(())
+    }
+}
+
+/// A native artifact: its id and how to make its service.
+pub trait NativeArtifact: Send + Sync {
+    /// The artifact id (runtime id 0).
+    fn artifact_id(&self) -> ArtifactId;
+    /// A service object for an instance of this artifact.
+    fn create(&self) -> Arc<dyn NativeService>;
+}
+
+#[derive(Default)]
+struct State {
+    deployed: BTreeSet<ArtifactId>,
+    /// Committed instances with their status.
+    instances: BTreeMap<InstanceId, (Arc<dyn NativeService>, InstanceStatus)>,
+}
+
+/// The native runtime: the artifacts compiled into this node.
+pub struct NativeRuntime {
+    available: BTreeMap<ArtifactId, Arc<dyn NativeArtifact>>,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for NativeRuntime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NativeRuntime")
+            .field("available", &self.available.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeRuntime {
+    /// A runtime offering `artifacts`.
+    pub fn new(artifacts: Vec<Arc<dyn NativeArtifact>>) -> Self {
+        let available = artifacts
+            .into_iter()
+            .map(|artifact| (artifact.artifact_id(), artifact))
+            .collect();
+        Self {
+            available,
+            state: Arc::default(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A fresh service object for a new instance (not yet committed).
+    fn new_service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
+        if !self.state().deployed.contains(&spec.artifact) {
+            return Err(wasmvisor_runtime::CoreError::ArtifactNotDeployed
+                .with_description(format!("native artifact {} is not deployed", spec.artifact)));
+        }
+        self.available
+            .get(&spec.artifact)
+            .map(|artifact| artifact.create())
+            .ok_or_else(|| wasmvisor_runtime::CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))
+    }
+
+    /// The committed service object of an instance.
+    fn service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
+        self.state()
+            .instances
+            .get(&spec.id)
+            .map(|(service, _)| Arc::clone(service))
+            .ok_or_else(|| {
+                wasmvisor_runtime::CoreError::IncorrectInstanceId
+                    .with_description(format!("instance {} is not committed in the native runtime", spec.id))
+            })
+    }
+}
+
+impl Runtime for NativeRuntime {
+    fn id(&self) -> u32 {
+        runtime_id::NATIVE
+    }
+
+    fn deploy_artifact(&self, artifact: ArtifactId, _spec: Vec<u8>) -> DeployTask {
+        let known = self.available.contains_key(&artifact);
+        let state = Arc::clone(&self.state);
+        Box::new(move || {
+            if !known {
+                return Err(CommonError::FeatureNotSupported
+                    .with_description(format!("{artifact} is not compiled into this node")));
+            }
+            state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .deployed
+                .insert(artifact);
+            Ok(())
+        })
+    }
+
+    fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool {
+        self.state().deployed.contains(artifact)
+    }
+
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        let service = self.new_service(context.instance)?;
+        service.initialize(context, params)
+    }
+
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        let service = self.service(context.instance)?;
+        service.resume(context, params)
+    }
+
+    fn commit_service(
+        &self,
+        _snapshot: &dyn Snapshot,
+        spec: &InstanceSpec,
+        status: &InstanceStatus,
+    ) -> Result<(), NodeError> {
+        let existing = self
+            .state()
+            .instances
+            .get(&spec.id)
+            .map(|(service, _)| Arc::clone(service));
+        let service = match existing {
+            Some(service) => service,
+            None => self.new_service(spec).map_err(|error| NodeError::Runtime {
+                runtime_id: runtime_id::NATIVE,
+                description: error.description,
+            })?,
+        };
+        self.state().instances.insert(spec.id, (service, status.clone()));
+        Ok(())
+    }
+
+    fn unload_artifact(&self, artifact: &ArtifactId) {
+        self.state().deployed.remove(artifact);
+    }
+
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError> {
+        let service = self.service(context.instance)?;
+        service.execute(context, method_id, arguments)
+    }
+
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        self.service(context.instance)?.before_transactions(context)
+    }
+
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        self.service(context.instance)?.after_transactions(context)
+    }
+
+    fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {}
+}
