@@ -8,9 +8,9 @@ use std::thread::JoinHandle;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     ArtifactId, CallRouter, Caller, CoreError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec,
-    InstanceStatus, LifecycleControl, Runtime, SUPERVISOR_INSTANCE_ID,
+    InstanceStatus, LifecycleControl, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
 };
-use wasmvisor_storage::Fork;
+use wasmvisor_storage::{Fork, IndexAddress, Namespace};
 
 use crate::limits::CALL_DEPTH_MAX;
 use crate::schema::{InstanceState, Schema, artifact_key};
@@ -84,6 +84,9 @@ impl Core {
     /// Waits for the local deployment of `artifact` (started if needed).
     pub(crate) fn wait_deployed(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
         self.start_deploy(artifact, spec.to_vec());
+        // The lock is held while waiting: every caller runs on the thread
+        // that owns the dispatcher, and no status query can observe the gap
+        // between taking the entry out and putting the result back.
         let mut deployments = self.deployments();
         let deployment = deployments.remove(artifact).expect("start_deploy inserted it");
         let result = match deployment {
@@ -143,6 +146,39 @@ impl Core {
             .ok_or_else(|| {
                 CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
             })
+    }
+
+    /// The state of the instance called `name`, which must exist and have
+    /// no pending transition.
+    fn instance_by_name(fork: &mut Fork, name: &str) -> Result<InstanceState, ExecutionError> {
+        let instance_id = Schema::new(fork)
+            .instance_id_by_name(name)
+            .map_err(storage_failure)?
+            .ok_or_else(|| CoreError::IncorrectInstanceId.with_description(format!("no instance named {name:?}")))?;
+        let state = Self::existing_instance(fork, instance_id)?;
+        if state.pending.is_some() {
+            return Err(
+                CoreError::ServicePending.with_description(format!("{name:?} already has a pending transition"))
+            );
+        }
+        Ok(state)
+    }
+
+    /// The Migrating state of an instance, or InvalidServiceTransition.
+    fn migration_of(state: &InstanceState) -> Result<MigrationState, ExecutionError> {
+        match &state.status {
+            Some(InstanceStatus::Migrating(migration)) => Ok((**migration).clone()),
+            other => Err(CoreError::InvalidServiceTransition
+                .with_description(format!("{:?} is {other:?}, not migrating", state.spec.name))),
+        }
+    }
+
+    fn stage(fork: &mut Fork, state: &InstanceState) -> Result<(), ExecutionError> {
+        let mut schema = Schema::new(fork);
+        schema.put_instance(state).map_err(storage_failure)?;
+        schema
+            .mark_pending(pending_instance_key(state.spec.id))
+            .map_err(storage_failure)
     }
 
     /// Stages `next` for an instance whose current status is in `allowed`.
@@ -252,7 +288,12 @@ impl LifecycleControl for Core {
             .instances()
             .map_err(storage_failure)?
             .iter()
-            .any(|instance| instance.spec.artifact == *artifact);
+            .any(|instance| {
+                let migrating_to = |status: &Option<InstanceStatus>| {
+                    matches!(status, Some(InstanceStatus::Migrating(migration)) if migration.target == *artifact)
+                };
+                instance.spec.artifact == *artifact || migrating_to(&instance.status) || migrating_to(&instance.pending)
+            });
         if in_use {
             return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is used by an instance")));
         }
@@ -367,6 +408,101 @@ impl LifecycleControl for Core {
             self.lifecycle_for(instance_id),
         );
         runtime.start_resuming_service(context, params)
+    }
+
+    fn initiate_migration(
+        &self,
+        fork: &mut Fork,
+        new_artifact: &ArtifactId,
+        instance_name: &str,
+    ) -> Result<MigrationKind, ExecutionError> {
+        let mut state = Self::instance_by_name(fork, instance_name)?;
+        if !matches!(state.status, Some(InstanceStatus::Stopped | InstanceStatus::Frozen)) {
+            return Err(CoreError::InvalidServiceTransition
+                .with_description(format!("{instance_name:?} must be stopped or frozen to migrate")));
+        }
+        let record = Schema::new(fork)
+            .artifact(new_artifact)
+            .map_err(storage_failure)?
+            .ok_or_else(|| CoreError::UnknownArtifactId.with_description(new_artifact.to_string()))?;
+        if record.state != ArtifactState::ArtifactActive as i32 {
+            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{new_artifact} is not active")));
+        }
+        let current = &state.spec.artifact;
+        if new_artifact.runtime_id != current.runtime_id
+            || new_artifact.name != current.name
+            || new_artifact.version <= current.version
+        {
+            return Err(CoreError::CannotUpgradeService
+                .with_description(format!("{current} cannot be upgraded to {new_artifact}")));
+        }
+        let data_version = match &state.data_version {
+            Some(version) => version
+                .parse()
+                .map_err(|_| storage_failure("stored data version is not semver"))?,
+            None => current.version.clone(),
+        };
+        let kind = self
+            .runtime(new_artifact.runtime_id)?
+            .migrate(new_artifact, &data_version)?;
+        match kind {
+            MigrationKind::FastForward => {
+                state.spec.artifact = new_artifact.clone();
+                state.data_version = None;
+                state.pending = Some(InstanceStatus::Stopped);
+            }
+            MigrationKind::Data => {
+                state.pending = Some(InstanceStatus::Migrating(Box::new(MigrationState {
+                    target: new_artifact.clone(),
+                    completed_hash: None,
+                })));
+            }
+        }
+        Self::stage(fork, &state)?;
+        Ok(kind)
+    }
+
+    fn commit_migration(
+        &self,
+        fork: &mut Fork,
+        instance_name: &str,
+        state_hash: [u8; 32],
+    ) -> Result<(), ExecutionError> {
+        let mut state = Self::instance_by_name(fork, instance_name)?;
+        let mut migration = Self::migration_of(&state)?;
+        if migration.completed_hash.is_some() {
+            return Err(CoreError::InvalidServiceTransition
+                .with_description(format!("the migration of {instance_name:?} is already committed")));
+        }
+        migration.completed_hash = Some(state_hash);
+        state.pending = Some(InstanceStatus::Migrating(Box::new(migration)));
+        Self::stage(fork, &state)
+    }
+
+    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError> {
+        let mut state = Self::instance_by_name(fork, instance_name)?;
+        Self::migration_of(&state)?;
+        fork.clear_namespace(Namespace::Migration(state.spec.id))
+            .map_err(storage_failure)?;
+        state.pending = Some(InstanceStatus::Stopped);
+        Self::stage(fork, &state)
+    }
+
+    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError> {
+        let mut state = Self::instance_by_name(fork, instance_name)?;
+        let migration = Self::migration_of(&state)?;
+        if migration.completed_hash.is_none() {
+            return Err(CoreError::InvalidServiceTransition
+                .with_description(format!("the migration of {instance_name:?} is not committed")));
+        }
+        let id = state.spec.id;
+        for (shadow, _) in fork.indexes_in(Namespace::Migration(id)).map_err(storage_failure)? {
+            let live = IndexAddress::new(Namespace::Service(id), shadow.name()).map_err(storage_failure)?;
+            fork.move_index(&shadow, &live).map_err(storage_failure)?;
+        }
+        state.data_version = Some(migration.target.version.to_string());
+        state.pending = Some(InstanceStatus::Stopped);
+        Self::stage(fork, &state)
     }
 }
 

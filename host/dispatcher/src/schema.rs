@@ -13,8 +13,10 @@
 //! the last committed block (`height`, an entry, u64 LE).
 
 use wasmvisor_proto::Message;
-use wasmvisor_proto::dispatcher::{ArtifactRecord, ArtifactState, InstanceRecord, InstanceStatusCode};
-use wasmvisor_runtime::{ArtifactId, InstanceId, InstanceSpec, InstanceStatus, NodeError};
+use wasmvisor_proto::dispatcher::{
+    ArtifactRecord, ArtifactState, InstanceRecord, InstanceStatusCode, InstanceStatusRecord,
+};
+use wasmvisor_runtime::{ArtifactId, InstanceId, InstanceSpec, InstanceStatus, MigrationState, NodeError};
 use wasmvisor_storage::{Fork, IndexAddress, Namespace};
 
 fn address(namespace: Namespace, name: &str) -> IndexAddress {
@@ -45,22 +47,46 @@ pub(crate) fn artifact_from_proto(artifact: Option<&wasmvisor_proto::runtime::Ar
         .map_err(|error| NodeError::Corrupt(format!("stored artifact version: {error}")))
 }
 
-pub(crate) fn status_code(status: Option<&InstanceStatus>) -> i32 {
-    (match status {
-        None => InstanceStatusCode::StatusNone,
-        Some(InstanceStatus::Active) => InstanceStatusCode::StatusActive,
-        Some(InstanceStatus::Stopped) => InstanceStatusCode::StatusStopped,
-        Some(InstanceStatus::Frozen) => InstanceStatusCode::StatusFrozen,
-    }) as i32
+pub(crate) fn status_record(status: Option<&InstanceStatus>) -> Option<InstanceStatusRecord> {
+    let (code, migration) = match status {
+        None => return None,
+        Some(InstanceStatus::Active) => (InstanceStatusCode::StatusActive, None),
+        Some(InstanceStatus::Stopped) => (InstanceStatusCode::StatusStopped, None),
+        Some(InstanceStatus::Frozen) => (InstanceStatusCode::StatusFrozen, None),
+        Some(InstanceStatus::Migrating(migration)) => (InstanceStatusCode::StatusMigrating, Some(migration)),
+    };
+    Some(InstanceStatusRecord {
+        code: code as i32,
+        migration_target: migration.map(|migration| artifact_to_proto(&migration.target)),
+        migration_hash: migration
+            .and_then(|migration| migration.completed_hash)
+            .map(|hash| hash.to_vec())
+            .unwrap_or_default(),
+    })
 }
 
-pub(crate) fn status_from_code(code: i32) -> Result<Option<InstanceStatus>> {
-    match InstanceStatusCode::try_from(code) {
+pub(crate) fn status_from_record(record: Option<&InstanceStatusRecord>) -> Result<Option<InstanceStatus>> {
+    let Some(record) = record else { return Ok(None) };
+    match InstanceStatusCode::try_from(record.code) {
         Ok(InstanceStatusCode::StatusNone) => Ok(None),
         Ok(InstanceStatusCode::StatusActive) => Ok(Some(InstanceStatus::Active)),
         Ok(InstanceStatusCode::StatusStopped) => Ok(Some(InstanceStatus::Stopped)),
         Ok(InstanceStatusCode::StatusFrozen) => Ok(Some(InstanceStatus::Frozen)),
-        Err(_) => Err(NodeError::Corrupt(format!("unknown instance status {code}"))),
+        Ok(InstanceStatusCode::StatusMigrating) => {
+            let completed_hash = match record.migration_hash.as_slice() {
+                [] => None,
+                bytes => Some(
+                    bytes
+                        .try_into()
+                        .map_err(|_| NodeError::Corrupt("migration hash is not 32 bytes".into()))?,
+                ),
+            };
+            Ok(Some(InstanceStatus::Migrating(Box::new(MigrationState {
+                target: artifact_from_proto(record.migration_target.as_ref())?,
+                completed_hash,
+            }))))
+        }
+        Err(_) => Err(NodeError::Corrupt(format!("unknown instance status {}", record.code))),
     }
 }
 
@@ -193,8 +219,8 @@ impl<'a> Schema<'a> {
                 name: state.spec.name.clone(),
                 artifact: Some(artifact_to_proto(&state.spec.artifact)),
             }),
-            status: status_code(state.status.as_ref()),
-            pending: status_code(state.pending.as_ref()),
+            status: status_record(state.status.as_ref()),
+            pending: status_record(state.pending.as_ref()),
             data_version: state.data_version.clone().unwrap_or_default(),
         };
         self.fork
@@ -266,8 +292,8 @@ fn decode_instance(bytes: &[u8]) -> Result<InstanceState> {
             name: spec.name,
             artifact: artifact_from_proto(spec.artifact.as_ref())?,
         },
-        status: status_from_code(record.status)?,
-        pending: status_from_code(record.pending)?,
+        status: status_from_record(record.status.as_ref())?,
+        pending: status_from_record(record.pending.as_ref())?,
         data_version: Some(record.data_version).filter(|version| !version.is_empty()),
     })
 }

@@ -14,6 +14,6 @@ mod types;
 pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
 pub use runtime::{CallRouter, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, Runtime};
 pub use types::{
-    ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, SUPERVISOR_INSTANCE_ID,
-    runtime_id,
+    ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind,
+    MigrationState, SUPERVISOR_INSTANCE_ID, runtime_id,
 };

@@ -3,7 +3,7 @@
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
 use crate::errors::{CoreError, ExecutionError, NodeError};
-use crate::types::{ArtifactId, Caller, InstanceId, InstanceSpec, InstanceStatus};
+use crate::types::{ArtifactId, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind};
 
 /// Work that deploys an artifact; the dispatcher runs it in the background
 /// and never on the block path, and waits for it only when a block needs
@@ -60,6 +60,27 @@ pub trait LifecycleControl: Sync {
         instance_id: InstanceId,
         params: &[u8],
     ) -> Result<(), ExecutionError>;
+    /// Starts migrating a Stopped or Frozen instance to `new_artifact`: a
+    /// fast-forward swaps the artifact; a data migration makes the instance
+    /// Migrating (its script writes to the `Migration(id)` namespace).
+    fn initiate_migration(
+        &self,
+        fork: &mut Fork,
+        new_artifact: &ArtifactId,
+        instance_name: &str,
+    ) -> Result<MigrationKind, ExecutionError>;
+    /// Records the agreed state hash of a Migrating instance's data.
+    fn commit_migration(
+        &self,
+        fork: &mut Fork,
+        instance_name: &str,
+        state_hash: [u8; 32],
+    ) -> Result<(), ExecutionError>;
+    /// Abandons a migration: Migrating -> Stopped, shadow data discarded.
+    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
+    /// Replaces the instance's data with the committed migration's:
+    /// Migrating (committed) -> Stopped with the new data version.
+    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
 }
 
 /// Everything a runtime may use while serving one consensus call.
@@ -190,8 +211,11 @@ impl Mailbox {
 /// Extensions: `before_transactions` (the hook before a block's
 /// transactions), `start_resuming_service` (a resume's consensus part,
 /// beside `start_adding_service`), `commit_service` carrying any status
-/// change that takes effect at commit (new, stopped, frozen, resumed), and
-/// `unload_artifact` after the commit's status changes. Consensus methods
+/// change that takes effect at commit (new, stopped, frozen, resumed,
+/// migrating, or an artifact swapped by a fast-forward migration), and
+/// `unload_artifact` after the commit's status changes. `migrate` is a pure
+/// question about artifacts, asked inside a proposal when a migration is
+/// requested, like `is_artifact_deployed` outside the ordering. Consensus methods
 /// (`execute`, the hooks, `start_*`) must give the same result and the same
 /// storage changes on every node; the others may do node-local work.
 /// `is_artifact_deployed` may be called at any time.
@@ -217,6 +241,18 @@ pub trait Runtime: Send + Sync {
 
     /// Runs the resume of a Stopped or Frozen instance with `params`.
     fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError>;
+
+    /// How data of `data_version` can become data of `new_artifact` (an
+    /// artifact of this runtime): fast-forward, a data migration, or
+    /// NoMigration (core 12) if this artifact cannot take it over.
+    fn migrate(
+        &self,
+        new_artifact: &ArtifactId,
+        data_version: &semver::Version,
+    ) -> Result<MigrationKind, ExecutionError> {
+        let _ = data_version;
+        Err(crate::CoreError::NoMigration.with_description(format!("{new_artifact} supports no migration")))
+    }
 
     /// Records that `spec` now has `status` (a new instance, a status
     /// change, or every instance on restart). An error is node-local.

@@ -64,6 +64,26 @@ pub enum InstanceStatus {
     Stopped,
     /// Serves read queries only.
     Frozen,
+    /// A data migration is in progress.
+    Migrating(Box<MigrationState>),
+}
+
+/// An ongoing data migration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MigrationState {
+    /// The artifact whose data layout the migration produces.
+    pub target: ArtifactId,
+    /// The agreed state hash of the migrated data, once committed.
+    pub completed_hash: Option<[u8; 32]>,
+}
+
+/// How an instance's data becomes data of a newer artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationKind {
+    /// No data change: the artifact is swapped, the instance stays Stopped.
+    FastForward,
+    /// A data migration script runs on every node.
+    Data,
 }
 
 impl InstanceStatus {

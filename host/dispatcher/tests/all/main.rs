@@ -1,6 +1,8 @@
 //! Integration tests of the dispatcher (one test binary).
 
+mod deploy;
 mod lifecycle;
+mod migration;
 mod ordering;
 mod restart;
 mod support;

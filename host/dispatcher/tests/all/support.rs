@@ -9,10 +9,10 @@ use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transactio
 use wasmvisor_native::{NativeArtifact, NativeRuntime, NativeService, TokenService};
 use wasmvisor_proto::Message;
 use wasmvisor_runtime::{
-    ArtifactId, CallInfo, CommonError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec, InstanceStatus,
-    Mailbox, NodeError, Runtime, runtime_id,
+    ArtifactId, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec,
+    InstanceStatus, Mailbox, MigrationKind, NodeError, Runtime, runtime_id,
 };
-use wasmvisor_storage::{Database, MemoryDatabase, Snapshot};
+use wasmvisor_storage::{Database, IndexAddress, MemoryDatabase, Namespace, Snapshot};
 
 /// Runtime id of the recording runtime.
 pub const RECORDING: u32 = 5;
@@ -107,6 +107,21 @@ impl Runtime for RecordingRuntime {
 
     fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool {
         self.deployed.lock().unwrap().contains(artifact)
+    }
+
+    /// Counters migrate by fast-forward within a major version (or when
+    /// the data already has the target's version), by a data migration to
+    /// the next major version, and not at all across more.
+    fn migrate(
+        &self,
+        new_artifact: &ArtifactId,
+        data_version: &semver::Version,
+    ) -> Result<MigrationKind, ExecutionError> {
+        match new_artifact.version.major.checked_sub(data_version.major) {
+            Some(0) => Ok(MigrationKind::FastForward),
+            Some(1) => Ok(MigrationKind::Data),
+            _ => Err(CoreError::NoMigration.with_description(format!("no migration from {data_version}"))),
+        }
     }
 
     fn start_adding_service(&self, mut context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
@@ -217,6 +232,7 @@ impl NativeService for TestSupervisor {
         let words: Vec<&str> = command.split_whitespace().collect();
         let height = context.height;
         let (fork, lifecycle) = context.lifecycle()?;
+        let fork: &mut wasmvisor_storage::Fork = fork;
         match words.as_slice() {
             ["add", id, name, artifact_text] => {
                 let spec = InstanceSpec {
@@ -231,6 +247,25 @@ impl NativeService for TestSupervisor {
             ["resume", id] => lifecycle.resume_instance(fork, height, id.parse().unwrap(), &[]),
             ["register", artifact_text] => lifecycle.register_artifact(fork, &artifact(artifact_text), b"spec"),
             ["unload", artifact_text] => lifecycle.unload_artifact(fork, &artifact(artifact_text)),
+            ["migrate", name, artifact_text] => lifecycle
+                .initiate_migration(fork, &artifact(artifact_text), name)
+                .map(drop),
+            ["commit-migration", name, id] => {
+                // Stands for the hash every validator reported.
+                let hash = fork.namespace_root(Namespace::Migration(id.parse().unwrap())).unwrap();
+                lifecycle.commit_migration(fork, name, hash)
+            }
+            ["rollback", name] => lifecycle.rollback_migration(fork, name),
+            ["flush", name] => lifecycle.flush_migration(fork, name),
+            ["shadow", id, value] => {
+                // Stands for a migration script's output.
+                let address = IndexAddress::new(Namespace::Migration(id.parse().unwrap()), "count").unwrap();
+                fork.proof_entry(&address)
+                    .unwrap()
+                    .set(&value.parse::<u64>().unwrap().to_le_bytes())
+                    .unwrap();
+                Ok(())
+            }
             _ => Err(CommonError::MalformedArguments.with_description(command)),
         }
     }

@@ -164,3 +164,39 @@ fn namespaces_are_separate_and_listable() {
     );
     assert!(fork.indexes_in(Namespace::Service(3)).unwrap().is_empty());
 }
+
+#[test]
+fn an_index_moves_between_namespaces_with_its_proofs() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let shadow = IndexAddress::new(Namespace::Migration(4), "wallets").unwrap();
+    let live = address("wallets");
+    fork.proof_map(&live).unwrap().put(b"old", b"1").unwrap();
+    let mut map = fork.proof_map(&shadow).unwrap();
+    map.put(b"a", b"1").unwrap();
+    map.put(b"b", b"2").unwrap();
+    let shadow_root = map.root().unwrap();
+    let migration_hash = fork.namespace_root(Namespace::Migration(4)).unwrap();
+
+    fork.move_index(&shadow, &live).unwrap();
+    let map = fork.proof_map(&live).unwrap();
+    assert_eq!(map.root().unwrap(), shadow_root, "the tree moved intact");
+    assert_eq!(map.get(b"old").unwrap(), None, "the target's old contents are replaced");
+    assert_eq!(map.len().unwrap(), 2);
+    assert_eq!(fork.index_kind(&shadow).unwrap(), None);
+    assert_eq!(
+        fork.namespace_root(Namespace::Service(4)).unwrap(),
+        migration_hash,
+        "same data, same namespace root"
+    );
+    let root = fork.state_root().unwrap();
+    let proof = fork.map_proof(&live, b"a").unwrap();
+    assert_eq!(proof.verify(&root).unwrap().value, Some(&b"1"[..]));
+
+    fork.clear_namespace(Namespace::Service(4)).unwrap();
+    assert!(fork.indexes_in(Namespace::Service(4)).unwrap().is_empty());
+    assert_eq!(
+        fork.state_root().unwrap(),
+        Fork::new(MemoryDatabase::new().snapshot()).state_root().unwrap()
+    );
+}
