@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError, InstanceSpec,
-    InstanceStatus, Mailbox, MailboxRequest, NodeError, Runtime,
+    InstanceStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError, Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, Patch, smt_root_from_scratch};
@@ -156,6 +156,38 @@ impl Dispatcher {
     /// The registry's view of an instance.
     pub fn instance(&self, instance_id: u32) -> Result<Option<InstanceState>, NodeError> {
         Schema::new(&mut self.read_fork()).instance(instance_id)
+    }
+
+    /// Answers read query `method` of the instance called `instance_name`
+    /// on the committed state. Only Active and Frozen instances answer.
+    pub fn query(&self, instance_name: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let internal = |error: NodeError| QueryError::Internal(error.to_string());
+        let mut fork = self.read_fork();
+        let mut schema = Schema::new(&mut fork);
+        let instance_id = schema
+            .instance_id_by_name(instance_name)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(format!("no service named {instance_name:?}")))?;
+        let state = schema
+            .instance(instance_id)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(instance_name.into()))?;
+        if !matches!(state.status, Some(InstanceStatus::Active | InstanceStatus::Frozen)) {
+            return Err(QueryError::NotFound(format!(
+                "{instance_name:?} is not serving queries"
+            )));
+        }
+        let runtime = self.runtime(state.spec.artifact.runtime_id).map_err(internal)?;
+        let height = self.height.unwrap_or(0);
+        runtime.query(
+            QueryContext {
+                fork: &mut fork,
+                instance: &state.spec,
+                height,
+            },
+            method,
+            arguments,
+        )
     }
 
     /// This node's outcome of deploying `artifact`.

@@ -12,7 +12,10 @@ mod runtime;
 mod types;
 
 pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
-pub use runtime::{CallRouter, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, Runtime};
+pub use runtime::{
+    CallRouter, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, QueryContext, QueryError,
+    Runtime,
+};
 pub use types::{
     ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind,
     MigrationState, SUPERVISOR_INSTANCE_ID, runtime_id,

@@ -161,6 +161,38 @@ impl<'a> ExecutionContext<'a> {
     }
 }
 
+/// What a read query may use: a fork over committed state that is never
+/// merged, so anything written to it is discarded.
+pub struct QueryContext<'a> {
+    /// A throw-away fork over the committed state.
+    pub fork: &'a mut Fork,
+    /// The instance queried.
+    pub instance: &'a InstanceSpec,
+    /// Height of the latest committed block.
+    pub height: u64,
+}
+
+impl QueryContext<'_> {
+    /// Address of index `name` in this instance's namespace.
+    pub fn service_index(&self, name: &str) -> Result<IndexAddress, StorageError> {
+        IndexAddress::new(Namespace::Service(self.instance.id), name)
+    }
+}
+
+/// Why a read query failed (maps to HTTP 404, 400, 500).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// Nothing to answer with (unknown query, instance or key).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The arguments are invalid.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The service failed to answer.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
 /// Asynchronous commands a runtime sends the dispatcher from `after_commit`.
 #[derive(Debug, Default)]
 pub struct Mailbox {
@@ -274,6 +306,14 @@ pub trait Runtime: Send + Sync {
 
     /// The hook after the block's transactions (the seed's `before_commit`).
     fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError>;
+
+    /// Answers the read query `method` of `context.instance`. Not part of
+    /// consensus and outside the call ordering: queries run on committed
+    /// state at any time.
+    fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let _ = (context, arguments);
+        Err(QueryError::NotFound(format!("no query named {method:?}")))
+    }
 
     /// A block was committed; `snapshot` holds it. Node-local.
     fn after_commit(&self, snapshot: &dyn Snapshot, mailbox: &mut Mailbox);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmvisor_runtime::{
     ArtifactId, CommonError, DeployTask, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus,
-    Mailbox, NodeError, Runtime, runtime_id,
+    Mailbox, NodeError, QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::Snapshot;
 
@@ -45,6 +45,12 @@ pub trait NativeService: Send + Sync {
     fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
         let _ = context;
         Ok(())
+    }
+
+    /// A read query on committed state.
+    fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let _ = (context, arguments);
+        Err(QueryError::NotFound(format!("no query named {method:?}")))
     }
 }
 
@@ -193,6 +199,13 @@ impl Runtime for NativeRuntime {
 
     fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
         self.service(context.instance)?.after_transactions(context)
+    }
+
+    fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let service = self
+            .service(context.instance)
+            .map_err(|error| QueryError::NotFound(error.description))?;
+        service.query(context, method, arguments)
     }
 
     fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {}

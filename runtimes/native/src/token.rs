@@ -6,8 +6,10 @@
 use std::sync::Arc;
 
 use wasmvisor_proto::Message;
-use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet};
-use wasmvisor_runtime::{ArtifactId, Caller, CommonError, ExecutionContext, ExecutionError, runtime_id};
+use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet, WalletQuery};
+use wasmvisor_runtime::{
+    ArtifactId, Caller, CommonError, ExecutionContext, ExecutionError, QueryContext, QueryError, runtime_id,
+};
 use wasmvisor_storage::StorageError;
 
 use crate::{NativeArtifact, NativeService};
@@ -100,6 +102,29 @@ fn put_wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32], wallet: &Wal
 }
 
 impl NativeService for TokenService {
+    /// Query `wallet`: argument `WalletQuery`, answer `Wallet`.
+    fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        if method != "wallet" {
+            return Err(QueryError::NotFound(format!("no query named {method:?}")));
+        }
+        let query = WalletQuery::decode(arguments)
+            .map_err(|error| QueryError::BadRequest(format!("WalletQuery does not decode: {error}")))?;
+        if query.owner.len() != 32 {
+            return Err(QueryError::BadRequest("owner must be 32 bytes".into()));
+        }
+        let address = context
+            .service_index("wallets")
+            .map_err(|error| QueryError::Internal(error.to_string()))?;
+        let internal = |error: StorageError| QueryError::Internal(error.to_string());
+        context
+            .fork
+            .proof_map(&address)
+            .map_err(internal)?
+            .get(&query.owner)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound("no wallet for this owner".into()))
+    }
+
     fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
         let config: TokenConfig = decode(params)?;
         let address = context.service_index("config").map_err(storage)?;

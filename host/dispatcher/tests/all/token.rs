@@ -2,8 +2,8 @@
 
 use wasmvisor_native::TokenError;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::token::{CreateWallet, Issue, Transfer, Wallet};
-use wasmvisor_runtime::{CallLocation, ErrorKind};
+use wasmvisor_proto::token::{CreateWallet, Issue, Transfer, Wallet, WalletQuery};
+use wasmvisor_runtime::{CallLocation, ErrorKind, QueryError};
 use wasmvisor_storage::{IndexAddress, Namespace};
 
 use crate::support::{Chain, TOKEN_ID};
@@ -50,6 +50,27 @@ fn wallets_issue_and_transfer_across_blocks() {
     assert!(chain.block(&[pay]).errors.is_empty());
     assert_eq!(balance(&chain, ALICE), Some(650));
     assert_eq!(balance(&chain, BOB), Some(250));
+
+    // The read query answers the same, and refuses bad requests.
+    let query = |owner: &[u8]| {
+        chain.dispatcher.query(
+            "token",
+            "wallet",
+            &WalletQuery { owner: owner.to_vec() }.encode_to_vec(),
+        )
+    };
+    let wallet = Wallet::decode(query(&BOB).unwrap().as_slice()).unwrap();
+    assert_eq!((wallet.name.as_str(), wallet.balance), ("bob", 250));
+    assert!(matches!(query(&[7; 32]), Err(QueryError::NotFound(_))));
+    assert!(matches!(query(&[7; 3]), Err(QueryError::BadRequest(_))));
+    assert!(matches!(
+        chain.dispatcher.query("token", "nothing", &[]),
+        Err(QueryError::NotFound(_))
+    ));
+    assert!(matches!(
+        chain.dispatcher.query("no-such-service", "wallet", &[]),
+        Err(QueryError::NotFound(_))
+    ));
 }
 
 #[test]
