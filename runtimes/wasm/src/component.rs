@@ -144,6 +144,27 @@ impl WasmService {
         })
     }
 
+    /// Runs the resume of a Stopped or Frozen instance.
+    pub fn resume(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, fuel, |store, service| {
+            service.wasmvisor_service_guest().call_resume(store, params)
+        })
+    }
+
+    /// Runs the hook before the block's transactions.
+    pub fn before_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
+        self.call(env, fuel, |store, service| {
+            service.wasmvisor_service_guest().call_before_transactions(store)
+        })
+    }
+
+    /// Runs the hook after the block's transactions.
+    pub fn after_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
+        self.call(env, fuel, |store, service| {
+            service.wasmvisor_service_guest().call_after_transactions(store)
+        })
+    }
+
     /// Executes a transaction or service call.
     pub fn execute(
         &self,

@@ -17,6 +17,11 @@ pub enum RuntimeErrorCode {
     InstantiationFailed = 3,
     /// The host refused a storage call (reported by the guest SDK).
     StorageFailure = 4,
+    /// The deploy spec was refused: not a valid component, a hash that
+    /// does not match, a forbidden import, or over the size limit.
+    ArtifactRefused = 5,
+    /// The artifact is not deployed on this node.
+    ArtifactNotLoaded = 6,
 }
 
 impl RuntimeErrorCode {

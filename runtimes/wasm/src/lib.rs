@@ -16,9 +16,11 @@ mod bindings;
 mod component;
 mod engine;
 mod errors;
+mod fork_storage;
 mod host;
 pub mod limits;
 mod memory;
+mod runtime;
 mod state;
 
 pub use bindings::{
@@ -30,5 +32,7 @@ pub use component::{
 };
 pub use engine::deterministic_engine;
 pub use errors::{RuntimeErrorCode, WasmError};
+pub use fork_storage::{ForkStorage, NodeFailure};
 pub use memory::MemoryStorage;
+pub use runtime::{WasmRuntime, WasmRuntimeConfig};
 pub use state::{CallEnv, Entries, InstanceStorage, StorageAccess};

@@ -19,3 +19,7 @@ pub const TABLE_ELEMENTS_MAX: usize = 10_000;
 /// Core wasm instances one call may create. A component built from one
 /// core module instantiates that module plus a few canonical-ABI shims.
 pub const CORE_INSTANCES_PER_CALL_MAX: usize = 16;
+/// Largest component a deploy spec may carry, in bytes (16 MiB).
+pub const COMPONENT_SIZE_MAX: usize = 16 << 20;
+/// Default fuel one call may burn (the consensus configuration sets it).
+pub const FUEL_PER_CALL_DEFAULT: u64 = 50_000_000;

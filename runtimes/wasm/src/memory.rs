@@ -96,7 +96,7 @@ fn stored_key(kind: IndexKind, key: &[u8]) -> Result<Vec<u8>, StorageError> {
 }
 
 impl InstanceStorage for MemoryStorage {
-    fn get(&self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let stored_key = stored_key(index.kind, key)?;
         Ok(self
             .lock()
@@ -142,12 +142,12 @@ impl InstanceStorage for MemoryStorage {
         Ok(position)
     }
 
-    fn len(&self, index: &IndexRef) -> Result<u64, StorageError> {
+    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageError> {
         Ok(self.lock().existing(index)?.map_or(0, |found| found.items.len() as u64))
     }
 
     fn range(
-        &self,
+        &mut self,
         index: &IndexRef,
         from: Option<&[u8]>,
         to: Option<&[u8]>,

@@ -11,7 +11,7 @@ pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 /// an implementation have passed the limits in [`crate::limits`].
 pub trait InstanceStorage: Send {
     /// Reads a value (entries: empty key; lists: 8-byte LE position).
-    fn get(&self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
     /// Writes a value.
     fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
     /// Removes a key; returns whether it was present.
@@ -19,10 +19,10 @@ pub trait InstanceStorage: Send {
     /// Appends to a list; returns the new item's position.
     fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageError>;
     /// Number of items in the index.
-    fn len(&self, index: &IndexRef) -> Result<u64, StorageError>;
+    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageError>;
     /// Up to `limit` entries with `from <= key < to`.
     fn range(
-        &self,
+        &mut self,
         index: &IndexRef,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
@@ -30,6 +30,12 @@ pub trait InstanceStorage: Send {
     ) -> Result<Entries, StorageError>;
     /// Removes every item of the index.
     fn clear(&mut self, index: &IndexRef) -> Result<(), StorageError>;
+
+    /// Hands back the fork if this is fork-backed storage (used by the
+    /// runtime to return the block's fork after a call).
+    fn into_fork_storage(self: Box<Self>) -> Option<crate::fork_storage::ForkStorage> {
+        None
+    }
 }
 
 /// Whether a call may write.

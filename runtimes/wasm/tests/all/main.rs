@@ -1,4 +1,6 @@
 //! Integration tests of the wasm runtime (one test binary for the crate).
 
 mod components;
+mod deploy;
+mod equivalence;
 mod token;

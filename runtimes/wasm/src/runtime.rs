@@ -1,0 +1,327 @@
+//! The wasm runtime behind the `Runtime` contract (runtime id 1).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wasmtime::Engine;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_runtime::{
+    ArtifactId, Caller, DeployTask, ErrorKind as CoreKind, ExecutionContext, ExecutionError, InstanceId, InstanceSpec,
+    InstanceStatus, Mailbox, NodeError, QueryContext, QueryError, Runtime, runtime_id,
+};
+use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
+
+use crate::bindings;
+use crate::component::{CallOutcome, Privilege, ServiceComponent, WasmService};
+use crate::errors::{RuntimeErrorCode, WasmError};
+use crate::fork_storage::{ForkStorage, NodeFailure};
+use crate::limits::{COMPONENT_SIZE_MAX, FUEL_PER_CALL_DEFAULT};
+use crate::state::{CallEnv, StorageAccess};
+
+/// Settings of the wasm runtime.
+#[derive(Debug, Clone)]
+pub struct WasmRuntimeConfig {
+    /// Fuel one call may burn; part of the consensus configuration, so every
+    /// node stops a runaway call at the same instruction.
+    pub fuel_per_call_max: u64,
+    /// Name of the supervisor's artifact: the only one validated with the
+    /// supervisor's privilege (the `dispatcher` import).
+    pub supervisor_artifact_name: String,
+}
+
+impl Default for WasmRuntimeConfig {
+    fn default() -> Self {
+        Self {
+            fuel_per_call_max: FUEL_PER_CALL_DEFAULT,
+            supervisor_artifact_name: "wasmvisor.supervisor".into(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    services: BTreeMap<ArtifactId, Arc<WasmService>>,
+    instances: BTreeMap<InstanceId, InstanceStatus>,
+}
+
+/// The wasm runtime.
+pub struct WasmRuntime {
+    engine: Engine,
+    config: WasmRuntimeConfig,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for WasmRuntime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("WasmRuntime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A snapshot with nothing in it: the placeholder left in a context's fork
+/// while the real fork is inside a wasm store.
+struct EmptySnapshot;
+
+impl Snapshot for EmptySnapshot {
+    fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+    fn range(&self, _from: &[u8], _to: Option<&[u8]>, _limit: usize) -> Result<Entries, StorageError> {
+        Ok(Vec::new())
+    }
+}
+
+fn refused(error: impl std::fmt::Display) -> ExecutionError {
+    ExecutionError::new(
+        CoreKind::Runtime(RuntimeErrorCode::ArtifactRefused as u8),
+        error.to_string(),
+    )
+}
+
+/// Validates a deploy spec and compiles its component: the work of a
+/// deploy task, off the block path.
+fn compile(
+    engine: &Engine,
+    config: &WasmRuntimeConfig,
+    artifact: &ArtifactId,
+    spec: &[u8],
+) -> Result<WasmService, ExecutionError> {
+    if spec.len() > COMPONENT_SIZE_MAX + 64 {
+        return Err(refused(format!(
+            "the deploy spec of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+            spec.len()
+        )));
+    }
+    let spec =
+        WasmDeploySpec::decode(spec).map_err(|error| refused(format!("the deploy spec does not decode: {error}")))?;
+    if spec.component.len() > COMPONENT_SIZE_MAX {
+        return Err(refused(format!(
+            "a component of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+            spec.component.len()
+        )));
+    }
+    if blake3::hash(&spec.component).as_bytes().as_slice() != spec.component_hash.as_slice() {
+        return Err(refused("the component's blake3 hash does not match the declared hash"));
+    }
+    let privilege = if artifact.name == config.supervisor_artifact_name {
+        Privilege::Supervisor
+    } else {
+        Privilege::Service
+    };
+    let component = ServiceComponent::compile(engine, &spec.component, privilege).map_err(refused)?;
+    if privilege == Privilege::Supervisor {
+        return Err(refused(WasmError::Link(
+            "the supervisor world is not linked by this runtime yet".into(),
+        )));
+    }
+    WasmService::new(engine, &component).map_err(refused)
+}
+
+fn to_binding_spec(spec: &InstanceSpec) -> bindings::InstanceSpec {
+    bindings::InstanceSpec {
+        id: spec.id,
+        name: spec.name.clone(),
+        artifact: bindings::ArtifactId {
+            runtime_id: spec.artifact.runtime_id,
+            name: spec.artifact.name.clone(),
+            version: spec.artifact.version.to_string(),
+        },
+    }
+}
+
+fn to_binding_caller(caller: &Caller) -> bindings::Caller {
+    match caller {
+        Caller::Transaction { author, hash } => bindings::Caller::Transaction(bindings::TransactionCaller {
+            author: author.to_vec(),
+            tx_hash: hash.to_vec(),
+        }),
+        Caller::Service(id) => bindings::Caller::Service(*id),
+        Caller::Blockchain => bindings::Caller::Blockchain,
+    }
+}
+
+fn from_binding_error(error: bindings::ExecutionError) -> ExecutionError {
+    let kind = match error.kind {
+        bindings::ErrorKind::Unexpected => CoreKind::Unexpected,
+        bindings::ErrorKind::Common => CoreKind::Common(error.code),
+        bindings::ErrorKind::Core => CoreKind::Core(error.code),
+        bindings::ErrorKind::Runtime => CoreKind::Runtime(error.code),
+        bindings::ErrorKind::Service => CoreKind::Service(error.code),
+    };
+    ExecutionError::new(kind, error.description)
+}
+
+impl WasmRuntime {
+    /// A runtime on a deterministic engine.
+    pub fn new(config: WasmRuntimeConfig) -> Result<Self, WasmError> {
+        Ok(Self {
+            engine: crate::engine::deterministic_engine()?,
+            config,
+            state: Arc::default(),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn service(&self, artifact: &ArtifactId) -> Result<Arc<WasmService>, ExecutionError> {
+        self.state().services.get(artifact).cloned().ok_or_else(|| {
+            ExecutionError::new(
+                CoreKind::Runtime(RuntimeErrorCode::ArtifactNotLoaded as u8),
+                format!("{artifact} is not deployed on this node"),
+            )
+        })
+    }
+
+    /// Runs one guest call with the block's fork moved into the store and
+    /// back. A node-local storage failure under the call stops the node
+    /// (panic policy: never record a local failure as a block outcome).
+    #[allow(clippy::too_many_arguments)]
+    fn run<T>(
+        &self,
+        fork: &mut Fork,
+        instance: &InstanceSpec,
+        caller: &Caller,
+        height: u64,
+        access: StorageAccess,
+        call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
+    ) -> Result<T, ExecutionError> {
+        let service = self.service(&instance.artifact)?;
+        let node_failure = NodeFailure::default();
+        let owned = std::mem::replace(fork, Fork::new(Arc::new(EmptySnapshot)));
+        let env = CallEnv {
+            instance: to_binding_spec(instance),
+            caller: to_binding_caller(caller),
+            height,
+            access,
+            storage: Box::new(ForkStorage::new(
+                owned,
+                Namespace::Service(instance.id),
+                Arc::clone(&node_failure),
+            )),
+        };
+        let outcome = call(&service, env, self.config.fuel_per_call_max);
+        *fork = outcome
+            .env
+            .storage
+            .into_fork_storage()
+            .expect("the runtime hands back the fork storage it was given")
+            .into_fork();
+        if let Some(failure) = node_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
+            panic!("the node's storage failed under a wasm call ({failure}); stopping rather than diverging");
+        }
+        outcome.result.map_err(from_binding_error)
+    }
+
+    fn consensus_call<T>(
+        &self,
+        context: ExecutionContext<'_>,
+        call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
+    ) -> Result<T, ExecutionError> {
+        let ExecutionContext {
+            fork,
+            instance,
+            caller,
+            height,
+            ..
+        } = context;
+        self.run(fork, instance, &caller, height, StorageAccess::ReadWrite, call)
+    }
+}
+
+impl Runtime for WasmRuntime {
+    fn id(&self) -> u32 {
+        runtime_id::WASM
+    }
+
+    fn deploy_artifact(&self, artifact: ArtifactId, spec: Vec<u8>) -> DeployTask {
+        let engine = self.engine.clone();
+        let config = self.config.clone();
+        let state = Arc::clone(&self.state);
+        Box::new(move || {
+            let service = compile(&engine, &config, &artifact, &spec)?;
+            state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .services
+                .insert(artifact, Arc::new(service));
+            Ok(())
+        })
+    }
+
+    fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool {
+        self.state().services.contains_key(artifact)
+    }
+
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        self.consensus_call(context, |service, env, fuel| service.initialize(env, fuel, params))
+    }
+
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        self.consensus_call(context, |service, env, fuel| service.resume(env, fuel, params))
+    }
+
+    fn commit_service(
+        &self,
+        _snapshot: &dyn Snapshot,
+        spec: &InstanceSpec,
+        status: &InstanceStatus,
+    ) -> Result<(), NodeError> {
+        if !self.is_artifact_deployed(&spec.artifact) {
+            return Err(NodeError::Runtime {
+                runtime_id: runtime_id::WASM,
+                description: format!("{} is committed but not deployed on this node", spec.artifact),
+            });
+        }
+        self.state().instances.insert(spec.id, status.clone());
+        Ok(())
+    }
+
+    fn unload_artifact(&self, artifact: &ArtifactId) {
+        self.state().services.remove(artifact);
+    }
+
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError> {
+        let interface = context.interface;
+        self.consensus_call(context, |service, env, fuel| {
+            service.execute(env, fuel, interface, method_id, arguments)
+        })
+    }
+
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        self.consensus_call(context, |service, env, fuel| service.before_transactions(env, fuel))
+    }
+
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+        self.consensus_call(context, |service, env, fuel| service.after_transactions(env, fuel))
+    }
+
+    fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let QueryContext { fork, instance, height } = context;
+        let answer = self.run(
+            fork,
+            instance,
+            &Caller::Blockchain,
+            height,
+            StorageAccess::ReadOnly,
+            |service, env, fuel| service.query(env, fuel, method, arguments),
+        );
+        match answer {
+            Err(error) => Err(QueryError::Internal(error.description)),
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(bindings::QueryError::NotFound(message))) => Err(QueryError::NotFound(message)),
+            Ok(Err(bindings::QueryError::BadRequest(message))) => Err(QueryError::BadRequest(message)),
+            Ok(Err(bindings::QueryError::Internal(message))) => Err(QueryError::Internal(message)),
+        }
+    }
+
+    fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {}
+}

@@ -1,0 +1,77 @@
+//! Deploying through the runtime contract: the spec is checked (size,
+//! blake3 hash, component, imports against the privilege class) in the
+//! deploy task, off the block path.
+
+use wasmvisor_artifacts::{DISPATCHER_INTRUDER, TOKEN};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_runtime::{ArtifactId, ErrorKind, Runtime, runtime_id};
+use wasmvisor_wasm::{RuntimeErrorCode, WasmRuntime, WasmRuntimeConfig, limits::COMPONENT_SIZE_MAX};
+
+fn spec(component: &[u8]) -> Vec<u8> {
+    WasmDeploySpec {
+        component_hash: blake3::hash(component).as_bytes().to_vec(),
+        component: component.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+fn deploy(runtime: &WasmRuntime, name: &str, spec: Vec<u8>) -> Result<(), wasmvisor_runtime::ExecutionError> {
+    let artifact = ArtifactId::new(runtime_id::WASM, name, "1.0.0").unwrap();
+    let task = runtime.deploy_artifact(artifact.clone(), spec);
+    assert!(
+        !runtime.is_artifact_deployed(&artifact),
+        "nothing is compiled until the task runs"
+    );
+    let result = task();
+    assert_eq!(runtime.is_artifact_deployed(&artifact), result.is_ok());
+    result
+}
+
+fn refused_with(result: Result<(), wasmvisor_runtime::ExecutionError>, needle: &str) {
+    let error = result.expect_err("the deploy must be refused");
+    assert_eq!(error.kind, ErrorKind::Runtime(RuntimeErrorCode::ArtifactRefused as u8));
+    assert!(
+        error.description.contains(needle),
+        "{:?} does not mention {needle:?}",
+        error.description
+    );
+}
+
+#[test]
+fn a_valid_component_deploys() {
+    let runtime = WasmRuntime::new(WasmRuntimeConfig::default()).unwrap();
+    deploy(&runtime, "wasmvisor.token", spec(TOKEN.bytes)).unwrap();
+}
+
+#[test]
+fn bad_specs_are_refused_with_the_reason() {
+    let runtime = WasmRuntime::new(WasmRuntimeConfig::default()).unwrap();
+    let mut wrong_hash = WasmDeploySpec::decode(spec(TOKEN.bytes).as_slice()).unwrap();
+    wrong_hash.component_hash[0] ^= 1;
+    refused_with(deploy(&runtime, "a", wrong_hash.encode_to_vec()), "hash does not match");
+    refused_with(deploy(&runtime, "b", vec![0xff; 10]), "does not decode");
+    refused_with(
+        deploy(&runtime, "c", spec(b"\0asm\x0d\0\x01\0 not a component")),
+        "not a valid wasm component",
+    );
+    refused_with(
+        deploy(&runtime, "d", spec(&vec![0; COMPONENT_SIZE_MAX + 1])),
+        "exceeds the maximum",
+    );
+}
+
+#[test]
+fn only_the_supervisor_artifact_may_import_the_dispatcher() {
+    let runtime = WasmRuntime::new(WasmRuntimeConfig::default()).unwrap();
+    refused_with(
+        deploy(&runtime, "sneaky.service", spec(DISPATCHER_INTRUDER.bytes)),
+        "dispatcher",
+    );
+    // Under the supervisor's artifact name the import check passes; this
+    // runtime does not link the supervisor world yet and says so.
+    refused_with(
+        deploy(&runtime, "wasmvisor.supervisor", spec(DISPATCHER_INTRUDER.bytes)),
+        "supervisor world is not linked",
+    );
+}
