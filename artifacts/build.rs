@@ -42,6 +42,11 @@ const GUESTS: &[Guest] = &[
         about: "The sample token service (same transactions as the native token service).",
     },
     Guest {
+        name: "hostile",
+        package: "wasmvisor-hostile-guest",
+        about: "Test guest: attacks the sandbox (loops, memory bombs, recursion, traps, oversized host calls).",
+    },
+    Guest {
         name: "dispatcher_intruder",
         package: "wasmvisor-dispatcher-intruder-guest",
         about: "Test guest: an ordinary service that imports the dispatcher and must be refused.",

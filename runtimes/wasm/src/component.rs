@@ -1,13 +1,13 @@
 //! Validating and compiling service components, and calling them.
 
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
-use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime::{Engine, Store};
 
 use crate::bindings::service_world::{Service, ServicePre};
 use crate::bindings::{ExecutionError, QueryError};
 use crate::errors::{RuntimeErrorCode, WasmError, error_from_trap};
 use crate::limits::{CORE_INSTANCES_PER_CALL_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX};
-use crate::state::{CallEnv, HostState};
+use crate::state::{CallEnv, CallLimiter, HostState};
 
 /// The interface every service must export.
 pub const GUEST_EXPORT: &str = "wasmvisor:service/guest@0.1.0";
@@ -205,20 +205,21 @@ impl WasmService {
         fuel: u64,
         call: impl FnOnce(&mut Store<HostState>, &Service) -> wasmtime::Result<Result<T, ExecutionError>>,
     ) -> CallOutcome<T> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(MEMORY_BYTES_MAX)
-            .table_elements(TABLE_ELEMENTS_MAX)
-            .instances(CORE_INSTANCES_PER_CALL_MAX)
-            .build();
-        let mut store = Store::new(&self.engine, HostState { env, limits });
-        store.limiter(|state| &mut state.limits);
+        let limiter = CallLimiter {
+            memory_bytes_max: MEMORY_BYTES_MAX,
+            table_elements_max: TABLE_ELEMENTS_MAX,
+            instances_max: CORE_INSTANCES_PER_CALL_MAX,
+            refused: false,
+        };
+        let mut store = Store::new(&self.engine, HostState { env, limiter });
+        store.limiter(|state| &mut state.limiter);
         let result = match store.set_fuel(fuel) {
             Err(error) => Err(RuntimeErrorCode::InstantiationFailed.error(format!("cannot set fuel: {error}"))),
             Ok(()) => match self.pre.instantiate(&mut store) {
-                Err(error) => Err(error_from_trap(&error, false)),
+                Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
                 Ok(service) => match call(&mut store, &service) {
                     Ok(result) => result,
-                    Err(error) => Err(error_from_trap(&error, false)),
+                    Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
                 },
             },
         };

@@ -66,5 +66,42 @@ pub struct CallEnv {
 /// The data of a wasmtime `Store`: one per call, dropped after it.
 pub struct HostState {
     pub(crate) env: CallEnv,
-    pub(crate) limits: wasmtime::StoreLimits,
+    pub(crate) limiter: CallLimiter,
+}
+
+/// Enforces the per-call memory, table and instance limits and remembers
+/// whether it refused anything, so the failure is reported precisely as a
+/// resource limit on every node.
+#[derive(Debug)]
+pub(crate) struct CallLimiter {
+    pub(crate) memory_bytes_max: usize,
+    pub(crate) table_elements_max: usize,
+    pub(crate) instances_max: usize,
+    pub(crate) refused: bool,
+}
+
+impl wasmtime::ResourceLimiter for CallLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.memory_bytes_max;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.table_elements_max;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances_max
+    }
+
+    fn tables(&self) -> usize {
+        self.instances_max
+    }
+
+    fn memories(&self) -> usize {
+        self.instances_max
+    }
 }

@@ -3,4 +3,5 @@
 mod components;
 mod deploy;
 mod equivalence;
+mod sandbox;
 mod token;

@@ -1,0 +1,257 @@
+//! Hostile guests are contained: each attack fails its own call with the
+//! expected error kind, the other transactions of the block commit, and
+//! blocks keep coming. Fuel exhaustion cuts a workload at the same point on
+//! every run.
+
+use std::sync::Arc;
+
+use wasmvisor_artifacts::{HOSTILE, TOKEN};
+use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transaction};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_proto::token::{CreateWallet, TokenConfig};
+use wasmvisor_runtime::{ArtifactId, CallInfo, CallLocation, ErrorKind, InstanceSpec, QueryError, Runtime, runtime_id};
+use wasmvisor_wasm::{
+    ArtifactId as GuestArtifactId, CallEnv, Caller, InstanceSpec as GuestInstanceSpec, MemoryStorage, Privilege,
+    RuntimeErrorCode, ServiceComponent, StorageAccess, WasmRuntime, WasmRuntimeConfig, WasmService,
+    deterministic_engine,
+};
+
+const TOKEN_ID: u32 = 2;
+const HOSTILE_ID: u32 = 3;
+
+fn spec(component: &[u8]) -> Vec<u8> {
+    WasmDeploySpec {
+        component_hash: blake3::hash(component).as_bytes().to_vec(),
+        component: component.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+fn chain() -> Dispatcher {
+    let runtime: Arc<dyn Runtime> = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());
+    let mut dispatcher = Dispatcher::new(Arc::new(wasmvisor_storage::MemoryDatabase::new()), vec![runtime]);
+    let token = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
+    let hostile = ArtifactId::new(runtime_id::WASM, "test.hostile", "1.0.0").unwrap();
+    dispatcher
+        .genesis(GenesisConfig {
+            artifacts: vec![
+                (token.clone(), spec(TOKEN.bytes)),
+                (hostile.clone(), spec(HOSTILE.bytes)),
+            ],
+            instances: vec![
+                (
+                    InstanceSpec {
+                        id: TOKEN_ID,
+                        name: "token".into(),
+                        artifact: token,
+                    },
+                    TokenConfig { issue_max: 0 }.encode_to_vec(),
+                ),
+                (
+                    InstanceSpec {
+                        id: HOSTILE_ID,
+                        name: "hostile".into(),
+                        artifact: hostile,
+                    },
+                    vec![],
+                ),
+            ],
+        })
+        .unwrap();
+    dispatcher
+}
+
+fn transaction(instance_id: u32, method_id: u32, arguments: Vec<u8>, seed: u8) -> Transaction {
+    Transaction {
+        author: [seed; 32],
+        hash: [seed; 32],
+        call: CallInfo { instance_id, method_id },
+        arguments,
+    }
+}
+
+fn block(dispatcher: &mut Dispatcher, transactions: &[Transaction]) -> CommittedBlock {
+    let proposal = dispatcher.execute_proposal(transactions).unwrap();
+    dispatcher.commit(proposal).unwrap()
+}
+
+fn runtime_code(code: RuntimeErrorCode) -> ErrorKind {
+    ErrorKind::Runtime(code as u8)
+}
+
+#[test]
+fn every_attack_fails_alone_and_the_block_commits() {
+    let mut chain = chain();
+    let wallet = |seed| {
+        transaction(
+            TOKEN_ID,
+            0,
+            CreateWallet {
+                name: format!("w{seed}"),
+            }
+            .encode_to_vec(),
+            seed,
+        )
+    };
+    let attacks = [
+        (0, runtime_code(RuntimeErrorCode::FuelExhausted), "infinite loop"),
+        (1, runtime_code(RuntimeErrorCode::ResourceLimit), "memory bomb"),
+        (2, runtime_code(RuntimeErrorCode::StackExhausted), "deep recursion"),
+        (3, ErrorKind::Unexpected, "panic"),
+        (4, runtime_code(RuntimeErrorCode::StorageFailure), "oversized value"),
+        (5, runtime_code(RuntimeErrorCode::StorageFailure), "oversized key"),
+        (8, ErrorKind::Unexpected, "write then trap"),
+    ];
+    let mut transactions = vec![wallet(1)];
+    transactions.extend(
+        attacks
+            .iter()
+            .map(|(method, _, _)| transaction(HOSTILE_ID, *method, vec![], 10 + *method as u8)),
+    );
+    transactions.push(wallet(2));
+    let committed = block(&mut chain, &transactions);
+
+    assert!(
+        !committed.errors.contains_key(&CallLocation::Transaction(0)),
+        "the first honest transaction committed"
+    );
+    for (position, (_, expected, what)) in attacks.iter().enumerate() {
+        let error = &committed.errors[&CallLocation::Transaction(position as u32 + 1)];
+        assert_eq!(error.kind, *expected, "{what}: {}", error.description);
+    }
+    let last = attacks.len() as u32 + 1;
+    assert!(
+        !committed.errors.contains_key(&CallLocation::Transaction(last)),
+        "the last honest transaction committed"
+    );
+    assert_eq!(committed.errors.len(), attacks.len());
+
+    // The write before the trap was rolled back; the wallets exist.
+    let marker = chain.query("hostile", "counter", &[]).unwrap();
+    assert_eq!(marker, 0u64.to_le_bytes());
+    let mut fork = chain.read_fork();
+    let address =
+        wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Service(HOSTILE_ID), "marker").unwrap();
+    assert_eq!(fork.entry(&address).unwrap().get().unwrap(), None);
+    assert_eq!(
+        fork.proof_map(
+            &wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Service(TOKEN_ID), "wallets").unwrap()
+        )
+        .unwrap()
+        .len()
+        .unwrap(),
+        2
+    );
+
+    // And the chain keeps producing blocks.
+    let next = block(&mut chain, &[wallet(3)]);
+    assert!(next.errors.is_empty());
+    assert_eq!(chain.height(), Some(2));
+}
+
+#[test]
+fn traps_in_hooks_and_queries_are_contained() {
+    let mut chain = chain();
+    block(&mut chain, &[transaction(HOSTILE_ID, 7, vec![], 1)]);
+    let committed = block(
+        &mut chain,
+        &[transaction(
+            TOKEN_ID,
+            0,
+            CreateWallet { name: "w".into() }.encode_to_vec(),
+            2,
+        )],
+    );
+    assert_eq!(
+        committed.errors[&CallLocation::BeforeTransactions(HOSTILE_ID)].kind,
+        ErrorKind::Unexpected
+    );
+    assert_eq!(
+        committed.errors[&CallLocation::AfterTransactions(HOSTILE_ID)].kind,
+        ErrorKind::Unexpected
+    );
+    assert!(
+        !committed.errors.contains_key(&CallLocation::Transaction(0)),
+        "the transaction still committed"
+    );
+    assert!(matches!(
+        chain.query("hostile", "trap", &[]),
+        Err(QueryError::Internal(_))
+    ));
+    assert!(matches!(
+        chain.query("token", "wallet", &[0xff]),
+        Err(QueryError::BadRequest(_))
+    ));
+}
+
+fn hostile_service() -> WasmService {
+    let engine = deterministic_engine().unwrap();
+    let component = ServiceComponent::compile(&engine, HOSTILE.bytes, Privilege::Service).unwrap();
+    WasmService::new(&engine, &component).unwrap()
+}
+
+fn env(storage: &MemoryStorage) -> CallEnv {
+    CallEnv {
+        instance: GuestInstanceSpec {
+            id: HOSTILE_ID,
+            name: "hostile".into(),
+            artifact: GuestArtifactId {
+                runtime_id: 1,
+                name: "test.hostile".into(),
+                version: "1.0.0".into(),
+            },
+        },
+        caller: Caller::Blockchain,
+        height: 1,
+        access: StorageAccess::ReadWrite,
+        storage: Box::new(storage.clone()),
+    }
+}
+
+#[test]
+fn constructor_and_resume_traps_are_errors() {
+    let service = hostile_service();
+    let storage = MemoryStorage::new();
+    let error = service
+        .initialize(env(&storage), 1_000_000, b"trap")
+        .result
+        .unwrap_err();
+    assert_eq!(error.kind, wasmvisor_wasm::ErrorKind::Unexpected);
+    let error = service.resume(env(&storage), 1_000_000, b"trap").result.unwrap_err();
+    assert_eq!(error.kind, wasmvisor_wasm::ErrorKind::Unexpected);
+    service.initialize(env(&storage), 1_000_000, b"fine").result.unwrap();
+}
+
+#[test]
+fn fuel_cuts_a_workload_at_the_same_point_on_every_run() {
+    // Storage in memory is not rolled back, so the counter shows exactly
+    // how far the call got before its fuel ran out.
+    let run = || {
+        let service = hostile_service();
+        let storage = MemoryStorage::new();
+        let outcome = service.execute(env(&storage), 3_000_000, "", 6, &1_000_000u64.to_le_bytes());
+        let error = outcome.result.unwrap_err();
+        assert_eq!(
+            (error.kind, error.code),
+            (
+                wasmvisor_wasm::ErrorKind::Runtime,
+                RuntimeErrorCode::FuelExhausted as u8
+            )
+        );
+        let reached = service
+            .query(env(&storage), 1_000_000, "counter", &[])
+            .result
+            .unwrap()
+            .unwrap();
+        (u64::from_le_bytes(reached.try_into().unwrap()), outcome.fuel_consumed)
+    };
+    let (first_count, first_fuel) = run();
+    let (second_count, second_fuel) = run();
+    assert!(
+        first_count > 0 && first_count < 1_000_000,
+        "cut off mid-way: {first_count}"
+    );
+    assert_eq!(first_count, second_count, "the same iteration on every run");
+    assert_eq!(first_fuel, second_fuel);
+}
