@@ -68,6 +68,12 @@ impl ServiceComponent {
     pub fn compile(engine: &Engine, bytes: &[u8], privilege: Privilege) -> Result<Self, WasmError> {
         let component =
             Component::new(engine, bytes).map_err(|error| WasmError::InvalidComponent(format!("{error:#}")))?;
+        Self::validate(engine, component, privilege)
+    }
+
+    /// Checks an already compiled component (e.g. loaded from the cache)
+    /// against `privilege`.
+    pub fn validate(engine: &Engine, component: Component, privilege: Privilege) -> Result<Self, WasmError> {
         let component_type = component.component_type();
         let imports: Vec<String> = component_type
             .imports(engine)
@@ -90,6 +96,11 @@ impl ServiceComponent {
             privilege,
             imports,
         })
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.component
     }
 
     /// The interfaces the component imports.

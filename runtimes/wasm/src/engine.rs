@@ -1,10 +1,12 @@
 //! The wasmtime engine, configured so that every node computes the same
 //! result for the same call.
 
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::WasmError;
-use crate::limits::WASM_STACK_BYTES_MAX;
+use crate::limits::{
+    CORE_INSTANCES_PER_CALL_MAX, INSTANCES_LIVE_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX, WASM_STACK_BYTES_MAX,
+};
 
 /// Builds the deterministic engine every wasm service runs on.
 ///
@@ -14,6 +16,10 @@ use crate::limits::WASM_STACK_BYTES_MAX;
 /// - threads and relaxed SIMD (whose results may differ between CPUs) are
 ///   off, and relaxed SIMD would be deterministic if ever enabled;
 /// - the wasm stack is bounded.
+///
+/// Instances come from a pooling allocator with copy-on-write memory
+/// images, so the fresh instance every call gets costs little: its memory
+/// is mapped from the module's image rather than copied.
 ///
 /// There is deliberately no WASI: guests have no clock, randomness or files.
 pub fn deterministic_engine() -> Result<Engine, WasmError> {
@@ -26,5 +32,15 @@ pub fn deterministic_engine() -> Result<Engine, WasmError> {
     config.wasm_relaxed_simd(false);
     config.relaxed_simd_deterministic(true);
     config.max_wasm_stack(WASM_STACK_BYTES_MAX);
+    config.memory_init_cow(true);
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(INSTANCES_LIVE_MAX)
+        .total_core_instances(INSTANCES_LIVE_MAX * CORE_INSTANCES_PER_CALL_MAX as u32)
+        .total_memories(INSTANCES_LIVE_MAX)
+        .total_tables(INSTANCES_LIVE_MAX * 2)
+        .max_memory_size(MEMORY_BYTES_MAX)
+        .table_elements(TABLE_ELEMENTS_MAX);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).map_err(|error| WasmError::Engine(error.to_string()))
 }

@@ -84,4 +84,7 @@ pub enum WasmError {
     /// Linking the component failed.
     #[error("cannot link the component: {0}")]
     Link(String),
+    /// The compiled-artifact cache failed (node-local, never fatal).
+    #[error("compiled-artifact cache: {0}")]
+    Cache(String),
 }

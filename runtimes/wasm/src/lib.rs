@@ -13,6 +13,7 @@
 //! ([`deterministic_engine`]).
 
 mod bindings;
+mod cache;
 mod component;
 mod engine;
 mod errors;
@@ -27,6 +28,7 @@ pub use bindings::{
     ArtifactId, Caller, ErrorKind, ExecutionError, IndexKind, IndexRef, InstanceSpec, InstanceStatus, MigrationPlan,
     QueryError, StorageError, TransactionCaller,
 };
+pub use cache::{CacheLookup, CacheStats, CompiledCache};
 pub use component::{
     CallOutcome, DISPATCHER_IMPORT, GUEST_EXPORT, Privilege, SERVICE_IMPORTS, ServiceComponent, WasmService,
 };

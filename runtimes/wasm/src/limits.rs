@@ -23,3 +23,8 @@ pub const CORE_INSTANCES_PER_CALL_MAX: usize = 16;
 pub const COMPONENT_SIZE_MAX: usize = 16 << 20;
 /// Default fuel one call may burn (the consensus configuration sets it).
 pub const FUEL_PER_CALL_DEFAULT: u64 = 50_000_000;
+/// Guest instances alive at once in one engine (the pooling allocator's
+/// size). A call chain holds at most the dispatcher's call depth (16) of
+/// them and blocks execute one at a time, so this leaves room for
+/// concurrent read queries; running out is a node-local condition.
+pub const INSTANCES_LIVE_MAX: u32 = 256;

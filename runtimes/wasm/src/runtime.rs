@@ -1,9 +1,11 @@
 //! The wasm runtime behind the `Runtime` contract (runtime id 1).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::Engine;
+use wasmtime::component::Component;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
@@ -13,6 +15,7 @@ use wasmvisor_runtime::{
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
 
 use crate::bindings;
+use crate::cache::{CacheLookup, CacheStats, CompiledCache};
 use crate::component::{CallOutcome, Privilege, ServiceComponent, WasmService};
 use crate::errors::{RuntimeErrorCode, WasmError};
 use crate::fork_storage::{ForkStorage, NodeFailure};
@@ -28,6 +31,8 @@ pub struct WasmRuntimeConfig {
     /// Name of the supervisor's artifact: the only one validated with the
     /// supervisor's privilege (the `dispatcher` import).
     pub supervisor_artifact_name: String,
+    /// Directory of the compiled-artifact cache (`None`: always compile).
+    pub compiled_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WasmRuntimeConfig {
@@ -35,6 +40,7 @@ impl Default for WasmRuntimeConfig {
         Self {
             fuel_per_call_max: FUEL_PER_CALL_DEFAULT,
             supervisor_artifact_name: "wasmvisor.supervisor".into(),
+            compiled_cache_dir: None,
         }
     }
 }
@@ -50,6 +56,16 @@ pub struct WasmRuntime {
     engine: Engine,
     config: WasmRuntimeConfig,
     state: Arc<Mutex<State>>,
+    cache: Option<Arc<CompiledCache>>,
+    stats: Arc<CacheStats>,
+}
+
+/// What a deploy task needs, moved onto its thread.
+struct Compiler {
+    engine: Engine,
+    config: WasmRuntimeConfig,
+    cache: Option<Arc<CompiledCache>>,
+    stats: Arc<CacheStats>,
 }
 
 impl std::fmt::Debug for WasmRuntime {
@@ -81,43 +97,65 @@ fn refused(error: impl std::fmt::Display) -> ExecutionError {
     )
 }
 
-/// Validates a deploy spec and compiles its component: the work of a
-/// deploy task, off the block path.
-fn compile(
-    engine: &Engine,
-    config: &WasmRuntimeConfig,
-    artifact: &ArtifactId,
-    spec: &[u8],
-) -> Result<WasmService, ExecutionError> {
-    if spec.len() > COMPONENT_SIZE_MAX + 64 {
-        return Err(refused(format!(
-            "the deploy spec of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
-            spec.len()
-        )));
+impl Compiler {
+    /// Validates a deploy spec and compiles its component (or loads it from
+    /// the cache): the work of a deploy task, off the block path.
+    fn compile(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<WasmService, ExecutionError> {
+        if spec.len() > COMPONENT_SIZE_MAX + 64 {
+            return Err(refused(format!(
+                "the deploy spec of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+                spec.len()
+            )));
+        }
+        let spec = WasmDeploySpec::decode(spec)
+            .map_err(|error| refused(format!("the deploy spec does not decode: {error}")))?;
+        if spec.component.len() > COMPONENT_SIZE_MAX {
+            return Err(refused(format!(
+                "a component of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+                spec.component.len()
+            )));
+        }
+        let hash = *blake3::hash(&spec.component).as_bytes();
+        if hash.as_slice() != spec.component_hash.as_slice() {
+            return Err(refused("the component's blake3 hash does not match the declared hash"));
+        }
+        let privilege = if artifact.name == self.config.supervisor_artifact_name {
+            Privilege::Supervisor
+        } else {
+            Privilege::Service
+        };
+        let component = self.load_or_compile(&hash, &spec.component)?;
+        let component = ServiceComponent::validate(&self.engine, component, privilege).map_err(refused)?;
+        if privilege == Privilege::Supervisor {
+            return Err(refused(WasmError::Link(
+                "the supervisor world is not linked by this runtime yet".into(),
+            )));
+        }
+        WasmService::new(&self.engine, &component).map_err(refused)
     }
-    let spec =
-        WasmDeploySpec::decode(spec).map_err(|error| refused(format!("the deploy spec does not decode: {error}")))?;
-    if spec.component.len() > COMPONENT_SIZE_MAX {
-        return Err(refused(format!(
-            "a component of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
-            spec.component.len()
-        )));
+
+    fn load_or_compile(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<Component, ExecutionError> {
+        if let Some(cache) = &self.cache {
+            match cache.load(&self.engine, hash) {
+                CacheLookup::Hit(component) => {
+                    self.stats.hits.fetch_add(1, Ordering::SeqCst);
+                    return Ok(component);
+                }
+                CacheLookup::Miss => {}
+                CacheLookup::Rejected => {
+                    self.stats.rejected_entries.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|error| refused(WasmError::InvalidComponent(format!("{error:#}"))))?;
+        self.stats.compilations.fetch_add(1, Ordering::SeqCst);
+        if let Some(cache) = &self.cache {
+            // A cache that cannot be written only costs a later recompile.
+            let _ = cache.store(hash, &component);
+        }
+        Ok(component)
     }
-    if blake3::hash(&spec.component).as_bytes().as_slice() != spec.component_hash.as_slice() {
-        return Err(refused("the component's blake3 hash does not match the declared hash"));
-    }
-    let privilege = if artifact.name == config.supervisor_artifact_name {
-        Privilege::Supervisor
-    } else {
-        Privilege::Service
-    };
-    let component = ServiceComponent::compile(engine, &spec.component, privilege).map_err(refused)?;
-    if privilege == Privilege::Supervisor {
-        return Err(refused(WasmError::Link(
-            "the supervisor world is not linked by this runtime yet".into(),
-        )));
-    }
-    WasmService::new(engine, &component).map_err(refused)
 }
 
 fn to_binding_spec(spec: &InstanceSpec) -> bindings::InstanceSpec {
@@ -157,11 +195,24 @@ fn from_binding_error(error: bindings::ExecutionError) -> ExecutionError {
 impl WasmRuntime {
     /// A runtime on a deterministic engine.
     pub fn new(config: WasmRuntimeConfig) -> Result<Self, WasmError> {
+        let engine = crate::engine::deterministic_engine()?;
+        let cache = match &config.compiled_cache_dir {
+            Some(path) => Some(Arc::new(CompiledCache::open(path, &engine)?)),
+            None => None,
+        };
         Ok(Self {
-            engine: crate::engine::deterministic_engine()?,
+            engine,
             config,
             state: Arc::default(),
+            cache,
+            stats: Arc::default(),
         })
+    }
+
+    /// Counters of the compiled-artifact cache: compilations, cache hits,
+    /// rejected entries.
+    pub fn cache_stats(&self) -> (u64, u64, u64) {
+        self.stats.snapshot()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -243,11 +294,15 @@ impl Runtime for WasmRuntime {
     }
 
     fn deploy_artifact(&self, artifact: ArtifactId, spec: Vec<u8>) -> DeployTask {
-        let engine = self.engine.clone();
-        let config = self.config.clone();
+        let compiler = Compiler {
+            engine: self.engine.clone(),
+            config: self.config.clone(),
+            cache: self.cache.clone(),
+            stats: Arc::clone(&self.stats),
+        };
         let state = Arc::clone(&self.state);
         Box::new(move || {
-            let service = compile(&engine, &config, &artifact, &spec)?;
+            let service = compiler.compile(&artifact, &spec)?;
             state
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -1,5 +1,6 @@
 //! Integration tests of the wasm runtime (one test binary for the crate).
 
+mod cache;
 mod components;
 mod deploy;
 mod equivalence;
