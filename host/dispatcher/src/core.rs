@@ -37,6 +37,8 @@ pub enum LocalDeployStatus {
 pub(crate) struct Core {
     pub(crate) runtimes: BTreeMap<u32, Arc<dyn Runtime>>,
     deployments: Mutex<BTreeMap<ArtifactId, Deployment>>,
+    /// This core, for handing out as the call router of contexts.
+    me: std::sync::Weak<Core>,
 }
 
 fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
@@ -46,12 +48,18 @@ fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
 }
 
 impl Core {
-    pub(crate) fn new(runtimes: Vec<Arc<dyn Runtime>>) -> Self {
+    pub(crate) fn new(runtimes: Vec<Arc<dyn Runtime>>) -> Arc<Self> {
         let runtimes = runtimes.into_iter().map(|runtime| (runtime.id(), runtime)).collect();
-        Self {
+        Arc::new_cyclic(|me| Self {
             runtimes,
             deployments: Mutex::default(),
-        }
+            me: me.clone(),
+        })
+    }
+
+    /// This core as a call router.
+    pub(crate) fn router(&self) -> Arc<dyn CallRouter> {
+        self.me.upgrade().expect("the core outlives its calls")
     }
 
     fn deployments(&self) -> MutexGuard<'_, BTreeMap<ArtifactId, Deployment>> {
@@ -244,6 +252,7 @@ impl CallRouter for Core {
             return Err(CoreError::ServiceNotActive.with_description(format!("instance {target} is not active")));
         }
         let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        let savepoint = fork.savepoint();
         let context = ExecutionContext::new(
             fork,
             &state.spec,
@@ -251,10 +260,22 @@ impl CallRouter for Core {
             height,
             interface,
             depth,
-            self,
+            self.router(),
             self.lifecycle_for(target),
         );
-        runtime.execute(context, method_id, arguments)
+        let result = runtime.execute(context, method_id, arguments);
+        if result.is_err() {
+            // The callee's writes go; the caller decides what its own
+            // failure means.
+            fork.rollback_to(savepoint);
+        }
+        result
+    }
+
+    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Option<InstanceId> {
+        let instance_id = Schema::new(fork).instance_id_by_name(name).ok()??;
+        let state = Schema::new(fork).instance(instance_id).ok()??;
+        state.status.is_some().then_some(instance_id)
     }
 }
 
@@ -342,7 +363,7 @@ impl LifecycleControl for Core {
             height,
             "",
             0,
-            self,
+            self.router(),
             self.lifecycle_for(spec.id),
         );
         runtime.start_adding_service(context, params)?;
@@ -404,7 +425,7 @@ impl LifecycleControl for Core {
             height,
             "",
             0,
-            self,
+            self.router(),
             self.lifecycle_for(instance_id),
         );
         runtime.start_resuming_service(context, params)

@@ -120,7 +120,7 @@ impl Dispatcher {
     /// A dispatcher over `database` driving `runtimes`; calls `initialize`
     /// on each runtime.
     pub fn new(database: Arc<dyn Database>, runtimes: Vec<Arc<dyn Runtime>>) -> Self {
-        let core = Arc::new(Core::new(runtimes));
+        let core = Core::new(runtimes);
         for runtime in core.runtimes.values() {
             runtime.initialize();
         }
@@ -241,7 +241,7 @@ impl Dispatcher {
                 0,
                 "",
                 0,
-                &*self.core,
+                self.core.router(),
                 self.core.lifecycle_for(spec.id),
             );
             runtime
@@ -403,7 +403,7 @@ impl Dispatcher {
             height,
             "",
             0,
-            &*self.core,
+            self.core.router(),
             self.core.lifecycle_for(spec.id),
         )
     }

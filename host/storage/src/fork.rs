@@ -9,6 +9,10 @@ use crate::backend::{Change, Entries, Patch, Snapshot};
 use crate::error::StorageError;
 use crate::limits::SNAPSHOT_PAGE_LEN;
 
+/// A position in a fork's current checkpoint (see [`Fork::savepoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Savepoint(usize);
+
 /// A snapshot plus changes.
 ///
 /// Changes since the last checkpoint can be undone with [`Fork::rollback`];
@@ -58,6 +62,24 @@ impl Fork {
     /// Discards every change since the last checkpoint.
     pub fn rollback(&mut self) {
         while let Some((key, previous)) = self.undo.pop() {
+            match previous {
+                Some(change) => self.overlay.insert(key, change),
+                None => self.overlay.remove(&key),
+            };
+        }
+    }
+
+    /// A mark inside the current checkpoint, for nested calls: rolling back
+    /// to it undoes only what happened after it.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.undo.len())
+    }
+
+    /// Undoes every change made since `savepoint` (which must belong to the
+    /// current checkpoint; a mark from before a flush undoes nothing).
+    pub fn rollback_to(&mut self, savepoint: Savepoint) {
+        while self.undo.len() > savepoint.0 {
+            let (key, previous) = self.undo.pop().expect("the length was checked");
             match previous {
                 Some(change) => self.overlay.insert(key, change),
                 None => self.overlay.remove(&key),

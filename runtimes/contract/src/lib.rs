@@ -13,8 +13,8 @@ mod types;
 
 pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
 pub use runtime::{
-    CallRouter, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, QueryContext, QueryError,
-    Runtime,
+    CallRouter, CallSite, DeployTask, ExecutionContext, LifecycleControl, Mailbox, MailboxRequest, QueryContext,
+    QueryError, Runtime,
 };
 pub use types::{
     ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind,

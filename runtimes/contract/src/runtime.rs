@@ -1,5 +1,7 @@
 //! The `Runtime` trait and what the dispatcher hands a runtime for a call.
 
+use std::sync::Arc;
+
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
 use crate::errors::{CoreError, ExecutionError, NodeError};
@@ -11,8 +13,9 @@ use crate::types::{ArtifactId, Caller, InstanceId, InstanceSpec, InstanceStatus,
 pub type DeployTask = Box<dyn FnOnce() -> Result<(), ExecutionError> + Send>;
 
 /// Routes a call from one service to another (implemented by the
-/// dispatcher).
-pub trait CallRouter: Sync {
+/// dispatcher). A failed call leaves no changes behind: the router undoes
+/// the callee's writes, while the caller's stay.
+pub trait CallRouter: Send + Sync {
     /// Executes `method_id` of `interface` on `target` as a call from
     /// `caller`, at nesting depth `depth`.
     #[allow(clippy::too_many_arguments)]
@@ -27,6 +30,57 @@ pub trait CallRouter: Sync {
         method_id: u32,
         arguments: &[u8],
     ) -> Result<(), ExecutionError>;
+
+    /// The id of the instance called `name`, if there is one.
+    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Option<InstanceId>;
+}
+
+/// Everything needed to make calls on behalf of one executing instance,
+/// detached from the context's borrows (a wasm store keeps it).
+#[derive(Clone)]
+pub struct CallSite {
+    /// The router.
+    pub router: Arc<dyn CallRouter>,
+    /// The calling instance.
+    pub caller: InstanceId,
+    /// The caller's own nesting depth.
+    pub depth: u32,
+    /// Height of the block being executed.
+    pub height: u64,
+}
+
+impl std::fmt::Debug for CallSite {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CallSite")
+            .field("caller", &self.caller)
+            .field("depth", &self.depth)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallSite {
+    /// Calls `method_id` of `interface` on `target`, one level deeper.
+    pub fn call(
+        &self,
+        fork: &mut Fork,
+        target: InstanceId,
+        interface: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> Result<(), ExecutionError> {
+        self.router.call(
+            fork,
+            self.height,
+            self.caller,
+            self.depth + 1,
+            target,
+            interface,
+            method_id,
+            arguments,
+        )
+    }
 }
 
 /// The privileged lifecycle mechanism, handed only to the supervisor's
@@ -96,7 +150,7 @@ pub struct ExecutionContext<'a> {
     /// Interface name ("" = the service's own).
     pub interface: &'a str,
     call_depth: u32,
-    router: &'a dyn CallRouter,
+    router: Arc<dyn CallRouter>,
     lifecycle: Option<&'a dyn LifecycleControl>,
 }
 
@@ -111,7 +165,7 @@ impl<'a> ExecutionContext<'a> {
         height: u64,
         interface: &'a str,
         call_depth: u32,
-        router: &'a dyn CallRouter,
+        router: Arc<dyn CallRouter>,
         lifecycle: Option<&'a dyn LifecycleControl>,
     ) -> Self {
         Self {
@@ -139,16 +193,19 @@ impl<'a> ExecutionContext<'a> {
         method_id: u32,
         arguments: &[u8],
     ) -> Result<(), ExecutionError> {
-        self.router.call(
-            self.fork,
-            self.height,
-            self.instance.id,
-            self.call_depth + 1,
-            target,
-            interface,
-            method_id,
-            arguments,
-        )
+        self.call_site()
+            .call(self.fork, target, interface, method_id, arguments)
+    }
+
+    /// The means to make calls for this instance, detached from the
+    /// context (e.g. to keep in a wasm store during the call).
+    pub fn call_site(&self) -> CallSite {
+        CallSite {
+            router: Arc::clone(&self.router),
+            caller: self.instance.id,
+            depth: self.call_depth,
+            height: self.height,
+        }
     }
 
     /// The lifecycle mechanism, if this call may use it (the supervisor);

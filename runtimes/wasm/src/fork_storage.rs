@@ -215,6 +215,10 @@ impl InstanceStorage for ForkStorage {
         result.map_err(|error| refuse(&failure, error))
     }
 
+    fn fork_mut(&mut self) -> Option<&mut Fork> {
+        Some(&mut self.fork)
+    }
+
     fn into_fork_storage(self: Box<Self>) -> Option<ForkStorage> {
         Some(*self)
     }

@@ -239,6 +239,7 @@ impl WasmRuntime {
         caller: &Caller,
         height: u64,
         access: StorageAccess,
+        calls: Option<wasmvisor_runtime::CallSite>,
         call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
         let service = self.service(&instance.artifact)?;
@@ -254,6 +255,7 @@ impl WasmRuntime {
                 Namespace::Service(instance.id),
                 Arc::clone(&node_failure),
             )),
+            calls,
         };
         let outcome = call(&service, env, self.config.fuel_per_call_max);
         *fork = outcome
@@ -277,6 +279,7 @@ impl WasmRuntime {
         context: ExecutionContext<'_>,
         call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
+        let calls = Some(context.call_site());
         let ExecutionContext {
             fork,
             instance,
@@ -284,7 +287,7 @@ impl WasmRuntime {
             height,
             ..
         } = context;
-        self.run(fork, instance, &caller, height, StorageAccess::ReadWrite, call)
+        self.run(fork, instance, &caller, height, StorageAccess::ReadWrite, calls, call)
     }
 }
 
@@ -367,6 +370,7 @@ impl Runtime for WasmRuntime {
             &Caller::Blockchain,
             height,
             StorageAccess::ReadOnly,
+            None,
             |service, env, fuel| service.query(env, fuel, method, arguments),
         );
         match answer {

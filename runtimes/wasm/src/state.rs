@@ -31,6 +31,12 @@ pub trait InstanceStorage: Send {
     /// Removes every item of the index.
     fn clear(&mut self, index: &IndexRef) -> Result<(), StorageError>;
 
+    /// The fork behind this storage, if it is fork-backed (cross-service
+    /// calls run on it).
+    fn fork_mut(&mut self) -> Option<&mut wasmvisor_storage::Fork> {
+        None
+    }
+
     /// Hands back the fork if this is fork-backed storage (used by the
     /// runtime to return the block's fork after a call).
     fn into_fork_storage(self: Box<Self>) -> Option<crate::fork_storage::ForkStorage> {
@@ -61,6 +67,9 @@ pub struct CallEnv {
     pub access: StorageAccess,
     /// The instance's storage.
     pub storage: Box<dyn InstanceStorage>,
+    /// How to call other services (`None`: calls are refused, e.g. in
+    /// read queries).
+    pub calls: Option<wasmvisor_runtime::CallSite>,
 }
 
 /// The data of a wasmtime `Store`: one per call, dropped after it.

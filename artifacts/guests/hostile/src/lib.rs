@@ -12,11 +12,32 @@
 //!   a bounded workload to cut off with fuel at a deterministic point
 //! - 7: set the entry `trap-hooks`, after which both block hooks trap
 //! - 8: write the entry `marker`, then trap (the write must roll back)
+//! - 9: call another service: target (u32 LE), method (u32 LE), then its
+//!   arguments; returns the callee's result
+//! - 10: write the entry `caller-marker`, make the call of method 9, and
+//!   succeed whatever the callee did
+//! - 11: call itself (method 11) without end
+//! - 12: look up the instance named by the arguments and store its id in
+//!   the entry `found` (`u64::MAX` if none)
 //!
 //! Constructor and resume trap when their parameters are `trap`; the query
-//! `trap` traps.
+//! `trap` traps; the query `call-out` tries a call (refused in queries) and
+//! answers the error code.
 
-use wasmvisor_sdk::{Call, Entry, ExecutionError, QueryError, Service};
+use wasmvisor_sdk::{Call, CommonError, Entry, ExecutionError, QueryError, Service, calls, common_error, context};
+
+/// Makes the call encoded as target (u32 LE), method (u32 LE), arguments.
+fn forward(arguments: &[u8]) -> Result<(), ExecutionError> {
+    if arguments.len() < 8 {
+        return Err(common_error(
+            CommonError::MalformedArguments,
+            "target and method expected",
+        ));
+    }
+    let target = u32::from_le_bytes(arguments[..4].try_into().expect("4 bytes"));
+    let method = u32::from_le_bytes(arguments[4..8].try_into().expect("4 bytes"));
+    calls::call(target, "", method, &arguments[8..])
+}
 
 fn counter() -> Entry<u64> {
     Entry::new("counter")
@@ -92,6 +113,18 @@ impl Service for Hostile {
                 Entry::<u64>::new("marker").set(&1)?;
                 panic!("trap after writing");
             }
+            9 => forward(&call.arguments),
+            10 => {
+                Entry::<u64>::new("caller-marker").set(&1)?;
+                let _ignored = forward(&call.arguments);
+                Ok(())
+            }
+            11 => calls::call(context::instance().id, "", 11, &[]),
+            12 => {
+                let name = String::from_utf8_lossy(&call.arguments).into_owned();
+                let found = calls::instance_id_by_name(&name).map_or(u64::MAX, u64::from);
+                Entry::<u64>::new("found").set(&found)
+            }
             _ => Err(call.no_such_method()),
         }
     }
@@ -113,6 +146,10 @@ impl Service for Hostile {
     fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
         match method.as_str() {
             "trap" => panic!("trap in a query"),
+            "call-out" => match calls::call(2, "", 0, &[]) {
+                Ok(()) => Ok(Vec::new()),
+                Err(error) => Ok(vec![error.code]),
+            },
             "counter" => Ok(counter()
                 .get()
                 .map_err(|error| QueryError::Internal(error.description))?

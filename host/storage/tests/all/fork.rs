@@ -200,3 +200,23 @@ fn an_index_moves_between_namespaces_with_its_proofs() {
         Fork::new(MemoryDatabase::new().snapshot()).state_root().unwrap()
     );
 }
+
+#[test]
+fn a_savepoint_undoes_only_what_came_after_it() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    fork.map(&address("m")).unwrap().put(b"outer", b"1").unwrap();
+    let savepoint = fork.savepoint();
+    fork.map(&address("m")).unwrap().put(b"inner", b"2").unwrap();
+    fork.map(&address("m")).unwrap().put(b"outer", b"changed").unwrap();
+    fork.rollback_to(savepoint);
+    let map = fork.map(&address("m")).unwrap();
+    assert_eq!(map.get(b"outer").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(map.get(b"inner").unwrap(), None);
+    fork.rollback();
+    assert_eq!(
+        fork.map(&address("m")).unwrap().get(b"outer").unwrap(),
+        None,
+        "the checkpoint still rolls back the rest"
+    );
+}

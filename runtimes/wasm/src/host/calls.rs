@@ -1,8 +1,9 @@
-//! `wasmvisor:service/calls`: cross-service calls.
+//! `wasmvisor:service/calls`: cross-service calls through the dispatcher.
 //!
-//! Routing a call to another instance needs the dispatcher, which drives
-//! this runtime; until it is wired in, every call is refused with core
-//! error IncorrectCall (14) so guests see a deterministic, typed failure.
+//! A call runs on the caller's fork, one level deeper (the dispatcher
+//! enforces the depth limit and that the target is Active); a failed callee
+//! leaves no writes behind. Calls are refused where the guest has no call
+//! site (read queries): core error IncorrectCall (14).
 
 use crate::bindings::service_world::wasmvisor::service::calls::Host;
 use crate::bindings::{ErrorKind, ExecutionError};
@@ -11,22 +12,56 @@ use crate::state::HostState;
 /// Core error code IncorrectCall.
 const INCORRECT_CALL: u8 = 14;
 
+fn refused(description: &str) -> ExecutionError {
+    ExecutionError {
+        kind: ErrorKind::Core,
+        code: INCORRECT_CALL,
+        description: description.to_owned(),
+    }
+}
+
+fn to_guest_error(error: wasmvisor_runtime::ExecutionError) -> ExecutionError {
+    let (kind, code) = match error.kind {
+        wasmvisor_runtime::ErrorKind::Unexpected => (ErrorKind::Unexpected, 0),
+        wasmvisor_runtime::ErrorKind::Common(code) => (ErrorKind::Common, code),
+        wasmvisor_runtime::ErrorKind::Core(code) => (ErrorKind::Core, code),
+        wasmvisor_runtime::ErrorKind::Runtime(code) => (ErrorKind::Runtime, code),
+        wasmvisor_runtime::ErrorKind::Service(code) => (ErrorKind::Service, code),
+    };
+    ExecutionError {
+        kind,
+        code,
+        description: error.description,
+    }
+}
+
 impl Host for HostState {
     fn call(
         &mut self,
         target: u32,
-        _interface_name: String,
-        _method_id: u32,
-        _arguments: Vec<u8>,
+        interface_name: String,
+        method_id: u32,
+        arguments: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(Err(ExecutionError {
-            kind: ErrorKind::Core,
-            code: INCORRECT_CALL,
-            description: format!("cross-service calls are not routed by this host (target {target})"),
-        }))
+        let Some(site) = self.env.calls.clone() else {
+            return Ok(Err(refused("calls to other services are not allowed here")));
+        };
+        let Some(fork) = self.env.storage.fork_mut() else {
+            return Ok(Err(refused("this storage cannot carry calls to other services")));
+        };
+        Ok(site
+            .call(fork, target, &interface_name, method_id, &arguments)
+            .map_err(to_guest_error))
     }
 
-    fn instance_id_by_name(&mut self, _name: String) -> wasmtime::Result<Option<u32>> {
-        Ok(None)
+    fn instance_id_by_name(&mut self, name: String) -> wasmtime::Result<Option<u32>> {
+        let Some(site) = self.env.calls.clone() else {
+            return Ok(None);
+        };
+        Ok(self
+            .env
+            .storage
+            .fork_mut()
+            .and_then(|fork| site.router.instance_id_by_name(fork, &name)))
     }
 }

@@ -206,6 +206,7 @@ fn env(storage: &MemoryStorage) -> CallEnv {
         height: 1,
         access: StorageAccess::ReadWrite,
         storage: Box::new(storage.clone()),
+        calls: None,
     }
 }
 

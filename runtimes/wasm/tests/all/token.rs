@@ -49,6 +49,7 @@ impl Harness {
             height: 7,
             access,
             storage: Box::new(self.storage.clone()),
+            calls: None,
         }
     }
 
