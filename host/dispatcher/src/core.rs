@@ -7,8 +7,9 @@ use std::thread::JoinHandle;
 
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    ArtifactId, CallRouter, Caller, CoreError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec,
-    InstanceStatus, LifecycleControl, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
+    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, CoreError, ExecutionContext,
+    ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl, MigrationKind,
+    MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
 };
 use wasmvisor_storage::{Fork, IndexAddress, Namespace};
 
@@ -142,8 +143,12 @@ impl Core {
     }
 
     /// Lifecycle control is handed to the supervisor's instance only.
-    pub(crate) fn lifecycle_for(&self, instance_id: InstanceId) -> Option<&dyn LifecycleControl> {
-        (instance_id == SUPERVISOR_INSTANCE_ID).then_some(self as &dyn LifecycleControl)
+    pub(crate) fn lifecycle_for(&self, instance_id: InstanceId) -> Option<Arc<dyn LifecycleControl>> {
+        if instance_id != SUPERVISOR_INSTANCE_ID {
+            return None;
+        }
+        let me: Arc<dyn LifecycleControl> = self.me.upgrade().expect("the core outlives its calls");
+        Some(me)
     }
 
     /// The instance's state, which must exist.
@@ -280,6 +285,35 @@ impl CallRouter for Core {
 }
 
 impl LifecycleControl for Core {
+    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, ExecutionError> {
+        let artifacts = Schema::new(fork).artifacts().map_err(storage_failure)?;
+        Ok(artifacts
+            .into_iter()
+            .map(|(artifact, state, spec)| ArtifactView {
+                artifact,
+                state: match state {
+                    ArtifactState::ArtifactActive => RegistryArtifactState::Active,
+                    ArtifactState::ArtifactDeploying => RegistryArtifactState::Deploying,
+                    ArtifactState::ArtifactUnloading => RegistryArtifactState::Unloading,
+                },
+                spec_hash: *blake3::hash(&spec).as_bytes(),
+            })
+            .collect())
+    }
+
+    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError> {
+        let instances = Schema::new(fork).instances().map_err(storage_failure)?;
+        Ok(instances
+            .into_iter()
+            .map(|state| InstanceView {
+                spec: state.spec,
+                status: state.status,
+                pending: state.pending,
+                data_version: state.data_version,
+            })
+            .collect())
+    }
+
     fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
         self.runtime(artifact.runtime_id)?;
         let mut schema = Schema::new(fork);

@@ -17,6 +17,6 @@ pub use runtime::{
     QueryError, Runtime,
 };
 pub use types::{
-    ArtifactId, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind,
-    MigrationState, SUPERVISOR_INSTANCE_ID, runtime_id,
+    ArtifactId, ArtifactState, ArtifactView, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus,
+    InstanceView, MigrationKind, MigrationState, SUPERVISOR_INSTANCE_ID, runtime_id,
 };

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
 use crate::errors::{CoreError, ExecutionError, NodeError};
-use crate::types::{ArtifactId, Caller, InstanceId, InstanceSpec, InstanceStatus, MigrationKind};
+use crate::types::{
+    ArtifactId, ArtifactView, Caller, InstanceId, InstanceSpec, InstanceStatus, InstanceView, MigrationKind,
+};
 
 /// Work that deploys an artifact; the dispatcher runs it in the background
 /// and never on the block path, and waits for it only when a block needs
@@ -86,7 +88,11 @@ impl CallSite {
 /// The privileged lifecycle mechanism, handed only to the supervisor's
 /// calls. Every transition is staged in the fork and takes effect when the
 /// block commits; an error stages nothing.
-pub trait LifecycleControl: Sync {
+pub trait LifecycleControl: Send + Sync {
+    /// Every artifact in the registry.
+    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, ExecutionError>;
+    /// Every instance in the registry, by id.
+    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError>;
     /// Registers an artifact every validator deployed: Active from the end
     /// of the block.
     fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
@@ -151,7 +157,7 @@ pub struct ExecutionContext<'a> {
     pub interface: &'a str,
     call_depth: u32,
     router: Arc<dyn CallRouter>,
-    lifecycle: Option<&'a dyn LifecycleControl>,
+    lifecycle: Option<Arc<dyn LifecycleControl>>,
 }
 
 impl<'a> ExecutionContext<'a> {
@@ -166,7 +172,7 @@ impl<'a> ExecutionContext<'a> {
         interface: &'a str,
         call_depth: u32,
         router: Arc<dyn CallRouter>,
-        lifecycle: Option<&'a dyn LifecycleControl>,
+        lifecycle: Option<Arc<dyn LifecycleControl>>,
     ) -> Self {
         Self {
             fork,
@@ -210,11 +216,17 @@ impl<'a> ExecutionContext<'a> {
 
     /// The lifecycle mechanism, if this call may use it (the supervisor);
     /// anyone else gets IncorrectCall.
-    pub fn lifecycle(&mut self) -> Result<(&mut Fork, &'a dyn LifecycleControl), ExecutionError> {
-        match self.lifecycle {
-            Some(lifecycle) => Ok((&mut *self.fork, lifecycle)),
+    pub fn lifecycle(&mut self) -> Result<(&mut Fork, Arc<dyn LifecycleControl>), ExecutionError> {
+        match &self.lifecycle {
+            Some(lifecycle) => Ok((&mut *self.fork, Arc::clone(lifecycle))),
             None => Err(CoreError::IncorrectCall.with_description("only the supervisor may change the lifecycle")),
         }
+    }
+
+    /// The lifecycle mechanism detached from the context (e.g. to keep in
+    /// a wasm store during the call); `None` for anyone but the supervisor.
+    pub fn lifecycle_handle(&self) -> Option<Arc<dyn LifecycleControl>> {
+        self.lifecycle.clone()
     }
 }
 

@@ -143,3 +143,38 @@ impl CallLocation {
         bytes
     }
 }
+
+/// Deployment state of an artifact in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArtifactState {
+    /// Registered in the current block; Active when it commits.
+    Deploying,
+    /// Ready to start instances.
+    Active,
+    /// Being unloaded; gone when the block commits.
+    Unloading,
+}
+
+/// An artifact as the registry shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactView {
+    /// The artifact.
+    pub artifact: ArtifactId,
+    /// Its state.
+    pub state: ArtifactState,
+    /// blake3 of its deploy spec.
+    pub spec_hash: [u8; 32],
+}
+
+/// An instance as the registry shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceView {
+    /// The instance.
+    pub spec: InstanceSpec,
+    /// Its status (`None` while being added in the current block).
+    pub status: Option<InstanceStatus>,
+    /// A transition staged in the current block.
+    pub pending: Option<InstanceStatus>,
+    /// Version of its data layout, if it differs from the artifact's.
+    pub data_version: Option<String>,
+}

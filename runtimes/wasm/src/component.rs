@@ -4,6 +4,7 @@ use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::service_world::{Service, ServicePre};
+use crate::bindings::supervisor_world::{Supervisor, SupervisorPre};
 use crate::bindings::{ExecutionError, QueryError};
 use crate::errors::{RuntimeErrorCode, WasmError, error_from_trap};
 use crate::limits::{CORE_INSTANCES_PER_CALL_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX};
@@ -124,24 +125,133 @@ pub struct CallOutcome<T> {
     pub fuel_consumed: u64,
 }
 
-/// An ordinary service, pre-linked with the `service` world: every call
-/// gets a fresh instance, so no guest memory survives between calls.
+/// The guest exports, whichever world the component was linked as (the
+/// two worlds' bindings generate distinct types for the same interface).
+trait GuestCalls {
+    fn initialize(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>>;
+    fn resume(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>>;
+    fn execute(
+        &self,
+        store: &mut Store<HostState>,
+        interface: &str,
+        method_id: u32,
+        arguments: &[u8],
+    ) -> wasmtime::Result<GuestResult<()>>;
+    fn before_transactions(&self, store: &mut Store<HostState>) -> wasmtime::Result<GuestResult<()>>;
+    fn after_transactions(&self, store: &mut Store<HostState>) -> wasmtime::Result<GuestResult<()>>;
+    fn query(
+        &self,
+        store: &mut Store<HostState>,
+        method: &str,
+        arguments: &[u8],
+    ) -> wasmtime::Result<Result<Vec<u8>, QueryError>>;
+}
+
+type GuestResult<T> = Result<T, ExecutionError>;
+
+/// Implements [`GuestCalls`] for one world's generated export type.
+macro_rules! guest_calls {
+    ($guest:ty, $query_error:path) => {
+        impl GuestCalls for $guest {
+            fn initialize(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>> {
+                self.call_initialize(store, params)
+            }
+            fn resume(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>> {
+                self.call_resume(store, params)
+            }
+            fn execute(
+                &self,
+                store: &mut Store<HostState>,
+                interface: &str,
+                method_id: u32,
+                arguments: &[u8],
+            ) -> wasmtime::Result<GuestResult<()>> {
+                self.call_execute(store, interface, method_id, arguments)
+            }
+            fn before_transactions(&self, store: &mut Store<HostState>) -> wasmtime::Result<GuestResult<()>> {
+                self.call_before_transactions(store)
+            }
+            fn after_transactions(&self, store: &mut Store<HostState>) -> wasmtime::Result<GuestResult<()>> {
+                self.call_after_transactions(store)
+            }
+            fn query(
+                &self,
+                store: &mut Store<HostState>,
+                method: &str,
+                arguments: &[u8],
+            ) -> wasmtime::Result<Result<Vec<u8>, QueryError>> {
+                use $query_error as Supervisor;
+                Ok(self
+                    .call_query(store, method, arguments)?
+                    .map_err(|error| match error {
+                        Supervisor::NotFound(message) => QueryError::NotFound(message),
+                        Supervisor::BadRequest(message) => QueryError::BadRequest(message),
+                        Supervisor::Internal(message) => QueryError::Internal(message),
+                    }))
+            }
+        }
+    };
+}
+
+guest_calls!(
+    crate::bindings::service_world::exports::wasmvisor::service::guest::Guest,
+    crate::bindings::service_world::exports::wasmvisor::service::guest::QueryError
+);
+guest_calls!(
+    crate::bindings::supervisor_world::exports::wasmvisor::service::guest::Guest,
+    crate::bindings::supervisor_world::exports::wasmvisor::service::guest::QueryError
+);
+
+/// A component pre-linked with its world's linker.
+enum Pre {
+    /// An ordinary service: the linker has no `dispatcher` interface at all.
+    Service(ServicePre<HostState>),
+    /// The supervisor: the linker adds the `dispatcher` interface.
+    Supervisor(SupervisorPre<HostState>),
+}
+
+/// A linked service component: every call gets a fresh instance, so no
+/// guest memory survives between calls.
 pub struct WasmService {
     engine: Engine,
-    pre: ServicePre<HostState>,
+    pre: Pre,
+}
+
+fn link_error(error: wasmtime::Error) -> WasmError {
+    WasmError::Link(format!("{error:#}"))
+}
+
+/// Links `component` with the `service` world's linker, which has no
+/// `dispatcher` interface: a component importing it cannot link here.
+fn service_pre(engine: &Engine, component: &Component) -> Result<ServicePre<HostState>, WasmError> {
+    let mut linker = Linker::<HostState>::new(engine);
+    Service::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state).map_err(link_error)?;
+    let instance_pre = linker.instantiate_pre(component).map_err(link_error)?;
+    ServicePre::new(instance_pre).map_err(link_error)
+}
+
+/// Tries to link `component` as an ordinary service, whatever its
+/// privilege class: shows that the ordinary services' linker does not
+/// contain the `dispatcher` interface.
+pub fn link_as_ordinary_service(engine: &Engine, component: &ServiceComponent) -> Result<(), WasmError> {
+    service_pre(engine, &component.component).map(drop)
 }
 
 impl WasmService {
-    /// Links a component validated as [`Privilege::Service`]. The linker
-    /// used here contains no `dispatcher` interface at all.
+    /// Links a validated component with the linker of its privilege class:
+    /// the `service` world for ordinary services (no `dispatcher` in it), the
+    /// `supervisor` world for the supervisor.
     pub fn new(engine: &Engine, component: &ServiceComponent) -> Result<Self, WasmError> {
         let mut linker = Linker::<HostState>::new(engine);
-        Service::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(|error| WasmError::Link(format!("{error:#}")))?;
-        let instance_pre = linker
-            .instantiate_pre(&component.component)
-            .map_err(|error| WasmError::Link(format!("{error:#}")))?;
-        let pre = ServicePre::new(instance_pre).map_err(|error| WasmError::Link(format!("{error:#}")))?;
+        let pre = match component.privilege {
+            Privilege::Service => Pre::Service(service_pre(engine, &component.component)?),
+            Privilege::Supervisor => {
+                Supervisor::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+                    .map_err(link_error)?;
+                let instance_pre = linker.instantiate_pre(&component.component).map_err(link_error)?;
+                Pre::Supervisor(SupervisorPre::new(instance_pre).map_err(link_error)?)
+            }
+        };
         Ok(Self {
             engine: engine.clone(),
             pre,
@@ -150,30 +260,22 @@ impl WasmService {
 
     /// Runs the constructor.
     pub fn initialize(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, service| {
-            service.wasmvisor_service_guest().call_initialize(store, params)
-        })
+        self.call(env, fuel, |store, guest| guest.initialize(store, params))
     }
 
     /// Runs the resume of a Stopped or Frozen instance.
     pub fn resume(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, service| {
-            service.wasmvisor_service_guest().call_resume(store, params)
-        })
+        self.call(env, fuel, |store, guest| guest.resume(store, params))
     }
 
     /// Runs the hook before the block's transactions.
     pub fn before_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
-        self.call(env, fuel, |store, service| {
-            service.wasmvisor_service_guest().call_before_transactions(store)
-        })
+        self.call(env, fuel, |store, guest| guest.before_transactions(store))
     }
 
     /// Runs the hook after the block's transactions.
     pub fn after_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
-        self.call(env, fuel, |store, service| {
-            service.wasmvisor_service_guest().call_after_transactions(store)
-        })
+        self.call(env, fuel, |store, guest| guest.after_transactions(store))
     }
 
     /// Executes a transaction or service call.
@@ -185,10 +287,8 @@ impl WasmService {
         method_id: u32,
         arguments: &[u8],
     ) -> CallOutcome<()> {
-        self.call(env, fuel, |store, service| {
-            service
-                .wasmvisor_service_guest()
-                .call_execute(store, interface_name, method_id, arguments)
+        self.call(env, fuel, |store, guest| {
+            guest.execute(store, interface_name, method_id, arguments)
         })
     }
 
@@ -200,12 +300,7 @@ impl WasmService {
         method: &str,
         arguments: &[u8],
     ) -> CallOutcome<Result<Vec<u8>, QueryError>> {
-        self.call(env, fuel, |store, service| {
-            service
-                .wasmvisor_service_guest()
-                .call_query(store, method, arguments)
-                .map(Ok)
-        })
+        self.call(env, fuel, |store, guest| guest.query(store, method, arguments).map(Ok))
     }
 
     /// Instantiates the component in a fresh store with `fuel`, runs `call`
@@ -214,7 +309,7 @@ impl WasmService {
         &self,
         env: CallEnv,
         fuel: u64,
-        call: impl FnOnce(&mut Store<HostState>, &Service) -> wasmtime::Result<Result<T, ExecutionError>>,
+        call: impl FnOnce(&mut Store<HostState>, &dyn GuestCalls) -> wasmtime::Result<Result<T, ExecutionError>>,
     ) -> CallOutcome<T> {
         let limiter = CallLimiter {
             memory_bytes_max: MEMORY_BYTES_MAX,
@@ -226,13 +321,20 @@ impl WasmService {
         store.limiter(|state| &mut state.limiter);
         let result = match store.set_fuel(fuel) {
             Err(error) => Err(RuntimeErrorCode::InstantiationFailed.error(format!("cannot set fuel: {error}"))),
-            Ok(()) => match self.pre.instantiate(&mut store) {
-                Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
-                Ok(service) => match call(&mut store, &service) {
+            Ok(()) => {
+                let outcome = match &self.pre {
+                    Pre::Service(pre) => pre
+                        .instantiate(&mut store)
+                        .and_then(|service| call(&mut store, service.wasmvisor_service_guest())),
+                    Pre::Supervisor(pre) => pre
+                        .instantiate(&mut store)
+                        .and_then(|supervisor| call(&mut store, supervisor.wasmvisor_service_guest())),
+                };
+                match outcome {
                     Ok(result) => result,
                     Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
-                },
-            },
+                }
+            }
         };
         let fuel_consumed = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         CallOutcome {

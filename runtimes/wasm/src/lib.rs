@@ -31,6 +31,7 @@ pub use bindings::{
 pub use cache::{CacheLookup, CacheStats, CompiledCache};
 pub use component::{
     CallOutcome, DISPATCHER_IMPORT, GUEST_EXPORT, Privilege, SERVICE_IMPORTS, ServiceComponent, WasmService,
+    link_as_ordinary_service,
 };
 pub use engine::deterministic_engine;
 pub use errors::{RuntimeErrorCode, WasmError};

@@ -60,6 +60,15 @@ pub struct WasmRuntime {
     stats: Arc<CacheStats>,
 }
 
+/// What a guest call may reach beyond its own storage.
+#[derive(Default)]
+struct Capabilities {
+    /// Calls to other services (consensus calls only).
+    calls: Option<wasmvisor_runtime::CallSite>,
+    /// The lifecycle mechanism (the supervisor's consensus calls only).
+    lifecycle: Option<Arc<dyn wasmvisor_runtime::LifecycleControl>>,
+}
+
 /// What a deploy task needs, moved onto its thread.
 struct Compiler {
     engine: Engine,
@@ -126,11 +135,6 @@ impl Compiler {
         };
         let component = self.load_or_compile(&hash, &spec.component)?;
         let component = ServiceComponent::validate(&self.engine, component, privilege).map_err(refused)?;
-        if privilege == Privilege::Supervisor {
-            return Err(refused(WasmError::Link(
-                "the supervisor world is not linked by this runtime yet".into(),
-            )));
-        }
         WasmService::new(&self.engine, &component).map_err(refused)
     }
 
@@ -239,7 +243,7 @@ impl WasmRuntime {
         caller: &Caller,
         height: u64,
         access: StorageAccess,
-        calls: Option<wasmvisor_runtime::CallSite>,
+        capabilities: Capabilities,
         call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
         let service = self.service(&instance.artifact)?;
@@ -255,7 +259,8 @@ impl WasmRuntime {
                 Namespace::Service(instance.id),
                 Arc::clone(&node_failure),
             )),
-            calls,
+            calls: capabilities.calls,
+            lifecycle: capabilities.lifecycle,
         };
         let outcome = call(&service, env, self.config.fuel_per_call_max);
         *fork = outcome
@@ -279,7 +284,10 @@ impl WasmRuntime {
         context: ExecutionContext<'_>,
         call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
-        let calls = Some(context.call_site());
+        let capabilities = Capabilities {
+            calls: Some(context.call_site()),
+            lifecycle: context.lifecycle_handle(),
+        };
         let ExecutionContext {
             fork,
             instance,
@@ -287,7 +295,15 @@ impl WasmRuntime {
             height,
             ..
         } = context;
-        self.run(fork, instance, &caller, height, StorageAccess::ReadWrite, calls, call)
+        self.run(
+            fork,
+            instance,
+            &caller,
+            height,
+            StorageAccess::ReadWrite,
+            capabilities,
+            call,
+        )
     }
 }
 
@@ -370,7 +386,7 @@ impl Runtime for WasmRuntime {
             &Caller::Blockchain,
             height,
             StorageAccess::ReadOnly,
-            None,
+            Capabilities::default(),
             |service, env, fuel| service.query(env, fuel, method, arguments),
         );
         match answer {

@@ -70,6 +70,9 @@ pub struct CallEnv {
     /// How to call other services (`None`: calls are refused, e.g. in
     /// read queries).
     pub calls: Option<wasmvisor_runtime::CallSite>,
+    /// The lifecycle mechanism, given only to the supervisor's consensus
+    /// calls (backs the `dispatcher` interface).
+    pub lifecycle: Option<std::sync::Arc<dyn wasmvisor_runtime::LifecycleControl>>,
 }
 
 /// The data of a wasmtime `Store`: one per call, dropped after it.

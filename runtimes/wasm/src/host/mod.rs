@@ -2,5 +2,6 @@
 
 mod calls;
 mod context;
+mod dispatcher;
 mod storage;
 mod types;

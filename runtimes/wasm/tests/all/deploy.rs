@@ -17,7 +17,16 @@ fn spec(component: &[u8]) -> Vec<u8> {
 }
 
 fn deploy(runtime: &WasmRuntime, name: &str, spec: Vec<u8>) -> Result<(), wasmvisor_runtime::ExecutionError> {
-    let artifact = ArtifactId::new(runtime_id::WASM, name, "1.0.0").unwrap();
+    deploy_version(runtime, name, "1.0.0", spec)
+}
+
+fn deploy_version(
+    runtime: &WasmRuntime,
+    name: &str,
+    version: &str,
+    spec: Vec<u8>,
+) -> Result<(), wasmvisor_runtime::ExecutionError> {
+    let artifact = ArtifactId::new(runtime_id::WASM, name, version).unwrap();
     let task = runtime.deploy_artifact(artifact.clone(), spec);
     assert!(
         !runtime.is_artifact_deployed(&artifact),
@@ -68,10 +77,14 @@ fn only_the_supervisor_artifact_may_import_the_dispatcher() {
         deploy(&runtime, "sneaky.service", spec(DISPATCHER_INTRUDER.bytes)),
         "dispatcher",
     );
-    // Under the supervisor's artifact name the import check passes; this
-    // runtime does not link the supervisor world yet and says so.
-    refused_with(
-        deploy(&runtime, "wasmvisor.supervisor", spec(DISPATCHER_INTRUDER.bytes)),
-        "supervisor world is not linked",
-    );
+    // Under the supervisor's artifact name the same bytes are accepted:
+    // the boundary is the privilege class of the artifact.
+    deploy(&runtime, "wasmvisor.supervisor", spec(DISPATCHER_INTRUDER.bytes)).unwrap();
+    deploy_version(
+        &runtime,
+        "wasmvisor.supervisor",
+        "2.0.0",
+        spec(wasmvisor_artifacts::SUPERVISOR.bytes),
+    )
+    .unwrap();
 }

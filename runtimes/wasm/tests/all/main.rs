@@ -6,4 +6,5 @@ mod components;
 mod deploy;
 mod equivalence;
 mod sandbox;
+mod supervisor;
 mod token;

@@ -207,6 +207,7 @@ fn env(storage: &MemoryStorage) -> CallEnv {
         access: StorageAccess::ReadWrite,
         storage: Box::new(storage.clone()),
         calls: None,
+        lifecycle: None,
     }
 }
 

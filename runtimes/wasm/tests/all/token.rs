@@ -50,6 +50,7 @@ impl Harness {
             access,
             storage: Box::new(self.storage.clone()),
             calls: None,
+            lifecycle: None,
         }
     }
 

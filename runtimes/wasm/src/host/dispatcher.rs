@@ -1,0 +1,261 @@
+//! `wasmvisor:service/dispatcher`: the privileged lifecycle interface,
+//! linked only into the supervisor's component.
+//!
+//! Reads and staged transitions go to the dispatcher's `LifecycleControl`
+//! on the block's fork. Where the call has no lifecycle handle (read
+//! queries) the reads answer empty and transitions fail with IncorrectCall.
+//!
+//! Not provided yet (the node and consensus work brings them): the
+//! validator set and the consensus configuration (answered empty),
+//! `set-consensus-config`, and the node-local actions of `after-commit`
+//! (local deploys, local statuses, the node's key, broadcasting), which
+//! answer `unknown`, `none` or a refusal.
+
+use std::sync::Arc;
+
+use wasmvisor_runtime::{LifecycleControl, MigrationKind};
+
+use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
+    ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
+};
+use crate::bindings::{ArtifactId, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus};
+use crate::state::HostState;
+
+/// Core error code IncorrectCall.
+const INCORRECT_CALL: u8 = 14;
+
+fn incorrect_call(description: impl Into<String>) -> ExecutionError {
+    ExecutionError {
+        kind: ErrorKind::Core,
+        code: INCORRECT_CALL,
+        description: description.into(),
+    }
+}
+
+fn to_guest_error(error: wasmvisor_runtime::ExecutionError) -> ExecutionError {
+    let (kind, code) = match error.kind {
+        wasmvisor_runtime::ErrorKind::Unexpected => (ErrorKind::Unexpected, 0),
+        wasmvisor_runtime::ErrorKind::Common(code) => (ErrorKind::Common, code),
+        wasmvisor_runtime::ErrorKind::Core(code) => (ErrorKind::Core, code),
+        wasmvisor_runtime::ErrorKind::Runtime(code) => (ErrorKind::Runtime, code),
+        wasmvisor_runtime::ErrorKind::Service(code) => (ErrorKind::Service, code),
+    };
+    ExecutionError {
+        kind,
+        code,
+        description: error.description,
+    }
+}
+
+fn to_artifact(artifact: &ArtifactId) -> Result<wasmvisor_runtime::ArtifactId, ExecutionError> {
+    wasmvisor_runtime::ArtifactId::new(artifact.runtime_id, &artifact.name, &artifact.version)
+        .map_err(|error| incorrect_call(format!("artifact version {:?}: {error}", artifact.version)))
+}
+
+fn from_artifact(artifact: &wasmvisor_runtime::ArtifactId) -> ArtifactId {
+    ArtifactId {
+        runtime_id: artifact.runtime_id,
+        name: artifact.name.clone(),
+        version: artifact.version.to_string(),
+    }
+}
+
+fn from_spec(spec: &wasmvisor_runtime::InstanceSpec) -> InstanceSpec {
+    InstanceSpec {
+        id: spec.id,
+        name: spec.name.clone(),
+        artifact: from_artifact(&spec.artifact),
+    }
+}
+
+fn from_status(status: &wasmvisor_runtime::InstanceStatus) -> InstanceStatus {
+    match status {
+        wasmvisor_runtime::InstanceStatus::Active => InstanceStatus::Active,
+        wasmvisor_runtime::InstanceStatus::Stopped => InstanceStatus::Stopped,
+        wasmvisor_runtime::InstanceStatus::Frozen => InstanceStatus::Frozen,
+        wasmvisor_runtime::InstanceStatus::Migrating(migration) => {
+            InstanceStatus::Migrating(from_artifact(&migration.target))
+        }
+    }
+}
+
+impl HostState {
+    /// The lifecycle handle and the fork, or IncorrectCall.
+    fn lifecycle(&mut self) -> Result<(Arc<dyn LifecycleControl>, &mut wasmvisor_storage::Fork), ExecutionError> {
+        let lifecycle = self
+            .env
+            .lifecycle
+            .clone()
+            .ok_or_else(|| incorrect_call("no lifecycle access in this call"))?;
+        let fork = self
+            .env
+            .storage
+            .fork_mut()
+            .ok_or_else(|| incorrect_call("no block state in this call"))?;
+        Ok((lifecycle, fork))
+    }
+
+    /// Runs a staged transition through the lifecycle mechanism.
+    fn transition<T>(
+        &mut self,
+        transition: impl FnOnce(
+            &dyn LifecycleControl,
+            &mut wasmvisor_storage::Fork,
+            u64,
+        ) -> Result<T, wasmvisor_runtime::ExecutionError>,
+    ) -> Result<T, ExecutionError> {
+        let height = self.env.height;
+        let (lifecycle, fork) = self.lifecycle()?;
+        transition(&*lifecycle, fork, height).map_err(to_guest_error)
+    }
+}
+
+impl Host for HostState {
+    fn artifacts(&mut self) -> wasmtime::Result<Vec<ArtifactRecord>> {
+        let Ok((lifecycle, fork)) = self.lifecycle() else {
+            return Ok(Vec::new());
+        };
+        let artifacts = lifecycle.artifacts(fork).unwrap_or_default();
+        Ok(artifacts
+            .iter()
+            .map(|view| ArtifactRecord {
+                id: from_artifact(&view.artifact),
+                state: match view.state {
+                    wasmvisor_runtime::ArtifactState::Deploying => ArtifactState::Deploying,
+                    wasmvisor_runtime::ArtifactState::Active => ArtifactState::Active,
+                    wasmvisor_runtime::ArtifactState::Unloading => ArtifactState::Unloading,
+                },
+                spec_hash: view.spec_hash.to_vec(),
+            })
+            .collect())
+    }
+
+    fn instances(&mut self) -> wasmtime::Result<Vec<InstanceRecord>> {
+        let Ok((lifecycle, fork)) = self.lifecycle() else {
+            return Ok(Vec::new());
+        };
+        let instances = lifecycle.instances(fork).unwrap_or_default();
+        Ok(instances
+            .iter()
+            .map(|view| InstanceRecord {
+                spec: from_spec(&view.spec),
+                status: view.status.as_ref().map(from_status),
+                pending_status: view.pending.as_ref().map(from_status),
+                data_version: view.data_version.clone(),
+            })
+            .collect())
+    }
+
+    fn validators(&mut self) -> wasmtime::Result<Vec<ValidatorKeys>> {
+        Ok(Vec::new())
+    }
+
+    fn consensus_config(&mut self) -> wasmtime::Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn register_artifact(
+        &mut self,
+        artifact: ArtifactId,
+        spec: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(to_artifact(&artifact).and_then(|artifact| {
+            self.transition(|lifecycle, fork, _| lifecycle.register_artifact(fork, &artifact, &spec))
+        }))
+    }
+
+    fn unload_artifact(&mut self, artifact: ArtifactId) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(to_artifact(&artifact)
+            .and_then(|artifact| self.transition(|lifecycle, fork, _| lifecycle.unload_artifact(fork, &artifact))))
+    }
+
+    fn add_instance(&mut self, spec: InstanceSpec, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(to_artifact(&spec.artifact).and_then(|artifact| {
+            let spec = wasmvisor_runtime::InstanceSpec {
+                id: spec.id,
+                name: spec.name,
+                artifact,
+            };
+            self.transition(|lifecycle, fork, height| lifecycle.add_instance(fork, height, &spec, &params))
+        }))
+    }
+
+    fn stop_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.stop_instance(fork, instance)))
+    }
+
+    fn freeze_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.freeze_instance(fork, instance)))
+    }
+
+    fn resume_instance(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, height| lifecycle.resume_instance(fork, height, instance, &params)))
+    }
+
+    fn initiate_migration(
+        &mut self,
+        new_artifact: ArtifactId,
+        instance_name: String,
+    ) -> wasmtime::Result<Result<MigrationType, ExecutionError>> {
+        Ok(to_artifact(&new_artifact).and_then(|artifact| {
+            self.transition(|lifecycle, fork, _| lifecycle.initiate_migration(fork, &artifact, &instance_name))
+                .map(|kind| match kind {
+                    MigrationKind::FastForward => MigrationType::FastForward,
+                    MigrationKind::Data => MigrationType::Data,
+                })
+        }))
+    }
+
+    fn commit_migration(
+        &mut self,
+        instance_name: String,
+        state_hash: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        let Ok(state_hash) = <[u8; 32]>::try_from(state_hash.as_slice()) else {
+            return Ok(Err(incorrect_call("a state hash is 32 bytes")));
+        };
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.commit_migration(fork, &instance_name, state_hash)))
+    }
+
+    fn rollback_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.rollback_migration(fork, &instance_name)))
+    }
+
+    fn flush_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.flush_migration(fork, &instance_name)))
+    }
+
+    fn set_consensus_config(&mut self, _config: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(Err(incorrect_call(
+            "changing the consensus configuration is not supported yet",
+        )))
+    }
+
+    fn request_local_deploy(
+        &mut self,
+        _artifact: ArtifactId,
+        _spec: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(Err(incorrect_call(
+            "node-local actions run in after-commit, which is not wired to guests yet",
+        )))
+    }
+
+    fn local_deploy_status(&mut self, _artifact: ArtifactId) -> wasmtime::Result<LocalOutcome> {
+        Ok(LocalOutcome::Unknown)
+    }
+
+    fn local_migration_status(&mut self, _instance_name: String) -> wasmtime::Result<LocalOutcome> {
+        Ok(LocalOutcome::Unknown)
+    }
+
+    fn node_service_key(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn broadcast(&mut self, _method_id: u32, _arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        Ok(Err(
+            "broadcasting needs the node, which is not wired to the runtime yet".into(),
+        ))
+    }
+}
