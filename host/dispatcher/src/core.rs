@@ -40,6 +40,9 @@ pub(crate) struct Core {
     deployments: Mutex<BTreeMap<ArtifactId, Deployment>>,
     /// This core, for handing out as the call router of contexts.
     me: std::sync::Weak<Core>,
+    /// Fuel per guest call from the consensus configuration in force for
+    /// the block being executed (0: runtimes' defaults).
+    fuel_per_call: std::sync::atomic::AtomicU64,
 }
 
 fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
@@ -55,7 +58,17 @@ impl Core {
             runtimes,
             deployments: Mutex::default(),
             me: me.clone(),
+            fuel_per_call: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Fuel per guest call from the consensus configuration.
+    pub(crate) fn fuel_per_call(&self) -> u64 {
+        self.fuel_per_call.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_fuel_per_call(&self, fuel: u64) {
+        self.fuel_per_call.store(fuel, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// This core as a call router.
@@ -267,7 +280,8 @@ impl CallRouter for Core {
             depth,
             self.router(),
             self.lifecycle_for(target),
-        );
+        )
+        .with_fuel(self.fuel_per_call());
         let result = runtime.execute(context, method_id, arguments);
         if result.is_err() {
             // The callee's writes go; the caller decides what its own
@@ -399,7 +413,8 @@ impl LifecycleControl for Core {
             0,
             self.router(),
             self.lifecycle_for(spec.id),
-        );
+        )
+        .with_fuel(self.fuel_per_call());
         runtime.start_adding_service(context, params)?;
         let state = InstanceState {
             spec: spec.clone(),
@@ -461,7 +476,8 @@ impl LifecycleControl for Core {
             0,
             self.router(),
             self.lifecycle_for(instance_id),
-        );
+        )
+        .with_fuel(self.fuel_per_call());
         runtime.start_resuming_service(context, params)
     }
 

@@ -14,6 +14,7 @@ use wasmvisor_storage::{Database, Fork, Hash, Patch, smt_root_from_scratch};
 use crate::core::{Core, LocalDeployStatus, pending_artifact_key, pending_instance_key};
 use crate::limits::TRANSACTIONS_PER_BLOCK_MAX;
 use crate::schema::{InstanceState, Schema};
+use wasmvisor_proto::blockchain::ConsensusConfig;
 
 /// A transaction whose signature the caller has already checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,9 @@ pub struct GenesisConfig {
     pub artifacts: Vec<(ArtifactId, Vec<u8>)>,
     /// Instances started at genesis, with constructor parameters.
     pub instances: Vec<(InstanceSpec, Vec<u8>)>,
+    /// The consensus configuration (stored in the committed state; among
+    /// other things it sets the fuel one guest call may burn).
+    pub consensus: ConsensusConfig,
 }
 
 /// An executed, not yet committed block. Dropping it discards it.
@@ -138,6 +142,11 @@ impl Dispatcher {
         Ok(Schema::new(&mut fork).height()?.is_some())
     }
 
+    /// The consensus configuration of the committed state.
+    pub fn consensus_config(&self) -> Result<ConsensusConfig, NodeError> {
+        Schema::new(&mut self.read_fork()).consensus_config()
+    }
+
     /// Height of the last committed block.
     pub fn height(&self) -> Option<u64> {
         self.height
@@ -209,6 +218,8 @@ impl Dispatcher {
         }
         let pre_genesis = self.database.snapshot();
         let mut fork = Fork::new(self.database.snapshot());
+        Schema::new(&mut fork).set_consensus_config(&config.consensus)?;
+        self.core.set_fuel_per_call(config.consensus.fuel_per_call_max);
         for (artifact, spec) in &config.artifacts {
             self.core
                 .wait_deployed(artifact, spec)
@@ -243,7 +254,8 @@ impl Dispatcher {
                 0,
                 self.core.router(),
                 self.core.lifecycle_for(spec.id),
-            );
+            )
+            .with_fuel(self.core.fuel_per_call());
             runtime
                 .start_adding_service(context, params)
                 .map_err(|error| NodeError::Lifecycle(format!("genesis instance {:?}: {error}", spec.name)))?;
@@ -281,6 +293,8 @@ impl Dispatcher {
         );
         let artifacts = schema.artifacts()?;
         let instances = schema.instances()?;
+        self.core
+            .set_fuel_per_call(schema.consensus_config()?.fuel_per_call_max);
         // Start every deployment first so they compile in parallel.
         for (artifact, _, spec) in &artifacts {
             self.core.start_deploy(artifact, spec.clone());
@@ -336,6 +350,9 @@ impl Dispatcher {
         self.phase = Phase::Proposing;
         let height = self.height.map_or(0, |height| height + 1);
         let mut fork = self.read_fork();
+        // The configuration in force is the committed one.
+        self.core
+            .set_fuel_per_call(Schema::new(&mut fork).consensus_config()?.fuel_per_call_max);
         let mut errors = BTreeMap::new();
         // Instances active when the block begins get the hooks; instances
         // added during the block do not.
@@ -406,6 +423,7 @@ impl Dispatcher {
             self.core.router(),
             self.core.lifecycle_for(spec.id),
         )
+        .with_fuel(self.core.fuel_per_call())
     }
 
     fn execute_transaction(

@@ -10,9 +10,11 @@
 //!
 //! An artifact key is the runtime id (u32 LE), the name length (u16 LE),
 //! the name and the version string. The core namespace holds the height of
-//! the last committed block (`height`, an entry, u64 LE).
+//! the last committed block (`height`, an entry, u64 LE) and the consensus
+//! configuration (`consensus_config`, a proof entry, protobuf).
 
 use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::{
     ArtifactRecord, ArtifactState, InstanceRecord, InstanceStatusCode, InstanceStatusRecord,
 };
@@ -259,6 +261,23 @@ impl<'a> Schema<'a> {
             .collect();
         self.fork.key_set(&pending)?.clear()?;
         Ok(keys)
+    }
+
+    /// The consensus configuration (a proof entry in the core namespace).
+    pub(crate) fn consensus_config(&mut self) -> Result<ConsensusConfig> {
+        let bytes = self
+            .fork
+            .proof_entry(&address(Namespace::Core, "consensus_config"))?
+            .get()?
+            .unwrap_or_default();
+        ConsensusConfig::decode(bytes.as_slice()).map_err(|error| NodeError::Corrupt(error.to_string()))
+    }
+
+    pub(crate) fn set_consensus_config(&mut self, config: &ConsensusConfig) -> Result<()> {
+        self.fork
+            .proof_entry(&address(Namespace::Core, "consensus_config"))?
+            .set(&config.encode_to_vec())?;
+        Ok(())
     }
 
     pub(crate) fn height(&mut self) -> Result<Option<u64>> {

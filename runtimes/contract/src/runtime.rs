@@ -155,6 +155,9 @@ pub struct ExecutionContext<'a> {
     pub height: u64,
     /// Interface name ("" = the service's own).
     pub interface: &'a str,
+    /// Fuel one guest call may burn, from the consensus configuration
+    /// (0: the runtime's own default).
+    pub fuel_per_call: u64,
     call_depth: u32,
     router: Arc<dyn CallRouter>,
     lifecycle: Option<Arc<dyn LifecycleControl>>,
@@ -180,10 +183,17 @@ impl<'a> ExecutionContext<'a> {
             caller,
             height,
             interface,
+            fuel_per_call: 0,
             call_depth,
             router,
             lifecycle,
         }
+    }
+
+    /// Sets the fuel allowance from the consensus configuration.
+    pub fn with_fuel(mut self, fuel_per_call: u64) -> Self {
+        self.fuel_per_call = fuel_per_call;
+        self
     }
 
     /// Address of index `name` in this instance's namespace.

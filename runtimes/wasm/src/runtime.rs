@@ -67,6 +67,8 @@ struct Capabilities {
     calls: Option<wasmvisor_runtime::CallSite>,
     /// The lifecycle mechanism (the supervisor's consensus calls only).
     lifecycle: Option<Arc<dyn wasmvisor_runtime::LifecycleControl>>,
+    /// Fuel from the consensus configuration (0: the runtime's default).
+    fuel_per_call: u64,
 }
 
 /// What a deploy task needs, moved onto its thread.
@@ -247,6 +249,7 @@ impl WasmRuntime {
         call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
         let service = self.service(&instance.artifact)?;
+        let fuel_per_call = capabilities.fuel_per_call;
         let node_failure = NodeFailure::default();
         let owned = std::mem::replace(fork, Fork::new(Arc::new(EmptySnapshot)));
         let env = CallEnv {
@@ -262,7 +265,12 @@ impl WasmRuntime {
             calls: capabilities.calls,
             lifecycle: capabilities.lifecycle,
         };
-        let outcome = call(&service, env, self.config.fuel_per_call_max);
+        let fuel = if fuel_per_call > 0 {
+            fuel_per_call
+        } else {
+            self.config.fuel_per_call_max
+        };
+        let outcome = call(&service, env, fuel);
         *fork = outcome
             .env
             .storage
@@ -287,6 +295,7 @@ impl WasmRuntime {
         let capabilities = Capabilities {
             calls: Some(context.call_site()),
             lifecycle: context.lifecycle_handle(),
+            fuel_per_call: context.fuel_per_call,
         };
         let ExecutionContext {
             fork,

@@ -108,6 +108,7 @@ fn blocks_go_on_while_an_artifact_deploys_and_wait_only_where_it_is_needed() {
     let supervisor = TestSupervisor.artifact_id();
     dispatcher
         .genesis(GenesisConfig {
+            consensus: Default::default(),
             artifacts: vec![(supervisor.clone(), vec![])],
             instances: vec![(
                 InstanceSpec {

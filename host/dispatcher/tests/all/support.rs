@@ -295,6 +295,7 @@ pub fn genesis_config() -> GenesisConfig {
     let counter = artifact("5:counter:1.0.0");
     let token_params = wasmvisor_proto::token::TokenConfig { issue_max: 1_000 }.encode_to_vec();
     GenesisConfig {
+        consensus: Default::default(),
         artifacts: vec![
             (supervisor.clone(), vec![]),
             (token.clone(), vec![]),

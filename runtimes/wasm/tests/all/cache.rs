@@ -27,6 +27,7 @@ fn genesis() -> GenesisConfig {
         component: TOKEN.bytes.to_vec(),
     };
     GenesisConfig {
+        consensus: Default::default(),
         artifacts: vec![(artifact.clone(), spec.encode_to_vec())],
         instances: vec![(
             InstanceSpec {

@@ -35,6 +35,7 @@ fn chain() -> Dispatcher {
     };
     dispatcher
         .genesis(GenesisConfig {
+            consensus: Default::default(),
             artifacts: vec![
                 (token.clone(), spec(TOKEN.bytes)),
                 (hostile.clone(), spec(HOSTILE.bytes)),

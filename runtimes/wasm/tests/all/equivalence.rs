@@ -29,6 +29,7 @@ fn wasm_token_spec() -> (ArtifactId, Vec<u8>) {
 fn genesis(artifact: ArtifactId, spec: Vec<u8>) -> GenesisConfig {
     let params = TokenConfig { issue_max: 1_000 }.encode_to_vec();
     GenesisConfig {
+        consensus: Default::default(),
         artifacts: vec![(artifact.clone(), spec)],
         instances: vec![(
             InstanceSpec {

@@ -29,12 +29,22 @@ fn spec(component: &[u8]) -> Vec<u8> {
 }
 
 fn chain() -> Dispatcher {
+    chain_with_fuel(0)
+}
+
+/// A chain whose consensus configuration sets `fuel` per call (0: the
+/// runtime's default).
+fn chain_with_fuel(fuel: u64) -> Dispatcher {
     let runtime: Arc<dyn Runtime> = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());
     let mut dispatcher = Dispatcher::new(Arc::new(wasmvisor_storage::MemoryDatabase::new()), vec![runtime]);
     let token = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
     let hostile = ArtifactId::new(runtime_id::WASM, "test.hostile", "1.0.0").unwrap();
     dispatcher
         .genesis(GenesisConfig {
+            consensus: wasmvisor_proto::blockchain::ConsensusConfig {
+                fuel_per_call_max: fuel,
+                ..Default::default()
+            },
             artifacts: vec![
                 (token.clone(), spec(TOKEN.bytes)),
                 (hostile.clone(), spec(HOSTILE.bytes)),
@@ -256,4 +266,27 @@ fn fuel_cuts_a_workload_at_the_same_point_on_every_run() {
     );
     assert_eq!(first_count, second_count, "the same iteration on every run");
     assert_eq!(first_fuel, second_fuel);
+}
+
+#[test]
+fn the_fuel_allowance_comes_from_the_consensus_configuration() {
+    // The node-local default (50M) is the same in both chains; only the
+    // consensus configuration differs.
+    let workload = || transaction(HOSTILE_ID, 6, 200u64.to_le_bytes().to_vec(), 1);
+    let mut generous = chain_with_fuel(20_000_000);
+    assert_eq!(generous.consensus_config().unwrap().fuel_per_call_max, 20_000_000);
+    assert!(block(&mut generous, &[workload()]).errors.is_empty());
+    assert_eq!(generous.query("hostile", "counter", &[]).unwrap(), 200u64.to_le_bytes());
+
+    let mut frugal = chain_with_fuel(200_000);
+    let committed = block(&mut frugal, &[workload()]);
+    assert_eq!(
+        committed.errors[&CallLocation::Transaction(0)].kind,
+        runtime_code(RuntimeErrorCode::FuelExhausted)
+    );
+    assert_eq!(
+        frugal.query("hostile", "counter", &[]).unwrap(),
+        0u64.to_le_bytes(),
+        "rolled back"
+    );
 }

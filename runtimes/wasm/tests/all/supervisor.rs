@@ -26,6 +26,7 @@ fn chain(supervisor_bytes: &[u8], supervisor_params: Vec<u8>) -> Dispatcher {
     let token = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
     dispatcher
         .genesis(GenesisConfig {
+            consensus: Default::default(),
             artifacts: vec![
                 (supervisor.clone(), spec(supervisor_bytes)),
                 (token.clone(), spec(TOKEN.bytes)),
