@@ -5,35 +5,10 @@
 //! leaves no writes behind. Calls are refused where the guest has no call
 //! site (read queries): core error IncorrectCall (14).
 
+use super::{incorrect_call, to_guest_error};
+use crate::bindings::ExecutionError;
 use crate::bindings::service_world::wasmvisor::service::calls::Host;
-use crate::bindings::{ErrorKind, ExecutionError};
 use crate::state::HostState;
-
-/// Core error code IncorrectCall.
-const INCORRECT_CALL: u8 = 14;
-
-fn refused(description: &str) -> ExecutionError {
-    ExecutionError {
-        kind: ErrorKind::Core,
-        code: INCORRECT_CALL,
-        description: description.to_owned(),
-    }
-}
-
-fn to_guest_error(error: wasmvisor_runtime::ExecutionError) -> ExecutionError {
-    let (kind, code) = match error.kind {
-        wasmvisor_runtime::ErrorKind::Unexpected => (ErrorKind::Unexpected, 0),
-        wasmvisor_runtime::ErrorKind::Common(code) => (ErrorKind::Common, code),
-        wasmvisor_runtime::ErrorKind::Core(code) => (ErrorKind::Core, code),
-        wasmvisor_runtime::ErrorKind::Runtime(code) => (ErrorKind::Runtime, code),
-        wasmvisor_runtime::ErrorKind::Service(code) => (ErrorKind::Service, code),
-    };
-    ExecutionError {
-        kind,
-        code,
-        description: error.description,
-    }
-}
 
 impl Host for HostState {
     fn call(
@@ -44,10 +19,10 @@ impl Host for HostState {
         arguments: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
         let Some(site) = self.env.calls.clone() else {
-            return Ok(Err(refused("calls to other services are not allowed here")));
+            return Ok(Err(incorrect_call("calls to other services are not allowed here")));
         };
         let Some(fork) = self.env.storage.fork_mut() else {
-            return Ok(Err(refused("this storage cannot carry calls to other services")));
+            return Ok(Err(incorrect_call("this storage cannot carry calls to other services")));
         };
         Ok(site
             .call(fork, target, &interface_name, method_id, &arguments)

@@ -15,37 +15,12 @@ use std::sync::Arc;
 
 use wasmvisor_runtime::{LifecycleControl, MigrationKind};
 
+use super::{incorrect_call, to_guest_error};
 use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
-use crate::bindings::{ArtifactId, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus};
+use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
 use crate::state::HostState;
-
-/// Core error code IncorrectCall.
-const INCORRECT_CALL: u8 = 14;
-
-fn incorrect_call(description: impl Into<String>) -> ExecutionError {
-    ExecutionError {
-        kind: ErrorKind::Core,
-        code: INCORRECT_CALL,
-        description: description.into(),
-    }
-}
-
-fn to_guest_error(error: wasmvisor_runtime::ExecutionError) -> ExecutionError {
-    let (kind, code) = match error.kind {
-        wasmvisor_runtime::ErrorKind::Unexpected => (ErrorKind::Unexpected, 0),
-        wasmvisor_runtime::ErrorKind::Common(code) => (ErrorKind::Common, code),
-        wasmvisor_runtime::ErrorKind::Core(code) => (ErrorKind::Core, code),
-        wasmvisor_runtime::ErrorKind::Runtime(code) => (ErrorKind::Runtime, code),
-        wasmvisor_runtime::ErrorKind::Service(code) => (ErrorKind::Service, code),
-    };
-    ExecutionError {
-        kind,
-        code,
-        description: error.description,
-    }
-}
 
 fn to_artifact(artifact: &ArtifactId) -> Result<wasmvisor_runtime::ArtifactId, ExecutionError> {
     wasmvisor_runtime::ArtifactId::new(artifact.runtime_id, &artifact.name, &artifact.version)
