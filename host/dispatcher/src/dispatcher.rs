@@ -9,7 +9,7 @@ use wasmvisor_runtime::{
     InstanceStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError, Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
-use wasmvisor_storage::{Database, Fork, Hash, Patch, smt_root_from_scratch};
+use wasmvisor_storage::{Database, Fork, Hash, smt_root_from_scratch};
 
 use crate::core::{Core, LocalDeployStatus, pending_artifact_key, pending_instance_key};
 use crate::limits::TRANSACTIONS_PER_BLOCK_MAX;
@@ -52,10 +52,25 @@ pub struct Proposal {
     pub error_root: Hash,
     /// Errors, by where they happened.
     pub errors: BTreeMap<CallLocation, ExecutionError>,
-    patch: Patch,
+    fork: Fork,
     registered: Vec<(ArtifactId, Vec<u8>)>,
     unloaded: Vec<ArtifactId>,
     status_changes: Vec<(InstanceSpec, InstanceStatus)>,
+}
+
+impl Proposal {
+    /// Adds records of the block itself (its transactions, its header) to
+    /// the proposal, to be committed atomically with it. Only indexes that
+    /// are not committed to (non-proof indexes) may be written: a change to
+    /// the state root makes the commit fail.
+    pub fn record(
+        &mut self,
+        write: impl FnOnce(&mut Fork) -> Result<(), wasmvisor_storage::StorageError>,
+    ) -> Result<(), NodeError> {
+        write(&mut self.fork)?;
+        self.fork.flush();
+        Ok(())
+    }
 }
 
 /// What a committed block left behind.
@@ -393,13 +408,12 @@ impl Dispatcher {
         let (registered, unloaded, status_changes) = self.activate_pending(&mut fork)?;
         Schema::new(&mut fork).set_height(height)?;
         let state_root = fork.state_root()?;
-        let patch = fork.into_patch()?;
         Ok(Proposal {
             height,
             state_root,
             error_root: error_root(&errors),
             errors,
-            patch,
+            fork,
             registered,
             unloaded,
             status_changes,
@@ -516,7 +530,16 @@ impl Dispatcher {
             error_root: proposal.error_root,
             errors: proposal.errors,
         };
-        self.database.merge(proposal.patch)?;
+        let mut fork = proposal.fork;
+        // Block records may have been added, but nothing that is committed
+        // to: the root the proposal announced is the root that commits.
+        let root = fork.state_root()?;
+        if root != committed.state_root {
+            return Err(NodeError::Lifecycle(
+                "a proposal's committed state changed after execution".into(),
+            ));
+        }
+        self.database.merge(fork.into_patch()?)?;
         self.height = Some(proposal.height);
         self.phase = Phase::Ready;
         let snapshot = self.database.snapshot();

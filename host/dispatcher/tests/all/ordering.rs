@@ -100,3 +100,40 @@ fn out_of_order_calls_are_refused() {
         "two commits at one height"
     );
 }
+
+#[test]
+fn block_records_commit_with_the_block_but_cannot_change_its_state_root() {
+    use wasmvisor_storage::{IndexAddress, Namespace};
+    let mut chain = Chain::in_memory();
+    let log = IndexAddress::new(Namespace::Core, "block-log").unwrap();
+    let mut proposal = chain.dispatcher.execute_proposal(&[]).unwrap();
+    proposal
+        .record(|fork| fork.list(&log)?.push(b"block 1").map(drop))
+        .unwrap();
+    let committed = chain.dispatcher.commit(proposal).unwrap();
+    assert_eq!(chain.dispatcher.state_root().unwrap(), committed.state_root);
+    assert_eq!(
+        chain.dispatcher.read_fork().list(&log).unwrap().get(0).unwrap(),
+        Some(b"block 1".to_vec())
+    );
+
+    let committed_index = IndexAddress::new(Namespace::Core, "sneaky").unwrap();
+    let mut proposal = chain.dispatcher.execute_proposal(&[]).unwrap();
+    proposal
+        .record(|fork| fork.proof_entry(&committed_index)?.set(b"x"))
+        .unwrap();
+    assert!(matches!(
+        chain.dispatcher.commit(proposal),
+        Err(NodeError::Lifecycle(_))
+    ));
+    assert_eq!(
+        chain
+            .dispatcher
+            .read_fork()
+            .proof_entry(&committed_index)
+            .unwrap()
+            .get()
+            .unwrap(),
+        None
+    );
+}
