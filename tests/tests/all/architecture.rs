@@ -42,6 +42,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-native", 3),
     ("wasmvisor-wasm", 3),
     ("wasmvisor-dispatcher", 4),
+    ("wasmvisor-blockchain", 5),
     ("wasmvisor-tests", 9),
 ];
 

@@ -1,0 +1,156 @@
+//! Block headers and the records of committed blocks.
+//!
+//! Records live in non-proof indexes of the core namespace, written into
+//! the block's own fork so they commit atomically with its state:
+//!
+//! | index | kind | key | value |
+//! | --- | --- | --- | --- |
+//! | `blocks` | list | height | `BlockHeader` |
+//! | `transactions` | map | tx hash | signed transaction |
+//! | `transaction_records` | map | tx hash | `TransactionRecord` |
+//! | `block_transactions` | map | height (u64 BE) + index (u32 BE) | tx hash |
+//! | `precommits` | map | height (u64 BE) | `Precommits` |
+
+use std::collections::BTreeMap;
+
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{BlockHeader, Precommits, TransactionRecord};
+use wasmvisor_runtime::{CallLocation, ErrorKind, ExecutionError};
+use wasmvisor_storage::{Fork, Hash, IndexAddress, Namespace, StorageError, list_root_from_scratch};
+
+fn index(name: &str) -> IndexAddress {
+    IndexAddress::new(Namespace::Core, name).expect("block record index names are valid")
+}
+
+/// The hash of a block: blake3 of its encoded header.
+pub fn block_hash(header: &BlockHeader) -> Hash {
+    *blake3::hash(&header.encode_to_vec()).as_bytes()
+}
+
+/// Merkle root of a block's transaction hashes.
+pub fn transactions_root(hashes: &[Hash]) -> Hash {
+    let items: Vec<Vec<u8>> = hashes.iter().map(|hash| hash.to_vec()).collect();
+    list_root_from_scratch(&items)
+}
+
+/// What a validator signs to precommit a block.
+pub fn precommit_message(height: u64, block_hash: &Hash) -> Vec<u8> {
+    [&height.to_le_bytes()[..], block_hash].concat()
+}
+
+fn to_proto_error(error: &ExecutionError) -> wasmvisor_proto::runtime::ExecutionError {
+    let (kind, code) = error.kind.to_pair();
+    wasmvisor_proto::runtime::ExecutionError {
+        kind: i32::from(kind),
+        code: u32::from(code),
+        description: error.description.clone(),
+    }
+}
+
+/// Converts a stored error back (kind and code as stored).
+pub fn from_proto_error(error: &wasmvisor_proto::runtime::ExecutionError) -> ExecutionError {
+    let code = u8::try_from(error.code).unwrap_or(u8::MAX);
+    let kind = match error.kind {
+        0 => ErrorKind::Unexpected,
+        1 => ErrorKind::Common(code),
+        2 => ErrorKind::Core(code),
+        3 => ErrorKind::Runtime(code),
+        _ => ErrorKind::Service(code),
+    };
+    ExecutionError::new(kind, error.description.clone())
+}
+
+/// Writes a block's records into its fork.
+pub(crate) fn record_block(
+    fork: &mut Fork,
+    header: &BlockHeader,
+    transactions: &[(Hash, Vec<u8>)],
+    errors: &BTreeMap<CallLocation, ExecutionError>,
+) -> Result<(), StorageError> {
+    let position = fork.list(&index("blocks"))?.push(&header.encode_to_vec())?;
+    debug_assert_eq!(position, header.height);
+    for (position, (hash, signed)) in transactions.iter().enumerate() {
+        let error = errors
+            .get(&CallLocation::Transaction(position as u32))
+            .map(to_proto_error);
+        let record = TransactionRecord {
+            height: header.height,
+            index: position as u32,
+            error,
+        };
+        fork.map(&index("transactions"))?.put(hash, signed)?;
+        fork.map(&index("transaction_records"))?
+            .put(hash, &record.encode_to_vec())?;
+        let key = [&header.height.to_be_bytes()[..], &(position as u32).to_be_bytes()].concat();
+        fork.map(&index("block_transactions"))?.put(&key, hash)?;
+    }
+    Ok(())
+}
+
+/// Stores the precommits of a committed block.
+pub(crate) fn record_precommits(fork: &mut Fork, height: u64, precommits: &Precommits) -> Result<(), StorageError> {
+    fork.map(&index("precommits"))?
+        .put(&height.to_be_bytes(), &precommits.encode_to_vec())
+}
+
+/// The header of the block at `height`.
+pub fn header(fork: &mut Fork, height: u64) -> Result<Option<BlockHeader>, StorageError> {
+    let Some(bytes) = fork.list(&index("blocks"))?.get(height)? else {
+        return Ok(None);
+    };
+    BlockHeader::decode(bytes.as_slice())
+        .map(Some)
+        .map_err(|error| StorageError::Corrupt(error.to_string()))
+}
+
+/// Number of committed blocks (the genesis block included).
+pub fn block_count(fork: &mut Fork) -> Result<u64, StorageError> {
+    fork.list(&index("blocks"))?.len()
+}
+
+/// A committed transaction and its record.
+pub fn transaction(fork: &mut Fork, hash: &Hash) -> Result<Option<(Vec<u8>, TransactionRecord)>, StorageError> {
+    let Some(signed) = fork.map(&index("transactions"))?.get(hash)? else {
+        return Ok(None);
+    };
+    let record = fork
+        .map(&index("transaction_records"))?
+        .get(hash)?
+        .ok_or_else(|| StorageError::Corrupt("a transaction without its record".into()))?;
+    let record =
+        TransactionRecord::decode(record.as_slice()).map_err(|error| StorageError::Corrupt(error.to_string()))?;
+    Ok(Some((signed, record)))
+}
+
+/// The transaction hashes of the block at `height`, in order.
+pub fn block_transactions(fork: &mut Fork, height: u64) -> Result<Vec<Hash>, StorageError> {
+    let to = (height + 1).to_be_bytes();
+    let mut cursor = height.to_be_bytes().to_vec();
+    let mut hashes = Vec::new();
+    loop {
+        // Ranges come in pages of at most RANGE_ITEMS_MAX entries.
+        let page = fork
+            .map(&index("block_transactions"))?
+            .range(Some(&cursor), Some(&to), usize::MAX)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(hashes);
+        };
+        cursor = [last.as_slice(), &[0]].concat();
+        for (_, hash) in page {
+            hashes.push(
+                hash.try_into()
+                    .map_err(|_| StorageError::Corrupt("a transaction hash is not 32 bytes".into()))?,
+            );
+        }
+    }
+}
+
+/// The precommits stored for the block at `height`.
+pub fn precommits(fork: &mut Fork, height: u64) -> Result<Option<Precommits>, StorageError> {
+    let Some(bytes) = fork.map(&index("precommits"))?.get(&height.to_be_bytes())? else {
+        return Ok(None);
+    };
+    Precommits::decode(bytes.as_slice())
+        .map(Some)
+        .map_err(|error| StorageError::Corrupt(error.to_string()))
+}

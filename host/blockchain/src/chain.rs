@@ -1,0 +1,268 @@
+//! The chain: executes blocks of signed transactions through the
+//! dispatcher and commits each with its header, transactions, results and
+//! precommits in one atomic write.
+
+use std::sync::Arc;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Proposal};
+use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, Precommits};
+use wasmvisor_runtime::{NodeError, Runtime};
+use wasmvisor_storage::{Database, Fork, Hash};
+
+use crate::blocks::{self, block_hash, precommit_message, transactions_root};
+use crate::transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, verify};
+
+/// Why a block could not be committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    /// A node-local failure.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] wasmvisor_storage::StorageError),
+    /// A precommit is invalid or there are not enough of them.
+    #[error("precommits: {0}")]
+    Precommits(String),
+}
+
+/// `n * 2 / 3 + 1`: votes needed out of `n` validators.
+pub fn byzantine_quorum(validator_count: usize) -> usize {
+    validator_count * 2 / 3 + 1
+}
+
+/// An executed block waiting to be committed (or dropped).
+#[derive(Debug)]
+pub struct PendingBlock {
+    /// Its header.
+    pub header: BlockHeader,
+    /// Its hash.
+    pub hash: Hash,
+    proposal: Proposal,
+}
+
+impl PendingBlock {
+    /// Errors recorded in the block, by location.
+    pub fn errors(
+        &self,
+    ) -> &std::collections::BTreeMap<wasmvisor_runtime::CallLocation, wasmvisor_runtime::ExecutionError> {
+        &self.proposal.errors
+    }
+}
+
+/// A chain on one database.
+pub struct Blockchain {
+    dispatcher: Dispatcher,
+    chain_id: Hash,
+}
+
+impl std::fmt::Debug for Blockchain {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Blockchain")
+            .field("dispatcher", &self.dispatcher)
+            .finish_non_exhaustive()
+    }
+}
+
+fn genesis_header(state_root: Hash) -> BlockHeader {
+    BlockHeader {
+        height: 0,
+        tx_count: 0,
+        prev_hash: vec![0; 32],
+        tx_hash: transactions_root(&[]).to_vec(),
+        state_hash: state_root.to_vec(),
+        error_hash: wasmvisor_dispatcher::error_root(&Default::default()).to_vec(),
+    }
+}
+
+impl Blockchain {
+    /// Starts a chain: the genesis block, then its header.
+    pub fn genesis(
+        database: Arc<dyn Database>,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        config: GenesisConfig,
+    ) -> Result<Self, BlockError> {
+        let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
+        let state_root = dispatcher.genesis(config)?;
+        Self::with_genesis_header(database, dispatcher, state_root)
+    }
+
+    /// Resumes a chain after a restart.
+    pub fn resume(database: Arc<dyn Database>, runtimes: Vec<Arc<dyn Runtime>>) -> Result<Self, BlockError> {
+        let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
+        dispatcher.resume()?;
+        let mut fork = dispatcher.read_fork();
+        match blocks::header(&mut fork, 0)? {
+            Some(header) => Ok(Self {
+                dispatcher,
+                chain_id: block_hash(&header),
+            }),
+            // The node stopped between the genesis state and its header:
+            // the header is derived from the genesis state, so write it now.
+            None => {
+                let root = genesis_root(&mut fork)?;
+                Self::with_genesis_header(database, dispatcher, root)
+            }
+        }
+    }
+
+    fn with_genesis_header(
+        database: Arc<dyn Database>,
+        dispatcher: Dispatcher,
+        state_root: Hash,
+    ) -> Result<Self, BlockError> {
+        let header = genesis_header(state_root);
+        let mut fork = dispatcher.read_fork();
+        if blocks::block_count(&mut fork)? == 0 {
+            blocks::record_block(&mut fork, &header, &[], &Default::default())?;
+            database.merge(fork.into_patch()?)?;
+        }
+        Ok(Self {
+            dispatcher,
+            chain_id: block_hash(&header),
+        })
+    }
+
+    /// The chain id: the hash of the genesis block header. Transactions
+    /// signed for another chain are refused.
+    pub fn chain_id(&self) -> Hash {
+        self.chain_id
+    }
+
+    /// The dispatcher (queries, registries, local statuses).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// The consensus configuration in force.
+    pub fn consensus_config(&self) -> Result<ConsensusConfig, NodeError> {
+        self.dispatcher.consensus_config()
+    }
+
+    /// Verifies a signed transaction against this chain and its size limit.
+    pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
+        let configured = self
+            .consensus_config()
+            .map(|config| config.transaction_size_max as usize)
+            .unwrap_or(0);
+        let size_max = if configured > 0 {
+            configured
+        } else {
+            TRANSACTION_SIZE_MAX_DEFAULT
+        };
+        verify(bytes, &self.chain_id, size_max)
+    }
+
+    /// A fork over the committed state, for reads.
+    pub fn read_fork(&self) -> Fork {
+        self.dispatcher.read_fork()
+    }
+
+    /// The last committed block's header.
+    pub fn last_header(&self) -> Result<BlockHeader, BlockError> {
+        let mut fork = self.read_fork();
+        let count = blocks::block_count(&mut fork)?;
+        let last = count
+            .checked_sub(1)
+            .ok_or_else(|| NodeError::Lifecycle("no genesis block".into()))?;
+        blocks::header(&mut fork, last)?.ok_or_else(|| NodeError::Corrupt(format!("block {last} is missing")).into())
+    }
+
+    /// Executes a block of transactions on a fork; nothing is committed
+    /// until [`Blockchain::commit`]. Several may be executed per height.
+    pub fn execute(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
+        let previous = self.last_header()?;
+        let executable: Vec<_> = transactions.iter().map(VerifiedTransaction::to_dispatcher).collect();
+        let mut proposal = self.dispatcher.execute_proposal(&executable)?;
+        let hashes: Vec<Hash> = transactions.iter().map(|transaction| transaction.hash).collect();
+        let header = BlockHeader {
+            height: proposal.height,
+            tx_count: transactions.len() as u32,
+            prev_hash: block_hash(&previous).to_vec(),
+            tx_hash: transactions_root(&hashes).to_vec(),
+            state_hash: proposal.state_root.to_vec(),
+            error_hash: proposal.error_root.to_vec(),
+        };
+        let records: Vec<(Hash, Vec<u8>)> = transactions
+            .iter()
+            .map(|transaction| (transaction.hash, transaction.signed.clone()))
+            .collect();
+        let errors = proposal.errors.clone();
+        let header_for_records = header.clone();
+        proposal.record(|fork| blocks::record_block(fork, &header_for_records, &records, &errors))?;
+        Ok(PendingBlock {
+            hash: block_hash(&header),
+            header,
+            proposal,
+        })
+    }
+
+    /// Commits an executed block with its precommits. If the consensus
+    /// configuration names validators, the precommits must be valid
+    /// signatures of at least a Byzantine quorum of them.
+    pub fn commit(&mut self, mut block: PendingBlock, precommits: Vec<Precommit>) -> Result<BlockHeader, BlockError> {
+        self.check_precommits(&block, &precommits)?;
+        let height = block.header.height;
+        block
+            .proposal
+            .record(|fork| blocks::record_precommits(fork, height, &Precommits { precommits }))?;
+        self.dispatcher.commit(block.proposal)?;
+        Ok(block.header)
+    }
+
+    /// Executes and commits a block without precommits (single-node use).
+    pub fn create_block(&mut self, transactions: &[VerifiedTransaction]) -> Result<BlockHeader, BlockError> {
+        let block = self.execute(transactions)?;
+        self.commit(block, Vec::new())
+    }
+
+    fn check_precommits(&self, block: &PendingBlock, precommits: &[Precommit]) -> Result<(), BlockError> {
+        let validators = self.consensus_config()?.validator_keys;
+        if validators.is_empty() {
+            return Ok(());
+        }
+        let message = precommit_message(block.header.height, &block.hash);
+        let mut signers = std::collections::BTreeSet::new();
+        for precommit in precommits {
+            let key = validators
+                .get(precommit.validator as usize)
+                .ok_or_else(|| BlockError::Precommits(format!("no validator {}", precommit.validator)))?;
+            let key: [u8; 32] = key
+                .consensus_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| BlockError::Precommits("bad key".into()))?;
+            let key = VerifyingKey::from_bytes(&key).map_err(|_| BlockError::Precommits("bad key".into()))?;
+            let signature: [u8; 64] = precommit
+                .signature
+                .as_slice()
+                .try_into()
+                .map_err(|_| BlockError::Precommits("bad signature".into()))?;
+            key.verify_strict(&message, &Signature::from_bytes(&signature))
+                .map_err(|_| {
+                    BlockError::Precommits(format!("validator {}'s signature does not verify", precommit.validator))
+                })?;
+            signers.insert(precommit.validator);
+        }
+        let needed = byzantine_quorum(validators.len());
+        if signers.len() < needed {
+            return Err(BlockError::Precommits(format!(
+                "{} of {needed} needed precommits",
+                signers.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Ends the chain's life (shutdown of every runtime).
+    pub fn shutdown(self) {
+        self.dispatcher.shutdown();
+    }
+}
+
+fn genesis_root(fork: &mut Fork) -> Result<Hash, BlockError> {
+    Ok(fork.state_root()?)
+}

@@ -1,0 +1,15 @@
+//! Signed transactions and committed blocks of wasmvisor.
+//!
+//! [`Blockchain`] executes blocks of [`VerifiedTransaction`]s through the
+//! dispatcher and commits each together with its header (height, previous
+//! hash, transaction root, state root, error root), its transactions, their
+//! results and its precommits, in one atomic write. The block layer knows
+//! nothing of networking: who proposes and who votes is the caller's.
+
+pub mod blocks;
+mod chain;
+pub mod transactions;
+
+pub use chain::{BlockError, Blockchain, PendingBlock, byzantine_quorum};
+pub use transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, sign, verify};
+pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

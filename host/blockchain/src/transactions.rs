@@ -1,0 +1,131 @@
+//! Signed transactions: building, signing and verifying them.
+//!
+//! A transaction is a `SignedMessage` whose payload is an encoded `AnyTx`
+//! (call, arguments, chain id); the Ed25519 signature covers the payload
+//! bytes; the transaction hash is blake3 of the encoded `SignedMessage`.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::messages::{AnyTx, SignedMessage};
+use wasmvisor_runtime::CallInfo;
+use wasmvisor_storage::Hash;
+
+/// Default largest signed transaction, in bytes: room for a deploy request
+/// carrying a component of the wasm runtime's maximum size (16 MiB).
+pub const TRANSACTION_SIZE_MAX_DEFAULT: usize = 17 << 20;
+
+/// Why a transaction was refused before execution.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransactionError {
+    /// Larger than the limit in force.
+    #[error("the transaction has {size} bytes; the maximum is {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The bytes are not a signed transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// The author is not a valid Ed25519 public key.
+    #[error("the author is not a valid Ed25519 public key")]
+    BadAuthor,
+    /// The signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// Signed for another chain.
+    #[error("the transaction is for another chain")]
+    WrongChain,
+}
+
+/// A transaction whose signature, size and chain were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTransaction {
+    /// blake3 of the signed message.
+    pub hash: Hash,
+    /// The author's public key.
+    pub author: [u8; 32],
+    /// Target instance and method.
+    pub call: CallInfo,
+    /// Encoded arguments.
+    pub arguments: Vec<u8>,
+    /// The signed message as submitted.
+    pub signed: Vec<u8>,
+}
+
+impl VerifiedTransaction {
+    /// The transaction as the dispatcher executes it.
+    pub fn to_dispatcher(&self) -> wasmvisor_dispatcher::Transaction {
+        wasmvisor_dispatcher::Transaction {
+            author: self.author,
+            hash: self.hash,
+            call: self.call,
+            arguments: self.arguments.clone(),
+        }
+    }
+}
+
+/// Builds and signs a transaction for `chain_id`; returns the signed bytes.
+pub fn sign(key: &SigningKey, chain_id: &Hash, call: CallInfo, arguments: Vec<u8>) -> Vec<u8> {
+    let payload = AnyTx {
+        call_info: Some(wasmvisor_proto::runtime::CallInfo {
+            instance_id: call.instance_id,
+            method_id: call.method_id,
+        }),
+        arguments,
+        chain_id: chain_id.to_vec(),
+    }
+    .encode_to_vec();
+    let signature = key.sign(&payload);
+    SignedMessage {
+        payload,
+        author: key.verifying_key().to_bytes().to_vec(),
+        signature: signature.to_bytes().to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// Checks a signed transaction: size first (before decoding anything),
+/// then shape, author key, chain and signature (strict verification).
+pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<VerifiedTransaction, TransactionError> {
+    if bytes.len() > size_max {
+        return Err(TransactionError::TooLarge {
+            size: bytes.len(),
+            max: size_max,
+        });
+    }
+    let signed = SignedMessage::decode(bytes).map_err(|error| TransactionError::Malformed(error.to_string()))?;
+    let author: [u8; 32] = signed
+        .author
+        .as_slice()
+        .try_into()
+        .map_err(|_| TransactionError::BadAuthor)?;
+    let key = VerifyingKey::from_bytes(&author).map_err(|_| TransactionError::BadAuthor)?;
+    let signature: [u8; 64] = signed
+        .signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| TransactionError::BadSignature)?;
+    let payload =
+        AnyTx::decode(signed.payload.as_slice()).map_err(|error| TransactionError::Malformed(error.to_string()))?;
+    if payload.chain_id.as_slice() != chain_id.as_slice() {
+        return Err(TransactionError::WrongChain);
+    }
+    key.verify_strict(&signed.payload, &Signature::from_bytes(&signature))
+        .map_err(|_| TransactionError::BadSignature)?;
+    let call = payload
+        .call_info
+        .ok_or_else(|| TransactionError::Malformed("no call info".into()))?;
+    Ok(VerifiedTransaction {
+        hash: *blake3::hash(bytes).as_bytes(),
+        author,
+        call: CallInfo {
+            instance_id: call.instance_id,
+            method_id: call.method_id,
+        },
+        arguments: payload.arguments,
+        signed: bytes.to_vec(),
+    })
+}

@@ -1,0 +1,142 @@
+//! Blocks: headers chained by hash, records committed with the state,
+//! precommits checked against the validator set.
+
+use std::sync::Arc;
+
+use ed25519_dalek::{Signer, SigningKey};
+use wasmvisor_blockchain::blocks::{self, block_hash, precommit_message, transactions_root};
+use wasmvisor_blockchain::{BlockError, Blockchain, Precommit, sign};
+use wasmvisor_dispatcher::GenesisConfig;
+use wasmvisor_native::{NativeArtifact, NativeRuntime, TokenService};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
+use wasmvisor_proto::token::{CreateWallet, TokenConfig};
+use wasmvisor_runtime::{CallInfo, InstanceSpec, Runtime};
+use wasmvisor_storage::{Database, MemoryDatabase};
+
+const VALIDATORS: u8 = 4;
+
+fn consensus_key(validator: u8) -> SigningKey {
+    SigningKey::from_bytes(&[100 + validator; 32])
+}
+
+fn runtimes() -> Vec<Arc<dyn Runtime>> {
+    vec![Arc::new(NativeRuntime::new(vec![Arc::new(TokenService)]))]
+}
+
+fn genesis() -> GenesisConfig {
+    let token = TokenService.artifact_id();
+    GenesisConfig {
+        artifacts: vec![(token.clone(), vec![])],
+        instances: vec![(
+            InstanceSpec {
+                id: 2,
+                name: "token".into(),
+                artifact: token,
+            },
+            TokenConfig { issue_max: 0 }.encode_to_vec(),
+        )],
+        consensus: ConsensusConfig {
+            validator_keys: (0..VALIDATORS)
+                .map(|validator| ValidatorKeys {
+                    consensus_key: consensus_key(validator).verifying_key().to_bytes().to_vec(),
+                    service_key: vec![0; 32],
+                })
+                .collect(),
+            ..Default::default()
+        },
+    }
+}
+
+fn precommits(height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit> {
+    let message = precommit_message(height, hash);
+    voters
+        .iter()
+        .map(|validator| Precommit {
+            validator: u32::from(*validator),
+            signature: consensus_key(*validator).sign(&message).to_bytes().to_vec(),
+        })
+        .collect()
+}
+
+fn wallet_transaction(chain: &Blockchain, seed: u8, name: &str) -> wasmvisor_blockchain::VerifiedTransaction {
+    let bytes = sign(
+        &SigningKey::from_bytes(&[seed; 32]),
+        &chain.chain_id(),
+        CallInfo {
+            instance_id: 2,
+            method_id: 0,
+        },
+        CreateWallet { name: name.into() }.encode_to_vec(),
+    );
+    chain.verify(&bytes).unwrap()
+}
+
+#[test]
+fn committed_blocks_chain_by_hash_and_record_their_transactions() {
+    let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
+    let mut chain = Blockchain::genesis(Arc::clone(&database), runtimes(), genesis()).unwrap();
+    let genesis_header = chain.last_header().unwrap();
+    assert_eq!(chain.chain_id(), block_hash(&genesis_header));
+
+    let first = wallet_transaction(&chain, 1, "alice");
+    let duplicate = wallet_transaction(&chain, 1, "alice again");
+    let block = chain.execute(&[first.clone(), duplicate.clone()]).unwrap();
+    let votes = precommits(1, &block.hash, &[0, 1, 3]);
+    let header = chain.commit(block, votes).unwrap();
+
+    assert_eq!(header.height, 1);
+    assert_eq!(header.prev_hash, block_hash(&genesis_header).to_vec());
+    assert_eq!(
+        header.tx_hash,
+        transactions_root(&[first.hash, duplicate.hash]).to_vec()
+    );
+    assert_eq!(header.state_hash, chain.dispatcher().state_root().unwrap().to_vec());
+    let mut fork = chain.read_fork();
+    assert_eq!(blocks::header(&mut fork, 1).unwrap(), Some(header.clone()));
+    assert_eq!(
+        blocks::block_transactions(&mut fork, 1).unwrap(),
+        vec![first.hash, duplicate.hash]
+    );
+    let (signed, record) = blocks::transaction(&mut fork, &first.hash).unwrap().unwrap();
+    assert_eq!(signed, first.signed);
+    assert_eq!((record.height, record.index, record.error), (1, 0, None));
+    let (_, record) = blocks::transaction(&mut fork, &duplicate.hash).unwrap().unwrap();
+    let error = blocks::from_proto_error(record.error.as_ref().unwrap());
+    assert_eq!(error.kind, wasmvisor_runtime::ErrorKind::Service(0), "WalletExists");
+    assert_eq!(blocks::precommits(&mut fork, 1).unwrap().unwrap().precommits.len(), 3);
+
+    // A restart finds the same chain.
+    let chain_id = chain.chain_id();
+    chain.shutdown();
+    let resumed = Blockchain::resume(database, runtimes()).unwrap();
+    assert_eq!(resumed.chain_id(), chain_id);
+    assert_eq!(resumed.last_header().unwrap(), header);
+}
+
+#[test]
+fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis()).unwrap();
+    let transaction = wallet_transaction(&chain, 1, "alice");
+
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let too_few = precommits(1, &block.hash, &[0, 1]);
+    assert!(matches!(chain.commit(block, too_few), Err(BlockError::Precommits(_))));
+
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let mut forged = precommits(1, &block.hash, &[0, 1, 2]);
+    forged[2].signature[0] ^= 1;
+    assert!(matches!(chain.commit(block, forged), Err(BlockError::Precommits(_))));
+
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let wrong_block = precommits(1, &[9; 32], &[0, 1, 2]);
+    assert!(matches!(
+        chain.commit(block, wrong_block),
+        Err(BlockError::Precommits(_))
+    ));
+
+    assert_eq!(chain.last_header().unwrap().height, 0, "nothing was committed");
+    let block = chain.execute(&[transaction]).unwrap();
+    let votes = precommits(1, &block.hash, &[1, 2, 3]);
+    assert_eq!(chain.commit(block, votes).unwrap().height, 1);
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the blockchain layer (one test binary).
+
+mod blocks;
+mod transactions;

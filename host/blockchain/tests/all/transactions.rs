@@ -1,0 +1,75 @@
+//! Signing and verifying transactions.
+
+use ed25519_dalek::SigningKey;
+use wasmvisor_blockchain::{TransactionError, sign, verify};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::messages::SignedMessage;
+use wasmvisor_runtime::CallInfo;
+
+const CHAIN: [u8; 32] = [7; 32];
+const CALL: CallInfo = CallInfo {
+    instance_id: 2,
+    method_id: 1,
+};
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+#[test]
+fn a_signed_transaction_verifies_with_its_author_and_hash() {
+    let bytes = sign(&key(1), &CHAIN, CALL, b"args".to_vec());
+    let verified = verify(&bytes, &CHAIN, 1 << 20).unwrap();
+    assert_eq!(verified.author, key(1).verifying_key().to_bytes());
+    assert_eq!(verified.call, CALL);
+    assert_eq!(verified.arguments, b"args");
+    assert_eq!(verified.hash, *blake3::hash(&bytes).as_bytes());
+}
+
+#[test]
+fn bad_transactions_are_refused_with_the_reason() {
+    let bytes = sign(&key(1), &CHAIN, CALL, b"args".to_vec());
+    assert_eq!(
+        verify(&bytes, &[8; 32], 1 << 20).unwrap_err(),
+        TransactionError::WrongChain
+    );
+    assert_eq!(
+        verify(&bytes, &CHAIN, 10).unwrap_err(),
+        TransactionError::TooLarge {
+            size: bytes.len(),
+            max: 10
+        }
+    );
+    assert!(matches!(
+        verify(&[0xff; 20], &CHAIN, 1 << 20),
+        Err(TransactionError::Malformed(_))
+    ));
+
+    let mut message = SignedMessage::decode(bytes.as_slice()).unwrap();
+    message.signature[0] ^= 1;
+    assert_eq!(
+        verify(&message.encode_to_vec(), &CHAIN, 1 << 20).unwrap_err(),
+        TransactionError::BadSignature
+    );
+
+    // Another author's key with the original signature.
+    let mut message = SignedMessage::decode(bytes.as_slice()).unwrap();
+    message.author = key(2).verifying_key().to_bytes().to_vec();
+    assert_eq!(
+        verify(&message.encode_to_vec(), &CHAIN, 1 << 20).unwrap_err(),
+        TransactionError::BadSignature
+    );
+
+    let mut message = SignedMessage::decode(bytes.as_slice()).unwrap();
+    message.author = vec![1; 5];
+    assert_eq!(
+        verify(&message.encode_to_vec(), &CHAIN, 1 << 20).unwrap_err(),
+        TransactionError::BadAuthor
+    );
+
+    // A changed payload no longer matches the signature.
+    let mut message = SignedMessage::decode(bytes.as_slice()).unwrap();
+    let last = message.payload.len() - 1;
+    message.payload[last] ^= 1;
+    assert!(verify(&message.encode_to_vec(), &CHAIN, 1 << 20).is_err());
+}
