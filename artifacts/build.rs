@@ -42,6 +42,11 @@ const GUESTS: &[Guest] = &[
         about: "The sample token service (same transactions as the native token service).",
     },
     Guest {
+        name: "guestbook",
+        package: "wasmvisor-guestbook-guest",
+        about: "The service authors' guide example: a guestbook.",
+    },
+    Guest {
         name: "hostile",
         package: "wasmvisor-hostile-guest",
         about: "Test guest: attacks the sandbox (loops, memory bombs, recursion, traps, oversized host calls).",

@@ -44,7 +44,7 @@ pub use fork::{Fork, Savepoint};
 pub use hash::Hash;
 pub use indexes::{EntryIndex, ListIndex, MapIndex};
 pub use list_tree::list_root_from_scratch;
-pub use memory::{MemoryDatabase, MemorySnapshot};
+pub use memory::{MemoryCheckpoint, MemoryDatabase, MemorySnapshot};
 #[cfg(feature = "rocksdb")]
 pub use rocks::RocksDatabase;
 pub use smt::smt_root_from_scratch;

@@ -26,11 +26,25 @@ impl MemoryDatabase {
         Arc::clone(&self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
+    /// The whole current contents, to restore later (cheap: shared).
+    pub fn checkpoint(&self) -> MemoryCheckpoint {
+        MemoryCheckpoint(self.current())
+    }
+
+    /// Replaces the contents with a checkpoint's.
+    pub fn restore(&self, checkpoint: &MemoryCheckpoint) {
+        *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::clone(&checkpoint.0);
+    }
+
     /// Number of keys stored.
     pub fn key_count(&self) -> usize {
         self.current().len()
     }
 }
+
+/// The contents of a [`MemoryDatabase`] at one moment.
+#[derive(Debug, Clone)]
+pub struct MemoryCheckpoint(Arc<Map>);
 
 /// A snapshot of a [`MemoryDatabase`].
 #[derive(Debug, Clone)]

@@ -43,6 +43,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-wasm", 3),
     ("wasmvisor-dispatcher", 4),
     ("wasmvisor-blockchain", 5),
+    ("wasmvisor-testkit", 6),
     ("wasmvisor-tests", 9),
 ];
 

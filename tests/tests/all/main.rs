@@ -1,3 +1,4 @@
 //! Repository-wide checks and scenario suites (one test binary).
 
 mod architecture;
+mod guide;

@@ -1,0 +1,478 @@
+//! An in-process chain of N validators for testing services.
+//!
+//! The testkit runs one chain on an in-memory database with N validator key
+//! pairs in its consensus configuration; every block it creates is signed
+//! (precommitted) by every validator and checked against their quorum, as a
+//! node would. Services are native artifacts or wasm components:
+//!
+//! ```text
+//! let mut testkit = TestKitBuilder::new(4)
+//!     .with_wasm_service(2, "token", "wasmvisor.token", TOKEN.bytes, params)
+//!     .build();
+//! let transfer = testkit.sign(&alice, CallInfo { instance_id: 2, method_id: 2 }, arguments);
+//! let block = testkit.create_block_with(vec![transfer]);
+//! assert!(block.errors.is_empty());
+//! testkit.replay().unwrap(); // a fresh chain reproduces every state root
+//! ```
+//!
+//! Beyond blocks: a transaction pool, checkpoints and rollback of the whole
+//! chain, restarts on the same storage (the contract's RESUME path), read
+//! queries and proofs against a block header, and a replay oracle that
+//! re-executes the stored block log on a fresh chain and compares the state
+//! root at every height.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ed25519_dalek::{Signer, SigningKey};
+use wasmvisor_blockchain::blocks::{self, precommit_message};
+use wasmvisor_blockchain::{BlockHeader, Blockchain, Precommit, VerifiedTransaction, sign};
+use wasmvisor_dispatcher::GenesisConfig;
+use wasmvisor_native::{NativeArtifact, NativeRuntime};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
+use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_runtime::{
+    ArtifactId, CallInfo, CallLocation, ExecutionError, InstanceSpec, QueryError, Runtime, runtime_id,
+};
+use wasmvisor_storage::proof::MapProof;
+use wasmvisor_storage::{Database, Hash, IndexAddress, MemoryCheckpoint, MemoryDatabase, Namespace};
+use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
+
+/// One validator's keys.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    /// Signs precommits.
+    pub consensus_key: SigningKey,
+    /// Signs the validator's transactions (e.g. to the supervisor).
+    pub service_key: SigningKey,
+}
+
+/// A service started at genesis.
+#[derive(Clone)]
+enum GenesisService {
+    Native {
+        id: u32,
+        name: String,
+        artifact: Arc<dyn NativeArtifact>,
+        params: Vec<u8>,
+    },
+    Wasm {
+        id: u32,
+        name: String,
+        artifact_name: String,
+        component: Vec<u8>,
+        params: Vec<u8>,
+    },
+}
+
+/// Builds a [`TestKit`].
+#[derive(Clone)]
+pub struct TestKitBuilder {
+    validator_count: u8,
+    services: Vec<GenesisService>,
+    fuel_per_call: u64,
+}
+
+impl TestKitBuilder {
+    /// A chain of `validator_count` validators (1..=100).
+    pub fn new(validator_count: u8) -> Self {
+        assert!(
+            (1..=100).contains(&validator_count),
+            "a testkit has 1 to 100 validators"
+        );
+        Self {
+            validator_count,
+            services: Vec::new(),
+            fuel_per_call: 0,
+        }
+    }
+
+    /// Starts a native service at genesis.
+    pub fn with_native_service(
+        mut self,
+        id: u32,
+        name: &str,
+        artifact: Arc<dyn NativeArtifact>,
+        params: Vec<u8>,
+    ) -> Self {
+        self.services.push(GenesisService::Native {
+            id,
+            name: name.into(),
+            artifact,
+            params,
+        });
+        self
+    }
+
+    /// Deploys a wasm component (as artifact `artifact_name` 1.0.0) and
+    /// starts it at genesis.
+    pub fn with_wasm_service(
+        mut self,
+        id: u32,
+        name: &str,
+        artifact_name: &str,
+        component: &[u8],
+        params: Vec<u8>,
+    ) -> Self {
+        self.services.push(GenesisService::Wasm {
+            id,
+            name: name.into(),
+            artifact_name: artifact_name.into(),
+            component: component.to_vec(),
+            params,
+        });
+        self
+    }
+
+    /// Sets the consensus configuration's fuel per guest call.
+    pub fn with_fuel_per_call(mut self, fuel: u64) -> Self {
+        self.fuel_per_call = fuel;
+        self
+    }
+
+    fn validators(&self) -> Vec<Validator> {
+        (0..self.validator_count)
+            .map(|index| Validator {
+                consensus_key: SigningKey::from_bytes(&[
+                    index, 0xc0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                    1,
+                ]),
+                service_key: SigningKey::from_bytes(&[
+                    index, 0x5e, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+                    2,
+                ]),
+            })
+            .collect()
+    }
+
+    fn runtimes(&self) -> Vec<Arc<dyn Runtime>> {
+        let native: Vec<Arc<dyn NativeArtifact>> = self
+            .services
+            .iter()
+            .filter_map(|service| match service {
+                GenesisService::Native { artifact, .. } => Some(Arc::clone(artifact)),
+                GenesisService::Wasm { .. } => None,
+            })
+            .collect();
+        let wasm = WasmRuntime::new(WasmRuntimeConfig::default()).expect("the wasm engine configures");
+        vec![Arc::new(NativeRuntime::new(native)), Arc::new(wasm)]
+    }
+
+    fn genesis(&self, validators: &[Validator]) -> GenesisConfig {
+        let mut config = GenesisConfig {
+            consensus: ConsensusConfig {
+                validator_keys: validators
+                    .iter()
+                    .map(|validator| ValidatorKeys {
+                        consensus_key: validator.consensus_key.verifying_key().to_bytes().to_vec(),
+                        service_key: validator.service_key.verifying_key().to_bytes().to_vec(),
+                    })
+                    .collect(),
+                fuel_per_call_max: self.fuel_per_call,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for service in &self.services {
+            let (artifact, spec, id, name, params) = match service {
+                GenesisService::Native {
+                    id,
+                    name,
+                    artifact,
+                    params,
+                } => (artifact.artifact_id(), Vec::new(), *id, name, params),
+                GenesisService::Wasm {
+                    id,
+                    name,
+                    artifact_name,
+                    component,
+                    params,
+                } => {
+                    let artifact = ArtifactId::new(runtime_id::WASM, artifact_name, "1.0.0").expect("a valid version");
+                    let spec = WasmDeploySpec {
+                        component_hash: blake3::hash(component).as_bytes().to_vec(),
+                        component: component.clone(),
+                    };
+                    (artifact, spec.encode_to_vec(), *id, name, params)
+                }
+            };
+            if !config.artifacts.iter().any(|(known, _)| *known == artifact) {
+                config.artifacts.push((artifact.clone(), spec));
+            }
+            config.instances.push((
+                InstanceSpec {
+                    id,
+                    name: name.clone(),
+                    artifact,
+                },
+                params.clone(),
+            ));
+        }
+        config
+    }
+
+    /// Starts the chain (the genesis block is committed).
+    pub fn build(self) -> TestKit {
+        let validators = self.validators();
+        let database = MemoryDatabase::new();
+        let chain = Blockchain::genesis(Arc::new(database.clone()), self.runtimes(), self.genesis(&validators))
+            .expect("the genesis block commits");
+        TestKit {
+            builder: self,
+            validators,
+            database,
+            chain: Some(chain),
+            pool: Vec::new(),
+            checkpoints: Vec::new(),
+        }
+    }
+}
+
+/// What a created block left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The block's header.
+    pub header: BlockHeader,
+    /// Errors recorded in it, by location.
+    pub errors: BTreeMap<CallLocation, ExecutionError>,
+}
+
+/// A block whose replay did not reproduce the original.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("replay diverged at height {height}: {what}")]
+pub struct ReplayMismatch {
+    /// The first height that differs.
+    pub height: u64,
+    /// What differs.
+    pub what: String,
+}
+
+/// An in-process chain (see the crate docs).
+pub struct TestKit {
+    builder: TestKitBuilder,
+    validators: Vec<Validator>,
+    database: MemoryDatabase,
+    /// `None` only while restarting.
+    chain: Option<Blockchain>,
+    pool: Vec<VerifiedTransaction>,
+    checkpoints: Vec<(MemoryCheckpoint, Vec<VerifiedTransaction>)>,
+}
+
+impl TestKit {
+    fn chain(&self) -> &Blockchain {
+        self.chain.as_ref().expect("the chain is running")
+    }
+
+    fn chain_mut(&mut self) -> &mut Blockchain {
+        self.chain.as_mut().expect("the chain is running")
+    }
+
+    /// The validators' keys.
+    pub fn validators(&self) -> &[Validator] {
+        &self.validators
+    }
+
+    /// The chain id transactions must be signed for.
+    pub fn chain_id(&self) -> Hash {
+        self.chain().chain_id()
+    }
+
+    /// Signs a transaction with any key.
+    pub fn sign(&self, key: &SigningKey, call: CallInfo, arguments: Vec<u8>) -> Vec<u8> {
+        sign(key, &self.chain_id(), call, arguments)
+    }
+
+    /// Signs a transaction with validator `index`'s service key.
+    pub fn sign_as_validator(&self, index: usize, call: CallInfo, arguments: Vec<u8>) -> Vec<u8> {
+        self.sign(&self.validators[index].service_key, call, arguments)
+    }
+
+    /// Adds a signed transaction to the pool (it must verify).
+    pub fn add_to_pool(&mut self, signed: Vec<u8>) -> Result<Hash, wasmvisor_blockchain::TransactionError> {
+        let transaction = self.chain().verify(&signed)?;
+        let hash = transaction.hash;
+        self.pool.push(transaction);
+        Ok(hash)
+    }
+
+    /// Creates a block from every transaction in the pool.
+    pub fn create_block(&mut self) -> BlockOutcome {
+        let transactions = std::mem::take(&mut self.pool);
+        self.commit_block(&transactions, false)
+    }
+
+    /// Creates a block from the given signed transactions (which must
+    /// verify), leaving the pool alone.
+    pub fn create_block_with(&mut self, signed: Vec<Vec<u8>>) -> BlockOutcome {
+        let transactions = self.verify_all(signed);
+        self.commit_block(&transactions, false)
+    }
+
+    /// Like [`TestKit::create_block_with`], but first executes and discards
+    /// another proposal at the same height (an empty one): the Runtime
+    /// contract's PROPOSAL+ COMMIT.
+    pub fn create_block_after_discarded_proposal(&mut self, signed: Vec<Vec<u8>>) -> BlockOutcome {
+        let transactions = self.verify_all(signed);
+        self.commit_block(&transactions, true)
+    }
+
+    /// Creates empty blocks until the chain is at `height`.
+    pub fn create_blocks_until(&mut self, height: u64) {
+        while self.height() < height {
+            self.commit_block(&[], false);
+        }
+    }
+
+    fn verify_all(&self, signed: Vec<Vec<u8>>) -> Vec<VerifiedTransaction> {
+        signed
+            .into_iter()
+            .map(|bytes| {
+                self.chain()
+                    .verify(&bytes)
+                    .expect("transactions given to the testkit verify")
+            })
+            .collect()
+    }
+
+    fn commit_block(&mut self, transactions: &[VerifiedTransaction], discard_first: bool) -> BlockOutcome {
+        if discard_first {
+            drop(self.chain_mut().execute(&[]).expect("a proposal executes"));
+        }
+        let block = self.chain_mut().execute(transactions).expect("the block executes");
+        let errors = block.errors().clone();
+        let message = precommit_message(block.header.height, &block.hash);
+        let precommits = self
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(index, validator)| Precommit {
+                validator: index as u32,
+                signature: validator.consensus_key.sign(&message).to_bytes().to_vec(),
+            })
+            .collect();
+        let header = self
+            .chain_mut()
+            .commit(block, precommits)
+            .expect("every validator signed the block");
+        BlockOutcome { header, errors }
+    }
+
+    /// Height of the last committed block.
+    pub fn height(&self) -> u64 {
+        self.chain().last_header().expect("a genesis block exists").height
+    }
+
+    /// The last committed block's header.
+    pub fn last_header(&self) -> BlockHeader {
+        self.chain().last_header().expect("a genesis block exists")
+    }
+
+    /// Answers a service's read query.
+    pub fn query(&self, service: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        self.chain().dispatcher().query(service, method, arguments)
+    }
+
+    /// The registry's status of an instance.
+    pub fn instance_status(&self, instance_id: u32) -> Option<wasmvisor_runtime::InstanceStatus> {
+        self.chain()
+            .dispatcher()
+            .instance(instance_id)
+            .ok()
+            .flatten()
+            .and_then(|state| state.status)
+    }
+
+    /// A proof of `key` in service `instance_id`'s proof map `index`,
+    /// against the last block header (whose `state_hash` it verifies with).
+    pub fn map_proof(&self, instance_id: u32, index: &str, key: &[u8]) -> (BlockHeader, MapProof) {
+        let address = IndexAddress::new(Namespace::Service(instance_id), index).expect("a valid index name");
+        let proof = self
+            .chain()
+            .read_fork()
+            .map_proof(&address, key)
+            .expect("the proof builds");
+        (self.last_header(), proof)
+    }
+
+    /// Remembers the chain's whole state (and pool) for [`TestKit::rollback`].
+    pub fn checkpoint(&mut self) {
+        self.checkpoints.push((self.database.checkpoint(), self.pool.clone()));
+    }
+
+    /// Returns the whole chain to the last checkpoint: storage, pool, and
+    /// runtimes (the chain restarts on the restored storage).
+    pub fn rollback(&mut self) {
+        let (checkpoint, pool) = self.checkpoints.pop().expect("rollback needs a checkpoint");
+        self.chain.take().expect("the chain is running").shutdown();
+        self.database.restore(&checkpoint);
+        self.pool = pool;
+        self.resume();
+    }
+
+    /// Stops the chain and starts it again on the same storage (shutdown,
+    /// then the Runtime contract's RESUME path with fresh runtimes).
+    pub fn restart(&mut self) {
+        self.chain.take().expect("the chain is running").shutdown();
+        self.resume();
+    }
+
+    fn resume(&mut self) {
+        let database: Arc<dyn Database> = Arc::new(self.database.clone());
+        self.chain = Some(Blockchain::resume(database, self.builder.runtimes()).expect("the chain resumes"));
+    }
+
+    /// The replay oracle: a fresh chain from the same genesis re-executes
+    /// every stored block's transactions; the state root, transaction root
+    /// and error root must match at every height.
+    pub fn replay(&self) -> Result<(), ReplayMismatch> {
+        let fresh = self.builder.clone().build();
+        let mut fresh = fresh;
+        let mut original = self.chain().read_fork();
+        let last = self.height();
+        for height in 0..=last {
+            let expected = blocks::header(&mut original, height)
+                .ok()
+                .flatten()
+                .ok_or_else(|| ReplayMismatch {
+                    height,
+                    what: "the original block is missing".into(),
+                })?;
+            let replayed = if height == 0 {
+                fresh.last_header()
+            } else {
+                let hashes = blocks::block_transactions(&mut original, height).map_err(|error| ReplayMismatch {
+                    height,
+                    what: error.to_string(),
+                })?;
+                let signed = hashes
+                    .iter()
+                    .map(|hash| {
+                        blocks::transaction(&mut original, hash)
+                            .ok()
+                            .flatten()
+                            .map(|(signed, _)| signed)
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| ReplayMismatch {
+                        height,
+                        what: "a transaction is missing".into(),
+                    })?;
+                fresh.create_block_with(signed).header
+            };
+            for (what, left, right) in [
+                ("state root", &expected.state_hash, &replayed.state_hash),
+                ("transaction root", &expected.tx_hash, &replayed.tx_hash),
+                ("error root", &expected.error_hash, &replayed.error_hash),
+            ] {
+                if left != right {
+                    return Err(ReplayMismatch {
+                        height,
+                        what: format!("{what} differs"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,221 @@
+//! Chains of 1, 4 and 7 validators with a native and a wasm token.
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use wasmvisor_artifacts::TOKEN;
+use wasmvisor_native::TokenService;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet, WalletQuery};
+use wasmvisor_runtime::{CallInfo, CallLocation, ErrorKind, InstanceStatus};
+use wasmvisor_testkit::{TestKit, TestKitBuilder};
+
+const NATIVE_TOKEN: u32 = 2;
+const WASM_TOKEN: u32 = 3;
+const SERVICES: [(u32, &str); 2] = [(NATIVE_TOKEN, "native-token"), (WASM_TOKEN, "wasm-token")];
+
+fn testkit(validators: u8) -> TestKit {
+    let params = TokenConfig { issue_max: 1_000 }.encode_to_vec();
+    TestKitBuilder::new(validators)
+        .with_native_service(NATIVE_TOKEN, "native-token", Arc::new(TokenService), params.clone())
+        .with_wasm_service(WASM_TOKEN, "wasm-token", "wasmvisor.token", TOKEN.bytes, params)
+        .build()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn balance(testkit: &TestKit, service: &str, owner: &SigningKey) -> Option<u64> {
+    let query = WalletQuery {
+        owner: owner.verifying_key().to_bytes().to_vec(),
+    }
+    .encode_to_vec();
+    let answer = testkit.query(service, "wallet", &query).ok()?;
+    Some(Wallet::decode(answer.as_slice()).unwrap().balance)
+}
+
+/// The same transaction to both token services.
+fn to_both(testkit: &TestKit, author: &SigningKey, method_id: u32, arguments: Vec<u8>) -> Vec<Vec<u8>> {
+    SERVICES
+        .iter()
+        .map(|(instance_id, _)| {
+            testkit.sign(
+                author,
+                CallInfo {
+                    instance_id: *instance_id,
+                    method_id,
+                },
+                arguments.clone(),
+            )
+        })
+        .collect()
+}
+
+fn exercise(validators: u8) {
+    let mut testkit = testkit(validators);
+    assert_eq!(testkit.validators().len(), usize::from(validators));
+    let (alice, bob) = (key(1), key(2));
+
+    // Wallets and an issue, through the pool.
+    for signed in [
+        to_both(
+            &testkit,
+            &alice,
+            0,
+            CreateWallet { name: "alice".into() }.encode_to_vec(),
+        ),
+        to_both(&testkit, &bob, 0, CreateWallet { name: "bob".into() }.encode_to_vec()),
+        to_both(&testkit, &alice, 1, Issue { amount: 900, seed: 1 }.encode_to_vec()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        testkit.add_to_pool(signed).unwrap();
+    }
+    let block = testkit.create_block();
+    assert_eq!((block.header.height, block.header.tx_count), (1, 6));
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+
+    // A transfer and a failing one, after a discarded proposal.
+    let bob_key = bob.verifying_key().to_bytes().to_vec();
+    let mut transactions = to_both(
+        &testkit,
+        &alice,
+        2,
+        Transfer {
+            to: bob_key.clone(),
+            amount: 300,
+            seed: 1,
+        }
+        .encode_to_vec(),
+    );
+    transactions.extend(to_both(
+        &testkit,
+        &alice,
+        2,
+        Transfer {
+            to: bob_key.clone(),
+            amount: 5_000,
+            seed: 2,
+        }
+        .encode_to_vec(),
+    ));
+    let block = testkit.create_block_after_discarded_proposal(transactions);
+    assert_eq!(block.header.height, 2);
+    assert_eq!(block.errors.len(), 2);
+    for position in [2, 3] {
+        assert_eq!(
+            block.errors[&CallLocation::Transaction(position)].kind,
+            ErrorKind::Service(3),
+            "InsufficientFunds"
+        );
+    }
+    for (instance_id, service) in SERVICES {
+        assert_eq!(balance(&testkit, service, &alice), Some(600), "{service}");
+        assert_eq!(balance(&testkit, service, &bob), Some(300), "{service}");
+        assert_eq!(testkit.instance_status(instance_id), Some(InstanceStatus::Active));
+    }
+
+    // A balance is provable against the block header.
+    let (header, proof) = testkit.map_proof(WASM_TOKEN, "wallets", &alice.verifying_key().to_bytes());
+    let root: [u8; 32] = header.state_hash.as_slice().try_into().unwrap();
+    let proven = proof.verify(&root).unwrap();
+    assert_eq!(Wallet::decode(proven.value.unwrap()).unwrap().balance, 600);
+
+    // Checkpoint, a block, rollback: as if the block never happened.
+    testkit.checkpoint();
+    let transfer = to_both(
+        &testkit,
+        &bob,
+        2,
+        Transfer {
+            to: alice.verifying_key().to_bytes().to_vec(),
+            amount: 100,
+            seed: 3,
+        }
+        .encode_to_vec(),
+    );
+    testkit.create_block_with(transfer);
+    assert_eq!(balance(&testkit, "wasm-token", &bob), Some(200));
+    testkit.rollback();
+    assert_eq!(testkit.height(), 2);
+    for (_, service) in SERVICES {
+        assert_eq!(balance(&testkit, service, &bob), Some(300), "{service} after rollback");
+    }
+
+    // Restart on the same storage; the chain goes on.
+    let header_before = testkit.last_header();
+    testkit.restart();
+    assert_eq!(testkit.last_header(), header_before);
+    assert_eq!(balance(&testkit, "native-token", &alice), Some(600));
+    testkit.create_blocks_until(4);
+    assert_eq!(testkit.height(), 4);
+
+    // Someone without a wallet is refused in both runtimes alike.
+    let stranger = to_both(
+        &testkit,
+        &key(9),
+        2,
+        Transfer {
+            to: bob_key,
+            amount: 1,
+            seed: 4,
+        }
+        .encode_to_vec(),
+    );
+    let block = testkit.create_block_with(stranger);
+    for position in [0, 1] {
+        assert_eq!(
+            block.errors[&CallLocation::Transaction(position)].kind,
+            ErrorKind::Service(1),
+            "WalletNotFound"
+        );
+    }
+
+    // The replay oracle: a fresh chain reproduces every root.
+    testkit.replay().unwrap();
+}
+
+#[test]
+fn one_validator() {
+    exercise(1);
+}
+
+#[test]
+fn four_validators() {
+    exercise(4);
+}
+
+#[test]
+fn seven_validators() {
+    exercise(7);
+}
+
+#[test]
+fn transactions_signed_for_another_chain_are_refused() {
+    let mut testkit = testkit(1);
+    let foreign = wasmvisor_blockchain::sign(
+        &key(1),
+        &[0; 32],
+        CallInfo {
+            instance_id: 2,
+            method_id: 0,
+        },
+        vec![],
+    );
+    assert_eq!(
+        testkit.add_to_pool(foreign).unwrap_err(),
+        wasmvisor_blockchain::TransactionError::WrongChain
+    );
+    let validator_signed = testkit.sign_as_validator(
+        0,
+        CallInfo {
+            instance_id: 2,
+            method_id: 0,
+        },
+        CreateWallet { name: "v".into() }.encode_to_vec(),
+    );
+    testkit.add_to_pool(validator_signed).unwrap();
+    assert!(testkit.create_block().errors.is_empty());
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the testkit (one test binary).
+
+mod chain;
+mod guide;
