@@ -31,7 +31,13 @@ use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
-use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_proto::supervisor::{SupervisorConfig, WasmDeploySpec};
+
+pub use wasmvisor_proto::supervisor::SupervisorMode;
+
+/// Artifact name under which the supervisor component is deployed (the
+/// wasm runtime gives the `dispatcher` interface to this name only).
+pub const SUPERVISOR_ARTIFACT_NAME: &str = "wasmvisor.supervisor";
 use wasmvisor_runtime::{
     ArtifactId, CallInfo, CallLocation, ExecutionError, InstanceSpec, QueryError, Runtime, runtime_id,
 };
@@ -72,6 +78,7 @@ pub struct TestKitBuilder {
     validator_count: u8,
     services: Vec<GenesisService>,
     fuel_per_call: u64,
+    transactions_per_block_max: u32,
 }
 
 impl TestKitBuilder {
@@ -85,6 +92,7 @@ impl TestKitBuilder {
             validator_count,
             services: Vec::new(),
             fuel_per_call: 0,
+            transactions_per_block_max: 0,
         }
     }
 
@@ -122,6 +130,26 @@ impl TestKitBuilder {
             component: component.to_vec(),
             params,
         });
+        self
+    }
+
+    /// Starts the supervisor component (built from `guest-supervisor/`) as
+    /// instance 0, in `mode`.
+    pub fn with_supervisor(self, mode: SupervisorMode) -> Self {
+        let config = SupervisorConfig { mode: mode as i32 }.encode_to_vec();
+        self.with_wasm_service(
+            0,
+            "supervisor",
+            SUPERVISOR_ARTIFACT_NAME,
+            wasmvisor_artifacts::SUPERVISOR.bytes,
+            config,
+        )
+    }
+
+    /// Sets the consensus configuration's maximum number of transactions per
+    /// block (0: no limit beyond the dispatcher's own).
+    pub fn with_transactions_per_block_max(mut self, count: u32) -> Self {
+        self.transactions_per_block_max = count;
         self
     }
 
@@ -170,6 +198,7 @@ impl TestKitBuilder {
                     })
                     .collect(),
                 fuel_per_call_max: self.fuel_per_call,
+                transactions_per_block_max: self.transactions_per_block_max,
                 ..Default::default()
             },
             ..Default::default()
@@ -296,10 +325,26 @@ impl TestKit {
         Ok(hash)
     }
 
-    /// Creates a block from every transaction in the pool.
+    /// Creates a block from the pool: as many transactions as the consensus
+    /// configuration allows per block, oldest first; the rest stay pooled.
     pub fn create_block(&mut self) -> BlockOutcome {
-        let transactions = std::mem::take(&mut self.pool);
+        let limit = self
+            .chain()
+            .consensus_config()
+            .map(|config| config.transactions_per_block_max)
+            .unwrap_or(0);
+        let take = if limit == 0 {
+            self.pool.len()
+        } else {
+            self.pool.len().min(limit as usize)
+        };
+        let transactions: Vec<_> = self.pool.drain(..take).collect();
         self.commit_block(&transactions, false)
+    }
+
+    /// Number of transactions waiting in the pool.
+    pub fn pool_len(&self) -> usize {
+        self.pool.len()
     }
 
     /// Creates a block from the given signed transactions (which must

@@ -219,3 +219,44 @@ fn transactions_signed_for_another_chain_are_refused() {
     testkit.add_to_pool(validator_signed).unwrap();
     assert!(testkit.create_block().errors.is_empty());
 }
+
+#[test]
+fn the_supervisor_runs_in_its_mode_and_blocks_respect_the_size_limit() {
+    use wasmvisor_proto::supervisor::SupervisorConfig;
+    use wasmvisor_testkit::SupervisorMode;
+
+    let params = TokenConfig { issue_max: 0 }.encode_to_vec();
+    let mut testkit = TestKitBuilder::new(4)
+        .with_supervisor(SupervisorMode::Decentralized)
+        .with_native_service(NATIVE_TOKEN, "native-token", Arc::new(TokenService), params)
+        .with_transactions_per_block_max(2)
+        .build();
+    let config = SupervisorConfig::decode(
+        testkit
+            .query("supervisor", "supervisor-config", &[])
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(config.mode, SupervisorMode::Decentralized as i32);
+    assert_eq!(testkit.instance_status(0), Some(InstanceStatus::Active));
+
+    for seed in 10..15 {
+        let signed = testkit.sign(
+            &key(seed),
+            CallInfo {
+                instance_id: NATIVE_TOKEN,
+                method_id: 0,
+            },
+            CreateWallet {
+                name: format!("w{seed}"),
+            }
+            .encode_to_vec(),
+        );
+        testkit.add_to_pool(signed).unwrap();
+    }
+    let sizes: Vec<u32> = (0..3).map(|_| testkit.create_block().header.tx_count).collect();
+    assert_eq!(sizes, vec![2, 2, 1]);
+    assert_eq!(testkit.pool_len(), 0);
+    testkit.replay().unwrap();
+}
