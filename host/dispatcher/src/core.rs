@@ -315,6 +315,14 @@ impl LifecycleControl for Core {
             .collect())
     }
 
+    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError> {
+        use wasmvisor_proto::Message;
+        Ok(Schema::new(fork)
+            .consensus_config()
+            .map_err(storage_failure)?
+            .encode_to_vec())
+    }
+
     fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError> {
         let instances = Schema::new(fork).instances().map_err(storage_failure)?;
         Ok(instances

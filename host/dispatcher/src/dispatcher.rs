@@ -208,6 +208,7 @@ impl Dispatcher {
                 fork: &mut fork,
                 instance: &state.spec,
                 height,
+                lifecycle: self.core.lifecycle_for(state.spec.id),
             },
             method,
             arguments,

@@ -93,6 +93,8 @@ pub trait LifecycleControl: Send + Sync {
     fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, ExecutionError>;
     /// Every instance in the registry, by id.
     fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError>;
+    /// The committed consensus configuration (protobuf `ConsensusConfig`).
+    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError>;
     /// Registers an artifact every validator deployed: Active from the end
     /// of the block.
     fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
@@ -249,6 +251,9 @@ pub struct QueryContext<'a> {
     pub instance: &'a InstanceSpec,
     /// Height of the latest committed block.
     pub height: u64,
+    /// The lifecycle mechanism, for the supervisor's reads of the
+    /// registries (transitions are refused in queries).
+    pub lifecycle: Option<Arc<dyn LifecycleControl>>,
 }
 
 impl QueryContext<'_> {

@@ -388,14 +388,26 @@ impl Runtime for WasmRuntime {
     }
 
     fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
-        let QueryContext { fork, instance, height } = context;
+        let QueryContext {
+            fork,
+            instance,
+            height,
+            lifecycle,
+        } = context;
+        // Queries get no calls; the supervisor keeps its registry reads
+        // (its transitions are refused on read-only storage).
+        let capabilities = Capabilities {
+            calls: None,
+            lifecycle,
+            fuel_per_call: 0,
+        };
         let answer = self.run(
             fork,
             instance,
             &Caller::Blockchain,
             height,
             StorageAccess::ReadOnly,
-            Capabilities::default(),
+            capabilities,
             |service, env, fuel| service.query(env, fuel, method, arguments),
         );
         match answer {

@@ -3,7 +3,7 @@
 //! it, and the linker for ordinary services does not even contain the
 //! interface, so it cannot be instantiated as one either.
 
-use wasmvisor_sdk::{Call, ExecutionError, Service};
+use wasmvisor_sdk::{Call, ExecutionError, QueryError, Service};
 
 mod privileged {
     wit_bindgen::generate!({
@@ -28,6 +28,22 @@ impl Service for Intruder {
                 Ok(())
             }
             _ => Err(call.no_such_method()),
+        }
+    }
+
+    /// Query `unload`: tries to unload the first artifact it can see from a
+    /// read query and answers the error code (or nothing if it succeeded).
+    fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
+        if method != "unload" {
+            return Err(QueryError::NotFound(method));
+        }
+        let artifacts = privileged::wasmvisor::service::dispatcher::artifacts();
+        let first = artifacts
+            .first()
+            .ok_or_else(|| QueryError::NotFound("no artifacts visible".into()))?;
+        match privileged::wasmvisor::service::dispatcher::unload_artifact(&first.id) {
+            Ok(()) => Ok(Vec::new()),
+            Err(error) => Ok(vec![error.code]),
         }
     }
 }

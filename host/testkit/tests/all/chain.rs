@@ -240,6 +240,10 @@ fn the_supervisor_runs_in_its_mode_and_blocks_respect_the_size_limit() {
     .unwrap();
     assert_eq!(config.mode, SupervisorMode::Decentralized as i32);
     assert_eq!(testkit.instance_status(0), Some(InstanceStatus::Active));
+    // Through the dispatcher interface the supervisor sees the validator set
+    // of the committed consensus configuration.
+    let count = testkit.query("supervisor", "validator-count", &[]).unwrap();
+    assert_eq!(<u32 as Message>::decode(count.as_slice()).unwrap(), 4);
 
     for seed in 10..15 {
         let signed = testkit.sign(

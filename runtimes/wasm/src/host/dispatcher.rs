@@ -1,12 +1,12 @@
 //! `wasmvisor:service/dispatcher`: the privileged lifecycle interface,
 //! linked only into the supervisor's component.
 //!
-//! Reads and staged transitions go to the dispatcher's `LifecycleControl`
-//! on the block's fork. Where the call has no lifecycle handle (read
-//! queries) the reads answer empty and transitions fail with IncorrectCall.
+//! Reads (registries, validator set, consensus configuration) and staged
+//! transitions go to the dispatcher's `LifecycleControl` on the call's fork.
+//! The supervisor's read queries keep the reads; transitions there fail with
+//! IncorrectCall, as everywhere storage is read-only.
 //!
-//! Not provided yet (the node and consensus work brings them): the
-//! validator set and the consensus configuration (answered empty),
+//! Not provided yet (the supervisor and node work brings them):
 //! `set-consensus-config`, and the node-local actions of `after-commit`
 //! (local deploys, local statuses, the node's key, broadcasting), which
 //! answer `unknown`, `none` or a refusal.
@@ -20,7 +20,9 @@ use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
 use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
-use crate::state::HostState;
+use crate::state::{HostState, StorageAccess};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::ConsensusConfig;
 
 fn to_artifact(artifact: &ArtifactId) -> Result<wasmvisor_runtime::ArtifactId, ExecutionError> {
     wasmvisor_runtime::ArtifactId::new(artifact.runtime_id, &artifact.name, &artifact.version)
@@ -70,7 +72,15 @@ impl HostState {
         Ok((lifecycle, fork))
     }
 
-    /// Runs a staged transition through the lifecycle mechanism.
+    /// The committed consensus configuration, if this call can read it.
+    fn consensus(&mut self) -> Option<ConsensusConfig> {
+        let (lifecycle, fork) = self.lifecycle().ok()?;
+        let bytes = lifecycle.consensus_config(fork).ok()?;
+        ConsensusConfig::decode(bytes.as_slice()).ok()
+    }
+
+    /// Runs a staged transition through the lifecycle mechanism; refused
+    /// where storage is read-only (queries).
     fn transition<T>(
         &mut self,
         transition: impl FnOnce(
@@ -79,6 +89,9 @@ impl HostState {
             u64,
         ) -> Result<T, wasmvisor_runtime::ExecutionError>,
     ) -> Result<T, ExecutionError> {
+        if self.env.access == StorageAccess::ReadOnly {
+            return Err(incorrect_call("lifecycle transitions are refused in read-only calls"));
+        }
         let height = self.env.height;
         let (lifecycle, fork) = self.lifecycle()?;
         transition(&*lifecycle, fork, height).map_err(to_guest_error)
@@ -122,11 +135,26 @@ impl Host for HostState {
     }
 
     fn validators(&mut self) -> wasmtime::Result<Vec<ValidatorKeys>> {
-        Ok(Vec::new())
+        Ok(self
+            .consensus()
+            .map(|config| {
+                config
+                    .validator_keys
+                    .into_iter()
+                    .map(|keys| ValidatorKeys {
+                        consensus_key: keys.consensus_key,
+                        service_key: keys.service_key,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     fn consensus_config(&mut self) -> wasmtime::Result<Vec<u8>> {
-        Ok(Vec::new())
+        Ok(self
+            .consensus()
+            .map(|config| config.encode_to_vec())
+            .unwrap_or_default())
     }
 
     fn register_artifact(

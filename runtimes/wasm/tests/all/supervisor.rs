@@ -83,3 +83,14 @@ fn the_dispatcher_interface_reaches_the_lifecycle_mechanism() {
     let proposal = chain.execute_proposal(&[transaction]).unwrap();
     assert_eq!(proposal.errors[&CallLocation::Transaction(0)].kind, ErrorKind::Core(15));
 }
+
+#[test]
+fn lifecycle_transitions_are_refused_in_read_queries() {
+    // The supervisor can read the registry from a query, but not change it.
+    let chain = chain(DISPATCHER_INTRUDER.bytes, vec![]);
+    assert_eq!(
+        chain.query("supervisor", "unload", &[]).unwrap(),
+        vec![14],
+        "IncorrectCall"
+    );
+}
