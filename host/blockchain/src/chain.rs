@@ -257,6 +257,23 @@ impl Blockchain {
         Ok(())
     }
 
+    /// Signs, with this node's `service_key`, the transactions services
+    /// asked the node to broadcast since the last call (each to the
+    /// supervisor, instance 0), ready for the pool.
+    pub fn sign_broadcasts(&self, service_key: &ed25519_dalek::SigningKey) -> Vec<Vec<u8>> {
+        self.dispatcher
+            .take_broadcasts()
+            .into_iter()
+            .map(|broadcast| {
+                let call = wasmvisor_runtime::CallInfo {
+                    instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
+                    method_id: broadcast.method_id,
+                };
+                crate::transactions::sign(service_key, &self.chain_id, call, broadcast.arguments)
+            })
+            .collect()
+    }
+
     /// Ends the chain's life (shutdown of every runtime).
     pub fn shutdown(self) {
         self.dispatcher.shutdown();

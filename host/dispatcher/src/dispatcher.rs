@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError, InstanceSpec,
-    InstanceStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError, Runtime,
+    AfterCommitContext, ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
+    InstanceSpec, InstanceStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError, Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, smt_root_from_scratch};
@@ -99,10 +99,21 @@ enum Phase {
     ShutDown,
 }
 
+/// A transaction to the supervisor that a service asked this node to sign
+/// and submit (from `after_commit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broadcast {
+    /// Method of the supervisor (instance 0).
+    pub method_id: u32,
+    /// Encoded arguments.
+    pub arguments: Vec<u8>,
+}
+
 /// The dispatcher: keeps the registries and drives every runtime.
 pub struct Dispatcher {
     database: Arc<dyn Database>,
     core: Arc<Core>,
+    outbox: std::sync::Mutex<Vec<Broadcast>>,
     phase: Phase,
     /// Height of the last committed block.
     height: Option<u64>,
@@ -146,6 +157,7 @@ impl Dispatcher {
         Self {
             database,
             core,
+            outbox: std::sync::Mutex::default(),
             phase: Phase::Initialized,
             height: None,
         }
@@ -175,6 +187,11 @@ impl Dispatcher {
     /// A fork over the committed state, for reads.
     pub fn read_fork(&self) -> Fork {
         Fork::new(self.database.snapshot())
+    }
+
+    /// Takes the transactions services asked this node to broadcast.
+    pub fn take_broadcasts(&self) -> Vec<Broadcast> {
+        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// The registry's view of an instance.
@@ -570,11 +587,21 @@ impl Dispatcher {
         let snapshot = self.database.snapshot();
         let mut mailbox = Mailbox::default();
         for runtime in self.core.runtimes.values() {
-            runtime.after_commit(&*snapshot, &mut mailbox);
+            runtime.after_commit(AfterCommitContext {
+                snapshot: &snapshot,
+                height: self.height.unwrap_or(0),
+                mailbox: &mut mailbox,
+                supervisor_lifecycle: self.core.lifecycle_for(wasmvisor_runtime::SUPERVISOR_INSTANCE_ID),
+            });
         }
         for request in mailbox.drain() {
             match request {
                 MailboxRequest::DeployArtifact { artifact, spec } => self.core.start_deploy(&artifact, spec),
+                MailboxRequest::Broadcast { method_id, arguments } => self
+                    .outbox
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(Broadcast { method_id, arguments }),
             }
         }
     }

@@ -19,5 +19,5 @@ pub mod limits;
 mod schema;
 
 pub use crate::core::LocalDeployStatus;
-pub use dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Proposal, Transaction, error_root};
+pub use dispatcher::{Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, Transaction, error_root};
 pub use schema::InstanceState;

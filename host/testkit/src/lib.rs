@@ -247,14 +247,16 @@ impl TestKitBuilder {
         let database = MemoryDatabase::new();
         let chain = Blockchain::genesis(Arc::new(database.clone()), self.runtimes(), self.genesis(&validators))
             .expect("the genesis block commits");
-        TestKit {
+        let mut testkit = TestKit {
             builder: self,
             validators,
             database,
             chain: Some(chain),
             pool: Vec::new(),
             checkpoints: Vec::new(),
-        }
+        };
+        testkit.pool_broadcasts();
+        testkit
     }
 }
 
@@ -400,7 +402,17 @@ impl TestKit {
             .chain_mut()
             .commit(block, precommits)
             .expect("every validator signed the block");
+        self.pool_broadcasts();
         BlockOutcome { header, errors }
+    }
+
+    /// Puts what services broadcast from after-commit into the pool, signed
+    /// by this node (validator 0), as a node would.
+    fn pool_broadcasts(&mut self) {
+        let broadcasts = self.chain().sign_broadcasts(&self.validators[0].service_key);
+        for signed in broadcasts {
+            self.add_to_pool(signed).expect("the node's own broadcasts verify");
+        }
     }
 
     /// Height of the last committed block.
@@ -416,6 +428,11 @@ impl TestKit {
     /// Answers a service's read query.
     pub fn query(&self, service: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
         self.chain().dispatcher().query(service, method, arguments)
+    }
+
+    /// A fork over the committed state, for reads (block records, indexes).
+    pub fn read_fork(&self) -> wasmvisor_storage::Fork {
+        self.chain().read_fork()
     }
 
     /// The registry's status of an instance.

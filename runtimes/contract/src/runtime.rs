@@ -277,6 +277,19 @@ pub enum QueryError {
     Internal(String),
 }
 
+/// What `after_commit` gets.
+pub struct AfterCommitContext<'a> {
+    /// The committed state.
+    pub snapshot: &'a Arc<dyn Snapshot>,
+    /// Height of the block just committed.
+    pub height: u64,
+    /// Where to queue asynchronous commands for the dispatcher.
+    pub mailbox: &'a mut Mailbox,
+    /// The lifecycle mechanism, for the supervisor's registry reads (its
+    /// transitions are refused: the state is read-only here).
+    pub supervisor_lifecycle: Option<Arc<dyn LifecycleControl>>,
+}
+
 /// Asynchronous commands a runtime sends the dispatcher from `after_commit`.
 #[derive(Debug, Default)]
 pub struct Mailbox {
@@ -286,6 +299,14 @@ pub struct Mailbox {
 /// One command in a [`Mailbox`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxRequest {
+    /// Sign a transaction to the supervisor with this node's service key
+    /// and submit it (e.g. a deploy result).
+    Broadcast {
+        /// Method of the supervisor (instance 0).
+        method_id: u32,
+        /// Encoded arguments.
+        arguments: Vec<u8>,
+    },
     /// Start deploying an artifact on this node in the background.
     DeployArtifact {
         /// The artifact.
@@ -399,8 +420,9 @@ pub trait Runtime: Send + Sync {
         Err(QueryError::NotFound(format!("no query named {method:?}")))
     }
 
-    /// A block was committed; `snapshot` holds it. Node-local.
-    fn after_commit(&self, snapshot: &dyn Snapshot, mailbox: &mut Mailbox);
+    /// A block was committed (`context.snapshot` holds it). Node-local: the
+    /// runtime may notify its services and queue mailbox requests.
+    fn after_commit(&self, context: AfterCommitContext<'_>);
 
     /// The dispatcher finished re-initializing after a restart.
     fn on_resume(&self) {}

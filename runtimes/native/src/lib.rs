@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmvisor_runtime::{
     ArtifactId, CommonError, DeployTask, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus,
-    Mailbox, NodeError, QueryContext, QueryError, Runtime, runtime_id,
+    NodeError, QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::Snapshot;
 
@@ -208,5 +208,5 @@ impl Runtime for NativeRuntime {
         service.query(context, method, arguments)
     }
 
-    fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {}
+    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) {}
 }

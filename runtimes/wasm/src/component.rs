@@ -145,6 +145,7 @@ trait GuestCalls {
         method: &str,
         arguments: &[u8],
     ) -> wasmtime::Result<Result<Vec<u8>, QueryError>>;
+    fn after_commit(&self, store: &mut Store<HostState>) -> wasmtime::Result<()>;
 }
 
 type GuestResult<T> = Result<T, ExecutionError>;
@@ -173,6 +174,9 @@ macro_rules! guest_calls {
             }
             fn after_transactions(&self, store: &mut Store<HostState>) -> wasmtime::Result<GuestResult<()>> {
                 self.call_after_transactions(store)
+            }
+            fn after_commit(&self, store: &mut Store<HostState>) -> wasmtime::Result<()> {
+                self.call_after_commit(store)
             }
             fn query(
                 &self,
@@ -290,6 +294,11 @@ impl WasmService {
         self.call(env, fuel, |store, guest| {
             guest.execute(store, interface_name, method_id, arguments)
         })
+    }
+
+    /// Runs the node-local `after-commit` notification.
+    pub fn after_commit(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
+        self.call(env, fuel, |store, guest| guest.after_commit(store).map(Ok))
     }
 
     /// Runs a read query.

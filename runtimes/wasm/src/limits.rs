@@ -28,3 +28,7 @@ pub const FUEL_PER_CALL_DEFAULT: u64 = 50_000_000;
 /// them and blocks execute one at a time, so this leaves room for
 /// concurrent read queries; running out is a node-local condition.
 pub const INSTANCES_LIVE_MAX: u32 = 256;
+/// Transactions one `after-commit` call may ask the node to broadcast.
+pub const BROADCASTS_PER_CALL_MAX: usize = 16;
+/// Largest argument of one broadcast, in bytes (1 MiB).
+pub const BROADCAST_ARGUMENTS_SIZE_MAX: usize = 1 << 20;

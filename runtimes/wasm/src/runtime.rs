@@ -9,8 +9,8 @@ use wasmtime::component::Component;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
-    ArtifactId, Caller, DeployTask, ErrorKind as CoreKind, ExecutionContext, ExecutionError, InstanceId, InstanceSpec,
-    InstanceStatus, Mailbox, NodeError, QueryContext, QueryError, Runtime, runtime_id,
+    AfterCommitContext, ArtifactId, Caller, DeployTask, ErrorKind as CoreKind, ExecutionContext, ExecutionError,
+    InstanceId, InstanceSpec, InstanceStatus, MailboxRequest, NodeError, QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
 
@@ -48,7 +48,7 @@ impl Default for WasmRuntimeConfig {
 #[derive(Default)]
 struct State {
     services: BTreeMap<ArtifactId, Arc<WasmService>>,
-    instances: BTreeMap<InstanceId, InstanceStatus>,
+    instances: BTreeMap<InstanceId, (InstanceSpec, InstanceStatus)>,
 }
 
 /// The wasm runtime.
@@ -69,6 +69,8 @@ struct Capabilities {
     lifecycle: Option<Arc<dyn wasmvisor_runtime::LifecycleControl>>,
     /// Fuel from the consensus configuration (0: the runtime's default).
     fuel_per_call: u64,
+    /// Where broadcasts go (after-commit only).
+    broadcasts: Option<crate::state::Outbox>,
 }
 
 /// What a deploy task needs, moved onto its thread.
@@ -264,6 +266,7 @@ impl WasmRuntime {
             )),
             calls: capabilities.calls,
             lifecycle: capabilities.lifecycle,
+            broadcasts: capabilities.broadcasts,
         };
         let fuel = if fuel_per_call > 0 {
             fuel_per_call
@@ -296,6 +299,7 @@ impl WasmRuntime {
             calls: Some(context.call_site()),
             lifecycle: context.lifecycle_handle(),
             fuel_per_call: context.fuel_per_call,
+            broadcasts: None,
         };
         let ExecutionContext {
             fork,
@@ -364,7 +368,7 @@ impl Runtime for WasmRuntime {
                 description: format!("{} is committed but not deployed on this node", spec.artifact),
             });
         }
-        self.state().instances.insert(spec.id, status.clone());
+        self.state().instances.insert(spec.id, (spec.clone(), status.clone()));
         Ok(())
     }
 
@@ -400,6 +404,7 @@ impl Runtime for WasmRuntime {
             calls: None,
             lifecycle,
             fuel_per_call: 0,
+            broadcasts: None,
         };
         let answer = self.run(
             fork,
@@ -419,5 +424,43 @@ impl Runtime for WasmRuntime {
         }
     }
 
-    fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {}
+    /// Notifies every Active instance (`after-commit`, read-only, on the
+    /// committed state) and queues what the supervisor asks to broadcast.
+    /// Failures here are node-local and do not affect consensus.
+    fn after_commit(&self, context: AfterCommitContext<'_>) {
+        let active: Vec<InstanceSpec> = self
+            .state()
+            .instances
+            .values()
+            .filter(|(_, status)| status.is_active())
+            .map(|(spec, _)| spec.clone())
+            .collect();
+        for spec in active {
+            let outbox = crate::state::Outbox::default();
+            let capabilities = Capabilities {
+                calls: None,
+                lifecycle: if spec.id == wasmvisor_runtime::SUPERVISOR_INSTANCE_ID {
+                    context.supervisor_lifecycle.clone()
+                } else {
+                    None
+                },
+                fuel_per_call: 0,
+                broadcasts: Some(Arc::clone(&outbox)),
+            };
+            let mut fork = Fork::new(Arc::clone(context.snapshot));
+            let _node_local = self.run(
+                &mut fork,
+                &spec,
+                &Caller::Blockchain,
+                context.height,
+                StorageAccess::ReadOnly,
+                capabilities,
+                |service, env, fuel| service.after_commit(env, fuel),
+            );
+            let queued = std::mem::take(&mut *outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            for (method_id, arguments) in queued {
+                context.mailbox.push(MailboxRequest::Broadcast { method_id, arguments });
+            }
+        }
+    }
 }

@@ -73,7 +73,14 @@ pub struct CallEnv {
     /// The lifecycle mechanism, given only to the supervisor's consensus
     /// calls (backs the `dispatcher` interface).
     pub lifecycle: Option<std::sync::Arc<dyn wasmvisor_runtime::LifecycleControl>>,
+    /// Where `broadcast` queues transactions (`None`: broadcasting is only
+    /// possible in `after-commit`).
+    pub broadcasts: Option<Outbox>,
 }
+
+/// Transactions to the supervisor a guest asked the node to broadcast:
+/// (method id, arguments).
+pub type Outbox = std::sync::Arc<std::sync::Mutex<Vec<(u32, Vec<u8>)>>>;
 
 /// The data of a wasmtime `Store`: one per call, dropped after it.
 pub struct HostState {

@@ -31,6 +31,11 @@ impl Service for Intruder {
         }
     }
 
+    /// After every block, asks the node to broadcast method 1 ("ping").
+    fn after_commit() {
+        let _refused_outside_after_commit = privileged::wasmvisor::service::dispatcher::broadcast(1, b"ping");
+    }
+
     /// Query `unload`: tries to unload the first artifact it can see from a
     /// read query and answers the error code (or nothing if it succeeded).
     fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {

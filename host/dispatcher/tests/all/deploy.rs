@@ -7,8 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, LocalDeployStatus};
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_runtime::{
-    ArtifactId, DeployTask, ExecutionContext, ExecutionError, InstanceSpec, InstanceStatus, Mailbox, MailboxRequest,
-    NodeError, Runtime,
+    ArtifactId, DeployTask, ExecutionContext, ExecutionError, InstanceSpec, InstanceStatus, MailboxRequest, NodeError,
+    Runtime,
 };
 use wasmvisor_storage::{MemoryDatabase, Snapshot};
 
@@ -88,9 +88,9 @@ impl Runtime for SlowRuntime {
     fn before_commit(&self, _context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
         Ok(())
     }
-    fn after_commit(&self, _snapshot: &dyn Snapshot, mailbox: &mut Mailbox) {
+    fn after_commit(&self, context: wasmvisor_runtime::AfterCommitContext<'_>) {
         if !self.requested.swap(true, Ordering::SeqCst) {
-            mailbox.push(MailboxRequest::DeployArtifact {
+            context.mailbox.push(MailboxRequest::DeployArtifact {
                 artifact: artifact("6:slow:1.0.0"),
                 spec: b"slow".to_vec(),
             });

@@ -10,7 +10,7 @@ use wasmvisor_native::{NativeArtifact, NativeRuntime, NativeService, TokenServic
 use wasmvisor_proto::Message;
 use wasmvisor_runtime::{
     ArtifactId, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec,
-    InstanceStatus, Mailbox, MigrationKind, NodeError, Runtime, runtime_id,
+    InstanceStatus, MigrationKind, NodeError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Database, IndexAddress, MemoryDatabase, Namespace, Snapshot};
 
@@ -181,7 +181,7 @@ impl Runtime for RecordingRuntime {
         bump(&mut context, "after", false)
     }
 
-    fn after_commit(&self, _snapshot: &dyn Snapshot, _mailbox: &mut Mailbox) {
+    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) {
         self.record('a', None);
     }
 

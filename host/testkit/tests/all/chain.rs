@@ -264,3 +264,43 @@ fn the_supervisor_runs_in_its_mode_and_blocks_respect_the_size_limit() {
     assert_eq!(testkit.pool_len(), 0);
     testkit.replay().unwrap();
 }
+
+#[test]
+fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
+    // The intruder guest, deployed under the supervisor's artifact name,
+    // broadcasts method 1 ("ping") from every after-commit.
+    let mut testkit = TestKitBuilder::new(4)
+        .with_wasm_service(
+            0,
+            "supervisor",
+            wasmvisor_testkit::SUPERVISOR_ARTIFACT_NAME,
+            wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
+            vec![],
+        )
+        .build();
+    assert_eq!(testkit.pool_len(), 1, "the genesis block's after-commit broadcast");
+    let block = testkit.create_block();
+    assert_eq!(block.header.tx_count, 1);
+    // The intruder has no method 1: the pooled broadcast ran and failed.
+    assert_eq!(block.errors[&CallLocation::Transaction(0)].kind, ErrorKind::Common(1));
+    assert_eq!(testkit.pool_len(), 1, "and the next after-commit broadcast again");
+    let mut fork = testkit.read_fork();
+    let hash = wasmvisor_blockchain::blocks::block_transactions(&mut fork, 1).unwrap()[0];
+    let (signed, _) = wasmvisor_blockchain::blocks::transaction(&mut fork, &hash)
+        .unwrap()
+        .unwrap();
+    let verified = wasmvisor_blockchain::verify(&signed, &testkit.chain_id(), usize::MAX).unwrap();
+    assert_eq!(
+        verified.author,
+        testkit.validators()[0].service_key.verifying_key().to_bytes(),
+        "signed by the node"
+    );
+    assert_eq!(
+        (
+            verified.call.instance_id,
+            verified.call.method_id,
+            verified.arguments.as_slice()
+        ),
+        (0, 1, &b"ping"[..])
+    );
+}

@@ -6,10 +6,13 @@
 //! The supervisor's read queries keep the reads; transitions there fail with
 //! IncorrectCall, as everywhere storage is read-only.
 //!
+//! `broadcast` queues a transaction to the supervisor for the node to sign
+//! and submit; it works only in `after-commit`, bounded per call.
+//!
 //! Not provided yet (the supervisor and node work brings them):
-//! `set-consensus-config`, and the node-local actions of `after-commit`
-//! (local deploys, local statuses, the node's key, broadcasting), which
-//! answer `unknown`, `none` or a refusal.
+//! `set-consensus-config`, and the other node-local actions (local deploys,
+//! local statuses, the node's key), which answer `unknown`, `none` or a
+//! refusal.
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
 use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
+use crate::limits::{BROADCAST_ARGUMENTS_SIZE_MAX, BROADCASTS_PER_CALL_MAX};
 use crate::state::{HostState, StorageAccess};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
@@ -256,9 +260,21 @@ impl Host for HostState {
         Ok(None)
     }
 
-    fn broadcast(&mut self, _method_id: u32, _arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        Ok(Err(
-            "broadcasting needs the node, which is not wired to the runtime yet".into(),
-        ))
+    fn broadcast(&mut self, method_id: u32, arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        let Some(outbox) = &self.env.broadcasts else {
+            return Ok(Err("broadcasting is only possible in after-commit".into()));
+        };
+        if arguments.len() > BROADCAST_ARGUMENTS_SIZE_MAX {
+            return Ok(Err(format!(
+                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_SIZE_MAX}",
+                arguments.len()
+            )));
+        }
+        let mut queued = outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if queued.len() >= BROADCASTS_PER_CALL_MAX {
+            return Ok(Err(format!("at most {BROADCASTS_PER_CALL_MAX} broadcasts per call")));
+        }
+        queued.push((method_id, arguments));
+        Ok(Ok(()))
     }
 }

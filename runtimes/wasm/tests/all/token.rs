@@ -51,6 +51,7 @@ impl Harness {
             storage: Box::new(self.storage.clone()),
             calls: None,
             lifecycle: None,
+            broadcasts: None,
         }
     }
 
