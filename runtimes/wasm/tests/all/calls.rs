@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::support::spec;
 use wasmvisor_artifacts::{HOSTILE, TOKEN};
 use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_proto::token::TokenConfig;
 use wasmvisor_runtime::{ArtifactId, CallInfo, CallLocation, ErrorKind, InstanceSpec, Runtime, runtime_id};
 use wasmvisor_storage::{IndexAddress, Namespace};
@@ -14,14 +14,6 @@ use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 const TOKEN_ID: u32 = 2;
 const CALLER_ID: u32 = 3;
 const CALLEE_ID: u32 = 4;
-
-fn spec(component: &[u8]) -> Vec<u8> {
-    WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    }
-    .encode_to_vec()
-}
 
 fn chain() -> Dispatcher {
     let runtime: Arc<dyn Runtime> = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());

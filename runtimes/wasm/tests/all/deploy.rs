@@ -2,19 +2,12 @@
 //! blake3 hash, component, imports against the privilege class) in the
 //! deploy task, off the block path.
 
+use crate::support::spec;
 use wasmvisor_artifacts::{DISPATCHER_INTRUDER, TOKEN};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{ArtifactId, ErrorKind, Runtime, runtime_id};
 use wasmvisor_wasm::{RuntimeErrorCode, WasmRuntime, WasmRuntimeConfig, limits::COMPONENT_SIZE_MAX};
-
-fn spec(component: &[u8]) -> Vec<u8> {
-    WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    }
-    .encode_to_vec()
-}
 
 fn deploy(runtime: &WasmRuntime, name: &str, spec: Vec<u8>) -> Result<(), wasmvisor_runtime::ExecutionError> {
     deploy_version(runtime, name, "1.0.0", spec)

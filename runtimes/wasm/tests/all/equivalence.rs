@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::support::block;
 use proptest::prelude::*;
 use wasmvisor_artifacts::TOKEN;
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
@@ -58,12 +59,6 @@ fn wasm_chain(database: Arc<dyn Database>) -> Dispatcher {
     let (artifact, spec) = wasm_token_spec();
     dispatcher.genesis(genesis(artifact, spec)).unwrap();
     dispatcher
-}
-
-/// Executes and commits one block.
-fn block(dispatcher: &mut Dispatcher, transactions: &[Transaction]) -> wasmvisor_dispatcher::CommittedBlock {
-    let proposal = dispatcher.execute_proposal(transactions).unwrap();
-    dispatcher.commit(proposal).unwrap()
 }
 
 fn key(owner: u8) -> [u8; 32] {

@@ -7,4 +7,5 @@ mod deploy;
 mod equivalence;
 mod sandbox;
 mod supervisor;
+mod support;
 mod token;

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::support::{block, spec};
 use wasmvisor_artifacts::{HOSTILE, TOKEN};
-use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transaction};
+use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::{ArtifactId, CallInfo, CallLocation, ErrorKind, InstanceSpec, QueryError, Runtime, runtime_id};
 use wasmvisor_wasm::{
@@ -19,14 +19,6 @@ use wasmvisor_wasm::{
 
 const TOKEN_ID: u32 = 2;
 const HOSTILE_ID: u32 = 3;
-
-fn spec(component: &[u8]) -> Vec<u8> {
-    WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    }
-    .encode_to_vec()
-}
 
 fn chain() -> Dispatcher {
     chain_with_fuel(0)
@@ -79,11 +71,6 @@ fn transaction(instance_id: u32, method_id: u32, arguments: Vec<u8>, seed: u8) -
         call: CallInfo { instance_id, method_id },
         arguments,
     }
-}
-
-fn block(dispatcher: &mut Dispatcher, transactions: &[Transaction]) -> CommittedBlock {
-    let proposal = dispatcher.execute_proposal(transactions).unwrap();
-    dispatcher.commit(proposal).unwrap()
 }
 
 fn runtime_code(code: RuntimeErrorCode) -> ErrorKind {

@@ -3,21 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::support::spec;
 use wasmvisor_artifacts::{DISPATCHER_INTRUDER, SUPERVISOR, TOKEN};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode, WasmDeploySpec};
+use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_proto::token::TokenConfig;
 use wasmvisor_runtime::{ArtifactId, CallInfo, CallLocation, ErrorKind, InstanceSpec, Runtime, runtime_id};
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
-
-fn spec(component: &[u8]) -> Vec<u8> {
-    WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    }
-    .encode_to_vec()
-}
 
 fn chain(supervisor_bytes: &[u8], supervisor_params: Vec<u8>) -> Dispatcher {
     let runtime: Arc<dyn Runtime> = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());
