@@ -26,6 +26,14 @@ pub enum BlockError {
     /// A precommit is invalid or there are not enough of them.
     #[error("precommits: {0}")]
     Precommits(String),
+    /// The block repeats a transaction, or holds one already committed
+    /// (replay protection).
+    #[error("transaction {} is already committed or repeated in the block", hex(.0))]
+    DuplicateTransaction(Hash),
+}
+
+fn hex(hash: &Hash) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// `n * 2 / 3 + 1`: votes needed out of `n` validators.
@@ -156,6 +164,11 @@ impl Blockchain {
         verify(bytes, &self.chain_id, size_max)
     }
 
+    /// Whether a transaction with this hash is in a committed block.
+    pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
+        Ok(blocks::transaction(&mut self.read_fork(), hash)?.is_some())
+    }
+
     /// A fork over the committed state, for reads.
     pub fn read_fork(&self) -> Fork {
         self.dispatcher.read_fork()
@@ -174,6 +187,12 @@ impl Blockchain {
     /// Executes a block of transactions on a fork; nothing is committed
     /// until [`Blockchain::commit`]. Several may be executed per height.
     pub fn execute(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for transaction in transactions {
+            if !seen.insert(transaction.hash) || self.is_committed(&transaction.hash)? {
+                return Err(BlockError::DuplicateTransaction(transaction.hash));
+            }
+        }
         let previous = self.last_header()?;
         let executable: Vec<_> = transactions.iter().map(VerifiedTransaction::to_dispatcher).collect();
         let mut proposal = self.dispatcher.execute_proposal(&executable)?;

@@ -260,6 +260,20 @@ impl TestKitBuilder {
     }
 }
 
+/// Why the pool refused a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// It does not verify.
+    #[error(transparent)]
+    Invalid(#[from] wasmvisor_blockchain::TransactionError),
+    /// The same transaction is already waiting.
+    #[error("the transaction is already in the pool")]
+    AlreadyPooled,
+    /// The same transaction is in a committed block.
+    #[error("the transaction is already committed")]
+    AlreadyCommitted,
+}
+
 /// What a created block left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockOutcome {
@@ -319,10 +333,17 @@ impl TestKit {
         self.sign(&self.validators[index].service_key, call, arguments)
     }
 
-    /// Adds a signed transaction to the pool (it must verify).
-    pub fn add_to_pool(&mut self, signed: Vec<u8>) -> Result<Hash, wasmvisor_blockchain::TransactionError> {
+    /// Adds a signed transaction to the pool. It must verify, and must be
+    /// neither pooled nor committed already (a node's pool drops those).
+    pub fn add_to_pool(&mut self, signed: Vec<u8>) -> Result<Hash, PoolError> {
         let transaction = self.chain().verify(&signed)?;
         let hash = transaction.hash;
+        if self.pool.iter().any(|pooled| pooled.hash == hash) {
+            return Err(PoolError::AlreadyPooled);
+        }
+        if self.chain().is_committed(&hash).unwrap_or(false) {
+            return Err(PoolError::AlreadyCommitted);
+        }
         self.pool.push(transaction);
         Ok(hash)
     }
@@ -411,7 +432,11 @@ impl TestKit {
     fn pool_broadcasts(&mut self) {
         let broadcasts = self.chain().sign_broadcasts(&self.validators[0].service_key);
         for signed in broadcasts {
-            self.add_to_pool(signed).expect("the node's own broadcasts verify");
+            match self.add_to_pool(signed) {
+                // A repeated broadcast is the same transaction: dropped.
+                Ok(_) | Err(PoolError::AlreadyPooled | PoolError::AlreadyCommitted) => {}
+                Err(PoolError::Invalid(error)) => panic!("the node's own broadcast does not verify: {error}"),
+            }
         }
     }
 

@@ -140,3 +140,21 @@ fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
     let votes = precommits(1, &block.hash, &[1, 2, 3]);
     assert_eq!(chain.commit(block, votes).unwrap().height, 1);
 }
+
+#[test]
+fn committed_or_repeated_transactions_are_refused() {
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis()).unwrap();
+    let transaction = wallet_transaction(&chain, 1, "alice");
+    assert!(matches!(
+        chain.execute(&[transaction.clone(), transaction.clone()]),
+        Err(BlockError::DuplicateTransaction(hash)) if hash == transaction.hash
+    ));
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let votes = precommits(1, &block.hash, &[0, 1, 2]);
+    chain.commit(block, votes).unwrap();
+    assert!(chain.is_committed(&transaction.hash).unwrap());
+    assert!(
+        matches!(chain.execute(&[transaction]), Err(BlockError::DuplicateTransaction(_))),
+        "a replay"
+    );
+}

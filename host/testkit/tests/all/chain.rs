@@ -8,7 +8,7 @@ use wasmvisor_native::TokenService;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet, WalletQuery};
 use wasmvisor_runtime::{CallInfo, CallLocation, ErrorKind, InstanceStatus};
-use wasmvisor_testkit::{TestKit, TestKitBuilder};
+use wasmvisor_testkit::{PoolError, TestKit, TestKitBuilder};
 
 const NATIVE_TOKEN: u32 = 2;
 const WASM_TOKEN: u32 = 3;
@@ -206,7 +206,7 @@ fn transactions_signed_for_another_chain_are_refused() {
     );
     assert_eq!(
         testkit.add_to_pool(foreign).unwrap_err(),
-        wasmvisor_blockchain::TransactionError::WrongChain
+        PoolError::Invalid(wasmvisor_blockchain::TransactionError::WrongChain)
     );
     let validator_signed = testkit.sign_as_validator(
         0,
@@ -216,8 +216,17 @@ fn transactions_signed_for_another_chain_are_refused() {
         },
         CreateWallet { name: "v".into() }.encode_to_vec(),
     );
-    testkit.add_to_pool(validator_signed).unwrap();
+    testkit.add_to_pool(validator_signed.clone()).unwrap();
+    assert_eq!(
+        testkit.add_to_pool(validator_signed.clone()).unwrap_err(),
+        PoolError::AlreadyPooled
+    );
     assert!(testkit.create_block().errors.is_empty());
+    assert_eq!(
+        testkit.add_to_pool(validator_signed).unwrap_err(),
+        PoolError::AlreadyCommitted,
+        "no replay"
+    );
 }
 
 #[test]
@@ -283,7 +292,9 @@ fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
     assert_eq!(block.header.tx_count, 1);
     // The intruder has no method 1: the pooled broadcast ran and failed.
     assert_eq!(block.errors[&CallLocation::Transaction(0)].kind, ErrorKind::Common(1));
-    assert_eq!(testkit.pool_len(), 1, "and the next after-commit broadcast again");
+    // The next after-commit broadcasts the same transaction again; being
+    // committed already, it is dropped, not replayed.
+    assert_eq!(testkit.pool_len(), 0, "a committed transaction is not pooled again");
     let mut fork = testkit.read_fork();
     let hash = wasmvisor_blockchain::blocks::block_transactions(&mut fork, 1).unwrap()[0];
     let (signed, _) = wasmvisor_blockchain::blocks::transaction(&mut fork, &hash)
