@@ -88,19 +88,28 @@ fn genesis_header(state_root: Hash) -> BlockHeader {
 
 impl Blockchain {
     /// Starts a chain: the genesis block, then its header.
+    /// `node_service_key` is this node's validator service key, if any (its
+    /// services may broadcast transactions signed with it).
     pub fn genesis(
         database: Arc<dyn Database>,
         runtimes: Vec<Arc<dyn Runtime>>,
         config: GenesisConfig,
+        node_service_key: Option<[u8; 32]>,
     ) -> Result<Self, BlockError> {
         let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
+        dispatcher.set_node_service_key(node_service_key);
         let state_root = dispatcher.genesis(config)?;
         Self::with_genesis_header(database, dispatcher, state_root)
     }
 
     /// Resumes a chain after a restart.
-    pub fn resume(database: Arc<dyn Database>, runtimes: Vec<Arc<dyn Runtime>>) -> Result<Self, BlockError> {
+    pub fn resume(
+        database: Arc<dyn Database>,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        node_service_key: Option<[u8; 32]>,
+    ) -> Result<Self, BlockError> {
         let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
+        dispatcher.set_node_service_key(node_service_key);
         dispatcher.resume()?;
         let mut fork = dispatcher.read_fork();
         match blocks::header(&mut fork, 0)? {

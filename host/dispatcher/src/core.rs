@@ -8,8 +8,8 @@ use std::thread::JoinHandle;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, CoreError, ExecutionContext,
-    ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl, MigrationKind,
-    MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
+    ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl, LocalDeployStatus,
+    MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
 };
 use wasmvisor_storage::{Fork, IndexAddress, Namespace};
 
@@ -20,19 +20,6 @@ use crate::schema::{InstanceState, Schema, artifact_key};
 enum Deployment {
     Running(JoinHandle<Result<(), ExecutionError>>),
     Finished(Result<(), ExecutionError>),
-}
-
-/// Node-local outcome of deploying an artifact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocalDeployStatus {
-    /// Never requested on this node.
-    Unknown,
-    /// Running in the background.
-    Pending,
-    /// Finished successfully.
-    Succeeded,
-    /// Failed, with the reason.
-    Failed(String),
 }
 
 pub(crate) struct Core {
@@ -125,7 +112,7 @@ impl Core {
     }
 
     /// This node's outcome of deploying `artifact`, without waiting.
-    pub(crate) fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
+    pub(crate) fn deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
         let mut deployments = self.deployments();
         let finished = match deployments.get(artifact) {
             None => return LocalDeployStatus::Unknown,
@@ -313,6 +300,10 @@ impl LifecycleControl for Core {
                 spec_hash: *blake3::hash(&spec).as_bytes(),
             })
             .collect())
+    }
+
+    fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
+        self.deploy_status(artifact)
     }
 
     fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError> {

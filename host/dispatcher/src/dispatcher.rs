@@ -6,12 +6,13 @@ use std::sync::Arc;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
-    InstanceSpec, InstanceStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError, Runtime,
+    InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError,
+    Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, smt_root_from_scratch};
 
-use crate::core::{Core, LocalDeployStatus, pending_artifact_key, pending_instance_key};
+use crate::core::{Core, pending_artifact_key, pending_instance_key};
 use crate::limits::TRANSACTIONS_PER_BLOCK_MAX;
 use crate::schema::{InstanceState, Schema};
 use wasmvisor_proto::blockchain::ConsensusConfig;
@@ -114,6 +115,7 @@ pub struct Dispatcher {
     database: Arc<dyn Database>,
     core: Arc<Core>,
     outbox: std::sync::Mutex<Vec<Broadcast>>,
+    node_service_key: std::sync::Mutex<Option<[u8; 32]>>,
     phase: Phase,
     /// Height of the last committed block.
     height: Option<u64>,
@@ -158,6 +160,7 @@ impl Dispatcher {
             database,
             core,
             outbox: std::sync::Mutex::default(),
+            node_service_key: std::sync::Mutex::default(),
             phase: Phase::Initialized,
             height: None,
         }
@@ -187,6 +190,15 @@ impl Dispatcher {
     /// A fork over the committed state, for reads.
     pub fn read_fork(&self) -> Fork {
         Fork::new(self.database.snapshot())
+    }
+
+    /// Tells services (in after-commit) this node's service key: set on
+    /// validators, whose services may then broadcast on their behalf.
+    pub fn set_node_service_key(&self, key: Option<[u8; 32]>) {
+        *self
+            .node_service_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
     }
 
     /// Takes the transactions services asked this node to broadcast.
@@ -234,7 +246,7 @@ impl Dispatcher {
 
     /// This node's outcome of deploying `artifact`.
     pub fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
-        self.core.local_deploy_status(artifact)
+        self.core.deploy_status(artifact)
     }
 
     /// GENESIS: deploys the genesis artifacts, starts the genesis instances
@@ -592,6 +604,10 @@ impl Dispatcher {
                 height: self.height.unwrap_or(0),
                 mailbox: &mut mailbox,
                 supervisor_lifecycle: self.core.lifecycle_for(wasmvisor_runtime::SUPERVISOR_INSTANCE_ID),
+                node_service_key: *self
+                    .node_service_key
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
             });
         }
         for request in mailbox.drain() {

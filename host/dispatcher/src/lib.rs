@@ -18,6 +18,6 @@ mod dispatcher;
 pub mod limits;
 mod schema;
 
-pub use crate::core::LocalDeployStatus;
 pub use dispatcher::{Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, Transaction, error_root};
 pub use schema::InstanceState;
+pub use wasmvisor_runtime::LocalDeployStatus;

@@ -245,8 +245,14 @@ impl TestKitBuilder {
     pub fn build(self) -> TestKit {
         let validators = self.validators();
         let database = MemoryDatabase::new();
-        let chain = Blockchain::genesis(Arc::new(database.clone()), self.runtimes(), self.genesis(&validators))
-            .expect("the genesis block commits");
+        let node_key = Some(validators[0].service_key.verifying_key().to_bytes());
+        let chain = Blockchain::genesis(
+            Arc::new(database.clone()),
+            self.runtimes(),
+            self.genesis(&validators),
+            node_key,
+        )
+        .expect("the genesis block commits");
         let mut testkit = TestKit {
             builder: self,
             validators,
@@ -506,7 +512,9 @@ impl TestKit {
 
     fn resume(&mut self) {
         let database: Arc<dyn Database> = Arc::new(self.database.clone());
-        self.chain = Some(Blockchain::resume(database, self.builder.runtimes()).expect("the chain resumes"));
+        // The testkit is validator 0's node.
+        let node_key = Some(self.validators[0].service_key.verifying_key().to_bytes());
+        self.chain = Some(Blockchain::resume(database, self.builder.runtimes(), node_key).expect("the chain resumes"));
     }
 
     /// The replay oracle: a fresh chain from the same genesis re-executes

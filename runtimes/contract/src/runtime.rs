@@ -95,6 +95,9 @@ pub trait LifecycleControl: Send + Sync {
     fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError>;
     /// The committed consensus configuration (protobuf `ConsensusConfig`).
     fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError>;
+    /// This node's outcome of deploying `artifact` (node-local: only for
+    /// after-commit, never for consensus calls).
+    fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus;
     /// Registers an artifact every validator deployed: Active from the end
     /// of the block.
     fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
@@ -277,6 +280,19 @@ pub enum QueryError {
     Internal(String),
 }
 
+/// Node-local outcome of deploying an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalDeployStatus {
+    /// Never requested on this node.
+    Unknown,
+    /// Running in the background.
+    Pending,
+    /// Finished successfully.
+    Succeeded,
+    /// Failed, with the reason.
+    Failed(String),
+}
+
 /// What `after_commit` gets.
 pub struct AfterCommitContext<'a> {
     /// The committed state.
@@ -285,9 +301,12 @@ pub struct AfterCommitContext<'a> {
     pub height: u64,
     /// Where to queue asynchronous commands for the dispatcher.
     pub mailbox: &'a mut Mailbox,
-    /// The lifecycle mechanism, for the supervisor's registry reads (its
-    /// transitions are refused: the state is read-only here).
+    /// The lifecycle mechanism, for the supervisor's registry reads and
+    /// local deploy statuses (its transitions are refused: the state is
+    /// read-only here).
     pub supervisor_lifecycle: Option<Arc<dyn LifecycleControl>>,
+    /// This node's service key, if it is a validator.
+    pub node_service_key: Option<[u8; 32]>,
 }
 
 /// Asynchronous commands a runtime sends the dispatcher from `after_commit`.

@@ -38,4 +38,4 @@ pub use errors::{RuntimeErrorCode, WasmError};
 pub use fork_storage::{ForkStorage, NodeFailure};
 pub use memory::MemoryStorage;
 pub use runtime::{WasmRuntime, WasmRuntimeConfig};
-pub use state::{CallEnv, Entries, InstanceStorage, StorageAccess};
+pub use state::{AfterCommitState, CallEnv, Entries, InstanceStorage, Outbox, StorageAccess};

@@ -28,7 +28,9 @@ pub const FUEL_PER_CALL_DEFAULT: u64 = 50_000_000;
 /// them and blocks execute one at a time, so this leaves room for
 /// concurrent read queries; running out is a node-local condition.
 pub const INSTANCES_LIVE_MAX: u32 = 256;
-/// Transactions one `after-commit` call may ask the node to broadcast.
-pub const BROADCASTS_PER_CALL_MAX: usize = 16;
+/// Requests (broadcasts, local deploys) one `after-commit` call may queue.
+pub const AFTER_COMMIT_REQUESTS_MAX: usize = 16;
 /// Largest argument of one broadcast, in bytes (1 MiB).
 pub const BROADCAST_ARGUMENTS_SIZE_MAX: usize = 1 << 20;
+/// Bytes a deploy spec may carry beyond its component (hash and framing).
+pub const DEPLOY_SPEC_OVERHEAD_MAX: usize = 64;

@@ -10,7 +10,7 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, Caller, DeployTask, ErrorKind as CoreKind, ExecutionContext, ExecutionError,
-    InstanceId, InstanceSpec, InstanceStatus, MailboxRequest, NodeError, QueryContext, QueryError, Runtime, runtime_id,
+    InstanceId, InstanceSpec, InstanceStatus, NodeError, QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
 
@@ -69,8 +69,8 @@ struct Capabilities {
     lifecycle: Option<Arc<dyn wasmvisor_runtime::LifecycleControl>>,
     /// Fuel from the consensus configuration (0: the runtime's default).
     fuel_per_call: u64,
-    /// Where broadcasts go (after-commit only).
-    broadcasts: Option<crate::state::Outbox>,
+    /// Node-local capabilities (after-commit only).
+    after_commit: Option<crate::state::AfterCommitState>,
 }
 
 /// What a deploy task needs, moved onto its thread.
@@ -114,7 +114,7 @@ impl Compiler {
     /// Validates a deploy spec and compiles its component (or loads it from
     /// the cache): the work of a deploy task, off the block path.
     fn compile(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<WasmService, ExecutionError> {
-        if spec.len() > COMPONENT_SIZE_MAX + 64 {
+        if spec.len() > COMPONENT_SIZE_MAX + crate::limits::DEPLOY_SPEC_OVERHEAD_MAX {
             return Err(refused(format!(
                 "the deploy spec of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
                 spec.len()
@@ -266,7 +266,7 @@ impl WasmRuntime {
             )),
             calls: capabilities.calls,
             lifecycle: capabilities.lifecycle,
-            broadcasts: capabilities.broadcasts,
+            after_commit: capabilities.after_commit,
         };
         let fuel = if fuel_per_call > 0 {
             fuel_per_call
@@ -299,7 +299,7 @@ impl WasmRuntime {
             calls: Some(context.call_site()),
             lifecycle: context.lifecycle_handle(),
             fuel_per_call: context.fuel_per_call,
-            broadcasts: None,
+            after_commit: None,
         };
         let ExecutionContext {
             fork,
@@ -404,7 +404,7 @@ impl Runtime for WasmRuntime {
             calls: None,
             lifecycle,
             fuel_per_call: 0,
-            broadcasts: None,
+            after_commit: None,
         };
         let answer = self.run(
             fork,
@@ -436,7 +436,11 @@ impl Runtime for WasmRuntime {
             .map(|(spec, _)| spec.clone())
             .collect();
         for spec in active {
-            let outbox = crate::state::Outbox::default();
+            let state = crate::state::AfterCommitState {
+                outbox: crate::state::Outbox::default(),
+                node_service_key: context.node_service_key,
+            };
+            let outbox = Arc::clone(&state.outbox);
             let capabilities = Capabilities {
                 calls: None,
                 lifecycle: if spec.id == wasmvisor_runtime::SUPERVISOR_INSTANCE_ID {
@@ -445,7 +449,7 @@ impl Runtime for WasmRuntime {
                     None
                 },
                 fuel_per_call: 0,
-                broadcasts: Some(Arc::clone(&outbox)),
+                after_commit: Some(state),
             };
             let mut fork = Fork::new(Arc::clone(context.snapshot));
             let _node_local = self.run(
@@ -458,8 +462,8 @@ impl Runtime for WasmRuntime {
                 |service, env, fuel| service.after_commit(env, fuel),
             );
             let queued = std::mem::take(&mut *outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-            for (method_id, arguments) in queued {
-                context.mailbox.push(MailboxRequest::Broadcast { method_id, arguments });
+            for request in queued {
+                context.mailbox.push(request);
             }
         }
     }

@@ -73,14 +73,22 @@ pub struct CallEnv {
     /// The lifecycle mechanism, given only to the supervisor's consensus
     /// calls (backs the `dispatcher` interface).
     pub lifecycle: Option<std::sync::Arc<dyn wasmvisor_runtime::LifecycleControl>>,
-    /// Where `broadcast` queues transactions (`None`: broadcasting is only
-    /// possible in `after-commit`).
-    pub broadcasts: Option<Outbox>,
+    /// Node-local capabilities of `after-commit` (`None` in every other
+    /// call, so consensus calls cannot see or do anything node-local).
+    pub after_commit: Option<AfterCommitState>,
 }
 
-/// Transactions to the supervisor a guest asked the node to broadcast:
-/// (method id, arguments).
-pub type Outbox = std::sync::Arc<std::sync::Mutex<Vec<(u32, Vec<u8>)>>>;
+/// What only `after-commit` may use.
+#[derive(Debug, Clone, Default)]
+pub struct AfterCommitState {
+    /// Requests for the dispatcher (broadcasts, local deploys), bounded.
+    pub outbox: Outbox,
+    /// This node's service key, if it is a validator.
+    pub node_service_key: Option<[u8; 32]>,
+}
+
+/// Mailbox requests a guest queued from `after-commit`.
+pub type Outbox = std::sync::Arc<std::sync::Mutex<Vec<wasmvisor_runtime::MailboxRequest>>>;
 
 /// The data of a wasmtime `Store`: one per call, dropped after it.
 pub struct HostState {

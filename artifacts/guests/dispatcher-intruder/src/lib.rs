@@ -3,7 +3,11 @@
 //! it, and the linker for ordinary services does not even contain the
 //! interface, so it cannot be instantiated as one either.
 
-use wasmvisor_sdk::{Call, ExecutionError, QueryError, Service};
+use wasmvisor_sdk::{Call, Entry, ExecutionError, QueryError, Service};
+
+fn deploy_probe() -> Entry<bool> {
+    Entry::new("deploy-probe")
+}
 
 mod privileged {
     wit_bindgen::generate!({
@@ -27,13 +31,39 @@ impl Service for Intruder {
                 }
                 Ok(())
             }
+            // Turns on the deploy probe of after-commit.
+            2 => deploy_probe().set(&true),
             _ => Err(call.no_such_method()),
         }
     }
 
     /// After every block, asks the node to broadcast method 1 ("ping").
+    /// With the deploy probe on, also broadcasts the node's key (method 3),
+    /// requests a local deploy of a bogus artifact once, and broadcasts its
+    /// failure reason when the node reports one (method 4).
     fn after_commit() {
-        let _refused_outside_after_commit = privileged::wasmvisor::service::dispatcher::broadcast(1, b"ping");
+        use privileged::wasmvisor::service::dispatcher::{self, LocalOutcome};
+        let _ignored = dispatcher::broadcast(1, b"ping");
+        if !deploy_probe().get().ok().flatten().unwrap_or(false) {
+            return;
+        }
+        if let Some(key) = dispatcher::node_service_key() {
+            let _ignored = dispatcher::broadcast(3, &key);
+        }
+        let bogus = wasmvisor_sdk::ArtifactId {
+            runtime_id: 1,
+            name: "test.bogus".into(),
+            version: "1.0.0".into(),
+        };
+        match dispatcher::local_deploy_status(&bogus) {
+            LocalOutcome::Unknown => {
+                let _ignored = dispatcher::request_local_deploy(&bogus, b"not a deploy spec");
+            }
+            LocalOutcome::Failed(reason) => {
+                let _ignored = dispatcher::broadcast(4, reason.as_bytes());
+            }
+            LocalOutcome::Pending | LocalOutcome::Succeeded(_) => {}
+        }
     }
 
     /// Query `unload`: tries to unload the first artifact it can see from a

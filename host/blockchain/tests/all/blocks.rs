@@ -75,7 +75,7 @@ fn wallet_transaction(chain: &Blockchain, seed: u8, name: &str) -> wasmvisor_blo
 #[test]
 fn committed_blocks_chain_by_hash_and_record_their_transactions() {
     let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
-    let mut chain = Blockchain::genesis(Arc::clone(&database), runtimes(), genesis()).unwrap();
+    let mut chain = Blockchain::genesis(Arc::clone(&database), runtimes(), genesis(), None).unwrap();
     let genesis_header = chain.last_header().unwrap();
     assert_eq!(chain.chain_id(), block_hash(&genesis_header));
 
@@ -109,14 +109,14 @@ fn committed_blocks_chain_by_hash_and_record_their_transactions() {
     // A restart finds the same chain.
     let chain_id = chain.chain_id();
     chain.shutdown();
-    let resumed = Blockchain::resume(database, runtimes()).unwrap();
+    let resumed = Blockchain::resume(database, runtimes(), None).unwrap();
     assert_eq!(resumed.chain_id(), chain_id);
     assert_eq!(resumed.last_header().unwrap(), header);
 }
 
 #[test]
 fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
-    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis()).unwrap();
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis(), None).unwrap();
     let transaction = wallet_transaction(&chain, 1, "alice");
 
     let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
@@ -143,7 +143,7 @@ fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
 
 #[test]
 fn committed_or_repeated_transactions_are_refused() {
-    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis()).unwrap();
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis(), None).unwrap();
     let transaction = wallet_transaction(&chain, 1, "alice");
     assert!(matches!(
         chain.execute(&[transaction.clone(), transaction.clone()]),

@@ -315,3 +315,68 @@ fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
         (0, 1, &b"ping"[..])
     );
 }
+
+/// Every committed transaction to the supervisor: (method, arguments).
+fn committed_supervisor_calls(testkit: &TestKit) -> Vec<(u32, Vec<u8>)> {
+    let mut fork = testkit.read_fork();
+    let mut calls = Vec::new();
+    for height in 1..=testkit.height() {
+        for hash in wasmvisor_blockchain::blocks::block_transactions(&mut fork, height).unwrap() {
+            let (signed, _) = wasmvisor_blockchain::blocks::transaction(&mut fork, &hash)
+                .unwrap()
+                .unwrap();
+            let verified = wasmvisor_blockchain::verify(&signed, &testkit.chain_id(), usize::MAX).unwrap();
+            if verified.call.instance_id == 0 {
+                calls.push((verified.call.method_id, verified.arguments));
+            }
+        }
+    }
+    calls
+}
+
+#[test]
+fn after_commit_sees_the_node_key_and_local_deploys() {
+    let mut testkit = TestKitBuilder::new(4)
+        .with_wasm_service(
+            0,
+            "supervisor",
+            wasmvisor_testkit::SUPERVISOR_ARTIFACT_NAME,
+            wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
+            vec![],
+        )
+        .build();
+    let probe = testkit.sign(
+        &key(5),
+        CallInfo {
+            instance_id: 0,
+            method_id: 2,
+        },
+        vec![],
+    );
+    testkit.add_to_pool(probe).unwrap();
+    // Blocks until the bogus deploy's failure came back as a broadcast
+    // (the deploy runs in the background; bounded).
+    let mut reason = None;
+    for _ in 0..50 {
+        testkit.create_block();
+        let calls = committed_supervisor_calls(&testkit);
+        reason = calls
+            .iter()
+            .find(|(method, _)| *method == 4)
+            .map(|(_, arguments)| arguments.clone());
+        if reason.is_some() {
+            break;
+        }
+    }
+    let reason = String::from_utf8(reason.expect("the failure was broadcast")).unwrap();
+    assert!(reason.contains("does not decode"), "{reason}");
+    let calls = committed_supervisor_calls(&testkit);
+    let node_key = calls
+        .iter()
+        .find(|(method, _)| *method == 3)
+        .expect("the node's key was broadcast");
+    assert_eq!(
+        node_key.1,
+        testkit.validators()[0].service_key.verifying_key().to_bytes().to_vec()
+    );
+}

@@ -6,24 +6,27 @@
 //! The supervisor's read queries keep the reads; transitions there fail with
 //! IncorrectCall, as everywhere storage is read-only.
 //!
-//! `broadcast` queues a transaction to the supervisor for the node to sign
-//! and submit; it works only in `after-commit`, bounded per call.
+//! Node-local actions work only in `after-commit` (elsewhere they refuse or
+//! answer `unknown`/`none`, so consensus calls stay deterministic):
+//! `broadcast` queues a transaction to the supervisor for the node to sign;
+//! `request-local-deploy` starts a background deployment;
+//! `local-deploy-status` and `node-service-key` read this node's state.
+//! Queued requests are bounded per call.
 //!
-//! Not provided yet (the supervisor and node work brings them):
-//! `set-consensus-config`, and the other node-local actions (local deploys,
-//! local statuses, the node's key), which answer `unknown`, `none` or a
-//! refusal.
+//! Not provided yet: `set-consensus-config` (refused).
 
 use std::sync::Arc;
 
-use wasmvisor_runtime::{LifecycleControl, MigrationKind};
+use wasmvisor_runtime::{LifecycleControl, LocalDeployStatus, MailboxRequest, MigrationKind};
 
 use super::{incorrect_call, to_guest_error};
 use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
 use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
-use crate::limits::{BROADCAST_ARGUMENTS_SIZE_MAX, BROADCASTS_PER_CALL_MAX};
+use crate::limits::{
+    AFTER_COMMIT_REQUESTS_MAX, BROADCAST_ARGUMENTS_SIZE_MAX, COMPONENT_SIZE_MAX, DEPLOY_SPEC_OVERHEAD_MAX,
+};
 use crate::state::{HostState, StorageAccess};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
@@ -99,6 +102,21 @@ impl HostState {
         let height = self.env.height;
         let (lifecycle, fork) = self.lifecycle()?;
         transition(&*lifecycle, fork, height).map_err(to_guest_error)
+    }
+}
+
+impl HostState {
+    /// Queues a request for the dispatcher: after-commit only, bounded.
+    fn queue(&mut self, request: MailboxRequest) -> Result<(), String> {
+        let Some(state) = &self.env.after_commit else {
+            return Err("node-local actions are only possible in after-commit".into());
+        };
+        let mut queued = state.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if queued.len() >= AFTER_COMMIT_REQUESTS_MAX {
+            return Err(format!("at most {AFTER_COMMIT_REQUESTS_MAX} requests per after-commit"));
+        }
+        queued.push(request);
+        Ok(())
     }
 }
 
@@ -240,16 +258,39 @@ impl Host for HostState {
 
     fn request_local_deploy(
         &mut self,
-        _artifact: ArtifactId,
-        _spec: Vec<u8>,
+        artifact: ArtifactId,
+        spec: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(Err(incorrect_call(
-            "node-local actions run in after-commit, which is not wired to guests yet",
-        )))
+        if spec.len() > COMPONENT_SIZE_MAX + DEPLOY_SPEC_OVERHEAD_MAX {
+            return Ok(Err(incorrect_call(format!(
+                "a deploy spec of {} bytes is too large",
+                spec.len()
+            ))));
+        }
+        let artifact = match to_artifact(&artifact) {
+            Ok(artifact) => artifact,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(self
+            .queue(MailboxRequest::DeployArtifact { artifact, spec })
+            .map_err(incorrect_call))
     }
 
-    fn local_deploy_status(&mut self, _artifact: ArtifactId) -> wasmtime::Result<LocalOutcome> {
-        Ok(LocalOutcome::Unknown)
+    fn local_deploy_status(&mut self, artifact: ArtifactId) -> wasmtime::Result<LocalOutcome> {
+        // Node-local knowledge: only after-commit may see it.
+        let (Some(_), Some(lifecycle), Ok(artifact)) = (
+            &self.env.after_commit,
+            self.env.lifecycle.clone(),
+            to_artifact(&artifact),
+        ) else {
+            return Ok(LocalOutcome::Unknown);
+        };
+        Ok(match lifecycle.local_deploy_status(&artifact) {
+            LocalDeployStatus::Unknown => LocalOutcome::Unknown,
+            LocalDeployStatus::Pending => LocalOutcome::Pending,
+            LocalDeployStatus::Succeeded => LocalOutcome::Succeeded(Vec::new()),
+            LocalDeployStatus::Failed(reason) => LocalOutcome::Failed(reason),
+        })
     }
 
     fn local_migration_status(&mut self, _instance_name: String) -> wasmtime::Result<LocalOutcome> {
@@ -257,24 +298,21 @@ impl Host for HostState {
     }
 
     fn node_service_key(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
-        Ok(None)
+        Ok(self
+            .env
+            .after_commit
+            .as_ref()
+            .and_then(|state| state.node_service_key)
+            .map(|key| key.to_vec()))
     }
 
     fn broadcast(&mut self, method_id: u32, arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        let Some(outbox) = &self.env.broadcasts else {
-            return Ok(Err("broadcasting is only possible in after-commit".into()));
-        };
         if arguments.len() > BROADCAST_ARGUMENTS_SIZE_MAX {
             return Ok(Err(format!(
                 "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_SIZE_MAX}",
                 arguments.len()
             )));
         }
-        let mut queued = outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if queued.len() >= BROADCASTS_PER_CALL_MAX {
-            return Ok(Err(format!("at most {BROADCASTS_PER_CALL_MAX} broadcasts per call")));
-        }
-        queued.push((method_id, arguments));
-        Ok(Ok(()))
+        Ok(self.queue(MailboxRequest::Broadcast { method_id, arguments }))
     }
 }

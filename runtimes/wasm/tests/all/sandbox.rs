@@ -205,7 +205,7 @@ fn env(storage: &MemoryStorage) -> CallEnv {
         storage: Box::new(storage.clone()),
         calls: None,
         lifecycle: None,
-        broadcasts: None,
+        after_commit: None,
     }
 }
 

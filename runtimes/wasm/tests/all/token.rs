@@ -51,7 +51,7 @@ impl Harness {
             storage: Box::new(self.storage.clone()),
             calls: None,
             lifecycle: None,
-            broadcasts: None,
+            after_commit: None,
         }
     }
 
