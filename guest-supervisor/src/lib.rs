@@ -1,21 +1,26 @@
 //! The supervisor service (instance 0) as a wasm component.
 //!
 //! It is the only component linked with the privileged `dispatcher`
-//! interface. This first slice holds the supervisor's own configuration
-//! (its decision mode) and reads the validator set through the dispatcher;
-//! the governance transactions (deploys, proposals, votes, migrations) are
-//! not implemented yet, and every transaction currently fails with
-//! `NoSuchMethod`.
+//! interface. Implemented so far: its own configuration (the decision
+//! mode) and the deploy flow (methods 0 `request_artifact_deploy` and 1
+//! `report_deploy_result`, deadlines, local deploys and reports in
+//! after-commit). Proposals, votes and migrations (methods 2–5) are not
+//! implemented yet and fail with `NoSuchMethod`.
 //!
 //! Constructor parameters: `SupervisorConfig`. Queries:
 //! `supervisor-config` (answer `SupervisorConfig`), `validator-count`
-//! (answer: protobuf `uint32` wrapper).
+//! (answer: protobuf `uint32` wrapper), `deploy-status` (argument
+//! `DeployRequest`, answer `DeployState`).
+
+mod deploy;
+mod errors;
+mod validators;
 
 use prost::Message;
 use wasmvisor_proto::supervisor::SupervisorConfig;
-use wasmvisor_sdk::{CommonError, ExecutionError, ProofEntry, QueryError, Service, common_error};
+use wasmvisor_sdk::{Call, CommonError, ExecutionError, ProofEntry, QueryError, Service, common_error};
 
-mod privileged {
+pub(crate) mod privileged {
     wit_bindgen::generate!({
         path: "../wit",
         world: "dispatcher-client",
@@ -27,7 +32,7 @@ mod privileged {
 
 use privileged::wasmvisor::service::dispatcher;
 
-fn supervisor_config() -> ProofEntry<SupervisorConfig> {
+pub(crate) fn supervisor_config() -> ProofEntry<SupervisorConfig> {
     ProofEntry::new("config")
 }
 
@@ -44,8 +49,28 @@ impl Service for Supervisor {
         supervisor_config().set(&config)
     }
 
-    fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
+    fn execute(call: Call) -> Result<(), ExecutionError> {
+        call.require_default_interface()?;
+        match call.method_id {
+            deploy::REQUEST_ARTIFACT_DEPLOY => deploy::request(call.decode()?),
+            deploy::REPORT_DEPLOY_RESULT => deploy::report(call.decode()?),
+            _ => Err(call.no_such_method()),
+        }
+    }
+
+    fn before_transactions() -> Result<(), ExecutionError> {
+        deploy::expire()
+    }
+
+    fn after_commit() {
+        deploy::after_commit();
+    }
+
+    fn query(method: String, arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
         match method.as_str() {
+            "deploy-status" => deploy::status(&arguments)
+                .map(|state| state.encode_to_vec())
+                .ok_or_else(|| QueryError::NotFound("no such deploy request".into())),
             "supervisor-config" => supervisor_config()
                 .get()
                 .map_err(|error| QueryError::Internal(error.description))?
