@@ -3,14 +3,7 @@
 
 use wasmvisor_runtime::{CallLocation, ErrorKind, InstanceStatus};
 
-use crate::support::{COUNTER_ID, Chain};
-
-fn core_error(block: &wasmvisor_dispatcher::CommittedBlock, position: u32) -> Option<u8> {
-    match block.errors.get(&CallLocation::Transaction(position))?.kind {
-        ErrorKind::Core(code) => Some(code),
-        other => panic!("expected a core error, got {other:?}"),
-    }
-}
+use crate::support::{COUNTER_ID, Chain, core_error};
 
 #[test]
 fn allowed_transitions_take_effect_at_commit() {

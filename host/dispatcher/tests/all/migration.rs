@@ -1,19 +1,9 @@
 //! Migrations: fast-forward, data migration committed and flushed, rolled
 //! back, and every forbidden case with its code.
 
-use wasmvisor_runtime::{CallLocation, ErrorKind, InstanceStatus};
+use wasmvisor_runtime::InstanceStatus;
 
-use crate::support::{COUNTER_ID, Chain, artifact};
-
-fn core_code(block: &wasmvisor_dispatcher::CommittedBlock, position: u32) -> Option<u8> {
-    block
-        .errors
-        .get(&CallLocation::Transaction(position))
-        .map(|error| match error.kind {
-            ErrorKind::Core(code) => code,
-            other => panic!("expected a core error, got {other:?}"),
-        })
-}
+use crate::support::{COUNTER_ID, Chain, artifact, core_error};
 
 fn run(chain: &mut Chain, commands: &[&str]) -> wasmvisor_dispatcher::CommittedBlock {
     let transactions: Vec<_> = commands.iter().map(|command| chain.command(command)).collect();
@@ -55,9 +45,9 @@ fn a_data_migration_is_committed_flushed_and_then_upgraded() {
 
     // The 2.0.0 artifact is in use by the migration: it cannot be unloaded.
     let block = run(&mut chain, &["unload 5:counter:2.0.0", "flush counter-a", "resume 1"]);
-    assert_eq!(core_code(&block, 0), Some(15));
-    assert_eq!(core_code(&block, 1), Some(10), "flush before commit");
-    assert_eq!(core_code(&block, 2), Some(10), "a migrating instance cannot resume");
+    assert_eq!(core_error(&block, 0), Some(15));
+    assert_eq!(core_error(&block, 1), Some(10), "flush before commit");
+    assert_eq!(core_error(&block, 2), Some(10), "a migrating instance cannot resume");
 
     let block = run(&mut chain, &["shadow 1 42", "commit-migration counter-a 1"]);
     assert!(block.errors.is_empty(), "{:?}", block.errors);
@@ -66,8 +56,8 @@ fn a_data_migration_is_committed_flushed_and_then_upgraded() {
         other => panic!("expected a committed migration, got {other:?}"),
     }
     let block = run(&mut chain, &["commit-migration counter-a 1", "flush counter-a"]);
-    assert_eq!(core_code(&block, 0), Some(10), "committed twice");
-    assert_eq!(core_code(&block, 1), None);
+    assert_eq!(core_error(&block, 0), Some(10), "committed twice");
+    assert_eq!(core_error(&block, 1), None);
     let flushed = state(&chain);
     assert_eq!(flushed.status, Some(InstanceStatus::Stopped));
     assert_eq!(flushed.data_version.as_deref(), Some("2.0.0"));
@@ -80,7 +70,7 @@ fn a_data_migration_is_committed_flushed_and_then_upgraded() {
     // Data 2.0.0 under artifact 1.0.0: resume refused until the artifact is
     // fast-forwarded to 2.0.0.
     let block = run(&mut chain, &["resume 1"]);
-    assert_eq!(core_code(&block, 0), Some(13), "CannotResumeService");
+    assert_eq!(core_error(&block, 0), Some(13), "CannotResumeService");
     assert!(
         run(&mut chain, &["migrate counter-a 5:counter:2.0.0"])
             .errors
@@ -121,7 +111,7 @@ fn forbidden_migrations_fail_with_their_codes() {
         ],
     );
     let block = run(&mut chain, &["migrate counter-a 5:counter:2.0.0"]);
-    assert_eq!(core_code(&block, 0), Some(10), "an Active instance cannot migrate");
+    assert_eq!(core_error(&block, 0), Some(10), "an Active instance cannot migrate");
     run(&mut chain, &["stop 1"]);
     let block = run(
         &mut chain,
@@ -135,11 +125,11 @@ fn forbidden_migrations_fail_with_their_codes() {
             "rollback counter-a",
         ],
     );
-    assert_eq!(core_code(&block, 0), Some(11), "not a newer version");
-    assert_eq!(core_code(&block, 1), Some(11), "another artifact name");
-    assert_eq!(core_code(&block, 2), Some(1), "unknown artifact");
-    assert_eq!(core_code(&block, 3), Some(7), "unknown instance");
-    assert_eq!(core_code(&block, 4), Some(12), "NoMigration across two major versions");
-    assert_eq!(core_code(&block, 5), Some(10), "commit without a migration");
-    assert_eq!(core_code(&block, 6), Some(10), "rollback without a migration");
+    assert_eq!(core_error(&block, 0), Some(11), "not a newer version");
+    assert_eq!(core_error(&block, 1), Some(11), "another artifact name");
+    assert_eq!(core_error(&block, 2), Some(1), "unknown artifact");
+    assert_eq!(core_error(&block, 3), Some(7), "unknown instance");
+    assert_eq!(core_error(&block, 4), Some(12), "NoMigration across two major versions");
+    assert_eq!(core_error(&block, 5), Some(10), "commit without a migration");
+    assert_eq!(core_error(&block, 6), Some(10), "rollback without a migration");
 }

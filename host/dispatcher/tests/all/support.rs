@@ -395,3 +395,15 @@ impl Chain {
             .and_then(|state| state.status)
     }
 }
+
+/// The core error code recorded for the transaction at `position`, if any
+/// (any other error kind fails the test).
+pub fn core_error(block: &CommittedBlock, position: u32) -> Option<u8> {
+    block
+        .errors
+        .get(&wasmvisor_runtime::CallLocation::Transaction(position))
+        .map(|error| match error.kind {
+            wasmvisor_runtime::ErrorKind::Core(code) => code,
+            other => panic!("expected a core error, got {other:?}"),
+        })
+}
