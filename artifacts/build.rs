@@ -47,6 +47,11 @@ const GUESTS: &[Guest] = &[
         about: "The service authors' guide example: a guestbook.",
     },
     Guest {
+        name: "notebook",
+        package: "wasmvisor-notebook-guest",
+        about: "Test guest: a notebook with a configuration and a data migration, for lifecycle tests.",
+    },
+    Guest {
         name: "hostile",
         package: "wasmvisor-hostile-guest",
         about: "Test guest: attacks the sandbox (loops, memory bombs, recursion, traps, oversized host calls).",

@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, CoreError, ExecutionContext,
-    ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl, LocalDeployStatus,
-    MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
+    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, ConfigStage, CoreError,
+    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
+    LocalDeployStatus, LocalMigrationStatus, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
 };
-use wasmvisor_storage::{Fork, IndexAddress, Namespace};
+use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot};
 
-use crate::limits::CALL_DEPTH_MAX;
+use crate::limits::{CALL_DEPTH_MAX, MIGRATION_DATA_SIZE_MAX, TRANSACTIONS_PER_BLOCK_MAX, VALIDATORS_MAX};
 use crate::schema::{InstanceState, Schema, artifact_key};
 
 /// Where the local deployment of an artifact stands.
@@ -22,9 +24,28 @@ enum Deployment {
     Finished(Result<(), ExecutionError>),
 }
 
+/// A data migration's node-local result: the root of the migrated data
+/// and the data itself, or why the script failed.
+type MigrationOutcome = Result<([u8; 32], Arc<NamespaceData>), String>;
+
+/// Where the local run of a data migration stands.
+enum MigrationJob {
+    Running(JoinHandle<MigrationOutcome>),
+    Finished(MigrationOutcome),
+}
+
+/// One instance's data migration on this node.
+struct LocalMigration {
+    target: ArtifactId,
+    job: MigrationJob,
+}
+
 pub(crate) struct Core {
     pub(crate) runtimes: BTreeMap<u32, Arc<dyn Runtime>>,
+    database: Arc<dyn Database>,
     deployments: Mutex<BTreeMap<ArtifactId, Deployment>>,
+    /// Data migrations run (or ran) by this node, by instance.
+    migrations: Mutex<BTreeMap<InstanceId, LocalMigration>>,
     /// This core, for handing out as the call router of contexts.
     me: std::sync::Weak<Core>,
     /// Fuel per guest call from the consensus configuration in force for
@@ -39,11 +60,13 @@ fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
 }
 
 impl Core {
-    pub(crate) fn new(runtimes: Vec<Arc<dyn Runtime>>) -> Arc<Self> {
+    pub(crate) fn new(runtimes: Vec<Arc<dyn Runtime>>, database: Arc<dyn Database>) -> Arc<Self> {
         let runtimes = runtimes.into_iter().map(|runtime| (runtime.id(), runtime)).collect();
         Arc::new_cyclic(|me| Self {
             runtimes,
+            database,
             deployments: Mutex::default(),
+            migrations: Mutex::default(),
             me: me.clone(),
             fuel_per_call: std::sync::atomic::AtomicU64::new(0),
         })
@@ -140,6 +163,123 @@ impl Core {
 
     pub(crate) fn forget_deployment(&self, artifact: &ArtifactId) {
         self.deployments().remove(artifact);
+    }
+
+    fn migrations(&self) -> MutexGuard<'_, BTreeMap<InstanceId, LocalMigration>> {
+        self.migrations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts the data migration of `spec` to `target` in the background
+    /// on `snapshot` (a state in which the instance is Migrating, so its
+    /// data no longer changes), unless it already runs.
+    pub(crate) fn start_migration(
+        &self,
+        snapshot: Arc<dyn Snapshot>,
+        spec: &InstanceSpec,
+        target: &ArtifactId,
+        data_version: Option<&str>,
+    ) {
+        let mut migrations = self.migrations();
+        if migrations.get(&spec.id).is_some_and(|local| local.target == *target) {
+            return;
+        }
+        let core = self.me.upgrade().expect("the core outlives its calls");
+        let instance_id = spec.id;
+        let (spec, target_for_job) = (spec.clone(), target.clone());
+        let data_version = data_version.map(str::to_owned);
+        let handle =
+            std::thread::spawn(move || core.run_migration(snapshot, &spec, &target_for_job, data_version.as_deref()));
+        migrations.insert(
+            instance_id,
+            LocalMigration {
+                target: target.clone(),
+                job: MigrationJob::Running(handle),
+            },
+        );
+    }
+
+    /// Forgets the local migration of an instance (rolled back or flushed).
+    pub(crate) fn forget_migration(&self, instance_id: InstanceId) {
+        self.migrations().remove(&instance_id);
+    }
+
+    /// The work of a migration job: waits until the target artifact is
+    /// deployed here, copies the instance's data into its shadow
+    /// namespace, runs the script there, and returns the shadow's root and
+    /// contents.
+    fn run_migration(
+        &self,
+        snapshot: Arc<dyn Snapshot>,
+        spec: &InstanceSpec,
+        target: &ArtifactId,
+        data_version: Option<&str>,
+    ) -> MigrationOutcome {
+        let mut fork = Fork::new(snapshot);
+        let artifact_spec = Schema::new(&mut fork)
+            .artifact_spec(target)
+            .map_err(|error| format!("reading {target}: {error}"))?;
+        self.start_deploy(target, artifact_spec);
+        loop {
+            match self.deploy_status(target) {
+                LocalDeployStatus::Succeeded => break,
+                LocalDeployStatus::Pending => std::thread::sleep(std::time::Duration::from_millis(5)),
+                LocalDeployStatus::Failed(reason) => return Err(format!("{target} cannot be deployed here: {reason}")),
+                LocalDeployStatus::Unknown => return Err(format!("{target} was forgotten while migrating")),
+            }
+        }
+        let data_version: semver::Version = match data_version {
+            Some(version) => version
+                .parse()
+                .map_err(|_| format!("stored data version {version:?} is not semver"))?,
+            None => spec.artifact.version.clone(),
+        };
+        let (live, shadow) = (Namespace::Service(spec.id), Namespace::Migration(spec.id));
+        fork.clear_namespace(shadow).map_err(|error| error.to_string())?;
+        fork.copy_namespace(live, shadow).map_err(|error| error.to_string())?;
+        let runtime = Arc::clone(self.runtime(target.runtime_id).map_err(|error| error.description)?);
+        let migrating = InstanceSpec {
+            artifact: target.clone(),
+            ..spec.clone()
+        };
+        runtime
+            .migrate_data(&mut fork, &migrating, &data_version)
+            .map_err(|error| format!("the migration script failed: {error}"))?;
+        let root = fork.namespace_root(shadow).map_err(|error| error.to_string())?;
+        let data = fork.export_namespace(shadow).map_err(|error| error.to_string())?;
+        if data.size() > MIGRATION_DATA_SIZE_MAX {
+            return Err(format!(
+                "the migrated data of {} bytes exceeds the maximum of {MIGRATION_DATA_SIZE_MAX}",
+                data.size()
+            ));
+        }
+        Ok((root, Arc::new(data)))
+    }
+
+    /// This node's migration of `instance_id` to `target`; waits for it if
+    /// `wait`, else answers `None` while it runs.
+    fn migration_outcome(&self, instance_id: InstanceId, target: &ArtifactId, wait: bool) -> Option<MigrationOutcome> {
+        let mut migrations = self.migrations();
+        let local = migrations
+            .get_mut(&instance_id)
+            .filter(|local| local.target == *target)?;
+        if let MigrationJob::Running(handle) = &local.job {
+            if !wait && !handle.is_finished() {
+                return None;
+            }
+            let MigrationJob::Running(handle) =
+                std::mem::replace(&mut local.job, MigrationJob::Finished(Err(String::new())))
+            else {
+                unreachable!()
+            };
+            let outcome = handle
+                .join()
+                .unwrap_or_else(|_| Err("the migration job panicked".into()));
+            local.job = MigrationJob::Finished(outcome);
+        }
+        match &local.job {
+            MigrationJob::Finished(outcome) => Some(outcome.clone()),
+            MigrationJob::Running(_) => unreachable!("joined above"),
+        }
     }
 
     /// Lifecycle control is handed to the supervisor's instance only.
@@ -487,7 +627,15 @@ impl LifecycleControl for Core {
         instance_name: &str,
     ) -> Result<MigrationKind, ExecutionError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
-        if !matches!(state.status, Some(InstanceStatus::Stopped | InstanceStatus::Frozen)) {
+        // The supervisor cannot stop itself: it upgrades while Active, by
+        // fast-forward only.
+        let supervisor = state.spec.id == SUPERVISOR_INSTANCE_ID;
+        let allowed = if supervisor {
+            matches!(state.status, Some(InstanceStatus::Active))
+        } else {
+            matches!(state.status, Some(InstanceStatus::Stopped | InstanceStatus::Frozen))
+        };
+        if !allowed {
             return Err(CoreError::InvalidServiceTransition
                 .with_description(format!("{instance_name:?} must be stopped or frozen to migrate")));
         }
@@ -516,6 +664,15 @@ impl LifecycleControl for Core {
             .runtime(new_artifact.runtime_id)?
             .migrate(new_artifact, &data_version)?;
         match kind {
+            MigrationKind::FastForward if supervisor => {
+                state.spec.artifact = new_artifact.clone();
+                state.data_version = None;
+                state.pending = Some(InstanceStatus::Active);
+            }
+            MigrationKind::Data if supervisor => {
+                return Err(CoreError::CannotUpgradeService
+                    .with_description("the supervisor upgrades by fast-forward only: it keeps its data layout"));
+            }
             MigrationKind::FastForward => {
                 state.spec.artifact = new_artifact.clone();
                 state.data_version = None;
@@ -566,14 +723,124 @@ impl LifecycleControl for Core {
                 .with_description(format!("the migration of {instance_name:?} is not committed")));
         }
         let id = state.spec.id;
-        for (shadow, _) in fork.indexes_in(Namespace::Migration(id)).map_err(storage_failure)? {
-            let live = IndexAddress::new(Namespace::Service(id), shadow.name()).map_err(storage_failure)?;
-            fork.move_index(&shadow, &live).map_err(storage_failure)?;
-        }
+        let agreed = migration.completed_hash.expect("checked above");
+        // The migrated data is this node's own result, checked against the
+        // hash every validator agreed on. A node that disagrees (or lost
+        // its result and cannot reproduce it) must stop rather than
+        // diverge: this is not an outcome of the block.
+        let outcome = match self.migration_outcome(id, &migration.target, true) {
+            Some(outcome) => outcome,
+            None => self.run_migration(
+                self.database.snapshot(),
+                &state.spec,
+                &migration.target,
+                state.data_version.as_deref(),
+            ),
+        };
+        let data = match outcome {
+            Ok((root, data)) if root == agreed => data,
+            Ok(_) => panic!("this node's migration of {instance_name:?} differs from the agreed result; stopping"),
+            Err(error) => {
+                panic!("this node cannot reproduce the agreed migration of {instance_name:?} ({error}); stopping")
+            }
+        };
+        fork.import_namespace(Namespace::Service(id), &data)
+            .map_err(storage_failure)?;
         state.data_version = Some(migration.target.version.to_string());
         state.pending = Some(InstanceStatus::Stopped);
         Self::stage(fork, &state)
     }
+
+    fn configure_service(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        instance_id: InstanceId,
+        params: &[u8],
+        stage: ConfigStage,
+    ) -> Result<(), ExecutionError> {
+        let state = Self::existing_instance(fork, instance_id)?;
+        if state.status != Some(InstanceStatus::Active) {
+            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")));
+        }
+        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        let savepoint = fork.savepoint();
+        let context = ExecutionContext::new(
+            fork,
+            &state.spec,
+            Caller::Service(SUPERVISOR_INSTANCE_ID),
+            height,
+            "",
+            1,
+            self.router(),
+            self.lifecycle_for(instance_id),
+        )
+        .with_fuel(self.fuel_per_call());
+        let result = runtime.configure(context, params, stage);
+        // Verifying changes nothing, whatever the service wrote.
+        if stage == ConfigStage::Verify || result.is_err() {
+            fork.rollback_to(savepoint);
+        }
+        result
+    }
+
+    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), ExecutionError> {
+        let config = ConsensusConfig::decode(config)
+            .map_err(|error| CoreError::IncorrectCall.with_description(format!("ConsensusConfig: {error}")))?;
+        validate_consensus_config(&config).map_err(|error| CoreError::IncorrectCall.with_description(error))?;
+        Schema::new(fork).set_consensus_config(&config).map_err(storage_failure)
+    }
+
+    fn local_migration_status(&self, fork: &mut Fork, instance_name: &str) -> LocalMigrationStatus {
+        let Ok(state) = Self::instance_by_name(fork, instance_name) else {
+            return LocalMigrationStatus::Unknown;
+        };
+        let Ok(migration) = Self::migration_of(&state) else {
+            return LocalMigrationStatus::Unknown;
+        };
+        if !self.migrations().contains_key(&state.spec.id) {
+            return LocalMigrationStatus::Unknown;
+        }
+        match self.migration_outcome(state.spec.id, &migration.target, false) {
+            None => LocalMigrationStatus::Pending,
+            Some(Ok((root, _))) => LocalMigrationStatus::Succeeded(root),
+            Some(Err(reason)) => LocalMigrationStatus::Failed(reason),
+        }
+    }
+}
+
+/// Checks a consensus configuration proposed as a change: a non-empty
+/// validator set of at most [`VALIDATORS_MAX`] with well-formed, distinct
+/// Ed25519 keys, and limits within the node's own.
+pub(crate) fn validate_consensus_config(config: &ConsensusConfig) -> Result<(), String> {
+    let validators = &config.validator_keys;
+    if validators.is_empty() || validators.len() > VALIDATORS_MAX {
+        return Err(format!(
+            "a validator set has 1 to {VALIDATORS_MAX} validators, not {}",
+            validators.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, keys) in validators.iter().enumerate() {
+        for (what, key) in [("consensus", &keys.consensus_key), ("service", &keys.service_key)] {
+            let bytes: [u8; 32] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| format!("validator {index}'s {what} key is not 32 bytes"))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| format!("validator {index}'s {what} key is not an Ed25519 public key"))?;
+            if !seen.insert(bytes) {
+                return Err(format!("validator {index}'s {what} key is used twice"));
+            }
+        }
+    }
+    if config.transactions_per_block_max as usize > TRANSACTIONS_PER_BLOCK_MAX {
+        return Err(format!(
+            "transactions_per_block_max {} exceeds the node's maximum of {TRANSACTIONS_PER_BLOCK_MAX}",
+            config.transactions_per_block_max
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Core {

@@ -152,7 +152,7 @@ impl Dispatcher {
     /// A dispatcher over `database` driving `runtimes`; calls `initialize`
     /// on each runtime.
     pub fn new(database: Arc<dyn Database>, runtimes: Vec<Arc<dyn Runtime>>) -> Self {
-        let core = Core::new(runtimes);
+        let core = Core::new(runtimes, Arc::clone(&database));
         for runtime in core.runtimes.values() {
             runtime.initialize();
         }
@@ -360,11 +360,34 @@ impl Dispatcher {
                 })?;
             self.runtime(instance.spec.artifact.runtime_id)?
                 .commit_service(&*snapshot, &instance.spec, status)?;
+            self.follow_migration(&snapshot, &instance.spec, status)?;
         }
         for runtime in self.core.runtimes.values() {
             runtime.on_resume();
         }
         self.phase = Phase::Ready;
+        Ok(())
+    }
+
+    /// Starts this node's run of a data migration when an instance is
+    /// Migrating (after the commit that made it so, and on restart), and
+    /// forgets it once the instance is anything else.
+    fn follow_migration(
+        &self,
+        snapshot: &Arc<dyn wasmvisor_storage::Snapshot>,
+        spec: &InstanceSpec,
+        status: &InstanceStatus,
+    ) -> Result<(), NodeError> {
+        match status {
+            InstanceStatus::Migrating(migration) => {
+                let data_version = Schema::new(&mut self.read_fork())
+                    .instance(spec.id)?
+                    .and_then(|state| state.data_version);
+                self.core
+                    .start_migration(Arc::clone(snapshot), spec, &migration.target, data_version.as_deref());
+            }
+            _ => self.core.forget_migration(spec.id),
+        }
         Ok(())
     }
 
@@ -586,6 +609,7 @@ impl Dispatcher {
                 })?;
             self.runtime(spec.artifact.runtime_id)?
                 .commit_service(&*snapshot, spec, status)?;
+            self.follow_migration(&snapshot, spec, status)?;
         }
         for artifact in &proposal.unloaded {
             self.runtime(artifact.runtime_id)?.unload_artifact(artifact);

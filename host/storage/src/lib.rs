@@ -48,3 +48,4 @@ pub use memory::{MemoryCheckpoint, MemoryDatabase, MemorySnapshot};
 #[cfg(feature = "rocksdb")]
 pub use rocks::RocksDatabase;
 pub use smt::smt_root_from_scratch;
+pub use state::NamespaceData;

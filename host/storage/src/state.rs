@@ -17,6 +17,38 @@ fn aggregator() -> Smt {
     Smt::new(vec![SPACE_AGGREGATOR])
 }
 
+/// One exported index: its name, kind and raw keys (relative to the
+/// index) with values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ExportedIndex {
+    name: String,
+    kind: IndexKind,
+    entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The raw contents of the indexes of one namespace, independent of the
+/// namespace (see [`Fork::export_namespace`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceData {
+    indexes: Vec<ExportedIndex>,
+}
+
+impl NamespaceData {
+    /// Number of indexes.
+    pub fn index_count(&self) -> usize {
+        self.indexes.len()
+    }
+
+    /// Total bytes of keys and values.
+    pub fn size(&self) -> usize {
+        self.indexes
+            .iter()
+            .flat_map(|index| &index.entries)
+            .map(|(key, value)| key.len() + value.len())
+            .sum()
+    }
+}
+
 impl Fork {
     /// An `Entry` index.
     pub fn entry(&mut self, address: &IndexAddress) -> Result<EntryIndex<'_>, StorageError> {
@@ -108,6 +140,62 @@ impl Fork {
             self.touched.insert(to.clone());
         }
         Ok(())
+    }
+
+    /// The raw contents of every index of `namespace`: what a data
+    /// migration hands from the background fork it ran on to the block
+    /// that flushes it.
+    pub fn export_namespace(&self, namespace: Namespace) -> Result<NamespaceData, StorageError> {
+        let mut indexes = Vec::new();
+        for (address, kind) in self.indexes_in(namespace)? {
+            let prefix = address.index_prefix();
+            let mut entries = Vec::new();
+            for key in self.keys_with_prefix(&prefix)? {
+                let value = self.get_raw(&key)?.expect("listed keys exist");
+                entries.push((key[prefix.len()..].to_vec(), value));
+            }
+            indexes.push(ExportedIndex {
+                name: address.name().to_owned(),
+                kind,
+                entries,
+            });
+        }
+        Ok(NamespaceData { indexes })
+    }
+
+    /// Writes exported indexes into `namespace`, each replacing the index
+    /// of the same name (whose kind, if it exists, must match).
+    pub fn import_namespace(&mut self, namespace: Namespace, data: &NamespaceData) -> Result<(), StorageError> {
+        for index in &data.indexes {
+            let address = IndexAddress::new(namespace, &index.name)?;
+            if let Some(existing) = stored_kind(self, &address)?
+                && existing != index.kind
+            {
+                return Err(StorageError::KindMismatch {
+                    name: index.name.clone(),
+                    existing,
+                    requested: index.kind,
+                });
+            }
+            let prefix = address.index_prefix();
+            for key in self.keys_with_prefix(&prefix)? {
+                self.delete_raw(key);
+            }
+            for (suffix, value) in &index.entries {
+                self.put_raw([prefix.as_slice(), suffix].concat(), value.clone());
+            }
+            self.put_raw(address.metadata_key(), vec![index.kind as u8]);
+            if index.kind.is_proof() {
+                self.touched.insert(address);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies every index of `from` into `to` (see [`Fork::import_namespace`]).
+    pub fn copy_namespace(&mut self, from: Namespace, to: Namespace) -> Result<(), StorageError> {
+        let data = self.export_namespace(from)?;
+        self.import_namespace(to, &data)
     }
 
     /// Removes every index of a namespace.

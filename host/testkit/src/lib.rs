@@ -54,6 +54,32 @@ pub struct Validator {
     pub service_key: SigningKey,
 }
 
+impl Validator {
+    /// The testkit's deterministic keys number `index`: validators
+    /// `0..n` of a testkit of `n` validators, and spare keys beyond, for
+    /// consensus configurations that change the validator set.
+    pub fn numbered(index: u8) -> Self {
+        let mut consensus = [1; 32];
+        consensus[0] = index;
+        consensus[1] = 0xc0;
+        let mut service = [2; 32];
+        service[0] = index;
+        service[1] = 0x5e;
+        Self {
+            consensus_key: SigningKey::from_bytes(&consensus),
+            service_key: SigningKey::from_bytes(&service),
+        }
+    }
+
+    /// The public keys, as a consensus configuration names them.
+    pub fn keys(&self) -> ValidatorKeys {
+        ValidatorKeys {
+            consensus_key: self.consensus_key.verifying_key().to_bytes().to_vec(),
+            service_key: self.service_key.verifying_key().to_bytes().to_vec(),
+        }
+    }
+}
+
 /// A service started at genesis.
 #[derive(Clone)]
 enum GenesisService {
@@ -160,18 +186,7 @@ impl TestKitBuilder {
     }
 
     fn validators(&self) -> Vec<Validator> {
-        (0..self.validator_count)
-            .map(|index| Validator {
-                consensus_key: SigningKey::from_bytes(&[
-                    index, 0xc0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                    1,
-                ]),
-                service_key: SigningKey::from_bytes(&[
-                    index, 0x5e, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-                    2,
-                ]),
-            })
-            .collect()
+        (0..self.validator_count).map(Validator::numbered).collect()
     }
 
     fn runtimes(&self) -> Vec<Arc<dyn Runtime>> {
@@ -334,7 +349,8 @@ impl TestKit {
         sign(key, &self.chain_id(), call, arguments)
     }
 
-    /// Signs a transaction with validator `index`'s service key.
+    /// Signs a transaction with the service key of validator `index` of
+    /// the consensus configuration in force.
     pub fn sign_as_validator(&self, index: usize, call: CallInfo, arguments: Vec<u8>) -> Vec<u8> {
         self.sign(&self.validators[index].service_key, call, arguments)
     }
@@ -429,14 +445,39 @@ impl TestKit {
             .chain_mut()
             .commit(block, precommits)
             .expect("every validator signed the block");
+        self.follow_validator_set();
         self.pool_broadcasts();
         BlockOutcome { header, errors }
+    }
+
+    /// Keeps the signing validators in step with the consensus
+    /// configuration in force (a proposal may change the set). Every key in
+    /// it must be one of [`Validator::numbered`].
+    fn follow_validator_set(&mut self) {
+        let config = self
+            .chain()
+            .consensus_config()
+            .expect("the consensus configuration reads");
+        let current: Vec<ValidatorKeys> = self.validators.iter().map(Validator::keys).collect();
+        if config.validator_keys == current {
+            return;
+        }
+        self.validators = config
+            .validator_keys
+            .iter()
+            .map(|keys| {
+                (0..=u8::MAX)
+                    .map(Validator::numbered)
+                    .find(|validator| validator.keys() == *keys)
+                    .expect("the testkit signs only for validators with Validator::numbered keys")
+            })
+            .collect();
     }
 
     /// Puts what services broadcast from after-commit into the pool, signed
     /// by this node (validator 0), as a node would.
     fn pool_broadcasts(&mut self) {
-        let broadcasts = self.chain().sign_broadcasts(&self.validators[0].service_key);
+        let broadcasts = self.chain().sign_broadcasts(&Validator::numbered(0).service_key);
         for signed in broadcasts {
             match self.add_to_pool(signed) {
                 // A repeated broadcast is the same transaction: dropped.
@@ -512,9 +553,10 @@ impl TestKit {
 
     fn resume(&mut self) {
         let database: Arc<dyn Database> = Arc::new(self.database.clone());
-        // The testkit is validator 0's node.
-        let node_key = Some(self.validators[0].service_key.verifying_key().to_bytes());
+        // The testkit is the node of the validator with keys number 0.
+        let node_key = Some(Validator::numbered(0).service_key.verifying_key().to_bytes());
         self.chain = Some(Blockchain::resume(database, self.builder.runtimes(), node_key).expect("the chain resumes"));
+        self.follow_validator_set();
     }
 
     /// The replay oracle: a fresh chain from the same genesis re-executes

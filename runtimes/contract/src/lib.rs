@@ -13,8 +13,8 @@ mod types;
 
 pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
 pub use runtime::{
-    AfterCommitContext, CallRouter, CallSite, DeployTask, ExecutionContext, LifecycleControl, LocalDeployStatus,
-    Mailbox, MailboxRequest, QueryContext, QueryError, Runtime,
+    AfterCommitContext, CallRouter, CallSite, ConfigStage, DeployTask, ExecutionContext, LifecycleControl,
+    LocalDeployStatus, LocalMigrationStatus, Mailbox, MailboxRequest, QueryContext, QueryError, Runtime,
 };
 pub use types::{
     ArtifactId, ArtifactState, ArtifactView, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus,

@@ -146,6 +146,44 @@ pub trait LifecycleControl: Send + Sync {
     /// Replaces the instance's data with the committed migration's:
     /// Migrating (committed) -> Stopped with the new data version.
     fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
+    /// Verifies or applies a configuration of an Active instance through
+    /// its runtime (see [`Runtime::configure`]).
+    fn configure_service(
+        &self,
+        fork: &mut Fork,
+        height: u64,
+        instance_id: InstanceId,
+        params: &[u8],
+        stage: ConfigStage,
+    ) -> Result<(), ExecutionError>;
+    /// Replaces the consensus configuration (protobuf `ConsensusConfig`)
+    /// from the next block on; IncorrectCall if it is malformed or invalid.
+    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), ExecutionError>;
+    /// This node's outcome of the data migration of the instance called
+    /// `instance_name` (node-local: only for after-commit).
+    fn local_migration_status(&self, fork: &mut Fork, instance_name: &str) -> LocalMigrationStatus;
+}
+
+/// Which half of a service configuration change a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigStage {
+    /// The proposal is being made: check the parameters, change nothing.
+    Verify,
+    /// The approved proposal is being enacted: apply them.
+    Apply,
+}
+
+/// Node-local outcome of a data migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalMigrationStatus {
+    /// No migration of this instance runs or ran on this node.
+    Unknown,
+    /// Running in the background.
+    Pending,
+    /// Finished: the root of the migrated data.
+    Succeeded([u8; 32]),
+    /// Failed, with the reason.
+    Failed(String),
 }
 
 /// Everything a runtime may use while serving one consensus call.
@@ -408,6 +446,35 @@ pub trait Runtime: Send + Sync {
     ) -> Result<MigrationKind, ExecutionError> {
         let _ = data_version;
         Err(crate::CoreError::NoMigration.with_description(format!("{new_artifact} supports no migration")))
+    }
+
+    /// Verifies (when a proposal is made) or applies (when it is enacted)
+    /// a new configuration of `context.instance`. Runtimes whose services
+    /// take no configuration keep the default: FeatureNotSupported.
+    fn configure(
+        &self,
+        context: ExecutionContext<'_>,
+        params: &[u8],
+        stage: ConfigStage,
+    ) -> Result<(), ExecutionError> {
+        let _ = (params, stage);
+        Err(crate::CommonError::FeatureNotSupported
+            .with_description(format!("{} takes no configuration", context.instance.artifact)))
+    }
+
+    /// Runs the data migration of `instance` (whose spec names the *new*
+    /// artifact) from data of `data_version`, on a background fork: the
+    /// service's reads and writes go to the `Migration(instance.id)`
+    /// namespace, which the dispatcher filled with a copy of its data.
+    /// Must be deterministic: every validator compares the result's hash.
+    fn migrate_data(
+        &self,
+        fork: &mut Fork,
+        instance: &InstanceSpec,
+        data_version: &semver::Version,
+    ) -> Result<(), ExecutionError> {
+        let _ = (fork, data_version);
+        Err(crate::CoreError::NoMigration.with_description(format!("{} runs no data migrations", instance.artifact)))
     }
 
     /// Records that `spec` now has `status` (a new instance, a status

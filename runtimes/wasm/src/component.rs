@@ -5,7 +5,7 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::service_world::{Service, ServicePre};
 use crate::bindings::supervisor_world::{Supervisor, SupervisorPre};
-use crate::bindings::{ExecutionError, QueryError};
+use crate::bindings::{ExecutionError, MigrationPlan, QueryError};
 use crate::errors::{RuntimeErrorCode, WasmError, error_from_trap};
 use crate::limits::{CORE_INSTANCES_PER_CALL_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX};
 use crate::state::{CallEnv, CallLimiter, HostState};
@@ -146,14 +146,43 @@ trait GuestCalls {
         arguments: &[u8],
     ) -> wasmtime::Result<Result<Vec<u8>, QueryError>>;
     fn after_commit(&self, store: &mut Store<HostState>) -> wasmtime::Result<()>;
+    fn verify_config(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>>;
+    fn apply_config(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>>;
+    fn plan_migration(&self, store: &mut Store<HostState>, from_version: &str) -> wasmtime::Result<MigrationPlan>;
+    fn migrate_data(&self, store: &mut Store<HostState>, from_version: &str) -> wasmtime::Result<GuestResult<()>>;
 }
 
 type GuestResult<T> = Result<T, ExecutionError>;
 
 /// Implements [`GuestCalls`] for one world's generated export type.
 macro_rules! guest_calls {
-    ($guest:ty, $query_error:path) => {
+    ($guest:ty, $query_error:path, $plan:path) => {
         impl GuestCalls for $guest {
+            fn verify_config(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>> {
+                self.call_verify_config(store, params)
+            }
+            fn apply_config(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>> {
+                self.call_apply_config(store, params)
+            }
+            fn plan_migration(
+                &self,
+                store: &mut Store<HostState>,
+                from_version: &str,
+            ) -> wasmtime::Result<MigrationPlan> {
+                use $plan as Plan;
+                Ok(match self.call_plan_migration(store, from_version)? {
+                    Plan::FastForward => MigrationPlan::FastForward,
+                    Plan::Data => MigrationPlan::Data,
+                    Plan::Unsupported => MigrationPlan::Unsupported,
+                })
+            }
+            fn migrate_data(
+                &self,
+                store: &mut Store<HostState>,
+                from_version: &str,
+            ) -> wasmtime::Result<GuestResult<()>> {
+                self.call_migrate_data(store, from_version)
+            }
             fn initialize(&self, store: &mut Store<HostState>, params: &[u8]) -> wasmtime::Result<GuestResult<()>> {
                 self.call_initialize(store, params)
             }
@@ -199,11 +228,13 @@ macro_rules! guest_calls {
 
 guest_calls!(
     crate::bindings::service_world::exports::wasmvisor::service::guest::Guest,
-    crate::bindings::service_world::exports::wasmvisor::service::guest::QueryError
+    crate::bindings::service_world::exports::wasmvisor::service::guest::QueryError,
+    crate::bindings::service_world::exports::wasmvisor::service::guest::MigrationPlan
 );
 guest_calls!(
     crate::bindings::supervisor_world::exports::wasmvisor::service::guest::Guest,
-    crate::bindings::supervisor_world::exports::wasmvisor::service::guest::QueryError
+    crate::bindings::supervisor_world::exports::wasmvisor::service::guest::QueryError,
+    crate::bindings::supervisor_world::exports::wasmvisor::service::guest::MigrationPlan
 );
 
 /// A component pre-linked with its world's linker.
@@ -299,6 +330,28 @@ impl WasmService {
     /// Runs the node-local `after-commit` notification.
     pub fn after_commit(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
         self.call(env, fuel, |store, guest| guest.after_commit(store).map(Ok))
+    }
+
+    /// Checks a proposed configuration (`verify-config`).
+    pub fn verify_config(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, fuel, |store, guest| guest.verify_config(store, params))
+    }
+
+    /// Applies an approved configuration (`apply-config`).
+    pub fn apply_config(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, fuel, |store, guest| guest.apply_config(store, params))
+    }
+
+    /// Asks how data of `from_version` becomes data of this artifact.
+    pub fn plan_migration(&self, env: CallEnv, fuel: u64, from_version: &str) -> CallOutcome<MigrationPlan> {
+        self.call(env, fuel, |store, guest| {
+            guest.plan_migration(store, from_version).map(Ok)
+        })
+    }
+
+    /// Runs the data migration script (`migrate-data`).
+    pub fn migrate_data(&self, env: CallEnv, fuel: u64, from_version: &str) -> CallOutcome<()> {
+        self.call(env, fuel, |store, guest| guest.migrate_data(store, from_version))
     }
 
     /// Runs a read query.

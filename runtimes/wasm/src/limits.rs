@@ -34,3 +34,7 @@ pub const AFTER_COMMIT_REQUESTS_MAX: usize = 16;
 pub const BROADCAST_ARGUMENTS_SIZE_MAX: usize = 1 << 20;
 /// Bytes a deploy spec may carry beyond its component (hash and framing).
 pub const DEPLOY_SPEC_OVERHEAD_MAX: usize = 64;
+/// Fuel a data migration script may burn (it runs once, in the background,
+/// over all of a service's data; running out fails the migration on every
+/// node alike).
+pub const MIGRATION_FUEL_MAX: u64 = 200 * FUEL_PER_CALL_DEFAULT;

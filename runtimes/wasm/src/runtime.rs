@@ -9,8 +9,9 @@ use wasmtime::component::Component;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
-    AfterCommitContext, ArtifactId, Caller, DeployTask, ErrorKind as CoreKind, ExecutionContext, ExecutionError,
-    InstanceId, InstanceSpec, InstanceStatus, NodeError, QueryContext, QueryError, Runtime, runtime_id,
+    AfterCommitContext, ArtifactId, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
+    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, MigrationKind, NodeError, QueryContext,
+    QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
 
@@ -19,7 +20,7 @@ use crate::cache::{CacheLookup, CacheStats, CompiledCache};
 use crate::component::{CallOutcome, Privilege, ServiceComponent, WasmService};
 use crate::errors::{RuntimeErrorCode, WasmError};
 use crate::fork_storage::{ForkStorage, NodeFailure};
-use crate::limits::{COMPONENT_SIZE_MAX, FUEL_PER_CALL_DEFAULT};
+use crate::limits::{COMPONENT_SIZE_MAX, FUEL_PER_CALL_DEFAULT, MIGRATION_FUEL_MAX};
 use crate::state::{CallEnv, StorageAccess};
 
 /// Settings of the wasm runtime.
@@ -71,6 +72,9 @@ struct Capabilities {
     fuel_per_call: u64,
     /// Node-local capabilities (after-commit only).
     after_commit: Option<crate::state::AfterCommitState>,
+    /// The call is a data migration script: its storage is the instance's
+    /// shadow namespace instead of its own.
+    migration: bool,
 }
 
 /// What a deploy task needs, moved onto its thread.
@@ -261,7 +265,11 @@ impl WasmRuntime {
             access,
             storage: Box::new(ForkStorage::new(
                 owned,
-                Namespace::Service(instance.id),
+                if capabilities.migration {
+                    Namespace::Migration(instance.id)
+                } else {
+                    Namespace::Service(instance.id)
+                },
                 Arc::clone(&node_failure),
             )),
             calls: capabilities.calls,
@@ -300,6 +308,7 @@ impl WasmRuntime {
             lifecycle: context.lifecycle_handle(),
             fuel_per_call: context.fuel_per_call,
             after_commit: None,
+            migration: false,
         };
         let ExecutionContext {
             fork,
@@ -356,6 +365,72 @@ impl Runtime for WasmRuntime {
         self.consensus_call(context, |service, env, fuel| service.resume(env, fuel, params))
     }
 
+    fn configure(
+        &self,
+        context: ExecutionContext<'_>,
+        params: &[u8],
+        stage: ConfigStage,
+    ) -> Result<(), ExecutionError> {
+        self.consensus_call(context, |service, env, fuel| match stage {
+            ConfigStage::Verify => service.verify_config(env, fuel, params),
+            ConfigStage::Apply => service.apply_config(env, fuel, params),
+        })
+    }
+
+    /// Asks the new artifact's `plan-migration` (a call with no storage).
+    fn migrate(
+        &self,
+        new_artifact: &ArtifactId,
+        data_version: &semver::Version,
+    ) -> Result<MigrationKind, ExecutionError> {
+        let instance = InstanceSpec {
+            id: u32::MAX,
+            name: "migration-plan".into(),
+            artifact: new_artifact.clone(),
+        };
+        let mut fork = Fork::new(Arc::new(EmptySnapshot));
+        let plan = self.run(
+            &mut fork,
+            &instance,
+            &Caller::Blockchain,
+            0,
+            StorageAccess::ReadOnly,
+            Capabilities::default(),
+            |service, env, fuel| service.plan_migration(env, fuel, &data_version.to_string()),
+        )?;
+        match plan {
+            bindings::MigrationPlan::FastForward => Ok(MigrationKind::FastForward),
+            bindings::MigrationPlan::Data => Ok(MigrationKind::Data),
+            bindings::MigrationPlan::Unsupported => Err(CoreError::NoMigration.with_description(format!(
+                "{new_artifact} cannot take over data of version {data_version}"
+            ))),
+        }
+    }
+
+    /// Runs `migrate-data` with the instance's shadow namespace as its
+    /// storage, with [`MIGRATION_FUEL_MAX`] fuel.
+    fn migrate_data(
+        &self,
+        fork: &mut Fork,
+        instance: &InstanceSpec,
+        data_version: &semver::Version,
+    ) -> Result<(), ExecutionError> {
+        let capabilities = Capabilities {
+            fuel_per_call: MIGRATION_FUEL_MAX,
+            migration: true,
+            ..Capabilities::default()
+        };
+        self.run(
+            fork,
+            instance,
+            &Caller::Blockchain,
+            0,
+            StorageAccess::ReadWrite,
+            capabilities,
+            |service, env, fuel| service.migrate_data(env, fuel, &data_version.to_string()),
+        )
+    }
+
     fn commit_service(
         &self,
         _snapshot: &dyn Snapshot,
@@ -405,6 +480,7 @@ impl Runtime for WasmRuntime {
             lifecycle,
             fuel_per_call: 0,
             after_commit: None,
+            migration: false,
         };
         let answer = self.run(
             fork,
@@ -450,6 +526,7 @@ impl Runtime for WasmRuntime {
                 },
                 fuel_per_call: 0,
                 after_commit: Some(state),
+                migration: false,
             };
             let mut fork = Fork::new(Arc::clone(context.snapshot));
             let _node_local = self.run(

@@ -1,5 +1,6 @@
 //! Integration tests of the testkit (one test binary).
 
 mod chain;
+mod governance;
 mod guide;
 mod supervisor;

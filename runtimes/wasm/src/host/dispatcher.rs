@@ -10,14 +10,14 @@
 //! answer `unknown`/`none`, so consensus calls stay deterministic):
 //! `broadcast` queues a transaction to the supervisor for the node to sign;
 //! `request-local-deploy` starts a background deployment;
-//! `local-deploy-status` and `node-service-key` read this node's state.
-//! Queued requests are bounded per call.
-//!
-//! Not provided yet: `set-consensus-config` (refused).
+//! `local-deploy-status`, `local-migration-status` and `node-service-key`
+//! read this node's state. Queued requests are bounded per call.
 
 use std::sync::Arc;
 
-use wasmvisor_runtime::{LifecycleControl, LocalDeployStatus, MailboxRequest, MigrationKind};
+use wasmvisor_runtime::{
+    ConfigStage, LifecycleControl, LocalDeployStatus, LocalMigrationStatus, MailboxRequest, MigrationKind,
+};
 
 use super::{incorrect_call, to_guest_error};
 use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
@@ -250,10 +250,24 @@ impl Host for HostState {
         Ok(self.transition(|lifecycle, fork, _| lifecycle.flush_migration(fork, &instance_name)))
     }
 
-    fn set_consensus_config(&mut self, _config: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(Err(incorrect_call(
-            "changing the consensus configuration is not supported yet",
-        )))
+    fn verify_service_config(
+        &mut self,
+        instance: u32,
+        params: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, height| {
+            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Verify)
+        }))
+    }
+
+    fn apply_service_config(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, height| {
+            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Apply)
+        }))
+    }
+
+    fn set_consensus_config(&mut self, config: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        Ok(self.transition(|lifecycle, fork, _| lifecycle.set_consensus_config(fork, &config)))
     }
 
     fn request_local_deploy(
@@ -293,8 +307,20 @@ impl Host for HostState {
         })
     }
 
-    fn local_migration_status(&mut self, _instance_name: String) -> wasmtime::Result<LocalOutcome> {
-        Ok(LocalOutcome::Unknown)
+    fn local_migration_status(&mut self, instance_name: String) -> wasmtime::Result<LocalOutcome> {
+        // Node-local knowledge: only after-commit may see it.
+        if self.env.after_commit.is_none() {
+            return Ok(LocalOutcome::Unknown);
+        }
+        let Ok((lifecycle, fork)) = self.lifecycle() else {
+            return Ok(LocalOutcome::Unknown);
+        };
+        Ok(match lifecycle.local_migration_status(fork, &instance_name) {
+            LocalMigrationStatus::Unknown => LocalOutcome::Unknown,
+            LocalMigrationStatus::Pending => LocalOutcome::Pending,
+            LocalMigrationStatus::Succeeded(root) => LocalOutcome::Succeeded(root.to_vec()),
+            LocalMigrationStatus::Failed(reason) => LocalOutcome::Failed(reason),
+        })
     }
 
     fn node_service_key(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {

@@ -1,0 +1,1 @@
+//! Deploys, service states and artifacts through governance.

@@ -1,0 +1,416 @@
+//! Proposals and votes: batches, the rules a proposal must meet, votes,
+//! modes and the consensus configuration.
+
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::ConsensusConfig;
+use wasmvisor_proto::supervisor::{
+    FreezeService, ResumeService, ServiceConfig, StopService, SupervisorConfig, SupervisorMode, UnloadArtifact,
+    config_change::Kind,
+};
+use wasmvisor_runtime::{CallLocation, ErrorKind, InstanceStatus};
+use wasmvisor_testkit::{TestKit, Validator};
+
+use super::*;
+
+/// The error of the block's transaction at `position`, as kind and code.
+fn tx_error(block: &BlockOutcome, position: u32) -> Option<ErrorKind> {
+    block
+        .errors
+        .get(&CallLocation::Transaction(position))
+        .map(|error| error.kind)
+}
+
+fn title(testkit: &TestKit, service: &str) -> String {
+    String::from_utf8(testkit.query(service, "title", &[]).expect("a title")).expect("UTF-8")
+}
+
+fn consensus(testkit: &TestKit) -> ConsensusConfig {
+    let answer = testkit.query("supervisor", "consensus-config", &[]).unwrap();
+    ConsensusConfig::decode(answer.as_slice()).unwrap()
+}
+
+fn service_config(instance_id: u32, params: &[u8]) -> Kind {
+    Kind::Service(ServiceConfig {
+        instance_id,
+        params: params.to_vec(),
+    })
+}
+
+/// Proposes from validator 0 and returns the block's first error.
+fn propose_alone(testkit: &mut TestKit, changes: Vec<Kind>) -> Option<ErrorKind> {
+    let propose = proposal(testkit, changes, 0);
+    let block = testkit.create_block_with(vec![testkit.sign_as_validator(0, PROPOSE, propose.encode_to_vec())]);
+    tx_error(&block, 0)
+}
+
+#[test]
+fn one_batch_starts_a_configured_service_reconfigures_another_and_changes_consensus() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let first = notebook(&mut testkit, mode, "1.0.0", "first", "First title");
+        assert_eq!(testkit.instance_status(first), Some(InstanceStatus::Active));
+        assert_eq!(title(&testkit, "first"), "First title");
+
+        let mut config = consensus(&testkit);
+        config.transactions_per_block_max = 321;
+        let block = enact(
+            &mut testkit,
+            mode,
+            vec![
+                start(&artifact("notebook", "1.0.0"), "second", b"Second title"),
+                service_config(first, b"Renamed"),
+                Kind::Consensus(config.clone()),
+            ],
+        );
+        assert!(block.errors.is_empty(), "{count} {mode:?}: {:?}", block.errors);
+        let second = instance_id(&testkit, "second").expect("started");
+        assert_eq!(second, first + 1, "the supervisor assigns the next id");
+        assert_eq!(testkit.instance_status(second), Some(InstanceStatus::Active));
+        assert_eq!(title(&testkit, "second"), "Second title");
+        assert_eq!(title(&testkit, "first"), "Renamed");
+        assert_eq!(consensus(&testkit), config);
+        assert!(pending_proposal(&testkit).is_none(), "an enacted proposal is gone");
+
+        // The service verifies its configuration when it is proposed.
+        let error = propose_alone(&mut testkit, vec![service_config(first, b"")]);
+        assert_eq!(error, Some(ErrorKind::Service(53)), "InvalidConfig");
+        testkit.replay().unwrap();
+    }
+}
+
+#[test]
+fn an_unapproved_proposal_waits_for_votes_and_a_late_vote_finds_nothing() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let needed = quorum(count, mode);
+        let height = testkit.height();
+        let mut config = consensus(&testkit);
+        config.transactions_per_block_max = 77;
+        let propose = proposal(&testkit, vec![Kind::Consensus(config.clone())], height + 3);
+        let block = testkit.create_block_with(vec![testkit.sign_as_validator(0, PROPOSE, propose.encode_to_vec())]);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(configuration_number(&testkit), 1, "the counter moved on");
+        assert_eq!(pending_proposal(&testkit).unwrap().approvals, vec![0]);
+
+        // The proposer voting again is a double vote.
+        let again = testkit.sign_as_validator(0, VOTE, vote_for(&propose));
+        let block = testkit.create_block_with(vec![again]);
+        assert_eq!(tx_error(&block, 0), Some(ErrorKind::Service(51)), "AttemptToVoteTwice");
+
+        // A vote for another hash finds nothing.
+        let mut other = propose.clone();
+        other.actual_from += 1;
+        let stray = testkit.sign_as_validator(count - 1, VOTE, vote_for(&other));
+        let block = testkit.create_block_with(vec![stray]);
+        assert_eq!(
+            tx_error(&block, 0),
+            Some(ErrorKind::Service(50)),
+            "ConfigProposeNotRegistered"
+        );
+
+        // Height + 3 has come: enacted if one approval was enough, else
+        // dropped unapplied.
+        assert_eq!(testkit.height(), height + 3);
+        assert!(pending_proposal(&testkit).is_none());
+        assert_eq!(consensus(&testkit) == config, needed == 1, "{count} {mode:?}");
+
+        // A vote arriving now is too late: there is nothing to vote for.
+        // (An unknown protobuf field keeps it distinct from the double
+        // vote above when validator 0 is the only one.)
+        let late_vote = [vote_for(&propose).as_slice(), &[0x78, 0x01]].concat();
+        let late = testkit.sign_as_validator(count - 1, VOTE, late_vote);
+        let block = testkit.create_block_with(vec![late]);
+        assert_eq!(tx_error(&block, 0), Some(ErrorKind::Service(50)), "a late vote");
+        testkit.replay().unwrap();
+    }
+}
+
+#[test]
+fn a_quorum_of_votes_enacts_at_actual_from_and_not_before() {
+    for (count, mode) in [(4, SupervisorMode::Decentralized), (7, SupervisorMode::Decentralized)] {
+        let mut testkit = chain(count, mode);
+        let height = testkit.height();
+        let mut config = consensus(&testkit);
+        config.transactions_per_block_max = 55;
+        let propose = proposal(&testkit, vec![Kind::Consensus(config.clone())], height + 4);
+        let mut transactions = vec![testkit.sign_as_validator(0, PROPOSE, propose.encode_to_vec())];
+        for validator in 1..quorum(count, mode) {
+            transactions.push(testkit.sign_as_validator(validator, VOTE, vote_for(&propose)));
+        }
+        testkit.create_block_with(transactions);
+        assert_ne!(consensus(&testkit), config, "approved, but not due yet");
+        testkit.create_blocks_until(height + 2);
+        assert_ne!(consensus(&testkit), config);
+        testkit.create_blocks_until(height + 3);
+        assert_eq!(consensus(&testkit), config, "in force from actual_from");
+        testkit.replay().unwrap();
+    }
+}
+
+#[test]
+fn proposals_that_break_a_rule_are_refused_with_the_reference_codes() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let book = notebook(&mut testkit, mode, "1.0.0", "book", "Title");
+        let notebook_v1 = artifact("notebook", "1.0.0");
+        let config = consensus(&testkit);
+
+        // Not a validator.
+        let outsider = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let propose = proposal(&testkit, vec![service_config(book, b"x")], 0);
+        let block = testkit.create_block_with(vec![testkit.sign(&outsider, PROPOSE, propose.encode_to_vec())]);
+        assert_eq!(tx_error(&block, 0), Some(ErrorKind::Common(2)), "UnauthorizedCaller");
+
+        // A wrong configuration number, an actual_from in the past.
+        let mut wrong = proposal(&testkit, vec![service_config(book, b"x")], 0);
+        wrong.configuration_number += 1;
+        let block = testkit.create_block_with(vec![testkit.sign_as_validator(0, PROPOSE, wrong.encode_to_vec())]);
+        assert_eq!(
+            tx_error(&block, 0),
+            Some(ErrorKind::Service(52)),
+            "IncorrectConfigurationNumber"
+        );
+        let past = proposal(&testkit, vec![service_config(book, b"x")], testkit.height());
+        let block = testkit.create_block_with(vec![testkit.sign_as_validator(0, PROPOSE, past.encode_to_vec())]);
+        assert_eq!(tx_error(&block, 0), Some(ErrorKind::Service(1)), "ActualFromIsPast");
+
+        let unknown = artifact("notebook", "9.9.9");
+        let supervisor = artifact("wasmvisor.supervisor", "1.0.0");
+        let mut empty_set = config.clone();
+        empty_set.validator_keys.clear();
+        let cases: Vec<(&str, Vec<Kind>, ErrorKind)> = vec![
+            ("nothing to change", vec![], ErrorKind::Service(49)),
+            (
+                "an unknown artifact",
+                vec![start(&unknown, "x", b"")],
+                ErrorKind::Service(20),
+            ),
+            (
+                "the supervisor's artifact",
+                vec![start(&supervisor, "x", b"")],
+                ErrorKind::Service(17),
+            ),
+            (
+                "an invalid name",
+                vec![start(&notebook_v1, "no spaces", b"")],
+                ErrorKind::Service(33),
+            ),
+            (
+                "a taken name",
+                vec![start(&notebook_v1, "book", b"")],
+                ErrorKind::Service(32),
+            ),
+            (
+                "one name twice",
+                vec![start(&notebook_v1, "twin", b""), start(&notebook_v1, "twin", b"")],
+                ErrorKind::Service(32),
+            ),
+            (
+                "two changes to one instance",
+                vec![
+                    service_config(book, b"x"),
+                    Kind::FreezeService(FreezeService { instance_id: book }),
+                ],
+                ErrorKind::Service(49),
+            ),
+            (
+                "two consensus changes",
+                vec![Kind::Consensus(config.clone()), Kind::Consensus(config.clone())],
+                ErrorKind::Service(49),
+            ),
+            (
+                "an empty validator set",
+                vec![Kind::Consensus(empty_set)],
+                ErrorKind::Service(53),
+            ),
+            (
+                "a bad supervisor config",
+                vec![service_config(0, &[0xff, 0xff])],
+                ErrorKind::Service(53),
+            ),
+            (
+                "stopping the supervisor",
+                vec![Kind::StopService(StopService { instance_id: 0 })],
+                ErrorKind::Service(49),
+            ),
+            (
+                "stopping an unknown instance",
+                vec![Kind::StopService(StopService { instance_id: 99 })],
+                ErrorKind::Service(49),
+            ),
+            (
+                "resuming an active instance",
+                vec![Kind::ResumeService(ResumeService {
+                    instance_id: book,
+                    params: Vec::new(),
+                })],
+                ErrorKind::Service(49),
+            ),
+            (
+                "unloading an artifact in use",
+                vec![Kind::UnloadArtifact(UnloadArtifact {
+                    artifact_id: Some(notebook_v1.clone()),
+                })],
+                ErrorKind::Service(49),
+            ),
+            (
+                "starting from and unloading one artifact",
+                vec![
+                    start(&artifact("notebook", "1.0.1"), "fresh", b""),
+                    Kind::UnloadArtifact(UnloadArtifact {
+                        artifact_id: Some(artifact("notebook", "1.0.1")),
+                    }),
+                ],
+                ErrorKind::Service(49),
+            ),
+        ];
+        deploy(
+            &mut testkit,
+            mode,
+            &artifact("notebook", "1.0.1"),
+            wasmvisor_artifacts::NOTEBOOK.bytes,
+        );
+        for (case, changes, expected) in cases {
+            let number = configuration_number(&testkit);
+            assert_eq!(
+                propose_alone(&mut testkit, changes),
+                Some(expected),
+                "{case} ({count} {mode:?})"
+            );
+            assert_eq!(
+                configuration_number(&testkit),
+                number,
+                "{case}: a refused proposal takes no number"
+            );
+        }
+
+        // Freezing needs an Active instance; at most one pending proposal.
+        let block = enact(
+            &mut testkit,
+            mode,
+            vec![Kind::FreezeService(FreezeService { instance_id: book })],
+        );
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        let error = propose_alone(
+            &mut testkit,
+            vec![Kind::FreezeService(FreezeService { instance_id: book })],
+        );
+        assert_eq!(error, Some(ErrorKind::Service(49)), "freezing a frozen instance");
+        let height = testkit.height();
+        let first = proposal(
+            &testkit,
+            vec![service_config(
+                0,
+                &SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
+            )],
+            height + 5,
+        );
+        let mut second = first.clone();
+        second.configuration_number += 1;
+        let block = testkit.create_block_with(vec![
+            testkit.sign_as_validator(0, PROPOSE, first.encode_to_vec()),
+            testkit.sign_as_validator(count - 1, PROPOSE, second.encode_to_vec()),
+        ]);
+        assert_eq!(tx_error(&block, 0), None);
+        assert_eq!(tx_error(&block, 1), Some(ErrorKind::Service(48)), "ConfigProposeExists");
+        testkit.replay().unwrap();
+    }
+}
+
+#[test]
+fn switching_from_simple_to_decentralized_raises_the_quorum() {
+    for count in [1, 4, 7] {
+        let mut testkit = chain(count, SupervisorMode::Simple);
+        let decentralized = SupervisorConfig {
+            mode: SupervisorMode::Decentralized as i32,
+        };
+        let block = enact(
+            &mut testkit,
+            SupervisorMode::Simple,
+            vec![service_config(0, &decentralized.encode_to_vec())],
+        );
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        let answer = testkit.query("supervisor", "supervisor-config", &[]).unwrap();
+        assert_eq!(SupervisorConfig::decode(answer.as_slice()).unwrap(), decentralized);
+
+        // One approval no longer enacts (unless one validator is a quorum).
+        let mut config = consensus(&testkit);
+        config.transactions_per_block_max = 99;
+        let block = enact(
+            &mut testkit,
+            SupervisorMode::Simple,
+            vec![Kind::Consensus(config.clone())],
+        );
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(consensus(&testkit) == config, count == 1, "{count} validators");
+        testkit.create_block();
+        let block = enact(
+            &mut testkit,
+            SupervisorMode::Decentralized,
+            vec![Kind::Consensus(config.clone())],
+        );
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(consensus(&testkit), config);
+        testkit.replay().unwrap();
+    }
+}
+
+#[test]
+fn a_consensus_change_replaces_the_validator_set_and_its_quorum() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        // 1 grows to 4; 4 and 7 lose their last validator and gain two
+        // new ones (numbers 20 and 21).
+        let kept = if count == 1 { 1 } else { count - 1 };
+        let mut validators: Vec<Validator> = (0..kept as u8).map(Validator::numbered).collect();
+        let added = if count == 1 { vec![20, 21, 22] } else { vec![20, 21] };
+        validators.extend(added.iter().map(|index| Validator::numbered(*index)));
+        let new_count = validators.len();
+        let mut config = consensus(&testkit);
+        config.validator_keys = validators.iter().map(Validator::keys).collect();
+        let removed = (count > 1).then(|| testkit.validators()[count - 1].clone());
+
+        let block = enact(&mut testkit, mode, vec![Kind::Consensus(config.clone())]);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(consensus(&testkit), config);
+        let answer = testkit.query("supervisor", "validator-count", &[]).unwrap();
+        assert_eq!(u32::decode(answer.as_slice()).unwrap() as usize, new_count);
+        // Blocks now need the new set's precommits (the testkit signs with
+        // it; the chain checks them).
+        assert_eq!(testkit.validators().len(), new_count);
+        testkit.create_block();
+
+        // A removed validator may no longer govern; an added one may.
+        let request = deploy_request(
+            &artifact("notebook", "1.0.0"),
+            wasmvisor_artifacts::NOTEBOOK.bytes,
+            testkit.height() + 50,
+            1,
+        );
+        if let Some(removed) = &removed {
+            let block = testkit.create_block_with(vec![testkit.sign(
+                &removed.service_key,
+                REQUEST_DEPLOY,
+                request.encode_to_vec(),
+            )]);
+            assert_eq!(tx_error(&block, 0), Some(ErrorKind::Common(2)), "a removed validator");
+        }
+        // The new quorum decides: one vote short does not enact.
+        let new_quorum = quorum(new_count, mode);
+        let mut next = consensus(&testkit);
+        next.transactions_per_block_max = 42;
+        let propose = proposal(&testkit, vec![Kind::Consensus(next.clone())], 0);
+        let mut transactions = vec![testkit.sign_as_validator(new_count - 1, PROPOSE, propose.encode_to_vec())];
+        for validator in 0..new_quorum.saturating_sub(2) {
+            transactions.push(testkit.sign_as_validator(validator, VOTE, vote_for(&propose)));
+        }
+        let block = testkit.create_block_with(transactions);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(
+            consensus(&testkit) == next,
+            new_quorum == 1,
+            "{count} {mode:?}: one short of {new_quorum}"
+        );
+        testkit.replay().unwrap();
+    }
+}
