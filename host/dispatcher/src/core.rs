@@ -660,6 +660,10 @@ impl LifecycleControl for Core {
                 .map_err(|_| storage_failure("stored data version is not semver"))?,
             None => current.version.clone(),
         };
+        // The new artifact answers how to migrate: a node still deploying
+        // it waits here, as for a new instance.
+        let artifact_spec = Schema::new(fork).artifact_spec(new_artifact).map_err(storage_failure)?;
+        self.wait_deployed(new_artifact, &artifact_spec)?;
         let kind = self
             .runtime(new_artifact.runtime_id)?
             .migrate(new_artifact, &data_version)?;

@@ -414,3 +414,88 @@ fn a_consensus_change_replaces_the_validator_set_and_its_quorum() {
         testkit.replay().unwrap();
     }
 }
+
+#[test]
+fn only_validators_may_call_any_supervisor_method() {
+    let mut testkit = chain(4, SupervisorMode::Simple);
+    let outsider = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let calls = [
+        REQUEST_DEPLOY,
+        REPORT_DEPLOY,
+        PROPOSE,
+        VOTE,
+        REQUEST_MIGRATION,
+        REPORT_MIGRATION,
+    ];
+    let transactions = calls
+        .iter()
+        .map(|call| testkit.sign(&outsider, *call, Vec::new()))
+        .collect();
+    let block = testkit.create_block_with(transactions);
+    for position in 0..calls.len() as u32 {
+        assert_eq!(
+            tx_error(&block, position),
+            Some(ErrorKind::Common(2)),
+            "method {position}"
+        );
+    }
+}
+
+#[test]
+fn a_change_failing_when_enacted_rolls_back_the_whole_batch() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let book = notebook(&mut testkit, mode, "1.0.0", "book", "Title");
+        // 32 bytes that are not an Ed25519 public key: the supervisor
+        // checks the shape when proposed, the dispatcher the key when
+        // applied.
+        let not_a_key = (0..=u8::MAX)
+            .map(|byte| [byte; 32])
+            .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some byte pattern is not a curve point");
+        let mut config = consensus(&testkit);
+        config.validator_keys[0].consensus_key = not_a_key.to_vec();
+        let root = testkit.last_header().state_hash;
+        let block = enact(
+            &mut testkit,
+            mode,
+            vec![
+                start(&artifact("notebook", "1.0.0"), "second", b"Second"),
+                service_config(book, b"Renamed"),
+                Kind::Consensus(config),
+            ],
+        );
+        assert!(
+            block
+                .errors
+                .keys()
+                .all(|location| *location == CallLocation::AfterTransactions(0))
+        );
+        assert_eq!(
+            block.errors[&CallLocation::AfterTransactions(0)].kind,
+            ErrorKind::Core(14),
+            "IncorrectCall"
+        );
+        assert_eq!(instance_id(&testkit, "second"), None, "the start was rolled back");
+        assert_eq!(title(&testkit, "book"), "Title", "the configuration was rolled back");
+        assert_ne!(
+            testkit.last_header().state_hash,
+            root,
+            "the proposal itself was recorded"
+        );
+        // The proposal is dropped when its height comes.
+        testkit.create_block();
+        assert!(pending_proposal(&testkit).is_none());
+
+        // Stopping a stopped instance is refused.
+        let block = enact(
+            &mut testkit,
+            mode,
+            vec![Kind::StopService(StopService { instance_id: book })],
+        );
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        let error = propose_alone(&mut testkit, vec![Kind::StopService(StopService { instance_id: book })]);
+        assert_eq!(error, Some(ErrorKind::Service(49)), "stopping a stopped instance");
+        testkit.replay().unwrap();
+    }
+}
