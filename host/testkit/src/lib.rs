@@ -35,6 +35,8 @@ use wasmvisor_proto::supervisor::{SupervisorConfig, WasmDeploySpec};
 
 pub use wasmvisor_proto::supervisor::SupervisorMode;
 
+pub mod governance;
+
 /// Artifact name under which the supervisor component is deployed (the
 /// wasm runtime gives the `dispatcher` interface to this name only).
 pub const SUPERVISOR_ARTIFACT_NAME: &str = "wasmvisor.supervisor";

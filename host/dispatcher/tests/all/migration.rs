@@ -49,7 +49,7 @@ fn a_data_migration_is_committed_flushed_and_then_upgraded() {
     assert_eq!(core_error(&block, 1), Some(10), "flush before commit");
     assert_eq!(core_error(&block, 2), Some(10), "a migrating instance cannot resume");
 
-    let block = run(&mut chain, &["shadow 1 42", "commit-migration counter-a 1"]);
+    let block = run(&mut chain, &["commit-migration counter-a 1"]);
     assert!(block.errors.is_empty(), "{:?}", block.errors);
     match state(&chain).status {
         Some(InstanceStatus::Migrating(migration)) => assert!(migration.completed_hash.is_some()),
@@ -85,11 +85,16 @@ fn a_data_migration_is_committed_flushed_and_then_upgraded() {
 fn a_rolled_back_migration_discards_its_shadow_data() {
     let mut chain = Chain::in_memory();
     run(&mut chain, &["register 5:counter:2.0.0", "stop 1"]);
+    let count = chain.count(COUNTER_ID, "count");
     run(&mut chain, &["migrate counter-a 5:counter:2.0.0"]);
-    run(&mut chain, &["shadow 1 42"]);
     let block = run(&mut chain, &["rollback counter-a"]);
     assert!(block.errors.is_empty());
     assert_eq!(chain.status(COUNTER_ID), Some(InstanceStatus::Stopped));
+    assert_eq!(
+        chain.count(COUNTER_ID, "count"),
+        count,
+        "the script's result never lands"
+    );
     let fork = chain.dispatcher.read_fork();
     assert!(
         fork.indexes_in(wasmvisor_storage::Namespace::Migration(COUNTER_ID))

@@ -124,6 +124,19 @@ impl Runtime for RecordingRuntime {
         }
     }
 
+    /// The counters' data migration script: the count becomes 42 (run in
+    /// the background, so not recorded).
+    fn migrate_data(
+        &self,
+        fork: &mut wasmvisor_storage::Fork,
+        instance: &InstanceSpec,
+        _data_version: &semver::Version,
+    ) -> Result<(), ExecutionError> {
+        let address = IndexAddress::new(Namespace::Migration(instance.id), "count").unwrap();
+        fork.proof_entry(&address).unwrap().set(&42u64.to_le_bytes()).unwrap();
+        Ok(())
+    }
+
     fn start_adding_service(&self, mut context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
         self.record('s', Some(context.instance.id));
         bump(&mut context, "constructed", false)
@@ -251,21 +264,22 @@ impl NativeService for TestSupervisor {
                 .initiate_migration(fork, &artifact(artifact_text), name)
                 .map(drop),
             ["commit-migration", name, id] => {
-                // Stands for the hash every validator reported.
-                let hash = fork.namespace_root(Namespace::Migration(id.parse().unwrap())).unwrap();
+                // Stands for the root every validator reported: the
+                // instance's data with the script's change, computed here
+                // independently (and discarded).
+                let (live, shadow) = (
+                    Namespace::Service(id.parse().unwrap()),
+                    Namespace::Migration(id.parse().unwrap()),
+                );
+                fork.copy_namespace(live, shadow).unwrap();
+                let address = IndexAddress::new(shadow, "count").unwrap();
+                fork.proof_entry(&address).unwrap().set(&42u64.to_le_bytes()).unwrap();
+                let hash = fork.namespace_root(shadow).unwrap();
+                fork.clear_namespace(shadow).unwrap();
                 lifecycle.commit_migration(fork, name, hash)
             }
             ["rollback", name] => lifecycle.rollback_migration(fork, name),
             ["flush", name] => lifecycle.flush_migration(fork, name),
-            ["shadow", id, value] => {
-                // Stands for a migration script's output.
-                let address = IndexAddress::new(Namespace::Migration(id.parse().unwrap()), "count").unwrap();
-                fork.proof_entry(&address)
-                    .unwrap()
-                    .set(&value.parse::<u64>().unwrap().to_le_bytes())
-                    .unwrap();
-                Ok(())
-            }
             _ => Err(CommonError::MalformedArguments.with_description(command)),
         }
     }

@@ -1,0 +1,188 @@
+//! The scenario suite: one artifact's whole life on a 4-validator network
+//! in decentralized mode, driven only by signed transactions (the
+//! validators' requests, proposals, votes and reports, and this node's own
+//! broadcasts from its pool), then replayed on a fresh node.
+
+use wasmvisor_proto::Message;
+use wasmvisor_proto::supervisor::{
+    FreezeService, MigrationRequest, MigrationResult, MigrationState, MigrationStatus, ResumeService, ServiceConfig,
+    StopService, SupervisorMode, UnloadArtifact, config_change::Kind, migration_result,
+};
+use wasmvisor_runtime::{CallInfo, InstanceStatus};
+use wasmvisor_testkit::TestKit;
+use wasmvisor_testkit::governance::*;
+
+const MODE: SupervisorMode = SupervisorMode::Decentralized;
+const VALIDATORS: usize = 4;
+
+fn enacted(testkit: &mut TestKit, change: Kind) {
+    let block = enact(testkit, MODE, vec![change]);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+}
+
+fn migration_state(testkit: &TestKit, request: &MigrationRequest) -> MigrationState {
+    let answer = testkit
+        .query("supervisor", "migration-status", &request.encode_to_vec())
+        .expect("the request is known");
+    MigrationState::decode(answer.as_slice()).unwrap()
+}
+
+/// A quorum of validators asks for the migration.
+fn migrate(testkit: &mut TestKit, request: &MigrationRequest) {
+    let requests = (0..quorum(VALIDATORS, MODE))
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
+        .collect();
+    let block = testkit.create_block_with(requests);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+}
+
+fn text(testkit: &TestKit, service: &str, query: &str) -> Vec<u8> {
+    testkit.query(service, query, &[]).expect("the service answers")
+}
+
+#[test]
+fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
+    let mut testkit = chain(VALIDATORS, MODE);
+    let v1 = artifact("notebook", "1.0.0");
+    let v2 = artifact("notebook", "2.0.0");
+
+    // Deployed and started (with its first configuration).
+    deploy(&mut testkit, MODE, &v1, wasmvisor_artifacts::NOTEBOOK.bytes);
+    enacted(&mut testkit, start(&v1, "journal", b"Journal"));
+    let journal = instance_id(&testkit, "journal").expect("started");
+    assert_eq!(testkit.instance_status(journal), Some(InstanceStatus::Active));
+    let notes = ["first", "second"].map(|text| note(&testkit, journal, text)).to_vec();
+    assert!(testkit.create_block_with(notes).errors.is_empty());
+
+    // Configured.
+    enacted(
+        &mut testkit,
+        Kind::Service(ServiceConfig {
+            instance_id: journal,
+            params: b"Journal, volume 2".to_vec(),
+        }),
+    );
+    assert_eq!(text(&testkit, "journal", "title"), b"Journal, volume 2");
+
+    // Frozen, then resumed.
+    enacted(
+        &mut testkit,
+        Kind::FreezeService(FreezeService { instance_id: journal }),
+    );
+    assert_eq!(testkit.instance_status(journal), Some(InstanceStatus::Frozen));
+    let resume = Kind::ResumeService(ResumeService {
+        instance_id: journal,
+        params: Vec::new(),
+    });
+    enacted(&mut testkit, resume.clone());
+    assert_eq!(testkit.instance_status(journal), Some(InstanceStatus::Active));
+    assert!(
+        testkit
+            .create_block_with(vec![note(&testkit, journal, "third")])
+            .errors
+            .is_empty()
+    );
+
+    // Migrated to 2.0.0 with a data migration: stopped, the new version
+    // deployed, the migration run on every node and agreed on, flushed,
+    // the new artifact associated (a fast-forward), resumed.
+    enacted(&mut testkit, Kind::StopService(StopService { instance_id: journal }));
+    deploy(&mut testkit, MODE, &v2, wasmvisor_artifacts::NOTEBOOK.bytes);
+    let request = MigrationRequest {
+        new_artifact: Some(v2.clone()),
+        service: "journal".into(),
+        deadline_height: testkit.height() + 100,
+        seed: 0,
+    };
+    migrate(&mut testkit, &request);
+    create_blocks_until(&mut testkit, |testkit| {
+        !migration_state(testkit, &request).reports.is_empty()
+    });
+    let root = migration_state(&testkit, &request).reports[0].state_hash.clone();
+    let reports = (1..VALIDATORS)
+        .map(|validator| {
+            let result = MigrationResult {
+                request: Some(request.clone()),
+                status: Some(migration_result::Status::StateHash(root.clone())),
+            };
+            testkit.sign_as_validator(validator, REPORT_MIGRATION, result.encode_to_vec())
+        })
+        .collect();
+    assert!(testkit.create_block_with(reports).errors.is_empty());
+    testkit.create_block();
+    assert_eq!(
+        migration_state(&testkit, &request).status,
+        MigrationStatus::MigrationSucceeded as i32
+    );
+    migrate(
+        &mut testkit,
+        &MigrationRequest {
+            seed: 1,
+            ..request.clone()
+        },
+    );
+    enacted(&mut testkit, resume);
+    assert_eq!(testkit.instance_status(journal), Some(InstanceStatus::Active));
+    assert_eq!(
+        text(&testkit, "journal", "note-count"),
+        3u64.to_le_bytes(),
+        "migrated data"
+    );
+    assert_eq!(text(&testkit, "journal", "title"), b"Journal, volume 2", "kept data");
+
+    // Stopped for good; the version it no longer uses is unloaded.
+    enacted(&mut testkit, Kind::StopService(StopService { instance_id: journal }));
+    enacted(
+        &mut testkit,
+        Kind::UnloadArtifact(UnloadArtifact {
+            artifact_id: Some(v1.clone()),
+        }),
+    );
+    let artifacts: Vec<_> = services(&testkit)
+        .artifacts
+        .into_iter()
+        .filter_map(|record| record.artifact)
+        .collect();
+    assert!(!artifacts.contains(&v1) && artifacts.contains(&v2), "{artifacts:?}");
+    let refused = testkit.create_block_with(vec![note(&testkit, journal, "too late")]);
+    assert_eq!(refused.errors.len(), 1, "a stopped service takes no transactions");
+
+    // The supervisor itself upgraded, keeping its state.
+    let number = configuration_number(&testkit);
+    let next = artifact("wasmvisor.supervisor", "1.1.0");
+    deploy(&mut testkit, MODE, &next, wasmvisor_artifacts::SUPERVISOR.bytes);
+    let upgrade = MigrationRequest {
+        new_artifact: Some(next.clone()),
+        service: "supervisor".into(),
+        deadline_height: testkit.height() + 10,
+        seed: 0,
+    };
+    migrate(&mut testkit, &upgrade);
+    let answer = testkit.query("supervisor", "supervisor-artifact", &[]).unwrap();
+    assert_eq!(
+        wasmvisor_proto::runtime::ArtifactId::decode(answer.as_slice()).unwrap(),
+        next
+    );
+    assert_eq!(configuration_number(&testkit), number);
+    enacted(
+        &mut testkit,
+        Kind::ResumeService(ResumeService {
+            instance_id: journal,
+            params: Vec::new(),
+        }),
+    );
+    let call = CallInfo {
+        instance_id: journal,
+        method_id: 0,
+    };
+    let author = wasmvisor_testkit::Validator::numbered(200).service_key;
+    assert!(
+        testkit
+            .create_block_with(vec![testkit.sign(&author, call, b"after".to_vec())])
+            .errors
+            .is_empty()
+    );
+
+    // A fresh node replaying the block log reproduces every state root.
+    testkit.replay().expect("the replay matches at every height");
+}
