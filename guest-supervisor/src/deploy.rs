@@ -149,6 +149,14 @@ pub fn after_commit() {
     }
 }
 
+/// Query `deploy-status-by-hash`: argument the 32-byte blake3 hash of an
+/// encoded `DeployRequest` (requests carry whole components, too large for
+/// a URL), answer its `DeployState`.
+pub fn status_by_hash(arguments: &[u8]) -> Option<DeployState> {
+    let key: [u8; 32] = arguments.try_into().ok()?;
+    deploys().get(&key).ok()?
+}
+
 /// Query `deploy-status`: argument a `DeployRequest`, answer its
 /// `DeployState`.
 pub fn status(arguments: &[u8]) -> Option<DeployState> {

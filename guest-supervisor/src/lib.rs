@@ -25,7 +25,8 @@
 //! (`ConfigProposalState`), `services` (`ServicesView`),
 //! `configuration-number` (`uint64`), `supervisor-config`
 //! (`SupervisorConfig`), `deploy-status` (argument `DeployRequest`, answer
-//! `DeployState`), `migration-status` (argument `MigrationRequest`, answer
+//! `DeployState`; `deploy-status-by-hash` takes the request's 32-byte
+//! blake3 hash instead), `migration-status` (argument `MigrationRequest`, answer
 //! `MigrationState`), `validator-count` (`uint32`), `supervisor-artifact`
 //! (this instance's `ArtifactId`).
 //!
@@ -180,6 +181,9 @@ impl Service for Supervisor {
             "deploy-status" => deploy::status(&arguments)
                 .map(|state| state.encode_to_vec())
                 .ok_or_else(|| QueryError::NotFound("no such deploy request".into())),
+            "deploy-status-by-hash" => deploy::status_by_hash(&arguments)
+                .map(|state| state.encode_to_vec())
+                .ok_or_else(|| QueryError::NotFound("no deploy request has this hash".into())),
             "migration-status" => migrations::status(&arguments)
                 .map(|state| state.encode_to_vec())
                 .ok_or_else(|| QueryError::NotFound("no such migration request".into())),

@@ -44,6 +44,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-dispatcher", 4),
     ("wasmvisor-blockchain", 5),
     ("wasmvisor-testkit", 6),
+    ("wasmvisor-node", 7),
     ("wasmvisor-tests", 9),
 ];
 

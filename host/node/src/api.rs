@@ -1,0 +1,354 @@
+//! The REST APIs (axum): the public one (explorer, system info, service
+//! queries) and the private one (the supervisor's operator endpoints), on
+//! separate sockets. Every handler runs its chain work on a blocking
+//! thread; bad input gets a 4xx with `{"error": "..."}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wasmvisor_blockchain::blocks;
+use wasmvisor_blockchain::transactions::TRANSACTION_SIZE_MAX_DEFAULT;
+use wasmvisor_proto::blockchain::BlockHeader;
+use wasmvisor_runtime::QueryError;
+use wasmvisor_storage::Hash;
+
+use crate::node::{Node, SubmitError};
+
+/// Largest request body: a transaction of the maximum size, hex-encoded in
+/// JSON.
+pub const BODY_SIZE_MAX: usize = 2 * TRANSACTION_SIZE_MAX_DEFAULT + 1024;
+/// Most blocks one `blocks` request returns.
+pub const BLOCKS_PER_PAGE_MAX: u64 = 100;
+
+/// An API error: a status and a message, answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self(StatusCode::NOT_FOUND, message.into())
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self(StatusCode::INTERNAL_SERVER_ERROR, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        let status = match &error {
+            SubmitError::Invalid(wasmvisor_blockchain::TransactionError::TooLarge { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
+            SubmitError::AlreadyPooled | SubmitError::AlreadyCommitted => StatusCode::CONFLICT,
+            SubmitError::InactiveTarget(_) => StatusCode::NOT_FOUND,
+            SubmitError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self(status, error.to_string())
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Runs chain work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(format!("the request failed: {error}")))
+}
+
+fn header_json(header: &BlockHeader) -> Value {
+    json!({
+        "height": header.height,
+        "tx_count": header.tx_count,
+        "prev_hash": hex::encode(&header.prev_hash),
+        "tx_hash": hex::encode(&header.tx_hash),
+        "state_hash": hex::encode(&header.state_hash),
+        "error_hash": hex::encode(&header.error_hash),
+        "hash": hex::encode(blocks::block_hash(header)),
+    })
+}
+
+fn parse_hash(text: &str) -> Result<Hash, ApiError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| ApiError::bad_request("a hash is 64 hex characters"))
+}
+
+/// Reads a body as bytes: raw with a binary content type
+/// (`application/octet-stream`, `application/x-protobuf`), else JSON
+/// `{"<field>": "<hex>"}`.
+fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/octet-stream") || content_type.starts_with("application/x-protobuf") {
+        return Ok(body.to_vec());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))?;
+    let text = value
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("the body needs a {field:?} field (hex)")))?;
+    hex::decode(text).map_err(|error| ApiError::bad_request(format!("{field:?} is not hex: {error}")))
+}
+
+async fn info(State(node): State<Arc<Node>>) -> ApiResult {
+    blocking(move || {
+        let (header, config) = node.with_chain(|chain| (chain.last_header(), chain.consensus_config()));
+        let header = header.map_err(|error| ApiError::internal(error.to_string()))?;
+        let config = config.map_err(|error| ApiError::internal(error.to_string()))?;
+        let validators: Vec<Value> = config
+            .validator_keys
+            .iter()
+            .map(|keys| {
+                json!({
+                    "consensus_key": hex::encode(&keys.consensus_key),
+                    "service_key": hex::encode(&keys.service_key),
+                })
+            })
+            .collect();
+        Ok(Json(json!({
+            "height": header.height,
+            "last_block_hash": hex::encode(blocks::block_hash(&header)),
+            "state_hash": hex::encode(&header.state_hash),
+            "validators": validators,
+            "runtimes": node.config().runtimes.enabled,
+            "mempool_size": node.mempool_len(),
+        })))
+    })
+    .await?
+}
+
+#[derive(Deserialize)]
+struct HeightQuery {
+    height: u64,
+}
+
+async fn block(State(node): State<Arc<Node>>, Query(query): Query<HeightQuery>) -> ApiResult {
+    blocking(move || {
+        let mut fork = node.with_chain(|chain| chain.read_fork());
+        let header = blocks::header(&mut fork, query.height)
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .ok_or_else(|| ApiError::not_found(format!("no block at height {}", query.height)))?;
+        let transactions = blocks::block_transactions(&mut fork, query.height)
+            .map_err(|error| ApiError::internal(error.to_string()))?;
+        let mut value = header_json(&header);
+        value["transactions"] = json!(transactions.iter().map(hex::encode).collect::<Vec<_>>());
+        Ok(Json(value))
+    })
+    .await?
+}
+
+#[derive(Deserialize)]
+struct BlocksQuery {
+    count: Option<u64>,
+}
+
+async fn blocks_list(State(node): State<Arc<Node>>, Query(query): Query<BlocksQuery>) -> ApiResult {
+    blocking(move || {
+        let count = query.count.unwrap_or(10).clamp(1, BLOCKS_PER_PAGE_MAX);
+        let mut fork = node.with_chain(|chain| chain.read_fork());
+        let total = blocks::block_count(&mut fork).map_err(|error| ApiError::internal(error.to_string()))?;
+        let mut headers = Vec::new();
+        for height in (total.saturating_sub(count)..total).rev() {
+            if let Some(header) =
+                blocks::header(&mut fork, height).map_err(|error| ApiError::internal(error.to_string()))?
+            {
+                headers.push(header_json(&header));
+            }
+        }
+        Ok(Json(json!({ "blocks": headers })))
+    })
+    .await?
+}
+
+#[derive(Deserialize)]
+struct HashQuery {
+    hash: String,
+}
+
+async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuery>) -> ApiResult {
+    let hash = parse_hash(&query.hash)?;
+    blocking(move || {
+        let mut fork = node.with_chain(|chain| chain.read_fork());
+        match blocks::transaction(&mut fork, &hash).map_err(|error| ApiError::internal(error.to_string()))? {
+            Some((_, record)) => {
+                let error = record.error.as_ref().map(|error| {
+                    let error = blocks::from_proto_error(error);
+                    json!({ "kind": format!("{:?}", error.kind), "description": error.description })
+                });
+                Ok(Json(json!({
+                    "status": if error.is_some() { "failed" } else { "committed" },
+                    "height": record.height,
+                    "index": record.index,
+                    "error": error,
+                })))
+            }
+            None if node.is_pooled(&hash) => Ok(Json(json!({ "status": "pending" }))),
+            None => Err(ApiError::not_found("no such transaction")),
+        }
+    })
+    .await?
+}
+
+async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let signed = body_bytes(&headers, &body, "tx_body")?;
+    let hash = blocking(move || node.submit(&signed)).await??;
+    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
+}
+
+#[derive(Deserialize)]
+struct ArgumentsQuery {
+    /// Hex-encoded query arguments.
+    arguments: Option<String>,
+}
+
+fn query_error(error: QueryError) -> ApiError {
+    match error {
+        QueryError::NotFound(message) => ApiError::not_found(message),
+        QueryError::BadRequest(message) => ApiError::bad_request(message),
+        QueryError::Internal(message) => ApiError::internal(message),
+    }
+}
+
+async fn run_query(node: Arc<Node>, service: String, method: String, arguments: Vec<u8>) -> ApiResult {
+    let answer = blocking(move || node.with_chain(|chain| chain.dispatcher().query(&service, &method, &arguments)))
+        .await?
+        .map_err(query_error)?;
+    Ok(Json(json!({ "answer": hex::encode(answer) })))
+}
+
+fn arguments(query: &ArgumentsQuery) -> Result<Vec<u8>, ApiError> {
+    query
+        .arguments
+        .as_deref()
+        .map(hex::decode)
+        .transpose()
+        .map_err(|error| ApiError::bad_request(format!("arguments are not hex: {error}")))
+        .map(Option::unwrap_or_default)
+}
+
+/// `GET /api/services/<instance>/<query>?arguments=<hex>`: a service's read
+/// query; the answer is `{"answer": "<hex>"}`.
+async fn service_query(
+    State(node): State<Arc<Node>>,
+    Path((service, method)): Path<(String, String)>,
+    Query(query): Query<ArgumentsQuery>,
+) -> ApiResult {
+    if service == "supervisor" && PRIVATE_SUPERVISOR_QUERIES.contains(&method.as_str()) {
+        return Err(ApiError::not_found(format!("{method} is on the private API")));
+    }
+    run_query(node, service, method, arguments(&query)?).await
+}
+
+/// Supervisor reads served only on the private API.
+const PRIVATE_SUPERVISOR_QUERIES: &[&str] = &[
+    "configuration-number",
+    "supervisor-config",
+    "deploy-status",
+    "deploy-status-by-hash",
+    "migration-status",
+];
+
+async fn private_supervisor_query(
+    State(node): State<Arc<Node>>,
+    Path(method): Path<String>,
+    Query(query): Query<ArgumentsQuery>,
+) -> ApiResult {
+    if !PRIVATE_SUPERVISOR_QUERIES.contains(&method.as_str()) {
+        return Err(ApiError::not_found(format!(
+            "no private supervisor endpoint {method:?}"
+        )));
+    }
+    run_query(node, "supervisor".into(), method, arguments(&query)?).await
+}
+
+/// `POST /api/services/supervisor/<action>`: the body is the payload
+/// (protobuf, raw or as `{"payload": "<hex>"}`); the node signs it with
+/// its service key and submits it.
+async fn supervisor_action(
+    State(node): State<Arc<Node>>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let method_id = match action.as_str() {
+        "deploy-artifact" => 0,
+        "propose-config" => 2,
+        "confirm-config" => 3,
+        "migrate" => 4,
+        _ => return Err(ApiError::not_found(format!("no supervisor action {action:?}"))),
+    };
+    let payload = body_bytes(&headers, &body, "payload")?;
+    let hash = blocking(move || node.submit_to_supervisor(method_id, payload)).await??;
+    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// The public API.
+pub fn public_router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/api/system/v1/info", get(info))
+        .route("/api/explorer/v1/blocks", get(blocks_list))
+        .route("/api/explorer/v1/block", get(block))
+        .route("/api/explorer/v1/transactions", get(transaction).post(submit))
+        .route("/api/services/{service}/{method}", get(service_query))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
+        .with_state(node)
+}
+
+async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
+    if let Some(token) = token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if presented != Some(&*token) {
+            return ApiError(StatusCode::UNAUTHORIZED, "a valid bearer token is required".into()).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The private (operator) API; requires the bearer token if one is
+/// configured.
+pub fn private_router(node: Arc<Node>) -> Router {
+    let token: Option<Arc<str>> = node.config().private_api_token.as_deref().map(Arc::from);
+    Router::new()
+        .route(
+            "/api/services/supervisor/{action}",
+            get(private_supervisor_query).post(supervisor_action),
+        )
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
+        .with_state(node)
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
+}

@@ -1,0 +1,110 @@
+//! The wasmvisor node: a chain on RocksDB with a single-validator block
+//! producer, a bounded mempool, and the public and private REST APIs.
+//!
+//! [`run`] is what the `wasmvisor` binary's `run` and `run-dev` commands
+//! execute: open the chain (genesis or restart), serve both APIs, produce a
+//! block every `block_interval_ms`, and stop cleanly on Ctrl-C / SIGTERM.
+
+pub mod api;
+pub mod config;
+pub mod node;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use config::{ConfigError, NodeConfig};
+pub use node::{Node, StartError};
+
+/// Runs a node until it is asked to stop. Prints one line per API with the
+/// address it actually bound (so port 0 can be used), then serves.
+pub fn run(config: NodeConfig) -> Result<(), String> {
+    config.validate().map_err(|error| error.to_string())?;
+    let node = Node::open(config.clone()).map_err(|error| error.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (node, stopping) = (Arc::clone(&node), Arc::clone(&stopping));
+        let interval = Duration::from_millis(config.block_interval_ms);
+        std::thread::Builder::new()
+            .name("block-producer".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    std::thread::sleep(interval);
+                    match node.produce_block() {
+                        Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
+                        Err(error) => {
+                            tracing::error!("block production stopped: {error}");
+                            break;
+                        }
+                    }
+                }
+            })
+            .map_err(|error| format!("cannot start the block producer: {error}"))?
+    };
+    let served = runtime.block_on(async {
+        let public = tokio::net::TcpListener::bind(config.public_api)
+            .await
+            .map_err(|error| format!("cannot bind the public API to {}: {error}", config.public_api))?;
+        let private = tokio::net::TcpListener::bind(config.private_api)
+            .await
+            .map_err(|error| format!("cannot bind the private API to {}: {error}", config.private_api))?;
+        let addresses = (public.local_addr(), private.local_addr());
+        if let (Ok(public), Ok(private)) = addresses {
+            // Whoever started the node may have stopped reading stdout.
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "public API listening on http://{public}");
+            let _ = writeln!(stdout, "private API listening on http://{private}");
+            let _ = stdout.flush();
+        }
+        let shutdown = async {
+            let interrupt = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal handlers install");
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = interrupt.await;
+            }
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let public_server = axum::serve(public, api::public_router(Arc::clone(&node))).with_graceful_shutdown({
+            let mut stop = stop_rx.clone();
+            async move {
+                let _ = stop.changed().await;
+            }
+        });
+        let private_server = axum::serve(private, api::private_router(Arc::clone(&node))).with_graceful_shutdown({
+            let mut stop = stop_rx;
+            async move {
+                let _ = stop.changed().await;
+            }
+        });
+        let servers = tokio::spawn(async move {
+            let (public, private) = tokio::join!(public_server, private_server);
+            public.and(private)
+        });
+        shutdown.await;
+        tracing::info!("stopping");
+        let _ = stop_tx.send(true);
+        servers
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())
+    });
+    stopping.store(true, Ordering::SeqCst);
+    let _ = producer.join();
+    node.shutdown();
+    tracing::info!("stopped");
+    served
+}

@@ -1,0 +1,371 @@
+//! The node: a chain on RocksDB, its mempool and the single-validator
+//! block producer.
+//!
+//! Block agreement is this module's only consensus concern: `produce_block`
+//! executes a block through the blockchain layer and commits it with this
+//! validator's own precommit. A BFT engine would replace exactly this step
+//! (proposal, precommits from a quorum, commit) and nothing below it.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ed25519_dalek::{Signer, SigningKey};
+use wasmvisor_blockchain::blocks::precommit_message;
+use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
+use wasmvisor_dispatcher::GenesisConfig;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, ValidatorKeys};
+use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode, WasmDeploySpec};
+use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
+use wasmvisor_storage::{Hash, RocksDatabase};
+use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
+
+use crate::config::{Mode, NodeConfig};
+
+/// File in the data directory holding the node's key seeds.
+pub const KEYS_FILE: &str = "validator-keys.json";
+/// Directory in the data directory holding the database.
+pub const DATABASE_DIR: &str = "db";
+
+/// Why the node cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or key file.
+    #[error("{0}")]
+    Io(String),
+    /// The chain cannot start.
+    #[error("the chain cannot start: {0}")]
+    Chain(String),
+}
+
+/// Why a transaction was not admitted to the mempool.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// It does not verify (size, encoding, signature, chain).
+    #[error(transparent)]
+    Invalid(#[from] wasmvisor_blockchain::TransactionError),
+    /// It is already waiting.
+    #[error("the transaction is already in the mempool")]
+    AlreadyPooled,
+    /// It is already in a block.
+    #[error("the transaction is already committed")]
+    AlreadyCommitted,
+    /// Its target is not an Active instance.
+    #[error("instance {0} does not exist or is not active")]
+    InactiveTarget(u32),
+    /// The mempool is full.
+    #[error("the mempool is full ({0} transactions); retry later")]
+    Full(usize),
+}
+
+/// This validator's keys.
+#[derive(Clone)]
+pub struct NodeKeys {
+    /// Signs precommits.
+    pub consensus: SigningKey,
+    /// Signs this node's transactions (to the supervisor).
+    pub service: SigningKey,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeySeeds {
+    consensus_seed: String,
+    service_seed: String,
+}
+
+impl NodeKeys {
+    /// Reads the keys from `data_dir`, creating them (from the operating
+    /// system's randomness) on first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, StartError> {
+        let path = data_dir.join(KEYS_FILE);
+        let io = |error: std::io::Error| StartError::Io(format!("{}: {error}", path.display()));
+        if !path.exists() {
+            let mut seeds = [0u8; 64];
+            getrandom::fill(&mut seeds).map_err(|error| StartError::Io(format!("no randomness: {error}")))?;
+            let stored = KeySeeds {
+                consensus_seed: hex::encode(&seeds[..32]),
+                service_seed: hex::encode(&seeds[32..]),
+            };
+            let text = serde_json::to_string_pretty(&stored).expect("plain strings serialize");
+            std::fs::write(&path, text).map_err(io)?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let stored: KeySeeds =
+            serde_json::from_str(&text).map_err(|error| StartError::Io(format!("{}: {error}", path.display())))?;
+        let seed = |hex_seed: &str| -> Result<SigningKey, StartError> {
+            let bytes: [u8; 32] = hex::decode(hex_seed)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| StartError::Io(format!("{}: seeds are 32 bytes in hex", path.display())))?;
+            Ok(SigningKey::from_bytes(&bytes))
+        };
+        Ok(Self {
+            consensus: seed(&stored.consensus_seed)?,
+            service: seed(&stored.service_seed)?,
+        })
+    }
+
+    /// The public keys, as the consensus configuration names them.
+    pub fn validator_keys(&self) -> ValidatorKeys {
+        ValidatorKeys {
+            consensus_key: self.consensus.verifying_key().to_bytes().to_vec(),
+            service_key: self.service.verifying_key().to_bytes().to_vec(),
+        }
+    }
+}
+
+/// The bounded pool of verified transactions waiting for a block.
+#[derive(Default)]
+struct Mempool {
+    queue: VecDeque<VerifiedTransaction>,
+    hashes: HashSet<Hash>,
+}
+
+/// A running node's chain, mempool and keys.
+pub struct Node {
+    config: NodeConfig,
+    keys: NodeKeys,
+    chain: Mutex<Option<Blockchain>>,
+    mempool: Mutex<Mempool>,
+    committed_transactions: std::sync::atomic::AtomicU64,
+}
+
+fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
+    let mut runtimes: Vec<Arc<dyn Runtime>> = Vec::new();
+    for name in &config.runtimes.enabled {
+        match name.as_str() {
+            "native" => runtimes.push(Arc::new(wasmvisor_native::NativeRuntime::new(vec![Arc::new(
+                wasmvisor_native::TokenService,
+            )]))),
+            "wasm" => {
+                let wasm = WasmRuntime::new(WasmRuntimeConfig {
+                    compiled_cache_dir: config.runtimes.wasm.compiled_cache_dir.clone(),
+                    ..WasmRuntimeConfig::default()
+                })
+                .map_err(|error| StartError::Chain(format!("the wasm runtime: {error}")))?;
+                runtimes.push(Arc::new(wasm));
+            }
+            other => return Err(StartError::Chain(format!("unknown runtime {other:?}"))),
+        }
+    }
+    Ok(runtimes)
+}
+
+fn genesis_config(config: &NodeConfig, keys: &NodeKeys) -> GenesisConfig {
+    let component = wasmvisor_artifacts::SUPERVISOR.bytes;
+    let spec = WasmDeploySpec {
+        component_hash: blake3::hash(component).as_bytes().to_vec(),
+        component: component.to_vec(),
+    };
+    let supervisor = ArtifactId::new(runtime_id::WASM, "wasmvisor.supervisor", "1.0.0").expect("a valid version");
+    let mode = match config.supervisor_mode {
+        Mode::Simple => SupervisorMode::Simple,
+        Mode::Decentralized => SupervisorMode::Decentralized,
+    };
+    GenesisConfig {
+        artifacts: vec![(supervisor.clone(), spec.encode_to_vec())],
+        instances: vec![(
+            InstanceSpec {
+                id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
+                name: "supervisor".into(),
+                artifact: supervisor,
+            },
+            SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
+        )],
+        consensus: ConsensusConfig {
+            validator_keys: vec![keys.validator_keys()],
+            transactions_per_block_max: config.transactions_per_block_max,
+            block_interval_ms: config.block_interval_ms,
+            ..ConsensusConfig::default()
+        },
+    }
+}
+
+impl Node {
+    /// Opens the node's chain: genesis on an empty data directory, else a
+    /// restart from the stored state.
+    pub fn open(config: NodeConfig) -> Result<Arc<Self>, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
+        let keys = NodeKeys::load_or_create(&config.data_dir)?;
+        let database = RocksDatabase::open(config.data_dir.join(DATABASE_DIR))
+            .map_err(|error| StartError::Chain(format!("the database: {error}")))?;
+        let database: Arc<dyn wasmvisor_storage::Database> = Arc::new(database);
+        let node_key = Some(keys.service.verifying_key().to_bytes());
+        let fresh = wasmvisor_storage::Fork::new(database.snapshot());
+        let has_genesis = {
+            let mut fork = fresh;
+            wasmvisor_blockchain::blocks::header(&mut fork, 0)
+                .map_err(|error| StartError::Chain(error.to_string()))?
+                .is_some()
+        };
+        let chain = if has_genesis {
+            tracing::info!("resuming the chain in {}", config.data_dir.display());
+            Blockchain::resume(database, runtimes(&config)?, node_key)
+        } else {
+            tracing::info!("creating the genesis block in {}", config.data_dir.display());
+            Blockchain::genesis(database, runtimes(&config)?, genesis_config(&config, &keys), node_key)
+        }
+        .map_err(|error| StartError::Chain(error.to_string()))?;
+        Ok(Arc::new(Self {
+            config,
+            keys,
+            chain: Mutex::new(Some(chain)),
+            mempool: Mutex::default(),
+            committed_transactions: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// This validator's keys.
+    pub fn keys(&self) -> &NodeKeys {
+        &self.keys
+    }
+
+    fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `read` on the chain (blocked while a block is produced).
+    pub fn with_chain<T>(&self, read: impl FnOnce(&Blockchain) -> T) -> T {
+        let chain = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        read(chain.as_ref().expect("the chain runs until shutdown"))
+    }
+
+    /// Number of transactions waiting.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool().queue.len()
+    }
+
+    /// Whether `hash` waits in the mempool.
+    pub fn is_pooled(&self, hash: &Hash) -> bool {
+        self.mempool().hashes.contains(hash)
+    }
+
+    /// Transactions committed since this process started.
+    pub fn committed_transactions(&self) -> u64 {
+        self.committed_transactions.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Verifies a signed transaction and admits it to the mempool.
+    pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
+        let (transaction, committed, active) = self.with_chain(|chain| {
+            let transaction = chain.verify(signed)?;
+            let committed = chain.is_committed(&transaction.hash).unwrap_or(false);
+            let active = chain
+                .dispatcher()
+                .instance(transaction.call.instance_id)
+                .ok()
+                .flatten()
+                .is_some_and(|state| state.status == Some(InstanceStatus::Active));
+            Ok::<_, SubmitError>((transaction, committed, active))
+        })?;
+        if committed {
+            return Err(SubmitError::AlreadyCommitted);
+        }
+        if !active {
+            return Err(SubmitError::InactiveTarget(transaction.call.instance_id));
+        }
+        let mut pool = self.mempool();
+        if pool.hashes.contains(&transaction.hash) {
+            return Err(SubmitError::AlreadyPooled);
+        }
+        if pool.queue.len() >= self.config.mempool_size_max {
+            return Err(SubmitError::Full(pool.queue.len()));
+        }
+        let hash = transaction.hash;
+        pool.hashes.insert(hash);
+        pool.queue.push_back(transaction);
+        Ok(hash)
+    }
+
+    /// Signs a transaction to the supervisor with this node's service key
+    /// and submits it.
+    pub fn submit_to_supervisor(&self, method_id: u32, arguments: Vec<u8>) -> Result<Hash, SubmitError> {
+        let call = CallInfo {
+            instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
+            method_id,
+        };
+        let chain_id = self.with_chain(Blockchain::chain_id);
+        let signed = wasmvisor_blockchain::sign(&self.keys.service, &chain_id, call, arguments);
+        self.submit(&signed)
+    }
+
+    /// Builds, executes and commits one block from the mempool (oldest
+    /// first, up to the configured maximum), with this validator's
+    /// precommit; then pools what services broadcast.
+    pub fn produce_block(&self) -> Result<BlockHeader, String> {
+        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let chain = guard.as_mut().ok_or("the node is shut down")?;
+        let limit = chain
+            .consensus_config()
+            .map(|config| config.transactions_per_block_max)
+            .unwrap_or(0) as usize;
+        let transactions: Vec<VerifiedTransaction> = {
+            let mut pool = self.mempool();
+            let take = if limit == 0 {
+                pool.queue.len()
+            } else {
+                pool.queue.len().min(limit)
+            };
+            pool.queue.drain(..take).collect()
+        };
+        // A transaction committed meanwhile (or repeated) would fail the
+        // block: drop it here.
+        let transactions: Vec<_> = transactions
+            .into_iter()
+            .filter(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true))
+            .collect();
+        let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
+        let me = chain
+            .consensus_config()
+            .map_err(|error| error.to_string())?
+            .validator_keys
+            .iter()
+            .position(|keys| keys.consensus_key == self.keys.validator_keys().consensus_key);
+        let precommits = match me {
+            Some(index) => {
+                let message = precommit_message(block.header.height, &block.hash);
+                vec![Precommit {
+                    validator: index as u32,
+                    signature: self.keys.consensus.sign(&message).to_bytes().to_vec(),
+                }]
+            }
+            None => return Err("this node is not a validator of the chain; it cannot produce blocks".into()),
+        };
+        let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
+        {
+            let mut pool = self.mempool();
+            for transaction in &transactions {
+                pool.hashes.remove(&transaction.hash);
+            }
+        }
+        self.committed_transactions
+            .fetch_add(transactions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let broadcasts = chain.sign_broadcasts(&self.keys.service);
+        drop(guard);
+        for signed in broadcasts {
+            if let Err(error) = self.submit(&signed) {
+                tracing::debug!("a broadcast was not pooled: {error}");
+            }
+        }
+        Ok(header)
+    }
+
+    /// Stops the chain (runtimes' shutdown).
+    pub fn shutdown(&self) {
+        let chain = self
+            .chain
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(chain) = chain {
+            chain.shutdown();
+        }
+    }
+}

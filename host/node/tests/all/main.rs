@@ -1,0 +1,4 @@
+//! The `wasmvisor` binary on loopback ports, driven over HTTP as an
+//! operator and a client would (one test binary).
+
+mod node;

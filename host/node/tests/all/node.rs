@@ -1,0 +1,283 @@
+//! Starts the real binary, deploys and starts a wasm service through the
+//! private API, transacts through the public API, restarts, and checks
+//! that bad input gets the right 4xx.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use serde_json::Value;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::runtime::ArtifactId;
+use wasmvisor_proto::supervisor::{
+    ConfigChange, ConfigPropose, DeployRequest, DeployState, DeployStatus, StartService, WasmDeploySpec, config_change,
+};
+use wasmvisor_runtime::CallInfo;
+
+/// A running `wasmvisor run-dev` with the API addresses it printed.
+struct RunningNode {
+    child: Child,
+    public: String,
+    private: String,
+}
+
+impl RunningNode {
+    fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args([
+                "run-dev",
+                "--public-api",
+                "127.0.0.1:0",
+                "--private-api",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut address = |prefix: &str| {
+            let line = lines.next().expect("the node prints its addresses").unwrap();
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+                .to_owned()
+        };
+        let public = address("public API listening on ");
+        let private = address("private API listening on ");
+        Self { child, public, private }
+    }
+
+    /// Stops the node with SIGTERM and waits for a clean exit.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "the node stops cleanly: {exit:?}");
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let mut response = agent().get(url).call().expect("the request is answered");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn post(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let mut response = agent()
+        .post(url)
+        .header("content-type", content_type)
+        .send(&body[..])
+        .expect("the request is answered");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn answer(value: &Value) -> Vec<u8> {
+    hex::decode(value["answer"].as_str().expect("an answer")).unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn chain_id(node: &RunningNode) -> [u8; 32] {
+    // The chain id is the genesis block's hash.
+    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
+    hex::decode(block["hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+#[test]
+fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
+    let data = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(data.path());
+    let (status, info) = get(&format!("{}/api/system/v1/info", node.public));
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["validators"].as_array().unwrap().len(), 1);
+    assert_eq!(info["runtimes"], serde_json::json!(["native", "wasm"]));
+
+    // The operator deploys the guestbook through the private API.
+    let component = wasmvisor_artifacts::GUESTBOOK.bytes;
+    let artifact = ArtifactId {
+        runtime_id: 1,
+        name: "guestbook".into(),
+        version: "1.0.0".into(),
+    };
+    let height = info["height"].as_u64().unwrap();
+    let request = DeployRequest {
+        artifact: Some(artifact.clone()),
+        spec: WasmDeploySpec {
+            component_hash: blake3::hash(component).as_bytes().to_vec(),
+            component: component.to_vec(),
+        }
+        .encode_to_vec(),
+        deadline_height: height + 1000,
+        seed: 0,
+    };
+    let deploy_url = format!("{}/api/services/supervisor/deploy-artifact", node.private);
+    let (status, body) = post(&deploy_url, "application/x-protobuf", request.encode_to_vec());
+    assert_eq!(status, 200, "{body}");
+    let status_url = format!(
+        "{}/api/services/supervisor/deploy-status-by-hash?arguments={}",
+        node.private,
+        hex::encode(blake3::hash(&request.encode_to_vec()).as_bytes())
+    );
+    wait_for("the deploy", || {
+        let (status, body) = get(&status_url);
+        status == 200
+            && DeployState::decode(answer(&body).as_slice()).unwrap().status == DeployStatus::DeploySucceeded as i32
+    });
+    // The deploy status is private: the public API does not serve it.
+    let public_status = status_url.replace(&node.private, &node.public);
+    assert_eq!(get(&public_status).0, 404);
+
+    // ... and starts it (one admin: the proposal is enacted at once).
+    let (_, number) = get(&format!(
+        "{}/api/services/supervisor/configuration-number",
+        node.private
+    ));
+    let propose = ConfigPropose {
+        actual_from: 0,
+        changes: vec![ConfigChange {
+            kind: Some(config_change::Kind::StartService(StartService {
+                artifact: Some(artifact),
+                name: "guestbook".into(),
+                config: Vec::new(),
+            })),
+        }],
+        configuration_number: u64::decode(answer(&number).as_slice()).unwrap(),
+    };
+    let body = serde_json::json!({ "payload": hex::encode(propose.encode_to_vec()) }).to_string();
+    let (status, reply) = post(
+        &format!("{}/api/services/supervisor/propose-config", node.private),
+        "application/json",
+        body.into_bytes(),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let count_url = format!("{}/api/services/guestbook/count", node.public);
+    wait_for("the service", || get(&count_url).0 == 200);
+
+    // A client signs an entry; it is committed.
+    let author = SigningKey::from_bytes(&[5; 32]);
+    let services: Value = get(&format!("{}/api/services/supervisor/services", node.public)).1;
+    let services = wasmvisor_proto::supervisor::ServicesView::decode(answer(&services).as_slice()).unwrap();
+    let instance_id = services
+        .instances
+        .iter()
+        .filter_map(|record| record.spec.as_ref())
+        .find(|spec| spec.name == "guestbook")
+        .unwrap()
+        .id;
+    let call = CallInfo {
+        instance_id,
+        method_id: 0,
+    };
+    let signed = wasmvisor_blockchain::sign(&author, &chain_id(&node), call, b"hello".to_vec());
+    let body = serde_json::json!({ "tx_body": hex::encode(&signed) }).to_string();
+    let tx_url = format!("{}/api/explorer/v1/transactions", node.public);
+    let (status, reply) = post(&tx_url, "application/json", body.clone().into_bytes());
+    assert_eq!(status, 200, "{reply}");
+    let hash = reply["tx_hash"].as_str().unwrap().to_owned();
+    wait_for("the transaction", || {
+        get(&format!("{tx_url}?hash={hash}")).1["status"] == "committed"
+    });
+    assert_eq!(answer(&get(&count_url).1), 1u64.to_le_bytes());
+    // The same transaction again: refused.
+    assert_eq!(post(&tx_url, "application/json", body.into_bytes()).0, 409);
+
+    // Bad input gets the right 4xx.
+    assert_eq!(
+        post(&tx_url, "application/json", b"{not json".to_vec()).0,
+        400,
+        "malformed body"
+    );
+    let mut forged = signed.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        post(&tx_url, "application/octet-stream", forged).0,
+        400,
+        "a wrong signature"
+    );
+    let oversized = vec![0u8; wasmvisor_blockchain::TRANSACTION_SIZE_MAX_DEFAULT + 1];
+    assert_eq!(
+        post(&tx_url, "application/octet-stream", oversized).0,
+        413,
+        "an oversized transaction"
+    );
+    assert_eq!(
+        get(&format!("{}/api/services/nobody/count", node.public)).0,
+        404,
+        "an unknown service"
+    );
+    assert_eq!(get(&format!("{tx_url}?hash=zz")).0, 400, "a malformed hash");
+
+    // Stopped and started again: the same state.
+    let (_, before) = get(&format!("{}/api/system/v1/info", node.public));
+    node.stop();
+    let node = RunningNode::start(data.path());
+    let (_, after) = get(&format!("{}/api/system/v1/info", node.public));
+    assert!(after["height"].as_u64() >= before["height"].as_u64());
+    let count_url = format!("{}/api/services/guestbook/count", node.public);
+    assert_eq!(
+        answer(&get(&count_url).1),
+        1u64.to_le_bytes(),
+        "the entry survived the restart"
+    );
+    node.stop();
+}
+
+#[test]
+fn a_private_api_off_loopback_needs_a_token() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\npublic_api = \"127.0.0.1:0\"\nprivate_api = \"0.0.0.0:0\"\n",
+            data.path().join("data")
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("private_api_token"), "{stderr}");
+}
