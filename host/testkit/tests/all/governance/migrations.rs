@@ -376,6 +376,22 @@ fn migration_requests_and_results_are_checked() {
         let block = request_migration(&mut testkit, mode, &nobody);
         assert_eq!(error_of(&block), Some(ErrorKind::Common(3)), "no such service");
 
+        // The same validator asking twice does not approve twice (with
+        // more than one validator needed, the request stays unapproved).
+        if quorum(count, mode) > 1 {
+            let request = migration_request(&testkit, "book", "2.0.0", 20);
+            let first = testkit.sign_as_validator(0, REQUEST_MIGRATION, request.encode_to_vec());
+            let again = [request.encode_to_vec().as_slice(), &[0x78, 0x01]].concat();
+            let again = testkit.sign_as_validator(0, REQUEST_MIGRATION, again);
+            let block = testkit.create_block_with(vec![first, again]);
+            assert_eq!(
+                block.errors.get(&CallLocation::Transaction(1)).map(|error| error.kind),
+                Some(ErrorKind::Service(67))
+            );
+            assert_eq!(migration_state(&testkit, &request).approvals, vec![0]);
+            assert!(!migration_state(&testkit, &request).started);
+        }
+
         // A result for a request that is not in progress.
         let stray = migration_request(&testkit, "book", "2.0.0", 20);
         let result = report(&stray, migration_result::Status::StateHash(vec![1; 32]));
