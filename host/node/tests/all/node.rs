@@ -281,3 +281,23 @@ fn a_private_api_off_loopback_needs_a_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("private_api_token"), "{stderr}");
 }
+
+#[test]
+fn the_documented_example_configuration_loads() {
+    // Read at run time: a target directory shared between clones may hold
+    // a test binary compiled in another one.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&manifest_dir).join("../../docs/node.example.toml");
+    let config = wasmvisor_node::NodeConfig::load(&path).expect("the example is valid");
+    assert_eq!(config, {
+        let mut expected = wasmvisor_node::NodeConfig::development("/var/lib/wasmvisor".into());
+        expected.block_interval_ms = 1000;
+        expected
+    });
+    // An unknown key is refused with its name.
+    let data = tempfile::tempdir().unwrap();
+    let bad = data.path().join("bad.toml");
+    std::fs::write(&bad, "data_dir = \"x\"\nblock_interval = 5\n").unwrap();
+    let error = wasmvisor_node::NodeConfig::load(&bad).unwrap_err().to_string();
+    assert!(error.contains("block_interval"), "{error}");
+}
