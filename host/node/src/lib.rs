@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod node;
+pub mod operator;
 
 use std::io::Write;
 use std::sync::Arc;

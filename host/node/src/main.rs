@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wasmvisor_node::NodeConfig;
+use wasmvisor_node::operator::{Client, deploy};
 
 /// The wasmvisor node.
 #[derive(Parser)]
@@ -39,6 +40,69 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Deploys a wasm component and waits until it is active.
+    Deploy {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Artifact name.
+        #[arg(long)]
+        name: String,
+        /// Artifact version (semver).
+        #[arg(long)]
+        version: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Prints the node's status (height, validators, runtimes).
+    Status {
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Prints a transaction's status.
+    Tx {
+        /// The transaction hash (hex).
+        hash: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+}
+
+/// Where the node's APIs are.
+#[derive(clap::Args)]
+struct Apis {
+    /// The private API.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    private_api: String,
+    /// The public API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    public_api: String,
+    /// Bearer token of the private API (or WASMVISOR_TOKEN).
+    #[arg(long, env = "WASMVISOR_TOKEN")]
+    token: Option<String>,
+}
+
+impl Apis {
+    fn clients(&self) -> (Client, Client) {
+        (
+            Client::new(&self.public_api, None),
+            Client::new(&self.private_api, self.token.clone()),
+        )
+    }
+}
+
+/// Runs an operator command: prints its result, or the error.
+fn operate(result: Result<Option<serde_json::Value>, String>) -> ExitCode {
+    match result {
+        Ok(Some(value)) => {
+            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,6 +131,29 @@ fn main() -> ExitCode {
             config.public_api = public_api.unwrap_or(config.public_api);
             config.private_api = private_api.unwrap_or(config.private_api);
             config
+        }
+        Command::Deploy {
+            file,
+            name,
+            version,
+            apis,
+        } => {
+            let (public, private) = apis.clients();
+            return operate(
+                std::fs::read(&file)
+                    .map_err(|error| format!("{}: {error}", file.display()))
+                    .and_then(|component| deploy(&public, &private, &component, &name, &version))
+                    .map(|()| None),
+            );
+        }
+        Command::Status { apis } => return operate(apis.clients().0.get("/api/system/v1/info").map(Some)),
+        Command::Tx { hash, apis } => {
+            return operate(
+                apis.clients()
+                    .0
+                    .get(&format!("/api/explorer/v1/transactions?hash={hash}"))
+                    .map(Some),
+            );
         }
         Command::Run { config } => match NodeConfig::load(&config) {
             Ok(config) => config,

@@ -301,3 +301,37 @@ fn the_documented_example_configuration_loads() {
     let error = wasmvisor_node::NodeConfig::load(&bad).unwrap_err().to_string();
     assert!(error.contains("block_interval"), "{error}");
 }
+
+fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(args)
+        .args(["--public-api", &node.public, "--private-api", &node.private])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_operator_cli_deploys_and_reports() {
+    let data = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(data.path());
+    let token = wasmvisor_artifacts::TOKEN.path;
+    let output = cli(&node, &["deploy", token, "--name", "token", "--version", "1.0.0"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "token:1.0.0 is active");
+
+    // Deploying it again is refused, with the reason.
+    let output = cli(&node, &["deploy", token, "--name", "token", "--version", "1.0.0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("AlreadyDeployed"), "{stderr}");
+
+    let output = cli(&node, &["status"]);
+    assert!(output.status.success());
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(status["height"].as_u64().unwrap() > 0);
+
+    let output = cli(&node, &["tx", &"00".repeat(32)]);
+    assert!(!output.status.success(), "an unknown transaction");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no such transaction"));
+    node.stop();
+}
