@@ -11,7 +11,7 @@ use wasmvisor_sdk::{CommonError, ExecutionError, ProofMap, common_error, context
 
 use crate::errors::SupervisorError;
 use crate::privileged::wasmvisor::service::dispatcher::{self, LocalOutcome};
-use crate::validators;
+use crate::{registry, validators};
 
 /// Method ids.
 pub const REQUEST_ARTIFACT_DEPLOY: u32 = 0;
@@ -27,15 +27,7 @@ pub fn request_key(request: &DeployRequest) -> [u8; 32] {
 }
 
 fn artifact_of(request: &DeployRequest) -> Result<wasmvisor_sdk::ArtifactId, ExecutionError> {
-    let artifact = request
-        .artifact
-        .as_ref()
-        .ok_or_else(|| common_error(CommonError::MalformedArguments, "a deploy request names an artifact"))?;
-    Ok(wasmvisor_sdk::ArtifactId {
-        runtime_id: artifact.runtime_id,
-        name: artifact.name.clone(),
-        version: artifact.version.clone(),
-    })
+    registry::artifact_id(request.artifact.as_ref(), "a deploy request")
 }
 
 /// Whether the request has the approvals its mode needs.
@@ -50,11 +42,7 @@ pub fn request(request: DeployRequest) -> Result<(), ExecutionError> {
     if request.deadline_height <= context::height() {
         return Err(SupervisorError::DeadlineExceeded.into());
     }
-    let artifact = artifact_of(&request)?;
-    let same = |known: &wasmvisor_sdk::ArtifactId| {
-        known.runtime_id == artifact.runtime_id && known.name == artifact.name && known.version == artifact.version
-    };
-    if dispatcher::artifacts().iter().any(|known| same(&known.id)) {
+    if registry::artifact(&artifact_of(&request)?).is_some() {
         return Err(SupervisorError::AlreadyDeployed.into());
     }
     let key = request_key(&request);

@@ -161,16 +161,22 @@ impl Blockchain {
 
     /// Verifies a signed transaction against this chain and its size limit.
     pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
+        verify(bytes, &self.chain_id, self.transaction_size_max())
+    }
+
+    /// The largest signed transaction the consensus configuration in force
+    /// accepts (for checking transactions away from the chain, e.g. without
+    /// holding a node's lock on it).
+    pub fn transaction_size_max(&self) -> usize {
         let configured = self
             .consensus_config()
             .map(|config| config.transaction_size_max as usize)
             .unwrap_or(0);
-        let size_max = if configured > 0 {
+        if configured > 0 {
             configured
         } else {
             TRANSACTION_SIZE_MAX_DEFAULT
-        };
-        verify(bytes, &self.chain_id, size_max)
+        }
     }
 
     /// Whether a transaction with this hash is in a committed block.

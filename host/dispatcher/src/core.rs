@@ -18,21 +18,50 @@ use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot};
 use crate::limits::{CALL_DEPTH_MAX, MIGRATION_DATA_SIZE_MAX, TRANSACTIONS_PER_BLOCK_MAX, VALIDATORS_MAX};
 use crate::schema::{InstanceState, Schema, artifact_key};
 
-/// Where the local deployment of an artifact stands.
-enum Deployment {
-    Running(JoinHandle<Result<(), ExecutionError>>),
-    Finished(Result<(), ExecutionError>),
+/// Node-local work on a background thread (a deployment, a data
+/// migration), and its result once joined.
+enum Job<T> {
+    Running(JoinHandle<T>),
+    Finished(T),
+}
+
+impl<T: Clone> Job<T> {
+    /// The result: joins the thread if it has finished (or, with `wait`,
+    /// until it does); `None` while it runs. A panicked thread gives
+    /// `panicked`.
+    fn poll(&mut self, wait: bool, panicked: impl FnOnce() -> T) -> Option<T> {
+        if let Job::Running(handle) = self {
+            if !wait && !handle.is_finished() {
+                return None;
+            }
+            let Job::Running(handle) = std::mem::replace(self, Job::Finished(panicked())) else {
+                unreachable!("matched above")
+            };
+            if let Ok(result) = handle.join() {
+                *self = Job::Finished(result);
+            }
+        }
+        match self {
+            Job::Finished(result) => Some(result.clone()),
+            Job::Running(_) => unreachable!("joined above"),
+        }
+    }
+}
+
+type Deployment = Job<Result<(), ExecutionError>>;
+
+fn deploy_panicked() -> Result<(), ExecutionError> {
+    Err(ExecutionError::new(
+        wasmvisor_runtime::ErrorKind::Unexpected,
+        "the deploy task panicked",
+    ))
 }
 
 /// A data migration's node-local result: the root of the migrated data
 /// and the data itself, or why the script failed.
 type MigrationOutcome = Result<([u8; 32], Arc<NamespaceData>), String>;
 
-/// Where the local run of a data migration stands.
-enum MigrationJob {
-    Running(JoinHandle<MigrationOutcome>),
-    Finished(MigrationOutcome),
-}
+type MigrationJob = Job<MigrationOutcome>;
 
 /// One instance's data migration on this node.
 struct LocalMigration {
@@ -104,11 +133,8 @@ impl Core {
             return;
         }
         let deployment = match self.runtime(artifact.runtime_id) {
-            Err(error) => Deployment::Finished(Err(error)),
-            Ok(runtime) => {
-                let task = runtime.deploy_artifact(artifact.clone(), spec);
-                Deployment::Running(std::thread::spawn(task))
-            }
+            Err(error) => Job::Finished(Err(error)),
+            Ok(runtime) => Job::Running(std::thread::spawn(runtime.deploy_artifact(artifact.clone(), spec))),
         };
         deployments.insert(artifact.clone(), deployment);
     }
@@ -117,43 +143,21 @@ impl Core {
     pub(crate) fn wait_deployed(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
         self.start_deploy(artifact, spec.to_vec());
         // The lock is held while waiting: every caller runs on the thread
-        // that owns the dispatcher, and no status query can observe the gap
-        // between taking the entry out and putting the result back.
-        let mut deployments = self.deployments();
-        let deployment = deployments.remove(artifact).expect("start_deploy inserted it");
-        let result = match deployment {
-            Deployment::Finished(result) => result,
-            Deployment::Running(handle) => handle.join().unwrap_or_else(|_| {
-                Err(ExecutionError::new(
-                    wasmvisor_runtime::ErrorKind::Unexpected,
-                    "the deploy task panicked",
-                ))
-            }),
-        };
-        deployments.insert(artifact.clone(), Deployment::Finished(result.clone()));
-        result
+        // that owns the dispatcher, and status queries wait for the result.
+        self.deployments()
+            .get_mut(artifact)
+            .and_then(|deployment| deployment.poll(true, deploy_panicked))
+            .expect("start_deploy inserted it")
     }
 
     /// This node's outcome of deploying `artifact`, without waiting.
     pub(crate) fn deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus {
-        let mut deployments = self.deployments();
-        let finished = match deployments.get(artifact) {
+        let finished = match self.deployments().get_mut(artifact) {
             None => return LocalDeployStatus::Unknown,
-            Some(Deployment::Finished(result)) => result.clone(),
-            Some(Deployment::Running(handle)) if !handle.is_finished() => return LocalDeployStatus::Pending,
-            Some(Deployment::Running(_)) => {
-                let Some(Deployment::Running(handle)) = deployments.remove(artifact) else {
-                    unreachable!()
-                };
-                let result = handle.join().unwrap_or_else(|_| {
-                    Err(ExecutionError::new(
-                        wasmvisor_runtime::ErrorKind::Unexpected,
-                        "the deploy task panicked",
-                    ))
-                });
-                deployments.insert(artifact.clone(), Deployment::Finished(result.clone()));
-                result
-            }
+            Some(deployment) => match deployment.poll(false, deploy_panicked) {
+                None => return LocalDeployStatus::Pending,
+                Some(result) => result,
+            },
         };
         match finished {
             Ok(()) => LocalDeployStatus::Succeeded,
@@ -193,7 +197,7 @@ impl Core {
             instance_id,
             LocalMigration {
                 target: target.clone(),
-                job: MigrationJob::Running(handle),
+                job: Job::Running(handle),
             },
         );
     }
@@ -219,6 +223,8 @@ impl Core {
             .artifact_spec(target)
             .map_err(|error| format!("reading {target}: {error}"))?;
         self.start_deploy(target, artifact_spec);
+        // Polls instead of `wait_deployed`, which holds the deployments
+        // lock while it waits and would stall the block path meanwhile.
         loop {
             match self.deploy_status(target) {
                 LocalDeployStatus::Succeeded => break,
@@ -234,7 +240,6 @@ impl Core {
             None => spec.artifact.version.clone(),
         };
         let (live, shadow) = (Namespace::Service(spec.id), Namespace::Migration(spec.id));
-        fork.clear_namespace(shadow).map_err(|error| error.to_string())?;
         fork.copy_namespace(live, shadow).map_err(|error| error.to_string())?;
         let runtime = Arc::clone(self.runtime(target.runtime_id).map_err(|error| error.description)?);
         let migrating = InstanceSpec {
@@ -258,28 +263,11 @@ impl Core {
     /// This node's migration of `instance_id` to `target`; waits for it if
     /// `wait`, else answers `None` while it runs.
     fn migration_outcome(&self, instance_id: InstanceId, target: &ArtifactId, wait: bool) -> Option<MigrationOutcome> {
-        let mut migrations = self.migrations();
-        let local = migrations
+        self.migrations()
             .get_mut(&instance_id)
-            .filter(|local| local.target == *target)?;
-        if let MigrationJob::Running(handle) = &local.job {
-            if !wait && !handle.is_finished() {
-                return None;
-            }
-            let MigrationJob::Running(handle) =
-                std::mem::replace(&mut local.job, MigrationJob::Finished(Err(String::new())))
-            else {
-                unreachable!()
-            };
-            let outcome = handle
-                .join()
-                .unwrap_or_else(|_| Err("the migration job panicked".into()));
-            local.job = MigrationJob::Finished(outcome);
-        }
-        match &local.job {
-            MigrationJob::Finished(outcome) => Some(outcome.clone()),
-            MigrationJob::Running(_) => unreachable!("joined above"),
-        }
+            .filter(|local| local.target == *target)?
+            .job
+            .poll(wait, || Err("the migration job panicked".into()))
     }
 
     /// Lifecycle control is handed to the supervisor's instance only.
@@ -713,8 +701,8 @@ impl LifecycleControl for Core {
     fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         Self::migration_of(&state)?;
-        fork.clear_namespace(Namespace::Migration(state.spec.id))
-            .map_err(storage_failure)?;
+        // The shadow data never enters the block's state: each node's
+        // migration job is forgotten when this transition commits.
         state.pending = Some(InstanceStatus::Stopped);
         Self::stage(fork, &state)
     }

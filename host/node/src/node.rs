@@ -193,13 +193,10 @@ impl Node {
             .map_err(|error| StartError::Chain(format!("the database: {error}")))?;
         let database: Arc<dyn wasmvisor_storage::Database> = Arc::new(database);
         let node_key = Some(keys.service.verifying_key().to_bytes());
-        let fresh = wasmvisor_storage::Fork::new(database.snapshot());
-        let has_genesis = {
-            let mut fork = fresh;
-            wasmvisor_blockchain::blocks::header(&mut fork, 0)
+        let has_genesis =
+            wasmvisor_blockchain::blocks::header(&mut wasmvisor_storage::Fork::new(database.snapshot()), 0)
                 .map_err(|error| StartError::Chain(error.to_string()))?
-                .is_some()
-        };
+                .is_some();
         let chain = if has_genesis {
             tracing::info!("resuming the chain in {}", config.data_dir.display());
             Blockchain::resume(database, runtimes(&config)?, node_key)
@@ -252,10 +249,13 @@ impl Node {
         self.committed_transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Verifies a signed transaction and admits it to the mempool.
+    /// Verifies a signed transaction and admits it to the mempool. The
+    /// signature is checked without holding the chain, so block production
+    /// does not wait for it.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
-        let (transaction, committed, active) = self.with_chain(|chain| {
-            let transaction = chain.verify(signed)?;
+        let (chain_id, size_max) = self.with_chain(|chain| (chain.chain_id(), chain.transaction_size_max()));
+        let transaction = wasmvisor_blockchain::verify(signed, &chain_id, size_max)?;
+        let (committed, active) = self.with_chain(|chain| {
             let committed = chain.is_committed(&transaction.hash).unwrap_or(false);
             let active = chain
                 .dispatcher()
@@ -263,8 +263,8 @@ impl Node {
                 .ok()
                 .flatten()
                 .is_some_and(|state| state.status == Some(InstanceStatus::Active));
-            Ok::<_, SubmitError>((transaction, committed, active))
-        })?;
+            (committed, active)
+        });
         if committed {
             return Err(SubmitError::AlreadyCommitted);
         }
@@ -327,7 +327,7 @@ impl Node {
             .map_err(|error| error.to_string())?
             .validator_keys
             .iter()
-            .position(|keys| keys.consensus_key == self.keys.validator_keys().consensus_key);
+            .position(|keys| keys.consensus_key == self.keys.consensus.verifying_key().as_bytes());
         let precommits = match me {
             Some(index) => {
                 let message = precommit_message(block.header.height, &block.hash);

@@ -106,42 +106,6 @@ impl Fork {
         Ok(indexes)
     }
 
-    /// Moves the index at `from` to `to` (which must not exist or have the
-    /// same kind), replacing `to`'s contents; `from` no longer exists
-    /// afterwards. Used to flush a data migration's shadow namespace.
-    pub fn move_index(&mut self, from: &IndexAddress, to: &IndexAddress) -> Result<(), StorageError> {
-        let Some(kind) = stored_kind(self, from)? else {
-            return Ok(());
-        };
-        if let Some(existing) = stored_kind(self, to)?
-            && existing != kind
-        {
-            return Err(StorageError::KindMismatch {
-                name: to.name().to_owned(),
-                existing,
-                requested: kind,
-            });
-        }
-        let (from_prefix, to_prefix) = (from.index_prefix(), to.index_prefix());
-        for key in self.keys_with_prefix(&to_prefix)? {
-            self.delete_raw(key);
-        }
-        for key in self.keys_with_prefix(&from_prefix)? {
-            let value = self.get_raw(&key)?.expect("listed keys exist");
-            let mut moved = to_prefix.clone();
-            moved.extend_from_slice(&key[from_prefix.len()..]);
-            self.put_raw(moved, value);
-            self.delete_raw(key);
-        }
-        self.put_raw(to.metadata_key(), vec![kind as u8]);
-        self.delete_raw(from.metadata_key());
-        if kind.is_proof() {
-            self.touched.insert(from.clone());
-            self.touched.insert(to.clone());
-        }
-        Ok(())
-    }
-
     /// The raw contents of every index of `namespace`: what a data
     /// migration hands from the background fork it ran on to the block
     /// that flushes it.

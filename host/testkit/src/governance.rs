@@ -10,40 +10,31 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::runtime::ArtifactId;
 use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, DeployResult, DeployState,
-    DeployStatus, Empty, ServicesView, StartService, SupervisorMode, WasmDeploySpec, config_change, deploy_result,
+    DeployStatus, Empty, MigrationRequest, MigrationState, ServicesView, StartService, SupervisorMode, WasmDeploySpec,
+    config_change, deploy_result,
 };
 use wasmvisor_runtime::CallInfo;
 
+/// A call of supervisor method `method_id` (instance 0).
+const fn supervisor(method_id: u32) -> CallInfo {
+    CallInfo {
+        instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
+        method_id,
+    }
+}
+
 /// Supervisor method 0: request_artifact_deploy.
-pub const REQUEST_DEPLOY: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 0,
-};
+pub const REQUEST_DEPLOY: CallInfo = supervisor(0);
 /// Supervisor method 1: report_deploy_result.
-pub const REPORT_DEPLOY: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 1,
-};
+pub const REPORT_DEPLOY: CallInfo = supervisor(1);
 /// Supervisor method 2: propose_config_change.
-pub const PROPOSE: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 2,
-};
+pub const PROPOSE: CallInfo = supervisor(2);
 /// Supervisor method 3: confirm_config_change.
-pub const VOTE: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 3,
-};
+pub const VOTE: CallInfo = supervisor(3);
 /// Supervisor method 4: request_migration.
-pub const REQUEST_MIGRATION: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 4,
-};
+pub const REQUEST_MIGRATION: CallInfo = supervisor(4);
 /// Supervisor method 5: report_migration_result.
-pub const REPORT_MIGRATION: CallInfo = CallInfo {
-    instance_id: 0,
-    method_id: 5,
-};
+pub const REPORT_MIGRATION: CallInfo = supervisor(5);
 
 /// Every validator count and mode the governance tests run with.
 pub fn matrix() -> Vec<(usize, SupervisorMode)> {
@@ -195,6 +186,23 @@ pub fn pending_proposal(testkit: &TestKit) -> Option<ConfigProposalState> {
         .query("supervisor", "config-proposal", &[])
         .ok()
         .map(|answer| ConfigProposalState::decode(answer.as_slice()).expect("a ConfigProposalState"))
+}
+
+/// The supervisor's record of a migration request.
+pub fn migration_state(testkit: &TestKit, request: &MigrationRequest) -> MigrationState {
+    let answer = testkit
+        .query("supervisor", "migration-status", &request.encode_to_vec())
+        .expect("the request is known");
+    MigrationState::decode(answer.as_slice()).expect("a MigrationState")
+}
+
+/// Asks for a migration from a quorum of validators in one block.
+pub fn request_migration(testkit: &mut TestKit, mode: SupervisorMode, request: &MigrationRequest) -> BlockOutcome {
+    let needed = quorum(testkit.validators().len(), mode);
+    let requests = (0..needed)
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
+        .collect();
+    testkit.create_block_with(requests)
 }
 
 /// Every artifact and instance, as the `services` query answers.

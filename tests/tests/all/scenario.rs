@@ -5,8 +5,8 @@
 
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::{
-    FreezeService, MigrationRequest, MigrationResult, MigrationState, MigrationStatus, ResumeService, ServiceConfig,
-    StopService, SupervisorMode, UnloadArtifact, config_change::Kind, migration_result,
+    FreezeService, MigrationRequest, MigrationResult, MigrationStatus, ResumeService, ServiceConfig, StopService,
+    SupervisorMode, UnloadArtifact, config_change::Kind, migration_result,
 };
 use wasmvisor_runtime::{CallInfo, InstanceStatus};
 use wasmvisor_testkit::TestKit;
@@ -20,19 +20,9 @@ fn enacted(testkit: &mut TestKit, change: Kind) {
     assert!(block.errors.is_empty(), "{:?}", block.errors);
 }
 
-fn migration_state(testkit: &TestKit, request: &MigrationRequest) -> MigrationState {
-    let answer = testkit
-        .query("supervisor", "migration-status", &request.encode_to_vec())
-        .expect("the request is known");
-    MigrationState::decode(answer.as_slice()).unwrap()
-}
-
 /// A quorum of validators asks for the migration.
 fn migrate(testkit: &mut TestKit, request: &MigrationRequest) {
-    let requests = (0..quorum(VALIDATORS, MODE))
-        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
-        .collect();
-    let block = testkit.create_block_with(requests);
+    let block = request_migration(testkit, MODE, request);
     assert!(block.errors.is_empty(), "{:?}", block.errors);
 }
 

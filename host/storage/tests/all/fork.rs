@@ -166,7 +166,7 @@ fn namespaces_are_separate_and_listable() {
 }
 
 #[test]
-fn an_index_moves_between_namespaces_with_its_proofs() {
+fn a_namespace_moves_with_its_proofs() {
     let database = MemoryDatabase::new();
     let mut fork = Fork::new(database.snapshot());
     let shadow = IndexAddress::new(Namespace::Migration(4), "wallets").unwrap();
@@ -178,7 +178,9 @@ fn an_index_moves_between_namespaces_with_its_proofs() {
     let shadow_root = map.root().unwrap();
     let migration_hash = fork.namespace_root(Namespace::Migration(4)).unwrap();
 
-    fork.move_index(&shadow, &live).unwrap();
+    let data = fork.export_namespace(Namespace::Migration(4)).unwrap();
+    fork.import_namespace(Namespace::Service(4), &data).unwrap();
+    fork.clear_namespace(Namespace::Migration(4)).unwrap();
     let map = fork.proof_map(&live).unwrap();
     assert_eq!(map.root().unwrap(), shadow_root, "the tree moved intact");
     assert_eq!(map.get(b"old").unwrap(), None, "the target's old contents are replaced");

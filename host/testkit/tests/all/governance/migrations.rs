@@ -2,8 +2,8 @@
 
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::{
-    MigrationRequest, MigrationResult, MigrationState, MigrationStatus, ResumeService, StopService,
-    config_change::Kind, migration_result,
+    MigrationRequest, MigrationResult, MigrationStatus, ResumeService, StopService, config_change::Kind,
+    migration_result,
 };
 use wasmvisor_runtime::{CallLocation, ErrorKind, InstanceStatus};
 
@@ -23,22 +23,6 @@ fn migration_request(testkit: &TestKit, service: &str, version: &str, deadline: 
         deadline_height: testkit.height() + deadline,
         seed: 0,
     }
-}
-
-fn migration_state(testkit: &TestKit, request: &MigrationRequest) -> MigrationState {
-    let answer = testkit
-        .query("supervisor", "migration-status", &request.encode_to_vec())
-        .expect("the request is known");
-    MigrationState::decode(answer.as_slice()).unwrap()
-}
-
-/// Signs the request by a quorum in one block.
-fn request_migration(testkit: &mut TestKit, mode: SupervisorMode, request: &MigrationRequest) -> BlockOutcome {
-    let needed = quorum(testkit.validators().len(), mode);
-    let requests = (0..needed)
-        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
-        .collect();
-    testkit.create_block_with(requests)
 }
 
 fn report(request: &MigrationRequest, status: migration_result::Status) -> Vec<u8> {
