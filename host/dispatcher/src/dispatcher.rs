@@ -211,6 +211,28 @@ impl Dispatcher {
         Schema::new(&mut self.read_fork()).instance(instance_id)
     }
 
+    /// The registry's view of the instance called `name`.
+    pub fn instance_by_name(&self, name: &str) -> Result<Option<InstanceState>, NodeError> {
+        let mut fork = self.read_fork();
+        let mut schema = Schema::new(&mut fork);
+        match schema.instance_id_by_name(name)? {
+            Some(instance_id) => schema.instance(instance_id),
+            None => Ok(None),
+        }
+    }
+
+    /// Every instance, ordered by id.
+    pub fn instances(&self) -> Result<Vec<InstanceState>, NodeError> {
+        Schema::new(&mut self.read_fork()).instances()
+    }
+
+    /// Every registered artifact with its state (in the committed state
+    /// every artifact is Active: transitions end with their block).
+    pub fn artifacts(&self) -> Result<Vec<(ArtifactId, ArtifactState)>, NodeError> {
+        let artifacts = Schema::new(&mut self.read_fork()).artifacts()?;
+        Ok(artifacts.into_iter().map(|(artifact, state, _)| (artifact, state)).collect())
+    }
+
     /// Answers read query `method` of the instance called `instance_name`
     /// on the committed state. Only Active and Frozen instances answer.
     pub fn query(&self, instance_name: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {

@@ -16,11 +16,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wasmvisor_blockchain::blocks;
 use wasmvisor_blockchain::transactions::TRANSACTION_SIZE_MAX_DEFAULT;
+use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_runtime::QueryError;
 use wasmvisor_storage::Hash;
 
 use crate::node::{Node, SubmitError};
+use crate::requests;
 
 /// Largest request body: a transaction of the maximum size, hex-encoded in
 /// JSON.
@@ -95,15 +97,19 @@ fn parse_hash(text: &str) -> Result<Hash, ApiError> {
         .ok_or_else(|| ApiError::bad_request("a hash is 64 hex characters"))
 }
 
-/// Reads a body as bytes: raw with a binary content type
-/// (`application/octet-stream`, `application/x-protobuf`), else JSON
-/// `{"<field>": "<hex>"}`.
-fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>, ApiError> {
+/// Whether the body is binary (`application/octet-stream`,
+/// `application/x-protobuf`) rather than JSON.
+fn is_binary(headers: &HeaderMap) -> bool {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    if content_type.starts_with("application/octet-stream") || content_type.starts_with("application/x-protobuf") {
+    content_type.starts_with("application/octet-stream") || content_type.starts_with("application/x-protobuf")
+}
+
+/// Reads a body as bytes: raw if binary, else JSON `{"<field>": "<hex>"}`.
+fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>, ApiError> {
+    if is_binary(headers) {
         return Ok(body.to_vec());
     }
     let value: Value = serde_json::from_slice(body)
@@ -286,9 +292,12 @@ async fn private_supervisor_query(
     run_query(node, "supervisor".into(), method, arguments(&query)?).await
 }
 
-/// `POST /api/services/supervisor/<action>`: the body is the payload
-/// (protobuf, raw or as `{"payload": "<hex>"}`); the node signs it with
-/// its service key and submits it.
+/// `POST /api/services/supervisor/<action>`: the node builds the payload,
+/// signs it with its service key and submits it, answering the
+/// transaction's hash. The body is the protobuf payload (raw with a binary
+/// content type, or JSON `{"payload": "<hex>"}`), or the action's human
+/// JSON form (`crate::requests`), which the node resolves against the
+/// committed state.
 async fn supervisor_action(
     State(node): State<Arc<Node>>,
     Path(action): Path<String>,
@@ -302,9 +311,171 @@ async fn supervisor_action(
         "migrate" => 4,
         _ => return Err(ApiError::not_found(format!("no supervisor action {action:?}"))),
     };
-    let payload = body_bytes(&headers, &body, "payload")?;
-    let hash = blocking(move || node.submit_to_supervisor(method_id, payload)).await??;
+    let hash = if is_binary(&headers) {
+        let payload = body.to_vec();
+        blocking(move || node.submit_to_supervisor(method_id, payload)).await??
+    } else {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))?;
+        blocking(move || {
+            let payload = match value.get("payload") {
+                Some(payload) => {
+                    let text = payload
+                        .as_str()
+                        .ok_or_else(|| ApiError::bad_request("\"payload\" is a hex string"))?;
+                    hex::decode(text)
+                        .map_err(|error| ApiError::bad_request(format!("\"payload\" is not hex: {error}")))?
+                }
+                None => human_payload(&node, &action, value)?,
+            };
+            node.submit_to_supervisor(method_id, payload).map_err(ApiError::from)
+        })
+        .await??
+    };
     Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
+}
+
+/// Builds a supervisor payload from its human JSON form.
+fn human_payload(node: &Node, action: &str, value: Value) -> Result<Vec<u8>, ApiError> {
+    fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+        serde_json::from_value(value).map_err(|error| ApiError::bad_request(format!("the request is invalid: {error}")))
+    }
+    let built = node.with_chain(|chain| match action {
+        "deploy-artifact" => parse::<requests::DeploySpec>(value).map(|spec| spec.to_payload(chain)),
+        "propose-config" => parse::<requests::ProposalSpec>(value).map(|spec| spec.to_payload(chain)),
+        "confirm-config" => parse::<requests::VoteSpec>(value).map(|spec| spec.to_payload(chain)),
+        _ => parse::<requests::MigrateSpec>(value).map(|spec| spec.to_payload(chain)),
+    })?;
+    built.map_err(|error| ApiError::bad_request(error.0))
+}
+
+/// `GET /api/system/v1/services`: every artifact and instance, for people.
+async fn services(State(node): State<Arc<Node>>) -> ApiResult {
+    blocking(move || {
+        let (artifacts, instances) =
+            node.with_chain(|chain| (chain.dispatcher().artifacts(), chain.dispatcher().instances()));
+        let artifacts = artifacts.map_err(|error| ApiError::internal(error.to_string()))?;
+        let instances = instances.map_err(|error| ApiError::internal(error.to_string()))?;
+        let artifact_name = |artifact: &wasmvisor_runtime::ArtifactId| {
+            let runtime = if artifact.runtime_id == wasmvisor_runtime::runtime_id::NATIVE {
+                "native"
+            } else {
+                "wasm"
+            };
+            format!("{runtime}:{}:{}", artifact.name, artifact.version)
+        };
+        let artifacts: Vec<Value> = artifacts
+            .iter()
+            .map(|(artifact, _)| json!(artifact_name(artifact)))
+            .collect();
+        let instances: Vec<Value> = instances
+            .iter()
+            .map(|state| {
+                let status = match &state.status {
+                    Some(wasmvisor_runtime::InstanceStatus::Active) => "active".to_owned(),
+                    Some(wasmvisor_runtime::InstanceStatus::Stopped) => "stopped".to_owned(),
+                    Some(wasmvisor_runtime::InstanceStatus::Frozen) => "frozen".to_owned(),
+                    Some(wasmvisor_runtime::InstanceStatus::Migrating(migration)) => {
+                        format!("migrating to {}", artifact_name(&migration.target))
+                    }
+                    None => "starting".to_owned(),
+                };
+                json!({
+                    "id": state.spec.id,
+                    "name": state.spec.name,
+                    "artifact": artifact_name(&state.spec.artifact),
+                    "status": status,
+                    "data_version": state.data_version,
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "artifacts": artifacts, "instances": instances })))
+    })
+    .await?
+}
+
+/// Most list items one proof covers.
+pub const LIST_PROOF_ITEMS_MAX: u64 = 1000;
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    /// The instance's name.
+    service: String,
+    /// The proof index's name within the service.
+    index: String,
+    /// Map proofs: the key (hex).
+    key: Option<String>,
+    /// List proofs: the first position.
+    from: Option<u64>,
+    /// List proofs: the end position (exclusive).
+    to: Option<u64>,
+}
+
+/// `GET /api/proofs/v1/{map,entry,list}?service=S&index=I[&key=K|&from=A&to=B]`:
+/// a proof of part of a service's state against the latest block header,
+/// with the header (protobuf, hex) and its precommits, so a client that
+/// knows the validators' keys needs to trust nothing else.
+async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(query): Query<ProofQuery>) -> ApiResult {
+    if !matches!(kind.as_str(), "map" | "entry" | "list") {
+        return Err(ApiError::not_found(format!(
+            "no proof kind {kind:?} (map, entry, list)"
+        )));
+    }
+    let key = match (&query.key, kind.as_str()) {
+        (Some(key), "map") => {
+            Some(hex::decode(key).map_err(|error| ApiError::bad_request(format!("key is not hex: {error}")))?)
+        }
+        (None, "map") => return Err(ApiError::bad_request("a map proof needs key=<hex>")),
+        _ => None,
+    };
+    blocking(move || {
+        let (instance, mut fork) =
+            node.with_chain(|chain| (chain.dispatcher().instance_by_name(&query.service), chain.read_fork()));
+        let instance = instance
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .ok_or_else(|| ApiError::not_found(format!("no service named {:?}", query.service)))?;
+        let address =
+            wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Service(instance.spec.id), &query.index)
+                .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        let height = blocks::block_count(&mut fork)
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .saturating_sub(1);
+        let header = blocks::header(&mut fork, height)
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .ok_or_else(|| ApiError::internal("no block yet"))?;
+        let precommits = blocks::precommits(&mut fork, height)
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .map(|precommits| precommits.precommits)
+            .unwrap_or_default();
+        let bad = |error: wasmvisor_storage::StorageError| ApiError::bad_request(error.to_string());
+        let proof = match (kind.as_str(), key) {
+            ("map", Some(key)) => serde_json::to_value(fork.map_proof(&address, &key).map_err(bad)?),
+            ("entry", _) => serde_json::to_value(fork.entry_proof(&address).map_err(bad)?),
+            _ => {
+                let from = query.from.unwrap_or(0);
+                let to = query.to.unwrap_or(from.saturating_add(LIST_PROOF_ITEMS_MAX));
+                if to.saturating_sub(from) > LIST_PROOF_ITEMS_MAX {
+                    return Err(ApiError::bad_request(format!(
+                        "a list proof covers at most {LIST_PROOF_ITEMS_MAX} items"
+                    )));
+                }
+                serde_json::to_value(fork.list_proof(&address, from, to).map_err(bad)?)
+            }
+        }
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+        let precommits: Vec<Value> = precommits
+            .iter()
+            .map(
+                |precommit| json!({ "validator": precommit.validator, "signature": hex::encode(&precommit.signature) }),
+            )
+            .collect();
+        let mut block = header_json(&header);
+        block["header"] = json!(hex::encode(header.encode_to_vec()));
+        Ok(Json(
+            json!({ "block": block, "precommits": precommits, "proof": proof }),
+        ))
+    })
+    .await?
 }
 
 async fn fallback() -> ApiError {
@@ -318,6 +489,8 @@ pub fn public_router(node: Arc<Node>) -> Router {
         .route("/api/explorer/v1/blocks", get(blocks_list))
         .route("/api/explorer/v1/block", get(block))
         .route("/api/explorer/v1/transactions", get(transaction).post(submit))
+        .route("/api/system/v1/services", get(services))
+        .route("/api/proofs/v1/{kind}", get(proof))
         .route("/api/services/{service}/{method}", get(service_query))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))

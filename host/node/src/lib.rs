@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod node;
 pub mod operator;
+pub mod requests;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wasmvisor_node::NodeConfig;
-use wasmvisor_node::operator::{Client, deploy};
+use wasmvisor_node::operator::{self, Client, deploy};
+use wasmvisor_node::requests::{ChangeSpec, MigrateSpec, ProposalSpec, VoteSpec};
 
 /// The wasmvisor node.
 #[derive(Parser)]
@@ -50,6 +51,83 @@ enum Command {
         /// Artifact version (semver).
         #[arg(long)]
         version: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Proposes the changes in a TOML file (`actual_from`, and
+    /// `[[changes]]` tables with an `action`: start, stop, freeze, resume,
+    /// configure, unload, consensus).
+    Propose {
+        /// The TOML file of changes.
+        file: PathBuf,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Votes for the pending proposal.
+    Vote {
+        /// The proposal's hash (hex); default: the pending proposal.
+        #[arg(long)]
+        hash: Option<String>,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Proposes to start a new service instance and waits until it runs.
+    StartService {
+        /// The artifact, `name:version` (or `wasm:name:version`).
+        #[arg(long)]
+        artifact: String,
+        /// The new instance's name.
+        #[arg(long)]
+        instance: String,
+        /// A file holding the constructor parameters (binary).
+        #[arg(long)]
+        params: Option<PathBuf>,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Proposes to stop a service.
+    Stop {
+        /// The instance's name.
+        #[arg(long)]
+        instance: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Proposes to freeze a service (it keeps answering queries).
+    Freeze {
+        /// The instance's name.
+        #[arg(long)]
+        instance: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Proposes to resume a stopped or frozen service.
+    Resume {
+        /// The instance's name.
+        #[arg(long)]
+        instance: String,
+        /// A file holding the resume parameters (binary).
+        #[arg(long)]
+        params: Option<PathBuf>,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Requests a migration of a service to a newer artifact.
+    Migrate {
+        /// The new artifact, `name:version`.
+        #[arg(long)]
+        artifact: String,
+        /// The instance's name.
+        #[arg(long)]
+        instance: String,
+        /// Height by which every validator must have reported.
+        #[arg(long)]
+        deadline_height: Option<u64>,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Lists artifacts and service instances.
+    Services {
         #[command(flatten)]
         apis: Apis,
     },
@@ -105,6 +183,24 @@ fn operate(result: Result<Option<serde_json::Value>, String>) -> ExitCode {
     }
 }
 
+/// A proposal of one change, from the next block.
+fn one_change(change: ChangeSpec) -> ProposalSpec {
+    ProposalSpec {
+        actual_from: 0,
+        configuration_number: None,
+        changes: vec![change],
+    }
+}
+
+/// Reads a parameters file as hex (none: empty parameters).
+fn read_params(path: Option<&PathBuf>) -> Result<String, String> {
+    path.map_or(Ok(String::new()), |path| {
+        std::fs::read(path)
+            .map(hex::encode)
+            .map_err(|error| format!("{}: {error}", path.display()))
+    })
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -146,6 +242,75 @@ fn main() -> ExitCode {
                     .map(|()| None),
             );
         }
+        Command::Propose { file, apis } => {
+            let (public, private) = apis.clients();
+            return operate(
+                std::fs::read_to_string(&file)
+                    .map_err(|error| format!("{}: {error}", file.display()))
+                    .and_then(|text| {
+                        toml::from_str::<ProposalSpec>(&text).map_err(|error| format!("{}: {error}", file.display()))
+                    })
+                    .and_then(|spec| operator::propose(&public, &private, &spec))
+                    .map(Some),
+            );
+        }
+        Command::Vote { hash, apis } => {
+            let (public, private) = apis.clients();
+            let body = serde_json::to_value(VoteSpec { propose_hash: hash }).unwrap_or_default();
+            return operate(operator::act(&public, &private, "confirm-config", &body).map(Some));
+        }
+        Command::StartService {
+            artifact,
+            instance,
+            params,
+            apis,
+        } => {
+            let (public, private) = apis.clients();
+            return operate(read_params(params.as_ref()).and_then(|params| {
+                let change = ChangeSpec::Start {
+                    artifact,
+                    instance: instance.clone(),
+                    params,
+                };
+                let mut result = operator::propose(&public, &private, &one_change(change))?;
+                if result["proposal"]["status"] == "enacted" {
+                    result["service"] = operator::wait_for_service(&public, &instance, "active")?;
+                }
+                Ok(Some(result))
+            }));
+        }
+        Command::Stop { instance, apis } => {
+            let (public, private) = apis.clients();
+            return operate(operator::propose(&public, &private, &one_change(ChangeSpec::Stop { instance })).map(Some));
+        }
+        Command::Freeze { instance, apis } => {
+            let (public, private) = apis.clients();
+            return operate(
+                operator::propose(&public, &private, &one_change(ChangeSpec::Freeze { instance })).map(Some),
+            );
+        }
+        Command::Resume { instance, params, apis } => {
+            let (public, private) = apis.clients();
+            return operate(read_params(params.as_ref()).and_then(|params| {
+                operator::propose(&public, &private, &one_change(ChangeSpec::Resume { instance, params })).map(Some)
+            }));
+        }
+        Command::Migrate {
+            artifact,
+            instance,
+            deadline_height,
+            apis,
+        } => {
+            let (public, private) = apis.clients();
+            let spec = MigrateSpec {
+                artifact,
+                instance,
+                deadline_height,
+            };
+            let body = serde_json::to_value(spec).unwrap_or_default();
+            return operate(operator::act(&public, &private, "migrate", &body).map(Some));
+        }
+        Command::Services { apis } => return operate(apis.clients().0.get("/api/system/v1/services").map(Some)),
         Command::Status { apis } => return operate(apis.clients().0.get("/api/system/v1/info").map(Some)),
         Command::Tx { hash, apis } => {
             return operate(

@@ -4,13 +4,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::runtime::ArtifactId;
-use wasmvisor_proto::supervisor::{DeployRequest, DeployState, DeployStatus, WasmDeploySpec};
+use wasmvisor_proto::supervisor::{ConfigProposalState, DeployState, DeployStatus};
 
 /// How long `deploy` waits for the artifact to become Active.
 pub const DEPLOY_WAIT_MAX: Duration = Duration::from_secs(600);
-/// How far ahead of the current height a deploy's deadline is set.
-pub const DEPLOY_DEADLINE_BLOCKS: u64 = 1000;
 
 /// A client of one node's APIs.
 pub struct Client {
@@ -71,6 +68,109 @@ impl Client {
         let response = request.send(body).map_err(|error| format!("{}: {error}", self.base))?;
         self.answer(response)
     }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let mut request = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = request
+            .send(body.to_string().as_bytes())
+            .map_err(|error| format!("{}: {error}", self.base))?;
+        self.answer(response)
+    }
+}
+
+/// How long an operator command waits for its transaction's block.
+pub const TRANSACTION_WAIT_MAX: Duration = Duration::from_secs(120);
+
+/// Waits until transaction `tx_hash` is in a block; an error says why it
+/// failed.
+pub fn wait_for_transaction(public: &Client, tx_hash: &str) -> Result<Value, String> {
+    let start = Instant::now();
+    loop {
+        let transaction = public.get(&format!("/api/explorer/v1/transactions?hash={tx_hash}"))?;
+        match transaction["status"].as_str() {
+            Some("committed") => return Ok(transaction),
+            Some("failed") => {
+                let error = &transaction["error"];
+                return Err(format!(
+                    "transaction {tx_hash} failed: {} ({})",
+                    error["description"].as_str().unwrap_or("no description"),
+                    error["kind"].as_str().unwrap_or("unknown kind"),
+                ));
+            }
+            _ => {}
+        }
+        if start.elapsed() > TRANSACTION_WAIT_MAX {
+            return Err(format!(
+                "transaction {tx_hash} is not in a block after {TRANSACTION_WAIT_MAX:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends a supervisor action in its human JSON form, waits for its block
+/// and answers `{"tx_hash", "height"}`.
+pub fn act(public: &Client, private: &Client, action: &str, body: &Value) -> Result<Value, String> {
+    let sent = private.post_json(&format!("/api/services/supervisor/{action}"), body)?;
+    let tx_hash = sent["tx_hash"]
+        .as_str()
+        .ok_or("the node answered no transaction hash")?
+        .to_owned();
+    let transaction = wait_for_transaction(public, &tx_hash)?;
+    Ok(serde_json::json!({ "tx_hash": tx_hash, "height": transaction["height"] }))
+}
+
+/// Proposes changes, waits for the proposal's block and reports whether
+/// it was enacted or waits for votes (or its height).
+pub fn propose(public: &Client, private: &Client, spec: &crate::requests::ProposalSpec) -> Result<Value, String> {
+    let body = serde_json::to_value(spec).map_err(|error| error.to_string())?;
+    let mut result = act(public, private, "propose-config", &body)?;
+    match public.get("/api/services/supervisor/config-proposal") {
+        Ok(value) => {
+            let state = ConfigProposalState::decode(hex_answer(&value)?.as_slice())
+                .map_err(|error| format!("the pending proposal does not decode: {error}"))?;
+            result["proposal"] = serde_json::json!({
+                "status": "pending",
+                "propose_hash": hex::encode(&state.propose_hash),
+                "actual_from": state.actual_from,
+                "approvals": state.approvals,
+            });
+        }
+        Err(_) => result["proposal"] = serde_json::json!({ "status": "enacted" }),
+    }
+    Ok(result)
+}
+
+/// Waits until the service called `name` has `status` (as
+/// `/api/system/v1/services` says it).
+pub fn wait_for_service(public: &Client, name: &str, status: &str) -> Result<Value, String> {
+    let start = Instant::now();
+    loop {
+        let services = public.get("/api/system/v1/services")?;
+        let found = services["instances"]
+            .as_array()
+            .and_then(|instances| instances.iter().find(|instance| instance["name"] == name))
+            .cloned();
+        if let Some(instance) = &found
+            && instance["status"] == status
+        {
+            return Ok(instance.clone());
+        }
+        if start.elapsed() > TRANSACTION_WAIT_MAX {
+            let now = found.map_or_else(|| "absent".to_owned(), |instance| instance["status"].to_string());
+            return Err(format!(
+                "{name} is not {status} after {TRANSACTION_WAIT_MAX:?} (it is {now})"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn hex_answer(value: &Value) -> Result<Vec<u8>, String> {
@@ -85,20 +185,13 @@ pub fn deploy(public: &Client, private: &Client, component: &[u8], name: &str, v
     let height = public.get("/api/system/v1/info")?["height"]
         .as_u64()
         .ok_or("the node reported no height")?;
-    let request = DeployRequest {
-        artifact: Some(ArtifactId {
-            runtime_id: wasmvisor_runtime::runtime_id::WASM,
-            name: name.to_owned(),
-            version: version.to_owned(),
-        }),
-        spec: WasmDeploySpec {
-            component_hash: blake3::hash(component).as_bytes().to_vec(),
-            component: component.to_vec(),
-        }
-        .encode_to_vec(),
-        deadline_height: height + DEPLOY_DEADLINE_BLOCKS,
-        seed: height,
-    };
+    let request = crate::requests::deploy_request(
+        component,
+        name.to_owned(),
+        version.to_owned(),
+        height + crate::requests::DEADLINE_BLOCKS_DEFAULT,
+        height,
+    );
     let encoded = request.encode_to_vec();
     let sent = private.post_protobuf("/api/services/supervisor/deploy-artifact", &encoded)?;
     let tx_hash = sent["tx_hash"].as_str().unwrap_or_default().to_owned();

@@ -67,6 +67,8 @@ impl Namespace {
 
 /// The kind of an index (stable byte values: they enter hashes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[repr(u8)]
 pub enum IndexKind {
     /// A single optional value.

@@ -30,14 +30,17 @@ pub enum ProofError {
 
 /// Where the path of a sparse-Merkle-tree proof ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SmtTerminal {
     /// An empty subtree: the key is absent.
     Empty,
     /// A leaf: the key itself (present) or another key (the key is absent).
     Leaf {
         /// The leaf's key hash.
+        #[cfg_attr(feature = "serde", serde(with = "hex_form::hash"))]
         key_hash: Hash,
         /// The leaf's value hash.
+        #[cfg_attr(feature = "serde", serde(with = "hex_form::hash"))]
         value_hash: Hash,
     },
 }
@@ -45,8 +48,10 @@ pub enum SmtTerminal {
 /// A path in a sparse Merkle tree from the root to where a key is or would
 /// be.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SmtProof {
     /// Sibling hashes from the root down.
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::hashes"))]
     pub siblings: Vec<Hash>,
     /// Where the path ends.
     pub terminal: SmtTerminal,
@@ -109,12 +114,15 @@ impl SmtProof {
 
 /// Links one index's root to the state root.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IndexProof {
     /// The index's address bytes ([`IndexAddress::to_bytes`]).
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::bytes"))]
     pub address: Vec<u8>,
     /// The index's kind; `None` if the index does not exist.
     pub kind: Option<IndexKind>,
     /// The index's root ([`EMPTY_HASH`] if it does not exist).
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::hash"))]
     pub index_root: Hash,
     /// The index's entry (or its absence) in the state aggregator.
     pub aggregator: SmtProof,
@@ -170,12 +178,15 @@ pub struct ProvenListRange<'a> {
 
 /// Proof that a key of a proof map has a value, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MapProof {
     /// The map within the state.
     pub index: IndexProof,
     /// The key.
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::bytes"))]
     pub key: Vec<u8>,
     /// The value under the key, or `None` if absent.
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::optional_bytes"))]
     pub value: Option<Vec<u8>>,
     /// The key's path in the map's tree.
     pub entry: SmtProof,
@@ -201,10 +212,12 @@ impl MapProof {
 
 /// Proof of a proof entry's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EntryProof {
     /// The entry within the state.
     pub index: IndexProof,
     /// The value, or `None` if the entry is empty.
+    #[cfg_attr(feature = "serde", serde(with = "hex_form::optional_bytes"))]
     pub value: Option<Vec<u8>>,
 }
 
@@ -221,17 +234,19 @@ impl EntryProof {
 
 /// A part of a proof list's tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ListProofNode {
     /// A subtree outside the proven range, by its hash.
-    Hash(Hash),
+    Hash(#[cfg_attr(feature = "serde", serde(with = "hex_form::hash"))] Hash),
     /// An item inside the range.
-    Leaf(Vec<u8>),
+    Leaf(#[cfg_attr(feature = "serde", serde(with = "hex_form::bytes"))] Vec<u8>),
     /// A branch; `right` is absent at the right edge of an odd level.
     Branch(Box<ListProofNode>, Option<Box<ListProofNode>>),
 }
 
 /// Proof of the items of a proof list in a range of positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListProof {
     /// The list within the state.
     pub index: IndexProof,
@@ -319,6 +334,82 @@ impl ListProof {
                 };
                 Ok(list_branch_hash(&left_hash, right_hash.as_ref()))
             }
+        }
+    }
+}
+
+/// Serde forms of bytes and hashes as lowercase hex strings.
+#[cfg(feature = "serde")]
+mod hex_form {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::hash::Hash;
+
+    fn decode<E: serde::de::Error>(text: &str) -> Result<Vec<u8>, E> {
+        hex::decode(text).map_err(|error| E::custom(format!("not hex: {error}")))
+    }
+
+    fn decode_hash<E: serde::de::Error>(text: &str) -> Result<Hash, E> {
+        decode::<E>(text)?
+            .try_into()
+            .map_err(|_| E::custom("a hash is 32 bytes (64 hex characters)"))
+    }
+
+    pub mod hash {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(hash: &Hash, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&hex::encode(hash))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Hash, D::Error> {
+            decode_hash(&String::deserialize(deserializer)?)
+        }
+    }
+
+    pub mod hashes {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(hashes: &[Hash], serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq(hashes.iter().map(hex::encode))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Hash>, D::Error> {
+            let texts = Vec::<String>::deserialize(deserializer)?;
+            if texts.len() > 256 {
+                return Err(D::Error::custom("a path has at most 256 siblings"));
+            }
+            texts.iter().map(|text| decode_hash(text)).collect()
+        }
+    }
+
+    pub mod bytes {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&hex::encode(bytes))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+            decode(&String::deserialize(deserializer)?)
+        }
+    }
+
+    pub mod optional_bytes {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match bytes {
+                Some(bytes) => serializer.serialize_some(&hex::encode(bytes)),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| decode(&text))
+                .transpose()
         }
     }
 }

@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_proto::runtime::ArtifactId;
 use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigPropose, DeployRequest, DeployState, DeployStatus, StartService, WasmDeploySpec, config_change,
 };
+use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet};
 use wasmvisor_runtime::CallInfo;
+use wasmvisor_storage::proof::MapProof;
 
 /// A running `wasmvisor run-dev` with the API addresses it printed.
 struct RunningNode {
@@ -310,8 +313,90 @@ fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
+    let output = cli(node, args);
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
+}
+
+/// Submits a signed token transaction and waits for its block; answers
+/// its status.
+fn transact(node: &RunningNode, key: &SigningKey, instance_id: u32, method_id: u32, arguments: Vec<u8>) -> Value {
+    let call = CallInfo { instance_id, method_id };
+    let signed = wasmvisor_blockchain::sign(key, &chain_id(node), call, arguments);
+    let tx_url = format!("{}/api/explorer/v1/transactions", node.public);
+    let (status, reply) = post(&tx_url, "application/octet-stream", signed);
+    assert_eq!(status, 200, "{reply}");
+    let hash = reply["tx_hash"].as_str().unwrap().to_owned();
+    let mut outcome = Value::Null;
+    wait_for("the transaction", || {
+        outcome = get(&format!("{tx_url}?hash={hash}")).1;
+        outcome["status"] != "pending"
+    });
+    outcome
+}
+
+/// A wallet's balance as a light client sees it: the proof must verify
+/// against a block header precommitted by the validator.
+fn proven_balance(node: &RunningNode, owner: &SigningKey) -> (Option<u64>, String) {
+    let (status, answer) = get(&format!(
+        "{}/api/proofs/v1/map?service=coins&index=wallets&key={}",
+        node.public,
+        hex::encode(owner.verifying_key().to_bytes())
+    ));
+    assert_eq!(status, 200, "{answer}");
+    // The header: its hash is what the validator precommitted.
+    let header = BlockHeader::decode(
+        hex::decode(answer["block"]["header"].as_str().unwrap())
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    let block_hash = wasmvisor_blockchain::blocks::block_hash(&header);
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    let validator: [u8; 32] = hex::decode(info["validators"][0]["consensus_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let validator = ed25519_dalek::VerifyingKey::from_bytes(&validator).unwrap();
+    let precommit = &answer["precommits"][0];
+    let signature: [u8; 64] = hex::decode(precommit["signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    validator
+        .verify_strict(
+            &wasmvisor_blockchain::blocks::precommit_message(header.height, &block_hash),
+            &ed25519_dalek::Signature::from_bytes(&signature),
+        )
+        .expect("the header is precommitted by the validator");
+    // The proof leads to the header's state root.
+    let proof: MapProof = serde_json::from_value(answer["proof"].clone()).unwrap();
+    let state_root: [u8; 32] = header.state_hash.as_slice().try_into().unwrap();
+    let proven = proof.verify(&state_root).expect("the proof verifies");
+    assert_eq!(proven.key, owner.verifying_key().as_bytes());
+    // A forged value does not.
+    let mut forged = proof.clone();
+    forged.value = Some(
+        Wallet {
+            owner: vec![],
+            name: "forged".into(),
+            balance: 1_000_000,
+        }
+        .encode_to_vec(),
+    );
+    assert!(forged.verify(&state_root).is_err(), "a forged balance is refused");
+    let balance = proven.value.map(|value| Wallet::decode(value).unwrap().balance);
+    (balance, hex::encode(&header.state_hash))
+}
+
 #[test]
-fn the_operator_cli_deploys_and_reports() {
+fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let node = RunningNode::start(data.path());
     let token = wasmvisor_artifacts::TOKEN.path;
@@ -325,11 +410,144 @@ fn the_operator_cli_deploys_and_reports() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("AlreadyDeployed"), "{stderr}");
 
-    let output = cli(&node, &["status"]);
-    assert!(output.status.success());
-    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(status["height"].as_u64().unwrap() > 0);
+    // An instance with constructor parameters from a file.
+    let params = data.path().join("coins.params");
+    std::fs::write(&params, TokenConfig { issue_max: 5000 }.encode_to_vec()).unwrap();
+    let started = cli_ok(
+        &node,
+        &[
+            "start-service",
+            "--artifact",
+            "token:1.0.0",
+            "--instance",
+            "coins",
+            "--params",
+            params.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(started["proposal"]["status"], "enacted", "{started}");
+    assert_eq!(started["service"]["status"], "active", "{started}");
+    let instance_id = u32::try_from(started["service"]["id"].as_u64().unwrap()).unwrap();
+    let services = cli_ok(&node, &["services"]);
+    assert!(
+        services["artifacts"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("wasm:token:1.0.0")),
+        "{services}"
+    );
+    // A name that is not an artifact gets a clear refusal.
+    let output = cli(
+        &node,
+        &["start-service", "--artifact", "nothing:1.0.0", "--instance", "x"],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no artifact nothing:1.0.0 is deployed"));
 
+    // Clients sign transactions: wallets, an issue, transfers.
+    let alice = SigningKey::from_bytes(&[11; 32]);
+    let bob = SigningKey::from_bytes(&[12; 32]);
+    for (key, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let outcome = transact(
+            &node,
+            key,
+            instance_id,
+            0,
+            CreateWallet { name: name.into() }.encode_to_vec(),
+        );
+        assert_eq!(outcome["status"], "committed", "{outcome}");
+    }
+    let issue = |amount, seed| Issue { amount, seed }.encode_to_vec();
+    assert_eq!(
+        transact(&node, &alice, instance_id, 1, issue(1000, 1))["status"],
+        "committed"
+    );
+    // The constructor's limit holds (the parameters file reached it).
+    assert_eq!(
+        transact(&node, &alice, instance_id, 1, issue(6000, 2))["status"],
+        "failed"
+    );
+    for seed in 0..5 {
+        let transfer = Transfer {
+            to: bob.verifying_key().to_bytes().to_vec(),
+            amount: 30,
+            seed,
+        };
+        assert_eq!(
+            transact(&node, &alice, instance_id, 2, transfer.encode_to_vec())["status"],
+            "committed"
+        );
+    }
+    let (bob_balance, _) = proven_balance(&node, &bob);
+    assert_eq!(bob_balance, Some(150));
+    let (alice_balance, _) = proven_balance(&node, &alice);
+    assert_eq!(alice_balance, Some(850));
+    // Absence is provable too.
+    assert_eq!(proven_balance(&node, &SigningKey::from_bytes(&[13; 32])).0, None);
+
+    // Frozen: queries answer, transactions are refused at the door.
+    let frozen = cli_ok(&node, &["freeze", "--instance", "coins"]);
+    assert_eq!(frozen["proposal"]["status"], "enacted", "{frozen}");
+    wait_for("the freeze", || {
+        cli_ok(&node, &["services"])["instances"][1]["status"] == "frozen"
+    });
+    let signed = wasmvisor_blockchain::sign(
+        &alice,
+        &chain_id(&node),
+        CallInfo {
+            instance_id,
+            method_id: 1,
+        },
+        issue(1, 3),
+    );
+    let (status, reply) = post(
+        &format!("{}/api/explorer/v1/transactions", node.public),
+        "application/octet-stream",
+        signed,
+    );
+    assert_eq!(status, 404, "a frozen service takes no transactions: {reply}");
+    assert_eq!(proven_balance(&node, &bob).0, Some(150));
+    cli_ok(&node, &["resume", "--instance", "coins"]);
+    wait_for("the resume", || {
+        cli_ok(&node, &["services"])["instances"][1]["status"] == "active"
+    });
+
+    // Stopped and started again: the same state, provably.
+    let (_, before) = get(&format!("{}/api/system/v1/info", node.public));
+    node.stop();
+    let node = RunningNode::start(data.path());
+    let (_, after) = get(&format!("{}/api/system/v1/info", node.public));
+    assert!(after["height"].as_u64() >= before["height"].as_u64());
+    let (_, block) = get(&format!(
+        "{}/api/explorer/v1/block?height={}",
+        node.public, before["height"]
+    ));
+    assert_eq!(
+        block["state_hash"], before["state_hash"],
+        "the stored blocks are unchanged"
+    );
+    assert_eq!(proven_balance(&node, &bob).0, Some(150));
+    assert_eq!(proven_balance(&node, &alice).0, Some(850));
+    // ... and it keeps working.
+    let transfer = Transfer {
+        to: alice.verifying_key().to_bytes().to_vec(),
+        amount: 50,
+        seed: 9,
+    };
+    assert_eq!(
+        transact(&node, &bob, instance_id, 2, transfer.encode_to_vec())["status"],
+        "committed"
+    );
+    assert_eq!(proven_balance(&node, &bob).0, Some(100));
+
+    // Stopping it through the CLI.
+    cli_ok(&node, &["stop", "--instance", "coins"]);
+    wait_for("the stop", || {
+        cli_ok(&node, &["services"])["instances"][1]["status"] == "stopped"
+    });
+
+    let status = cli_ok(&node, &["status"]);
+    assert!(status["height"].as_u64().unwrap() > 0);
     let output = cli(&node, &["tx", &"00".repeat(32)]);
     assert!(!output.status.success(), "an unknown transaction");
     assert!(String::from_utf8_lossy(&output.stderr).contains("no such transaction"));

@@ -1,0 +1,402 @@
+//! Human forms of the supervisor's payloads: what an operator writes (a
+//! TOML file for `wasmvisor propose`, or JSON to the private API) and how
+//! the node turns it into the protobuf payload, resolving names against
+//! the committed state.
+//!
+//! Artifacts are written `name:version`, or `native:name:version` /
+//! `wasm:name:version` when both runtimes hold the same name and version;
+//! instances by name; parameters as hex.
+
+use serde::{Deserialize, Serialize};
+use wasmvisor_blockchain::Blockchain;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
+use wasmvisor_proto::supervisor::{
+    ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, FreezeService, MigrationRequest,
+    ResumeService, ServiceConfig, StartService, StopService, UnloadArtifact, WasmDeploySpec, config_change,
+};
+use wasmvisor_runtime::runtime_id;
+
+/// How far ahead of the current height a deploy or migration deadline is
+/// set when the request does not name one.
+pub const DEADLINE_BLOCKS_DEFAULT: u64 = 1000;
+/// Most changes one proposal may carry (the supervisor's own limit).
+pub const CHANGES_MAX: usize = 64;
+
+/// Why a request cannot become a payload: said to the operator as a 400.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RequestError(pub String);
+
+fn error(message: impl Into<String>) -> RequestError {
+    RequestError(message.into())
+}
+
+/// A proposal: the changes to enact together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalSpec {
+    /// The height from which the changes apply (0: the next block).
+    #[serde(default)]
+    pub actual_from: u64,
+    /// The configuration number the proposal builds on (default: the
+    /// current one).
+    #[serde(default)]
+    pub configuration_number: Option<u64>,
+    /// The changes (`[[changes]]` tables in TOML).
+    pub changes: Vec<ChangeSpec>,
+}
+
+/// One change, tagged by `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ChangeSpec {
+    /// Start a new instance of an Active artifact.
+    Start {
+        /// `name:version` of the artifact.
+        artifact: String,
+        /// The new instance's name.
+        instance: String,
+        /// Constructor parameters (hex).
+        #[serde(default)]
+        params: String,
+    },
+    /// Stop an instance.
+    Stop {
+        /// The instance's name.
+        instance: String,
+    },
+    /// Freeze an instance (it keeps answering queries).
+    Freeze {
+        /// The instance's name.
+        instance: String,
+    },
+    /// Resume a stopped or frozen instance.
+    Resume {
+        /// The instance's name.
+        instance: String,
+        /// Resume parameters (hex).
+        #[serde(default)]
+        params: String,
+    },
+    /// Reconfigure a running instance.
+    Configure {
+        /// The instance's name.
+        instance: String,
+        /// The new configuration (hex).
+        params: String,
+    },
+    /// Unload an artifact no instance uses.
+    Unload {
+        /// `name:version` of the artifact.
+        artifact: String,
+    },
+    /// Change the consensus configuration; absent fields keep their value.
+    Consensus {
+        /// Most transactions per block.
+        #[serde(default)]
+        transactions_per_block_max: Option<u32>,
+        /// Milliseconds between blocks.
+        #[serde(default)]
+        block_interval_ms: Option<u64>,
+        /// The new validator set.
+        #[serde(default)]
+        validators: Option<Vec<ValidatorSpec>>,
+    },
+}
+
+/// A validator's public keys (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSpec {
+    /// Ed25519 key that signs precommits.
+    pub consensus_key: String,
+    /// Ed25519 key that signs the validator's transactions.
+    pub service_key: String,
+}
+
+/// A vote for the pending proposal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteSpec {
+    /// The proposal's hash (hex); default: the pending proposal.
+    #[serde(default)]
+    pub propose_hash: Option<String>,
+}
+
+/// A migration request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateSpec {
+    /// `name:version` of the new artifact.
+    pub artifact: String,
+    /// The instance to migrate.
+    pub instance: String,
+    /// Height by which every validator must have reported (default: 1000
+    /// blocks ahead).
+    #[serde(default)]
+    pub deadline_height: Option<u64>,
+}
+
+/// A deploy request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySpec {
+    /// `name:version` of the new artifact (the wasm runtime).
+    pub artifact: String,
+    /// The component (hex).
+    pub component: String,
+    /// Height by which every validator must have deployed it (default:
+    /// 1000 blocks ahead).
+    #[serde(default)]
+    pub deadline_height: Option<u64>,
+}
+
+fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, RequestError> {
+    hex::decode(text).map_err(|cause| error(format!("{what} is not hex: {cause}")))
+}
+
+/// Splits `[runtime:]name:version` into its parts (the runtime as given).
+pub fn split_artifact(text: &str) -> Result<(Option<u32>, String, String), RequestError> {
+    let (rest, version) = text
+        .rsplit_once(':')
+        .ok_or_else(|| error(format!("artifact {text:?} is not name:version")))?;
+    if semver::Version::parse(version).is_err() {
+        return Err(error(format!(
+            "artifact {text:?}: {version:?} is not a semantic version"
+        )));
+    }
+    let (runtime, name) = match rest.split_once(':') {
+        Some(("native", name)) => (Some(runtime_id::NATIVE), name),
+        Some(("wasm", name)) => (Some(runtime_id::WASM), name),
+        Some((runtime, _)) => return Err(error(format!("artifact {text:?}: unknown runtime {runtime:?}"))),
+        None => (None, rest),
+    };
+    if name.is_empty() {
+        return Err(error(format!("artifact {text:?} has no name")));
+    }
+    Ok((runtime, name.to_owned(), version.to_owned()))
+}
+
+fn artifact_proto(runtime_id: u32, name: String, version: String) -> wasmvisor_proto::runtime::ArtifactId {
+    wasmvisor_proto::runtime::ArtifactId {
+        runtime_id,
+        name,
+        version,
+    }
+}
+
+/// Names resolved against the committed state.
+struct Resolver<'a> {
+    chain: &'a Blockchain,
+}
+
+impl Resolver<'_> {
+    /// A registered artifact; the runtime is looked up unless given.
+    fn artifact(&self, text: &str) -> Result<wasmvisor_proto::runtime::ArtifactId, RequestError> {
+        let (runtime, name, version) = split_artifact(text)?;
+        let artifacts = self
+            .chain
+            .dispatcher()
+            .artifacts()
+            .map_err(|cause| error(cause.to_string()))?;
+        let matching: Vec<u32> = artifacts
+            .iter()
+            .filter(|(artifact, _)| artifact.name == name && artifact.version.to_string() == version)
+            .filter(|(artifact, _)| runtime.is_none_or(|runtime| artifact.runtime_id == runtime))
+            .map(|(artifact, _)| artifact.runtime_id)
+            .collect();
+        match matching.as_slice() {
+            [runtime] => Ok(artifact_proto(*runtime, name, version)),
+            [] => Err(error(format!("no artifact {text} is deployed"))),
+            _ => Err(error(format!(
+                "{text} exists in several runtimes: write native:{text} or wasm:{text}"
+            ))),
+        }
+    }
+
+    fn instance_id(&self, name: &str) -> Result<u32, RequestError> {
+        self.chain
+            .dispatcher()
+            .instance_by_name(name)
+            .map_err(|cause| error(cause.to_string()))?
+            .map(|state| state.spec.id)
+            .ok_or_else(|| error(format!("no service named {name:?}")))
+    }
+
+    fn height(&self) -> Result<u64, RequestError> {
+        self.chain
+            .last_header()
+            .map(|header| header.height)
+            .map_err(|cause| error(cause.to_string()))
+    }
+}
+
+fn validator_keys(spec: &ValidatorSpec) -> Result<ValidatorKeys, RequestError> {
+    Ok(ValidatorKeys {
+        consensus_key: hex_bytes("consensus_key", &spec.consensus_key)?,
+        service_key: hex_bytes("service_key", &spec.service_key)?,
+    })
+}
+
+impl ChangeSpec {
+    fn to_proto(&self, resolver: &Resolver<'_>, current: &ConsensusConfig) -> Result<ConfigChange, RequestError> {
+        use config_change::Kind;
+        let kind = match self {
+            ChangeSpec::Start {
+                artifact,
+                instance,
+                params,
+            } => Kind::StartService(StartService {
+                artifact: Some(resolver.artifact(artifact)?),
+                name: instance.clone(),
+                config: hex_bytes("params", params)?,
+            }),
+            ChangeSpec::Stop { instance } => Kind::StopService(StopService {
+                instance_id: resolver.instance_id(instance)?,
+            }),
+            ChangeSpec::Freeze { instance } => Kind::FreezeService(FreezeService {
+                instance_id: resolver.instance_id(instance)?,
+            }),
+            ChangeSpec::Resume { instance, params } => Kind::ResumeService(ResumeService {
+                instance_id: resolver.instance_id(instance)?,
+                params: hex_bytes("params", params)?,
+            }),
+            ChangeSpec::Configure { instance, params } => Kind::Service(ServiceConfig {
+                instance_id: resolver.instance_id(instance)?,
+                params: hex_bytes("params", params)?,
+            }),
+            ChangeSpec::Unload { artifact } => Kind::UnloadArtifact(UnloadArtifact {
+                artifact_id: Some(resolver.artifact(artifact)?),
+            }),
+            ChangeSpec::Consensus {
+                transactions_per_block_max,
+                block_interval_ms,
+                validators,
+            } => {
+                let mut config = current.clone();
+                if let Some(value) = transactions_per_block_max {
+                    config.transactions_per_block_max = *value;
+                }
+                if let Some(value) = block_interval_ms {
+                    config.block_interval_ms = *value;
+                }
+                if let Some(validators) = validators {
+                    config.validator_keys = validators.iter().map(validator_keys).collect::<Result<_, _>>()?;
+                }
+                Kind::Consensus(config)
+            }
+        };
+        Ok(ConfigChange { kind: Some(kind) })
+    }
+}
+
+impl ProposalSpec {
+    /// The `ConfigPropose` payload.
+    pub fn to_payload(&self, chain: &Blockchain) -> Result<Vec<u8>, RequestError> {
+        if self.changes.is_empty() {
+            return Err(error("a proposal needs at least one change"));
+        }
+        if self.changes.len() > CHANGES_MAX {
+            return Err(error(format!("a proposal carries at most {CHANGES_MAX} changes")));
+        }
+        let resolver = Resolver { chain };
+        let current = chain.consensus_config().map_err(|cause| error(cause.to_string()))?;
+        let changes = self
+            .changes
+            .iter()
+            .map(|change| change.to_proto(&resolver, &current))
+            .collect::<Result<_, _>>()?;
+        let configuration_number = match self.configuration_number {
+            Some(number) => number,
+            None => {
+                let answer = chain
+                    .dispatcher()
+                    .query("supervisor", "configuration-number", &[])
+                    .map_err(|cause| error(format!("the configuration number: {cause}")))?;
+                u64::decode(answer.as_slice()).map_err(|cause| error(cause.to_string()))?
+            }
+        };
+        Ok(ConfigPropose {
+            actual_from: self.actual_from,
+            changes,
+            configuration_number,
+        }
+        .encode_to_vec())
+    }
+}
+
+impl VoteSpec {
+    /// The `ConfigVote` payload.
+    pub fn to_payload(&self, chain: &Blockchain) -> Result<Vec<u8>, RequestError> {
+        let propose_hash = match &self.propose_hash {
+            Some(text) => hex_bytes("propose_hash", text)?,
+            None => {
+                let answer = chain
+                    .dispatcher()
+                    .query("supervisor", "config-proposal", &[])
+                    .map_err(|cause| error(format!("nothing to vote for: {cause}")))?;
+                ConfigProposalState::decode(answer.as_slice())
+                    .map_err(|cause| error(cause.to_string()))?
+                    .propose_hash
+            }
+        };
+        Ok(ConfigVote { propose_hash }.encode_to_vec())
+    }
+}
+
+impl MigrateSpec {
+    /// The `MigrationRequest` payload.
+    pub fn to_payload(&self, chain: &Blockchain) -> Result<Vec<u8>, RequestError> {
+        let resolver = Resolver { chain };
+        resolver.instance_id(&self.instance)?;
+        let height = resolver.height()?;
+        Ok(MigrationRequest {
+            new_artifact: Some(resolver.artifact(&self.artifact)?),
+            service: self.instance.clone(),
+            deadline_height: self.deadline_height.unwrap_or(height + DEADLINE_BLOCKS_DEFAULT),
+            seed: height,
+        }
+        .encode_to_vec())
+    }
+}
+
+impl DeploySpec {
+    /// The `DeployRequest` payload for a wasm component.
+    pub fn to_payload(&self, chain: &Blockchain) -> Result<Vec<u8>, RequestError> {
+        let (runtime, name, version) = split_artifact(&self.artifact)?;
+        if runtime.is_some_and(|runtime| runtime != runtime_id::WASM) {
+            return Err(error("only wasm components are deployed by request"));
+        }
+        let component = hex_bytes("component", &self.component)?;
+        let height = Resolver { chain }.height()?;
+        Ok(deploy_request(
+            &component,
+            name,
+            version,
+            self.deadline_height.unwrap_or(height + DEADLINE_BLOCKS_DEFAULT),
+            height,
+        )
+        .encode_to_vec())
+    }
+}
+
+/// A deploy request for a wasm component.
+pub fn deploy_request(
+    component: &[u8],
+    name: String,
+    version: String,
+    deadline_height: u64,
+    seed: u64,
+) -> DeployRequest {
+    DeployRequest {
+        artifact: Some(artifact_proto(runtime_id::WASM, name, version)),
+        spec: WasmDeploySpec {
+            component_hash: blake3::hash(component).as_bytes().to_vec(),
+            component: component.to_vec(),
+        }
+        .encode_to_vec(),
+        deadline_height,
+        seed,
+    }
+}
