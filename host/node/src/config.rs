@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::system::SystemServicesConfig;
+
 /// Runtimes a node can enable, by name.
 pub const KNOWN_RUNTIMES: &[&str] = &["native", "wasm"];
 /// Shortest accepted bearer token for a private API bound off loopback.
@@ -106,6 +108,9 @@ pub struct NodeConfig {
     /// Runtimes.
     #[serde(default)]
     pub runtimes: RuntimesConfig,
+    /// System services, deployed at genesis and kept at their versions.
+    #[serde(default)]
+    pub system_services: SystemServicesConfig,
 }
 
 fn default_public_api() -> SocketAddr {
@@ -141,6 +146,7 @@ impl NodeConfig {
             mempool_size_max: default_mempool_size_max(),
             supervisor_mode: Mode::Simple,
             runtimes: RuntimesConfig::default(),
+            system_services: SystemServicesConfig::default(),
         }
     }
 
@@ -150,10 +156,22 @@ impl NodeConfig {
             path: path.to_owned(),
             source,
         })?;
-        let config: Self = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        let mut config: Self = toml::from_str(&text).map_err(|error| ConfigError::Parse {
             path: path.to_owned(),
             message: error.to_string(),
         })?;
+        // Relative paths in the file are relative to the file.
+        if let Some(base) = path.parent() {
+            if config.data_dir.is_relative() {
+                config.data_dir = base.join(&config.data_dir);
+            }
+            if let Some(cache) = &mut config.runtimes.wasm.compiled_cache_dir
+                && cache.is_relative()
+            {
+                *cache = base.join(&*cache);
+            }
+            config.system_services.resolve_paths(base);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -188,6 +206,16 @@ impl NodeConfig {
         }
         if self.mempool_size_max == 0 {
             return Err(ConfigError::Invalid("mempool_size_max must be positive".into()));
+        }
+        let services = self.system_services.enabled().map_err(ConfigError::Invalid)?;
+        if !self.runtimes.enabled.iter().any(|name| name == "native")
+            && let Some((name, _)) = services
+                .iter()
+                .find(|(_, service)| service.artifact.starts_with("native:"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "system service {name:?} needs the native runtime, which is not enabled"
+            )));
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod node;
 pub mod operator;
 pub mod requests;
+pub mod system;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -38,7 +39,10 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
                 while !stopping.load(Ordering::SeqCst) {
                     std::thread::sleep(interval);
                     match node.produce_block() {
-                        Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
+                        Ok(header) => {
+                            tracing::debug!(height = header.height, txs = header.tx_count, "block");
+                            node.reconcile_system_services();
+                        }
                         Err(error) => {
                             tracing::error!("block production stopped: {error}");
                             break;

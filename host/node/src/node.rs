@@ -22,6 +22,7 @@ use wasmvisor_storage::{Hash, RocksDatabase};
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::{Mode, NodeConfig};
+use crate::system::{self, Reconciler, SystemService};
 
 /// File in the data directory holding the node's key seeds.
 pub const KEYS_FILE: &str = "validator-keys.json";
@@ -37,6 +38,9 @@ pub enum StartError {
     /// The chain cannot start.
     #[error("the chain cannot start: {0}")]
     Chain(String),
+    /// A system service cannot be read or deployed.
+    #[error("the node cannot start: {0}")]
+    SystemService(String),
 }
 
 /// Why a transaction was not admitted to the mempool.
@@ -129,6 +133,7 @@ pub struct Node {
     chain: Mutex<Option<Blockchain>>,
     mempool: Mutex<Mempool>,
     committed_transactions: std::sync::atomic::AtomicU64,
+    reconciler: Mutex<Reconciler>,
 }
 
 fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
@@ -152,7 +157,7 @@ fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
     Ok(runtimes)
 }
 
-fn genesis_config(config: &NodeConfig, keys: &NodeKeys) -> GenesisConfig {
+fn genesis_config(config: &NodeConfig, keys: &NodeKeys, system_services: &[SystemService]) -> GenesisConfig {
     let component = wasmvisor_artifacts::SUPERVISOR.bytes;
     let spec = WasmDeploySpec {
         component_hash: blake3::hash(component).as_bytes().to_vec(),
@@ -163,7 +168,7 @@ fn genesis_config(config: &NodeConfig, keys: &NodeKeys) -> GenesisConfig {
         Mode::Simple => SupervisorMode::Simple,
         Mode::Decentralized => SupervisorMode::Decentralized,
     };
-    GenesisConfig {
+    let mut genesis = GenesisConfig {
         artifacts: vec![(supervisor.clone(), spec.encode_to_vec())],
         instances: vec![(
             InstanceSpec {
@@ -179,13 +184,18 @@ fn genesis_config(config: &NodeConfig, keys: &NodeKeys) -> GenesisConfig {
             block_interval_ms: config.block_interval_ms,
             ..ConsensusConfig::default()
         },
-    }
+    };
+    system::add_to_genesis(system_services, &mut genesis);
+    genesis
 }
 
 impl Node {
     /// Opens the node's chain: genesis on an empty data directory, else a
     /// restart from the stored state.
     pub fn open(config: NodeConfig) -> Result<Arc<Self>, StartError> {
+        // Before anything is created: a node that cannot have its system
+        // services leaves no trace.
+        let system_services = config.system_services.load().map_err(StartError::SystemService)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
@@ -200,17 +210,36 @@ impl Node {
         let chain = if has_genesis {
             tracing::info!("resuming the chain in {}", config.data_dir.display());
             Blockchain::resume(database, runtimes(&config)?, node_key)
+                .map_err(|error| StartError::Chain(error.to_string()))?
         } else {
             tracing::info!("creating the genesis block in {}", config.data_dir.display());
-            Blockchain::genesis(database, runtimes(&config)?, genesis_config(&config, &keys), node_key)
-        }
-        .map_err(|error| StartError::Chain(error.to_string()))?;
+            Blockchain::genesis(
+                database,
+                runtimes(&config)?,
+                genesis_config(&config, &keys, &system_services),
+                node_key,
+            )
+            .map_err(|error| {
+                let error = error.to_string();
+                match system_services
+                    .iter()
+                    .find(|service| error.contains(&service.artifact.to_string()))
+                {
+                    Some(service) => StartError::SystemService(format!(
+                        "system service {:?} ({}) cannot be deployed: {error}",
+                        service.name, service.artifact
+                    )),
+                    None => StartError::Chain(error),
+                }
+            })?
+        };
         Ok(Arc::new(Self {
             config,
             keys,
             chain: Mutex::new(Some(chain)),
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
+            reconciler: Mutex::new(Reconciler::new(system_services)),
         }))
     }
 
@@ -355,6 +384,40 @@ impl Node {
             }
         }
         Ok(header)
+    }
+
+    /// One reconciliation round of the system services (after a block):
+    /// sends the supervisor transactions that bring them to their
+    /// configured versions.
+    pub fn reconcile_system_services(&self) {
+        let mut reconciler = self.reconciler.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if reconciler.is_settled() {
+            return;
+        }
+        let service_key = self.keys.service.verifying_key().to_bytes();
+        let (steps, height) = self.with_chain(|chain| {
+            let my_index = chain.consensus_config().ok().and_then(|config| {
+                config
+                    .validator_keys
+                    .iter()
+                    .position(|keys| keys.service_key == service_key)
+                    .and_then(|index| u32::try_from(index).ok())
+            });
+            let height = chain.last_header().map(|header| header.height).unwrap_or(0);
+            (reconciler.steps(chain, my_index), height)
+        });
+        for (service, step) in steps {
+            match self.submit_to_supervisor(step.method_id, step.payload) {
+                Ok(hash) => {
+                    tracing::info!(service, "system service: {}", step.what);
+                    reconciler.sent(&service, Some(hash), height);
+                }
+                Err(error) => {
+                    tracing::warn!(service, "system service: cannot {}: {error}", step.what);
+                    reconciler.sent(&service, None, height);
+                }
+            }
+        }
     }
 
     /// Stops the chain (runtimes' shutdown).

@@ -27,17 +27,26 @@ struct RunningNode {
 }
 
 impl RunningNode {
+    /// `wasmvisor run-dev` on free loopback ports.
     fn start(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-            .args([
-                "run-dev",
-                "--public-api",
-                "127.0.0.1:0",
-                "--private-api",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
+            "run-dev",
+            "--public-api",
+            "127.0.0.1:0",
+            "--private-api",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ]))
+    }
+
+    /// `wasmvisor run --config <file>`.
+    fn run(config: &Path) -> Self {
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args(["run", "--config", config.to_str().unwrap()]))
+    }
+
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -552,4 +561,148 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     assert!(!output.status.success(), "an unknown transaction");
     assert!(String::from_utf8_lossy(&output.stderr).contains("no such transaction"));
     node.stop();
+}
+
+/// A node configuration on free loopback ports with `system_services`.
+fn write_config(dir: &Path, system_services: &str) -> std::path::PathBuf {
+    let path = dir.join("node.toml");
+    let text = format!(
+        "data_dir = \"data\"\npublic_api = \"127.0.0.1:0\"\nprivate_api = \"127.0.0.1:0\"\nblock_interval_ms = 100\n\n{system_services}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn services(node: &RunningNode) -> Vec<Value> {
+    get(&format!("{}/api/system/v1/services", node.public)).1["instances"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn service<'a>(services: &'a [Value], name: &str) -> Option<&'a Value> {
+    services.iter().find(|instance| instance["name"] == name)
+}
+
+#[test]
+fn system_services_start_at_genesis_and_follow_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // The component files sit beside the configuration (relative paths).
+    std::fs::copy(wasmvisor_artifacts::TOKEN.path, dir.path().join("token.wasm")).unwrap();
+    std::fs::copy(wasmvisor_artifacts::NOTEBOOK.path, dir.path().join("notebook.wasm")).unwrap();
+    std::fs::copy(wasmvisor_artifacts::GUESTBOOK.path, dir.path().join("guestbook.wasm")).unwrap();
+    let coins = format!(
+        "[system_services.coins]\nartifact = \"token:1.0.0\"\ncomponent = \"token.wasm\"\nparams = \"{}\"\n",
+        hex::encode(TokenConfig { issue_max: 5000 }.encode_to_vec())
+    );
+    let notes = |version: &str| {
+        format!(
+            "[system_services.notes]\nartifact = \"notebook:{version}\"\ncomponent = \"notebook.wasm\"\nparams = \"{}\"\n",
+            hex::encode("Field notes")
+        )
+    };
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[system_services]\nenable = [\"coins\", \"notes\"]\n\n{coins}\n{}",
+            notes("1.0.0")
+        ),
+    );
+
+    // Genesis: both run from block 0 with their parameters.
+    let node = RunningNode::run(&config);
+    let (_, genesis) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
+    assert_eq!(genesis["height"], 0);
+    let running = services(&node);
+    assert_eq!(service(&running, "coins").unwrap()["artifact"], "wasm:token:1.0.0");
+    assert_eq!(service(&running, "coins").unwrap()["status"], "active");
+    assert_eq!(service(&running, "notes").unwrap()["artifact"], "wasm:notebook:1.0.0");
+    assert_eq!(service(&running, "notes").unwrap()["status"], "active");
+    let (_, title) = get(&format!("{}/api/services/notes/title", node.public));
+    assert_eq!(answer(&title), b"Field notes");
+    // A note, for the data migration to carry over.
+    let notes_id = u32::try_from(service(&running, "notes").unwrap()["id"].as_u64().unwrap()).unwrap();
+    let writer = SigningKey::from_bytes(&[21; 32]);
+    assert_eq!(
+        transact(&node, &writer, notes_id, 0, b"first light".to_vec())["status"],
+        "committed"
+    );
+    node.stop();
+
+    // Restart with a new version of one and a service that is absent: the
+    // node upgrades the first (deploy, stop, data migration, resume) and
+    // deploys and starts the second, through the supervisor.
+    let book = "[system_services.book]\nartifact = \"guestbook:1.0.0\"\ncomponent = \"guestbook.wasm\"\n";
+    write_config(dir.path(), &format!("{coins}\n{}\n{book}", notes("2.0.0")));
+    let node = RunningNode::run(&config);
+    wait_for("the upgrade and the new service", || {
+        let running = services(&node);
+        service(&running, "notes")
+            .is_some_and(|notes| notes["artifact"] == "wasm:notebook:2.0.0" && notes["status"] == "active")
+            && service(&running, "book").is_some_and(|book| book["status"] == "active")
+    });
+    let running = services(&node);
+    assert_eq!(
+        service(&running, "coins").unwrap()["artifact"],
+        "wasm:token:1.0.0",
+        "unchanged"
+    );
+    assert_eq!(
+        service(&running, "notes").unwrap()["id"],
+        notes_id,
+        "the same instance, upgraded"
+    );
+    // The 2.x layout was produced by the data migration from the 1.x data.
+    let (status, count) = get(&format!("{}/api/services/notes/note-count", node.public));
+    assert_eq!(status, 200, "{count}");
+    assert_eq!(answer(&count), 1u64.to_le_bytes());
+    let (_, title) = get(&format!("{}/api/services/notes/title", node.public));
+    assert_eq!(answer(&title), b"Field notes");
+    node.stop();
+
+    // The same configuration again: nothing to do, nothing changes.
+    let node = RunningNode::run(&config);
+    let before = services(&node);
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    let height = info["height"].as_u64().unwrap();
+    wait_for("a few blocks", || {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+            >= height + 5
+    });
+    assert_eq!(services(&node), before);
+    node.stop();
+}
+
+#[test]
+fn a_system_service_that_cannot_be_deployed_stops_the_node_at_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |system_services: &str| {
+        let config = write_config(dir.path(), system_services);
+        let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "the node must not start");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // A missing component file.
+    let stderr = run("[system_services.coins]\nartifact = \"token:1.0.0\"\ncomponent = \"missing.wasm\"\n");
+    assert!(stderr.contains("system service \"coins\""), "{stderr}");
+    assert!(stderr.contains("missing.wasm"), "{stderr}");
+    assert!(stderr.contains("No such file"), "{stderr}");
+    // An enabled service without its table.
+    let stderr = run("[system_services]\nenable = [\"coins\"]\n");
+    assert!(stderr.contains("has no [system_services.coins] table"), "{stderr}");
+    // Nothing was created by these: the configuration is refused first.
+    assert!(!dir.path().join("data").exists());
+    // A file that is not a component.
+    std::fs::write(dir.path().join("junk.wasm"), b"not a component").unwrap();
+    let stderr = run("[system_services.coins]\nartifact = \"token:1.0.0\"\ncomponent = \"junk.wasm\"\n");
+    assert!(
+        stderr.contains("system service \"coins\" (1:token:1.0.0) cannot be deployed"),
+        "{stderr}"
+    );
 }
