@@ -478,6 +478,73 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
     .await?
 }
 
+/// `GET /metrics`: Prometheus text exposition (format 0.0.4), read from
+/// the node's counters at scrape time.
+async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
+    let text = blocking(move || {
+        let height = node.with_chain(|chain| chain.last_header().map(|header| header.height).unwrap_or(0));
+        let mut text = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, value) in samples {
+                text.push_str(&format!("{name}{labels} {value}\n"));
+            }
+        };
+        metric(
+            "wasmvisor_block_height",
+            "gauge",
+            "Height of the last committed block.",
+            &[(String::new(), height)],
+        );
+        metric(
+            "wasmvisor_transactions_committed_total",
+            "counter",
+            "Transactions committed in blocks since the node started.",
+            &[(String::new(), node.committed_transactions())],
+        );
+        metric(
+            "wasmvisor_mempool_size",
+            "gauge",
+            "Transactions waiting in the mempool.",
+            &[(String::new(), node.mempool_len() as u64)],
+        );
+        let runtimes = node.runtime_metrics();
+        let per_runtime = |value: fn(&wasmvisor_runtime::RuntimeMetrics) -> u64| -> Vec<(String, u64)> {
+            runtimes
+                .iter()
+                .map(|(name, metrics)| (format!("{{runtime=\"{name}\"}}"), value(metrics)))
+                .collect()
+        };
+        metric(
+            "wasmvisor_runtime_calls_total",
+            "counter",
+            "Calls into services, per runtime.",
+            &per_runtime(|metrics| metrics.calls),
+        );
+        metric(
+            "wasmvisor_runtime_fuel_consumed_total",
+            "counter",
+            "Fuel burned by service calls, per runtime.",
+            &per_runtime(|metrics| metrics.fuel_consumed),
+        );
+        metric(
+            "wasmvisor_runtime_compilations_total",
+            "counter",
+            "Artifacts compiled from their bytes, per runtime.",
+            &per_runtime(|metrics| metrics.compilations),
+        );
+        metric(
+            "wasmvisor_runtime_compile_cache_hits_total",
+            "counter",
+            "Artifacts loaded from the compiled cache, per runtime.",
+            &per_runtime(|metrics| metrics.cache_hits),
+        );
+        text
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
 async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
@@ -516,6 +583,7 @@ async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, 
 pub fn private_router(node: Arc<Node>) -> Router {
     let token: Option<Arc<str>> = node.config().private_api_token.as_deref().map(Arc::from);
     Router::new()
+        .route("/metrics", get(metrics))
         .route(
             "/api/services/supervisor/{action}",
             get(private_supervisor_query).post(supervisor_action),

@@ -134,6 +134,7 @@ pub struct Node {
     mempool: Mutex<Mempool>,
     committed_transactions: std::sync::atomic::AtomicU64,
     reconciler: Mutex<Reconciler>,
+    runtimes: Vec<Arc<dyn Runtime>>,
 }
 
 fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
@@ -196,6 +197,7 @@ impl Node {
         // Before anything is created: a node that cannot have its system
         // services leaves no trace.
         let system_services = config.system_services.load().map_err(StartError::SystemService)?;
+        let runtimes = runtimes(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
@@ -209,13 +211,13 @@ impl Node {
                 .is_some();
         let chain = if has_genesis {
             tracing::info!("resuming the chain in {}", config.data_dir.display());
-            Blockchain::resume(database, runtimes(&config)?, node_key)
+            Blockchain::resume(database, runtimes.clone(), node_key)
                 .map_err(|error| StartError::Chain(error.to_string()))?
         } else {
             tracing::info!("creating the genesis block in {}", config.data_dir.display());
             Blockchain::genesis(
                 database,
-                runtimes(&config)?,
+                runtimes.clone(),
                 genesis_config(&config, &keys, &system_services),
                 node_key,
             )
@@ -240,6 +242,7 @@ impl Node {
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
             reconciler: Mutex::new(Reconciler::new(system_services)),
+            runtimes,
         }))
     }
 
@@ -271,6 +274,21 @@ impl Node {
     /// Whether `hash` waits in the mempool.
     pub fn is_pooled(&self, hash: &Hash) -> bool {
         self.mempool().hashes.contains(hash)
+    }
+
+    /// Each enabled runtime's name and monitoring counters.
+    pub fn runtime_metrics(&self) -> Vec<(&'static str, wasmvisor_runtime::RuntimeMetrics)> {
+        self.runtimes
+            .iter()
+            .map(|runtime| {
+                let name = if runtime.id() == runtime_id::NATIVE {
+                    "native"
+                } else {
+                    "wasm"
+                };
+                (name, runtime.metrics())
+            })
+            .collect()
     }
 
     /// Transactions committed since this process started.

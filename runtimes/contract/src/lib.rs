@@ -15,6 +15,7 @@ pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
 pub use runtime::{
     AfterCommitContext, CallRouter, CallSite, ConfigStage, DeployTask, ExecutionContext, LifecycleControl,
     LocalDeployStatus, LocalMigrationStatus, Mailbox, MailboxRequest, QueryContext, QueryError, Runtime,
+    RuntimeMetrics,
 };
 pub use types::{
     ArtifactId, ArtifactState, ArtifactView, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus,

@@ -515,4 +515,23 @@ pub trait Runtime: Send + Sync {
 
     /// The last call of the runtime's life.
     fn shutdown(&self) {}
+
+    /// Counters for monitoring since the runtime was created (node-local,
+    /// never part of consensus).
+    fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::default()
+    }
+}
+
+/// A runtime's monitoring counters (`Runtime::metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeMetrics {
+    /// Calls into services (transactions, hooks, queries, lifecycle).
+    pub calls: u64,
+    /// Fuel those calls burned (runtimes that meter).
+    pub fuel_consumed: u64,
+    /// Artifacts compiled from their bytes.
+    pub compilations: u64,
+    /// Artifacts loaded from a compiled cache instead.
+    pub cache_hits: u64,
 }

@@ -73,6 +73,7 @@ struct State {
 pub struct NativeRuntime {
     available: BTreeMap<ArtifactId, Arc<dyn NativeArtifact>>,
     state: Arc<Mutex<State>>,
+    calls: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for NativeRuntime {
@@ -94,6 +95,7 @@ impl NativeRuntime {
         Self {
             available,
             state: Arc::default(),
+            calls: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -115,6 +117,7 @@ impl NativeRuntime {
 
     /// The committed service object of an instance.
     fn service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.state()
             .instances
             .get(&spec.id)
@@ -209,4 +212,11 @@ impl Runtime for NativeRuntime {
     }
 
     fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) {}
+
+    fn metrics(&self) -> wasmvisor_runtime::RuntimeMetrics {
+        wasmvisor_runtime::RuntimeMetrics {
+            calls: self.calls.load(std::sync::atomic::Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
 }

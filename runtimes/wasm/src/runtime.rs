@@ -1,7 +1,7 @@
 //! The wasm runtime behind the `Runtime` contract (runtime id 1).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::Engine;
@@ -59,6 +59,8 @@ pub struct WasmRuntime {
     state: Arc<Mutex<State>>,
     cache: Option<Arc<CompiledCache>>,
     stats: Arc<CacheStats>,
+    calls: AtomicU64,
+    fuel_consumed: AtomicU64,
 }
 
 /// What a guest call may reach beyond its own storage.
@@ -218,6 +220,8 @@ impl WasmRuntime {
             state: Arc::default(),
             cache,
             stats: Arc::default(),
+            calls: AtomicU64::new(0),
+            fuel_consumed: AtomicU64::new(0),
         })
     }
 
@@ -282,6 +286,8 @@ impl WasmRuntime {
             self.config.fuel_per_call_max
         };
         let outcome = call(&service, env, fuel);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.fuel_consumed.fetch_add(outcome.fuel_consumed, Ordering::Relaxed);
         *fork = outcome
             .env
             .storage
@@ -503,6 +509,16 @@ impl Runtime for WasmRuntime {
     /// Notifies every Active instance (`after-commit`, read-only, on the
     /// committed state) and queues what the supervisor asks to broadcast.
     /// Failures here are node-local and do not affect consensus.
+    fn metrics(&self) -> wasmvisor_runtime::RuntimeMetrics {
+        let (compilations, cache_hits, _) = self.stats.snapshot();
+        wasmvisor_runtime::RuntimeMetrics {
+            calls: self.calls.load(Ordering::Relaxed),
+            fuel_consumed: self.fuel_consumed.load(Ordering::Relaxed),
+            compilations,
+            cache_hits,
+        }
+    }
+
     fn after_commit(&self, context: AfterCommitContext<'_>) {
         let active: Vec<InstanceSpec> = self
             .state()

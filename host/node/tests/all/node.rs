@@ -494,6 +494,44 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     // Absence is provable too.
     assert_eq!(proven_balance(&node, &SigningKey::from_bytes(&[13; 32])).0, None);
 
+    // The operator's metrics count what happened (9 client transactions,
+    // plus the supervisor's).
+    let metrics = agent()
+        .get(format!("{}/metrics", node.private))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let sample = |line_start: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(line_start))
+            .unwrap_or_else(|| panic!("no {line_start} in {metrics}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(sample("wasmvisor_transactions_committed_total ") >= 9, "{metrics}");
+    assert!(sample("wasmvisor_block_height ") > 0);
+    assert!(sample("wasmvisor_runtime_calls_total{runtime=\"wasm\"} ") >= 9);
+    assert!(sample("wasmvisor_runtime_fuel_consumed_total{runtime=\"wasm\"} ") > 0);
+    assert_eq!(
+        sample("wasmvisor_runtime_calls_total{runtime=\"native\"} "),
+        0,
+        "no native service runs"
+    );
+    assert_eq!(
+        sample("wasmvisor_runtime_compilations_total{runtime=\"wasm\"} "),
+        2,
+        "the supervisor and the token"
+    );
+    assert_eq!(
+        get(&format!("{}/metrics", node.public)).0,
+        404,
+        "metrics are for operators"
+    );
+
     // Frozen: queries answer, transactions are refused at the door.
     let frozen = cli_ok(&node, &["freeze", "--instance", "coins"]);
     assert_eq!(frozen["proposal"]["status"], "enacted", "{frozen}");
