@@ -11,6 +11,7 @@ pub mod node;
 pub mod operator;
 pub mod requests;
 pub mod system;
+pub mod testing;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -110,6 +110,17 @@ impl NodeKeys {
         })
     }
 
+    /// Keys from the operating system's randomness, kept nowhere.
+    pub fn generate() -> Result<Self, StartError> {
+        let mut seeds = [0u8; 64];
+        getrandom::fill(&mut seeds).map_err(|error| StartError::Io(format!("no randomness: {error}")))?;
+        let seed = |bytes: &[u8]| SigningKey::from_bytes(bytes.try_into().expect("32 bytes"));
+        Ok(Self {
+            consensus: seed(&seeds[..32]),
+            service: seed(&seeds[32..]),
+        })
+    }
+
     /// The public keys, as the consensus configuration names them.
     pub fn validator_keys(&self) -> ValidatorKeys {
         ValidatorKeys {
@@ -197,13 +208,33 @@ impl Node {
         // Before anything is created: a node that cannot have its system
         // services leaves no trace.
         let system_services = config.system_services.load().map_err(StartError::SystemService)?;
-        let runtimes = runtimes(&config)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
         let database = RocksDatabase::open(config.data_dir.join(DATABASE_DIR))
             .map_err(|error| StartError::Chain(format!("the database: {error}")))?;
-        let database: Arc<dyn wasmvisor_storage::Database> = Arc::new(database);
+        Self::start(config, keys, Arc::new(database), system_services)
+    }
+
+    /// Opens the node's chain on `database` with `keys` (genesis if the
+    /// database is empty): what [`Node::open`] does after opening RocksDB,
+    /// and what in-process tests use with a memory database.
+    pub fn open_with(
+        config: NodeConfig,
+        keys: NodeKeys,
+        database: Arc<dyn wasmvisor_storage::Database>,
+    ) -> Result<Arc<Self>, StartError> {
+        let system_services = config.system_services.load().map_err(StartError::SystemService)?;
+        Self::start(config, keys, database, system_services)
+    }
+
+    fn start(
+        config: NodeConfig,
+        keys: NodeKeys,
+        database: Arc<dyn wasmvisor_storage::Database>,
+        system_services: Vec<SystemService>,
+    ) -> Result<Arc<Self>, StartError> {
+        let runtimes = runtimes(&config)?;
         let node_key = Some(keys.service.verifying_key().to_bytes());
         let has_genesis =
             wasmvisor_blockchain::blocks::header(&mut wasmvisor_storage::Fork::new(database.snapshot()), 0)

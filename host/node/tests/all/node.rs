@@ -744,3 +744,89 @@ fn a_system_service_that_cannot_be_deployed_stops_the_node_at_genesis() {
         "{stderr}"
     );
 }
+
+#[test]
+fn service_authors_test_their_endpoints_in_process_with_human_json() {
+    use wasmvisor_node::testing::InProcessNode;
+
+    let node = InProcessNode::new().unwrap();
+    // Deploy: the human JSON form of the request.
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/deploy-artifact",
+        &serde_json::json!({
+            "artifact": "guestbook:1.0.0",
+            "component": hex::encode(wasmvisor_artifacts::GUESTBOOK.bytes),
+        }),
+    );
+    assert_eq!(status, 200, "{reply}");
+    // The deploy compiles in the background; blocks go on meanwhile.
+    let start = Instant::now();
+    while !node.get_public("/api/system/v1/services").1["artifacts"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("wasm:guestbook:1.0.0"))
+    {
+        node.create_block();
+        assert!(start.elapsed() < Duration::from_secs(120), "the deploy completes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Start: a proposal naming the artifact and the instance.
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [{ "action": "start", "artifact": "guestbook:1.0.0", "instance": "book" }] }),
+    );
+    assert_eq!(status, 200, "{reply}");
+    node.create_block();
+    let (_, services) = node.get_public("/api/system/v1/services");
+    let book = &services["instances"][1];
+    assert_eq!(book["name"], "book");
+    assert_eq!(book["status"], "active");
+
+    // A client's signed entry, then the service's own query endpoint.
+    let chain_id: [u8; 32] = hex::decode(
+        node.get_public("/api/explorer/v1/block?height=0").1["hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let call = CallInfo {
+        instance_id: u32::try_from(book["id"].as_u64().unwrap()).unwrap(),
+        method_id: 0,
+    };
+    let signed = wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[7; 32]), &chain_id, call, b"hi".to_vec());
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", signed);
+    assert_eq!(status, 200, "{reply}");
+    node.create_block();
+    let (status, count) = node.get_public("/api/services/book/count");
+    assert_eq!(status, 200, "{count}");
+    assert_eq!(answer(&count), 1u64.to_le_bytes());
+
+    // Human forms are checked with clear refusals.
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [{ "action": "stop", "instance": "nobody" }] }),
+    );
+    assert_eq!(
+        (status, reply["error"].as_str().unwrap()),
+        (400, "no service named \"nobody\"")
+    );
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [{ "action": "stop", "instance": "book", "colour": "red" }] }),
+    );
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("colour"), "{reply}");
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/migrate",
+        &serde_json::json!({ "artifact": "guestbook", "instance": "book" }),
+    );
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("not name:version"), "{reply}");
+    let (status, _) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [] }),
+    );
+    assert_eq!(status, 400, "an empty proposal");
+}
