@@ -230,7 +230,10 @@ impl Dispatcher {
     /// every artifact is Active: transitions end with their block).
     pub fn artifacts(&self) -> Result<Vec<(ArtifactId, ArtifactState)>, NodeError> {
         let artifacts = Schema::new(&mut self.read_fork()).artifacts()?;
-        Ok(artifacts.into_iter().map(|(artifact, state, _)| (artifact, state)).collect())
+        Ok(artifacts
+            .into_iter()
+            .map(|(artifact, state, _)| (artifact, state))
+            .collect())
     }
 
     /// Answers read query `method` of the instance called `instance_name`
