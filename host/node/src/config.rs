@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::requests::ValidatorSpec;
 use crate::system::SystemServicesConfig;
 
 /// Runtimes a node can enable, by name.
@@ -111,6 +112,10 @@ pub struct NodeConfig {
     /// System services, deployed at genesis and kept at their versions.
     #[serde(default)]
     pub system_services: SystemServicesConfig,
+    /// The genesis validator set (written by `wasmvisor finalize`); empty:
+    /// this node alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub genesis_validators: Vec<ValidatorSpec>,
 }
 
 fn default_public_api() -> SocketAddr {
@@ -147,6 +152,7 @@ impl NodeConfig {
             supervisor_mode: Mode::Simple,
             runtimes: RuntimesConfig::default(),
             system_services: SystemServicesConfig::default(),
+            genesis_validators: Vec::new(),
         }
     }
 
@@ -206,6 +212,11 @@ impl NodeConfig {
         }
         if self.mempool_size_max == 0 {
             return Err(ConfigError::Invalid("mempool_size_max must be positive".into()));
+        }
+        for (index, validator) in self.genesis_validators.iter().enumerate() {
+            validator
+                .keys()
+                .map_err(|error| ConfigError::Invalid(format!("genesis_validators[{index}]: {error}")))?;
         }
         let services = self.system_services.enabled().map_err(ConfigError::Invalid)?;
         if !self.runtimes.enabled.iter().any(|name| name == "native")

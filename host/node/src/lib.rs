@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod network;
 pub mod node;
 pub mod operator;
 pub mod requests;

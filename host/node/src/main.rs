@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wasmvisor_node::NodeConfig;
+use wasmvisor_node::config::Mode;
+use wasmvisor_node::network;
 use wasmvisor_node::operator::{self, Client, deploy};
 use wasmvisor_node::requests::{ChangeSpec, MigrateSpec, ProposalSpec, VoteSpec};
 
@@ -34,6 +36,52 @@ enum Command {
         /// Private API address.
         #[arg(long)]
         private_api: Option<SocketAddr>,
+    },
+    /// Writes the settings every validator of a new network shares.
+    GenerateTemplate {
+        /// The template file to write.
+        output: PathBuf,
+        /// How many validators the network starts with.
+        #[arg(long)]
+        validators_count: u32,
+        /// The supervisor's mode at genesis.
+        #[arg(long, value_enum, default_value = "decentralized")]
+        supervisor_mode: ModeArg,
+        /// Milliseconds between blocks.
+        #[arg(long, default_value_t = 1000)]
+        block_interval_ms: u64,
+        /// Most transactions in one block.
+        #[arg(long, default_value_t = 1000)]
+        transactions_per_block_max: u32,
+    },
+    /// Creates one validator's keys and its public and private
+    /// configurations in a directory.
+    GenerateConfig {
+        /// The network template.
+        template: PathBuf,
+        /// The validator's directory (keys in `data/`, `public.toml`,
+        /// `private.toml`).
+        output_dir: PathBuf,
+        /// Its public API address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        public_api: SocketAddr,
+        /// Its private API address.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        private_api: SocketAddr,
+        /// Where its peers reach it.
+        #[arg(long)]
+        peer_address: Option<String>,
+    },
+    /// Combines a validator's private configuration with every
+    /// validator's public one into its runnable node configuration.
+    Finalize {
+        /// The validator's `private.toml`.
+        private: PathBuf,
+        /// The node configuration to write.
+        output: PathBuf,
+        /// Every validator's `public.toml` (this one's included).
+        #[arg(long, num_args = 1.., required = true)]
+        public_configs: Vec<PathBuf>,
     },
     /// Runs a node from a configuration file.
     Run {
@@ -145,6 +193,15 @@ enum Command {
     },
 }
 
+/// The supervisor's mode at genesis.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    /// One admin approves.
+    Simple,
+    /// More than 2/3 of the validators approve.
+    Decentralized,
+}
+
 /// Where the node's APIs are.
 #[derive(clap::Args)]
 struct Apis {
@@ -241,6 +298,48 @@ fn main() -> ExitCode {
                     .and_then(|component| deploy(&public, &private, &component, &name, &version))
                     .map(|()| None),
             );
+        }
+        Command::GenerateTemplate {
+            output,
+            validators_count,
+            supervisor_mode,
+            block_interval_ms,
+            transactions_per_block_max,
+        } => {
+            let template = network::NetworkTemplate {
+                validators_count,
+                supervisor_mode: match supervisor_mode {
+                    ModeArg::Simple => Mode::Simple,
+                    ModeArg::Decentralized => Mode::Decentralized,
+                },
+                block_interval_ms,
+                transactions_per_block_max,
+            };
+            return operate(network::generate_template(&output, &template).map(|()| None));
+        }
+        Command::GenerateConfig {
+            template,
+            output_dir,
+            public_api,
+            private_api,
+            peer_address,
+        } => {
+            return operate(
+                network::generate_config(&template, &output_dir, public_api, private_api, peer_address).map(
+                    |(public, private)| {
+                        Some(serde_json::json!({ "public": public.display().to_string(), "private": private.display().to_string() }))
+                    },
+                ),
+            );
+        }
+        Command::Finalize {
+            private,
+            output,
+            public_configs,
+        } => {
+            return operate(network::finalize(&private, &public_configs, &output).map(|config| {
+                Some(serde_json::json!({ "config": output.display().to_string(), "validators": config.genesis_validators.len() }))
+            }));
         }
         Command::Propose { file, apis } => {
             let (public, private) = apis.clients();

@@ -191,7 +191,15 @@ fn genesis_config(config: &NodeConfig, keys: &NodeKeys, system_services: &[Syste
             SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
         )],
         consensus: ConsensusConfig {
-            validator_keys: vec![keys.validator_keys()],
+            validator_keys: if config.genesis_validators.is_empty() {
+                vec![keys.validator_keys()]
+            } else {
+                config
+                    .genesis_validators
+                    .iter()
+                    .filter_map(|validator| validator.keys().ok())
+                    .collect()
+            },
             transactions_per_block_max: config.transactions_per_block_max,
             block_interval_ms: config.block_interval_ms,
             ..ConsensusConfig::default()
@@ -235,6 +243,18 @@ impl Node {
         system_services: Vec<SystemService>,
     ) -> Result<Arc<Self>, StartError> {
         let runtimes = runtimes(&config)?;
+        if !config.genesis_validators.is_empty()
+            && !config
+                .genesis_validators
+                .iter()
+                .filter_map(|validator| validator.keys().ok())
+                .any(|validator| validator == keys.validator_keys())
+        {
+            return Err(StartError::Io(format!(
+                "this node's keys ({}) are not among genesis_validators",
+                config.data_dir.join(KEYS_FILE).display()
+            )));
+        }
         let node_key = Some(keys.service.verifying_key().to_bytes());
         let has_genesis =
             wasmvisor_blockchain::blocks::header(&mut wasmvisor_storage::Fork::new(database.snapshot()), 0)
@@ -380,6 +400,18 @@ impl Node {
     pub fn produce_block(&self) -> Result<BlockHeader, String> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard.as_mut().ok_or("the node is shut down")?;
+        let validators = chain
+            .consensus_config()
+            .map_err(|error| error.to_string())?
+            .validator_keys
+            .len();
+        if validators > 1 {
+            return Err(format!(
+                "the chain has {validators} validators: a block needs {} precommits, and this node agrees on \
+                 blocks alone (multi-validator agreement needs the consensus engine)",
+                wasmvisor_blockchain::byzantine_quorum(validators)
+            ));
+        }
         let limit = chain
             .consensus_config()
             .map(|config| config.transactions_per_block_max)

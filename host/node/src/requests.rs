@@ -239,6 +239,25 @@ fn validator_keys(spec: &ValidatorSpec) -> Result<ValidatorKeys, RequestError> {
     })
 }
 
+impl ValidatorSpec {
+    /// The keys, checked: each is a well-formed Ed25519 public key.
+    pub fn keys(&self) -> Result<ValidatorKeys, RequestError> {
+        let keys = validator_keys(self)?;
+        for (what, key) in [
+            ("consensus_key", &keys.consensus_key),
+            ("service_key", &keys.service_key),
+        ] {
+            let bytes: [u8; 32] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| error(format!("{what} is 32 bytes (64 hex characters)")))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| error(format!("{what} is not an Ed25519 public key")))?;
+        }
+        Ok(keys)
+    }
+}
+
 impl ChangeSpec {
     fn to_proto(&self, resolver: &Resolver<'_>, current: &ConsensusConfig) -> Result<ConfigChange, RequestError> {
         use config_change::Kind;

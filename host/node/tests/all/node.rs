@@ -830,3 +830,114 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     );
     assert_eq!(status, 400, "an empty proposal");
 }
+
+fn wasmvisor(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn wasmvisor_ok(args: &[&str]) {
+    let output = wasmvisor(args);
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn generated_validators_share_one_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    wasmvisor_ok(&["generate-template", &path("template.toml"), "--validators-count", "4"]);
+    for index in 0..4 {
+        wasmvisor_ok(&[
+            "generate-config",
+            &path("template.toml"),
+            &path(&format!("v{index}")),
+            "--public-api",
+            "127.0.0.1:0",
+            "--private-api",
+            "127.0.0.1:0",
+        ]);
+    }
+    // A second generate-config in the same directory would replace a
+    // validator's keys: refused.
+    let output = wasmvisor(&["generate-config", &path("template.toml"), &path("v0")]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already holds a validator"));
+    // Each validator finalizes with the public parts in its own order.
+    let publics: Vec<String> = (0..4).map(|index| path(&format!("v{index}/public.toml"))).collect();
+    for index in 0..4 {
+        let mut order = publics.clone();
+        order.rotate_left(index);
+        let mut args = vec![
+            "finalize".to_owned(),
+            path(&format!("v{index}/private.toml")),
+            path(&format!("v{index}/node.toml")),
+            "--public-configs".to_owned(),
+        ];
+        args.extend(order);
+        wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    // Too few public parts for the template: refused.
+    let output = wasmvisor(&[
+        "finalize",
+        &path("v0/private.toml"),
+        &path("v0/bad.toml"),
+        "--public-configs",
+        &publics[0],
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("names 4 validators"));
+
+    // Every node creates the same genesis block with the four validators
+    // (block agreement among them is the consensus engine's).
+    let mut genesis = Vec::new();
+    for index in 0..4 {
+        let node = RunningNode::run(Path::new(&path(&format!("v{index}/node.toml"))));
+        let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
+        let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+        assert_eq!(info["validators"].as_array().unwrap().len(), 4);
+        assert_eq!(info["height"], 0, "one node alone makes no block");
+        genesis.push(block["hash"].as_str().unwrap().to_owned());
+        node.stop();
+    }
+    assert!(genesis.windows(2).all(|pair| pair[0] == pair[1]), "{genesis:?}");
+
+    // A one-validator network from the same commands runs by itself.
+    wasmvisor_ok(&[
+        "generate-template",
+        &path("solo.toml"),
+        "--validators-count",
+        "1",
+        "--block-interval-ms",
+        "50",
+    ]);
+    wasmvisor_ok(&[
+        "generate-config",
+        &path("solo.toml"),
+        &path("solo"),
+        "--public-api",
+        "127.0.0.1:0",
+        "--private-api",
+        "127.0.0.1:0",
+    ]);
+    wasmvisor_ok(&[
+        "finalize",
+        &path("solo/private.toml"),
+        &path("solo/node.toml"),
+        "--public-configs",
+        &path("solo/public.toml"),
+    ]);
+    let node = RunningNode::run(Path::new(&path("solo/node.toml")));
+    wait_for("blocks", || {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+            >= 3
+    });
+    node.stop();
+}

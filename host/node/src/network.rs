@@ -1,0 +1,182 @@
+//! Setting up a network of validators: `generate-template` (the settings
+//! every validator shares), `generate-config` (one validator's keys, its
+//! public part and its private configuration), `finalize` (the private
+//! configuration plus every validator's public part: a runnable node
+//! configuration with the genesis validator set).
+//!
+//! Every validator finalizes with the same public parts and gets the same
+//! genesis block: the validator set is sorted by consensus key, whatever
+//! order the files are given in.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Mode, NodeConfig};
+use crate::node::{KEYS_FILE, NodeKeys};
+use crate::requests::ValidatorSpec;
+
+/// Most validators a network template names (the consensus limit).
+pub const VALIDATORS_MAX: u32 = 256;
+/// File names `generate-config` writes in its output directory.
+pub const PUBLIC_FILE: &str = "public.toml";
+/// See [`PUBLIC_FILE`].
+pub const PRIVATE_FILE: &str = "private.toml";
+
+/// The settings every validator of a network shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkTemplate {
+    /// How many validators the network starts with.
+    pub validators_count: u32,
+    /// The supervisor's mode at genesis.
+    pub supervisor_mode: Mode,
+    /// Milliseconds between blocks.
+    pub block_interval_ms: u64,
+    /// Most transactions in one block.
+    pub transactions_per_block_max: u32,
+}
+
+/// A validator's public part, shared with the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicConfig {
+    /// Its keys.
+    #[serde(flatten)]
+    pub keys: ValidatorSpec,
+    /// Where its peers reach it (used by the consensus engine).
+    #[serde(default)]
+    pub peer_address: Option<String>,
+}
+
+/// A validator's private configuration before `finalize`: the node's
+/// configuration and how many validators the template expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateConfig {
+    /// Validators the template names.
+    pub validators_count: u32,
+    /// The node's configuration (without the validator set).
+    pub node: NodeConfig,
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    toml::from_str(&text).map_err(|error| format!("{} is not valid: {error}", path.display()))
+}
+
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let text = toml::to_string_pretty(value).map_err(|error| error.to_string())?;
+    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// `generate-template`: writes the shared settings.
+pub fn generate_template(path: &Path, template: &NetworkTemplate) -> Result<(), String> {
+    if template.validators_count == 0 || template.validators_count > VALIDATORS_MAX {
+        return Err(format!("a network has 1 to {VALIDATORS_MAX} validators"));
+    }
+    if template.block_interval_ms == 0 || template.block_interval_ms > 60_000 {
+        return Err("block_interval_ms must be 1..=60000".into());
+    }
+    write_toml(path, template)
+}
+
+/// `generate-config`: creates the validator's keys in `<dir>/data` and
+/// writes `<dir>/public.toml` and `<dir>/private.toml`.
+pub fn generate_config(
+    template: &Path,
+    dir: &Path,
+    public_api: SocketAddr,
+    private_api: SocketAddr,
+    peer_address: Option<String>,
+) -> Result<(PathBuf, PathBuf), String> {
+    let template: NetworkTemplate = read_toml(template)?;
+    let data_dir = dir.join("data");
+    if data_dir.join(KEYS_FILE).exists() {
+        return Err(format!(
+            "{} exists: this directory already holds a validator",
+            data_dir.join(KEYS_FILE).display()
+        ));
+    }
+    std::fs::create_dir_all(&data_dir).map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    let keys = NodeKeys::load_or_create(&data_dir).map_err(|error| error.to_string())?;
+    let public = PublicConfig {
+        keys: ValidatorSpec {
+            consensus_key: hex::encode(keys.consensus.verifying_key().as_bytes()),
+            service_key: hex::encode(keys.service.verifying_key().as_bytes()),
+        },
+        peer_address,
+    };
+    let mut node = NodeConfig::development("data".into());
+    node.public_api = public_api;
+    node.private_api = private_api;
+    node.block_interval_ms = template.block_interval_ms;
+    node.transactions_per_block_max = template.transactions_per_block_max;
+    node.supervisor_mode = template.supervisor_mode;
+    let private = PrivateConfig {
+        validators_count: template.validators_count,
+        node,
+    };
+    let (public_path, private_path) = (dir.join(PUBLIC_FILE), dir.join(PRIVATE_FILE));
+    write_toml(&public_path, &public)?;
+    write_toml(&private_path, &private)?;
+    Ok((public_path, private_path))
+}
+
+/// `finalize`: the private configuration plus every validator's public
+/// part (this validator's among them), written as a node configuration.
+pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<NodeConfig, String> {
+    let PrivateConfig {
+        validators_count,
+        mut node,
+    } = read_toml(private)?;
+    if public.len() != validators_count as usize {
+        return Err(format!(
+            "the template names {validators_count} validators; {} public configurations were given",
+            public.len()
+        ));
+    }
+    let mut validators = Vec::new();
+    for path in public {
+        let config: PublicConfig = read_toml(path)?;
+        config
+            .keys
+            .keys()
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        validators.push(config.keys);
+    }
+    validators.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
+    for pair in validators.windows(2) {
+        if pair[0].consensus_key == pair[1].consensus_key || pair[0].service_key == pair[1].service_key {
+            return Err("two public configurations carry the same keys".into());
+        }
+    }
+    // The data directory is relative to the private configuration; the
+    // output keeps pointing at it.
+    let base = private.parent().unwrap_or(Path::new("."));
+    if node.data_dir.is_relative() {
+        node.data_dir = std::path::absolute(base.join(&node.data_dir))
+            .map_err(|error| format!("cannot resolve the data directory: {error}"))?;
+    }
+    if !node.data_dir.join(KEYS_FILE).exists() {
+        return Err(format!(
+            "{} is missing: run generate-config first",
+            node.data_dir.join(KEYS_FILE).display()
+        ));
+    }
+    let keys = NodeKeys::load_or_create(&node.data_dir).map_err(|error| error.to_string())?;
+    let mine = ValidatorSpec {
+        consensus_key: hex::encode(keys.consensus.verifying_key().as_bytes()),
+        service_key: hex::encode(keys.service.verifying_key().as_bytes()),
+    };
+    if !validators.contains(&mine) {
+        return Err(format!(
+            "this validator's own {PUBLIC_FILE} is not among the public configurations"
+        ));
+    }
+    node.genesis_validators = validators;
+    node.validate().map_err(|error| error.to_string())?;
+    write_toml(output, &node)?;
+    Ok(node)
+}
