@@ -711,6 +711,18 @@ fn system_services_start_at_genesis_and_follow_the_configuration() {
     });
     assert_eq!(services(&node), before);
     node.stop();
+
+    // A restart whose configured component is missing: refused, naming it.
+    std::fs::remove_file(dir.path().join("guestbook.wasm")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the node must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("system service \"book\""), "{stderr}");
+    assert!(stderr.contains("guestbook.wasm"), "{stderr}");
 }
 
 #[test]
