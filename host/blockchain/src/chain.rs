@@ -96,10 +96,8 @@ impl Blockchain {
         config: GenesisConfig,
         node_service_key: Option<[u8; 32]>,
     ) -> Result<Self, BlockError> {
-        let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
-        dispatcher.set_node_service_key(node_service_key);
-        let state_root = dispatcher.genesis(config)?;
-        Self::with_genesis_header(database, dispatcher, state_root)
+        let dispatcher = Self::dispatcher_for(&database, runtimes, node_service_key);
+        Self::genesis_with(database, dispatcher, config)
     }
 
     /// Resumes a chain after a restart.
@@ -108,8 +106,47 @@ impl Blockchain {
         runtimes: Vec<Arc<dyn Runtime>>,
         node_service_key: Option<[u8; 32]>,
     ) -> Result<Self, BlockError> {
-        let mut dispatcher = Dispatcher::new(Arc::clone(&database), runtimes);
+        let dispatcher = Self::dispatcher_for(&database, runtimes, node_service_key);
+        Self::resume_with(database, dispatcher)
+    }
+
+    /// Resumes the chain in `database` if it has a genesis block (even one
+    /// whose header a crash left unwritten), else starts it from
+    /// `genesis()`. Answers the chain and whether it was created now.
+    pub fn open(
+        database: Arc<dyn Database>,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        genesis: impl FnOnce() -> GenesisConfig,
+        node_service_key: Option<[u8; 32]>,
+    ) -> Result<(Self, bool), BlockError> {
+        let dispatcher = Self::dispatcher_for(&database, runtimes, node_service_key);
+        if dispatcher.has_genesis()? {
+            Ok((Self::resume_with(database, dispatcher)?, false))
+        } else {
+            Ok((Self::genesis_with(database, dispatcher, genesis())?, true))
+        }
+    }
+
+    fn dispatcher_for(
+        database: &Arc<dyn Database>,
+        runtimes: Vec<Arc<dyn Runtime>>,
+        node_service_key: Option<[u8; 32]>,
+    ) -> Dispatcher {
+        let dispatcher = Dispatcher::new(Arc::clone(database), runtimes);
         dispatcher.set_node_service_key(node_service_key);
+        dispatcher
+    }
+
+    fn genesis_with(
+        database: Arc<dyn Database>,
+        mut dispatcher: Dispatcher,
+        config: GenesisConfig,
+    ) -> Result<Self, BlockError> {
+        let state_root = dispatcher.genesis(config)?;
+        Self::with_genesis_header(database, dispatcher, state_root)
+    }
+
+    fn resume_with(database: Arc<dyn Database>, mut dispatcher: Dispatcher) -> Result<Self, BlockError> {
         dispatcher.resume()?;
         let mut fork = dispatcher.read_fork();
         match blocks::header(&mut fork, 0)? {

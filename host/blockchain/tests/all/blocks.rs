@@ -158,3 +158,28 @@ fn committed_or_repeated_transactions_are_refused() {
         "a replay"
     );
 }
+
+#[test]
+fn open_creates_a_chain_once_and_resumes_it_even_without_its_genesis_header() {
+    let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
+    let (chain, created) = Blockchain::open(Arc::clone(&database), runtimes(), genesis, None).unwrap();
+    assert!(created);
+    let chain_id = chain.chain_id();
+    chain.shutdown();
+    let (chain, created) = Blockchain::open(Arc::clone(&database), runtimes(), || unreachable!(), None).unwrap();
+    assert!(!created, "a chain with a genesis block resumes");
+    assert_eq!(chain.chain_id(), chain_id);
+    chain.shutdown();
+
+    // A node that stopped after the genesis state but before its header
+    // was written: the state is there, so the chain resumes (and writes
+    // the header) rather than trying a second genesis.
+    let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
+    let mut dispatcher = wasmvisor_dispatcher::Dispatcher::new(Arc::clone(&database), runtimes());
+    dispatcher.genesis(genesis()).unwrap();
+    dispatcher.shutdown();
+    let (chain, created) = Blockchain::open(Arc::clone(&database), runtimes(), || unreachable!(), None).unwrap();
+    assert!(!created);
+    assert_eq!(chain.chain_id(), chain_id, "the same genesis, the same header");
+    assert_eq!(chain.last_header().unwrap().height, 0);
+}
