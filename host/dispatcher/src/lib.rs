@@ -19,5 +19,5 @@ pub mod limits;
 mod schema;
 
 pub use dispatcher::{Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, Transaction, error_root};
-pub use schema::InstanceState;
+pub use schema::{InstanceState, artifact_to_proto};
 pub use wasmvisor_runtime::LocalDeployStatus;

@@ -35,7 +35,8 @@ pub(crate) fn artifact_key(artifact: &ArtifactId) -> Vec<u8> {
     key
 }
 
-pub(crate) fn artifact_to_proto(artifact: &ArtifactId) -> wasmvisor_proto::runtime::ArtifactId {
+/// The wire form of an artifact id.
+pub fn artifact_to_proto(artifact: &ArtifactId) -> wasmvisor_proto::runtime::ArtifactId {
     wasmvisor_proto::runtime::ArtifactId {
         runtime_id: artifact.runtime_id,
         name: artifact.name.clone(),

@@ -22,7 +22,7 @@ use wasmvisor_runtime::QueryError;
 use wasmvisor_storage::Hash;
 
 use crate::node::{Node, SubmitError};
-use crate::requests;
+use crate::requests::{SupervisorAction, artifact_text};
 
 /// Largest request body: a transaction of the maximum size, hex-encoded in
 /// JSON.
@@ -107,18 +107,25 @@ fn is_binary(headers: &HeaderMap) -> bool {
     content_type.starts_with("application/octet-stream") || content_type.starts_with("application/x-protobuf")
 }
 
-/// Reads a body as bytes: raw if binary, else JSON `{"<field>": "<hex>"}`.
-fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>, ApiError> {
-    if is_binary(headers) {
-        return Ok(body.to_vec());
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))?;
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))
+}
+
+/// A hex string field of a JSON body, decoded.
+fn hex_field(value: &Value, field: &str) -> Result<Vec<u8>, ApiError> {
     let text = value
         .get(field)
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request(format!("the body needs a {field:?} field (hex)")))?;
     hex::decode(text).map_err(|error| ApiError::bad_request(format!("{field:?} is not hex: {error}")))
+}
+
+/// Reads a body as bytes: raw if binary, else JSON `{"<field>": "<hex>"}`.
+fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>, ApiError> {
+    if is_binary(headers) {
+        return Ok(body.to_vec());
+    }
+    hex_field(&json_body(body)?, field)
 }
 
 async fn info(State(node): State<Arc<Node>>) -> ApiResult {
@@ -304,49 +311,26 @@ async fn supervisor_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let method_id = match action.as_str() {
-        "deploy-artifact" => 0,
-        "propose-config" => 2,
-        "confirm-config" => 3,
-        "migrate" => 4,
-        _ => return Err(ApiError::not_found(format!("no supervisor action {action:?}"))),
-    };
+    let action = SupervisorAction::from_path(&action)
+        .ok_or_else(|| ApiError::not_found(format!("no supervisor action {action:?}")))?;
     let hash = if is_binary(&headers) {
         let payload = body.to_vec();
-        blocking(move || node.submit_to_supervisor(method_id, payload)).await??
+        blocking(move || node.submit_to_supervisor(action.method_id(), payload)).await??
     } else {
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|error| ApiError::bad_request(format!("the body is not JSON: {error}")))?;
+        let value = json_body(&body)?;
         blocking(move || {
             let payload = match value.get("payload") {
-                Some(payload) => {
-                    let text = payload
-                        .as_str()
-                        .ok_or_else(|| ApiError::bad_request("\"payload\" is a hex string"))?;
-                    hex::decode(text)
-                        .map_err(|error| ApiError::bad_request(format!("\"payload\" is not hex: {error}")))?
-                }
-                None => human_payload(&node, &action, value)?,
+                Some(_) => hex_field(&value, "payload")?,
+                None => node
+                    .with_chain(|chain| action.payload(chain, value))
+                    .map_err(|error| ApiError::bad_request(error.0))?,
             };
-            node.submit_to_supervisor(method_id, payload).map_err(ApiError::from)
+            node.submit_to_supervisor(action.method_id(), payload)
+                .map_err(ApiError::from)
         })
         .await??
     };
     Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
-}
-
-/// Builds a supervisor payload from its human JSON form.
-fn human_payload(node: &Node, action: &str, value: Value) -> Result<Vec<u8>, ApiError> {
-    fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-        serde_json::from_value(value).map_err(|error| ApiError::bad_request(format!("the request is invalid: {error}")))
-    }
-    let built = node.with_chain(|chain| match action {
-        "deploy-artifact" => parse::<requests::DeploySpec>(value).map(|spec| spec.to_payload(chain)),
-        "propose-config" => parse::<requests::ProposalSpec>(value).map(|spec| spec.to_payload(chain)),
-        "confirm-config" => parse::<requests::VoteSpec>(value).map(|spec| spec.to_payload(chain)),
-        _ => parse::<requests::MigrateSpec>(value).map(|spec| spec.to_payload(chain)),
-    })?;
-    built.map_err(|error| ApiError::bad_request(error.0))
 }
 
 /// `GET /api/system/v1/services`: every artifact and instance, for people.
@@ -356,17 +340,9 @@ async fn services(State(node): State<Arc<Node>>) -> ApiResult {
             node.with_chain(|chain| (chain.dispatcher().artifacts(), chain.dispatcher().instances()));
         let artifacts = artifacts.map_err(|error| ApiError::internal(error.to_string()))?;
         let instances = instances.map_err(|error| ApiError::internal(error.to_string()))?;
-        let artifact_name = |artifact: &wasmvisor_runtime::ArtifactId| {
-            let runtime = if artifact.runtime_id == wasmvisor_runtime::runtime_id::NATIVE {
-                "native"
-            } else {
-                "wasm"
-            };
-            format!("{runtime}:{}:{}", artifact.name, artifact.version)
-        };
         let artifacts: Vec<Value> = artifacts
             .iter()
-            .map(|(artifact, _)| json!(artifact_name(artifact)))
+            .map(|(artifact, _)| json!(artifact_text(artifact)))
             .collect();
         let instances: Vec<Value> = instances
             .iter()
@@ -376,14 +352,14 @@ async fn services(State(node): State<Arc<Node>>) -> ApiResult {
                     Some(wasmvisor_runtime::InstanceStatus::Stopped) => "stopped".to_owned(),
                     Some(wasmvisor_runtime::InstanceStatus::Frozen) => "frozen".to_owned(),
                     Some(wasmvisor_runtime::InstanceStatus::Migrating(migration)) => {
-                        format!("migrating to {}", artifact_name(&migration.target))
+                        format!("migrating to {}", artifact_text(&migration.target))
                     }
                     None => "starting".to_owned(),
                 };
                 json!({
                     "id": state.spec.id,
                     "name": state.spec.name,
-                    "artifact": artifact_name(&state.spec.artifact),
+                    "artifact": artifact_text(&state.spec.artifact),
                     "status": status,
                     "data_version": state.data_version,
                 })
@@ -545,6 +521,34 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
+/// Longest text of a framework rejection carried into its JSON error.
+const REJECTION_TEXT_MAX: usize = 4096;
+
+/// Makes every error JSON: the framework's own rejections (a query string
+/// that does not parse, a body over `BODY_SIZE_MAX`, a method not allowed)
+/// answer in plain text; they become `{"error": "<that text>"}` with the
+/// same status.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), REJECTION_TEXT_MAX)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("the request failed").to_owned()
+    } else {
+        text
+    };
+    ApiError(status, message).into_response()
+}
+
 async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
@@ -562,6 +566,7 @@ pub fn public_router(node: Arc<Node>) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
         .with_state(node)
+        .layer(axum::middleware::map_response(json_errors))
 }
 
 async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
@@ -592,4 +597,5 @@ pub fn private_router(node: Arc<Node>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .layer(axum::middleware::map_response(json_errors))
 }

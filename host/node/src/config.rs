@@ -38,7 +38,7 @@ pub enum ConfigError {
 }
 
 /// The supervisor's decision mode at genesis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// One approval (a single admin) is enough.
@@ -94,7 +94,8 @@ pub struct NodeConfig {
     /// Bearer token the private API requires (mandatory off loopback).
     #[serde(default)]
     pub private_api_token: Option<String>,
-    /// Milliseconds between blocks.
+    /// Milliseconds between blocks (genesis consensus configuration; later
+    /// changed by a supervisor proposal).
     #[serde(default = "default_block_interval_ms")]
     pub block_interval_ms: u64,
     /// Most transactions in one block (genesis consensus configuration).

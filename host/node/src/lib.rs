@@ -3,7 +3,8 @@
 //!
 //! [`run`] is what the `wasmvisor` binary's `run` and `run-dev` commands
 //! execute: open the chain (genesis or restart), serve both APIs, produce a
-//! block every `block_interval_ms`, and stop cleanly on Ctrl-C / SIGTERM.
+//! block at the consensus configuration's interval, and stop cleanly on
+//! Ctrl-C / SIGTERM.
 
 pub mod api;
 pub mod config;
@@ -17,7 +18,6 @@ pub mod testing;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 pub use config::{ConfigError, NodeConfig};
 pub use node::{Node, StartError};
@@ -34,17 +34,13 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
     let stopping = Arc::new(AtomicBool::new(false));
     let producer = {
         let (node, stopping) = (Arc::clone(&node), Arc::clone(&stopping));
-        let interval = Duration::from_millis(config.block_interval_ms);
         std::thread::Builder::new()
             .name("block-producer".into())
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
-                    std::thread::sleep(interval);
+                    std::thread::sleep(node.block_interval());
                     match node.produce_block() {
-                        Ok(header) => {
-                            tracing::debug!(height = header.height, txs = header.tx_count, "block");
-                            node.reconcile_system_services();
-                        }
+                        Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
                         Err(error) => {
                             tracing::error!("block production stopped: {error}");
                             break;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
 use wasmvisor_node::NodeConfig;
 use wasmvisor_node::config::Mode;
 use wasmvisor_node::network;
@@ -46,7 +47,7 @@ enum Command {
         validators_count: u32,
         /// The supervisor's mode at genesis.
         #[arg(long, value_enum, default_value = "decentralized")]
-        supervisor_mode: ModeArg,
+        supervisor_mode: Mode,
         /// Milliseconds between blocks.
         #[arg(long, default_value_t = 1000)]
         block_interval_ms: u64,
@@ -193,15 +194,6 @@ enum Command {
     },
 }
 
-/// The supervisor's mode at genesis.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ModeArg {
-    /// One admin approves.
-    Simple,
-    /// More than 2/3 of the validators approve.
-    Decentralized,
-}
-
 /// Where the node's APIs are.
 #[derive(clap::Args)]
 struct Apis {
@@ -226,7 +218,7 @@ impl Apis {
 }
 
 /// Runs an operator command: prints its result, or the error.
-fn operate(result: Result<Option<serde_json::Value>, String>) -> ExitCode {
+fn operate(result: Result<Option<Value>, String>) -> ExitCode {
     match result {
         Ok(Some(value)) => {
             println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
@@ -238,6 +230,12 @@ fn operate(result: Result<Option<serde_json::Value>, String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Proposes one change from the next block and reports the outcome.
+fn propose_one(apis: &Apis, change: ChangeSpec) -> Result<Option<Value>, String> {
+    let (public, private) = apis.clients();
+    operator::propose(&public, &private, &one_change(change)).map(Some)
 }
 
 /// A proposal of one change, from the next block.
@@ -266,38 +264,30 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = match Cli::parse().command {
+    operate(command(Cli::parse().command))
+}
+
+/// Runs a command: a node until it stops, or an operator command's result.
+fn command(command: Command) -> Result<Option<Value>, String> {
+    match command {
         Command::RunDev {
             data_dir,
             clean,
             public_api,
             private_api,
         } => {
-            if clean
-                && data_dir.exists()
-                && let Err(error) = std::fs::remove_dir_all(&data_dir)
-            {
-                eprintln!("error: cannot clean {}: {error}", data_dir.display());
-                return ExitCode::FAILURE;
+            if clean && data_dir.exists() {
+                std::fs::remove_dir_all(&data_dir)
+                    .map_err(|error| format!("cannot clean {}: {error}", data_dir.display()))?;
             }
             let mut config = NodeConfig::development(data_dir);
             config.public_api = public_api.unwrap_or(config.public_api);
             config.private_api = private_api.unwrap_or(config.private_api);
-            config
+            wasmvisor_node::run(config).map(|()| None)
         }
-        Command::Deploy {
-            file,
-            name,
-            version,
-            apis,
-        } => {
-            let (public, private) = apis.clients();
-            return operate(
-                std::fs::read(&file)
-                    .map_err(|error| format!("{}: {error}", file.display()))
-                    .and_then(|component| deploy(&public, &private, &component, &name, &version))
-                    .map(|()| None),
-            );
+        Command::Run { config } => {
+            let config = NodeConfig::load(&config).map_err(|error| error.to_string())?;
+            wasmvisor_node::run(config).map(|()| None)
         }
         Command::GenerateTemplate {
             output,
@@ -308,14 +298,11 @@ fn main() -> ExitCode {
         } => {
             let template = network::NetworkTemplate {
                 validators_count,
-                supervisor_mode: match supervisor_mode {
-                    ModeArg::Simple => Mode::Simple,
-                    ModeArg::Decentralized => Mode::Decentralized,
-                },
+                supervisor_mode,
                 block_interval_ms,
                 transactions_per_block_max,
             };
-            return operate(network::generate_template(&output, &template).map(|()| None));
+            network::generate_template(&output, &template).map(|()| None)
         }
         Command::GenerateConfig {
             template,
@@ -324,39 +311,40 @@ fn main() -> ExitCode {
             private_api,
             peer_address,
         } => {
-            return operate(
-                network::generate_config(&template, &output_dir, public_api, private_api, peer_address).map(
-                    |(public, private)| {
-                        Some(serde_json::json!({ "public": public.display().to_string(), "private": private.display().to_string() }))
-                    },
-                ),
-            );
+            let (public, private) =
+                network::generate_config(&template, &output_dir, public_api, private_api, peer_address)?;
+            Ok(Some(json!({ "public": public, "private": private })))
         }
         Command::Finalize {
             private,
             output,
             public_configs,
         } => {
-            return operate(network::finalize(&private, &public_configs, &output).map(|config| {
-                Some(serde_json::json!({ "config": output.display().to_string(), "validators": config.genesis_validators.len() }))
-            }));
+            let config = network::finalize(&private, &public_configs, &output)?;
+            Ok(Some(
+                json!({ "config": output, "validators": config.genesis_validators.len() }),
+            ))
+        }
+        Command::Deploy {
+            file,
+            name,
+            version,
+            apis,
+        } => {
+            let component = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+            let (public, private) = apis.clients();
+            deploy(&public, &private, &component, &name, &version).map(|()| None)
         }
         Command::Propose { file, apis } => {
+            let text = std::fs::read_to_string(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+            let spec: ProposalSpec = toml::from_str(&text).map_err(|error| format!("{}: {error}", file.display()))?;
             let (public, private) = apis.clients();
-            return operate(
-                std::fs::read_to_string(&file)
-                    .map_err(|error| format!("{}: {error}", file.display()))
-                    .and_then(|text| {
-                        toml::from_str::<ProposalSpec>(&text).map_err(|error| format!("{}: {error}", file.display()))
-                    })
-                    .and_then(|spec| operator::propose(&public, &private, &spec))
-                    .map(Some),
-            );
+            operator::propose(&public, &private, &spec).map(Some)
         }
         Command::Vote { hash, apis } => {
             let (public, private) = apis.clients();
-            let body = serde_json::to_value(VoteSpec { propose_hash: hash }).unwrap_or_default();
-            return operate(operator::act(&public, &private, "confirm-config", &body).map(Some));
+            let body = json!(VoteSpec { propose_hash: hash });
+            operator::act(&public, &private, "confirm-config", &body).map(Some)
         }
         Command::StartService {
             artifact,
@@ -364,35 +352,23 @@ fn main() -> ExitCode {
             params,
             apis,
         } => {
+            let change = ChangeSpec::Start {
+                artifact,
+                instance: instance.clone(),
+                params: read_params(params.as_ref())?,
+            };
             let (public, private) = apis.clients();
-            return operate(read_params(params.as_ref()).and_then(|params| {
-                let change = ChangeSpec::Start {
-                    artifact,
-                    instance: instance.clone(),
-                    params,
-                };
-                let mut result = operator::propose(&public, &private, &one_change(change))?;
-                if result["proposal"]["status"] == "enacted" {
-                    result["service"] = operator::wait_for_service(&public, &instance, "active")?;
-                }
-                Ok(Some(result))
-            }));
+            let mut result = operator::propose(&public, &private, &one_change(change))?;
+            if result["proposal"]["status"] == "enacted" {
+                result["service"] = operator::wait_for_service(&public, &instance, "active")?;
+            }
+            Ok(Some(result))
         }
-        Command::Stop { instance, apis } => {
-            let (public, private) = apis.clients();
-            return operate(operator::propose(&public, &private, &one_change(ChangeSpec::Stop { instance })).map(Some));
-        }
-        Command::Freeze { instance, apis } => {
-            let (public, private) = apis.clients();
-            return operate(
-                operator::propose(&public, &private, &one_change(ChangeSpec::Freeze { instance })).map(Some),
-            );
-        }
+        Command::Stop { instance, apis } => propose_one(&apis, ChangeSpec::Stop { instance }),
+        Command::Freeze { instance, apis } => propose_one(&apis, ChangeSpec::Freeze { instance }),
         Command::Resume { instance, params, apis } => {
-            let (public, private) = apis.clients();
-            return operate(read_params(params.as_ref()).and_then(|params| {
-                operator::propose(&public, &private, &one_change(ChangeSpec::Resume { instance, params })).map(Some)
-            }));
+            let params = read_params(params.as_ref())?;
+            propose_one(&apis, ChangeSpec::Resume { instance, params })
         }
         Command::Migrate {
             artifact,
@@ -401,37 +377,19 @@ fn main() -> ExitCode {
             apis,
         } => {
             let (public, private) = apis.clients();
-            let spec = MigrateSpec {
+            let body = json!(MigrateSpec {
                 artifact,
                 instance,
                 deadline_height,
-            };
-            let body = serde_json::to_value(spec).unwrap_or_default();
-            return operate(operator::act(&public, &private, "migrate", &body).map(Some));
+            });
+            operator::act(&public, &private, "migrate", &body).map(Some)
         }
-        Command::Services { apis } => return operate(apis.clients().0.get("/api/system/v1/services").map(Some)),
-        Command::Status { apis } => return operate(apis.clients().0.get("/api/system/v1/info").map(Some)),
-        Command::Tx { hash, apis } => {
-            return operate(
-                apis.clients()
-                    .0
-                    .get(&format!("/api/explorer/v1/transactions?hash={hash}"))
-                    .map(Some),
-            );
-        }
-        Command::Run { config } => match NodeConfig::load(&config) {
-            Ok(config) => config,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    match wasmvisor_node::run(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
+        Command::Services { apis } => apis.clients().0.get("/api/system/v1/services").map(Some),
+        Command::Status { apis } => apis.clients().0.get("/api/system/v1/info").map(Some),
+        Command::Tx { hash, apis } => apis
+            .clients()
+            .0
+            .get(&format!("/api/explorer/v1/transactions?hash={hash}"))
+            .map(Some),
     }
 }

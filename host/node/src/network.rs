@@ -102,10 +102,7 @@ pub fn generate_config(
     std::fs::create_dir_all(&data_dir).map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
     let keys = NodeKeys::load_or_create(&data_dir).map_err(|error| error.to_string())?;
     let public = PublicConfig {
-        keys: ValidatorSpec {
-            consensus_key: hex::encode(keys.consensus.verifying_key().as_bytes()),
-            service_key: hex::encode(keys.service.verifying_key().as_bytes()),
-        },
+        keys: ValidatorSpec::from(&keys.validator_keys()),
         peer_address,
     };
     let mut node = NodeConfig::development("data".into());
@@ -137,21 +134,24 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
             public.len()
         ));
     }
+    // Keys in their canonical (lowercase hex) form, each used once.
     let mut validators = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for path in public {
         let config: PublicConfig = read_toml(path)?;
-        config
+        let keys = config
             .keys
             .keys()
             .map_err(|error| format!("{}: {error}", path.display()))?;
-        validators.push(config.keys);
+        if !seen.insert(keys.consensus_key.clone()) || !seen.insert(keys.service_key.clone()) {
+            return Err(format!(
+                "{}: a key another public configuration carries",
+                path.display()
+            ));
+        }
+        validators.push(ValidatorSpec::from(&keys));
     }
     validators.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
-    for pair in validators.windows(2) {
-        if pair[0].consensus_key == pair[1].consensus_key || pair[0].service_key == pair[1].service_key {
-            return Err("two public configurations carry the same keys".into());
-        }
-    }
     // The data directory is relative to the private configuration; the
     // output keeps pointing at it.
     let base = private.parent().unwrap_or(Path::new("."));
@@ -166,10 +166,7 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
         ));
     }
     let keys = NodeKeys::load_or_create(&node.data_dir).map_err(|error| error.to_string())?;
-    let mine = ValidatorSpec {
-        consensus_key: hex::encode(keys.consensus.verifying_key().as_bytes()),
-        service_key: hex::encode(keys.service.verifying_key().as_bytes()),
-    };
+    let mine = ValidatorSpec::from(&keys.validator_keys());
     if !validators.contains(&mine) {
         return Err(format!(
             "this validator's own {PUBLIC_FILE} is not among the public configurations"

@@ -16,12 +16,13 @@ use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, ValidatorKeys};
-use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode, WasmDeploySpec};
+use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
 use wasmvisor_storage::{Hash, RocksDatabase};
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::{Mode, NodeConfig};
+use crate::requests::ValidatorSpec;
 use crate::system::{self, Reconciler, SystemService};
 
 /// File in the data directory holding the node's key seeds.
@@ -85,11 +86,10 @@ impl NodeKeys {
         let path = data_dir.join(KEYS_FILE);
         let io = |error: std::io::Error| StartError::Io(format!("{}: {error}", path.display()));
         if !path.exists() {
-            let mut seeds = [0u8; 64];
-            getrandom::fill(&mut seeds).map_err(|error| StartError::Io(format!("no randomness: {error}")))?;
+            let keys = Self::generate()?;
             let stored = KeySeeds {
-                consensus_seed: hex::encode(&seeds[..32]),
-                service_seed: hex::encode(&seeds[32..]),
+                consensus_seed: hex::encode(keys.consensus.to_bytes()),
+                service_seed: hex::encode(keys.service.to_bytes()),
             };
             let text = serde_json::to_string_pretty(&stored).expect("plain strings serialize");
             std::fs::write(&path, text).map_err(io)?;
@@ -169,12 +169,12 @@ fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
     Ok(runtimes)
 }
 
-fn genesis_config(config: &NodeConfig, keys: &NodeKeys, system_services: &[SystemService]) -> GenesisConfig {
-    let component = wasmvisor_artifacts::SUPERVISOR.bytes;
-    let spec = WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    };
+fn genesis_config(
+    config: &NodeConfig,
+    validator_keys: Vec<ValidatorKeys>,
+    system_services: &[SystemService],
+) -> GenesisConfig {
+    let spec = wasmvisor_wasm::deploy_spec(wasmvisor_artifacts::SUPERVISOR.bytes);
     let supervisor = ArtifactId::new(runtime_id::WASM, "wasmvisor.supervisor", "1.0.0").expect("a valid version");
     let mode = match config.supervisor_mode {
         Mode::Simple => SupervisorMode::Simple,
@@ -191,15 +191,7 @@ fn genesis_config(config: &NodeConfig, keys: &NodeKeys, system_services: &[Syste
             SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
         )],
         consensus: ConsensusConfig {
-            validator_keys: if config.genesis_validators.is_empty() {
-                vec![keys.validator_keys()]
-            } else {
-                config
-                    .genesis_validators
-                    .iter()
-                    .filter_map(|validator| validator.keys().ok())
-                    .collect()
-            },
+            validator_keys,
             transactions_per_block_max: config.transactions_per_block_max,
             block_interval_ms: config.block_interval_ms,
             ..ConsensusConfig::default()
@@ -243,49 +235,44 @@ impl Node {
         system_services: Vec<SystemService>,
     ) -> Result<Arc<Self>, StartError> {
         let runtimes = runtimes(&config)?;
-        if !config.genesis_validators.is_empty()
-            && !config
+        let validator_keys = if config.genesis_validators.is_empty() {
+            vec![keys.validator_keys()]
+        } else {
+            config
                 .genesis_validators
                 .iter()
-                .filter_map(|validator| validator.keys().ok())
-                .any(|validator| validator == keys.validator_keys())
-        {
+                .map(ValidatorSpec::keys)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| StartError::Io(format!("genesis_validators: {error}")))?
+        };
+        if !validator_keys.contains(&keys.validator_keys()) {
             return Err(StartError::Io(format!(
                 "this node's keys ({}) are not among genesis_validators",
                 config.data_dir.join(KEYS_FILE).display()
             )));
         }
         let node_key = Some(keys.service.verifying_key().to_bytes());
-        let has_genesis =
-            wasmvisor_blockchain::blocks::header(&mut wasmvisor_storage::Fork::new(database.snapshot()), 0)
-                .map_err(|error| StartError::Chain(error.to_string()))?
-                .is_some();
-        let chain = if has_genesis {
-            tracing::info!("resuming the chain in {}", config.data_dir.display());
-            Blockchain::resume(database, runtimes.clone(), node_key)
-                .map_err(|error| StartError::Chain(error.to_string()))?
+        let genesis = || genesis_config(&config, validator_keys, &system_services);
+        let (chain, created) = Blockchain::open(database, runtimes.clone(), genesis, node_key).map_err(|error| {
+            let error = error.to_string();
+            // A genesis deploy failure names the artifact: say which
+            // system service it is.
+            match system_services
+                .iter()
+                .find(|service| error.contains(&service.artifact.to_string()))
+            {
+                Some(service) => StartError::SystemService(format!(
+                    "system service {:?} ({}) cannot be deployed: {error}",
+                    service.name, service.artifact
+                )),
+                None => StartError::Chain(error),
+            }
+        })?;
+        if created {
+            tracing::info!("created the genesis block in {}", config.data_dir.display());
         } else {
-            tracing::info!("creating the genesis block in {}", config.data_dir.display());
-            Blockchain::genesis(
-                database,
-                runtimes.clone(),
-                genesis_config(&config, &keys, &system_services),
-                node_key,
-            )
-            .map_err(|error| {
-                let error = error.to_string();
-                match system_services
-                    .iter()
-                    .find(|service| error.contains(&service.artifact.to_string()))
-                {
-                    Some(service) => StartError::SystemService(format!(
-                        "system service {:?} ({}) cannot be deployed: {error}",
-                        service.name, service.artifact
-                    )),
-                    None => StartError::Chain(error),
-                }
-            })?
-        };
+            tracing::info!("resumed the chain in {}", config.data_dir.display());
+        }
         Ok(Arc::new(Self {
             config,
             keys,
@@ -394,17 +381,21 @@ impl Node {
         self.submit(&signed)
     }
 
+    /// The time between blocks the consensus configuration asks for.
+    pub fn block_interval(&self) -> std::time::Duration {
+        let interval_ms = self.with_chain(|chain| chain.consensus_config().map(|config| config.block_interval_ms));
+        std::time::Duration::from_millis(interval_ms.unwrap_or(self.config.block_interval_ms).max(1))
+    }
+
     /// Builds, executes and commits one block from the mempool (oldest
-    /// first, up to the configured maximum), with this validator's
-    /// precommit; then pools what services broadcast.
+    /// first, up to the consensus configuration's maximum), with this
+    /// validator's precommit; then pools what services broadcast and takes
+    /// the system services' next steps.
     pub fn produce_block(&self) -> Result<BlockHeader, String> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let validators = chain
-            .consensus_config()
-            .map_err(|error| error.to_string())?
-            .validator_keys
-            .len();
+        let config = chain.consensus_config().map_err(|error| error.to_string())?;
+        let validators = config.validator_keys.len();
         if validators > 1 {
             return Err(format!(
                 "the chain has {validators} validators: a block needs {} precommits, and this node agrees on \
@@ -412,46 +403,38 @@ impl Node {
                 wasmvisor_blockchain::byzantine_quorum(validators)
             ));
         }
-        let limit = chain
-            .consensus_config()
-            .map(|config| config.transactions_per_block_max)
-            .unwrap_or(0) as usize;
-        let transactions: Vec<VerifiedTransaction> = {
-            let mut pool = self.mempool();
-            let take = if limit == 0 {
-                pool.queue.len()
-            } else {
-                pool.queue.len().min(limit)
-            };
-            pool.queue.drain(..take).collect()
-        };
-        // A transaction committed meanwhile (or repeated) would fail the
-        // block: drop it here.
-        let transactions: Vec<_> = transactions
-            .into_iter()
-            .filter(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true))
-            .collect();
-        let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
-        let me = chain
-            .consensus_config()
-            .map_err(|error| error.to_string())?
+        let me = config
             .validator_keys
             .iter()
-            .position(|keys| keys.consensus_key == self.keys.consensus.verifying_key().as_bytes());
-        let precommits = match me {
-            Some(index) => {
-                let message = precommit_message(block.header.height, &block.hash);
-                vec![Precommit {
-                    validator: index as u32,
-                    signature: self.keys.consensus.sign(&message).to_bytes().to_vec(),
-                }]
-            }
-            None => return Err("this node is not a validator of the chain; it cannot produce blocks".into()),
+            .position(|keys| keys.consensus_key == self.keys.consensus.verifying_key().as_bytes())
+            .ok_or("this node is not a validator of the chain; it cannot produce blocks")?;
+        let drained: Vec<VerifiedTransaction> = {
+            let mut pool = self.mempool();
+            let limit = match config.transactions_per_block_max as usize {
+                0 => pool.queue.len(),
+                limit => pool.queue.len().min(limit),
+            };
+            pool.queue.drain(..limit).collect()
         };
+        // A transaction committed meanwhile (or repeated) would fail the
+        // block: leave it out.
+        let (transactions, stale): (Vec<VerifiedTransaction>, Vec<VerifiedTransaction>) = drained
+            .into_iter()
+            .partition(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true));
+        let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
+        let precommits = vec![Precommit {
+            validator: me as u32,
+            signature: self
+                .keys
+                .consensus
+                .sign(&precommit_message(block.header.height, &block.hash))
+                .to_bytes()
+                .to_vec(),
+        }];
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         {
             let mut pool = self.mempool();
-            for transaction in &transactions {
+            for transaction in transactions.iter().chain(&stale) {
                 pool.hashes.remove(&transaction.hash);
             }
         }
@@ -464,13 +447,14 @@ impl Node {
                 tracing::debug!("a broadcast was not pooled: {error}");
             }
         }
+        self.reconcile_system_services();
         Ok(header)
     }
 
     /// One reconciliation round of the system services (after a block):
     /// sends the supervisor transactions that bring them to their
     /// configured versions.
-    pub fn reconcile_system_services(&self) {
+    fn reconcile_system_services(&self) {
         let mut reconciler = self.reconciler.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if reconciler.is_settled() {
             return;
@@ -485,7 +469,7 @@ impl Node {
                     .and_then(|index| u32::try_from(index).ok())
             });
             let height = chain.last_header().map(|header| header.height).unwrap_or(0);
-            (reconciler.steps(chain, my_index), height)
+            (reconciler.steps(chain, height, my_index), height)
         });
         for (service, step) in steps {
             match self.submit_to_supervisor(step.method_id, step.payload) {

@@ -48,40 +48,48 @@ impl Client {
 
     /// `GET path`.
     pub fn get(&self, path: &str) -> Result<Value, String> {
-        let mut request = self.agent.get(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        self.answer(self.call_get(path)?)
+    }
+
+    /// `GET path`; `None` if the node has no such thing (404).
+    pub fn get_optional(&self, path: &str) -> Result<Option<Value>, String> {
+        let response = self.call_get(path)?;
+        if response.status() == ureq::http::StatusCode::NOT_FOUND {
+            return Ok(None);
         }
-        let response = request.call().map_err(|error| format!("{}: {error}", self.base))?;
-        self.answer(response)
+        self.answer(response).map(Some)
+    }
+
+    fn call_get(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, String> {
+        let request = self.authorized(self.agent.get(format!("{}{path}", self.base)));
+        request.call().map_err(|error| format!("{}: {error}", self.base))
     }
 
     /// `POST path` with a protobuf body.
     pub fn post_protobuf(&self, path: &str, body: &[u8]) -> Result<Value, String> {
-        let mut request = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-protobuf");
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = request.send(body).map_err(|error| format!("{}: {error}", self.base))?;
-        self.answer(response)
+        self.post(path, "application/x-protobuf", body)
     }
 
     /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, String> {
-        let mut request = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json");
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
+        self.post(path, "application/json", body.to_string().as_bytes())
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Value, String> {
+        let request = self.authorized(self.agent.post(format!("{}{path}", self.base)));
         let response = request
-            .send(body.to_string().as_bytes())
+            .header("content-type", content_type)
+            .send(body)
             .map_err(|error| format!("{}: {error}", self.base))?;
         self.answer(response)
+    }
+
+    /// Adds the bearer token, if any.
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("authorization", format!("Bearer {token}")),
+            None => request,
+        }
     }
 }
 
@@ -132,8 +140,10 @@ pub fn act(public: &Client, private: &Client, action: &str, body: &Value) -> Res
 pub fn propose(public: &Client, private: &Client, spec: &crate::requests::ProposalSpec) -> Result<Value, String> {
     let body = serde_json::to_value(spec).map_err(|error| error.to_string())?;
     let mut result = act(public, private, "propose-config", &body)?;
-    match public.get("/api/services/supervisor/config-proposal") {
-        Ok(value) => {
+    // No longer pending: enacted (or dropped, had a change failed at
+    // enactment; `services` shows which).
+    match public.get_optional("/api/services/supervisor/config-proposal")? {
+        Some(value) => {
             let state = ConfigProposalState::decode(hex_answer(&value)?.as_slice())
                 .map_err(|error| format!("the pending proposal does not decode: {error}"))?;
             result["proposal"] = serde_json::json!({
@@ -143,7 +153,7 @@ pub fn propose(public: &Client, private: &Client, spec: &crate::requests::Propos
                 "approvals": state.approvals,
             });
         }
-        Err(_) => result["proposal"] = serde_json::json!({ "status": "enacted" }),
+        None => result["proposal"] = serde_json::json!({ "status": "enacted" }),
     }
     Ok(result)
 }
@@ -185,24 +195,26 @@ pub fn deploy(public: &Client, private: &Client, component: &[u8], name: &str, v
     let height = public.get("/api/system/v1/info")?["height"]
         .as_u64()
         .ok_or("the node reported no height")?;
-    let request = crate::requests::deploy_request(
-        component,
-        name.to_owned(),
-        version.to_owned(),
-        height + crate::requests::DEADLINE_BLOCKS_DEFAULT,
-        height,
-    );
+    let artifact = wasmvisor_runtime::ArtifactId::new(wasmvisor_runtime::runtime_id::WASM, name, version)
+        .map_err(|error| format!("version {version:?}: {error}"))?;
+    let deadline_height = height + crate::requests::DEADLINE_BLOCKS_DEFAULT;
+    let request = crate::requests::deploy_request(&artifact, component, deadline_height, height);
     let encoded = request.encode_to_vec();
     let sent = private.post_protobuf("/api/services/supervisor/deploy-artifact", &encoded)?;
-    let tx_hash = sent["tx_hash"].as_str().unwrap_or_default().to_owned();
+    let tx_hash = sent["tx_hash"]
+        .as_str()
+        .ok_or("the node answered no transaction hash")?
+        .to_owned();
     eprintln!("deploy requested in transaction {tx_hash}");
+    // The request itself may fail (e.g. the artifact is known).
+    wait_for_transaction(public, &tx_hash)?;
     let path = format!(
         "/api/services/supervisor/deploy-status-by-hash?arguments={}",
         hex::encode(blake3::hash(&encoded).as_bytes())
     );
     let start = Instant::now();
     loop {
-        if let Ok(value) = private.get(&path) {
+        if let Some(value) = private.get_optional(&path)? {
             let state = DeployState::decode(hex_answer(&value)?.as_slice())
                 .map_err(|error| format!("the deploy status does not decode: {error}"))?;
             match DeployStatus::try_from(state.status) {
@@ -215,13 +227,6 @@ pub fn deploy(public: &Client, private: &Client, component: &[u8], name: &str, v
                 Ok(DeployStatus::DeployTimeout) => return Err("the deploy timed out".into()),
                 _ => {}
             }
-        }
-        // The request itself may fail (e.g. the artifact is known).
-        if let Ok(transaction) = public.get(&format!("/api/explorer/v1/transactions?hash={tx_hash}"))
-            && transaction["status"] == "failed"
-        {
-            let reason = transaction["error"]["description"].as_str().unwrap_or("unknown");
-            return Err(format!("the deploy request failed: {reason}"));
         }
         if start.elapsed() > DEPLOY_WAIT_MAX {
             return Err(format!("the artifact is not active after {DEPLOY_WAIT_MAX:?}"));

@@ -9,19 +9,70 @@
 
 use serde::{Deserialize, Serialize};
 use wasmvisor_blockchain::Blockchain;
+use wasmvisor_dispatcher::artifact_to_proto;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, FreezeService, MigrationRequest,
-    ResumeService, ServiceConfig, StartService, StopService, UnloadArtifact, WasmDeploySpec, config_change,
+    ResumeService, ServiceConfig, StartService, StopService, UnloadArtifact, config_change,
 };
-use wasmvisor_runtime::runtime_id;
+use wasmvisor_runtime::{ArtifactId, runtime_id};
 
 /// How far ahead of the current height a deploy or migration deadline is
 /// set when the request does not name one.
 pub const DEADLINE_BLOCKS_DEFAULT: u64 = 1000;
 /// Most changes one proposal may carry (the supervisor's own limit).
 pub const CHANGES_MAX: usize = 64;
+
+/// The supervisor transactions an operator (or the node) sends, by the
+/// private API path that names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisorAction {
+    /// `deploy-artifact`: a `DeployRequest`.
+    Deploy,
+    /// `propose-config`: a `ConfigPropose`.
+    Propose,
+    /// `confirm-config`: a `ConfigVote`.
+    Vote,
+    /// `migrate`: a `MigrationRequest`.
+    Migrate,
+}
+
+impl SupervisorAction {
+    /// The action a private API path segment names.
+    pub fn from_path(path: &str) -> Option<Self> {
+        match path {
+            "deploy-artifact" => Some(Self::Deploy),
+            "propose-config" => Some(Self::Propose),
+            "confirm-config" => Some(Self::Vote),
+            "migrate" => Some(Self::Migrate),
+            _ => None,
+        }
+    }
+
+    /// The supervisor method it calls.
+    pub fn method_id(self) -> u32 {
+        match self {
+            Self::Deploy => 0,
+            Self::Propose => 2,
+            Self::Vote => 3,
+            Self::Migrate => 4,
+        }
+    }
+
+    /// The payload from the action's human JSON form.
+    pub fn payload(self, chain: &Blockchain, value: serde_json::Value) -> Result<Vec<u8>, RequestError> {
+        fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, RequestError> {
+            serde_json::from_value(value).map_err(|cause| error(format!("the request is invalid: {cause}")))
+        }
+        match self {
+            Self::Deploy => parse::<DeploySpec>(value)?.to_payload(chain),
+            Self::Propose => parse::<ProposalSpec>(value)?.to_payload(chain),
+            Self::Vote => parse::<VoteSpec>(value)?.to_payload(chain),
+            Self::Migrate => parse::<MigrateSpec>(value)?.to_payload(chain),
+        }
+    }
+}
 
 /// Why a request cannot become a payload: said to the operator as a 400.
 #[derive(Debug, thiserror::Error)]
@@ -156,16 +207,13 @@ fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, RequestError> {
     hex::decode(text).map_err(|cause| error(format!("{what} is not hex: {cause}")))
 }
 
-/// Splits `[runtime:]name:version` into its parts (the runtime as given).
-pub fn split_artifact(text: &str) -> Result<(Option<u32>, String, String), RequestError> {
+/// Parses `[runtime:]name:version` (the runtime as given, if given).
+pub fn parse_artifact(text: &str) -> Result<(Option<u32>, String, semver::Version), RequestError> {
     let (rest, version) = text
         .rsplit_once(':')
         .ok_or_else(|| error(format!("artifact {text:?} is not name:version")))?;
-    if semver::Version::parse(version).is_err() {
-        return Err(error(format!(
-            "artifact {text:?}: {version:?} is not a semantic version"
-        )));
-    }
+    let version = semver::Version::parse(version)
+        .map_err(|_| error(format!("artifact {text:?}: {version:?} is not a semantic version")))?;
     let (runtime, name) = match rest.split_once(':') {
         Some(("native", name)) => (Some(runtime_id::NATIVE), name),
         Some(("wasm", name)) => (Some(runtime_id::WASM), name),
@@ -175,15 +223,33 @@ pub fn split_artifact(text: &str) -> Result<(Option<u32>, String, String), Reque
     if name.is_empty() {
         return Err(error(format!("artifact {text:?} has no name")));
     }
-    Ok((runtime, name.to_owned(), version.to_owned()))
+    Ok((runtime, name.to_owned(), version))
 }
 
-fn artifact_proto(runtime_id: u32, name: String, version: String) -> wasmvisor_proto::runtime::ArtifactId {
-    wasmvisor_proto::runtime::ArtifactId {
-        runtime_id,
-        name,
-        version,
-    }
+/// `[runtime:]name:version` of an artifact, as people write it.
+pub fn artifact_text(artifact: &ArtifactId) -> String {
+    let runtime = if artifact.runtime_id == runtime_id::NATIVE {
+        "native"
+    } else {
+        "wasm"
+    };
+    format!("{runtime}:{}:{}", artifact.name, artifact.version)
+}
+
+/// The supervisor's current configuration number (what a proposal builds
+/// on).
+pub fn configuration_number(chain: &Blockchain) -> Result<u64, RequestError> {
+    let answer = chain
+        .dispatcher()
+        .query("supervisor", "configuration-number", &[])
+        .map_err(|cause| error(format!("the configuration number: {cause}")))?;
+    u64::decode(answer.as_slice()).map_err(|cause| error(cause.to_string()))
+}
+
+/// The pending proposal, if any.
+pub fn pending_proposal(chain: &Blockchain) -> Option<ConfigProposalState> {
+    let answer = chain.dispatcher().query("supervisor", "config-proposal", &[]).ok()?;
+    ConfigProposalState::decode(answer.as_slice()).ok()
 }
 
 /// Names resolved against the committed state.
@@ -194,20 +260,20 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// A registered artifact; the runtime is looked up unless given.
     fn artifact(&self, text: &str) -> Result<wasmvisor_proto::runtime::ArtifactId, RequestError> {
-        let (runtime, name, version) = split_artifact(text)?;
+        let (runtime, name, version) = parse_artifact(text)?;
         let artifacts = self
             .chain
             .dispatcher()
             .artifacts()
             .map_err(|cause| error(cause.to_string()))?;
-        let matching: Vec<u32> = artifacts
+        let matching: Vec<&ArtifactId> = artifacts
             .iter()
-            .filter(|(artifact, _)| artifact.name == name && artifact.version.to_string() == version)
-            .filter(|(artifact, _)| runtime.is_none_or(|runtime| artifact.runtime_id == runtime))
-            .map(|(artifact, _)| artifact.runtime_id)
+            .map(|(artifact, _)| artifact)
+            .filter(|artifact| artifact.name == name && artifact.version == version)
+            .filter(|artifact| runtime.is_none_or(|runtime| artifact.runtime_id == runtime))
             .collect();
         match matching.as_slice() {
-            [runtime] => Ok(artifact_proto(*runtime, name, version)),
+            [artifact] => Ok(artifact_to_proto(artifact)),
             [] => Err(error(format!("no artifact {text} is deployed"))),
             _ => Err(error(format!(
                 "{text} exists in several runtimes: write native:{text} or wasm:{text}"
@@ -232,17 +298,22 @@ impl Resolver<'_> {
     }
 }
 
-fn validator_keys(spec: &ValidatorSpec) -> Result<ValidatorKeys, RequestError> {
-    Ok(ValidatorKeys {
-        consensus_key: hex_bytes("consensus_key", &spec.consensus_key)?,
-        service_key: hex_bytes("service_key", &spec.service_key)?,
-    })
+impl From<&ValidatorKeys> for ValidatorSpec {
+    fn from(keys: &ValidatorKeys) -> Self {
+        Self {
+            consensus_key: hex::encode(&keys.consensus_key),
+            service_key: hex::encode(&keys.service_key),
+        }
+    }
 }
 
 impl ValidatorSpec {
     /// The keys, checked: each is a well-formed Ed25519 public key.
     pub fn keys(&self) -> Result<ValidatorKeys, RequestError> {
-        let keys = validator_keys(self)?;
+        let keys = ValidatorKeys {
+            consensus_key: hex_bytes("consensus_key", &self.consensus_key)?,
+            service_key: hex_bytes("service_key", &self.service_key)?,
+        };
         for (what, key) in [
             ("consensus_key", &keys.consensus_key),
             ("service_key", &keys.service_key),
@@ -301,7 +372,7 @@ impl ChangeSpec {
                     config.block_interval_ms = *value;
                 }
                 if let Some(validators) = validators {
-                    config.validator_keys = validators.iter().map(validator_keys).collect::<Result<_, _>>()?;
+                    config.validator_keys = validators.iter().map(ValidatorSpec::keys).collect::<Result<_, _>>()?;
                 }
                 Kind::Consensus(config)
             }
@@ -328,13 +399,7 @@ impl ProposalSpec {
             .collect::<Result<_, _>>()?;
         let configuration_number = match self.configuration_number {
             Some(number) => number,
-            None => {
-                let answer = chain
-                    .dispatcher()
-                    .query("supervisor", "configuration-number", &[])
-                    .map_err(|cause| error(format!("the configuration number: {cause}")))?;
-                u64::decode(answer.as_slice()).map_err(|cause| error(cause.to_string()))?
-            }
+            None => configuration_number(chain)?,
         };
         Ok(ConfigPropose {
             actual_from: self.actual_from,
@@ -351,12 +416,8 @@ impl VoteSpec {
         let propose_hash = match &self.propose_hash {
             Some(text) => hex_bytes("propose_hash", text)?,
             None => {
-                let answer = chain
-                    .dispatcher()
-                    .query("supervisor", "config-proposal", &[])
-                    .map_err(|cause| error(format!("nothing to vote for: {cause}")))?;
-                ConfigProposalState::decode(answer.as_slice())
-                    .map_err(|cause| error(cause.to_string()))?
+                pending_proposal(chain)
+                    .ok_or_else(|| error("nothing to vote for: no proposal is pending"))?
                     .propose_hash
             }
         };
@@ -383,38 +444,33 @@ impl MigrateSpec {
 impl DeploySpec {
     /// The `DeployRequest` payload for a wasm component.
     pub fn to_payload(&self, chain: &Blockchain) -> Result<Vec<u8>, RequestError> {
-        let (runtime, name, version) = split_artifact(&self.artifact)?;
+        let (runtime, name, version) = parse_artifact(&self.artifact)?;
         if runtime.is_some_and(|runtime| runtime != runtime_id::WASM) {
             return Err(error("only wasm components are deployed by request"));
         }
-        let component = hex_bytes("component", &self.component)?;
-        let height = Resolver { chain }.height()?;
-        Ok(deploy_request(
-            &component,
+        let artifact = ArtifactId {
+            runtime_id: runtime_id::WASM,
             name,
             version,
-            self.deadline_height.unwrap_or(height + DEADLINE_BLOCKS_DEFAULT),
-            height,
-        )
-        .encode_to_vec())
+        };
+        let component = hex_bytes("component", &self.component)?;
+        let height = Resolver { chain }.height()?;
+        let deadline_height = self.deadline_height.unwrap_or(height + DEADLINE_BLOCKS_DEFAULT);
+        Ok(deploy_request(&artifact, &component, deadline_height, height).encode_to_vec())
     }
 }
 
-/// A deploy request for a wasm component.
-pub fn deploy_request(
-    component: &[u8],
-    name: String,
-    version: String,
-    deadline_height: u64,
-    seed: u64,
-) -> DeployRequest {
+/// A deploy request for `artifact` (a wasm component, or an empty spec for
+/// a native artifact).
+pub fn deploy_request(artifact: &ArtifactId, component: &[u8], deadline_height: u64, seed: u64) -> DeployRequest {
+    let spec = if artifact.runtime_id == runtime_id::WASM {
+        wasmvisor_wasm::deploy_spec(component).encode_to_vec()
+    } else {
+        Vec::new()
+    };
     DeployRequest {
-        artifact: Some(artifact_proto(runtime_id::WASM, name, version)),
-        spec: WasmDeploySpec {
-            component_hash: blake3::hash(component).as_bytes().to_vec(),
-            component: component.to_vec(),
-        }
-        .encode_to_vec(),
+        artifact: Some(artifact_to_proto(artifact)),
+        spec,
         deadline_height,
         seed,
     }

@@ -30,16 +30,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use wasmvisor_blockchain::Blockchain;
-use wasmvisor_dispatcher::GenesisConfig;
+use wasmvisor_dispatcher::{GenesisConfig, artifact_to_proto};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, MigrationRequest, ResumeService, StartService,
-    StopService, WasmDeploySpec, config_change,
+    StopService, config_change,
 };
 use wasmvisor_runtime::{ArtifactId, InstanceSpec, InstanceStatus, runtime_id};
 use wasmvisor_storage::Hash;
 
-use crate::requests::split_artifact;
+use crate::requests::{SupervisorAction, configuration_number, parse_artifact, pending_proposal};
 
 /// Most system services one node configures.
 pub const SYSTEM_SERVICES_MAX: usize = 64;
@@ -48,6 +48,9 @@ pub const SERVICE_NAME_LEN_MAX: usize = 64;
 /// Largest component file read for a system service (the wasm runtime's
 /// component limit).
 pub const COMPONENT_FILE_SIZE_MAX: u64 = wasmvisor_wasm::limits::COMPONENT_SIZE_MAX as u64;
+/// A step whose transaction is in no block this many blocks after it was
+/// sent (dropped from the mempool) is sent again.
+pub const RESEND_AFTER_BLOCKS: u64 = 20;
 /// Tries of one reconciliation step before it is given up.
 pub const ATTEMPTS_MAX: u32 = 3;
 /// Deadlines of deploys and migrations the reconciler requests are the
@@ -130,7 +133,7 @@ impl SystemServicesConfig {
                 format!("system service {name:?} is enabled but has no [system_services.{name}] table")
             })?;
             let (runtime, _, _) =
-                split_artifact(&config.artifact).map_err(|error| format!("system service {name:?}: {error}"))?;
+                parse_artifact(&config.artifact).map_err(|error| format!("system service {name:?}: {error}"))?;
             match (runtime.unwrap_or(runtime_id::WASM), &config.component) {
                 (runtime_id::WASM, None) => {
                     return Err(format!(
@@ -169,19 +172,14 @@ impl SystemServicesConfig {
             .map(|(name, config)| {
                 let why = |message: String| format!("system service {name:?} ({}): {message}", config.artifact);
                 let (runtime, artifact_name, version) =
-                    split_artifact(&config.artifact).map_err(|error| why(error.0))?;
-                let runtime = runtime.unwrap_or(runtime_id::WASM);
-                let artifact =
-                    ArtifactId::new(runtime, &artifact_name, &version).map_err(|error| why(error.to_string()))?;
+                    parse_artifact(&config.artifact).map_err(|error| why(error.0))?;
+                let artifact = ArtifactId {
+                    runtime_id: runtime.unwrap_or(runtime_id::WASM),
+                    name: artifact_name,
+                    version,
+                };
                 let spec = match &config.component {
-                    Some(path) => {
-                        let component = read_component(path).map_err(why)?;
-                        WasmDeploySpec {
-                            component_hash: blake3::hash(&component).as_bytes().to_vec(),
-                            component,
-                        }
-                        .encode_to_vec()
-                    }
+                    Some(path) => wasmvisor_wasm::deploy_spec(&read_component(path).map_err(why)?).encode_to_vec(),
                     None => Vec::new(),
                 };
                 Ok(SystemService {
@@ -260,9 +258,6 @@ struct Progress {
 pub struct Reconciler {
     services: Vec<SystemService>,
     progress: HashMap<String, Progress>,
-    /// Transactions dropped from the mempool are retried after this many
-    /// blocks.
-    resend_after_blocks: u64,
 }
 
 fn rounded_deadline(height: u64) -> u64 {
@@ -278,21 +273,12 @@ fn seed(parts: &[&[u8]]) -> u64 {
     u64::from_le_bytes(hasher.finalize().as_bytes()[..8].try_into().unwrap_or_default())
 }
 
-fn artifact_proto(artifact: &ArtifactId) -> wasmvisor_proto::runtime::ArtifactId {
-    wasmvisor_proto::runtime::ArtifactId {
-        runtime_id: artifact.runtime_id,
-        name: artifact.name.clone(),
-        version: artifact.version.to_string(),
-    }
-}
-
 impl Reconciler {
     /// A reconciler of `services`.
     pub fn new(services: Vec<SystemService>) -> Self {
         Self {
             services,
             progress: HashMap::new(),
-            resend_after_blocks: 20,
         }
     }
 
@@ -308,16 +294,8 @@ impl Reconciler {
     /// Looks at the committed state and returns the transactions to send
     /// now (at most one per service); `sent` must then be told each one's
     /// hash.
-    pub fn steps(&mut self, chain: &Blockchain, my_index: Option<u32>) -> Vec<(String, Step)> {
-        let Ok(header) = chain.last_header() else {
-            return Vec::new();
-        };
-        let height = header.height;
-        let pending = chain
-            .dispatcher()
-            .query("supervisor", "config-proposal", &[])
-            .ok()
-            .and_then(|answer| ConfigProposalState::decode(answer.as_slice()).ok());
+    pub fn steps(&mut self, chain: &Blockchain, height: u64, my_index: Option<u32>) -> Vec<(String, Step)> {
+        let pending = pending_proposal(chain);
         let mut steps = Vec::new();
         for service in &self.services {
             let progress = self.progress.entry(service.name.clone()).or_default();
@@ -325,15 +303,18 @@ impl Reconciler {
                 continue;
             }
             if let Some((hash, sent_at)) = progress.waiting_for {
-                match chain.is_committed(&hash) {
-                    Ok(true) => {
+                let committed = wasmvisor_blockchain::blocks::transaction(&mut chain.read_fork(), &hash)
+                    .ok()
+                    .flatten();
+                match committed {
+                    Some((_, record)) => {
                         progress.waiting_for = None;
-                        if transaction_failed(chain, &hash) {
+                        if record.error.is_some() {
                             progress.attempts += 1;
                         }
                     }
-                    _ if height > sent_at + self.resend_after_blocks => progress.waiting_for = None,
-                    _ => continue,
+                    None if height > sent_at + RESEND_AFTER_BLOCKS => progress.waiting_for = None,
+                    None => continue,
                 }
             }
             if progress.attempts >= ATTEMPTS_MAX {
@@ -368,15 +349,8 @@ impl Reconciler {
     }
 }
 
-fn transaction_failed(chain: &Blockchain, hash: &Hash) -> bool {
-    wasmvisor_blockchain::blocks::transaction(&mut chain.read_fork(), hash)
-        .ok()
-        .flatten()
-        .is_some_and(|(_, record)| record.error.is_some())
-}
-
-/// Whether `change` is what `service` needs (for voting on a pending
-/// proposal another validator made).
+/// Whether the pending proposal makes the `wanted` change (so a validator
+/// with the same configuration votes for it instead of proposing).
 fn proposes(state: &ConfigProposalState, wanted: &config_change::Kind) -> bool {
     state.propose.as_ref().is_some_and(|propose| {
         propose
@@ -398,7 +372,7 @@ fn propose_or_vote(
     if let Some(state) = pending {
         if proposes(state, &kind) && my_index.is_some_and(|index| !state.approvals.contains(&index)) {
             return Ok(Some(Step {
-                method_id: 3,
+                method_id: SupervisorAction::Vote.method_id(),
                 payload: ConfigVote {
                     propose_hash: state.propose_hash.clone(),
                 }
@@ -408,14 +382,9 @@ fn propose_or_vote(
         }
         return Ok(None);
     }
-    let configuration_number = chain
-        .dispatcher()
-        .query("supervisor", "configuration-number", &[])
-        .ok()
-        .and_then(|answer| u64::decode(answer.as_slice()).ok())
-        .ok_or("the supervisor gives no configuration number")?;
+    let configuration_number = configuration_number(chain).map_err(|error| error.0)?;
     Ok(Some(Step {
-        method_id: 2,
+        method_id: SupervisorAction::Propose.method_id(),
         payload: ConfigPropose {
             actual_from: 0,
             changes: vec![ConfigChange { kind: Some(kind) }],
@@ -485,13 +454,13 @@ fn next_step(
         let deadline = rounded_deadline(height);
         progress.deploy_deadline = Some(deadline);
         let request = wasmvisor_proto::supervisor::DeployRequest {
-            artifact: Some(artifact_proto(&service.artifact)),
+            artifact: Some(artifact_to_proto(&service.artifact)),
             spec: service.spec.clone(),
             deadline_height: deadline,
             seed: seed(&[service.name.as_bytes(), service.artifact.to_string().as_bytes()]),
         };
         return Ok(Some(Step {
-            method_id: 0,
+            method_id: SupervisorAction::Deploy.method_id(),
             payload: request.encode_to_vec(),
             what: format!("deploy {}", service.artifact),
         }));
@@ -503,7 +472,7 @@ fn next_step(
             pending,
             my_index,
             config_change::Kind::StartService(StartService {
-                artifact: Some(artifact_proto(&service.artifact)),
+                artifact: Some(artifact_to_proto(&service.artifact)),
                 name: service.name.clone(),
                 config: service.params.clone(),
             }),
@@ -537,7 +506,7 @@ fn next_step(
             }
             progress.migration = Some((state, rounded_deadline(height)));
             let request = MigrationRequest {
-                new_artifact: Some(artifact_proto(&service.artifact)),
+                new_artifact: Some(artifact_to_proto(&service.artifact)),
                 service: service.name.clone(),
                 deadline_height: rounded_deadline(height),
                 seed: seed(&[
@@ -549,7 +518,7 @@ fn next_step(
                 ]),
             };
             Ok(Some(Step {
-                method_id: 4,
+                method_id: SupervisorAction::Migrate.method_id(),
                 payload: request.encode_to_vec(),
                 what: format!("migrate {} to {}", service.name, service.artifact),
             }))

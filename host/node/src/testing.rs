@@ -22,7 +22,7 @@ use tower::ServiceExt;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_storage::MemoryDatabase;
 
-use crate::api::{BODY_SIZE_MAX, private_router, public_router};
+use crate::api::{private_router, public_router};
 use crate::config::NodeConfig;
 use crate::node::{Node, NodeKeys, StartError};
 
@@ -45,7 +45,8 @@ impl InProcessNode {
     }
 
     /// A node with `config` (its addresses and data directory are unused;
-    /// system services are deployed at genesis as configured).
+    /// system services are deployed at genesis as configured; the node's
+    /// keys are fresh, so `genesis_validators` must be empty).
     pub fn with_config(config: NodeConfig) -> Result<Self, StartError> {
         let node = Node::open_with(config, NodeKeys::generate()?, Arc::new(MemoryDatabase::new()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -66,12 +67,10 @@ impl InProcessNode {
         &self.node
     }
 
-    /// Makes a block of the pooled transactions and runs the system
-    /// services' reconciliation, as the block producer does.
+    /// Makes a block of the pooled transactions, as the block producer
+    /// does.
     pub fn create_block(&self) -> BlockHeader {
-        let header = self.node.produce_block().expect("the block commits");
-        self.node.reconcile_system_services();
-        header
+        self.node.produce_block().expect("the block commits")
     }
 
     fn call(&self, router: &Router, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> (u16, Value) {
@@ -139,6 +138,3 @@ impl InProcessNode {
         )
     }
 }
-
-// The request body limit applies in process too.
-const _: () = assert!(BODY_SIZE_MAX < ANSWER_SIZE_MAX);

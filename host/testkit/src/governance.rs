@@ -10,8 +10,8 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::runtime::ArtifactId;
 use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, DeployResult, DeployState,
-    DeployStatus, Empty, MigrationRequest, MigrationState, ServicesView, StartService, SupervisorMode, WasmDeploySpec,
-    config_change, deploy_result,
+    DeployStatus, Empty, MigrationRequest, MigrationState, ServicesView, StartService, SupervisorMode, config_change,
+    deploy_result,
 };
 use wasmvisor_runtime::CallInfo;
 
@@ -68,13 +68,9 @@ pub fn artifact(name: &str, version: &str) -> ArtifactId {
 
 /// A deploy request for a wasm component.
 pub fn deploy_request(artifact: &ArtifactId, component: &[u8], deadline_height: u64, seed: u64) -> DeployRequest {
-    let spec = WasmDeploySpec {
-        component_hash: blake3::hash(component).as_bytes().to_vec(),
-        component: component.to_vec(),
-    };
     DeployRequest {
         artifact: Some(artifact.clone()),
-        spec: spec.encode_to_vec(),
+        spec: wasmvisor_wasm::deploy_spec(component).encode_to_vec(),
         deadline_height,
         seed,
     }

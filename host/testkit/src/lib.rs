@@ -31,7 +31,7 @@ use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
-use wasmvisor_proto::supervisor::{SupervisorConfig, WasmDeploySpec};
+use wasmvisor_proto::supervisor::SupervisorConfig;
 
 pub use wasmvisor_proto::supervisor::SupervisorMode;
 
@@ -236,10 +236,7 @@ impl TestKitBuilder {
                     params,
                 } => {
                     let artifact = ArtifactId::new(runtime_id::WASM, artifact_name, "1.0.0").expect("a valid version");
-                    let spec = WasmDeploySpec {
-                        component_hash: blake3::hash(component).as_bytes().to_vec(),
-                        component: component.clone(),
-                    };
+                    let spec = wasmvisor_wasm::deploy_spec(component);
                     (artifact, spec.encode_to_vec(), *id, name, params)
                 }
             };

@@ -115,7 +115,8 @@ impl NativeRuntime {
             .ok_or_else(|| wasmvisor_runtime::CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))
     }
 
-    /// The committed service object of an instance.
+    /// The committed service object of an instance, for a call into it
+    /// (counted in the metrics).
     fn service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.state()
@@ -156,6 +157,7 @@ impl Runtime for NativeRuntime {
     }
 
     fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let service = self.new_service(context.instance)?;
         service.initialize(context, params)
     }

@@ -37,5 +37,5 @@ pub use engine::deterministic_engine;
 pub use errors::{RuntimeErrorCode, WasmError};
 pub use fork_storage::{ForkStorage, NodeFailure};
 pub use memory::MemoryStorage;
-pub use runtime::{WasmRuntime, WasmRuntimeConfig};
+pub use runtime::{WasmRuntime, WasmRuntimeConfig, deploy_spec};
 pub use state::{AfterCommitState, CallEnv, Entries, InstanceStorage, Outbox, StorageAccess};

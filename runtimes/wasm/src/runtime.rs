@@ -116,6 +116,16 @@ fn refused(error: impl std::fmt::Display) -> ExecutionError {
     )
 }
 
+/// The deploy spec of a wasm component: the component and its blake3
+/// hash, which a deploy checks (`WasmDeploySpec` encoded is what a deploy
+/// request or a genesis artifact carries).
+pub fn deploy_spec(component: &[u8]) -> WasmDeploySpec {
+    WasmDeploySpec {
+        component_hash: blake3::hash(component).as_bytes().to_vec(),
+        component: component.to_vec(),
+    }
+}
+
 impl Compiler {
     /// Validates a deploy spec and compiles its component (or loads it from
     /// the cache): the work of a deploy task, off the block path.

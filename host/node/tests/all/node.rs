@@ -13,7 +13,7 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_proto::runtime::ArtifactId;
 use wasmvisor_proto::supervisor::{
-    ConfigChange, ConfigPropose, DeployRequest, DeployState, DeployStatus, StartService, WasmDeploySpec, config_change,
+    ConfigChange, ConfigPropose, DeployRequest, DeployState, DeployStatus, StartService, config_change,
 };
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet};
 use wasmvisor_runtime::CallInfo;
@@ -151,11 +151,7 @@ fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
     let height = info["height"].as_u64().unwrap();
     let request = DeployRequest {
         artifact: Some(artifact.clone()),
-        spec: WasmDeploySpec {
-            component_hash: blake3::hash(component).as_bytes().to_vec(),
-            component: component.to_vec(),
-        }
-        .encode_to_vec(),
+        spec: wasmvisor_wasm::deploy_spec(component).encode_to_vec(),
         deadline_height: height + 1000,
         seed: 0,
     };
@@ -284,13 +280,7 @@ fn a_private_api_off_loopback_needs_a_token() {
         ),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_to_run(&config);
     assert!(stderr.contains("private_api_token"), "{stderr}");
 }
 
@@ -312,6 +302,13 @@ fn the_documented_example_configuration_loads() {
     std::fs::write(&bad, "data_dir = \"x\"\nblock_interval = 5\n").unwrap();
     let error = wasmvisor_node::NodeConfig::load(&bad).unwrap_err().to_string();
     assert!(error.contains("block_interval"), "{error}");
+}
+
+/// `wasmvisor run --config <config>` must refuse to start: its stderr.
+fn refused_to_run(config: &Path) -> String {
+    let output = wasmvisor(&["run", "--config", config.to_str().unwrap()]);
+    assert!(!output.status.success(), "the node must not start");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
@@ -714,13 +711,7 @@ fn system_services_start_at_genesis_and_follow_the_configuration() {
 
     // A restart whose configured component is missing: refused, naming it.
     std::fs::remove_file(dir.path().join("guestbook.wasm")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "the node must not start");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_to_run(&config);
     assert!(stderr.contains("system service \"book\""), "{stderr}");
     assert!(stderr.contains("guestbook.wasm"), "{stderr}");
 }
@@ -728,16 +719,7 @@ fn system_services_start_at_genesis_and_follow_the_configuration() {
 #[test]
 fn a_system_service_that_cannot_be_deployed_stops_the_node_at_genesis() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |system_services: &str| {
-        let config = write_config(dir.path(), system_services);
-        let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "the node must not start");
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    };
+    let run = |system_services: &str| refused_to_run(&write_config(dir.path(), system_services));
     // A missing component file.
     let stderr = run("[system_services.coins]\nartifact = \"token:1.0.0\"\ncomponent = \"missing.wasm\"\n");
     assert!(stderr.contains("system service \"coins\""), "{stderr}");
@@ -841,6 +823,18 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
         &serde_json::json!({ "changes": [] }),
     );
     assert_eq!(status, 400, "an empty proposal");
+
+    // The framework's own rejections are JSON errors too.
+    let (status, reply) = node.get_public("/api/explorer/v1/block?height=tall");
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("height"), "{reply}");
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/block", Vec::new());
+    assert_eq!(status, 405);
+    assert!(reply["error"].is_string(), "{reply}");
+    let oversized = vec![0u8; wasmvisor_node::api::BODY_SIZE_MAX + 1];
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", oversized);
+    assert_eq!(status, 413);
+    assert!(reply["error"].is_string(), "{reply}");
 }
 
 fn wasmvisor(args: &[&str]) -> std::process::Output {

@@ -274,11 +274,11 @@ fn the_supervisor_runs_in_its_mode_and_blocks_respect_the_size_limit() {
     testkit.replay().unwrap();
 }
 
-#[test]
-fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
-    // The intruder guest, deployed under the supervisor's artifact name,
-    // broadcasts method 1 ("ping") from every after-commit.
-    let mut testkit = TestKitBuilder::new(4)
+/// Four validators whose instance 0 is the intruder guest, deployed under
+/// the supervisor's artifact name: it broadcasts method 1 ("ping") from
+/// every after-commit.
+fn intruder_as_supervisor() -> TestKit {
+    TestKitBuilder::new(4)
         .with_wasm_service(
             0,
             "supervisor",
@@ -286,7 +286,12 @@ fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
             wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
             vec![],
         )
-        .build();
+        .build()
+}
+
+#[test]
+fn broadcasts_from_after_commit_enter_the_pool_signed_by_the_node() {
+    let mut testkit = intruder_as_supervisor();
     assert_eq!(testkit.pool_len(), 1, "the genesis block's after-commit broadcast");
     let block = testkit.create_block();
     assert_eq!(block.header.tx_count, 1);
@@ -336,15 +341,7 @@ fn committed_supervisor_calls(testkit: &TestKit) -> Vec<(u32, Vec<u8>)> {
 
 #[test]
 fn after_commit_sees_the_node_key_and_local_deploys() {
-    let mut testkit = TestKitBuilder::new(4)
-        .with_wasm_service(
-            0,
-            "supervisor",
-            wasmvisor_testkit::SUPERVISOR_ARTIFACT_NAME,
-            wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
-            vec![],
-        )
-        .build();
+    let mut testkit = intruder_as_supervisor();
     let probe = testkit.sign(
         &key(5),
         CallInfo {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use wasmvisor_artifacts::TOKEN;
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_proto::token::{TokenConfig, WalletQuery};
 use wasmvisor_runtime::{ArtifactId, InstanceSpec, Runtime, runtime_id};
 use wasmvisor_storage::{Database, RocksDatabase};
@@ -22,10 +21,7 @@ fn runtime(cache_dir: &std::path::Path) -> Arc<WasmRuntime> {
 
 fn genesis() -> GenesisConfig {
     let artifact = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
-    let spec = WasmDeploySpec {
-        component_hash: blake3::hash(TOKEN.bytes).as_bytes().to_vec(),
-        component: TOKEN.bytes.to_vec(),
-    };
+    let spec = wasmvisor_wasm::deploy_spec(TOKEN.bytes);
     GenesisConfig {
         consensus: Default::default(),
         artifacts: vec![(artifact.clone(), spec.encode_to_vec())],

@@ -10,7 +10,6 @@ use wasmvisor_artifacts::TOKEN;
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_native::{NativeArtifact, NativeRuntime, TokenService};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, WalletQuery};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, Runtime, runtime_id};
 use wasmvisor_storage::{Database, MemoryDatabase, Namespace, RocksDatabase};
@@ -20,11 +19,7 @@ const TOKEN_ID: u32 = 2;
 
 fn wasm_token_spec() -> (ArtifactId, Vec<u8>) {
     let artifact = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
-    let spec = WasmDeploySpec {
-        component_hash: blake3::hash(TOKEN.bytes).as_bytes().to_vec(),
-        component: TOKEN.bytes.to_vec(),
-    };
-    (artifact, spec.encode_to_vec())
+    (artifact, wasmvisor_wasm::deploy_spec(TOKEN.bytes).encode_to_vec())
 }
 
 fn genesis(artifact: ArtifactId, spec: Vec<u8>) -> GenesisConfig {
