@@ -57,6 +57,11 @@ const GUESTS: &[Guest] = &[
         about: "Test guest: attacks the sandbox (loops, memory bombs, recursion, traps, oversized host calls).",
     },
     Guest {
+        name: "probe",
+        package: "wasmvisor-probe-guest",
+        about: "Benchmark guest: an empty call and loops of raw storage host calls.",
+    },
+    Guest {
         name: "dispatcher_intruder",
         package: "wasmvisor-dispatcher-intruder-guest",
         about: "Test guest: an ordinary service that imports the dispatcher and must be refused.",

@@ -23,16 +23,7 @@ use crate::limits::{
 ///
 /// There is deliberately no WASI: guests have no clock, randomness or files.
 pub fn deterministic_engine() -> Result<Engine, WasmError> {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.consume_fuel(true);
-    config.cranelift_nan_canonicalization(true);
-    // Threads cannot be enabled: wasmtime is built without its `threads`
-    // feature (see the workspace Cargo.toml).
-    config.wasm_relaxed_simd(false);
-    config.relaxed_simd_deterministic(true);
-    config.max_wasm_stack(WASM_STACK_BYTES_MAX);
-    config.memory_init_cow(true);
+    let mut config = deterministic_config();
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(INSTANCES_LIVE_MAX)
@@ -43,4 +34,29 @@ pub fn deterministic_engine() -> Result<Engine, WasmError> {
         .table_elements(TABLE_ELEMENTS_MAX);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).map_err(|error| WasmError::Engine(error.to_string()))
+}
+
+/// The same deterministic engine with instances allocated on demand (each
+/// instance maps and initialises its own memory): for hosts that cannot
+/// reserve the pooling allocator's address space, and to measure what the
+/// pool saves. Results are identical; only the cost of an instance differs.
+pub fn deterministic_engine_on_demand() -> Result<Engine, WasmError> {
+    let mut config = deterministic_config();
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    Engine::new(&config).map_err(|error| WasmError::Engine(error.to_string()))
+}
+
+/// Every setting of [`deterministic_engine`] but the instance allocator.
+fn deterministic_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.cranelift_nan_canonicalization(true);
+    // Threads cannot be enabled: wasmtime is built without its `threads`
+    // feature (see the workspace Cargo.toml).
+    config.wasm_relaxed_simd(false);
+    config.relaxed_simd_deterministic(true);
+    config.max_wasm_stack(WASM_STACK_BYTES_MAX);
+    config.memory_init_cow(true);
+    config
 }

@@ -45,6 +45,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-blockchain", 5),
     ("wasmvisor-testkit", 6),
     ("wasmvisor-node", 7),
+    ("wasmvisor-bench", 8),
     ("wasmvisor-tests", 9),
 ];
 

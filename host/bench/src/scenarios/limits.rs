@@ -1,0 +1,141 @@
+//! `limits`: this machine's physical ceilings, measured in the same run as
+//! everything else, so every other figure can be read as a fraction of
+//! what the hardware allows. Each is single-threaded (per core), the
+//! median of [`RUNS`] after a warm-up:
+//! - Ed25519 verification of transaction-sized messages, one signature at
+//!   a time (`verify_strict`, as the node does) and in batches;
+//! - blake3 hashes of Merkle tree nodes (two child hashes and a prefix
+//!   byte, as the storage's `map_branch_hash`);
+//! - raw RocksDB writes: batches of [`ROCKS_BATCH`] puts (8-byte keys,
+//!   32-byte values), each batch one synced write, as a block commit.
+
+use anyhow::{Context, anyhow};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::report::{Figure, median_s, note, repeat, time};
+
+/// Measured runs of each figure.
+pub const RUNS: usize = 7;
+/// Signatures verified per run.
+pub const SIGNATURES: usize = 2_048;
+/// Size of a signed message (about a token transfer).
+pub const MESSAGE_BYTES: usize = 150;
+/// Batch sizes measured.
+pub const BATCH_SIZES: [usize; 2] = [64, 1_024];
+/// Tree-node hashes per run.
+pub const NODE_HASHES: u64 = 1_000_000;
+/// Puts in one RocksDB write batch.
+pub const ROCKS_BATCH: u64 = 10_000;
+
+fn signed_messages() -> (Vec<Vec<u8>>, Vec<Signature>, Vec<VerifyingKey>) {
+    let mut messages = Vec::with_capacity(SIGNATURES);
+    let mut signatures = Vec::with_capacity(SIGNATURES);
+    let mut keys = Vec::with_capacity(SIGNATURES);
+    for index in 0..SIGNATURES {
+        let key = SigningKey::from_bytes(blake3::hash(&index.to_le_bytes()).as_bytes());
+        let message: Vec<u8> = (0..MESSAGE_BYTES).map(|byte| (byte ^ index) as u8).collect();
+        signatures.push(key.sign(&message));
+        keys.push(key.verifying_key());
+        messages.push(message);
+    }
+    (messages, signatures, keys)
+}
+
+fn ed25519() -> anyhow::Result<()> {
+    let (messages, signatures, keys) = signed_messages();
+    let single = repeat(RUNS, || {
+        time(|| {
+            for ((message, signature), key) in messages.iter().zip(&signatures).zip(&keys) {
+                key.verify_strict(message, signature).expect("a valid signature");
+            }
+        })
+    });
+    Figure::new(
+        "limits",
+        "ed25519_verify_per_s_per_core",
+        SIGNATURES as f64 / median_s(&single),
+        "signatures/s",
+    )
+    .with("message_bytes", MESSAGE_BYTES)
+    .print();
+    let slices: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    for batch in BATCH_SIZES {
+        let batched = repeat(RUNS, || {
+            time(|| {
+                for ((messages, signatures), keys) in
+                    slices.chunks(batch).zip(signatures.chunks(batch)).zip(keys.chunks(batch))
+                {
+                    ed25519_dalek::verify_batch(messages, signatures, keys).expect("valid signatures");
+                }
+            })
+        });
+        Figure::new(
+            "limits",
+            "ed25519_batch_verify_per_s_per_core",
+            SIGNATURES as f64 / median_s(&batched),
+            "signatures/s",
+        )
+        .with("batch", batch)
+        .with("message_bytes", MESSAGE_BYTES)
+        .print();
+    }
+    Ok(())
+}
+
+fn blake3_nodes() {
+    let runs = repeat(RUNS, || {
+        let mut node = wasmvisor_storage::hash::hash_bytes(b"leaf");
+        time(|| {
+            for _ in 0..NODE_HASHES {
+                node = wasmvisor_storage::hash::map_branch_hash(&node, &node);
+            }
+            std::hint::black_box(node);
+        })
+    });
+    Figure::new(
+        "limits",
+        "blake3_node_hashes_per_s_per_core",
+        NODE_HASHES as f64 / median_s(&runs),
+        "hashes/s",
+    )
+    .print();
+}
+
+fn rocksdb_writes() -> anyhow::Result<()> {
+    let directory = tempfile::tempdir().context("a temporary directory")?;
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(true);
+    let db = rocksdb::DB::open(&options, directory.path()).map_err(|error| anyhow!("RocksDB: {error}"))?;
+    let mut write_options = rocksdb::WriteOptions::default();
+    write_options.set_sync(true);
+    let mut next_key = 0u64;
+    let runs = repeat(RUNS, || {
+        let mut batch = rocksdb::WriteBatch::default();
+        for _ in 0..ROCKS_BATCH {
+            let key = next_key.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes();
+            batch.put(key, [next_key as u8; 32]);
+            next_key += 1;
+        }
+        time(|| db.write_opt(batch, &write_options).expect("a synced write"))
+    });
+    Figure::new(
+        "limits",
+        "rocksdb_batched_writes_per_s",
+        ROCKS_BATCH as f64 / median_s(&runs),
+        "writes/s",
+    )
+    .with("batch", ROCKS_BATCH)
+    .with("sync", true)
+    .print();
+    Ok(())
+}
+
+/// Runs the scenario.
+pub fn run() -> anyhow::Result<()> {
+    note("limits: ed25519");
+    ed25519()?;
+    note("limits: blake3");
+    blake3_nodes();
+    note("limits: RocksDB");
+    rocksdb_writes()
+}

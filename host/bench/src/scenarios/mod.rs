@@ -1,0 +1,9 @@
+//! One module per scenario; each `run` prints its figures.
+
+pub mod deploy;
+pub mod exec;
+pub mod host_call;
+pub mod instantiate;
+pub mod limits;
+pub mod storage;
+pub mod tps;
