@@ -1,13 +1,13 @@
 //! Forks: a snapshot plus changes, with checkpoints.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::address::IndexAddress;
 use crate::backend::{Change, Entries, Patch, Snapshot};
 use crate::error::StorageError;
-use crate::limits::SNAPSHOT_PAGE_LEN;
+use crate::limits::{FORK_READ_CACHE_BYTES_MAX, SNAPSHOT_PAGE_LEN};
 
 /// A position in a fork's current checkpoint (see [`Fork::savepoint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,17 @@ pub struct Fork {
     /// A superset is harmless: recomputing an unchanged index gives the
     /// same hash.
     pub(crate) touched: BTreeSet<IndexAddress>,
+    /// Point reads answered by the snapshot. The snapshot never changes,
+    /// so an answer stays true for the fork's whole life; the overlay is
+    /// always consulted first.
+    read_cache: Mutex<ReadCache>,
+}
+
+/// Snapshot answers kept by a fork, up to [`FORK_READ_CACHE_BYTES_MAX`].
+#[derive(Default)]
+struct ReadCache {
+    answers: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for Fork {
@@ -51,6 +62,7 @@ impl Fork {
             overlay: BTreeMap::new(),
             undo: Vec::new(),
             touched: BTreeSet::new(),
+            read_cache: Mutex::default(),
         }
     }
 
@@ -104,8 +116,26 @@ impl Fork {
         match self.overlay.get(key) {
             Some(Change::Put(value)) => Ok(Some(value.clone())),
             Some(Change::Delete) => Ok(None),
-            None => self.snapshot.get(key),
+            None => self.snapshot_get(key),
         }
+    }
+
+    /// A snapshot read, answered from the read cache when it was made
+    /// before.
+    fn snapshot_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        // A panic while holding the lock leaves the map consistent (one
+        // insert at a time), so poisoning is ignored.
+        let mut cache = self.read_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(answer) = cache.answers.get(key) {
+            return Ok(answer.clone());
+        }
+        let answer = self.snapshot.get(key)?;
+        let size = key.len() + answer.as_ref().map_or(0, Vec::len);
+        if cache.bytes + size <= FORK_READ_CACHE_BYTES_MAX {
+            cache.bytes += size;
+            cache.answers.insert(key.to_vec(), answer.clone());
+        }
+        Ok(answer)
     }
 
     fn record(&mut self, key: Vec<u8>, change: Change) {

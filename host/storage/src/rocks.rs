@@ -3,7 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{DB, Direction, IteratorMode, Options, ReadOptions, SnapshotWithThreadMode, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, ReadOptions, SnapshotWithThreadMode, WriteBatch,
+    WriteOptions,
+};
 
 use crate::backend::{Change, Database, Entries, Patch, Snapshot};
 use crate::error::StorageError;
@@ -11,6 +14,13 @@ use crate::error::StorageError;
 fn backend_error(error: rocksdb::Error) -> StorageError {
     StorageError::Backend(error.into_string())
 }
+
+/// Bits per key of the tables' bloom filters (about 1% false positives).
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
+/// Share of the memtable given to its bloom filter.
+const MEMTABLE_BLOOM_RATIO: f64 = 0.1;
+/// Size of the cache of uncompressed table blocks.
+const BLOCK_CACHE_BYTES: usize = 128 << 20;
 
 /// A RocksDB database in a data directory.
 pub struct RocksDatabase {
@@ -31,6 +41,17 @@ impl RocksDatabase {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         let mut options = Options::default();
         options.create_if_missing(true);
+        // Most point reads of a block ask for keys that are absent (is this
+        // transaction already committed?) or recently written: whole-key
+        // bloom filters let RocksDB answer those without searching the
+        // memtable's skip list or reading table blocks.
+        let mut table = BlockBasedOptions::default();
+        table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+        table.set_whole_key_filtering(true);
+        table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES));
+        options.set_block_based_table_factory(&table);
+        options.set_memtable_whole_key_filtering(true);
+        options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
         let db = DB::open(&options, path).map_err(backend_error)?;
         Ok(Self { db: Arc::new(db) })
     }

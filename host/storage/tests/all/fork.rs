@@ -23,6 +23,54 @@ fn rollback_discards_only_changes_since_the_last_checkpoint() {
 }
 
 #[test]
+fn reads_remembered_from_the_snapshot_never_hide_the_forks_own_changes() {
+    let database = MemoryDatabase::new();
+    let mut setup = Fork::new(database.snapshot());
+    setup.map(&address("m")).unwrap().put(b"a", b"committed").unwrap();
+    database.merge(setup.into_patch().unwrap()).unwrap();
+
+    let mut fork = Fork::new(database.snapshot());
+    for _ in 0..3 {
+        // Repeated reads (answered from the fork's read cache after the
+        // first) agree with the snapshot, present and absent keys alike.
+        let map = fork.map(&address("m")).unwrap();
+        assert_eq!(map.get(b"a").unwrap(), Some(b"committed".to_vec()));
+        assert_eq!(map.get(b"z").unwrap(), None);
+    }
+    fork.flush();
+    fork.map(&address("m")).unwrap().put(b"a", b"changed").unwrap();
+    fork.map(&address("m")).unwrap().put(b"z", b"new").unwrap();
+    assert_eq!(
+        fork.map(&address("m")).unwrap().get(b"a").unwrap(),
+        Some(b"changed".to_vec())
+    );
+    assert_eq!(
+        fork.map(&address("m")).unwrap().get(b"z").unwrap(),
+        Some(b"new".to_vec())
+    );
+    fork.rollback();
+    assert_eq!(
+        fork.map(&address("m")).unwrap().get(b"a").unwrap(),
+        Some(b"committed".to_vec())
+    );
+    assert_eq!(fork.map(&address("m")).unwrap().get(b"z").unwrap(), None);
+    fork.map(&address("m")).unwrap().remove(b"a").unwrap();
+    assert_eq!(fork.map(&address("m")).unwrap().get(b"a").unwrap(), None);
+
+    // A later commit does not reach a fork made before it, remembered
+    // reads included.
+    let mut other = Fork::new(database.snapshot());
+    other.map(&address("m")).unwrap().put(b"b", b"later").unwrap();
+    database.merge(other.into_patch().unwrap()).unwrap();
+    let mut before = Fork::new(database.snapshot());
+    assert_eq!(
+        before.map(&address("m")).unwrap().get(b"b").unwrap(),
+        Some(b"later".to_vec())
+    );
+    assert_eq!(fork.map(&address("m")).unwrap().get(b"b").unwrap(), None);
+}
+
+#[test]
 fn a_dropped_fork_leaves_no_trace_and_snapshots_are_isolated() {
     let database = MemoryDatabase::new();
     let mut first = Fork::new(database.snapshot());
