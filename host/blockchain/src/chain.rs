@@ -60,6 +60,53 @@ impl PendingBlock {
     }
 }
 
+/// Reads of the committed chain, independent of the [`Blockchain`]: cheap
+/// to clone, usable from any thread; each read sees the latest committed
+/// block.
+#[derive(Debug, Clone)]
+pub struct ChainReader {
+    state: wasmvisor_dispatcher::StateReader,
+    chain_id: Hash,
+}
+
+impl ChainReader {
+    /// The chain's id (the genesis block's hash), which every transaction
+    /// signs.
+    pub fn chain_id(&self) -> Hash {
+        self.chain_id
+    }
+
+    /// The largest signed transaction the consensus configuration in force
+    /// accepts.
+    pub fn transaction_size_max(&self) -> usize {
+        let configured = self
+            .state
+            .consensus_config()
+            .map(|config| config.transaction_size_max as usize)
+            .unwrap_or(0);
+        if configured > 0 {
+            configured
+        } else {
+            TRANSACTION_SIZE_MAX_DEFAULT
+        }
+    }
+
+    /// Verifies a signed transaction against this chain and its size limit.
+    pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
+        verify(bytes, &self.chain_id, self.transaction_size_max())
+    }
+
+    /// Whether a transaction with this hash is in a committed block.
+    pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
+        Ok(blocks::transaction(&mut self.state.read_fork(), hash)?.is_some())
+    }
+
+    /// The registry's view of an instance.
+    pub fn instance(&self, instance_id: u32) -> Result<Option<wasmvisor_dispatcher::InstanceState>, NodeError> {
+        self.state.instance(instance_id)
+    }
+}
+
 /// A chain on one database.
 pub struct Blockchain {
     dispatcher: Dispatcher,
@@ -198,27 +245,28 @@ impl Blockchain {
 
     /// Verifies a signed transaction against this chain and its size limit.
     pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
-        verify(bytes, &self.chain_id, self.transaction_size_max())
+        self.reader().verify(bytes)
     }
 
     /// The largest signed transaction the consensus configuration in force
-    /// accepts (for checking transactions away from the chain, e.g. without
-    /// holding a node's lock on it).
+    /// accepts.
     pub fn transaction_size_max(&self) -> usize {
-        let configured = self
-            .consensus_config()
-            .map(|config| config.transaction_size_max as usize)
-            .unwrap_or(0);
-        if configured > 0 {
-            configured
-        } else {
-            TRANSACTION_SIZE_MAX_DEFAULT
-        }
+        self.reader().transaction_size_max()
     }
 
     /// Whether a transaction with this hash is in a committed block.
     pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
-        Ok(blocks::transaction(&mut self.read_fork(), hash)?.is_some())
+        self.reader().is_committed(hash)
+    }
+
+    /// A reader of the committed chain that needs no access to the chain
+    /// itself, for checks made while a block is being executed (a node's
+    /// admission of transactions).
+    pub fn reader(&self) -> ChainReader {
+        ChainReader {
+            state: self.dispatcher.reader(),
+            chain_id: self.chain_id,
+        }
     }
 
     /// A fork over the committed state, for reads.

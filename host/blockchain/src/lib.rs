@@ -10,6 +10,6 @@ pub mod blocks;
 mod chain;
 pub mod transactions;
 
-pub use chain::{BlockError, Blockchain, PendingBlock, byzantine_quorum};
+pub use chain::{BlockError, Blockchain, ChainReader, PendingBlock, byzantine_quorum};
 pub use transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, sign, verify};
 pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

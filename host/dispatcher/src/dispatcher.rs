@@ -110,6 +110,37 @@ pub struct Broadcast {
     pub arguments: Vec<u8>,
 }
 
+/// Reads of the committed state that need no access to the dispatcher
+/// itself: cheap to clone and usable from any thread while a block is being
+/// executed (each read takes a fresh snapshot).
+#[derive(Clone)]
+pub struct StateReader {
+    database: Arc<dyn Database>,
+}
+
+impl std::fmt::Debug for StateReader {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("StateReader").finish_non_exhaustive()
+    }
+}
+
+impl StateReader {
+    /// A fork over the committed state, for reads.
+    pub fn read_fork(&self) -> Fork {
+        Fork::new(self.database.snapshot())
+    }
+
+    /// The consensus configuration of the committed state.
+    pub fn consensus_config(&self) -> Result<ConsensusConfig, NodeError> {
+        Schema::new(&mut self.read_fork()).consensus_config()
+    }
+
+    /// The registry's view of an instance.
+    pub fn instance(&self, instance_id: u32) -> Result<Option<InstanceState>, NodeError> {
+        Schema::new(&mut self.read_fork()).instance(instance_id)
+    }
+}
+
 /// The dispatcher: keeps the registries and drives every runtime.
 pub struct Dispatcher {
     database: Arc<dyn Database>,
@@ -174,7 +205,14 @@ impl Dispatcher {
 
     /// The consensus configuration of the committed state.
     pub fn consensus_config(&self) -> Result<ConsensusConfig, NodeError> {
-        Schema::new(&mut self.read_fork()).consensus_config()
+        self.reader().consensus_config()
+    }
+
+    /// A reader of the committed state, independent of the dispatcher.
+    pub fn reader(&self) -> StateReader {
+        StateReader {
+            database: Arc::clone(&self.database),
+        }
     }
 
     /// Height of the last committed block.
@@ -208,7 +246,7 @@ impl Dispatcher {
 
     /// The registry's view of an instance.
     pub fn instance(&self, instance_id: u32) -> Result<Option<InstanceState>, NodeError> {
-        Schema::new(&mut self.read_fork()).instance(instance_id)
+        self.reader().instance(instance_id)
     }
 
     /// The registry's view of the instance called `name`.

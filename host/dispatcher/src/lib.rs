@@ -18,6 +18,8 @@ mod dispatcher;
 pub mod limits;
 mod schema;
 
-pub use dispatcher::{Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, Transaction, error_root};
+pub use dispatcher::{
+    Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, StateReader, Transaction, error_root,
+};
 pub use schema::{InstanceState, artifact_to_proto};
 pub use wasmvisor_runtime::LocalDeployStatus;

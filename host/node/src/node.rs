@@ -142,6 +142,9 @@ pub struct Node {
     config: NodeConfig,
     keys: NodeKeys,
     chain: Mutex<Option<Blockchain>>,
+    /// Reads of the committed chain for admission, which must not wait
+    /// while a block is produced.
+    reader: wasmvisor_blockchain::ChainReader,
     mempool: Mutex<Mempool>,
     committed_transactions: std::sync::atomic::AtomicU64,
     reconciler: Mutex<Reconciler>,
@@ -276,6 +279,7 @@ impl Node {
         Ok(Arc::new(Self {
             config,
             keys,
+            reader: chain.reader(),
             chain: Mutex::new(Some(chain)),
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
@@ -334,22 +338,18 @@ impl Node {
         self.committed_transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Verifies a signed transaction and admits it to the mempool. The
-    /// signature is checked without holding the chain, so block production
-    /// does not wait for it.
+    /// Verifies a signed transaction and admits it to the mempool. Nothing
+    /// here holds the chain: admission and block production run side by
+    /// side, admission reading the last committed state.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
-        let (chain_id, size_max) = self.with_chain(|chain| (chain.chain_id(), chain.transaction_size_max()));
-        let transaction = wasmvisor_blockchain::verify(signed, &chain_id, size_max)?;
-        let (committed, active) = self.with_chain(|chain| {
-            let committed = chain.is_committed(&transaction.hash).unwrap_or(false);
-            let active = chain
-                .dispatcher()
-                .instance(transaction.call.instance_id)
-                .ok()
-                .flatten()
-                .is_some_and(|state| state.status == Some(InstanceStatus::Active));
-            (committed, active)
-        });
+        let transaction = self.reader.verify(signed)?;
+        let committed = self.reader.is_committed(&transaction.hash).unwrap_or(false);
+        let active = self
+            .reader
+            .instance(transaction.call.instance_id)
+            .ok()
+            .flatten()
+            .is_some_and(|state| state.status == Some(InstanceStatus::Active));
         if committed {
             return Err(SubmitError::AlreadyCommitted);
         }
@@ -376,8 +376,7 @@ impl Node {
             instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
             method_id,
         };
-        let chain_id = self.with_chain(Blockchain::chain_id);
-        let signed = wasmvisor_blockchain::sign(&self.keys.service, &chain_id, call, arguments);
+        let signed = wasmvisor_blockchain::sign(&self.keys.service, &self.reader.chain_id(), call, arguments);
         self.submit(&signed)
     }
 

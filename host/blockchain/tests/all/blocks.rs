@@ -183,3 +183,31 @@ fn open_creates_a_chain_once_and_resumes_it_even_without_its_genesis_header() {
     assert_eq!(chain.chain_id(), chain_id, "the same genesis, the same header");
     assert_eq!(chain.last_header().unwrap().height, 0);
 }
+
+#[test]
+fn a_reader_sees_each_newly_committed_block_from_another_thread() {
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis(), None).unwrap();
+    let reader = chain.reader();
+    assert_eq!(reader.chain_id(), chain.chain_id());
+    let transaction = wallet_transaction(&chain, 1, "alice");
+    let signed = transaction.signed.clone();
+    assert_eq!(reader.verify(&signed).unwrap(), transaction);
+    assert!(!reader.is_committed(&transaction.hash).unwrap());
+
+    // An executed block is not committed: the reader still sees the last
+    // committed state.
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let hash = transaction.hash;
+    let unchanged = {
+        let reader = reader.clone();
+        std::thread::spawn(move || reader.is_committed(&hash).unwrap())
+    };
+    assert!(!unchanged.join().unwrap());
+
+    let votes = precommits(1, &block.hash, &[0, 1, 2]);
+    chain.commit(block, votes).unwrap();
+    let committed = std::thread::spawn(move || (reader.is_committed(&hash).unwrap(), reader.instance(2).unwrap()));
+    let (committed, token) = committed.join().unwrap();
+    assert!(committed, "the reader made before the commit sees it");
+    assert_eq!(token.unwrap().spec.name, "token");
+}
