@@ -78,7 +78,12 @@ pub fn setup_transactions(chain_id: &Hash, instance_id: u32, keys: &[SigningKey]
         let arguments = CreateWallet {
             name: format!("wallet {index}"),
         };
-        wasmvisor_blockchain::sign(key, chain_id, call(instance_id, CREATE_WALLET), arguments.encode_to_vec())
+        wasmvisor_blockchain::sign(
+            key,
+            chain_id,
+            call(instance_id, CREATE_WALLET),
+            arguments.encode_to_vec(),
+        )
     });
     let issue = keys.iter().map(|key| {
         let arguments = Issue {
@@ -94,13 +99,7 @@ pub fn setup_transactions(chain_id: &Hash, instance_id: u32, keys: &[SigningKey]
 /// from wallet `i mod W` to a different wallet that cycles through all
 /// others, with seed `seed_base + i` (so every transaction is distinct).
 /// Signed on every core: signing is the clients' work, not the node's.
-pub fn transfers(
-    chain_id: &Hash,
-    instance_id: u32,
-    keys: &[SigningKey],
-    count: usize,
-    seed_base: u64,
-) -> Vec<Vec<u8>> {
+pub fn transfers(chain_id: &Hash, instance_id: u32, keys: &[SigningKey], count: usize, seed_base: u64) -> Vec<Vec<u8>> {
     let wallets = keys.len();
     let sign = |index: usize| {
         let sender = index % wallets;
@@ -138,7 +137,11 @@ pub fn transfers(
 pub fn verify_all(chain: &Blockchain, signed: &[Vec<u8>]) -> anyhow::Result<Vec<VerifiedTransaction>> {
     signed
         .iter()
-        .map(|bytes| chain.verify(bytes).map_err(|error| anyhow!("a workload transaction: {error}")))
+        .map(|bytes| {
+            chain
+                .verify(bytes)
+                .map_err(|error| anyhow!("a workload transaction: {error}"))
+        })
         .collect()
 }
 

@@ -48,7 +48,10 @@ impl Service for Probe {
                 let index = probe_map();
                 let mut found = 0u32;
                 for key in 0..u64::from(count(&call)?) {
-                    if host::get(&index, &key.to_le_bytes()).map_err(storage_failure)?.is_some() {
+                    if host::get(&index, &key.to_le_bytes())
+                        .map_err(storage_failure)?
+                        .is_some()
+                    {
                         found += 1;
                     }
                 }

@@ -55,10 +55,15 @@ fn compile_and_load() -> anyhow::Result<()> {
             components.iter().for_each(|component| drop(compile(component)));
         })
     });
-    Figure::new("deploy", "compile_ms_per_mib", median_s(&compiles) * 1e3 / total_mib, "ms/MiB")
-        .with("components", components.len())
-        .with("total_bytes", (total_mib * MIB) as u64)
-        .print();
+    Figure::new(
+        "deploy",
+        "compile_ms_per_mib",
+        median_s(&compiles) * 1e3 / total_mib,
+        "ms/MiB",
+    )
+    .with("components", components.len())
+    .with("total_bytes", (total_mib * MIB) as u64)
+    .print();
 
     let directory = tempfile::tempdir().context("a temporary directory")?;
     let cache = CompiledCache::open(directory.path(), &engine).map_err(|error| anyhow!("{error}"))?;
@@ -82,9 +87,14 @@ fn compile_and_load() -> anyhow::Result<()> {
             }
         })
     });
-    Figure::new("deploy", "cache_load_ms_per_mib", median_s(&loads) * 1e3 / total_mib, "ms/MiB")
-        .with("components", components.len())
-        .print();
+    Figure::new(
+        "deploy",
+        "cache_load_ms_per_mib",
+        median_s(&loads) * 1e3 / total_mib,
+        "ms/MiB",
+    )
+    .with("components", components.len())
+    .print();
     Figure::new(
         "deploy",
         "cache_load_ms_per_artifact",

@@ -30,7 +30,9 @@ pub fn run() -> anyhow::Result<()> {
         let setup = workload::setup_transactions(&chain.chain_id(), instance, &keys);
         let setup = workload::verify_all(&chain, &setup)?;
         for block in setup.chunks(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX) {
-            chain.create_block(block).map_err(|error| anyhow!("a setup block: {error}"))?;
+            chain
+                .create_block(block)
+                .map_err(|error| anyhow!("a setup block: {error}"))?;
         }
         let block = workload::transfers(&chain.chain_id(), instance, &keys, BLOCK_TRANSFERS, 0);
         let block = workload::verify_all(&chain, &block)?;
@@ -54,10 +56,15 @@ pub fn run() -> anyhow::Result<()> {
             .with("transfers", BLOCK_TRANSFERS)
             .with("backend", "rocksdb")
             .print();
-        Figure::new("exec", "transfers_per_s", BLOCK_TRANSFERS as f64 / block_s, "transfers/s")
-            .with("runtime", runtime.name())
-            .with("backend", "rocksdb")
-            .print();
+        Figure::new(
+            "exec",
+            "transfers_per_s",
+            BLOCK_TRANSFERS as f64 / block_s,
+            "transfers/s",
+        )
+        .with("runtime", runtime.name())
+        .with("backend", "rocksdb")
+        .print();
     }
     Figure::new("exec", "wasm_native_ratio", seconds[1] / seconds[0], "x")
         .with("transfers", BLOCK_TRANSFERS)

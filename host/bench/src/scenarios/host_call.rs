@@ -197,19 +197,23 @@ fn bare_wasmtime() -> anyhow::Result<()> {
     let bytes = wat::parse_str(BARE_MODULE).context("the baseline module")?;
     let module = Module::new(&engine, bytes)?;
     let mut linker = Linker::<()>::new(&engine);
-    linker.func_wrap("host", "read", |mut caller: Caller<'_, ()>, pointer: u32, len: u32| -> u32 {
-        // What every storage host call does first: copy the key out of
-        // guest memory.
-        let Some(wasmtime::Extern::Memory(memory)) = caller.get_export("memory") else {
-            return 0;
-        };
-        let mut key = [0u8; 8];
-        let len = (len as usize).min(key.len());
-        match memory.read(&caller, pointer as usize, &mut key[..len]) {
-            Ok(()) => u32::from(key[0] != 0xff),
-            Err(_) => 0,
-        }
-    })?;
+    linker.func_wrap(
+        "host",
+        "read",
+        |mut caller: Caller<'_, ()>, pointer: u32, len: u32| -> u32 {
+            // What every storage host call does first: copy the key out of
+            // guest memory.
+            let Some(wasmtime::Extern::Memory(memory)) = caller.get_export("memory") else {
+                return 0;
+            };
+            let mut key = [0u8; 8];
+            let len = (len as usize).min(key.len());
+            match memory.read(&caller, pointer as usize, &mut key[..len]) {
+                Ok(()) => u32::from(key[0] != 0xff),
+                Err(_) => 0,
+            }
+        },
+    )?;
     let mut store = Store::new(&engine, ());
     let instance: Instance = linker.instantiate(&mut store, &module)?;
     let run: TypedFunc<u32, u32> = instance.get_typed_func(&mut store, "run")?;

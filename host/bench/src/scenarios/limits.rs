@@ -62,8 +62,10 @@ fn ed25519() -> anyhow::Result<()> {
     for batch in BATCH_SIZES {
         let batched = repeat(RUNS, || {
             time(|| {
-                for ((messages, signatures), keys) in
-                    slices.chunks(batch).zip(signatures.chunks(batch)).zip(keys.chunks(batch))
+                for ((messages, signatures), keys) in slices
+                    .chunks(batch)
+                    .zip(signatures.chunks(batch))
+                    .zip(keys.chunks(batch))
                 {
                     ed25519_dalek::verify_batch(messages, signatures, keys).expect("valid signatures");
                 }

@@ -113,7 +113,11 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     let instance = token_id(&node)?;
     let chain_id = node.with_chain(|chain| chain.chain_id());
     let keys = workload::wallet_keys();
-    note(format!("tps: creating and funding {} wallets ({})", keys.len(), runtime.name()));
+    note(format!(
+        "tps: creating and funding {} wallets ({})",
+        keys.len(),
+        runtime.name()
+    ));
     commit_all(&node, &workload::setup_transactions(&chain_id, instance, &keys))?;
     note(format!("tps: signing {TRANSFERS} transfers"));
     let transfers = workload::transfers(&chain_id, instance, &keys, TRANSFERS, 0);
@@ -188,8 +192,13 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     Figure::new("tps", "submit_busy_fraction", submit_busy / elapsed, "fraction")
         .with("runtime", name)
         .print();
-    Figure::new("tps", "produce_busy_fraction", produce_busy.as_secs_f64() / elapsed, "fraction")
-        .with("runtime", name)
-        .print();
+    Figure::new(
+        "tps",
+        "produce_busy_fraction",
+        produce_busy.as_secs_f64() / elapsed,
+        "fraction",
+    )
+    .with("runtime", name)
+    .print();
     Ok(())
 }
