@@ -45,6 +45,10 @@ struct Arguments {
     /// What to measure.
     #[arg(value_enum)]
     scenario: Scenario,
+    /// Only this runtime's token (`tps`; for profiling one runtime at a
+    /// time). Both by default.
+    #[arg(long, value_enum)]
+    runtime: Option<workload::TokenRuntime>,
 }
 
 const ORDER: [Scenario; 7] = [
@@ -57,16 +61,16 @@ const ORDER: [Scenario; 7] = [
     Scenario::Limits,
 ];
 
-fn run(scenario: Scenario) -> anyhow::Result<()> {
+fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::Result<()> {
     match scenario {
-        Scenario::Tps => scenarios::tps::run(),
+        Scenario::Tps => scenarios::tps::run(runtime),
         Scenario::Exec => scenarios::exec::run(),
         Scenario::HostCall => scenarios::host_call::run(),
         Scenario::Instantiate => scenarios::instantiate::run(),
         Scenario::Deploy => scenarios::deploy::run(),
         Scenario::Storage => scenarios::storage::run(),
         Scenario::Limits => scenarios::limits::run(),
-        Scenario::All => ORDER.into_iter().try_for_each(run),
+        Scenario::All => ORDER.into_iter().try_for_each(|scenario| run(scenario, runtime)),
     }
 }
 
@@ -75,7 +79,7 @@ fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; figures are meaningless (use --release)");
     }
-    match run(arguments.scenario) {
+    match run(arguments.scenario, arguments.runtime) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

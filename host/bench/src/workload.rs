@@ -26,7 +26,7 @@ const ISSUE: u32 = 1;
 const TRANSFER: u32 = 2;
 
 /// Which token service a workload targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TokenRuntime {
     /// The native token (`runtimes/native`).
     Native,

@@ -35,10 +35,12 @@ pub const TRANSFERS: usize = 200_000;
 /// The token's instance name on the node.
 const TOKEN: &str = "token";
 
-/// Runs the scenario for both runtimes.
-pub fn run() -> anyhow::Result<()> {
+/// Runs the scenario for `only` that runtime, or both.
+pub fn run(only: Option<TokenRuntime>) -> anyhow::Result<()> {
     for runtime in TokenRuntime::BOTH {
-        run_one(runtime)?;
+        if only.is_none_or(|only| only == runtime) {
+            run_one(runtime)?;
+        }
     }
     Ok(())
 }
