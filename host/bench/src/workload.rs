@@ -92,7 +92,7 @@ pub fn setup_transactions(chain_id: &Hash, instance_id: u32, keys: &[SigningKey]
         };
         wasmvisor_blockchain::sign(key, chain_id, call(instance_id, ISSUE), arguments.encode_to_vec())
     });
-    create.collect::<Vec<_>>().into_iter().chain(issue).collect()
+    create.chain(issue).collect()
 }
 
 /// `count` signed transfers of 1 between the wallets: transfer `i` goes

@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use wasm_encoder::{ComponentSection, CustomSection};
 use wasmvisor_node::system::{SystemServiceConfig, SystemServicesConfig};
 use wasmvisor_node::{Node, NodeConfig};
 use wasmvisor_wasm::{CacheLookup, CompiledCache, Privilege, ServiceComponent, deterministic_engine};
@@ -108,27 +109,12 @@ fn compile_and_load() -> anyhow::Result<()> {
 /// `bytes` with a custom section named `wasmvisor-bench` holding `tag`
 /// appended: the same code under a different hash.
 fn with_custom_section(bytes: &[u8], tag: usize) -> Vec<u8> {
-    fn leb128(mut value: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let name = b"wasmvisor-bench";
-    let payload = tag.to_le_bytes();
-    let mut content = Vec::new();
-    leb128(name.len(), &mut content);
-    content.extend_from_slice(name);
-    content.extend_from_slice(&payload);
+    let section = CustomSection {
+        name: "wasmvisor-bench".into(),
+        data: tag.to_le_bytes().to_vec().into(),
+    };
     let mut out = bytes.to_vec();
-    out.push(0); // custom section id
-    leb128(content.len(), &mut out);
-    out.extend_from_slice(&content);
+    section.append_to_component(&mut out);
     out
 }
 

@@ -130,7 +130,7 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     let submit_busy_ns = AtomicU64::new(0);
     let block_size = node.config().transactions_per_block_max as usize;
     let started = Instant::now();
-    let (latencies, produce_busy) = std::thread::scope(|scope| -> anyhow::Result<(Vec<f64>, Duration)> {
+    let latencies = std::thread::scope(|scope| -> anyhow::Result<Vec<f64>> {
         let submitter = scope.spawn(|| -> anyhow::Result<()> {
             for transaction in &transfers {
                 loop {
@@ -147,26 +147,24 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
             Ok(())
         });
         let mut latencies = Vec::new();
-        let mut busy = Duration::ZERO;
         while node.committed_transactions() < target {
             // A block as soon as a full one waits (or the rest, at the end).
+            let finished = submitter.is_finished();
             let waiting = node.mempool_len();
-            if waiting < block_size && !(submitter.is_finished() && waiting > 0) {
-                if submitter.is_finished() {
-                    break;
-                }
+            if waiting == 0 && finished {
+                break;
+            }
+            if waiting < block_size && !finished {
                 std::thread::sleep(Duration::from_micros(100));
                 continue;
             }
             let began = Instant::now();
             let header = node.produce_block().map_err(|error| anyhow!(error))?;
-            let took = began.elapsed();
+            latencies.push(began.elapsed().as_secs_f64());
             checked(header)?;
-            busy += took;
-            latencies.push(took.as_secs_f64());
         }
         submitter.join().expect("the submitter does not panic")?;
-        Ok((latencies, busy))
+        Ok(latencies)
     })?;
     let elapsed = started.elapsed().as_secs_f64();
     let committed = node.committed_transactions() - committed_before;
@@ -197,7 +195,7 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     Figure::new(
         "tps",
         "produce_busy_fraction",
-        produce_busy.as_secs_f64() / elapsed,
+        latencies.iter().sum::<f64>() / elapsed,
         "fraction",
     )
     .with("runtime", name)
