@@ -110,7 +110,8 @@ impl ChainReader {
 /// A chain on one database.
 pub struct Blockchain {
     dispatcher: Dispatcher,
-    chain_id: Hash,
+    /// The committed-state reads (and the chain id), made once.
+    reader: ChainReader,
 }
 
 impl std::fmt::Debug for Blockchain {
@@ -197,10 +198,7 @@ impl Blockchain {
         dispatcher.resume()?;
         let mut fork = dispatcher.read_fork();
         match blocks::header(&mut fork, 0)? {
-            Some(header) => Ok(Self {
-                dispatcher,
-                chain_id: block_hash(&header),
-            }),
+            Some(header) => Ok(Self::new(dispatcher, block_hash(&header))),
             // The node stopped between the genesis state and its header:
             // the header is derived from the genesis state, so write it now.
             None => {
@@ -221,16 +219,21 @@ impl Blockchain {
             blocks::record_block(&mut fork, &header, &[], &Default::default())?;
             database.merge(fork.into_patch()?)?;
         }
-        Ok(Self {
-            dispatcher,
-            chain_id: block_hash(&header),
-        })
+        Ok(Self::new(dispatcher, block_hash(&header)))
+    }
+
+    fn new(dispatcher: Dispatcher, chain_id: Hash) -> Self {
+        let reader = ChainReader {
+            state: dispatcher.reader(),
+            chain_id,
+        };
+        Self { dispatcher, reader }
     }
 
     /// The chain id: the hash of the genesis block header. Transactions
     /// signed for another chain are refused.
     pub fn chain_id(&self) -> Hash {
-        self.chain_id
+        self.reader.chain_id
     }
 
     /// The dispatcher (queries, registries, local statuses).
@@ -245,28 +248,25 @@ impl Blockchain {
 
     /// Verifies a signed transaction against this chain and its size limit.
     pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
-        self.reader().verify(bytes)
+        self.reader.verify(bytes)
     }
 
     /// The largest signed transaction the consensus configuration in force
     /// accepts.
     pub fn transaction_size_max(&self) -> usize {
-        self.reader().transaction_size_max()
+        self.reader.transaction_size_max()
     }
 
     /// Whether a transaction with this hash is in a committed block.
     pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
-        self.reader().is_committed(hash)
+        self.reader.is_committed(hash)
     }
 
     /// A reader of the committed chain that needs no access to the chain
     /// itself, for checks made while a block is being executed (a node's
     /// admission of transactions).
     pub fn reader(&self) -> ChainReader {
-        ChainReader {
-            state: self.dispatcher.reader(),
-            chain_id: self.chain_id,
-        }
+        self.reader.clone()
     }
 
     /// A fork over the committed state, for reads.
@@ -388,7 +388,7 @@ impl Blockchain {
                     instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
                     method_id: broadcast.method_id,
                 };
-                crate::transactions::sign(service_key, &self.chain_id, call, broadcast.arguments)
+                crate::transactions::sign(service_key, &self.reader.chain_id, call, broadcast.arguments)
             })
             .collect()
     }
