@@ -454,6 +454,9 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
     .await?
 }
 
+/// Reads one counter of a runtime's metrics.
+type RuntimeCounter = fn(&wasmvisor_runtime::RuntimeMetrics) -> u64;
+
 /// `GET /metrics`: Prometheus text exposition (format 0.0.4), read from
 /// the node's counters at scrape time.
 async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
@@ -485,36 +488,37 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
             &[(String::new(), node.mempool_len() as u64)],
         );
         let runtimes = node.runtime_metrics();
-        let per_runtime = |value: fn(&wasmvisor_runtime::RuntimeMetrics) -> u64| -> Vec<(String, u64)> {
+        let per_runtime = |value: RuntimeCounter| -> Vec<(String, u64)> {
             runtimes
                 .iter()
                 .map(|(name, metrics)| (format!("{{runtime=\"{name}\"}}"), value(metrics)))
                 .collect()
         };
-        metric(
-            "wasmvisor_runtime_calls_total",
-            "counter",
-            "Calls into services, per runtime.",
-            &per_runtime(|metrics| metrics.calls),
-        );
-        metric(
-            "wasmvisor_runtime_fuel_consumed_total",
-            "counter",
-            "Fuel burned by service calls, per runtime.",
-            &per_runtime(|metrics| metrics.fuel_consumed),
-        );
-        metric(
-            "wasmvisor_runtime_compilations_total",
-            "counter",
-            "Artifacts compiled from their bytes, per runtime.",
-            &per_runtime(|metrics| metrics.compilations),
-        );
-        metric(
-            "wasmvisor_runtime_compile_cache_hits_total",
-            "counter",
-            "Artifacts loaded from the compiled cache, per runtime.",
-            &per_runtime(|metrics| metrics.cache_hits),
-        );
+        let runtime_counters: [(&str, &str, RuntimeCounter); 4] = [
+            (
+                "wasmvisor_runtime_calls_total",
+                "Calls into services, per runtime.",
+                |metrics| metrics.calls,
+            ),
+            (
+                "wasmvisor_runtime_fuel_consumed_total",
+                "Fuel burned by service calls, per runtime.",
+                |metrics| metrics.fuel_consumed,
+            ),
+            (
+                "wasmvisor_runtime_compilations_total",
+                "Artifacts compiled from their bytes, per runtime.",
+                |metrics| metrics.compilations,
+            ),
+            (
+                "wasmvisor_runtime_compile_cache_hits_total",
+                "Artifacts loaded from the compiled cache, per runtime.",
+                |metrics| metrics.cache_hits,
+            ),
+        ];
+        for (name, help, value) in runtime_counters {
+            metric(name, "counter", help, &per_runtime(value));
+        }
         text
     })
     .await?;
