@@ -88,7 +88,8 @@ pub fn sign(key: &SigningKey, chain_id: &Hash, call: CallInfo, arguments: Vec<u8
 }
 
 /// Checks a signed transaction: size first (before decoding anything),
-/// then shape, author key, chain and signature (strict verification).
+/// then shape (the canonical encoding only), author key, chain and
+/// signature (strict verification).
 pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<VerifiedTransaction, TransactionError> {
     if bytes.len() > size_max {
         return Err(TransactionError::TooLarge {
@@ -97,6 +98,15 @@ pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<Verified
         });
     }
     let signed = SignedMessage::decode(bytes).map_err(|error| TransactionError::Malformed(error.to_string()))?;
+    // The hash names the transaction for replay protection, so one signed
+    // payload must have exactly one encoding: protobuf decoding accepts
+    // unknown fields, repeated fields and reordered fields, any of which
+    // would give a committed transaction a fresh hash.
+    if signed.encoded_len() != bytes.len() || signed.encode_to_vec() != bytes {
+        return Err(TransactionError::Malformed(
+            "the signed message is not in its canonical encoding".into(),
+        ));
+    }
     let author: [u8; 32] = signed
         .author
         .as_slice()

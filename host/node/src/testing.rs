@@ -29,6 +29,15 @@ use crate::node::{Node, NodeKeys, StartError};
 /// Largest answer read back from a router (a block list can be long).
 pub const ANSWER_SIZE_MAX: usize = 64 << 20;
 
+/// Which of the node's two APIs a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The public API (explorer, transactions, service queries).
+    Public,
+    /// The private (operator) API.
+    Private,
+}
+
 /// A single-validator node on a memory database with in-process APIs.
 pub struct InProcessNode {
     node: Arc<Node>,
@@ -74,6 +83,17 @@ impl InProcessNode {
     }
 
     fn call(&self, router: &Router, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> (u16, Value) {
+        self.try_call(router, method, path, body)
+            .expect("a well-formed request")
+    }
+
+    fn try_call(
+        &self,
+        router: &Router,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(u16, Value), axum::http::Error> {
         let mut request = Request::builder().method(method).uri(path);
         let body = match body {
             Some((content_type, bytes)) => {
@@ -82,9 +102,9 @@ impl InProcessNode {
             }
             None => Body::empty(),
         };
-        let request = request.body(body).expect("a well-formed request");
+        let request = request.body(body)?;
         let router = router.clone();
-        self.runtime.block_on(async move {
+        Ok(self.runtime.block_on(async move {
             let response = router.oneshot(request).await.expect("routers are infallible");
             let status = response.status().as_u16();
             let bytes = axum::body::to_bytes(response.into_body(), ANSWER_SIZE_MAX)
@@ -93,7 +113,33 @@ impl InProcessNode {
             let value = serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
             (status, value)
-        })
+        }))
+    }
+
+    /// Any request on either API: the status and the JSON answer (or the
+    /// text, as a JSON string); an error if `method`, `path` or
+    /// `content_type` cannot form an HTTP request at all. The body is sent
+    /// with its `content_type`; without one, the request has no body.
+    pub fn request(
+        &self,
+        api: Api,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<(u16, Value), axum::http::Error> {
+        let method = Method::from_bytes(method.as_bytes())?;
+        let router = match api {
+            Api::Public => &self.public,
+            Api::Private => &self.private,
+        };
+        match content_type {
+            Some(content_type) => {
+                axum::http::HeaderValue::from_str(content_type)?;
+                self.try_call(router, method, path, Some((content_type, body)))
+            }
+            None => self.try_call(router, method, path, None),
+        }
     }
 
     /// `GET` on the public API: the status and the JSON answer (or the

@@ -406,6 +406,16 @@ impl TestKit {
         self.commit_block(&transactions, true)
     }
 
+    /// Executes a proposal of the given signed transactions (which must
+    /// verify) and discards it: the errors the block would record, with
+    /// nothing committed and the chain unchanged (a proposal that does not
+    /// win its round, in the Runtime contract's terms).
+    pub fn execute_and_discard(&mut self, signed: Vec<Vec<u8>>) -> BTreeMap<CallLocation, ExecutionError> {
+        let transactions = self.verify_all(signed);
+        let block = self.chain_mut().execute(&transactions).expect("the block executes");
+        block.errors().clone()
+    }
+
     /// Creates empty blocks until the chain is at `height`.
     pub fn create_blocks_until(&mut self, height: u64) {
         while self.height() < height {

@@ -73,3 +73,53 @@ fn bad_transactions_are_refused_with_the_reason() {
     message.payload[last] ^= 1;
     assert!(verify(&message.encode_to_vec(), &CHAIN, 1 << 20).is_err());
 }
+
+#[test]
+fn another_encoding_of_a_signed_transaction_is_refused() {
+    // Protobuf decoding accepts an unknown field, a repeated field or
+    // reordered fields; each gives the same signed payload a new hash,
+    // which would let anyone replay a committed transaction.
+    let bytes = sign(&key(1), &CHAIN, CALL, b"args".to_vec());
+    let canonical = verify(&bytes, &CHAIN, 1 << 20).unwrap();
+    let message = SignedMessage::decode(bytes.as_slice()).unwrap();
+
+    let mut unknown_field = bytes.clone();
+    unknown_field.extend([15 << 3, 1]); // field 15, varint 1
+    let mut repeated_field = bytes.clone();
+    repeated_field.extend(
+        SignedMessage {
+            signature: message.signature.clone(),
+            ..SignedMessage::default()
+        }
+        .encode_to_vec(),
+    );
+    let mut reordered = SignedMessage {
+        signature: message.signature.clone(),
+        ..SignedMessage::default()
+    }
+    .encode_to_vec();
+    reordered.extend(
+        SignedMessage {
+            signature: Vec::new(),
+            ..message.clone()
+        }
+        .encode_to_vec(),
+    );
+    for (what, variant) in [
+        ("an unknown field", unknown_field),
+        ("a repeated field", repeated_field),
+        ("reordered fields", reordered),
+    ] {
+        assert_eq!(
+            SignedMessage::decode(variant.as_slice()).unwrap(),
+            message,
+            "{what}: protobuf reads the same message"
+        );
+        assert_ne!(*blake3::hash(&variant).as_bytes(), canonical.hash);
+        assert_eq!(
+            verify(&variant, &CHAIN, 1 << 20).unwrap_err(),
+            TransactionError::Malformed("the signed message is not in its canonical encoding".into()),
+            "{what}"
+        );
+    }
+}
