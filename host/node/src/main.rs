@@ -90,6 +90,17 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Re-executes every block a stopped node stored on a fresh in-memory
+    /// chain from the same genesis, and checks each block's state,
+    /// transaction and error roots and hash.
+    Replay {
+        /// The node's TOML configuration.
+        #[arg(long, required_unless_present = "data_dir", conflicts_with = "data_dir")]
+        config: Option<PathBuf>,
+        /// A `run-dev` node's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Deploys a wasm component and waits until it is active.
     Deploy {
         /// The component (`.wasm`).
@@ -288,6 +299,19 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         Command::Run { config } => {
             let config = NodeConfig::load(&config).map_err(|error| error.to_string())?;
             wasmvisor_node::run(config).map(|()| None)
+        }
+        Command::Replay { config, data_dir } => {
+            let config = match (config, data_dir) {
+                (Some(config), _) => NodeConfig::load(&config).map_err(|error| error.to_string())?,
+                (None, Some(data_dir)) => NodeConfig::development(data_dir),
+                (None, None) => return Err("--config or --data-dir is required".into()),
+            };
+            let report = wasmvisor_node::Node::replay_stored_chain(config)?;
+            Ok(Some(serde_json::json!({
+                "blocks": report.blocks,
+                "transactions": report.transactions,
+                "result": "every block replayed identically",
+            })))
         }
         Command::GenerateTemplate {
             output,

@@ -484,6 +484,31 @@ impl Node {
         }
     }
 
+    /// The replay oracle over a stopped node's data directory: re-executes
+    /// every stored block on a fresh in-memory chain from the same genesis
+    /// (the same configuration and keys) and checks that each block comes
+    /// out the same ([`wasmvisor_blockchain::replay`]). The node must not be
+    /// running: RocksDB admits one process.
+    pub fn replay_stored_chain(config: NodeConfig) -> Result<wasmvisor_blockchain::ReplayReport, String> {
+        let keys_path = config.data_dir.join(KEYS_FILE);
+        let database_path = config.data_dir.join(DATABASE_DIR);
+        if !keys_path.exists() || !database_path.exists() {
+            return Err(format!("no node's chain in {}", config.data_dir.display()));
+        }
+        let keys = NodeKeys::load_or_create(&config.data_dir).map_err(|error| error.to_string())?;
+        let stored = RocksDatabase::open(&database_path).map_err(|error| format!("the database: {error}"))?;
+        let mut original = wasmvisor_storage::Fork::new(wasmvisor_storage::Database::snapshot(&stored));
+        let fresh = Self::open_with(config, keys, Arc::new(wasmvisor_storage::MemoryDatabase::new()))
+            .map_err(|error| format!("the fresh chain: {error}"))?;
+        let report = {
+            let mut guard = fresh.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let chain = guard.as_mut().ok_or("the fresh chain stopped")?;
+            wasmvisor_blockchain::replay(&mut original, chain).map_err(|error| error.to_string())?
+        };
+        fresh.shutdown();
+        Ok(report)
+    }
+
     /// Stops the chain (runtimes' shutdown).
     pub fn shutdown(&self) {
         let chain = self

@@ -30,6 +30,7 @@ pub enum FaultMode {
 pub struct FaultyDatabase {
     disk: MemoryDatabase,
     writes_left: AtomicU64,
+    writes_made: AtomicU64,
     mode: FaultMode,
     crashed: AtomicBool,
 }
@@ -44,6 +45,7 @@ impl FaultyDatabase {
         Self {
             disk,
             writes_left: AtomicU64::new(writes_allowed),
+            writes_made: AtomicU64::new(0),
             mode,
             crashed: AtomicBool::new(false),
         }
@@ -52,6 +54,12 @@ impl FaultyDatabase {
     /// Reopens what survived on the disk, as a healthy database.
     pub fn reopen(&self) -> MemoryDatabase {
         self.disk.clone()
+    }
+
+    /// Keys written so far by merges that succeeded (the write positions
+    /// a run passed).
+    pub fn writes_made(&self) -> u64 {
+        self.writes_made.load(Ordering::SeqCst)
     }
 
     /// Whether the database has crashed.
@@ -82,6 +90,7 @@ impl Database for FaultyDatabase {
             };
         }
         self.writes_left.store(left - writes, Ordering::SeqCst);
+        self.writes_made.fetch_add(writes, Ordering::SeqCst);
         self.disk.merge(patch)
     }
 }

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
-use wasmvisor_blockchain::blocks::{self, precommit_message};
+use wasmvisor_blockchain::blocks::precommit_message;
 use wasmvisor_blockchain::{BlockHeader, Blockchain, Precommit, VerifiedTransaction, sign};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
@@ -33,6 +33,7 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::supervisor::SupervisorConfig;
 
+pub use wasmvisor_blockchain::ReplayMismatch;
 pub use wasmvisor_proto::supervisor::SupervisorMode;
 
 pub mod governance;
@@ -303,16 +304,6 @@ pub struct BlockOutcome {
     pub errors: BTreeMap<CallLocation, ExecutionError>,
 }
 
-/// A block whose replay did not reproduce the original.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("replay diverged at height {height}: {what}")]
-pub struct ReplayMismatch {
-    /// The first height that differs.
-    pub height: u64,
-    /// What differs.
-    pub what: String,
-}
-
 /// An in-process chain (see the crate docs).
 pub struct TestKit {
     builder: TestKitBuilder,
@@ -570,55 +561,10 @@ impl TestKit {
 
     /// The replay oracle: a fresh chain from the same genesis re-executes
     /// every stored block's transactions; the state root, transaction root
-    /// and error root must match at every height.
+    /// and error root must match at every height
+    /// ([`wasmvisor_blockchain::replay`]).
     pub fn replay(&self) -> Result<(), ReplayMismatch> {
-        let fresh = self.builder.clone().build();
-        let mut fresh = fresh;
-        let mut original = self.chain().read_fork();
-        let last = self.height();
-        for height in 0..=last {
-            let expected = blocks::header(&mut original, height)
-                .ok()
-                .flatten()
-                .ok_or_else(|| ReplayMismatch {
-                    height,
-                    what: "the original block is missing".into(),
-                })?;
-            let replayed = if height == 0 {
-                fresh.last_header()
-            } else {
-                let hashes = blocks::block_transactions(&mut original, height).map_err(|error| ReplayMismatch {
-                    height,
-                    what: error.to_string(),
-                })?;
-                let signed = hashes
-                    .iter()
-                    .map(|hash| {
-                        blocks::transaction(&mut original, hash)
-                            .ok()
-                            .flatten()
-                            .map(|(signed, _)| signed)
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| ReplayMismatch {
-                        height,
-                        what: "a transaction is missing".into(),
-                    })?;
-                fresh.create_block_with(signed).header
-            };
-            for (what, left, right) in [
-                ("state root", &expected.state_hash, &replayed.state_hash),
-                ("transaction root", &expected.tx_hash, &replayed.tx_hash),
-                ("error root", &expected.error_hash, &replayed.error_hash),
-            ] {
-                if left != right {
-                    return Err(ReplayMismatch {
-                        height,
-                        what: format!("{what} differs"),
-                    });
-                }
-            }
-        }
-        Ok(())
+        let mut fresh = self.builder.clone().build();
+        wasmvisor_blockchain::replay(&mut self.chain().read_fork(), fresh.chain_mut()).map(|_| ())
     }
 }

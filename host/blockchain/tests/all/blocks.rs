@@ -14,17 +14,17 @@ use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::{CallInfo, InstanceSpec, Runtime};
 use wasmvisor_storage::{Database, MemoryDatabase};
 
-const VALIDATORS: u8 = 4;
+pub const VALIDATORS: u8 = 4;
 
 fn consensus_key(validator: u8) -> SigningKey {
     SigningKey::from_bytes(&[100 + validator; 32])
 }
 
-fn runtimes() -> Vec<Arc<dyn Runtime>> {
+pub fn runtimes() -> Vec<Arc<dyn Runtime>> {
     vec![Arc::new(NativeRuntime::new(vec![Arc::new(TokenService)]))]
 }
 
-fn genesis() -> GenesisConfig {
+pub fn genesis() -> GenesisConfig {
     let token = TokenService.artifact_id();
     GenesisConfig {
         artifacts: vec![(token.clone(), vec![])],
@@ -48,7 +48,7 @@ fn genesis() -> GenesisConfig {
     }
 }
 
-fn precommits(height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit> {
+pub fn precommits(height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit> {
     let message = precommit_message(height, hash);
     voters
         .iter()

@@ -1,4 +1,5 @@
 //! Integration tests of the blockchain layer (one test binary).
 
 mod blocks;
+mod crash;
 mod transactions;

@@ -1,4 +1,7 @@
 //! The `wasmvisor` binary on loopback ports, driven over HTTP as an
 //! operator and a client would (one test binary).
 
+mod crash;
+mod hostile;
 mod node;
+mod support;

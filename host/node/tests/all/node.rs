@@ -2,9 +2,8 @@
 //! private API, transacts through the public API, restarts, and checks
 //! that bad input gets the right 4xx.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -19,118 +18,7 @@ use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet}
 use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
-/// A running `wasmvisor run-dev` with the API addresses it printed.
-struct RunningNode {
-    child: Child,
-    public: String,
-    private: String,
-}
-
-impl RunningNode {
-    /// `wasmvisor run-dev` on free loopback ports.
-    fn start(data_dir: &Path) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
-            "run-dev",
-            "--public-api",
-            "127.0.0.1:0",
-            "--private-api",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ]))
-    }
-
-    /// `wasmvisor run --config <file>`.
-    fn run(config: &Path) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args(["run", "--config", config.to_str().unwrap()]))
-    }
-
-    fn spawn(command: &mut Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut address = |prefix: &str| {
-            let line = lines.next().expect("the node prints its addresses").unwrap();
-            line.strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("unexpected line {line:?}"))
-                .to_owned()
-        };
-        let public = address("public API listening on ");
-        let private = address("private API listening on ");
-        Self { child, public, private }
-    }
-
-    /// Stops the node with SIGTERM and waits for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "the node stops cleanly: {exit:?}");
-    }
-}
-
-impl Drop for RunningNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn get(url: &str) -> (u16, Value) {
-    let mut response = agent().get(url).call().expect("the request is answered");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn post(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let mut response = agent()
-        .post(url)
-        .header("content-type", content_type)
-        .send(&body[..])
-        .expect("the request is answered");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn answer(value: &Value) -> Vec<u8> {
-    hex::decode(value["answer"].as_str().expect("an answer")).unwrap()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn chain_id(node: &RunningNode) -> [u8; 32] {
-    // The chain id is the genesis block's hash.
-    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
-    hex::decode(block["hash"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap()
-}
+use crate::support::{RunningNode, agent, answer, chain_id, get, post, wait_for, wasmvisor, write_config};
 
 #[test]
 fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
@@ -598,16 +486,6 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     node.stop();
 }
 
-/// A node configuration on free loopback ports with `system_services`.
-fn write_config(dir: &Path, system_services: &str) -> std::path::PathBuf {
-    let path = dir.join("node.toml");
-    let text = format!(
-        "data_dir = \"data\"\npublic_api = \"127.0.0.1:0\"\nprivate_api = \"127.0.0.1:0\"\nblock_interval_ms = 100\n\n{system_services}"
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn services(node: &RunningNode) -> Vec<Value> {
     get(&format!("{}/api/system/v1/services", node.public)).1["instances"]
         .as_array()
@@ -835,13 +713,6 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", oversized);
     assert_eq!(status, 413);
     assert!(reply["error"].is_string(), "{reply}");
-}
-
-fn wasmvisor(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn wasmvisor_ok(args: &[&str]) {

@@ -3,5 +3,6 @@
 mod crash;
 mod fork;
 mod model;
+mod model_machine;
 mod proofs;
 mod rocks;

@@ -1,0 +1,157 @@
+//! What the tests of this binary share: the real `wasmvisor` binary on
+//! loopback ports, and small HTTP helpers.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `wasmvisor run-dev` with the API addresses it printed.
+pub struct RunningNode {
+    pub child: Child,
+    pub public: String,
+    pub private: String,
+}
+
+impl RunningNode {
+    /// `wasmvisor run-dev` on free loopback ports.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
+            "run-dev",
+            "--public-api",
+            "127.0.0.1:0",
+            "--private-api",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ]))
+    }
+
+    /// `wasmvisor run --config <file>`.
+    pub fn run(config: &Path) -> Self {
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args(["run", "--config", config.to_str().unwrap()]))
+    }
+
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut address = |prefix: &str| {
+            let line = lines.next().expect("the node prints its addresses").unwrap();
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+                .to_owned()
+        };
+        let public = address("public API listening on ");
+        let private = address("private API listening on ");
+        Self { child, public, private }
+    }
+
+    /// Stops the node with SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "the node stops cleanly: {exit:?}");
+    }
+}
+
+impl RunningNode {
+    /// Kills the node with SIGKILL (no shutdown of any kind) and waits.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the node is running");
+        let exit = self.child.wait().unwrap();
+        assert!(!exit.success(), "the node was killed: {exit:?}");
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub fn get(url: &str) -> (u16, Value) {
+    let mut response = agent().get(url).call().expect("the request is answered");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// `GET` that may find no server: `None` if the request is not answered.
+pub fn try_get(url: &str) -> Option<(u16, Value)> {
+    let mut response = agent().get(url).call().ok()?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+pub fn post(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let mut response = agent()
+        .post(url)
+        .header("content-type", content_type)
+        .send(&body[..])
+        .expect("the request is answered");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+pub fn answer(value: &Value) -> Vec<u8> {
+    hex::decode(value["answer"].as_str().expect("an answer")).unwrap()
+}
+
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn chain_id(node: &RunningNode) -> [u8; 32] {
+    // The chain id is the genesis block's hash.
+    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
+    hex::decode(block["hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// A node configuration on free loopback ports with `system_services`.
+pub fn write_config(dir: &Path, system_services: &str) -> std::path::PathBuf {
+    let path = dir.join("node.toml");
+    let text = format!(
+        "data_dir = \"data\"\npublic_api = \"127.0.0.1:0\"\nprivate_api = \"127.0.0.1:0\"\nblock_interval_ms = 100\n\n{system_services}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the binary with `args` and waits for it.
+pub fn wasmvisor(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(args)
+        .output()
+        .unwrap()
+}
