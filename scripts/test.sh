@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, then every test of the workspace
-# (the first build also compiles every wasm guest into a component).
+# The whole test suite: formatting, lints, every test of the workspace (the
+# first build also compiles every wasm guest into a component), the crash
+# consistency run with its report, then a bounded run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Guest crates live outside the host workspace; check them file by file.
-find guest-supervisor artifacts/guests wit/sdk -name '*.rs' -not -path '*/target/*' -print0 |
+find guest-supervisor artifacts/guests wit/sdk tests/fuzz -name '*.rs' -not -path '*/target/*' -print0 |
   xargs -0 rustfmt --edition 2024 --config max_width=120 --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+# The SIGKILL crash-consistency test runs on its own below, so its report
+# (kills, blocks, transactions) is printed.
+cargo test --workspace --locked -- --skip sigkill_under_load
+echo "== crash consistency (the real binary, SIGKILL under load)"
+cargo test --locked -p wasmvisor-node --test all -- --exact \
+  crash::sigkill_under_load_loses_no_committed_block_and_replays_identically --nocapture
+echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
+./scripts/fuzz.sh
