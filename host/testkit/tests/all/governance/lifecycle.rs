@@ -156,3 +156,48 @@ fn services_stop_freeze_resume_and_unused_artifacts_unload() {
         testkit.replay().unwrap();
     }
 }
+
+#[test]
+fn a_component_importing_the_dispatcher_is_refused_at_deploy_and_the_chain_goes_on() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let sneaky = artifact("sneaky", "1.0.0");
+        let request = deploy_request(
+            &sneaky,
+            wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
+            testkit.height() + 100,
+            0,
+        );
+        let requests = (0..quorum(count, mode))
+            .map(|validator| testkit.sign_as_validator(validator, REQUEST_DEPLOY, request.encode_to_vec()))
+            .collect();
+        let block = testkit.create_block_with(requests);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        // This node's own deploy refuses the component and reports so.
+        create_blocks_until(&mut testkit, |testkit| {
+            deploy_state(testkit, &request).status != DeployStatus::DeployPending as i32
+        });
+        let state = deploy_state(&testkit, &request);
+        assert_eq!(state.status, DeployStatus::DeployFailed as i32, "{count} {mode:?}");
+        assert!(
+            state.error.contains(wasmvisor_wasm::DISPATCHER_IMPORT),
+            "{count} {mode:?}: the refusal names the forbidden import: {}",
+            state.error
+        );
+        assert!(
+            !services(&testkit)
+                .artifacts
+                .iter()
+                .any(|record| record.artifact == Some(sneaky.clone())),
+            "the artifact is not registered"
+        );
+        // The chain goes on: an ordinary component deploys afterwards.
+        deploy(
+            &mut testkit,
+            mode,
+            &artifact("notebook", "1.0.0"),
+            wasmvisor_artifacts::NOTEBOOK.bytes,
+        );
+        testkit.replay().unwrap();
+    }
+}
