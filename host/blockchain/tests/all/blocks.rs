@@ -59,7 +59,7 @@ pub fn precommits(height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit>
         .collect()
 }
 
-fn wallet_transaction(chain: &Blockchain, seed: u8, name: &str) -> wasmvisor_blockchain::VerifiedTransaction {
+pub fn wallet_transaction(chain: &Blockchain, seed: u8, name: &str) -> wasmvisor_blockchain::VerifiedTransaction {
     let bytes = sign(
         &SigningKey::from_bytes(&[seed; 32]),
         &chain.chain_id(),

@@ -2,4 +2,5 @@
 
 mod blocks;
 mod crash;
+mod replay;
 mod transactions;
