@@ -7,6 +7,12 @@
 #   scripts/fuzz.sh                 every target, WASMVISOR_FUZZ_SECONDS each (30)
 #   scripts/fuzz.sh rest 3600       one target for an hour
 #
+# A run of every target (what scripts/test.sh does) starts each from its
+# seeds in a fresh corpus, so its length stays bounded: libFuzzer first
+# executes the whole corpus it is given, and a grown component corpus takes
+# minutes to compile. A run of one named target grows the persistent corpus
+# in $CARGO_TARGET_DIR/fuzz-corpus/<target>/.
+#
 # Coverage instrumentation without a sanitizer (`-s none`): every crate of
 # ours denies `unsafe`, so what fuzzing can find is a panic, an arithmetic
 # overflow (debug assertions are on), a hang or unbounded memory — and this
@@ -25,11 +31,15 @@ export PATH="$tools/bin:$PATH"
 
 targets=(transaction supervisor rest storage component)
 seconds="${WASMVISOR_FUZZ_SECONDS:-30}"
-if [ $# -ge 1 ]; then targets=("$1"); fi
-if [ $# -ge 2 ]; then seconds="$2"; fi
-
 fuzz_target_dir="$CARGO_TARGET_DIR/fuzz"
 corpora="$CARGO_TARGET_DIR/fuzz-corpus"
+if [ $# -ge 1 ]; then
+  targets=("$1")
+else
+  corpora="$(mktemp -d)"
+  trap 'rm -rf "$corpora"' EXIT
+fi
+if [ $# -ge 2 ]; then seconds="$2"; fi
 findings="$CARGO_TARGET_DIR/fuzz-findings"
 options=(-s none --debug-assertions --fuzz-dir tests/fuzz --target-dir "$fuzz_target_dir")
 
