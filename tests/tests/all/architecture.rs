@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-proto", 0),
     ("wasmvisor-artifacts", 0),
     ("wasmvisor-storage", 1),
+    ("wasmvisor-consensus", 1),
     ("wasmvisor-runtime", 2),
     ("wasmvisor-native", 3),
     ("wasmvisor-wasm", 3),

@@ -1,0 +1,4 @@
+//! The consensus types and signatures (one test binary).
+
+mod context;
+mod signing;

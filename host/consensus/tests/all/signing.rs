@@ -1,0 +1,172 @@
+//! Votes, proposals, extensions and validator proofs verify only as
+//! signed: another chain, key, height, round, type, value or block does
+//! not.
+
+use malachitebft_core_types::{NilOrVal, Round, VoteExtensionScope, VoteType};
+use malachitebft_signing::{Signer, Verifier};
+use wasmvisor_consensus::{Address, Block, BlockId, ConsensusSigner, ConsensusVerifier, Height, Proposal, Vote};
+
+const CHAIN: [u8; 32] = [7; 32];
+
+fn signer(seed: u8) -> ConsensusSigner {
+    ConsensusSigner::new([seed; 32], CHAIN)
+}
+
+fn address(seed: u8) -> Address {
+    Address(*signer(seed).public_key().as_bytes())
+}
+
+fn vote() -> Vote {
+    Vote {
+        height: Height(5),
+        round: Round::new(1),
+        value: NilOrVal::Val(BlockId([9; 32])),
+        vote_type: VoteType::Precommit,
+        validator: address(1),
+        extension: None,
+    }
+}
+
+#[tokio::test]
+async fn a_vote_verifies_only_as_signed() {
+    let signed = signer(1).sign_vote(vote()).await.unwrap();
+    let key = signer(1).public_key();
+    let verifier = ConsensusVerifier::new(CHAIN);
+    let check = |vote: Vote, verifier: ConsensusVerifier, key| {
+        let signature = signed.signature;
+        async move {
+            verifier
+                .verify_signed_vote(&vote, &signature, &key)
+                .await
+                .unwrap()
+                .is_valid()
+        }
+    };
+    assert!(check(vote(), verifier.clone(), key).await);
+    let changes: Vec<(&str, Vote)> = vec![
+        (
+            "height",
+            Vote {
+                height: Height(6),
+                ..vote()
+            },
+        ),
+        (
+            "round",
+            Vote {
+                round: Round::new(2),
+                ..vote()
+            },
+        ),
+        (
+            "type",
+            Vote {
+                vote_type: VoteType::Prevote,
+                ..vote()
+            },
+        ),
+        (
+            "value",
+            Vote {
+                value: NilOrVal::Nil,
+                ..vote()
+            },
+        ),
+        (
+            "another value",
+            Vote {
+                value: NilOrVal::Val(BlockId([8; 32])),
+                ..vote()
+            },
+        ),
+        (
+            "voter",
+            Vote {
+                validator: address(2),
+                ..vote()
+            },
+        ),
+    ];
+    for (what, changed) in changes {
+        assert!(
+            !check(changed, verifier.clone(), key).await,
+            "a vote with another {what}"
+        );
+    }
+    assert!(
+        !check(vote(), ConsensusVerifier::new([8; 32]), key).await,
+        "another chain"
+    );
+    assert!(!check(vote(), verifier, signer(2).public_key()).await, "another key");
+}
+
+#[tokio::test]
+async fn a_proposal_signs_its_block_header() {
+    let block = Block {
+        header: b"header".to_vec(),
+        transactions: vec![b"tx".to_vec()],
+    };
+    let proposal = Proposal {
+        height: Height(2),
+        round: Round::new(0),
+        value: block.clone(),
+        pol_round: Round::Nil,
+        validator: address(3),
+    };
+    let signed = signer(3).sign_proposal(proposal.clone()).await.unwrap();
+    let verifier = ConsensusVerifier::new(CHAIN);
+    let key = signer(3).public_key();
+    let check = |proposal: Proposal| {
+        let (verifier, signature) = (verifier.clone(), signed.signature);
+        async move {
+            verifier
+                .verify_signed_proposal(&proposal, &signature, &key)
+                .await
+                .unwrap()
+                .is_valid()
+        }
+    };
+    assert!(check(proposal.clone()).await);
+    let other_header = Proposal {
+        value: Block {
+            header: b"another header".to_vec(),
+            ..block
+        },
+        ..proposal.clone()
+    };
+    assert!(!check(other_header).await);
+    let relocked = Proposal {
+        pol_round: Round::new(0),
+        ..proposal.clone()
+    };
+    assert!(!check(relocked).await);
+}
+
+#[tokio::test]
+async fn extensions_are_bound_to_their_scope_and_proofs_verify() {
+    let scope = |round| VoteExtensionScope::new(Height(4), Round::new(round), BlockId([1; 32]), address(1));
+    let signed = signer(1).sign_vote_extension(scope(0), b"data".to_vec()).await.unwrap();
+    let verifier = ConsensusVerifier::new(CHAIN);
+    let key = signer(1).public_key();
+    let valid = verifier
+        .verify_signed_vote_extension(&scope(0), &b"data".to_vec(), &signed.signature, &key)
+        .await
+        .unwrap()
+        .is_valid();
+    assert!(valid);
+    let moved = verifier
+        .verify_signed_vote_extension(&scope(1), &b"data".to_vec(), &signed.signature, &key)
+        .await
+        .unwrap()
+        .is_valid();
+    assert!(!moved, "the same extension in another round");
+
+    let proof = signer(1)
+        .sign_validator_proof(key.as_bytes().to_vec(), b"peer".to_vec())
+        .await
+        .unwrap();
+    assert!(verifier.verify_validator_proof(&proof).await.unwrap().is_valid());
+    let mut forged = proof.clone();
+    forged.peer_id = b"other peer".to_vec();
+    assert!(!verifier.verify_validator_proof(&forged).await.unwrap().is_valid());
+}
