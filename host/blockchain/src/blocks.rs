@@ -33,9 +33,12 @@ pub fn transactions_root(hashes: &[Hash]) -> Hash {
     list_root_from_scratch(&items)
 }
 
-/// What a validator signs to precommit a block.
-pub fn precommit_message(height: u64, block_hash: &Hash) -> Vec<u8> {
-    [&height.to_le_bytes()[..], block_hash].concat()
+/// What a validator signs to precommit a block: the consensus engine's
+/// precommit preimage (domain tag, chain id, height, round, block hash,
+/// the validator's consensus key), so the engine's commit certificate and
+/// the stored precommits are the same signatures.
+pub fn precommit_message(chain_id: &Hash, height: u64, round: u32, block_hash: &Hash, validator: &[u8; 32]) -> Vec<u8> {
+    wasmvisor_consensus::signing::precommit_sign_bytes(chain_id, height, round, block_hash, validator)
 }
 
 fn to_proto_error(error: &ExecutionError) -> wasmvisor_proto::runtime::ExecutionError {

@@ -343,7 +343,6 @@ impl Blockchain {
         if validators.is_empty() {
             return Ok(());
         }
-        let message = precommit_message(block.header.height, &block.hash);
         let mut signers = std::collections::BTreeSet::new();
         for precommit in precommits {
             let key = validators
@@ -360,6 +359,13 @@ impl Blockchain {
                 .as_slice()
                 .try_into()
                 .map_err(|_| BlockError::Precommits("bad signature".into()))?;
+            let message = precommit_message(
+                &self.chain_id(),
+                block.header.height,
+                precommit.round,
+                &block.hash,
+                key.as_bytes(),
+            );
             key.verify_strict(&message, &Signature::from_bytes(&signature))
                 .map_err(|_| {
                     BlockError::Precommits(format!("validator {}'s signature does not verify", precommit.validator))

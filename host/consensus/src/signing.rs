@@ -52,6 +52,30 @@ pub fn vote_sign_bytes(chain_id: &[u8; 32], vote: &Vote) -> Vec<u8> {
     bytes
 }
 
+/// The bytes a validator's precommit for block `block_hash` at `height`
+/// and `round` covers: a precommit vote's preimage. The chain stores these
+/// signatures beside each block, so the engine's commit certificate and
+/// the chain's precommits are the same signatures.
+pub fn precommit_sign_bytes(
+    chain_id: &[u8; 32],
+    height: u64,
+    round: u32,
+    block_hash: &[u8; 32],
+    validator: &[u8; 32],
+) -> Vec<u8> {
+    vote_sign_bytes(
+        chain_id,
+        &Vote {
+            height: crate::context::Height(height),
+            round: Round::new(round),
+            value: NilOrVal::Val(BlockId(*block_hash)),
+            vote_type: VoteType::Precommit,
+            validator: crate::context::Address(*validator),
+            extension: None,
+        },
+    )
+}
+
 /// The bytes a proposal's signature covers.
 pub fn proposal_sign_bytes(chain_id: &[u8; 32], proposal: &Proposal) -> Vec<u8> {
     use malachitebft_core_types::Value;

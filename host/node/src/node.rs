@@ -421,14 +421,17 @@ impl Node {
             .into_iter()
             .partition(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true));
         let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
+        let message = precommit_message(
+            &chain.chain_id(),
+            block.header.height,
+            0,
+            &block.hash,
+            self.keys.consensus.verifying_key().as_bytes(),
+        );
         let precommits = vec![Precommit {
             validator: me as u32,
-            signature: self
-                .keys
-                .consensus
-                .sign(&precommit_message(block.header.height, &block.hash))
-                .to_bytes()
-                .to_vec(),
+            signature: self.keys.consensus.sign(&message).to_bytes().to_vec(),
+            round: 0,
         }];
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         {

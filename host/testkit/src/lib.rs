@@ -431,14 +431,24 @@ impl TestKit {
         }
         let block = self.chain_mut().execute(transactions).expect("the block executes");
         let errors = block.errors().clone();
-        let message = precommit_message(block.header.height, &block.hash);
+        let chain_id = self.chain_id();
         let precommits = self
             .validators
             .iter()
             .enumerate()
-            .map(|(index, validator)| Precommit {
-                validator: index as u32,
-                signature: validator.consensus_key.sign(&message).to_bytes().to_vec(),
+            .map(|(index, validator)| {
+                let message = precommit_message(
+                    &chain_id,
+                    block.header.height,
+                    0,
+                    &block.hash,
+                    validator.consensus_key.verifying_key().as_bytes(),
+                );
+                Precommit {
+                    validator: index as u32,
+                    signature: validator.consensus_key.sign(&message).to_bytes().to_vec(),
+                    round: 0,
+                }
             })
             .collect();
         let header = self

@@ -48,13 +48,17 @@ pub fn genesis() -> GenesisConfig {
     }
 }
 
-pub fn precommits(height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit> {
-    let message = precommit_message(height, hash);
+pub fn precommits(chain_id: &[u8; 32], height: u64, hash: &[u8; 32], voters: &[u8]) -> Vec<Precommit> {
     voters
         .iter()
-        .map(|validator| Precommit {
-            validator: u32::from(*validator),
-            signature: consensus_key(*validator).sign(&message).to_bytes().to_vec(),
+        .map(|validator| {
+            let key = consensus_key(*validator);
+            let message = precommit_message(chain_id, height, 0, hash, key.verifying_key().as_bytes());
+            Precommit {
+                validator: u32::from(*validator),
+                signature: key.sign(&message).to_bytes().to_vec(),
+                round: 0,
+            }
         })
         .collect()
 }
@@ -82,7 +86,7 @@ fn committed_blocks_chain_by_hash_and_record_their_transactions() {
     let first = wallet_transaction(&chain, 1, "alice");
     let duplicate = wallet_transaction(&chain, 1, "alice again");
     let block = chain.execute(&[first.clone(), duplicate.clone()]).unwrap();
-    let votes = precommits(1, &block.hash, &[0, 1, 3]);
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 3]);
     let header = chain.commit(block, votes).unwrap();
 
     assert_eq!(header.height, 1);
@@ -120,24 +124,40 @@ fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
     let transaction = wallet_transaction(&chain, 1, "alice");
 
     let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
-    let too_few = precommits(1, &block.hash, &[0, 1]);
+    let too_few = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1]);
     assert!(matches!(chain.commit(block, too_few), Err(BlockError::Precommits(_))));
 
     let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
-    let mut forged = precommits(1, &block.hash, &[0, 1, 2]);
+    let mut forged = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
     forged[2].signature[0] ^= 1;
     assert!(matches!(chain.commit(block, forged), Err(BlockError::Precommits(_))));
 
     let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
-    let wrong_block = precommits(1, &[9; 32], &[0, 1, 2]);
+    let wrong_block = precommits(&chain.chain_id(), 1, &[9; 32], &[0, 1, 2]);
     assert!(matches!(
         chain.commit(block, wrong_block),
         Err(BlockError::Precommits(_))
     ));
 
+    // Precommits of another chain, or claiming another round than they
+    // signed, are not this block's.
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let other_chain = precommits(&[5; 32], 1, &block.hash, &[0, 1, 2]);
+    assert!(matches!(
+        chain.commit(block, other_chain),
+        Err(BlockError::Precommits(_))
+    ));
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let mut other_round = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
+    other_round[0].round = 1;
+    assert!(matches!(
+        chain.commit(block, other_round),
+        Err(BlockError::Precommits(_))
+    ));
+
     assert_eq!(chain.last_header().unwrap().height, 0, "nothing was committed");
     let block = chain.execute(&[transaction]).unwrap();
-    let votes = precommits(1, &block.hash, &[1, 2, 3]);
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[1, 2, 3]);
     assert_eq!(chain.commit(block, votes).unwrap().height, 1);
 }
 
@@ -150,7 +170,7 @@ fn committed_or_repeated_transactions_are_refused() {
         Err(BlockError::DuplicateTransaction(hash)) if hash == transaction.hash
     ));
     let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
-    let votes = precommits(1, &block.hash, &[0, 1, 2]);
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
     chain.commit(block, votes).unwrap();
     assert!(chain.is_committed(&transaction.hash).unwrap());
     assert!(
@@ -204,7 +224,7 @@ fn a_reader_sees_each_newly_committed_block_from_another_thread() {
     };
     assert!(!unchanged.join().unwrap());
 
-    let votes = precommits(1, &block.hash, &[0, 1, 2]);
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
     chain.commit(block, votes).unwrap();
     let committed = std::thread::spawn(move || (reader.is_committed(&hash).unwrap(), reader.instance(2).unwrap()));
     let (committed, token) = committed.join().unwrap();

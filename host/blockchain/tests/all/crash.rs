@@ -79,7 +79,7 @@ fn run(database: Arc<dyn Database>, headers: &mut Vec<BlockHeader>) -> Result<()
                 .collect();
             let block = chain.execute(&transactions)?;
             let voters: Vec<u8> = (0..VALIDATORS).collect();
-            let signatures = precommits(height, &block.hash, &voters);
+            let signatures = precommits(&chain.chain_id(), height, &block.hash, &voters);
             headers.push(chain.commit(block, signatures)?);
         }
         Ok(())

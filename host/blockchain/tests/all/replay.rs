@@ -21,7 +21,7 @@ fn three_blocks(database: Arc<dyn Database>) {
             wallet_transaction(&chain, height as u8 * 2 + 1, "b"),
         ];
         let block = chain.execute(&transactions).unwrap();
-        let signatures = precommits(height, &block.hash, &voters);
+        let signatures = precommits(&chain.chain_id(), height, &block.hash, &voters);
         chain.commit(block, signatures).unwrap();
     }
     chain.shutdown();

@@ -265,7 +265,13 @@ fn proven_balance(node: &RunningNode, owner: &SigningKey) -> (Option<u64>, Strin
         .unwrap();
     validator
         .verify_strict(
-            &wasmvisor_blockchain::blocks::precommit_message(header.height, &block_hash),
+            &wasmvisor_blockchain::blocks::precommit_message(
+                &chain_id(node),
+                header.height,
+                u32::try_from(precommit["round"].as_u64().unwrap()).unwrap(),
+                &block_hash,
+                validator.as_bytes(),
+            ),
             &ed25519_dalek::Signature::from_bytes(&signature),
         )
         .expect("the header is precommitted by the validator");
