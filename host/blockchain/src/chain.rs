@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Proposal};
+use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, Precommits};
 use wasmvisor_runtime::{NodeError, Runtime};
 use wasmvisor_storage::{Database, Fork, Hash};
@@ -35,6 +36,11 @@ pub enum BlockError {
 fn hex(hash: &Hash) -> String {
     hash.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+/// Why a proposed block is not valid on this node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid proposal: {0}")]
+pub struct InvalidBlock(pub String);
 
 /// `n * 2 / 3 + 1`: votes needed out of `n` validators.
 pub fn byzantine_quorum(validator_count: usize) -> usize {
@@ -317,6 +323,82 @@ impl Blockchain {
             header,
             proposal,
         })
+    }
+
+    /// Executes `transactions` as this validator's proposal: the pending
+    /// block, and the value the consensus engine sends to the other
+    /// validators (the encoded header and the signed transactions).
+    pub fn propose(
+        &mut self,
+        transactions: &[VerifiedTransaction],
+    ) -> Result<(PendingBlock, wasmvisor_consensus::Block), BlockError> {
+        let block = self.execute(transactions)?;
+        let value = wasmvisor_consensus::Block {
+            header: block.header.encode_to_vec(),
+            transactions: transactions
+                .iter()
+                .map(|transaction| transaction.signed.clone())
+                .collect(),
+        };
+        Ok((block, value))
+    }
+
+    /// Validates another validator's proposal on this node's own fork: the
+    /// header must decode canonically and be for the next height, every
+    /// transaction must verify (and be neither repeated nor committed), and
+    /// executing them must give exactly the proposed header. Answers the
+    /// pending block, to commit if the engine decides it; several proposals
+    /// may be validated per height and only the decided one commits.
+    pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
+        if value.transactions.len() > wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX {
+            return Err(InvalidBlock(format!(
+                "{} transactions; at most {} fit in a block",
+                value.transactions.len(),
+                wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX
+            )));
+        }
+        let proposed = BlockHeader::decode(value.header.as_slice())
+            .map_err(|error| InvalidBlock(format!("the header does not decode: {error}")))?;
+        if proposed.encode_to_vec() != value.header {
+            return Err(InvalidBlock("the header is not canonically encoded".into()));
+        }
+        let next = self
+            .last_header()
+            .map_err(|error| InvalidBlock(error.to_string()))?
+            .height
+            + 1;
+        if proposed.height != next {
+            return Err(InvalidBlock(format!(
+                "the block is for height {}; the next is {next}",
+                proposed.height
+            )));
+        }
+        let transactions = value
+            .transactions
+            .iter()
+            .enumerate()
+            .map(|(position, signed)| {
+                self.verify(signed)
+                    .map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let block = self
+            .execute(&transactions)
+            .map_err(|error| InvalidBlock(format!("the block does not execute: {error}")))?;
+        for (what, proposed, executed) in [
+            ("transaction root", &proposed.tx_hash, &block.header.tx_hash),
+            ("state root", &proposed.state_hash, &block.header.state_hash),
+            ("error root", &proposed.error_hash, &block.header.error_hash),
+            ("previous block hash", &proposed.prev_hash, &block.header.prev_hash),
+        ] {
+            if proposed != executed {
+                return Err(InvalidBlock(format!("the proposed {what} differs from this node's")));
+            }
+        }
+        if block.header != proposed {
+            return Err(InvalidBlock("the proposed header differs from this node's".into()));
+        }
+        Ok(block)
     }
 
     /// Commits an executed block with its precommits. If the consensus

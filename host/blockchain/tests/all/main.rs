@@ -2,5 +2,6 @@
 
 mod blocks;
 mod crash;
+mod proposals;
 mod replay;
 mod transactions;
