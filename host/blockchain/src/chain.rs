@@ -343,18 +343,27 @@ impl Blockchain {
         Ok((block, value))
     }
 
-    /// Validates another validator's proposal on this node's own fork: the
-    /// header must decode canonically and be for the next height, every
+    /// Validates another validator's proposal on this node's own fork: at
+    /// most the consensus configuration's transactions per block; the
+    /// header must decode canonically and be for the next height; every
     /// transaction must verify (and be neither repeated nor committed), and
     /// executing them must give exactly the proposed header. Answers the
     /// pending block, to commit if the engine decides it; several proposals
     /// may be validated per height and only the decided one commits.
     pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
-        if value.transactions.len() > wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX {
+        // The consensus configuration's limit (0: the node's own maximum).
+        let configured = self
+            .consensus_config()
+            .map_err(|error| InvalidBlock(error.to_string()))?
+            .transactions_per_block_max as usize;
+        let limit = match configured {
+            0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
+            configured => configured.min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
+        };
+        if value.transactions.len() > limit {
             return Err(InvalidBlock(format!(
-                "{} transactions; at most {} fit in a block",
-                value.transactions.len(),
-                wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX
+                "{} transactions; a block holds at most {limit}",
+                value.transactions.len()
             )));
         }
         let proposed = BlockHeader::decode(value.header.as_slice())

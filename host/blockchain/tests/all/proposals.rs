@@ -106,6 +106,29 @@ fn proposals_that_do_not_match_their_execution_are_refused_with_the_reason() {
         InvalidBlock("the header is not canonically encoded".into())
     );
 
+    // More transactions than the consensus configuration allows a block.
+    let mut strict = Blockchain::genesis(
+        Arc::new(MemoryDatabase::new()),
+        runtimes(),
+        wasmvisor_dispatcher::GenesisConfig {
+            consensus: wasmvisor_proto::blockchain::ConsensusConfig {
+                transactions_per_block_max: 1,
+                ..genesis().consensus
+            },
+            ..genesis()
+        },
+        None,
+    )
+    .unwrap();
+    let two = wasmvisor_consensus::Block {
+        header: value.header.clone(),
+        transactions: vec![value.transactions[0].clone(); 2],
+    };
+    assert_eq!(
+        refused(&mut strict, &two),
+        InvalidBlock("2 transactions; a block holds at most 1".into())
+    );
+
     // Nothing was committed by any of it; the honest proposal still
     // validates.
     assert_eq!(validator.last_header().unwrap().height, 0);
