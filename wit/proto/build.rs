@@ -10,6 +10,7 @@ const SCHEMAS: &[&str] = &[
     "supervisor.proto",
     "token.proto",
     "dispatcher.proto",
+    "consensus.proto",
 ];
 
 fn main() {

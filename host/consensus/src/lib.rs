@@ -1,13 +1,15 @@
 //! wasmvisor's side of the Malachite BFT engine (issue 11, in progress):
 //! the engine's [`Context`](malachitebft_core_types::Context) for
-//! wasmvisor's blocks and validators ([`context`]), and the signing of
-//! votes and proposals with validators' consensus keys ([`signing`]).
+//! wasmvisor's blocks and validators ([`context`]), the signing of votes
+//! and proposals with validators' consensus keys ([`signing`]), and their
+//! wire form, checked when decoded ([`codec`]).
 //!
-//! Not yet built: the codecs for the engine's network and write-ahead log,
-//! the adapter between the engine's application messages and the node
+//! Not yet built: the engine's own codec traits over these encodings, the
+//! adapter between the engine's application messages and the node
 //! (propose from the mempool, validate by executing on a fork, commit the
 //! decided block with its certificate), transaction gossip and catch-up.
 
+pub mod codec;
 pub mod context;
 pub mod signing;
 

@@ -38,3 +38,9 @@ pub use prost::Message;
 pub mod dispatcher {
     include!(concat!(env!("OUT_DIR"), "/wasmvisor.dispatcher.rs"));
 }
+
+/// Messages of the BFT consensus engine between validators
+/// (`consensus.proto`).
+pub mod consensus {
+    include!(concat!(env!("OUT_DIR"), "/wasmvisor.consensus.rs"));
+}

@@ -1,4 +1,5 @@
 //! The consensus types and signatures (one test binary).
 
+mod codec;
 mod context;
 mod signing;

@@ -1,0 +1,192 @@
+//! The wire form of consensus messages (`wit/proto/schemas/consensus.proto`)
+//! and their checks when decoded: everything here arrives from other
+//! validators over the network, so sizes are checked before decoding and
+//! every field against its shape (32-byte keys and block ids, 64-byte
+//! signatures, known vote types, rounds in range).
+
+use malachitebft_core_types::{NilOrVal, Round, VoteType};
+use malachitebft_signing_ed25519::Signature;
+use wasmvisor_proto::Message;
+use wasmvisor_proto::consensus as proto;
+
+use crate::context::{Address, Block, BlockId, Height, Proposal, Vote};
+
+/// Largest encoded consensus message: room for a block of the largest
+/// transactions (a deploy request carries up to 17 MiB) and more.
+pub const MESSAGE_SIZE_MAX: usize = 64 << 20;
+
+/// Most transactions one block may carry on the wire (the dispatcher's
+/// own per-block maximum).
+pub const BLOCK_TRANSACTIONS_MAX: usize = 10_000;
+
+/// Why bytes from the network are not a consensus message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Larger than [`MESSAGE_SIZE_MAX`].
+    #[error("the message has {size} bytes; the maximum is {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not the protobuf message expected.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A field has the wrong shape.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+}
+
+fn check_size(bytes: &[u8]) -> Result<(), DecodeError> {
+    if bytes.len() > MESSAGE_SIZE_MAX {
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            max: MESSAGE_SIZE_MAX,
+        });
+    }
+    Ok(())
+}
+
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DecodeError> {
+    check_size(bytes)?;
+    M::decode(bytes).map_err(|error| DecodeError::Malformed(error.to_string()))
+}
+
+fn round_from(value: i64, what: &'static str) -> Result<Round, DecodeError> {
+    match value {
+        -1 => Ok(Round::Nil),
+        0.. => u32::try_from(value)
+            .map(Round::new)
+            .map_err(|_| DecodeError::Invalid(what)),
+        _ => Err(DecodeError::Invalid(what)),
+    }
+}
+
+fn key(bytes: &[u8], what: &'static str) -> Result<[u8; 32], DecodeError> {
+    bytes.try_into().map_err(|_| DecodeError::Invalid(what))
+}
+
+fn signature(bytes: &[u8]) -> Result<Signature, DecodeError> {
+    let bytes: [u8; 64] = bytes.try_into().map_err(|_| DecodeError::Invalid("signature"))?;
+    Ok(Signature::from_bytes(bytes))
+}
+
+fn block_to_proto(block: &Block) -> proto::Block {
+    proto::Block {
+        header: block.header.clone(),
+        transactions: block.transactions.clone(),
+    }
+}
+
+fn block_from_proto(block: proto::Block) -> Result<Block, DecodeError> {
+    if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
+        return Err(DecodeError::Invalid("block: too many transactions"));
+    }
+    Ok(Block {
+        header: block.header,
+        transactions: block.transactions,
+    })
+}
+
+fn vote_to_proto(vote: &Vote) -> proto::Vote {
+    proto::Vote {
+        height: vote.height.0,
+        round: vote.round.as_i64(),
+        vote_type: match vote.vote_type {
+            VoteType::Prevote => 0,
+            VoteType::Precommit => 1,
+        },
+        block_id: match &vote.value {
+            NilOrVal::Nil => Vec::new(),
+            NilOrVal::Val(id) => id.0.to_vec(),
+        },
+        validator: vote.validator.0.to_vec(),
+    }
+}
+
+fn vote_from_proto(vote: proto::Vote) -> Result<Vote, DecodeError> {
+    Ok(Vote {
+        height: Height(vote.height),
+        round: round_from(vote.round, "vote round")?,
+        vote_type: match vote.vote_type {
+            0 => VoteType::Prevote,
+            1 => VoteType::Precommit,
+            _ => return Err(DecodeError::Invalid("vote type")),
+        },
+        value: if vote.block_id.is_empty() {
+            NilOrVal::Nil
+        } else {
+            NilOrVal::Val(BlockId(key(&vote.block_id, "block id")?))
+        },
+        validator: Address(key(&vote.validator, "validator key")?),
+        extension: None,
+    })
+}
+
+fn proposal_to_proto(proposal: &Proposal) -> proto::Proposal {
+    proto::Proposal {
+        height: proposal.height.0,
+        round: proposal.round.as_i64(),
+        block: Some(block_to_proto(&proposal.value)),
+        pol_round: proposal.pol_round.as_i64(),
+        validator: proposal.validator.0.to_vec(),
+    }
+}
+
+fn proposal_from_proto(proposal: proto::Proposal) -> Result<Proposal, DecodeError> {
+    Ok(Proposal {
+        height: Height(proposal.height),
+        round: round_from(proposal.round, "proposal round")?,
+        value: block_from_proto(proposal.block.ok_or(DecodeError::Invalid("proposal: no block"))?)?,
+        pol_round: round_from(proposal.pol_round, "proof-of-lock round")?,
+        validator: Address(key(&proposal.validator, "proposer key")?),
+    })
+}
+
+/// Encodes a block for the wire.
+pub fn encode_block(block: &Block) -> Vec<u8> {
+    block_to_proto(block).encode_to_vec()
+}
+
+/// Decodes a block from the wire.
+pub fn decode_block(bytes: &[u8]) -> Result<Block, DecodeError> {
+    block_from_proto(decode(bytes)?)
+}
+
+/// Encodes a signed vote for the wire.
+pub fn encode_signed_vote(vote: &Vote, signature: &Signature) -> Vec<u8> {
+    proto::SignedVote {
+        vote: Some(vote_to_proto(vote)),
+        signature: signature.to_bytes().to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a signed vote from the wire (the signature is not checked here).
+pub fn decode_signed_vote(bytes: &[u8]) -> Result<(Vote, Signature), DecodeError> {
+    let signed: proto::SignedVote = decode(bytes)?;
+    let vote = vote_from_proto(signed.vote.ok_or(DecodeError::Invalid("signed vote: no vote"))?)?;
+    Ok((vote, signature(&signed.signature)?))
+}
+
+/// Encodes a signed proposal for the wire.
+pub fn encode_signed_proposal(proposal: &Proposal, signature: &Signature) -> Vec<u8> {
+    proto::SignedProposal {
+        proposal: Some(proposal_to_proto(proposal)),
+        signature: signature.to_bytes().to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a signed proposal from the wire (the signature is not checked
+/// here).
+pub fn decode_signed_proposal(bytes: &[u8]) -> Result<(Proposal, Signature), DecodeError> {
+    let signed: proto::SignedProposal = decode(bytes)?;
+    let proposal = proposal_from_proto(
+        signed
+            .proposal
+            .ok_or(DecodeError::Invalid("signed proposal: no proposal"))?,
+    )?;
+    Ok((proposal, signature(&signed.signature)?))
+}
