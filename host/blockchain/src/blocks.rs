@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use wasmvisor_proto::Message;
-use wasmvisor_proto::blockchain::{BlockHeader, Precommits, TransactionRecord};
+use wasmvisor_proto::blockchain::{BlockHeader, Precommit, Precommits, TransactionRecord};
 use wasmvisor_runtime::{CallLocation, ErrorKind, ExecutionError};
 use wasmvisor_storage::{Fork, Hash, IndexAddress, Namespace, StorageError, list_root_from_scratch};
 
@@ -31,6 +31,25 @@ pub fn block_hash(header: &BlockHeader) -> Hash {
 pub fn transactions_root(hashes: &[Hash]) -> Hash {
     let items: Vec<Vec<u8>> = hashes.iter().map(|hash| hash.to_vec()).collect();
     list_root_from_scratch(&items)
+}
+
+/// Validator number `validator`'s precommit of block `block_hash` at
+/// `height` and `round`, signed with its consensus `key`.
+pub fn sign_precommit(
+    key: &ed25519_dalek::SigningKey,
+    validator: u32,
+    chain_id: &Hash,
+    height: u64,
+    round: u32,
+    block_hash: &Hash,
+) -> Precommit {
+    use ed25519_dalek::Signer;
+    let message = precommit_message(chain_id, height, round, block_hash, key.verifying_key().as_bytes());
+    Precommit {
+        validator,
+        signature: key.sign(&message).to_bytes().to_vec(),
+        round,
+    }
 }
 
 /// What a validator signs to precommit a block: the consensus engine's

@@ -434,6 +434,7 @@ impl Blockchain {
         if validators.is_empty() {
             return Ok(());
         }
+        let chain_id = self.chain_id();
         let mut signers = std::collections::BTreeSet::new();
         for precommit in precommits {
             let key = validators
@@ -451,7 +452,7 @@ impl Blockchain {
                 .try_into()
                 .map_err(|_| BlockError::Precommits("bad signature".into()))?;
             let message = precommit_message(
-                &self.chain_id(),
+                &chain_id,
                 block.header.height,
                 precommit.round,
                 &block.hash,

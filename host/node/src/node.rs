@@ -10,12 +10,12 @@ use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ed25519_dalek::{Signer, SigningKey};
-use wasmvisor_blockchain::blocks::precommit_message;
+use ed25519_dalek::SigningKey;
+use wasmvisor_blockchain::blocks::sign_precommit;
 use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, ValidatorKeys};
+use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
 use wasmvisor_storage::{Hash, RocksDatabase};
@@ -421,18 +421,14 @@ impl Node {
             .into_iter()
             .partition(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true));
         let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
-        let message = precommit_message(
+        let precommits = vec![sign_precommit(
+            &self.keys.consensus,
+            me as u32,
             &chain.chain_id(),
             block.header.height,
             0,
             &block.hash,
-            self.keys.consensus.verifying_key().as_bytes(),
-        );
-        let precommits = vec![Precommit {
-            validator: me as u32,
-            signature: self.keys.consensus.sign(&message).to_bytes().to_vec(),
-            round: 0,
-        }];
+        )];
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         {
             let mut pool = self.mempool();

@@ -133,13 +133,12 @@ impl InProcessNode {
             Api::Public => &self.public,
             Api::Private => &self.private,
         };
-        match content_type {
-            Some(content_type) => {
-                axum::http::HeaderValue::from_str(content_type)?;
-                self.try_call(router, method, path, Some((content_type, body)))
-            }
-            None => self.try_call(router, method, path, None),
-        }
+        self.try_call(
+            router,
+            method,
+            path,
+            content_type.map(|content_type| (content_type, body)),
+        )
     }
 
     /// `GET` on the public API: the status and the JSON answer (or the

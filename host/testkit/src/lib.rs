@@ -24,9 +24,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ed25519_dalek::{Signer, SigningKey};
-use wasmvisor_blockchain::blocks::precommit_message;
-use wasmvisor_blockchain::{BlockHeader, Blockchain, Precommit, VerifiedTransaction, sign};
+use ed25519_dalek::SigningKey;
+use wasmvisor_blockchain::blocks::sign_precommit;
+use wasmvisor_blockchain::{BlockHeader, Blockchain, VerifiedTransaction, sign};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_proto::Message;
@@ -437,18 +437,14 @@ impl TestKit {
             .iter()
             .enumerate()
             .map(|(index, validator)| {
-                let message = precommit_message(
+                sign_precommit(
+                    &validator.consensus_key,
+                    index as u32,
                     &chain_id,
                     block.header.height,
                     0,
                     &block.hash,
-                    validator.consensus_key.verifying_key().as_bytes(),
-                );
-                Precommit {
-                    validator: index as u32,
-                    signature: validator.consensus_key.sign(&message).to_bytes().to_vec(),
-                    round: 0,
-                }
+                )
             })
             .collect();
         let header = self

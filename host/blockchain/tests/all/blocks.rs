@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use ed25519_dalek::{Signer, SigningKey};
-use wasmvisor_blockchain::blocks::{self, block_hash, precommit_message, transactions_root};
+use ed25519_dalek::SigningKey;
+use wasmvisor_blockchain::blocks::{self, block_hash, sign_precommit, transactions_root};
 use wasmvisor_blockchain::{BlockError, Blockchain, Precommit, sign};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime, TokenService};
@@ -52,13 +52,14 @@ pub fn precommits(chain_id: &[u8; 32], height: u64, hash: &[u8; 32], voters: &[u
     voters
         .iter()
         .map(|validator| {
-            let key = consensus_key(*validator);
-            let message = precommit_message(chain_id, height, 0, hash, key.verifying_key().as_bytes());
-            Precommit {
-                validator: u32::from(*validator),
-                signature: key.sign(&message).to_bytes().to_vec(),
-                round: 0,
-            }
+            sign_precommit(
+                &consensus_key(*validator),
+                u32::from(*validator),
+                chain_id,
+                height,
+                0,
+                hash,
+            )
         })
         .collect()
 }
