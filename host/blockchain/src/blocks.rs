@@ -49,6 +49,7 @@ pub fn sign_precommit(
         validator,
         signature: key.sign(&message).to_bytes().to_vec(),
         round,
+        validator_key: key.verifying_key().to_bytes().to_vec(),
     }
 }
 

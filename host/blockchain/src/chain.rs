@@ -440,6 +440,12 @@ impl Blockchain {
             let key = validators
                 .get(precommit.validator as usize)
                 .ok_or_else(|| BlockError::Precommits(format!("no validator {}", precommit.validator)))?;
+            if precommit.validator_key != key.consensus_key {
+                return Err(BlockError::Precommits(format!(
+                    "validator {}'s precommit names another key",
+                    precommit.validator
+                )));
+            }
             let key: [u8; 32] = key
                 .consensus_key
                 .as_slice()

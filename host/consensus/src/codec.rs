@@ -48,12 +48,14 @@ fn check_size(bytes: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DecodeError> {
+/// Decodes a protobuf message of at most [`MESSAGE_SIZE_MAX`] bytes.
+pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DecodeError> {
     check_size(bytes)?;
     M::decode(bytes).map_err(|error| DecodeError::Malformed(error.to_string()))
 }
 
-fn round_from(value: i64, what: &'static str) -> Result<Round, DecodeError> {
+/// A round from its wire form (-1 = nil); `what` names the field.
+pub fn round_from(value: i64, what: &'static str) -> Result<Round, DecodeError> {
     match value {
         -1 => Ok(Round::Nil),
         0.. => u32::try_from(value)
@@ -63,23 +65,27 @@ fn round_from(value: i64, what: &'static str) -> Result<Round, DecodeError> {
     }
 }
 
-fn key(bytes: &[u8], what: &'static str) -> Result<[u8; 32], DecodeError> {
+/// A 32-byte key or block id; `what` names the field.
+pub fn key(bytes: &[u8], what: &'static str) -> Result<[u8; 32], DecodeError> {
     bytes.try_into().map_err(|_| DecodeError::Invalid(what))
 }
 
-fn signature(bytes: &[u8]) -> Result<Signature, DecodeError> {
+/// A 64-byte Ed25519 signature.
+pub fn signature(bytes: &[u8]) -> Result<Signature, DecodeError> {
     let bytes: [u8; 64] = bytes.try_into().map_err(|_| DecodeError::Invalid("signature"))?;
     Ok(Signature::from_bytes(bytes))
 }
 
-fn block_to_proto(block: &Block) -> proto::Block {
+/// A block's wire form.
+pub fn block_to_proto(block: &Block) -> proto::Block {
     proto::Block {
         header: block.header.clone(),
         transactions: block.transactions.clone(),
     }
 }
 
-fn block_from_proto(block: proto::Block) -> Result<Block, DecodeError> {
+/// A block from its wire form (at most [`BLOCK_TRANSACTIONS_MAX`] transactions).
+pub fn block_from_proto(block: proto::Block) -> Result<Block, DecodeError> {
     if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
         return Err(DecodeError::Invalid("block: too many transactions"));
     }
@@ -89,7 +95,8 @@ fn block_from_proto(block: proto::Block) -> Result<Block, DecodeError> {
     })
 }
 
-fn vote_to_proto(vote: &Vote) -> proto::Vote {
+/// A vote's wire form (without extension: wasmvisor does not extend votes).
+pub fn vote_to_proto(vote: &Vote) -> proto::Vote {
     proto::Vote {
         height: vote.height.0,
         round: vote.round.as_i64(),
@@ -105,7 +112,8 @@ fn vote_to_proto(vote: &Vote) -> proto::Vote {
     }
 }
 
-fn vote_from_proto(vote: proto::Vote) -> Result<Vote, DecodeError> {
+/// A vote from its wire form.
+pub fn vote_from_proto(vote: proto::Vote) -> Result<Vote, DecodeError> {
     Ok(Vote {
         height: Height(vote.height),
         round: round_from(vote.round, "vote round")?,
@@ -124,7 +132,8 @@ fn vote_from_proto(vote: proto::Vote) -> Result<Vote, DecodeError> {
     })
 }
 
-fn proposal_to_proto(proposal: &Proposal) -> proto::Proposal {
+/// A proposal's wire form.
+pub fn proposal_to_proto(proposal: &Proposal) -> proto::Proposal {
     proto::Proposal {
         height: proposal.height.0,
         round: proposal.round.as_i64(),
@@ -134,7 +143,8 @@ fn proposal_to_proto(proposal: &Proposal) -> proto::Proposal {
     }
 }
 
-fn proposal_from_proto(proposal: proto::Proposal) -> Result<Proposal, DecodeError> {
+/// A proposal from its wire form.
+pub fn proposal_from_proto(proposal: proto::Proposal) -> Result<Proposal, DecodeError> {
     Ok(Proposal {
         height: Height(proposal.height),
         round: round_from(proposal.round, "proposal round")?,

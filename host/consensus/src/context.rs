@@ -189,9 +189,16 @@ impl core::Proposal<WasmvisorContext> for Proposal {
 }
 
 /// A streamed piece of a proposal. wasmvisor sends a block whole, so a
-/// part is the whole proposal: both the first and the last.
+/// part is the whole proposal (both the first and the last), with the
+/// proposer's signature of it: a receiver knows who proposed a block
+/// before it spends the work of executing it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProposalPart(pub Proposal);
+pub struct ProposalPart {
+    /// The proposal.
+    pub proposal: Proposal,
+    /// Its proposer's signature ([`crate::signing::proposal_sign_bytes`]).
+    pub signature: malachitebft_signing_ed25519::Signature,
+}
 
 impl core::ProposalPart<WasmvisorContext> for ProposalPart {
     fn is_first(&self) -> bool {

@@ -16,7 +16,7 @@ use malachitebft_core_types::{NilOrVal, Round, SignedMessage, ValidatorProof, Vo
 use malachitebft_signing::{Error, Signer, VerificationResult, Verifier};
 use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
 
-use crate::context::{BlockId, Proposal, Vote, WasmvisorContext};
+use crate::context::{BlockId, Proposal, ProposalPart, Vote, WasmvisorContext};
 
 const VOTE_TAG: &[u8] = b"wasmvisor/consensus/vote/v1\0";
 const PROPOSAL_TAG: &[u8] = b"wasmvisor/consensus/proposal/v1\0";
@@ -123,6 +123,13 @@ impl ConsensusVerifier {
     pub fn new(chain_id: [u8; 32]) -> Self {
         Self { chain_id }
     }
+
+    /// Whether `part` carries its proposal signed by `public_key`.
+    pub fn verify_proposal_part(&self, part: &ProposalPart, public_key: &PublicKey) -> bool {
+        public_key
+            .verify(&proposal_sign_bytes(&self.chain_id, &part.proposal), &part.signature)
+            .is_ok()
+    }
 }
 
 #[async_trait]
@@ -199,6 +206,12 @@ impl ConsensusSigner {
     /// The matching verifier.
     pub fn verifier(&self) -> &ConsensusVerifier {
         &self.verifier
+    }
+
+    /// `proposal` as a signed proposal part, ready to stream.
+    pub fn sign_proposal_part(&self, proposal: Proposal) -> ProposalPart {
+        let signature = self.key.sign(&proposal_sign_bytes(&self.verifier.chain_id, &proposal));
+        ProposalPart { proposal, signature }
     }
 }
 

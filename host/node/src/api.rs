@@ -229,7 +229,16 @@ async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuer
 
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let signed = body_bytes(&headers, &body, "tx_body")?;
-    let hash = blocking(move || node.submit(&signed)).await??;
+    // A transaction another validator relayed is not relayed again.
+    let relayed = headers.contains_key(crate::engine::gossip::RELAYED_HEADER);
+    let hash = blocking(move || {
+        if relayed {
+            node.submit(&signed)
+        } else {
+            node.submit_and_relay(&signed)
+        }
+    })
+    .await??;
     Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
 }
 

@@ -117,6 +117,53 @@ pub struct NodeConfig {
     /// this node alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub genesis_validators: Vec<ValidatorSpec>,
+    /// How this validator reaches the others (written by `wasmvisor
+    /// finalize`): with it, blocks are agreed by the BFT consensus engine;
+    /// without it, this node produces blocks alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusSettings>,
+}
+
+/// A validator's place in a network of validators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSettings {
+    /// Where this validator's consensus engine listens for the others
+    /// (TCP).
+    pub listen_address: SocketAddr,
+    /// The other validators.
+    pub peers: Vec<PeerSettings>,
+    /// Milliseconds a round waits for its proposal (grows by half of it
+    /// per round).
+    #[serde(default = "default_propose_timeout_ms")]
+    pub propose_timeout_ms: u64,
+    /// Milliseconds a round waits for prevotes or precommits after seeing
+    /// more than 2/3 of them for different blocks (grows by half of it per
+    /// round).
+    #[serde(default = "default_vote_timeout_ms")]
+    pub vote_timeout_ms: u64,
+}
+
+/// Another validator, as this one reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// Its consensus engine's address.
+    pub peer_address: SocketAddr,
+    /// Its public API (`http://host:port`; plain HTTP), where
+    /// transactions are relayed.
+    pub public_api: String,
+}
+
+/// Longest consensus timeout a configuration may set, in milliseconds.
+pub const CONSENSUS_TIMEOUT_MAX_MS: u64 = 60_000;
+
+pub(crate) fn default_propose_timeout_ms() -> u64 {
+    1000
+}
+
+pub(crate) fn default_vote_timeout_ms() -> u64 {
+    500
 }
 
 fn default_public_api() -> SocketAddr {
@@ -154,6 +201,7 @@ impl NodeConfig {
             runtimes: RuntimesConfig::default(),
             system_services: SystemServicesConfig::default(),
             genesis_validators: Vec::new(),
+            consensus: None,
         }
     }
 
@@ -219,6 +267,9 @@ impl NodeConfig {
                 .keys()
                 .map_err(|error| ConfigError::Invalid(format!("genesis_validators[{index}]: {error}")))?;
         }
+        if let Some(consensus) = &self.consensus {
+            consensus.validate()?;
+        }
         let services = self.system_services.enabled().map_err(ConfigError::Invalid)?;
         if !self.runtimes.enabled.iter().any(|name| name == "native")
             && let Some((name, _)) = services
@@ -228,6 +279,39 @@ impl NodeConfig {
             return Err(ConfigError::Invalid(format!(
                 "system service {name:?} needs the native runtime, which is not enabled"
             )));
+        }
+        Ok(())
+    }
+}
+
+impl ConsensusSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(format!("consensus: {message}")));
+        if self.peers.len() >= crate::network::VALIDATORS_MAX as usize {
+            return invalid(format!("at most {} peers", crate::network::VALIDATORS_MAX - 1));
+        }
+        for (name, value) in [
+            ("propose_timeout_ms", self.propose_timeout_ms),
+            ("vote_timeout_ms", self.vote_timeout_ms),
+        ] {
+            if value == 0 || value > CONSENSUS_TIMEOUT_MAX_MS {
+                return invalid(format!("{name} must be 1..={CONSENSUS_TIMEOUT_MAX_MS}"));
+            }
+        }
+        let mut seen = std::collections::HashSet::from([self.listen_address]);
+        for (index, peer) in self.peers.iter().enumerate() {
+            if !seen.insert(peer.peer_address) {
+                return invalid(format!(
+                    "peers[{index}]: the address {} is named twice",
+                    peer.peer_address
+                ));
+            }
+            if !peer.public_api.starts_with("http://") {
+                return invalid(format!(
+                    "peers[{index}]: public_api {:?} is not an http:// URL",
+                    peer.public_api
+                ));
+            }
         }
         Ok(())
     }

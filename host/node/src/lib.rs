@@ -1,13 +1,16 @@
-//! The wasmvisor node: a chain on RocksDB with a single-validator block
-//! producer, a bounded mempool, and the public and private REST APIs.
+//! The wasmvisor node: a chain on RocksDB, a bounded mempool, the public
+//! and private REST APIs, and block agreement — a single validator's block
+//! producer, or the BFT consensus engine among several validators
+//! ([`engine`]).
 //!
 //! [`run`] is what the `wasmvisor` binary's `run` and `run-dev` commands
-//! execute: open the chain (genesis or restart), serve both APIs, produce a
-//! block at the consensus configuration's interval, and stop cleanly on
-//! Ctrl-C / SIGTERM.
+//! execute: open the chain (genesis or restart), serve both APIs, produce
+//! or agree on a block at the consensus configuration's interval, and stop
+//! cleanly on Ctrl-C / SIGTERM.
 
 pub mod api;
 pub mod config;
+pub mod engine;
 pub mod network;
 pub mod node;
 pub mod operator;
@@ -32,23 +35,15 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
     let stopping = Arc::new(AtomicBool::new(false));
-    let producer = {
-        let (node, stopping) = (Arc::clone(&node), Arc::clone(&stopping));
-        std::thread::Builder::new()
-            .name("block-producer".into())
-            .spawn(move || {
-                while !stopping.load(Ordering::SeqCst) {
-                    std::thread::sleep(node.block_interval());
-                    match node.produce_block() {
-                        Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
-                        Err(error) => {
-                            tracing::error!("block production stopped: {error}");
-                            break;
-                        }
-                    }
-                }
-            })
-            .map_err(|error| format!("cannot start the block producer: {error}"))?
+    // Several validators agree on blocks through the consensus engine;
+    // a node alone produces them itself.
+    let (producer, engine) = match &config.consensus {
+        Some(settings) => {
+            let peers: Vec<String> = settings.peers.iter().map(|peer| peer.public_api.clone()).collect();
+            node.set_gossip(engine::gossip::Gossip::start(&peers)?);
+            (None, Some(engine::start(Arc::clone(&node), settings, &runtime)?))
+        }
+        None => (Some(spawn_producer(Arc::clone(&node), Arc::clone(&stopping))?), None),
     };
     let served = runtime.block_on(async {
         let public = tokio::net::TcpListener::bind(config.public_api)
@@ -107,8 +102,32 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
             .map_err(|error| error.to_string())
     });
     stopping.store(true, Ordering::SeqCst);
-    let _ = producer.join();
+    if let Some(producer) = producer {
+        let _ = producer.join();
+    }
+    if let Some(engine) = engine {
+        engine.stop(&runtime);
+    }
     node.shutdown();
     tracing::info!("stopped");
     served
+}
+
+/// The single validator's block producer: a block every block interval.
+fn spawn_producer(node: Arc<Node>, stopping: Arc<AtomicBool>) -> Result<std::thread::JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name("block-producer".into())
+        .spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                std::thread::sleep(node.block_interval());
+                match node.produce_block() {
+                    Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
+                    Err(error) => {
+                        tracing::error!("block production stopped: {error}");
+                        break;
+                    }
+                }
+            }
+        })
+        .map_err(|error| format!("cannot start the block producer: {error}"))
 }

@@ -69,9 +69,10 @@ enum Command {
         /// Its private API address.
         #[arg(long, default_value = "127.0.0.1:8081")]
         private_api: SocketAddr,
-        /// Where its peers reach it.
+        /// Where the other validators' consensus engines reach it
+        /// (`ip:port`; required with more than one validator).
         #[arg(long)]
-        peer_address: Option<String>,
+        peer_address: Option<SocketAddr>,
     },
     /// Combines a validator's private configuration with every
     /// validator's public one into its runnable node configuration.

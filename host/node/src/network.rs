@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Mode, NodeConfig};
+use crate::config::{ConsensusSettings, Mode, NodeConfig, PeerSettings};
 use crate::node::{KEYS_FILE, NodeKeys};
 use crate::requests::ValidatorSpec;
 
@@ -45,9 +45,13 @@ pub struct PublicConfig {
     /// Its keys.
     #[serde(flatten)]
     pub keys: ValidatorSpec,
-    /// Where its peers reach it (used by the consensus engine).
+    /// Where its peers' consensus engines reach it (required in a network
+    /// of several validators).
     #[serde(default)]
-    pub peer_address: Option<String>,
+    pub peer_address: Option<SocketAddr>,
+    /// Its public API, where the others relay transactions.
+    #[serde(default)]
+    pub public_api: Option<SocketAddr>,
 }
 
 /// A validator's private configuration before `finalize`: the node's
@@ -89,9 +93,15 @@ pub fn generate_config(
     dir: &Path,
     public_api: SocketAddr,
     private_api: SocketAddr,
-    peer_address: Option<String>,
+    peer_address: Option<SocketAddr>,
 ) -> Result<(PathBuf, PathBuf), String> {
     let template: NetworkTemplate = read_toml(template)?;
+    if template.validators_count > 1 && peer_address.is_none() {
+        return Err(format!(
+            "a network of {} validators needs this validator's --peer-address",
+            template.validators_count
+        ));
+    }
     let data_dir = dir.join("data");
     if data_dir.join(KEYS_FILE).exists() {
         return Err(format!(
@@ -104,6 +114,7 @@ pub fn generate_config(
     let public = PublicConfig {
         keys: ValidatorSpec::from(&keys.validator_keys()),
         peer_address,
+        public_api: Some(public_api),
     };
     let mut node = NodeConfig::development("data".into());
     node.public_api = public_api;
@@ -136,6 +147,7 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
     }
     // Keys in their canonical (lowercase hex) form, each used once.
     let mut validators = Vec::new();
+    let mut addresses = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for path in public {
         let config: PublicConfig = read_toml(path)?;
@@ -150,6 +162,7 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
             ));
         }
         validators.push(ValidatorSpec::from(&keys));
+        addresses.push((ValidatorSpec::from(&keys), config.peer_address, config.public_api));
     }
     validators.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
     // The data directory is relative to the private configuration; the
@@ -172,8 +185,44 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
             "this validator's own {PUBLIC_FILE} is not among the public configurations"
         ));
     }
+    if validators.len() > 1 {
+        node.consensus = Some(consensus_settings(&mine, &addresses)?);
+    }
     node.genesis_validators = validators;
     node.validate().map_err(|error| error.to_string())?;
     write_toml(output, &node)?;
     Ok(node)
+}
+
+/// This validator's place in the network: its own peer address to listen
+/// on, and every other validator's peer address and public API.
+fn consensus_settings(
+    mine: &ValidatorSpec,
+    addresses: &[(ValidatorSpec, Option<SocketAddr>, Option<SocketAddr>)],
+) -> Result<ConsensusSettings, String> {
+    let mut listen_address = None;
+    let mut peers = Vec::new();
+    for (keys, peer_address, public_api) in addresses {
+        let peer_address = peer_address.ok_or_else(|| {
+            format!(
+                "validator {} has no peer_address: a network of several validators needs every one's",
+                keys.consensus_key
+            )
+        })?;
+        if keys == mine {
+            listen_address = Some(peer_address);
+            continue;
+        }
+        let public_api = public_api.ok_or_else(|| format!("validator {} has no public_api", keys.consensus_key))?;
+        peers.push(PeerSettings {
+            peer_address,
+            public_api: format!("http://{public_api}"),
+        });
+    }
+    Ok(ConsensusSettings {
+        listen_address: listen_address.ok_or("this validator is not among the public configurations")?,
+        peers,
+        propose_timeout_ms: crate::config::default_propose_timeout_ms(),
+        vote_timeout_ms: crate::config::default_vote_timeout_ms(),
+    })
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
-use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
+use wasmvisor_blockchain::{Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
@@ -149,6 +149,9 @@ pub struct Node {
     committed_transactions: std::sync::atomic::AtomicU64,
     reconciler: Mutex<Reconciler>,
     runtimes: Vec<Arc<dyn Runtime>>,
+    /// Relays admitted transactions to the other validators (set when the
+    /// node runs with the consensus engine).
+    gossip: std::sync::OnceLock<crate::engine::gossip::Gossip>,
 }
 
 fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
@@ -285,6 +288,7 @@ impl Node {
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
             reconciler: Mutex::new(Reconciler::new(system_services)),
             runtimes,
+            gossip: std::sync::OnceLock::new(),
         }))
     }
 
@@ -369,6 +373,22 @@ impl Node {
         Ok(hash)
     }
 
+    /// Admits a transaction like [`Node::submit`] and, once admitted,
+    /// relays it to the other validators (if the node runs with peers), so
+    /// whichever validator proposes next can include it.
+    pub fn submit_and_relay(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
+        let hash = self.submit(signed)?;
+        if let Some(gossip) = self.gossip.get() {
+            gossip.relay(signed);
+        }
+        Ok(hash)
+    }
+
+    /// Sets the relay of admitted transactions (once, before serving).
+    pub fn set_gossip(&self, gossip: crate::engine::gossip::Gossip) {
+        let _ = self.gossip.set(gossip);
+    }
+
     /// Signs a transaction to the supervisor with this node's service key
     /// and submits it.
     pub fn submit_to_supervisor(&self, method_id: u32, arguments: Vec<u8>) -> Result<Hash, SubmitError> {
@@ -377,7 +397,7 @@ impl Node {
             method_id,
         };
         let signed = wasmvisor_blockchain::sign(&self.keys.service, &self.reader.chain_id(), call, arguments);
-        self.submit(&signed)
+        self.submit_and_relay(&signed)
     }
 
     /// The time between blocks the consensus configuration asks for.
@@ -441,12 +461,130 @@ impl Node {
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
         for signed in broadcasts {
-            if let Err(error) = self.submit(&signed) {
+            if let Err(error) = self.submit_and_relay(&signed) {
                 tracing::debug!("a broadcast was not pooled: {error}");
             }
         }
         self.reconcile_system_services();
         Ok(header)
+    }
+
+    /// The next block this validator proposes to the consensus engine:
+    /// the oldest pooled transactions (up to the consensus configuration's
+    /// maximum) executed on a fork. Unlike [`Node::produce_block`] nothing
+    /// leaves the pool: the engine may decide another validator's block.
+    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
+        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let chain = guard.as_mut().ok_or("the node is shut down")?;
+        let limit = match chain
+            .consensus_config()
+            .map_err(|error| error.to_string())?
+            .transactions_per_block_max
+        {
+            0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
+            limit => (limit as usize).min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
+        };
+        let transactions: Vec<VerifiedTransaction> = {
+            let pool = self.mempool();
+            pool.queue
+                .iter()
+                .filter(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true))
+                .take(limit)
+                .cloned()
+                .collect()
+        };
+        chain.propose(&transactions).map_err(|error| error.to_string())
+    }
+
+    /// Executes another validator's proposed block on a fork of this
+    /// node's chain ([`Blockchain::validate`]).
+    pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
+        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let chain = guard
+            .as_mut()
+            .ok_or_else(|| InvalidBlock("the node is shut down".into()))?;
+        chain.validate(block)
+    }
+
+    /// Commits the block the consensus engine decided, with its commit
+    /// certificate as precommits; then drops its transactions from the pool,
+    /// pools (and relays) what services broadcast and takes the system
+    /// services' next steps.
+    pub fn commit_decided(
+        &self,
+        block: PendingBlock,
+        transactions: &[Vec<u8>],
+        precommits: Vec<wasmvisor_proto::blockchain::Precommit>,
+    ) -> Result<BlockHeader, String> {
+        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let chain = guard.as_mut().ok_or("the node is shut down")?;
+        let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
+        let committed: HashSet<Hash> = transactions
+            .iter()
+            .map(|signed| *blake3::hash(signed).as_bytes())
+            .collect();
+        {
+            let mut pool = self.mempool();
+            pool.queue.retain(|transaction| !committed.contains(&transaction.hash));
+            pool.hashes.retain(|hash| !committed.contains(hash));
+        }
+        self.committed_transactions
+            .fetch_add(transactions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let broadcasts = chain.sign_broadcasts(&self.keys.service);
+        drop(guard);
+        for signed in broadcasts {
+            if let Err(error) = self.submit_and_relay(&signed) {
+                tracing::debug!("a broadcast was not pooled: {error}");
+            }
+        }
+        self.reconcile_system_services();
+        Ok(header)
+    }
+
+    /// A committed block in the consensus engine's form, with its stored
+    /// precommits (none if there is no block at `height`).
+    pub fn decided_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<(wasmvisor_consensus::Block, Vec<wasmvisor_proto::blockchain::Precommit>)>, String> {
+        use wasmvisor_blockchain::blocks;
+        let mut fork = self.with_chain(|chain| chain.read_fork());
+        let storage = |error: wasmvisor_storage::StorageError| error.to_string();
+        let Some(header) = blocks::header(&mut fork, height).map_err(storage)? else {
+            return Ok(None);
+        };
+        let mut transactions = Vec::new();
+        for hash in blocks::block_transactions(&mut fork, height).map_err(storage)? {
+            let (signed, _) = blocks::transaction(&mut fork, &hash)
+                .map_err(storage)?
+                .ok_or_else(|| format!("transaction {} of block {height} is missing", hex::encode(hash)))?;
+            transactions.push(signed);
+        }
+        let precommits = blocks::precommits(&mut fork, height)
+            .map_err(storage)?
+            .map(|stored| stored.precommits)
+            .unwrap_or_default();
+        let block = wasmvisor_consensus::Block {
+            header: header.encode_to_vec(),
+            transactions,
+        };
+        Ok(Some((block, precommits)))
+    }
+
+    /// The committed chain's consensus configuration (the validator set of
+    /// the next height).
+    pub fn consensus_config(&self) -> Result<ConsensusConfig, String> {
+        self.with_chain(|chain| chain.consensus_config().map_err(|error| error.to_string()))
+    }
+
+    /// Height of the last committed block.
+    pub fn height(&self) -> Result<u64, String> {
+        self.with_chain(|chain| {
+            chain
+                .last_header()
+                .map(|header| header.height)
+                .map_err(|error| error.to_string())
+        })
     }
 
     /// One reconciliation round of the system services (after a block):
