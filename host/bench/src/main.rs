@@ -34,6 +34,9 @@ enum Scenario {
     Storage,
     /// The machine's ceilings: Ed25519, blake3, raw RocksDB.
     Limits,
+    /// Four validators on loopback agreeing with the consensus engine
+    /// (needs the release `wasmvisor` binary beside this one).
+    Network,
     /// Every scenario, in the order above.
     All,
 }
@@ -51,7 +54,7 @@ struct Arguments {
     runtime: Option<workload::TokenRuntime>,
 }
 
-const ORDER: [Scenario; 7] = [
+const ORDER: [Scenario; 8] = [
     Scenario::Tps,
     Scenario::Exec,
     Scenario::HostCall,
@@ -59,6 +62,7 @@ const ORDER: [Scenario; 7] = [
     Scenario::Deploy,
     Scenario::Storage,
     Scenario::Limits,
+    Scenario::Network,
 ];
 
 fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::Result<()> {
@@ -70,6 +74,7 @@ fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::R
         Scenario::Deploy => scenarios::deploy::run(),
         Scenario::Storage => scenarios::storage::run(),
         Scenario::Limits => scenarios::limits::run(),
+        Scenario::Network => scenarios::network::run(),
         Scenario::All => ORDER.into_iter().try_for_each(|scenario| run(scenario, runtime)),
     }
 }

@@ -451,7 +451,7 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
         let precommits: Vec<Value> = precommits
             .iter()
             .map(
-                |precommit| json!({ "validator": precommit.validator, "round": precommit.round, "signature": hex::encode(&precommit.signature) }),
+                |precommit| json!({ "validator": precommit.validator, "validator_key": hex::encode(&precommit.validator_key), "round": precommit.round, "signature": hex::encode(&precommit.signature) }),
             )
             .collect();
         let mut block = header_json(&header);

@@ -5,5 +5,6 @@ pub mod exec;
 pub mod host_call;
 pub mod instantiate;
 pub mod limits;
+pub mod network;
 pub mod storage;
 pub mod tps;

@@ -170,3 +170,40 @@ async fn extensions_are_bound_to_their_scope_and_proofs_verify() {
     forged.peer_id = b"other peer".to_vec();
     assert!(!verifier.verify_validator_proof(&forged).await.unwrap().is_valid());
 }
+
+#[test]
+fn a_proposal_part_verifies_only_from_its_proposer_as_signed() {
+    let proposal = Proposal {
+        height: Height(3),
+        round: Round::new(0),
+        value: Block {
+            header: vec![1, 2, 3],
+            transactions: vec![vec![4, 5]],
+        },
+        pol_round: Round::Nil,
+        validator: address(1),
+    };
+    let part = signer(1).sign_proposal_part(proposal.clone());
+    let verifier = ConsensusVerifier::new(CHAIN);
+    assert!(verifier.verify_proposal_part(&part, &signer(1).public_key()));
+    assert!(
+        !verifier.verify_proposal_part(&part, &signer(2).public_key()),
+        "another validator's key"
+    );
+    assert!(
+        !ConsensusVerifier::new([8; 32]).verify_proposal_part(&part, &signer(1).public_key()),
+        "another chain"
+    );
+    // The signature covers the block id (the header's hash); the
+    // transactions are bound through the header's transaction root, which
+    // validation checks (`Blockchain::validate`), not here.
+    let mut other_block = part.clone();
+    other_block.proposal.value.transactions.push(vec![6]);
+    assert!(verifier.verify_proposal_part(&other_block, &signer(1).public_key()));
+    let mut other_header = part.clone();
+    other_header.proposal.value.header.push(0);
+    assert!(!verifier.verify_proposal_part(&other_header, &signer(1).public_key()));
+    let mut other_round = part;
+    other_round.proposal.round = Round::new(1);
+    assert!(!verifier.verify_proposal_part(&other_round, &signer(1).public_key()));
+}

@@ -2,6 +2,8 @@
 //! operator and a client would (one test binary).
 
 mod crash;
+mod engine_codec;
 mod hostile;
+mod network;
 mod node;
 mod support;

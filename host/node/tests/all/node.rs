@@ -192,6 +192,54 @@ fn the_documented_example_configuration_loads() {
     assert!(error.contains("block_interval"), "{error}");
 }
 
+#[test]
+fn consensus_settings_are_checked_when_loaded() {
+    // The example's commented [consensus] section, uncommented, loads.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let example =
+        std::fs::read_to_string(std::path::Path::new(&manifest_dir).join("../../docs/node.example.toml")).unwrap();
+    let section = &example[example
+        .find("# [consensus]")
+        .expect("the example documents [consensus]")..];
+    let section: String = section
+        .lines()
+        .map(|line| line.strip_prefix("# ").unwrap_or(line.trim_start_matches('#')))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("node.toml");
+    let write = |consensus: &str| std::fs::write(&path, format!("data_dir = \"x\"\n\n{consensus}\n")).unwrap();
+    write(&section);
+    let config = wasmvisor_node::NodeConfig::load(&path).expect("the example's [consensus] is valid");
+    let consensus = config.consensus.expect("a consensus section");
+    assert_eq!(consensus.peers.len(), 1);
+    assert_eq!(consensus.peers[0].public_api, "http://10.0.0.2:8080");
+    assert_eq!((consensus.propose_timeout_ms, consensus.vote_timeout_ms), (1000, 500));
+    // Each rule, with its reason.
+    for (broken, reason) in [
+        (
+            section.replace("propose_timeout_ms = 1000", "propose_timeout_ms = 0"),
+            "propose_timeout_ms must be 1..=60000",
+        ),
+        (
+            section.replace("vote_timeout_ms = 500", "vote_timeout_ms = 60001"),
+            "vote_timeout_ms must be 1..=60000",
+        ),
+        (
+            section.replace("10.0.0.2:27000", "0.0.0.0:27000"),
+            "the address 0.0.0.0:27000 is named twice",
+        ),
+        (
+            section.replace("http://10.0.0.2:8080", "10.0.0.2:8080"),
+            "is not an http:// URL",
+        ),
+    ] {
+        write(&broken);
+        let error = wasmvisor_node::NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains(reason), "{error}");
+    }
+}
+
 /// `wasmvisor run --config <config>` must refuse to start: its stderr.
 fn refused_to_run(config: &Path) -> String {
     let output = wasmvisor(&["run", "--config", config.to_str().unwrap()]);
@@ -731,65 +779,10 @@ fn wasmvisor_ok(args: &[&str]) {
 }
 
 #[test]
-fn generated_validators_share_one_genesis() {
+fn a_one_validator_network_runs_by_itself() {
+    // (Four validators: `network.rs`.)
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    wasmvisor_ok(&["generate-template", &path("template.toml"), "--validators-count", "4"]);
-    for index in 0..4 {
-        wasmvisor_ok(&[
-            "generate-config",
-            &path("template.toml"),
-            &path(&format!("v{index}")),
-            "--public-api",
-            "127.0.0.1:0",
-            "--private-api",
-            "127.0.0.1:0",
-        ]);
-    }
-    // A second generate-config in the same directory would replace a
-    // validator's keys: refused.
-    let output = wasmvisor(&["generate-config", &path("template.toml"), &path("v0")]);
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("already holds a validator"));
-    // Each validator finalizes with the public parts in its own order.
-    let publics: Vec<String> = (0..4).map(|index| path(&format!("v{index}/public.toml"))).collect();
-    for index in 0..4 {
-        let mut order = publics.clone();
-        order.rotate_left(index);
-        let mut args = vec![
-            "finalize".to_owned(),
-            path(&format!("v{index}/private.toml")),
-            path(&format!("v{index}/node.toml")),
-            "--public-configs".to_owned(),
-        ];
-        args.extend(order);
-        wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    }
-    // Too few public parts for the template: refused.
-    let output = wasmvisor(&[
-        "finalize",
-        &path("v0/private.toml"),
-        &path("v0/bad.toml"),
-        "--public-configs",
-        &publics[0],
-    ]);
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("names 4 validators"));
-
-    // Every node creates the same genesis block with the four validators
-    // (block agreement among them is the consensus engine's).
-    let mut genesis = Vec::new();
-    for index in 0..4 {
-        let node = RunningNode::run(Path::new(&path(&format!("v{index}/node.toml"))));
-        let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
-        let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
-        assert_eq!(info["validators"].as_array().unwrap().len(), 4);
-        assert_eq!(info["height"], 0, "one node alone makes no block");
-        genesis.push(block["hash"].as_str().unwrap().to_owned());
-        node.stop();
-    }
-    assert!(genesis.windows(2).all(|pair| pair[0] == pair[1]), "{genesis:?}");
-
     // A one-validator network from the same commands runs by itself.
     wasmvisor_ok(&[
         "generate-template",

@@ -1,0 +1,423 @@
+//! Four `wasmvisor` processes on loopback ports agree on blocks with the
+//! consensus engine: identical blocks and state roots, decentralized
+//! governance across processes, three keep going without the fourth, and
+//! the fourth catches up after a restart.
+
+use std::path::PathBuf;
+
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::runtime::ArtifactId;
+use wasmvisor_proto::supervisor::{
+    ConfigChange, ConfigPropose, DeployRequest, DeployState, DeployStatus, StartService, config_change,
+};
+use wasmvisor_runtime::CallInfo;
+
+use crate::support::{RunningNode, answer, chain_id, get, post, wait_for, wasmvisor};
+
+/// A port free at the time of asking (the OS hands out another on the
+/// next call).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wasmvisor_ok(args: &[&str]) -> String {
+    let output = wasmvisor(args);
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn wasmvisor_err(args: &[&str]) -> String {
+    let output = wasmvisor(args);
+    assert!(!output.status.success(), "wasmvisor {args:?} should fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The running nodes.
+fn live(nodes: &[Option<RunningNode>]) -> Vec<&RunningNode> {
+    nodes.iter().flatten().collect()
+}
+
+fn height(node: &RunningNode) -> u64 {
+    get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+        .as_u64()
+        .unwrap()
+}
+
+/// `(block hash, state root)` of each block `0..=up_to`.
+fn blocks(node: &RunningNode, up_to: u64) -> Vec<(String, String)> {
+    (0..=up_to)
+        .map(|height| {
+            let (status, block) = get(&format!("{}/api/explorer/v1/block?height={height}", node.public));
+            assert_eq!(status, 200, "block {height}: {block}");
+            (
+                block["hash"].as_str().unwrap().to_owned(),
+                block["state_hash"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every node holds the same blocks and state roots up to the lowest
+/// height among them; answers that height.
+fn assert_same_chain(nodes: &[&RunningNode]) -> u64 {
+    let common = nodes.iter().map(|node| height(node)).min().unwrap();
+    let reference = blocks(nodes[0], common);
+    for (index, node) in nodes.iter().enumerate().skip(1) {
+        let theirs = blocks(node, common);
+        for (height, (mine, theirs)) in reference.iter().zip(&theirs).enumerate() {
+            assert_eq!(mine, theirs, "node {index} differs from node 0 at height {height}");
+        }
+    }
+    common
+}
+
+/// Posts `body` (JSON) to a node's private supervisor endpoint.
+fn supervisor(node: &RunningNode, action: &str, body: &Value) -> Value {
+    let (status, reply) = post(
+        &format!("{}/api/services/supervisor/{action}", node.private),
+        "application/json",
+        body.to_string().into_bytes(),
+    );
+    assert_eq!(status, 200, "{action}: {reply}");
+    reply
+}
+
+/// Whether the transaction is in a block on `node`; panics with its
+/// error if it failed there.
+fn committed(node: &RunningNode, tx_hash: &str) -> bool {
+    let (_, outcome) = get(&format!("{}/api/explorer/v1/transactions?hash={tx_hash}", node.public));
+    assert_ne!(outcome["status"], "failed", "{outcome}");
+    outcome["status"] == "committed"
+}
+
+fn deploy_status(node: &RunningNode, request: &DeployRequest) -> Option<i32> {
+    let (status, body) = get(&format!(
+        "{}/api/services/supervisor/deploy-status-by-hash?arguments={}",
+        node.private,
+        hex::encode(blake3::hash(&request.encode_to_vec()).as_bytes())
+    ));
+    (status == 200).then(|| DeployState::decode(answer(&body).as_slice()).unwrap().status)
+}
+
+struct Network {
+    dir: tempfile::TempDir,
+    configs: Vec<PathBuf>,
+}
+
+/// Four validators' configurations from the documented commands.
+fn configure() -> Network {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    wasmvisor_ok(&[
+        "generate-template",
+        &path("template.toml"),
+        "--validators-count",
+        "4",
+        "--supervisor-mode",
+        "decentralized",
+        "--block-interval-ms",
+        "100",
+    ]);
+    // Without a peer address a validator of four cannot be reached.
+    let error = wasmvisor_err(&["generate-config", &path("template.toml"), &path("nowhere")]);
+    assert!(error.contains("needs this validator's --peer-address"), "{error}");
+    for index in 0..4 {
+        let address = |port: u16| format!("127.0.0.1:{port}");
+        wasmvisor_ok(&[
+            "generate-config",
+            &path("template.toml"),
+            &path(&format!("v{index}")),
+            "--public-api",
+            &address(free_port()),
+            "--private-api",
+            &address(free_port()),
+            "--peer-address",
+            &address(free_port()),
+        ]);
+    }
+    // A second generate-config in the same directory would replace a
+    // validator's keys: refused.
+    let error = wasmvisor_err(&[
+        "generate-config",
+        &path("template.toml"),
+        &path("v0"),
+        "--peer-address",
+        "127.0.0.1:1",
+    ]);
+    assert!(error.contains("already holds a validator"), "{error}");
+    // Each validator finalizes with the public parts in its own order.
+    let publics: Vec<String> = (0..4).map(|index| path(&format!("v{index}/public.toml"))).collect();
+    let mut configs = Vec::new();
+    for index in 0..4 {
+        let mut order = publics.clone();
+        order.rotate_left(index);
+        let config = path(&format!("v{index}/node.toml"));
+        let mut args = vec![
+            "finalize".to_owned(),
+            path(&format!("v{index}/private.toml")),
+            config.clone(),
+            "--public-configs".to_owned(),
+        ];
+        args.extend(order);
+        wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        configs.push(PathBuf::from(config));
+    }
+    // Too few public parts for the template: refused.
+    let error = wasmvisor_err(&[
+        "finalize",
+        &path("v0/private.toml"),
+        &path("v0/bad.toml"),
+        "--public-configs",
+        &publics[0],
+    ]);
+    assert!(error.contains("names 4 validators"), "{error}");
+    Network { dir, configs }
+}
+
+/// Validator `index`'s consensus key (hex), from its public part.
+fn consensus_key(network: &Network, index: usize) -> String {
+    let public = std::fs::read_to_string(network.dir.path().join(format!("v{index}/public.toml"))).unwrap();
+    let public: toml::Value = toml::from_str(&public).unwrap();
+    public["consensus_key"].as_str().unwrap().to_owned()
+}
+
+/// A guestbook entry signed by `author`, submitted to `node`; its hash.
+fn sign_entry(node: &RunningNode, author: &SigningKey, instance_id: u32, text: &str) -> String {
+    let call = CallInfo {
+        instance_id,
+        method_id: 0,
+    };
+    let signed = wasmvisor_blockchain::sign(author, &chain_id(node), call, text.as_bytes().to_vec());
+    let (status, reply) = post(
+        &format!("{}/api/explorer/v1/transactions", node.public),
+        "application/octet-stream",
+        signed,
+    );
+    assert_eq!(status, 200, "{reply}");
+    reply["tx_hash"].as_str().unwrap().to_owned()
+}
+
+fn guestbook_count(node: &RunningNode) -> Option<u64> {
+    let (status, body) = get(&format!("{}/api/services/guestbook/count", node.public));
+    (status == 200).then(|| u64::from_le_bytes(answer(&body).try_into().unwrap()))
+}
+
+#[test]
+fn four_validators_agree_govern_and_catch_up() {
+    let network = configure();
+    let mut nodes: Vec<Option<RunningNode>> = network
+        .configs
+        .iter()
+        .map(|config| Some(RunningNode::run(config)))
+        .collect();
+    // Blocks are agreed: every node moves on, with the same blocks.
+    wait_for("the first blocks", || live(&nodes).iter().all(|node| height(node) >= 3));
+    let (_, info) = get(&format!("{}/api/system/v1/info", live(&nodes)[0].public));
+    assert_eq!(info["validators"].as_array().unwrap().len(), 4);
+    assert_same_chain(&live(&nodes));
+
+    // Decentralized governance across processes: the same deploy request
+    // from 3 of the 4 validators (2 are not enough), then every validator
+    // deploys and reports.
+    let component = wasmvisor_artifacts::GUESTBOOK.bytes;
+    let artifact = ArtifactId {
+        runtime_id: 1,
+        name: "guestbook".into(),
+        version: "1.0.0".into(),
+    };
+    let request = DeployRequest {
+        artifact: Some(artifact.clone()),
+        spec: wasmvisor_wasm::deploy_spec(component).encode_to_vec(),
+        deadline_height: height(live(&nodes)[0]) + 10_000,
+        seed: 0,
+    };
+    let send_deploy = |node: &RunningNode| -> String {
+        let (status, reply) = post(
+            &format!("{}/api/services/supervisor/deploy-artifact", node.private),
+            "application/x-protobuf",
+            request.encode_to_vec(),
+        );
+        assert_eq!(status, 200, "{reply}");
+        reply["tx_hash"].as_str().unwrap().to_owned()
+    };
+    let first = send_deploy(live(&nodes)[0]);
+    let second = send_deploy(live(&nodes)[1]);
+    wait_for("two deploy requests", || {
+        committed(live(&nodes)[2], &first) && committed(live(&nodes)[2], &second)
+    });
+    let two_of_four = live(&nodes)
+        .iter()
+        .map(|node| deploy_status(node, &request))
+        .collect::<Vec<_>>();
+    assert!(
+        two_of_four
+            .iter()
+            .all(|status| *status != Some(DeployStatus::DeploySucceeded as i32)),
+        "two requests of four validators do not deploy: {two_of_four:?}"
+    );
+    send_deploy(live(&nodes)[2]);
+    wait_for("the deploy on every validator", || {
+        live(&nodes)
+            .iter()
+            .all(|node| deploy_status(node, &request) == Some(DeployStatus::DeploySucceeded as i32))
+    });
+
+    // Starting it: proposed by one validator, approved by two more.
+    let (_, number) = get(&format!(
+        "{}/api/services/supervisor/configuration-number",
+        live(&nodes)[0].private
+    ));
+    // Enacted at a height far enough ahead for the votes to arrive first.
+    let propose = ConfigPropose {
+        actual_from: height(live(&nodes)[0]) + 40,
+        changes: vec![ConfigChange {
+            kind: Some(config_change::Kind::StartService(StartService {
+                artifact: Some(artifact),
+                name: "guestbook".into(),
+                config: Vec::new(),
+            })),
+        }],
+        configuration_number: u64::decode(answer(&number).as_slice()).unwrap(),
+    };
+    let proposed = supervisor(
+        live(&nodes)[0],
+        "propose-config",
+        &json!({ "payload": hex::encode(propose.encode_to_vec()) }),
+    );
+    let proposed = proposed["tx_hash"].as_str().unwrap().to_owned();
+    wait_for("the proposal", || committed(live(&nodes)[1], &proposed));
+    let vote = supervisor(live(&nodes)[1], "confirm-config", &json!({}));
+    let vote = vote["tx_hash"].as_str().unwrap().to_owned();
+    wait_for("the first vote", || committed(live(&nodes)[3], &vote));
+    // Two approvals of four: not started.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        live(&nodes).iter().all(|node| guestbook_count(node).is_none()),
+        "two approvals of four do not start a service"
+    );
+    supervisor(live(&nodes)[2], "confirm-config", &json!({}));
+    wait_for("the service on every validator", || {
+        live(&nodes).iter().all(|node| guestbook_count(node) == Some(0))
+    });
+    let services = get(&format!("{}/api/services/supervisor/services", live(&nodes)[0].public)).1;
+    let services = wasmvisor_proto::supervisor::ServicesView::decode(answer(&services).as_slice()).unwrap();
+    let instance_id = services
+        .instances
+        .iter()
+        .filter_map(|record| record.spec.as_ref())
+        .find(|spec| spec.name == "guestbook")
+        .unwrap()
+        .id;
+
+    // A transaction submitted to any validator reaches the proposers.
+    let author = SigningKey::from_bytes(&[7; 32]);
+    let entries: Vec<String> = (0..8)
+        .map(|index| sign_entry(live(&nodes)[index % 4], &author, instance_id, &format!("entry {index}")))
+        .collect();
+    wait_for("the entries", || {
+        entries
+            .iter()
+            .all(|hash| live(&nodes).iter().all(|node| committed(node, hash)))
+    });
+    assert!(live(&nodes).iter().all(|node| guestbook_count(node) == Some(8)));
+    assert_same_chain(&live(&nodes));
+
+    // One validator killed: the other three keep committing.
+    nodes[3].take().unwrap().kill();
+    let at_kill = height(live(&nodes)[0]);
+    let while_down: Vec<String> = (0..6)
+        .map(|index| {
+            sign_entry(
+                live(&nodes)[index % 3],
+                &author,
+                instance_id,
+                &format!("while down {index}"),
+            )
+        })
+        .collect();
+    wait_for("blocks without the fourth", || {
+        live(&nodes).iter().all(|node| height(node) >= at_kill + 10)
+            && while_down.iter().all(|hash| committed(live(&nodes)[0], hash))
+    });
+    assert_same_chain(&live(&nodes));
+
+    // Restarted, it catches up (re-executing what it missed) and matches
+    // every block and state root.
+    nodes[3] = Some(RunningNode::run(&network.configs[3]));
+    let target = height(live(&nodes)[0]);
+    wait_for("the catch-up", || height(nodes[3].as_ref().unwrap()) >= target);
+    assert_eq!(guestbook_count(nodes[3].as_ref().unwrap()), Some(14));
+    let common = assert_same_chain(&live(&nodes));
+    assert!(common >= target, "compared up to {common}");
+    // ... and takes part again: the four go on together.
+    let last = sign_entry(nodes[3].as_ref().unwrap(), &author, instance_id, "after the restart");
+    wait_for("an entry through the restarted node", || {
+        live(&nodes).iter().all(|node| committed(node, &last))
+    });
+    assert_same_chain(&live(&nodes));
+
+    // A consensus configuration change through the supervisor — the
+    // fourth validator leaves the set — takes effect in the engine at the
+    // height it is enacted: the three go on alone (their commit
+    // certificates must match the new set, or the chain would refuse
+    // them), and the fourth, still running, follows as a full node.
+    let leaving = consensus_key(&network, 3);
+    let (_, info) = get(&format!("{}/api/system/v1/info", live(&nodes)[0].public));
+    let remaining: Vec<Value> = info["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|validator| validator["consensus_key"] != leaving.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(remaining.len(), 3);
+    let change = json!({
+        "actual_from": height(live(&nodes)[0]) + 40,
+        "changes": [{ "action": "consensus", "validators": remaining }],
+    });
+    let proposed = supervisor(live(&nodes)[0], "propose-config", &change)["tx_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for("the change's proposal", || {
+        live(&nodes).iter().all(|node| committed(node, &proposed))
+    });
+    supervisor(live(&nodes)[1], "confirm-config", &json!({}));
+    supervisor(live(&nodes)[2], "confirm-config", &json!({}));
+    wait_for("three validators", || {
+        live(&nodes).iter().all(|node| {
+            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 3
+        })
+    });
+    let after_change = height(live(&nodes)[0]);
+    let three = sign_entry(live(&nodes)[2], &author, instance_id, "three validators");
+    wait_for("blocks of the three", || {
+        live(&nodes)
+            .iter()
+            .all(|node| height(node) >= after_change + 5 && committed(node, &three))
+    });
+    assert_eq!(guestbook_count(nodes[3].as_ref().unwrap()), Some(16));
+    assert_same_chain(&live(&nodes));
+
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+    // The stored chain of a validator replays identically.
+    let output = wasmvisor_ok(&["replay", "--config", network.configs[1].to_str().unwrap()]);
+    assert!(output.contains("every block replayed identically"), "{output}");
+    drop(network.dir);
+}
