@@ -166,37 +166,54 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block, DecodeError> {
 
 /// Encodes a signed vote for the wire.
 pub fn encode_signed_vote(vote: &Vote, signature: &Signature) -> Vec<u8> {
+    signed_vote_to_proto(vote, signature).encode_to_vec()
+}
+
+/// A signed vote's wire form.
+pub fn signed_vote_to_proto(vote: &Vote, signature: &Signature) -> proto::SignedVote {
     proto::SignedVote {
         vote: Some(vote_to_proto(vote)),
         signature: signature.to_bytes().to_vec(),
     }
-    .encode_to_vec()
 }
 
-/// Decodes a signed vote from the wire (the signature is not checked here).
-pub fn decode_signed_vote(bytes: &[u8]) -> Result<(Vote, Signature), DecodeError> {
-    let signed: proto::SignedVote = decode(bytes)?;
+/// A signed vote from its wire form (the signature is not checked here).
+pub fn signed_vote_from_proto(signed: proto::SignedVote) -> Result<(Vote, Signature), DecodeError> {
     let vote = vote_from_proto(signed.vote.ok_or(DecodeError::Invalid("signed vote: no vote"))?)?;
     Ok((vote, signature(&signed.signature)?))
 }
 
+/// Decodes a signed vote from the wire (the signature is not checked here).
+pub fn decode_signed_vote(bytes: &[u8]) -> Result<(Vote, Signature), DecodeError> {
+    signed_vote_from_proto(decode(bytes)?)
+}
+
 /// Encodes a signed proposal for the wire.
 pub fn encode_signed_proposal(proposal: &Proposal, signature: &Signature) -> Vec<u8> {
+    signed_proposal_to_proto(proposal, signature).encode_to_vec()
+}
+
+/// A signed proposal's wire form.
+pub fn signed_proposal_to_proto(proposal: &Proposal, signature: &Signature) -> proto::SignedProposal {
     proto::SignedProposal {
         proposal: Some(proposal_to_proto(proposal)),
         signature: signature.to_bytes().to_vec(),
     }
-    .encode_to_vec()
 }
 
-/// Decodes a signed proposal from the wire (the signature is not checked
+/// A signed proposal from its wire form (the signature is not checked
 /// here).
-pub fn decode_signed_proposal(bytes: &[u8]) -> Result<(Proposal, Signature), DecodeError> {
-    let signed: proto::SignedProposal = decode(bytes)?;
+pub fn signed_proposal_from_proto(signed: proto::SignedProposal) -> Result<(Proposal, Signature), DecodeError> {
     let proposal = proposal_from_proto(
         signed
             .proposal
             .ok_or(DecodeError::Invalid("signed proposal: no proposal"))?,
     )?;
     Ok((proposal, signature(&signed.signature)?))
+}
+
+/// Decodes a signed proposal from the wire (the signature is not checked
+/// here).
+pub fn decode_signed_proposal(bytes: &[u8]) -> Result<(Proposal, Signature), DecodeError> {
+    signed_proposal_from_proto(decode(bytes)?)
 }

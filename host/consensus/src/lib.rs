@@ -1,13 +1,12 @@
-//! wasmvisor's side of the Malachite BFT engine (issue 11, in progress):
-//! the engine's [`Context`](malachitebft_core_types::Context) for
-//! wasmvisor's blocks and validators ([`context`]), the signing of votes
-//! and proposals with validators' consensus keys ([`signing`]), and their
-//! wire form, checked when decoded ([`codec`]).
+//! wasmvisor's side of the Malachite BFT engine: the engine's
+//! [`Context`](malachitebft_core_types::Context) for wasmvisor's blocks and
+//! validators ([`context`]), the signing of votes, proposals and proposal
+//! parts with validators' consensus keys ([`signing`]), and their wire
+//! form, checked when decoded ([`codec`]).
 //!
-//! Not yet built: the engine's own codec traits over these encodings, the
-//! adapter between the engine's application messages and the node
-//! (propose from the mempool, validate by executing on a fork, commit the
-//! decided block with its certificate), transaction gossip and catch-up.
+//! The engine itself (its network, write-ahead log and sync) and the
+//! adapter to the node live in the node crate (`wasmvisor_node::engine`),
+//! so nothing below the node links libp2p.
 
 pub mod codec;
 pub mod context;

@@ -456,16 +456,9 @@ impl Node {
                 pool.hashes.remove(&transaction.hash);
             }
         }
-        self.committed_transactions
-            .fetch_add(transactions.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        for signed in broadcasts {
-            if let Err(error) = self.submit_and_relay(&signed) {
-                tracing::debug!("a broadcast was not pooled: {error}");
-            }
-        }
-        self.reconcile_system_services();
+        self.after_block(transactions.len(), broadcasts);
         Ok(header)
     }
 
@@ -528,16 +521,9 @@ impl Node {
             pool.queue.retain(|transaction| !committed.contains(&transaction.hash));
             pool.hashes.retain(|hash| !committed.contains(hash));
         }
-        self.committed_transactions
-            .fetch_add(transactions.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        for signed in broadcasts {
-            if let Err(error) = self.submit_and_relay(&signed) {
-                tracing::debug!("a broadcast was not pooled: {error}");
-            }
-        }
-        self.reconcile_system_services();
+        self.after_block(transactions.len(), broadcasts);
         Ok(header)
     }
 
@@ -585,6 +571,20 @@ impl Node {
                 .map(|header| header.height)
                 .map_err(|error| error.to_string())
         })
+    }
+
+    /// What follows a committed block of `committed` transactions, with
+    /// the chain released: count them, pool (and relay) what services
+    /// asked to broadcast, and take the system services' next steps.
+    fn after_block(&self, committed: usize, broadcasts: Vec<Vec<u8>>) {
+        self.committed_transactions
+            .fetch_add(committed as u64, std::sync::atomic::Ordering::Relaxed);
+        for signed in broadcasts {
+            if let Err(error) = self.submit_and_relay(&signed) {
+                tracing::debug!("a broadcast was not pooled: {error}");
+            }
+        }
+        self.reconcile_system_services();
     }
 
     /// One reconciliation round of the system services (after a block):

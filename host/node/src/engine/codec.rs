@@ -19,8 +19,8 @@ use malachitebft_app_channel::app::types::core::{
 };
 use malachitebft_sync::{RawDecidedValue, Request, Response, Status, ValueRequest, ValueResponse};
 use wasmvisor_consensus::codec::{
-    DecodeError, block_from_proto, block_to_proto, decode, key, proposal_from_proto, proposal_to_proto, round_from,
-    signature, vote_from_proto, vote_to_proto,
+    DecodeError, block_from_proto, block_to_proto, decode, key, round_from, signature, signed_proposal_from_proto,
+    signed_proposal_to_proto, signed_vote_from_proto, signed_vote_to_proto,
 };
 use wasmvisor_consensus::{Address, BlockId, Height, ProposalPart, WasmvisorContext};
 use wasmvisor_proto::Message;
@@ -40,47 +40,19 @@ type Ctx = WasmvisorContext;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EngineCodec;
 
-fn signed_vote(vote: &wasmvisor_consensus::Vote, sig: &malachitebft_signing_ed25519::Signature) -> proto::SignedVote {
-    proto::SignedVote {
-        vote: Some(vote_to_proto(vote)),
-        signature: sig.to_bytes().to_vec(),
-    }
-}
-
 fn signed_vote_from(signed: proto::SignedVote) -> Result<SignedMessage<Ctx, wasmvisor_consensus::Vote>, DecodeError> {
-    let vote = vote_from_proto(signed.vote.ok_or(DecodeError::Invalid("signed vote: no vote"))?)?;
-    Ok(SignedMessage::new(vote, signature(&signed.signature)?))
-}
-
-fn signed_proposal(
-    proposal: &wasmvisor_consensus::Proposal,
-    sig: &malachitebft_signing_ed25519::Signature,
-) -> proto::SignedProposal {
-    proto::SignedProposal {
-        proposal: Some(proposal_to_proto(proposal)),
-        signature: sig.to_bytes().to_vec(),
-    }
-}
-
-fn signed_proposal_from(
-    signed: proto::SignedProposal,
-) -> Result<(wasmvisor_consensus::Proposal, malachitebft_signing_ed25519::Signature), DecodeError> {
-    let proposal = proposal_from_proto(
-        signed
-            .proposal
-            .ok_or(DecodeError::Invalid("signed proposal: no proposal"))?,
-    )?;
-    Ok((proposal, signature(&signed.signature)?))
+    let (vote, signature) = signed_vote_from_proto(signed)?;
+    Ok(SignedMessage::new(vote, signature))
 }
 
 fn part_to_proto(part: &ProposalPart) -> proto::ProposalPart {
     proto::ProposalPart {
-        proposal: Some(signed_proposal(&part.proposal, &part.signature)),
+        proposal: Some(signed_proposal_to_proto(&part.proposal, &part.signature)),
     }
 }
 
 fn part_from_proto(part: proto::ProposalPart) -> Result<ProposalPart, DecodeError> {
-    let (proposal, signature) = signed_proposal_from(
+    let (proposal, signature) = signed_proposal_from_proto(
         part.proposal
             .ok_or(DecodeError::Invalid("proposal part: no proposal"))?,
     )?;
@@ -296,7 +268,7 @@ impl Codec<SignedConsensusMsg<Ctx>> for EngineCodec {
         match message.message {
             Some(proto::signed_message::Message::Vote(vote)) => Ok(SignedConsensusMsg::Vote(signed_vote_from(vote)?)),
             Some(proto::signed_message::Message::Proposal(proposal)) => {
-                let (proposal, signature) = signed_proposal_from(proposal)?;
+                let (proposal, signature) = signed_proposal_from_proto(proposal)?;
                 Ok(SignedConsensusMsg::Proposal(SignedMessage::new(proposal, signature)))
             }
             None => Err(DecodeError::Invalid("signed message: empty")),
@@ -306,10 +278,10 @@ impl Codec<SignedConsensusMsg<Ctx>> for EngineCodec {
     fn encode(&self, message: &SignedConsensusMsg<Ctx>) -> Result<Bytes, DecodeError> {
         let message = match message {
             SignedConsensusMsg::Vote(signed) => {
-                proto::signed_message::Message::Vote(signed_vote(&signed.message, &signed.signature))
+                proto::signed_message::Message::Vote(signed_vote_to_proto(&signed.message, &signed.signature))
             }
             SignedConsensusMsg::Proposal(signed) => {
-                proto::signed_message::Message::Proposal(signed_proposal(&signed.message, &signed.signature))
+                proto::signed_message::Message::Proposal(signed_proposal_to_proto(&signed.message, &signed.signature))
             }
         };
         encoded(&proto::SignedMessage { message: Some(message) })
@@ -336,7 +308,7 @@ impl Codec<LivenessMsg<Ctx>> for EngineCodec {
     fn encode(&self, message: &LivenessMsg<Ctx>) -> Result<Bytes, DecodeError> {
         let message = match message {
             LivenessMsg::Vote(signed) => {
-                proto::liveness_message::Message::Vote(signed_vote(&signed.message, &signed.signature))
+                proto::liveness_message::Message::Vote(signed_vote_to_proto(&signed.message, &signed.signature))
             }
             LivenessMsg::PolkaCertificate(certificate) => {
                 proto::liveness_message::Message::Polka(polka_to_proto(certificate))
