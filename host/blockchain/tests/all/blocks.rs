@@ -156,6 +156,16 @@ fn a_block_without_a_quorum_of_valid_precommits_is_not_committed() {
         Err(BlockError::Precommits(_))
     ));
 
+    // A precommit must name the key configured at its position (a commit
+    // certificate is rebuilt from these keys for peers catching up).
+    let block = chain.execute(std::slice::from_ref(&transaction)).unwrap();
+    let mut other_key = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
+    other_key[1].validator_key = other_key[2].validator_key.clone();
+    match chain.commit(block, other_key) {
+        Err(BlockError::Precommits(reason)) => assert!(reason.contains("names another key"), "{reason}"),
+        other => panic!("a precommit naming another key was accepted: {other:?}"),
+    }
+
     assert_eq!(chain.last_header().unwrap().height, 0, "nothing was committed");
     let block = chain.execute(&[transaction]).unwrap();
     let votes = precommits(&chain.chain_id(), 1, &block.hash, &[1, 2, 3]);
