@@ -42,6 +42,16 @@ fn hex(hash: &Hash) -> String {
 #[error("invalid proposal: {0}")]
 pub struct InvalidBlock(pub String);
 
+/// Most transactions a block may hold under `config`: its
+/// `transactions_per_block_max`, or the dispatcher's own maximum when that
+/// is 0 (unset). The dispatcher refuses a configuration above its maximum.
+pub fn block_transactions_max(config: &ConsensusConfig) -> usize {
+    match config.transactions_per_block_max as usize {
+        0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
+        configured => configured.min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
+    }
+}
+
 /// `n * 2 / 3 + 1`: votes needed out of `n` validators.
 pub fn byzantine_quorum(validator_count: usize) -> usize {
     validator_count * 2 / 3 + 1
@@ -351,15 +361,11 @@ impl Blockchain {
     /// pending block, to commit if the engine decides it; several proposals
     /// may be validated per height and only the decided one commits.
     pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
-        // The consensus configuration's limit (0: the node's own maximum).
-        let configured = self
-            .consensus_config()
-            .map_err(|error| InvalidBlock(error.to_string()))?
-            .transactions_per_block_max as usize;
-        let limit = match configured {
-            0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
-            configured => configured.min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
-        };
+        let limit = block_transactions_max(
+            &self
+                .consensus_config()
+                .map_err(|error| InvalidBlock(error.to_string()))?,
+        );
         if value.transactions.len() > limit {
             return Err(InvalidBlock(format!(
                 "{} transactions; a block holds at most {limit}",

@@ -11,7 +11,9 @@ mod chain;
 pub mod replay;
 pub mod transactions;
 
-pub use chain::{BlockError, Blockchain, ChainReader, InvalidBlock, PendingBlock, byzantine_quorum};
+pub use chain::{
+    BlockError, Blockchain, ChainReader, InvalidBlock, PendingBlock, block_transactions_max, byzantine_quorum,
+};
 pub use replay::{ReplayMismatch, ReplayReport, replay};
 pub use transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, sign, verify};
 pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

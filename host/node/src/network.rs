@@ -18,7 +18,7 @@ use crate::node::{KEYS_FILE, NodeKeys};
 use crate::requests::ValidatorSpec;
 
 /// Most validators a network template names (the consensus limit).
-pub const VALIDATORS_MAX: u32 = 256;
+pub const VALIDATORS_MAX: u32 = wasmvisor_dispatcher::limits::VALIDATORS_MAX as u32;
 /// File names `generate-config` writes in its output directory.
 pub const PUBLIC_FILE: &str = "public.toml";
 /// See [`PUBLIC_FILE`].

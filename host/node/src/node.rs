@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
-use wasmvisor_blockchain::{Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction};
+use wasmvisor_blockchain::{Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction, block_transactions_max};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
@@ -429,10 +429,7 @@ impl Node {
             .ok_or("this node is not a validator of the chain; it cannot produce blocks")?;
         let drained: Vec<VerifiedTransaction> = {
             let mut pool = self.mempool();
-            let limit = match config.transactions_per_block_max as usize {
-                0 => pool.queue.len(),
-                limit => pool.queue.len().min(limit),
-            };
+            let limit = pool.queue.len().min(block_transactions_max(&config));
             pool.queue.drain(..limit).collect()
         };
         // A transaction committed meanwhile (or repeated) would fail the
@@ -469,14 +466,7 @@ impl Node {
     pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let limit = match chain
-            .consensus_config()
-            .map_err(|error| error.to_string())?
-            .transactions_per_block_max
-        {
-            0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
-            limit => (limit as usize).min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
-        };
+        let limit = block_transactions_max(&chain.consensus_config().map_err(|error| error.to_string())?);
         let transactions: Vec<VerifiedTransaction> = {
             let pool = self.mempool();
             pool.queue

@@ -26,13 +26,16 @@ use wasmvisor_consensus::{Address, BlockId, Height, ProposalPart, WasmvisorConte
 use wasmvisor_proto::Message;
 use wasmvisor_proto::consensus as proto;
 
-/// Most signatures one certificate may carry (the network's validator
-/// limit, [`crate::network::VALIDATORS_MAX`]).
-pub const SIGNATURES_MAX: usize = crate::network::VALIDATORS_MAX as usize;
+/// Most signatures one certificate may carry: one per validator, at most
+/// the dispatcher's validator limit.
+pub const SIGNATURES_MAX: usize = wasmvisor_dispatcher::limits::VALIDATORS_MAX;
 /// Most decided blocks one sync response may carry.
 pub const SYNC_VALUES_MAX: usize = 1_000;
 /// Longest stream id accepted.
 pub const STREAM_ID_MAX: usize = 64;
+/// Longest network peer id accepted in a validator proof (a multihash of
+/// an Ed25519 key takes 38 bytes).
+pub const PEER_ID_SIZE_MAX: usize = 64;
 
 type Ctx = WasmvisorContext;
 
@@ -360,7 +363,7 @@ impl Codec<ValidatorProof<Ctx>> for EngineCodec {
 
     fn decode(&self, bytes: Bytes) -> Result<ValidatorProof<Ctx>, DecodeError> {
         let proof: proto::ValidatorProof = decode(&bytes)?;
-        if proof.public_key.len() != 32 || proof.peer_id.len() > STREAM_ID_MAX {
+        if proof.public_key.len() != 32 || proof.peer_id.len() > PEER_ID_SIZE_MAX {
             return Err(DecodeError::Invalid("validator proof"));
         }
         Ok(ValidatorProof::new(
