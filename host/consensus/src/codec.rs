@@ -76,6 +76,50 @@ pub fn signature(bytes: &[u8]) -> Result<Signature, DecodeError> {
     Ok(Signature::from_bytes(bytes))
 }
 
+/// A block id (32 bytes).
+pub fn block_id(bytes: &[u8]) -> Result<BlockId, DecodeError> {
+    Ok(BlockId(key(bytes, "block id")?))
+}
+
+/// A validator's address: its consensus key (32 bytes).
+pub fn address(bytes: &[u8]) -> Result<Address, DecodeError> {
+    Ok(Address(key(bytes, "validator key")?))
+}
+
+/// A vote type's wire form: 0 prevote, 1 precommit.
+pub fn vote_type_to_proto(vote_type: VoteType) -> u32 {
+    match vote_type {
+        VoteType::Prevote => 0,
+        VoteType::Precommit => 1,
+    }
+}
+
+/// A vote type from its wire form.
+pub fn vote_type_from_proto(vote_type: u32) -> Result<VoteType, DecodeError> {
+    match vote_type {
+        0 => Ok(VoteType::Prevote),
+        1 => Ok(VoteType::Precommit),
+        _ => Err(DecodeError::Invalid("vote type")),
+    }
+}
+
+/// What a vote names: a block id, or empty for nil.
+pub fn value_id_to_proto(value: &NilOrVal<BlockId>) -> Vec<u8> {
+    match value {
+        NilOrVal::Nil => Vec::new(),
+        NilOrVal::Val(id) => id.0.to_vec(),
+    }
+}
+
+/// What a vote names, from its wire form (empty: nil).
+pub fn value_id_from_proto(bytes: &[u8]) -> Result<NilOrVal<BlockId>, DecodeError> {
+    if bytes.is_empty() {
+        Ok(NilOrVal::Nil)
+    } else {
+        block_id(bytes).map(NilOrVal::Val)
+    }
+}
+
 /// A block's wire form.
 pub fn block_to_proto(block: &Block) -> proto::Block {
     proto::Block {
@@ -100,14 +144,8 @@ pub fn vote_to_proto(vote: &Vote) -> proto::Vote {
     proto::Vote {
         height: vote.height.0,
         round: vote.round.as_i64(),
-        vote_type: match vote.vote_type {
-            VoteType::Prevote => 0,
-            VoteType::Precommit => 1,
-        },
-        block_id: match &vote.value {
-            NilOrVal::Nil => Vec::new(),
-            NilOrVal::Val(id) => id.0.to_vec(),
-        },
+        vote_type: vote_type_to_proto(vote.vote_type),
+        block_id: value_id_to_proto(&vote.value),
         validator: vote.validator.0.to_vec(),
     }
 }
@@ -117,17 +155,9 @@ pub fn vote_from_proto(vote: proto::Vote) -> Result<Vote, DecodeError> {
     Ok(Vote {
         height: Height(vote.height),
         round: round_from(vote.round, "vote round")?,
-        vote_type: match vote.vote_type {
-            0 => VoteType::Prevote,
-            1 => VoteType::Precommit,
-            _ => return Err(DecodeError::Invalid("vote type")),
-        },
-        value: if vote.block_id.is_empty() {
-            NilOrVal::Nil
-        } else {
-            NilOrVal::Val(BlockId(key(&vote.block_id, "block id")?))
-        },
-        validator: Address(key(&vote.validator, "validator key")?),
+        vote_type: vote_type_from_proto(vote.vote_type)?,
+        value: value_id_from_proto(&vote.block_id)?,
+        validator: address(&vote.validator)?,
         extension: None,
     })
 }

@@ -14,15 +14,16 @@ use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMe
 use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use malachitebft_app_channel::app::types::core::{
-    CommitSignature, ExtendedCommitCertificate, ExtendedCommitSignature, NilOrVal, PolkaCertificate, PolkaSignature,
-    RoundCertificate, RoundCertificateType, RoundSignature, SignedMessage, ValidatorProof, Validity, VoteType,
+    ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, PolkaSignature, RoundCertificate,
+    RoundCertificateType, RoundSignature, SignedMessage, ValidatorProof, Validity,
 };
 use malachitebft_sync::{RawDecidedValue, Request, Response, Status, ValueRequest, ValueResponse};
 use wasmvisor_consensus::codec::{
-    DecodeError, block_from_proto, block_to_proto, decode, key, round_from, signature, signed_proposal_from_proto,
-    signed_proposal_to_proto, signed_vote_from_proto, signed_vote_to_proto,
+    DecodeError, address, block_from_proto, block_id, block_to_proto, decode, round_from, signature,
+    signed_proposal_from_proto, signed_proposal_to_proto, signed_vote_from_proto, signed_vote_to_proto,
+    value_id_from_proto, value_id_to_proto, vote_type_from_proto, vote_type_to_proto,
 };
-use wasmvisor_consensus::{Address, BlockId, Height, ProposalPart, WasmvisorContext};
+use wasmvisor_consensus::{Address, Height, ProposalPart, WasmvisorContext};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::consensus as proto;
 
@@ -62,14 +63,6 @@ fn part_from_proto(part: proto::ProposalPart) -> Result<ProposalPart, DecodeErro
     Ok(ProposalPart { proposal, signature })
 }
 
-fn block_id(bytes: &[u8]) -> Result<BlockId, DecodeError> {
-    Ok(BlockId(key(bytes, "block id")?))
-}
-
-fn address(bytes: &[u8]) -> Result<Address, DecodeError> {
-    Ok(Address(key(bytes, "validator key")?))
-}
-
 fn count_checked<T>(items: Vec<T>, max: usize, what: &'static str) -> Result<Vec<T>, DecodeError> {
     if items.len() > max {
         return Err(DecodeError::Invalid(what));
@@ -87,6 +80,18 @@ fn certificate_signature(
     }
 }
 
+/// A certificate's signatures, at most [`SIGNATURES_MAX`]; `what` names
+/// the certificate.
+fn certificate_signatures(
+    signatures: Vec<proto::CertificateSignature>,
+    what: &'static str,
+) -> Result<Vec<(Address, malachitebft_signing_ed25519::Signature)>, DecodeError> {
+    count_checked(signatures, SIGNATURES_MAX, what)?
+        .into_iter()
+        .map(|signed| Ok((address(&signed.validator)?, signature(&signed.signature)?)))
+        .collect()
+}
+
 fn polka_to_proto(certificate: &PolkaCertificate<Ctx>) -> proto::PolkaCertificate {
     proto::PolkaCertificate {
         height: certificate.height.0,
@@ -101,40 +106,15 @@ fn polka_to_proto(certificate: &PolkaCertificate<Ctx>) -> proto::PolkaCertificat
 }
 
 fn polka_from_proto(certificate: proto::PolkaCertificate) -> Result<PolkaCertificate<Ctx>, DecodeError> {
-    let signatures = count_checked(
-        certificate.signatures,
-        SIGNATURES_MAX,
-        "polka certificate: too many signatures",
-    )?;
     Ok(PolkaCertificate {
         height: Height(certificate.height),
         round: round_from(certificate.round, "polka round")?,
         value_id: block_id(&certificate.block_id)?,
-        polka_signatures: signatures
+        polka_signatures: certificate_signatures(certificate.signatures, "polka certificate: too many signatures")?
             .into_iter()
-            .map(|signed| {
-                Ok(PolkaSignature::new(
-                    address(&signed.validator)?,
-                    signature(&signed.signature)?,
-                ))
-            })
-            .collect::<Result<_, DecodeError>>()?,
+            .map(|(address, signature)| PolkaSignature::new(address, signature))
+            .collect(),
     })
-}
-
-fn vote_type_to_proto(vote_type: VoteType) -> u32 {
-    match vote_type {
-        VoteType::Prevote => 0,
-        VoteType::Precommit => 1,
-    }
-}
-
-fn vote_type_from_proto(vote_type: u32) -> Result<VoteType, DecodeError> {
-    match vote_type {
-        0 => Ok(VoteType::Prevote),
-        1 => Ok(VoteType::Precommit),
-        _ => Err(DecodeError::Invalid("vote type")),
-    }
 }
 
 fn round_certificate_to_proto(certificate: &RoundCertificate<Ctx>) -> proto::RoundCertificate {
@@ -150,10 +130,7 @@ fn round_certificate_to_proto(certificate: &RoundCertificate<Ctx>) -> proto::Rou
             .iter()
             .map(|signed| proto::RoundSignature {
                 vote_type: vote_type_to_proto(signed.vote_type),
-                block_id: match &signed.value_id {
-                    NilOrVal::Nil => Vec::new(),
-                    NilOrVal::Val(id) => id.0.to_vec(),
-                },
+                block_id: value_id_to_proto(&signed.value_id),
                 validator: signed.address.0.to_vec(),
                 signature: signed.signature.to_bytes().to_vec(),
             })
@@ -180,11 +157,7 @@ fn round_certificate_from_proto(certificate: proto::RoundCertificate) -> Result<
             .map(|signed| {
                 Ok(RoundSignature::new(
                     vote_type_from_proto(signed.vote_type)?,
-                    if signed.block_id.is_empty() {
-                        NilOrVal::Nil
-                    } else {
-                        NilOrVal::Val(block_id(&signed.block_id)?)
-                    },
+                    value_id_from_proto(&signed.block_id)?,
                     address(&signed.validator)?,
                     signature(&signed.signature)?,
                 ))
@@ -195,7 +168,7 @@ fn round_certificate_from_proto(certificate: proto::RoundCertificate) -> Result<
 
 /// A commit certificate's wire form (vote extensions are not carried:
 /// wasmvisor's validators never extend their votes).
-pub fn commit_certificate_to_proto(certificate: &ExtendedCommitCertificate<Ctx>) -> proto::CommitCertificate {
+fn commit_certificate_to_proto(certificate: &ExtendedCommitCertificate<Ctx>) -> proto::CommitCertificate {
     proto::CommitCertificate {
         height: certificate.height.0,
         round: certificate.round.as_i64(),
@@ -208,39 +181,18 @@ pub fn commit_certificate_to_proto(certificate: &ExtendedCommitCertificate<Ctx>)
     }
 }
 
-/// A commit certificate from its wire form.
-pub fn commit_certificate_from_proto(
+fn commit_certificate_from_proto(
     certificate: proto::CommitCertificate,
 ) -> Result<ExtendedCommitCertificate<Ctx>, DecodeError> {
-    let signatures = count_checked(
-        certificate.signatures,
-        SIGNATURES_MAX,
-        "commit certificate: too many signatures",
-    )?;
     Ok(ExtendedCommitCertificate {
         height: Height(certificate.height),
         round: round_from(certificate.round, "commit round")?,
         value_id: block_id(&certificate.block_id)?,
-        commit_signatures: signatures
+        commit_signatures: certificate_signatures(certificate.signatures, "commit certificate: too many signatures")?
             .into_iter()
-            .map(|signed| {
-                Ok(ExtendedCommitSignature::new(
-                    address(&signed.validator)?,
-                    signature(&signed.signature)?,
-                    None,
-                ))
-            })
-            .collect::<Result<_, DecodeError>>()?,
+            .map(|(address, signature)| ExtendedCommitSignature::new(address, signature, None))
+            .collect(),
     })
-}
-
-/// The commit signatures of a certificate, as the chain stores them.
-pub fn commit_signatures(certificate: &ExtendedCommitCertificate<Ctx>) -> Vec<CommitSignature<Ctx>> {
-    certificate
-        .commit_signatures
-        .iter()
-        .map(|signed| CommitSignature::new(signed.address, signed.signature))
-        .collect()
 }
 
 fn peer_id(bytes: &[u8]) -> Result<PeerId, DecodeError> {
