@@ -188,11 +188,10 @@ pub fn start(
         timeouts,
         height: Height(0),
         validator_set: None,
-        proposals: HashMap::new(),
+        executed: HashMap::new(),
         values: Vec::new(),
-        built: HashMap::new(),
         future_parts: Vec::new(),
-        committed: None,
+        committed: false,
         streams: 0,
     };
     let app = std::thread::Builder::new()
@@ -218,12 +217,6 @@ fn timeouts(settings: &ConsensusSettings) -> LinearTimeouts {
     }
 }
 
-/// A block executed on a fork at the current height.
-struct Executed {
-    block: Block,
-    pending: PendingBlock,
-}
-
 /// The application side of the engine's channel (one thread).
 struct App {
     node: Arc<Node>,
@@ -234,16 +227,16 @@ struct App {
     /// The height consensus runs.
     height: Height,
     validator_set: Option<ValidatorSet>,
-    /// Valid blocks executed at this height, by id.
-    proposals: HashMap<BlockId, Executed>,
-    /// The engine's view of them (and of invalid ones), for `StartedRound`.
+    /// Valid blocks of this height executed on a fork, by id.
+    executed: HashMap<BlockId, PendingBlock>,
+    /// Every block of this height the engine heard of from this node —
+    /// its own proposals, received ones (valid or not), synced ones — with
+    /// round, proposer and verdict.
     values: Vec<ProposedValue<Ctx>>,
-    /// This validator's own proposals at this height, by round.
-    built: HashMap<Round, Block>,
     /// Parts of later heights, handled when their height starts.
     future_parts: Vec<ProposalPart>,
     /// Whether the decided block of this height was committed.
-    committed: Option<bool>,
+    committed: bool,
     streams: u64,
 }
 
@@ -264,10 +257,9 @@ impl App {
         let validator_set = ValidatorSet::from_config(&config).map_err(|error| error.to_string())?;
         self.validator_set = Some(validator_set.clone());
         self.height = height;
-        self.proposals.clear();
+        self.executed.clear();
         self.values.clear();
-        self.built.clear();
-        self.committed = None;
+        self.committed = false;
         let interval = Duration::from_millis(config.block_interval_ms.max(1));
         Ok(HeightParams::new(validator_set, self.timeouts, Some(interval)))
     }
@@ -335,7 +327,7 @@ impl App {
                 address,
                 value_id,
             } => {
-                let block = self.proposals.get(&value_id).map(|executed| executed.block.clone());
+                let block = self.value(&value_id).map(|value| value.value.clone());
                 match block {
                     Some(block) if address == self.address && height == self.height => {
                         self.publish(network, height, round, valid_round, block);
@@ -358,11 +350,11 @@ impl App {
                 if let Err(error) = &committed {
                     tracing::error!(height = %certificate.height, "the decided block cannot be committed: {error}");
                 }
-                self.committed = Some(committed.is_ok());
+                self.committed = committed.is_ok();
                 let _ = reply.send(());
             }
             AppMsg::Finalized { certificate, reply, .. } => {
-                let next = if self.committed == Some(true) {
+                let next = if self.committed {
                     self.next_height()
                         .and_then(|height| Ok(Next::Start(height, self.height_params(height)?)))
                 } else {
@@ -399,13 +391,16 @@ impl App {
         if height != self.height {
             return Err(format!("asked for height {height} while at {}", self.height));
         }
-        if let Some(block) = self.built.get(&round) {
-            return Ok(block.clone());
+        if let Some(built) = self
+            .values
+            .iter()
+            .find(|value| value.round == round && value.proposer == self.address)
+        {
+            return Ok(built.value.clone());
         }
         let (pending, block) = self.node.propose_block()?;
         tracing::debug!(%height, %round, transactions = block.transactions.len(), "proposing");
-        let id = block.id();
-        self.built.insert(round, block.clone());
+        self.executed.insert(block.id(), pending);
         self.values.push(ProposedValue {
             height,
             round,
@@ -414,14 +409,15 @@ impl App {
             value: block.clone(),
             validity: Validity::Valid,
         });
-        self.proposals.insert(
-            id,
-            Executed {
-                block: block.clone(),
-                pending,
-            },
-        );
         Ok(block)
+    }
+
+    /// The valid block of this height with id `id` (executed here: its
+    /// pending block is in `executed`).
+    fn value(&self, id: &BlockId) -> Option<&ProposedValue<Ctx>> {
+        self.values
+            .iter()
+            .find(|value| value.validity == Validity::Valid && value.value.id() == *id)
     }
 
     /// Streams a proposal to the others: one signed part, then the end.
@@ -480,11 +476,11 @@ impl App {
             tracing::warn!(height = %proposal.height, round = %proposal.round, "a proposal part with a bad signature was ignored");
             return None;
         }
-        let id = proposal.value.id();
+        // The same proposal again (gossip may deliver it twice).
         if let Some(known) = self
             .values
             .iter()
-            .find(|value| value.value.id() == id && value.round == proposal.round)
+            .find(|value| value.round == proposal.round && value.value == proposal.value)
         {
             return Some(known.clone());
         }
@@ -504,18 +500,19 @@ impl App {
     /// Executes `block` on a fork (once per block id) and keeps it if valid.
     fn execute(&mut self, block: &Block) -> Validity {
         let id = block.id();
-        if self.proposals.contains_key(&id) {
-            return Validity::Valid;
+        // Executed before: the same block is valid; other transactions
+        // under the same header (its signature covers only the header) are
+        // not.
+        if let Some(known) = self.value(&id) {
+            return if known.value == *block {
+                Validity::Valid
+            } else {
+                Validity::Invalid
+            };
         }
         match self.node.validate_block(block) {
             Ok(pending) => {
-                self.proposals.insert(
-                    id,
-                    Executed {
-                        block: block.clone(),
-                        pending,
-                    },
-                );
+                self.executed.insert(id, pending);
                 Validity::Valid
             }
             Err(error) => {
@@ -527,10 +524,15 @@ impl App {
 
     /// Commits the decided block with the certificate's signatures.
     fn commit(&mut self, certificate: &CommitCertificate<Ctx>) -> Result<(), String> {
-        let executed = self
-            .proposals
+        let pending = self
+            .executed
             .remove(&certificate.value_id)
             .ok_or_else(|| format!("block {} was decided but not executed here", certificate.value_id))?;
+        let transactions = &self
+            .value(&certificate.value_id)
+            .ok_or("an executed block is always among the valid values")?
+            .value
+            .transactions;
         let validator_set = self.validator_set.as_ref().ok_or("no validator set")?;
         let round = certificate
             .round
@@ -553,11 +555,8 @@ impl App {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let header = self
-            .node
-            .commit_decided(executed.pending, &executed.block.transactions, precommits)?;
+        let header = self.node.commit_decided(pending, transactions, precommits)?;
         tracing::debug!(height = header.height, txs = header.tx_count, round, "block committed");
-        self.proposals.clear();
         Ok(())
     }
 
@@ -615,13 +614,15 @@ impl App {
             return SyncedValueOutcome::LocalTransientError;
         }
         let validity = self.execute(&block);
-        SyncedValueOutcome::Verdict(ProposedValue {
+        let value = ProposedValue {
             height,
             round,
             valid_round: Round::Nil,
             proposer,
             value: block,
             validity,
-        })
+        };
+        self.values.push(value.clone());
+        SyncedValueOutcome::Verdict(value)
     }
 }
