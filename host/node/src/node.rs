@@ -461,21 +461,35 @@ impl Node {
 
     /// The next block this validator proposes to the consensus engine:
     /// the oldest pooled transactions (up to the consensus configuration's
-    /// maximum) executed on a fork. Unlike [`Node::produce_block`] nothing
-    /// leaves the pool: the engine may decide another validator's block.
+    /// maximum) executed on a fork. Unlike [`Node::produce_block`] they stay
+    /// in the pool (the engine may decide another validator's block); only
+    /// transactions found already committed leave it.
     pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard.as_mut().ok_or("the node is shut down")?;
         let limit = block_transactions_max(&chain.consensus_config().map_err(|error| error.to_string())?);
-        let transactions: Vec<VerifiedTransaction> = {
-            let pool = self.mempool();
-            pool.queue
-                .iter()
-                .filter(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true))
-                .take(limit)
-                .cloned()
-                .collect()
-        };
+        let mut transactions = Vec::with_capacity(limit);
+        {
+            // A transaction admitted while its block was being committed is
+            // committed but still pooled: it would fail the block, and no
+            // later commit would take it out — drop it here.
+            let mut pool = self.mempool();
+            let mut stale = HashSet::new();
+            for transaction in &pool.queue {
+                if transactions.len() == limit {
+                    break;
+                }
+                if chain.is_committed(&transaction.hash).unwrap_or(true) {
+                    stale.insert(transaction.hash);
+                } else {
+                    transactions.push(transaction.clone());
+                }
+            }
+            if !stale.is_empty() {
+                pool.queue.retain(|transaction| !stale.contains(&transaction.hash));
+                pool.hashes.retain(|hash| !stale.contains(hash));
+            }
+        }
         chain.propose(&transactions).map_err(|error| error.to_string())
     }
 
