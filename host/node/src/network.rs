@@ -146,8 +146,7 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
         ));
     }
     // Keys in their canonical (lowercase hex) form, each used once.
-    let mut validators = Vec::new();
-    let mut addresses = Vec::new();
+    let mut members: Vec<PublicConfig> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for path in public {
         let config: PublicConfig = read_toml(path)?;
@@ -161,9 +160,12 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
                 path.display()
             ));
         }
-        validators.push(ValidatorSpec::from(&keys));
-        addresses.push((ValidatorSpec::from(&keys), config.peer_address, config.public_api));
+        members.push(PublicConfig {
+            keys: ValidatorSpec::from(&keys),
+            ..config
+        });
     }
+    let mut validators: Vec<ValidatorSpec> = members.iter().map(|member| member.keys.clone()).collect();
     validators.sort_by(|a, b| a.consensus_key.cmp(&b.consensus_key));
     // The data directory is relative to the private configuration; the
     // output keeps pointing at it.
@@ -186,7 +188,7 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
         ));
     }
     if validators.len() > 1 {
-        node.consensus = Some(consensus_settings(&mine, &addresses)?);
+        node.consensus = Some(consensus_settings(&mine, &members)?);
     }
     node.genesis_validators = validators;
     node.validate().map_err(|error| error.to_string())?;
@@ -196,24 +198,21 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
 
 /// This validator's place in the network: its own peer address to listen
 /// on, and every other validator's peer address and public API.
-fn consensus_settings(
-    mine: &ValidatorSpec,
-    addresses: &[(ValidatorSpec, Option<SocketAddr>, Option<SocketAddr>)],
-) -> Result<ConsensusSettings, String> {
+fn consensus_settings(mine: &ValidatorSpec, members: &[PublicConfig]) -> Result<ConsensusSettings, String> {
     let mut listen_address = None;
     let mut peers = Vec::new();
-    for (keys, peer_address, public_api) in addresses {
-        let peer_address = peer_address.ok_or_else(|| {
-            format!(
-                "validator {} has no peer_address: a network of several validators needs every one's",
-                keys.consensus_key
-            )
+    for member in members {
+        let key = &member.keys.consensus_key;
+        let peer_address = member.peer_address.ok_or_else(|| {
+            format!("validator {key} has no peer_address: a network of several validators needs every one's")
         })?;
-        if keys == mine {
+        if member.keys == *mine {
             listen_address = Some(peer_address);
             continue;
         }
-        let public_api = public_api.ok_or_else(|| format!("validator {} has no public_api", keys.consensus_key))?;
+        let public_api = member
+            .public_api
+            .ok_or_else(|| format!("validator {key} has no public_api"))?;
         peers.push(PeerSettings {
             peer_address,
             public_api: format!("http://{public_api}"),
