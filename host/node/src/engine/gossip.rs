@@ -67,7 +67,8 @@ fn relay_loop(url: &str, queue: &Receiver<Vec<u8>>) {
         .timeout_global(Some(RELAY_TIMEOUT))
         .build()
         .into();
-    let mut unreachable_since: Option<std::time::Instant> = None;
+    // Whether the peer's being unreachable has been reported.
+    let mut reported = false;
     // Ends when the node drops its `Gossip` (the senders).
     while let Ok(signed) = queue.recv() {
         let sent = agent
@@ -78,13 +79,13 @@ fn relay_loop(url: &str, queue: &Receiver<Vec<u8>>) {
         match sent {
             // Admitted, or refused because the peer has it already (409) or
             // judges it otherwise: either way the peer has had its chance.
-            Ok(_) => unreachable_since = None,
+            Ok(_) => reported = false,
             Err(error) => {
                 // A stopped peer: report once, keep draining (a peer that
                 // comes back gets the transactions submitted after).
-                if unreachable_since.is_none() {
+                if !reported {
                     tracing::warn!(url, "cannot relay transactions: {error}");
-                    unreachable_since = Some(std::time::Instant::now());
+                    reported = true;
                 }
             }
         }
