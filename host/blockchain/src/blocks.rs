@@ -168,6 +168,19 @@ pub fn block_transactions(fork: &mut Fork, height: u64) -> Result<Vec<Hash>, Sto
     }
 }
 
+/// The block at `height`'s transactions as signed, in order, each with
+/// its hash.
+pub fn signed_transactions(fork: &mut Fork, height: u64) -> Result<Vec<(Hash, Vec<u8>)>, StorageError> {
+    block_transactions(fork, height)?
+        .into_iter()
+        .map(|hash| {
+            let (signed, _) = transaction(fork, &hash)?
+                .ok_or_else(|| StorageError::Corrupt(format!("a transaction of block {height} is missing")))?;
+            Ok((hash, signed))
+        })
+        .collect()
+}
+
 /// The precommits stored for the block at `height`.
 pub fn precommits(fork: &mut Fork, height: u64) -> Result<Option<Precommits>, StorageError> {
     let Some(bytes) = fork.map(&index("precommits"))?.get(&height.to_be_bytes())? else {

@@ -47,15 +47,12 @@ pub fn replay(original: &mut Fork, fresh: &mut Blockchain) -> Result<ReplayRepor
     let mut transactions = 0;
     for height in 1..count {
         let expected = stored_header(original, height)?;
-        let hashes =
-            blocks::block_transactions(original, height).map_err(|error| mismatch(height, error.to_string()))?;
-        let mut verified = Vec::with_capacity(hashes.len());
-        for hash in &hashes {
-            let (signed, _) = blocks::transaction(original, hash)
-                .map_err(|error| mismatch(height, error.to_string()))?
-                .ok_or_else(|| mismatch(height, "a transaction of the block is missing".into()))?;
+        let stored =
+            blocks::signed_transactions(original, height).map_err(|error| mismatch(height, error.to_string()))?;
+        let mut verified = Vec::with_capacity(stored.len());
+        for (hash, signed) in &stored {
             let transaction = fresh
-                .verify(&signed)
+                .verify(signed)
                 .map_err(|error| mismatch(height, format!("a stored transaction does not verify: {error}")))?;
             if transaction.hash != *hash {
                 return Err(mismatch(height, "a stored transaction has another hash".into()));
@@ -73,7 +70,7 @@ pub fn replay(original: &mut Fork, fresh: &mut Blockchain) -> Result<ReplayRepor
         fresh
             .commit(block, precommits)
             .map_err(|error| mismatch(height, format!("the block does not commit: {error}")))?;
-        transactions += hashes.len() as u64;
+        transactions += stored.len() as u64;
     }
     Ok(ReplayReport {
         blocks: count,

@@ -543,13 +543,11 @@ impl Node {
         let Some(header) = blocks::header(&mut fork, height).map_err(storage)? else {
             return Ok(None);
         };
-        let mut transactions = Vec::new();
-        for hash in blocks::block_transactions(&mut fork, height).map_err(storage)? {
-            let (signed, _) = blocks::transaction(&mut fork, &hash)
-                .map_err(storage)?
-                .ok_or_else(|| format!("transaction {} of block {height} is missing", hex::encode(hash)))?;
-            transactions.push(signed);
-        }
+        let transactions = blocks::signed_transactions(&mut fork, height)
+            .map_err(storage)?
+            .into_iter()
+            .map(|(_, signed)| signed)
+            .collect();
         let precommits = blocks::precommits(&mut fork, height)
             .map_err(storage)?
             .map(|stored| stored.precommits)
