@@ -100,13 +100,28 @@ fn committed(node: &RunningNode, tx_hash: &str) -> bool {
     outcome["status"] == "committed"
 }
 
-fn deploy_status(node: &RunningNode, request: &DeployRequest) -> Option<i32> {
+fn deploy_state(node: &RunningNode, request: &DeployRequest) -> Option<DeployState> {
     let (status, body) = get(&format!(
         "{}/api/services/supervisor/deploy-status-by-hash?arguments={}",
         node.private,
         hex::encode(blake3::hash(&request.encode_to_vec()).as_bytes())
     ));
-    (status == 200).then(|| DeployState::decode(answer(&body).as_slice()).unwrap().status)
+    (status == 200).then(|| DeployState::decode(answer(&body).as_slice()).unwrap())
+}
+
+fn deploy_status(node: &RunningNode, request: &DeployRequest) -> Option<i32> {
+    deploy_state(node, request).map(|state| state.status)
+}
+
+/// The pending configuration proposal's approvals on `node` (validator
+/// indexes), if one is pending.
+fn proposal_approvals(node: &RunningNode) -> Option<Vec<u32>> {
+    let (status, body) = get(&format!("{}/api/services/supervisor/config-proposal", node.public));
+    (status == 200).then(|| {
+        wasmvisor_proto::supervisor::ConfigProposalState::decode(answer(&body).as_slice())
+            .unwrap()
+            .approvals
+    })
 }
 
 struct Network {
@@ -255,14 +270,22 @@ fn four_validators_agree_govern_and_catch_up() {
     wait_for("two deploy requests", || {
         committed(live(&nodes)[2], &first) && committed(live(&nodes)[2], &second)
     });
+    // Ten more blocks — time enough for a deploy to be reported — and still
+    // no validator has deployed: every one records the two approvals only.
+    let after_two = height(live(&nodes)[0]) + 10;
+    wait_for("ten blocks", || {
+        live(&nodes).iter().all(|node| height(node) >= after_two)
+    });
     let two_of_four = live(&nodes)
         .iter()
-        .map(|node| deploy_status(node, &request))
+        .map(|node| deploy_state(node, &request))
         .collect::<Vec<_>>();
     assert!(
-        two_of_four
-            .iter()
-            .all(|status| *status != Some(DeployStatus::DeploySucceeded as i32)),
+        two_of_four.iter().all(|state| state.as_ref().is_some_and(|state| {
+            state.status != DeployStatus::DeploySucceeded as i32
+                && state.approvals.len() == 2
+                && state.reported_ok.is_empty()
+        })),
         "two requests of four validators do not deploy: {two_of_four:?}"
     );
     send_deploy(live(&nodes)[2]);
@@ -299,12 +322,12 @@ fn four_validators_agree_govern_and_catch_up() {
     let vote = supervisor(live(&nodes)[1], "confirm-config", &json!({}));
     let vote = vote["tx_hash"].as_str().unwrap().to_owned();
     wait_for("the first vote", || committed(live(&nodes)[3], &vote));
-    // Two approvals of four: not started.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(
-        live(&nodes).iter().all(|node| guestbook_count(node).is_none()),
-        "two approvals of four do not start a service"
-    );
+    // Every validator holds the proposal with two approvals (the proposer's
+    // and one vote), not yet enough; the service is not running.
+    for node in live(&nodes) {
+        assert_eq!(proposal_approvals(node).map(|approvals| approvals.len()), Some(2));
+        assert!(guestbook_count(node).is_none(), "a pending proposal starts nothing");
+    }
     supervisor(live(&nodes)[2], "confirm-config", &json!({}));
     wait_for("the service on every validator", || {
         live(&nodes).iter().all(|node| guestbook_count(node) == Some(0))
