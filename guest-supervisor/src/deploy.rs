@@ -2,12 +2,23 @@
 //! every validator in after-commit, results from every validator, and the
 //! artifact registered with the dispatcher when all succeeded.
 //!
-//! State: the proof map `deploys` from blake3(DeployRequest) to its
-//! `DeployState`.
+//! State, so that no block's work grows with the history of deploys:
+//! - `deploys` (proof map): request key (see
+//!   `DeployRequest::key_preimage`) → `DeployState`, the request kept
+//!   without its spec;
+//! - `pending_deploys` (proof map): deadline (u64 BE) ++ request key → empty,
+//!   the requests still pending, ordered by deadline: the hooks read only
+//!   these (and expiry only those past their deadline);
+//! - `deploy_specs` (proof map): spec hash ++ piece number (u32 BE) → a piece
+//!   of at most one service value: each spec stored once, by hash, while a
+//!   pending request needs it;
+//! - `deploy_spec_users` (proof map): spec hash → (pending requests using
+//!   it, pieces), as a `u64` (high and low 32 bits).
 
 use prost::Message;
+use wasmvisor_limits::{DEPLOY_SPEC_BYTES_MAX, SPEC_CHUNK_BYTES_MAX};
 use wasmvisor_proto::supervisor::{DeployRequest, DeployResult, DeployState, DeployStatus, Empty, deploy_result};
-use wasmvisor_sdk::{CommonError, ExecutionError, ProofMap, common_error, context};
+use wasmvisor_sdk::{CommonError, ExecutionError, ProofMap, RawBytes, common_error, context};
 
 use crate::errors::SupervisorError;
 use crate::privileged::wasmvisor::service::dispatcher::{self, LocalOutcome};
@@ -21,9 +32,86 @@ fn deploys() -> ProofMap<[u8; 32], DeployState> {
     ProofMap::new("deploys")
 }
 
-/// The key of a request: blake3 of its encoding.
-pub fn request_key(request: &DeployRequest) -> [u8; 32] {
-    *blake3::hash(&request.encode_to_vec()).as_bytes()
+fn pending_deploys() -> ProofMap<Vec<u8>, Vec<u8>> {
+    ProofMap::new("pending_deploys")
+}
+
+fn specs() -> ProofMap<Vec<u8>, RawBytes> {
+    ProofMap::new("deploy_specs")
+}
+
+fn spec_users() -> ProofMap<[u8; 32], u64> {
+    ProofMap::new("deploy_spec_users")
+}
+
+/// The key of a request whose spec hashes to `spec_hash`.
+pub fn request_key(request: &DeployRequest, spec_hash: &[u8; 32]) -> [u8; 32] {
+    context::blake3(&request.key_preimage(spec_hash))
+}
+
+fn pending_key(deadline_height: u64, key: &[u8; 32]) -> Vec<u8> {
+    [&deadline_height.to_be_bytes()[..], key].concat()
+}
+
+fn piece_key(spec_hash: &[u8; 32], piece: u32) -> Vec<u8> {
+    [&spec_hash[..], &piece.to_be_bytes()].concat()
+}
+
+fn spec_hash_of(state: &DeployState) -> Result<[u8; 32], ExecutionError> {
+    state
+        .spec_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| common_error(CommonError::MalformedArguments, "a stored deploy has no spec hash"))
+}
+
+/// Stores `spec` under its hash (once: a second pending request of the
+/// same spec only counts as a user).
+fn keep_spec(spec_hash: &[u8; 32], spec: &[u8]) -> Result<(), ExecutionError> {
+    if let Some(users) = spec_users().get(spec_hash)? {
+        return spec_users().put(spec_hash, &(users + (1 << 32)));
+    }
+    let mut pieces = 0u32;
+    for piece in spec.chunks(SPEC_CHUNK_BYTES_MAX) {
+        specs().put_slice(&piece_key(spec_hash, pieces), piece)?;
+        pieces += 1;
+    }
+    spec_users().put(spec_hash, &((1 << 32) | u64::from(pieces)))
+}
+
+/// The spec stored under `spec_hash`.
+fn load_spec(spec_hash: &[u8; 32]) -> Result<Vec<u8>, ExecutionError> {
+    let pieces = spec_users().get(spec_hash)?.unwrap_or(0) as u32;
+    let mut spec = Vec::new();
+    for piece in 0..pieces {
+        spec.extend(specs().get(&piece_key(spec_hash, piece))?.unwrap_or_default().0);
+    }
+    Ok(spec)
+}
+
+/// A pending request using `spec_hash` ended: the spec goes with its last
+/// user.
+fn release_spec(spec_hash: &[u8; 32]) -> Result<(), ExecutionError> {
+    let Some(users) = spec_users().get(spec_hash)? else {
+        return Ok(());
+    };
+    if users >> 32 > 1 {
+        return spec_users().put(spec_hash, &(users - (1 << 32)));
+    }
+    for piece in 0..users as u32 {
+        specs().remove(&piece_key(spec_hash, piece))?;
+    }
+    spec_users().remove(spec_hash).map(drop)
+}
+
+/// Ends a pending request with `status`: no longer pending, its spec
+/// released.
+fn finish(key: &[u8; 32], state: &mut DeployState, status: DeployStatus) -> Result<(), ExecutionError> {
+    state.status = status as i32;
+    let deadline = state.request.as_ref().map_or(0, |request| request.deadline_height);
+    pending_deploys().remove(&pending_key(deadline, key))?;
+    release_spec(&spec_hash_of(state)?)?;
+    deploys().put(key, state)
 }
 
 fn artifact_of(request: &DeployRequest) -> Result<wasmvisor_sdk::ArtifactId, ExecutionError> {
@@ -37,20 +125,41 @@ fn approved(state: &DeployState) -> bool {
 
 /// Method 0: a validator asks for a deploy (another validator asking for
 /// the same counts as its approval).
-pub fn request(request: DeployRequest) -> Result<(), ExecutionError> {
+pub fn request(mut request: DeployRequest) -> Result<(), ExecutionError> {
     let validator = validators::author_index()?;
     if request.deadline_height <= context::height() {
         return Err(SupervisorError::DeadlineExceeded.into());
     }
-    if registry::artifact(&artifact_of(&request)?).is_some() {
+    let artifact = artifact_of(&request)?;
+    registry::check_artifact_id(&artifact)?;
+    if registry::artifact(&artifact).is_some() {
         return Err(SupervisorError::AlreadyDeployed.into());
     }
-    let key = request_key(&request);
-    let mut state = deploys().get(&key)?.unwrap_or(DeployState {
-        request: Some(request),
-        status: DeployStatus::DeployPending as i32,
-        ..DeployState::default()
-    });
+    let spec = std::mem::take(&mut request.spec);
+    if spec.len() > DEPLOY_SPEC_BYTES_MAX {
+        return Err(common_error(
+            CommonError::MalformedArguments,
+            format!(
+                "a deploy spec has at most {DEPLOY_SPEC_BYTES_MAX} bytes, not {}",
+                spec.len()
+            ),
+        ));
+    }
+    let spec_hash = context::blake3(&spec);
+    let key = request_key(&request, &spec_hash);
+    let mut state = match deploys().get(&key)? {
+        Some(state) => state,
+        None => {
+            keep_spec(&spec_hash, &spec)?;
+            pending_deploys().put(&pending_key(request.deadline_height, &key), &Vec::new())?;
+            DeployState {
+                request: Some(request),
+                status: DeployStatus::DeployPending as i32,
+                spec_hash: spec_hash.to_vec(),
+                ..DeployState::default()
+            }
+        }
+    };
     if state.status != DeployStatus::DeployPending as i32 || state.approvals.contains(&validator) {
         return Err(SupervisorError::DeployRequestAlreadyRegistered.into());
     }
@@ -58,14 +167,23 @@ pub fn request(request: DeployRequest) -> Result<(), ExecutionError> {
     deploys().put(&key, &state)
 }
 
+/// The key a result names: its `request_key`, else its whole request's.
+fn result_key(result: &DeployResult) -> Result<[u8; 32], ExecutionError> {
+    if let Ok(key) = <[u8; 32]>::try_from(result.request_key.as_slice()) {
+        return Ok(key);
+    }
+    let request = result
+        .request
+        .as_ref()
+        .ok_or_else(|| common_error(CommonError::MalformedArguments, "a deploy result names its request"))?;
+    Ok(request_key(request, &context::blake3(&request.spec)))
+}
+
 /// Method 1: a validator reports its local deploy. All must succeed; one
 /// failure fails the request.
 pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
     let validator = validators::author_index()?;
-    let request = result
-        .request
-        .ok_or_else(|| common_error(CommonError::MalformedArguments, "a deploy result names its request"))?;
-    let key = request_key(&request);
+    let key = result_key(&result)?;
     let mut state = deploys()
         .get(&key)?
         .filter(|state| state.status == DeployStatus::DeployPending as i32 && approved(state))
@@ -77,8 +195,8 @@ pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
             }
         }
         Some(deploy_result::Result::Error(error)) => {
-            state.status = DeployStatus::DeployFailed as i32;
             state.error = error;
+            return finish(&key, &mut state, DeployStatus::DeployFailed);
         }
         None => {
             return Err(common_error(
@@ -87,22 +205,35 @@ pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
             ));
         }
     }
-    if state.status == DeployStatus::DeployPending as i32 && state.reported_ok.len() == validators::count() {
-        dispatcher::register_artifact(&artifact_of(&request)?, &request.spec)?;
-        state.status = DeployStatus::DeploySucceeded as i32;
+    if state.reported_ok.len() == validators::count() {
+        let request = state.request.clone().unwrap_or_default();
+        let spec = load_spec(&spec_hash_of(&state)?)?;
+        dispatcher::register_artifact(&artifact_of(&request)?, &spec)?;
+        return finish(&key, &mut state, DeployStatus::DeploySucceeded);
     }
     deploys().put(&key, &state)
 }
 
+/// The pending requests, as (deadline, key), oldest deadline first; with
+/// `before`, only those whose deadline is below it.
+fn pending(before: Option<u64>) -> Result<Vec<(u64, [u8; 32])>, ExecutionError> {
+    let to = before.map(|height| height.to_be_bytes().to_vec());
+    Ok(pending_deploys()
+        .range(None, to.as_ref())?
+        .into_iter()
+        .filter_map(|(key, _)| {
+            let deadline = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+            Some((deadline, key.get(8..)?.try_into().ok()?))
+        })
+        .collect())
+}
+
 /// Before each block's transactions: pending deploys past their deadline
-/// time out.
+/// time out. Reads only those.
 pub fn expire() -> Result<(), ExecutionError> {
-    let height = context::height();
-    for (key, mut state) in deploys().entries()? {
-        let deadline = state.request.as_ref().map_or(0, |request| request.deadline_height);
-        if state.status == DeployStatus::DeployPending as i32 && deadline < height {
-            state.status = DeployStatus::DeployTimeout as i32;
-            deploys().put(&key, &state)?;
+    for (_, key) in pending(Some(context::height()))? {
+        if let Some(mut state) = deploys().get(&key)? {
+            finish(&key, &mut state, DeployStatus::DeployTimeout)?;
         }
     }
     Ok(())
@@ -110,19 +241,25 @@ pub fn expire() -> Result<(), ExecutionError> {
 
 /// After each block, on a validator: deploy approved artifacts locally and
 /// report the outcome (identical reports are the same transaction, which
-/// the node's pool drops when repeated).
+/// the node's pool drops when repeated). Reads only pending requests.
 pub fn after_commit() {
     let Some(me) = validators::node_index() else { return };
-    let Ok(entries) = deploys().entries() else { return };
-    for (_, state) in entries {
-        let pending = state.status == DeployStatus::DeployPending as i32 && approved(&state);
-        let (Some(request), true) = (state.request, pending && !state.reported_ok.contains(&me)) else {
+    let Ok(pending) = pending(None) else { return };
+    for (_, key) in pending {
+        let Some(state) = deploys().get(&key).ok().flatten() else {
             continue;
         };
-        let Ok(artifact) = artifact_of(&request) else { continue };
+        let waiting = state.status == DeployStatus::DeployPending as i32 && approved(&state);
+        let (Some(request), true) = (&state.request, waiting && !state.reported_ok.contains(&me)) else {
+            continue;
+        };
+        let Ok(artifact) = artifact_of(request) else { continue };
         let outcome = match dispatcher::local_deploy_status(&artifact) {
             LocalOutcome::Unknown => {
-                let _queued = dispatcher::request_local_deploy(&artifact, &request.spec);
+                let Ok(spec_hash) = spec_hash_of(&state) else { continue };
+                if let Ok(spec) = load_spec(&spec_hash) {
+                    let _queued = dispatcher::request_local_deploy(&artifact, &spec);
+                }
                 continue;
             }
             LocalOutcome::Pending => continue,
@@ -130,16 +267,16 @@ pub fn after_commit() {
             LocalOutcome::Failed(reason) => deploy_result::Result::Error(reason),
         };
         let result = DeployResult {
-            request: Some(request),
+            request: None,
             result: Some(outcome),
+            request_key: key.to_vec(),
         };
         let _queued = dispatcher::broadcast(REPORT_DEPLOY_RESULT, &result.encode_to_vec());
     }
 }
 
-/// Query `deploy-status-by-hash`: argument the 32-byte blake3 hash of an
-/// encoded `DeployRequest` (requests carry whole components, too large for
-/// a URL), answer its `DeployState`.
+/// Query `deploy-status-by-hash`: argument a request's 32-byte key (see
+/// `DeployRequest::key_preimage`), answer its `DeployState`.
 pub fn status_by_hash(arguments: &[u8]) -> Option<DeployState> {
     let key: [u8; 32] = arguments.try_into().ok()?;
     deploys().get(&key).ok()?
@@ -149,5 +286,6 @@ pub fn status_by_hash(arguments: &[u8]) -> Option<DeployState> {
 /// `DeployState`.
 pub fn status(arguments: &[u8]) -> Option<DeployState> {
     let request = DeployRequest::decode(arguments).ok()?;
-    deploys().get(&request_key(&request)).ok()?
+    let spec_hash = context::blake3(&request.spec);
+    deploys().get(&request_key(&request, &spec_hash)).ok()?
 }

@@ -147,10 +147,15 @@ impl Service for Supervisor {
         }
     }
 
+    /// Three independent steps: a failing step (an error, not a trap)
+    /// keeps only its own work from happening — it is tried again next
+    /// block — and the others go on. Each step reads only what is pending
+    /// (never the history), and each write it makes stands on its own.
     fn before_transactions() -> Result<(), ExecutionError> {
-        deploy::expire()?;
-        migrations::before_transactions()?;
-        proposals::drop_expired()
+        let _expired = deploy::expire();
+        let _flushed = migrations::before_transactions();
+        let _dropped = proposals::drop_expired();
+        Ok(())
     }
 
     fn after_transactions() -> Result<(), ExecutionError> {

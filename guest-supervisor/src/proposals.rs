@@ -23,10 +23,7 @@ use crate::{SUPERVISOR_ARTIFACT_NAME, supervisor_config, validators};
 pub const PROPOSE_CONFIG_CHANGE: u32 = 2;
 pub const CONFIRM_CONFIG_CHANGE: u32 = 3;
 
-/// Most changes one proposal may batch.
-pub const CHANGES_PER_PROPOSAL_MAX: usize = 64;
-/// Longest service name, in bytes.
-pub const INSTANCE_NAME_LEN_MAX: usize = 64;
+use wasmvisor_limits::{INSTANCE_NAME_BYTES_MAX, PROPOSAL_CHANGES_ITEMS_MAX, SERVICE_PARAMS_BYTES_MAX};
 
 fn pending() -> ProofEntry<ConfigProposalState> {
     ProofEntry::new("pending_proposal")
@@ -133,7 +130,7 @@ pub fn enact() -> Result<(), ExecutionError> {
 /// Whether `name` may name a service: 1 to 64 bytes of `[A-Za-z0-9_.-]`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= INSTANCE_NAME_LEN_MAX
+        && name.len() <= INSTANCE_NAME_BYTES_MAX
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
@@ -180,9 +177,9 @@ fn verify_changes(changes: &[ConfigChange]) -> Result<(), ExecutionError> {
     if changes.is_empty() {
         return Err(malformed("a proposal changes something"));
     }
-    if changes.len() > CHANGES_PER_PROPOSAL_MAX {
+    if changes.len() > PROPOSAL_CHANGES_ITEMS_MAX {
         return Err(malformed(format!(
-            "at most {CHANGES_PER_PROPOSAL_MAX} changes per proposal"
+            "at most {PROPOSAL_CHANGES_ITEMS_MAX} changes per proposal"
         )));
     }
     let mut consensus_seen = false;
@@ -200,6 +197,17 @@ fn verify_changes(changes: &[ConfigChange]) -> Result<(), ExecutionError> {
             .kind
             .as_ref()
             .ok_or_else(|| malformed("a change without a kind"))?;
+        let params = match kind {
+            config_change::Kind::Service(service) => service.params.len(),
+            config_change::Kind::StartService(start) => start.config.len(),
+            config_change::Kind::ResumeService(resume) => resume.params.len(),
+            _ => 0,
+        };
+        if params > SERVICE_PARAMS_BYTES_MAX {
+            return Err(malformed(format!(
+                "a change's parameters have at most {SERVICE_PARAMS_BYTES_MAX} bytes, not {params}"
+            )));
+        }
         match kind {
             config_change::Kind::Consensus(config) => {
                 if std::mem::replace(&mut consensus_seen, true) {
@@ -233,7 +241,7 @@ fn verify_changes(changes: &[ConfigChange]) -> Result<(), ExecutionError> {
                 }
                 if !valid_name(&start.name) {
                     return Err(SupervisorError::InvalidInstanceName
-                        .with(format!("1 to {INSTANCE_NAME_LEN_MAX} bytes of [A-Za-z0-9_.-]")));
+                        .with(format!("1 to {INSTANCE_NAME_BYTES_MAX} bytes of [A-Za-z0-9_.-]")));
                 }
                 if registry::instance_named(&start.name).is_some() || !started_names.insert(start.name.clone()) {
                     return Err(SupervisorError::InstanceExists.with(format!("{:?} is taken", start.name)));

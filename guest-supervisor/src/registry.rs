@@ -1,6 +1,7 @@
 //! Reading the dispatcher's registries, and converting artifact ids
 //! between the protobuf payloads and the WIT types.
 
+use wasmvisor_limits::{ARTIFACT_NAME_BYTES_MAX, ARTIFACT_VERSION_BYTES_MAX};
 use wasmvisor_sdk::{ArtifactId, CommonError, ExecutionError, InstanceStatus, common_error};
 
 use crate::errors::SupervisorError;
@@ -71,4 +72,23 @@ pub fn in_use(artifact: &ArtifactId) -> bool {
     dispatcher::instances().iter().any(|record| {
         same(&record.spec.artifact, artifact) || migrating_to(&record.status) || migrating_to(&record.pending_status)
     })
+}
+
+/// An artifact id a request may name: a name of 1 to
+/// [`ARTIFACT_NAME_BYTES_MAX`] bytes and a version of at most
+/// [`ARTIFACT_VERSION_BYTES_MAX`] bytes (the dispatcher checks it is semver).
+pub fn check_artifact_id(artifact: &ArtifactId) -> Result<(), ExecutionError> {
+    if artifact.name.is_empty() || artifact.name.len() > ARTIFACT_NAME_BYTES_MAX {
+        return Err(SupervisorError::InvalidArtifactId.with(format!(
+            "an artifact name has 1 to {ARTIFACT_NAME_BYTES_MAX} bytes, not {}",
+            artifact.name.len()
+        )));
+    }
+    if artifact.version.len() > ARTIFACT_VERSION_BYTES_MAX {
+        return Err(SupervisorError::InvalidArtifactId.with(format!(
+            "an artifact version has at most {ARTIFACT_VERSION_BYTES_MAX} bytes, not {}",
+            artifact.version.len()
+        )));
+    }
+    Ok(())
 }

@@ -12,7 +12,9 @@ use wasmvisor_runtime::{NodeError, Runtime};
 use wasmvisor_storage::{Database, Fork, Hash};
 
 use crate::blocks::{self, block_hash, precommit_message, transactions_root};
-use crate::transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, verify};
+use wasmvisor_limits::{BLOCK_TRANSACTIONS_BYTES_MAX, BLOCK_TRANSACTIONS_ITEMS_MAX, TRANSACTION_BYTES_MAX};
+
+use crate::transactions::{TransactionError, VerifiedTransaction, verify};
 
 /// Why a block could not be committed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,10 @@ pub enum BlockError {
     /// (replay protection).
     #[error("transaction {} is already committed or repeated in the block", hex(.0))]
     DuplicateTransaction(Hash),
+    /// The block holds more transactions, or more bytes of them, than a
+    /// block may.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 fn hex(hash: &Hash) -> String {
@@ -43,12 +49,70 @@ fn hex(hash: &Hash) -> String {
 pub struct InvalidBlock(pub String);
 
 /// Most transactions a block may hold under `config`: its
-/// `transactions_per_block_max`, or the dispatcher's own maximum when that
-/// is 0 (unset). The dispatcher refuses a configuration above its maximum.
+/// `transactions_per_block_max`, or the maximum when that is 0 (unset). The
+/// dispatcher refuses a configuration above the maximum.
 pub fn block_transactions_max(config: &ConsensusConfig) -> usize {
     match config.transactions_per_block_max as usize {
-        0 => wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX,
-        configured => configured.min(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX),
+        0 => BLOCK_TRANSACTIONS_ITEMS_MAX,
+        configured => configured.min(BLOCK_TRANSACTIONS_ITEMS_MAX),
+    }
+}
+
+/// Why `transactions` cannot form one block under `config`: more of them,
+/// or more bytes of them, than a block may hold.
+pub fn check_block_size<'a>(
+    config: &ConsensusConfig,
+    transactions: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), String> {
+    let items_max = block_transactions_max(config);
+    let (mut count, mut bytes) = (0usize, 0usize);
+    for signed in transactions {
+        count += 1;
+        bytes = bytes.saturating_add(signed.len());
+    }
+    if count > items_max {
+        return Err(format!("{count} transactions; a block holds at most {items_max}"));
+    }
+    if bytes > BLOCK_TRANSACTIONS_BYTES_MAX {
+        return Err(format!(
+            "{bytes} bytes of transactions; a block holds at most {BLOCK_TRANSACTIONS_BYTES_MAX}"
+        ));
+    }
+    Ok(())
+}
+
+/// Fills a block from waiting transactions in order: each is admitted while
+/// the block stays within the configuration's count and
+/// [`BLOCK_TRANSACTIONS_BYTES_MAX`]; the first that does not fit ends the
+/// block (it goes first in the next one, so order is kept). A transaction
+/// of the largest size always fits an empty block.
+#[derive(Debug, Clone)]
+pub struct BlockFill {
+    items_max: usize,
+    items: usize,
+    bytes: usize,
+}
+
+impl BlockFill {
+    /// An empty block under `config`.
+    pub fn new(config: &ConsensusConfig) -> Self {
+        Self {
+            items_max: block_transactions_max(config),
+            items: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Takes a transaction of `size` bytes if it fits; answers whether it
+    /// did.
+    pub fn admit(&mut self, size: usize) -> bool {
+        let bytes = self.bytes.saturating_add(size);
+        if self.items == self.items_max || bytes > BLOCK_TRANSACTIONS_BYTES_MAX {
+            return false;
+        }
+        self.items += 1;
+        self.bytes = bytes;
+        true
     }
 }
 
@@ -93,17 +157,18 @@ impl ChainReader {
     }
 
     /// The largest signed transaction the consensus configuration in force
-    /// accepts.
+    /// accepts: its `transaction_size_max`, never more than
+    /// [`TRANSACTION_BYTES_MAX`] (the default), which every block can
+    /// record.
     pub fn transaction_size_max(&self) -> usize {
         let configured = self
             .state
             .consensus_config()
             .map(|config| config.transaction_size_max as usize)
             .unwrap_or(0);
-        if configured > 0 {
-            configured
-        } else {
-            TRANSACTION_SIZE_MAX_DEFAULT
+        match configured {
+            0 => TRANSACTION_BYTES_MAX,
+            configured => configured.min(TRANSACTION_BYTES_MAX),
         }
     }
 
@@ -121,6 +186,40 @@ impl ChainReader {
     pub fn instance(&self, instance_id: u32) -> Result<Option<wasmvisor_dispatcher::InstanceState>, NodeError> {
         self.state.instance(instance_id)
     }
+
+    /// A fork over the latest committed state, for reads.
+    pub fn read_fork(&self) -> Fork {
+        self.state.read_fork()
+    }
+
+    /// The latest committed block's header.
+    pub fn last_header(&self) -> Result<BlockHeader, BlockError> {
+        last_header(&mut self.read_fork())
+    }
+
+    /// The consensus configuration of the latest committed state.
+    pub fn consensus_config(&self) -> Result<ConsensusConfig, NodeError> {
+        self.state.consensus_config()
+    }
+
+    /// Answers a read query of a service on the latest committed state
+    /// ([`wasmvisor_dispatcher::StateReader::query`]).
+    pub fn query(
+        &self,
+        instance_name: &str,
+        method: &str,
+        arguments: &[u8],
+    ) -> Result<Vec<u8>, wasmvisor_runtime::QueryError> {
+        self.state.query(instance_name, method, arguments)
+    }
+}
+
+fn last_header(fork: &mut Fork) -> Result<BlockHeader, BlockError> {
+    let count = blocks::block_count(fork)?;
+    let last = count
+        .checked_sub(1)
+        .ok_or_else(|| NodeError::Lifecycle("no genesis block".into()))?;
+    blocks::header(fork, last)?.ok_or_else(|| NodeError::Corrupt(format!("block {last} is missing")).into())
 }
 
 /// A chain on one database.
@@ -292,17 +391,17 @@ impl Blockchain {
 
     /// The last committed block's header.
     pub fn last_header(&self) -> Result<BlockHeader, BlockError> {
-        let mut fork = self.read_fork();
-        let count = blocks::block_count(&mut fork)?;
-        let last = count
-            .checked_sub(1)
-            .ok_or_else(|| NodeError::Lifecycle("no genesis block".into()))?;
-        blocks::header(&mut fork, last)?.ok_or_else(|| NodeError::Corrupt(format!("block {last} is missing")).into())
+        last_header(&mut self.read_fork())
     }
 
     /// Executes a block of transactions on a fork; nothing is committed
     /// until [`Blockchain::commit`]. Several may be executed per height.
     pub fn execute(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
+        check_block_size(
+            &self.consensus_config()?,
+            transactions.iter().map(|transaction| transaction.signed.as_slice()),
+        )
+        .map_err(BlockError::TooLarge)?;
         let mut seen = std::collections::BTreeSet::new();
         for transaction in transactions {
             if !seen.insert(transaction.hash) || self.is_committed(&transaction.hash)? {
@@ -361,17 +460,10 @@ impl Blockchain {
     /// pending block, to commit if the engine decides it; several proposals
     /// may be validated per height and only the decided one commits.
     pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
-        let limit = block_transactions_max(
-            &self
-                .consensus_config()
-                .map_err(|error| InvalidBlock(error.to_string()))?,
-        );
-        if value.transactions.len() > limit {
-            return Err(InvalidBlock(format!(
-                "{} transactions; a block holds at most {limit}",
-                value.transactions.len()
-            )));
-        }
+        let config = self
+            .consensus_config()
+            .map_err(|error| InvalidBlock(error.to_string()))?;
+        check_block_size(&config, value.transactions.iter().map(Vec::as_slice)).map_err(InvalidBlock)?;
         let proposed = BlockHeader::decode(value.header.as_slice())
             .map_err(|error| InvalidBlock(format!("the header does not decode: {error}")))?;
         if proposed.encode_to_vec() != value.header {

@@ -12,8 +12,9 @@ pub mod replay;
 pub mod transactions;
 
 pub use chain::{
-    BlockError, Blockchain, ChainReader, InvalidBlock, PendingBlock, block_transactions_max, byzantine_quorum,
+    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, block_transactions_max,
+    byzantine_quorum, check_block_size,
 };
 pub use replay::{ReplayMismatch, ReplayReport, replay};
-pub use transactions::{TRANSACTION_SIZE_MAX_DEFAULT, TransactionError, VerifiedTransaction, sign, verify};
+pub use transactions::{TransactionError, VerifiedTransaction, sign, sign_to_size, verify};
 pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

@@ -10,10 +10,6 @@ use wasmvisor_proto::messages::{AnyTx, SignedMessage};
 use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::Hash;
 
-/// Default largest signed transaction, in bytes: room for a deploy request
-/// carrying a component of the wasm runtime's maximum size (16 MiB).
-pub const TRANSACTION_SIZE_MAX_DEFAULT: usize = 17 << 20;
-
 /// Why a transaction was refused before execution.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -85,6 +81,31 @@ pub fn sign(key: &SigningKey, chain_id: &Hash, call: CallInfo, arguments: Vec<u8
         signature: signature.to_bytes().to_vec(),
     }
     .encode_to_vec()
+}
+
+/// A transaction of exactly `size` signed bytes: `arguments_byte` repeated
+/// as its arguments, as many as make up the size (for tests and benchmarks
+/// of the size limits). `None` if `size` is below a transaction's overhead
+/// or falls in a gap of the length encoding.
+pub fn sign_to_size(
+    key: &SigningKey,
+    chain_id: &Hash,
+    call: CallInfo,
+    arguments_byte: u8,
+    size: usize,
+) -> Option<Vec<u8>> {
+    let overhead = sign(key, chain_id, call, Vec::new()).len();
+    let mut length = size.checked_sub(overhead)?;
+    // Length prefixes grow with the arguments: shrink until it fits.
+    for _ in 0..16 {
+        let signed = sign(key, chain_id, call, vec![arguments_byte; length]);
+        match signed.len().cmp(&size) {
+            std::cmp::Ordering::Equal => return Some(signed),
+            std::cmp::Ordering::Greater => length = length.checked_sub(signed.len() - size)?,
+            std::cmp::Ordering::Less => length += size - signed.len(),
+        }
+    }
+    None
 }
 
 /// Checks a signed transaction: size first (before decoding anything),

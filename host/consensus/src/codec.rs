@@ -11,18 +11,12 @@ use wasmvisor_proto::consensus as proto;
 
 use crate::context::{Address, Block, BlockId, Height, Proposal, Vote};
 
-/// Largest encoded consensus message: room for a block of the largest
-/// transactions (a deploy request carries up to 17 MiB) and more.
-pub const MESSAGE_SIZE_MAX: usize = 64 << 20;
-
-/// Most transactions one block may carry on the wire (the dispatcher's
-/// own per-block maximum).
-pub const BLOCK_TRANSACTIONS_MAX: usize = 10_000;
+pub use wasmvisor_limits::{BLOCK_TRANSACTIONS_BYTES_MAX, BLOCK_TRANSACTIONS_ITEMS_MAX, CONSENSUS_MESSAGE_BYTES_MAX};
 
 /// Why bytes from the network are not a consensus message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    /// Larger than [`MESSAGE_SIZE_MAX`].
+    /// Larger than [`CONSENSUS_MESSAGE_BYTES_MAX`].
     #[error("the message has {size} bytes; the maximum is {max}")]
     TooLarge {
         /// Its size.
@@ -39,16 +33,16 @@ pub enum DecodeError {
 }
 
 fn check_size(bytes: &[u8]) -> Result<(), DecodeError> {
-    if bytes.len() > MESSAGE_SIZE_MAX {
+    if bytes.len() > CONSENSUS_MESSAGE_BYTES_MAX {
         return Err(DecodeError::TooLarge {
             size: bytes.len(),
-            max: MESSAGE_SIZE_MAX,
+            max: CONSENSUS_MESSAGE_BYTES_MAX,
         });
     }
     Ok(())
 }
 
-/// Decodes a protobuf message of at most [`MESSAGE_SIZE_MAX`] bytes.
+/// Decodes a protobuf message of at most [`CONSENSUS_MESSAGE_BYTES_MAX`] bytes.
 pub fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DecodeError> {
     check_size(bytes)?;
     M::decode(bytes).map_err(|error| DecodeError::Malformed(error.to_string()))
@@ -128,10 +122,14 @@ pub fn block_to_proto(block: &Block) -> proto::Block {
     }
 }
 
-/// A block from its wire form (at most [`BLOCK_TRANSACTIONS_MAX`] transactions).
+/// A block from its wire form: at most [`BLOCK_TRANSACTIONS_ITEMS_MAX`]
+/// transactions of at most [`BLOCK_TRANSACTIONS_BYTES_MAX`] bytes in all.
 pub fn block_from_proto(block: proto::Block) -> Result<Block, DecodeError> {
-    if block.transactions.len() > BLOCK_TRANSACTIONS_MAX {
+    if block.transactions.len() > BLOCK_TRANSACTIONS_ITEMS_MAX {
         return Err(DecodeError::Invalid("block: too many transactions"));
+    }
+    if block.transactions.iter().map(Vec::len).sum::<usize>() > BLOCK_TRANSACTIONS_BYTES_MAX {
+        return Err(DecodeError::Invalid("block: too many bytes of transactions"));
     }
     Ok(Block {
         header: block.header,

@@ -11,11 +11,15 @@ use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, ConfigStage, CoreError,
     ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
-    LocalDeployStatus, LocalMigrationStatus, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
+    LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
 };
-use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot};
+use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot, WriteLimits};
 
-use crate::limits::{CALL_DEPTH_MAX, MIGRATION_DATA_SIZE_MAX, TRANSACTIONS_PER_BLOCK_MAX, VALIDATORS_MAX};
+use crate::limits::{
+    BLOCK_TRANSACTIONS_ITEMS_MAX, CALL_DEPTH_MAX, FUEL_PER_QUERY_DEFAULT, FUEL_PER_QUERY_MAX,
+    FUEL_PER_TRANSACTION_DEFAULT, FUEL_PER_TRANSACTION_MAX, MIGRATION_DATA_BYTES_MAX, MIGRATION_WRITE_ITEMS_MAX,
+    TRANSACTION_BYTES_MAX, VALIDATORS_ITEMS_MAX,
+};
 use crate::schema::{InstanceState, Schema, artifact_key};
 
 /// Node-local work on a background thread (a deployment, a data
@@ -77,9 +81,9 @@ pub(crate) struct Core {
     migrations: Mutex<BTreeMap<InstanceId, LocalMigration>>,
     /// This core, for handing out as the call router of contexts.
     me: std::sync::Weak<Core>,
-    /// Fuel per guest call from the consensus configuration in force for
-    /// the block being executed (0: runtimes' defaults).
-    fuel_per_call: std::sync::atomic::AtomicU64,
+    /// Fuel of one transaction (or hook) from the consensus configuration in
+    /// force for the block being executed.
+    fuel_per_transaction: std::sync::atomic::AtomicU64,
 }
 
 fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
@@ -97,17 +101,21 @@ impl Core {
             deployments: Mutex::default(),
             migrations: Mutex::default(),
             me: me.clone(),
-            fuel_per_call: std::sync::atomic::AtomicU64::new(0),
+            fuel_per_transaction: std::sync::atomic::AtomicU64::new(FUEL_PER_TRANSACTION_DEFAULT),
         })
     }
 
-    /// Fuel per guest call from the consensus configuration.
-    pub(crate) fn fuel_per_call(&self) -> u64 {
-        self.fuel_per_call.load(std::sync::atomic::Ordering::SeqCst)
+    /// A new budget for one transaction (or hook, or constructor) under
+    /// the consensus configuration in force.
+    pub(crate) fn transaction_meter(&self) -> Meter {
+        Meter::new(self.fuel_per_transaction.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    pub(crate) fn set_fuel_per_call(&self, fuel: u64) {
-        self.fuel_per_call.store(fuel, std::sync::atomic::Ordering::SeqCst);
+    /// Takes the fuel of one transaction from `config` (its default when
+    /// unset).
+    pub(crate) fn follow_consensus_config(&self, config: &ConsensusConfig) {
+        self.fuel_per_transaction
+            .store(fuel_per_transaction(config), std::sync::atomic::Ordering::SeqCst);
     }
 
     /// This core as a call router.
@@ -246,14 +254,20 @@ impl Core {
             artifact: target.clone(),
             ..spec.clone()
         };
-        runtime
-            .migrate_data(&mut fork, &migrating, &data_version)
-            .map_err(|error| format!("the migration script failed: {error}"))?;
+        // The script's writes are bounded while it runs, not only after.
+        let limits = WriteLimits {
+            bytes_max: MIGRATION_DATA_BYTES_MAX,
+            items_max: MIGRATION_WRITE_ITEMS_MAX,
+        };
+        fork.meter_writes(limits, limits);
+        let result = runtime.migrate_data(&mut fork, &migrating, &data_version);
+        fork.stop_metering_writes();
+        result.map_err(|error| format!("the migration script failed: {error}"))?;
         let root = fork.namespace_root(shadow).map_err(|error| error.to_string())?;
         let data = fork.export_namespace(shadow).map_err(|error| error.to_string())?;
-        if data.size() > MIGRATION_DATA_SIZE_MAX {
+        if data.size() > MIGRATION_DATA_BYTES_MAX {
             return Err(format!(
-                "the migrated data of {} bytes exceeds the maximum of {MIGRATION_DATA_SIZE_MAX}",
+                "the migrated data of {} bytes exceeds the maximum of {MIGRATION_DATA_BYTES_MAX}",
                 data.size()
             ));
         }
@@ -370,6 +384,7 @@ impl CallRouter for Core {
         height: u64,
         caller: InstanceId,
         depth: u32,
+        meter: &Meter,
         target: InstanceId,
         interface: &str,
         method_id: u32,
@@ -396,7 +411,7 @@ impl CallRouter for Core {
             self.router(),
             self.lifecycle_for(target),
         )
-        .with_fuel(self.fuel_per_call());
+        .with_meter(meter.clone());
         let result = runtime.execute(context, method_id, arguments);
         if result.is_err() {
             // The callee's writes go; the caller decides what its own
@@ -418,14 +433,14 @@ impl LifecycleControl for Core {
         let artifacts = Schema::new(fork).artifacts().map_err(storage_failure)?;
         Ok(artifacts
             .into_iter()
-            .map(|(artifact, state, spec)| ArtifactView {
+            .map(|(artifact, state, spec_hash)| ArtifactView {
                 artifact,
                 state: match state {
                     ArtifactState::ArtifactActive => RegistryArtifactState::Active,
                     ArtifactState::ArtifactDeploying => RegistryArtifactState::Deploying,
                     ArtifactState::ArtifactUnloading => RegistryArtifactState::Unloading,
                 },
-                spec_hash: *blake3::hash(&spec).as_bytes(),
+                spec_hash,
             })
             .collect())
     }
@@ -507,6 +522,7 @@ impl LifecycleControl for Core {
         height: u64,
         spec: &InstanceSpec,
         params: &[u8],
+        meter: &Meter,
     ) -> Result<(), ExecutionError> {
         let mut schema = Schema::new(fork);
         let record = schema
@@ -541,7 +557,7 @@ impl LifecycleControl for Core {
             self.router(),
             self.lifecycle_for(spec.id),
         )
-        .with_fuel(self.fuel_per_call());
+        .with_meter(meter.clone());
         runtime.start_adding_service(context, params)?;
         let state = InstanceState {
             spec: spec.clone(),
@@ -577,6 +593,7 @@ impl LifecycleControl for Core {
         height: u64,
         instance_id: InstanceId,
         params: &[u8],
+        meter: &Meter,
     ) -> Result<(), ExecutionError> {
         let state = Self::existing_instance(fork, instance_id)?;
         if let Some(data_version) = &state.data_version
@@ -604,7 +621,7 @@ impl LifecycleControl for Core {
             self.router(),
             self.lifecycle_for(instance_id),
         )
-        .with_fuel(self.fuel_per_call());
+        .with_meter(meter.clone());
         runtime.start_resuming_service(context, params)
     }
 
@@ -750,6 +767,7 @@ impl LifecycleControl for Core {
         instance_id: InstanceId,
         params: &[u8],
         stage: ConfigStage,
+        meter: &Meter,
     ) -> Result<(), ExecutionError> {
         let state = Self::existing_instance(fork, instance_id)?;
         if state.status != Some(InstanceStatus::Active) {
@@ -767,7 +785,7 @@ impl LifecycleControl for Core {
             self.router(),
             self.lifecycle_for(instance_id),
         )
-        .with_fuel(self.fuel_per_call());
+        .with_meter(meter.clone());
         let result = runtime.configure(context, params, stage);
         // Verifying changes nothing, whatever the service wrote.
         if stage == ConfigStage::Verify || result.is_err() {
@@ -802,13 +820,31 @@ impl LifecycleControl for Core {
 }
 
 /// Checks a consensus configuration proposed as a change: a non-empty
-/// validator set of at most [`VALIDATORS_MAX`] with well-formed, distinct
+/// validator set of at most [`VALIDATORS_ITEMS_MAX`] with well-formed, distinct
 /// Ed25519 keys, and limits within the node's own.
+/// Fuel of one transaction under `config`: its `fuel_per_transaction_max`,
+/// or the default when that is 0 (unset).
+pub fn fuel_per_transaction(config: &ConsensusConfig) -> u64 {
+    match config.fuel_per_transaction_max {
+        0 => FUEL_PER_TRANSACTION_DEFAULT,
+        configured => configured,
+    }
+}
+
+/// Fuel of one read query under `config`: its `fuel_per_query_max`, or the
+/// default when that is 0 (unset).
+pub fn fuel_per_query(config: &ConsensusConfig) -> u64 {
+    match config.fuel_per_query_max {
+        0 => FUEL_PER_QUERY_DEFAULT,
+        configured => configured,
+    }
+}
+
 pub(crate) fn validate_consensus_config(config: &ConsensusConfig) -> Result<(), String> {
     let validators = &config.validator_keys;
-    if validators.is_empty() || validators.len() > VALIDATORS_MAX {
+    if validators.is_empty() || validators.len() > VALIDATORS_ITEMS_MAX {
         return Err(format!(
-            "a validator set has 1 to {VALIDATORS_MAX} validators, not {}",
+            "a validator set has 1 to {VALIDATORS_ITEMS_MAX} validators, not {}",
             validators.len()
         ));
     }
@@ -826,10 +862,28 @@ pub(crate) fn validate_consensus_config(config: &ConsensusConfig) -> Result<(), 
             }
         }
     }
-    if config.transactions_per_block_max as usize > TRANSACTIONS_PER_BLOCK_MAX {
+    if config.transactions_per_block_max as usize > BLOCK_TRANSACTIONS_ITEMS_MAX {
         return Err(format!(
-            "transactions_per_block_max {} exceeds the node's maximum of {TRANSACTIONS_PER_BLOCK_MAX}",
+            "transactions_per_block_max {} exceeds the maximum of {BLOCK_TRANSACTIONS_ITEMS_MAX}",
             config.transactions_per_block_max
+        ));
+    }
+    if config.transaction_size_max as usize > TRANSACTION_BYTES_MAX {
+        return Err(format!(
+            "transaction_size_max {} exceeds the maximum of {TRANSACTION_BYTES_MAX} bytes",
+            config.transaction_size_max
+        ));
+    }
+    if config.fuel_per_transaction_max > FUEL_PER_TRANSACTION_MAX {
+        return Err(format!(
+            "fuel_per_transaction_max {} exceeds the maximum of {FUEL_PER_TRANSACTION_MAX}",
+            config.fuel_per_transaction_max
+        ));
+    }
+    if config.fuel_per_query_max > FUEL_PER_QUERY_MAX {
+        return Err(format!(
+            "fuel_per_query_max {} exceeds the maximum of {FUEL_PER_QUERY_MAX}",
+            config.fuel_per_query_max
         ));
     }
     Ok(())

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
-    InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, NodeError, QueryContext, QueryError,
-    Runtime,
+    InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter, NodeError, QueryContext,
+    QueryError, Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
-use wasmvisor_storage::{Database, Fork, Hash, smt_root_from_scratch};
+use wasmvisor_storage::{Database, Fork, Hash, WriteLimits, smt_root_from_scratch};
 
-use crate::core::{Core, pending_artifact_key, pending_instance_key};
-use crate::limits::TRANSACTIONS_PER_BLOCK_MAX;
+use crate::core::Core;
+use crate::limits::BLOCK_TRANSACTIONS_ITEMS_MAX;
 use crate::schema::{InstanceState, Schema};
 use wasmvisor_proto::blockchain::ConsensusConfig;
 
@@ -116,6 +116,7 @@ pub struct Broadcast {
 #[derive(Clone)]
 pub struct StateReader {
     database: Arc<dyn Database>,
+    core: Arc<Core>,
 }
 
 impl std::fmt::Debug for StateReader {
@@ -138,6 +139,49 @@ impl StateReader {
     /// The registry's view of an instance.
     pub fn instance(&self, instance_id: u32) -> Result<Option<InstanceState>, NodeError> {
         Schema::new(&mut self.read_fork()).instance(instance_id)
+    }
+
+    /// Answers read query `method` of the instance called `instance_name`
+    /// on the latest committed state (one snapshot throughout), with the
+    /// fuel of the consensus configuration's `fuel_per_query_max`. Only
+    /// Active and Frozen instances answer. Needs nothing of the dispatcher
+    /// but its runtimes: queries never wait for a block, nor a block for
+    /// them.
+    pub fn query(&self, instance_name: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let internal = |error: NodeError| QueryError::Internal(error.to_string());
+        let mut fork = self.read_fork();
+        let mut schema = Schema::new(&mut fork);
+        let height = schema.height().map_err(internal)?.unwrap_or(0);
+        let fuel = crate::core::fuel_per_query(&schema.consensus_config().map_err(internal)?);
+        let instance_id = schema
+            .instance_id_by_name(instance_name)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(format!("no service named {instance_name:?}")))?;
+        let state = schema
+            .instance(instance_id)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(instance_name.into()))?;
+        if !matches!(state.status, Some(InstanceStatus::Active | InstanceStatus::Frozen)) {
+            return Err(QueryError::NotFound(format!(
+                "{instance_name:?} is not serving queries"
+            )));
+        }
+        let runtime = Arc::clone(
+            self.core
+                .runtime(state.spec.artifact.runtime_id)
+                .map_err(|error| QueryError::Internal(error.description))?,
+        );
+        runtime.query(
+            QueryContext {
+                fork: &mut fork,
+                instance: &state.spec,
+                height,
+                lifecycle: self.core.lifecycle_for(state.spec.id),
+                meter: Meter::new(fuel),
+            },
+            method,
+            arguments,
+        )
     }
 }
 
@@ -164,6 +208,29 @@ impl std::fmt::Debug for Dispatcher {
 
 fn ordering(expected: &str, phase: Phase) -> NodeError {
     NodeError::Lifecycle(format!("{expected} is not allowed in phase {phase:?}"))
+}
+
+/// The registry's view, in `fork`, of the instance called `name`.
+pub fn registered_instance_by_name(fork: &mut Fork, name: &str) -> Result<Option<InstanceState>, NodeError> {
+    let mut schema = Schema::new(fork);
+    match schema.instance_id_by_name(name)? {
+        Some(instance_id) => schema.instance(instance_id),
+        None => Ok(None),
+    }
+}
+
+/// Every instance in `fork`'s registry, ordered by id.
+pub fn registered_instances(fork: &mut Fork) -> Result<Vec<InstanceState>, NodeError> {
+    Schema::new(fork).instances()
+}
+
+/// Every artifact in `fork`'s registry, with its state.
+pub fn registered_artifacts(fork: &mut Fork) -> Result<Vec<(ArtifactId, ArtifactState)>, NodeError> {
+    let artifacts = Schema::new(fork).artifacts()?;
+    Ok(artifacts
+        .into_iter()
+        .map(|(artifact, state, _)| (artifact, state))
+        .collect())
 }
 
 /// Merkle root over recorded errors: a sparse Merkle tree from the
@@ -212,6 +279,7 @@ impl Dispatcher {
     pub fn reader(&self) -> StateReader {
         StateReader {
             database: Arc::clone(&self.database),
+            core: Arc::clone(&self.core),
         }
     }
 
@@ -251,60 +319,24 @@ impl Dispatcher {
 
     /// The registry's view of the instance called `name`.
     pub fn instance_by_name(&self, name: &str) -> Result<Option<InstanceState>, NodeError> {
-        let mut fork = self.read_fork();
-        let mut schema = Schema::new(&mut fork);
-        match schema.instance_id_by_name(name)? {
-            Some(instance_id) => schema.instance(instance_id),
-            None => Ok(None),
-        }
+        registered_instance_by_name(&mut self.read_fork(), name)
     }
 
     /// Every instance, ordered by id.
     pub fn instances(&self) -> Result<Vec<InstanceState>, NodeError> {
-        Schema::new(&mut self.read_fork()).instances()
+        registered_instances(&mut self.read_fork())
     }
 
     /// Every registered artifact with its state (in the committed state
     /// every artifact is Active: transitions end with their block).
     pub fn artifacts(&self) -> Result<Vec<(ArtifactId, ArtifactState)>, NodeError> {
-        let artifacts = Schema::new(&mut self.read_fork()).artifacts()?;
-        Ok(artifacts
-            .into_iter()
-            .map(|(artifact, state, _)| (artifact, state))
-            .collect())
+        registered_artifacts(&mut self.read_fork())
     }
 
     /// Answers read query `method` of the instance called `instance_name`
-    /// on the committed state. Only Active and Frozen instances answer.
+    /// on the committed state (see [`StateReader::query`]).
     pub fn query(&self, instance_name: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
-        let internal = |error: NodeError| QueryError::Internal(error.to_string());
-        let mut fork = self.read_fork();
-        let mut schema = Schema::new(&mut fork);
-        let instance_id = schema
-            .instance_id_by_name(instance_name)
-            .map_err(internal)?
-            .ok_or_else(|| QueryError::NotFound(format!("no service named {instance_name:?}")))?;
-        let state = schema
-            .instance(instance_id)
-            .map_err(internal)?
-            .ok_or_else(|| QueryError::NotFound(instance_name.into()))?;
-        if !matches!(state.status, Some(InstanceStatus::Active | InstanceStatus::Frozen)) {
-            return Err(QueryError::NotFound(format!(
-                "{instance_name:?} is not serving queries"
-            )));
-        }
-        let runtime = self.runtime(state.spec.artifact.runtime_id).map_err(internal)?;
-        let height = self.height.unwrap_or(0);
-        runtime.query(
-            QueryContext {
-                fork: &mut fork,
-                instance: &state.spec,
-                height,
-                lifecycle: self.core.lifecycle_for(state.spec.id),
-            },
-            method,
-            arguments,
-        )
+        self.reader().query(instance_name, method, arguments)
     }
 
     /// This node's outcome of deploying `artifact`.
@@ -327,7 +359,7 @@ impl Dispatcher {
         let pre_genesis = self.database.snapshot();
         let mut fork = Fork::new(self.database.snapshot());
         Schema::new(&mut fork).set_consensus_config(&config.consensus)?;
-        self.core.set_fuel_per_call(config.consensus.fuel_per_call_max);
+        self.core.follow_consensus_config(&config.consensus);
         for (artifact, spec) in &config.artifacts {
             self.core
                 .wait_deployed(artifact, spec)
@@ -363,7 +395,7 @@ impl Dispatcher {
                 self.core.router(),
                 self.core.lifecycle_for(spec.id),
             )
-            .with_fuel(self.core.fuel_per_call());
+            .with_meter(self.core.transaction_meter());
             runtime
                 .start_adding_service(context, params)
                 .map_err(|error| NodeError::Lifecycle(format!("genesis instance {:?}: {error}", spec.name)))?;
@@ -399,12 +431,15 @@ impl Dispatcher {
                 .height()?
                 .ok_or_else(|| NodeError::Lifecycle("no genesis block to resume from".into()))?,
         );
-        let artifacts = schema.artifacts()?;
+        let mut artifacts = Vec::new();
+        for (artifact, _, _) in schema.artifacts()? {
+            let spec = schema.artifact_spec(&artifact)?;
+            artifacts.push((artifact, spec));
+        }
         let instances = schema.instances()?;
-        self.core
-            .set_fuel_per_call(schema.consensus_config()?.fuel_per_call_max);
+        self.core.follow_consensus_config(&schema.consensus_config()?);
         // Start every deployment first so they compile in parallel.
-        for (artifact, _, spec) in &artifacts {
+        for (artifact, spec) in &artifacts {
             self.core.start_deploy(artifact, spec.clone());
         }
         let snapshot = self.database.snapshot();
@@ -412,8 +447,8 @@ impl Dispatcher {
             let Some(status) = &instance.status else { continue };
             let spec = artifacts
                 .iter()
-                .find(|(artifact, _, _)| *artifact == instance.spec.artifact)
-                .map(|(_, _, spec)| spec.clone())
+                .find(|(artifact, _)| *artifact == instance.spec.artifact)
+                .map(|(_, spec)| spec.clone())
                 .unwrap_or_default();
             self.core
                 .wait_deployed(&instance.spec.artifact, &spec)
@@ -472,9 +507,9 @@ impl Dispatcher {
         if !matches!(self.phase, Phase::Ready | Phase::Proposing) {
             return Err(ordering("a proposal", self.phase));
         }
-        if transactions.len() > TRANSACTIONS_PER_BLOCK_MAX {
+        if transactions.len() > BLOCK_TRANSACTIONS_ITEMS_MAX {
             return Err(NodeError::Lifecycle(format!(
-                "a block of {} transactions exceeds the maximum of {TRANSACTIONS_PER_BLOCK_MAX}",
+                "a block of {} transactions exceeds the maximum of {BLOCK_TRANSACTIONS_ITEMS_MAX}",
                 transactions.len()
             )));
         }
@@ -483,7 +518,7 @@ impl Dispatcher {
         let mut fork = self.read_fork();
         // The configuration in force is the committed one.
         self.core
-            .set_fuel_per_call(Schema::new(&mut fork).consensus_config()?.fuel_per_call_max);
+            .follow_consensus_config(&Schema::new(&mut fork).consensus_config()?);
         let mut errors = BTreeMap::new();
         // Instances active when the block begins get the hooks; instances
         // added during the block do not.
@@ -496,6 +531,7 @@ impl Dispatcher {
 
         for spec in &active {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
+            meter_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
             let result = runtime.before_transactions(context);
             settle(
@@ -506,6 +542,7 @@ impl Dispatcher {
             );
         }
         for (position, transaction) in transactions.iter().enumerate() {
+            meter_writes(&mut fork);
             let result = self.execute_transaction(&mut fork, height, transaction);
             settle(
                 &mut fork,
@@ -516,6 +553,7 @@ impl Dispatcher {
         }
         for spec in &active {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
+            meter_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
             let result = runtime.before_commit(context);
             settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result);
@@ -553,7 +591,7 @@ impl Dispatcher {
             self.core.router(),
             self.core.lifecycle_for(spec.id),
         )
-        .with_fuel(self.core.fuel_per_call())
+        .with_meter(self.core.transaction_meter())
     }
 
     fn execute_transaction(
@@ -594,16 +632,22 @@ impl Dispatcher {
         ),
         NodeError,
     > {
+        // Only what this block staged is read: the registries' size does
+        // not enter a block's work.
         let mut schema = Schema::new(fork);
         let pending = schema.take_pending()?;
         let (mut registered, mut unloaded, mut status_changes) = (Vec::new(), Vec::new(), Vec::new());
-        for (artifact, state, spec) in schema.artifacts()? {
-            if !pending.contains(&pending_artifact_key(&artifact)) {
+        for key in &pending {
+            let Some(artifact_key) = key.strip_prefix(b"a") else {
                 continue;
-            }
+            };
+            let Some((artifact, state, _)) = schema.artifact_by_key(artifact_key)? else {
+                continue;
+            };
             match state {
                 ArtifactState::ArtifactDeploying => {
                     schema.set_artifact_state(&artifact, ArtifactState::ArtifactActive)?;
+                    let spec = schema.artifact_spec(&artifact)?;
                     registered.push((artifact, spec));
                 }
                 ArtifactState::ArtifactUnloading => {
@@ -613,10 +657,16 @@ impl Dispatcher {
                 ArtifactState::ArtifactActive => {}
             }
         }
-        for mut instance in schema.instances()? {
-            if !pending.contains(&pending_instance_key(instance.spec.id)) {
+        let mut instance_ids: Vec<u32> = pending
+            .iter()
+            .filter_map(|key| key.strip_prefix(b"i").and_then(|id| <[u8; 4]>::try_from(id).ok()))
+            .map(u32::from_le_bytes)
+            .collect();
+        instance_ids.sort_unstable();
+        for instance_id in instance_ids {
+            let Some(mut instance) = schema.instance(instance_id)? else {
                 continue;
-            }
+            };
             if let Some(next) = instance.pending.take() {
                 instance.status = Some(next.clone());
                 schema.put_instance(&instance)?;
@@ -718,14 +768,21 @@ impl Dispatcher {
     }
 }
 
-/// Ends a call's checkpoint: its changes stay on success and are rolled
-/// back (and the error recorded) on failure.
+/// Starts metering the writes of one top-level call of a block: what a
+/// transaction may write, within what the block may.
+fn meter_writes(fork: &mut Fork) {
+    fork.meter_writes(WriteLimits::TRANSACTION, WriteLimits::BLOCK);
+}
+
+/// Ends a call's checkpoint (and the metering of its writes): its changes
+/// stay on success and are rolled back (and the error recorded) on failure.
 fn settle(
     fork: &mut Fork,
     errors: &mut BTreeMap<CallLocation, ExecutionError>,
     location: CallLocation,
     result: Result<(), ExecutionError>,
 ) {
+    fork.stop_metering_writes();
     match result {
         Ok(()) => fork.flush(),
         Err(error) => {

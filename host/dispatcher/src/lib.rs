@@ -18,8 +18,10 @@ mod dispatcher;
 pub mod limits;
 mod schema;
 
+pub use core::{fuel_per_query, fuel_per_transaction};
 pub use dispatcher::{
     Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, StateReader, Transaction, error_root,
+    registered_artifacts, registered_instance_by_name, registered_instances,
 };
 pub use schema::{InstanceState, artifact_to_proto};
 pub use wasmvisor_runtime::LocalDeployStatus;

@@ -1,11 +1,8 @@
-//! Named maxima of the dispatcher.
+//! The limits the dispatcher checks (defined, with their relations to
+//! every other limit, in `wasmvisor-limits`).
 
-/// Deepest nesting of service-to-service calls.
-pub const CALL_DEPTH_MAX: u32 = 16;
-/// Most transactions one block may hold.
-pub const TRANSACTIONS_PER_BLOCK_MAX: usize = 10_000;
-/// Most validators a consensus configuration may name.
-pub const VALIDATORS_MAX: usize = 256;
-/// Most bytes (keys and values) a data migration may leave in its shadow
-/// namespace; a bigger result fails the migration on every node alike.
-pub const MIGRATION_DATA_SIZE_MAX: usize = 256 << 20;
+pub use wasmvisor_limits::{
+    BLOCK_TRANSACTIONS_ITEMS_MAX, CALL_DEPTH_MAX, FUEL_PER_QUERY_DEFAULT, FUEL_PER_QUERY_MAX,
+    FUEL_PER_TRANSACTION_DEFAULT, FUEL_PER_TRANSACTION_MAX, MIGRATION_DATA_BYTES_MAX, MIGRATION_WRITE_ITEMS_MAX,
+    TRANSACTION_BYTES_MAX, VALIDATORS_ITEMS_MAX,
+};

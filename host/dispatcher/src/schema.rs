@@ -176,20 +176,22 @@ impl<'a> Schema<'a> {
         Ok(())
     }
 
-    /// Every artifact with its state and spec.
-    pub(crate) fn artifacts(&mut self) -> Result<Vec<(ArtifactId, ArtifactState, Vec<u8>)>> {
+    /// Every artifact with its state and its spec's blake3 hash (the specs
+    /// themselves, up to a component each, are read only where needed:
+    /// [`Schema::artifact_spec`]).
+    pub(crate) fn artifacts(&mut self) -> Result<Vec<(ArtifactId, ArtifactState, [u8; 32])>> {
         let entries = all_entries(self.fork, &address(Namespace::Dispatcher, "artifacts"), true)?;
-        let mut artifacts = Vec::new();
-        for (_, bytes) in entries {
-            let record =
-                ArtifactRecord::decode(bytes.as_slice()).map_err(|error| NodeError::Corrupt(error.to_string()))?;
-            let artifact = artifact_from_proto(record.artifact.as_ref())?;
-            let state = ArtifactState::try_from(record.state)
-                .map_err(|_| NodeError::Corrupt(format!("unknown artifact state {}", record.state)))?;
-            let spec = self.artifact_spec(&artifact)?;
-            artifacts.push((artifact, state, spec));
-        }
-        Ok(artifacts)
+        entries.iter().map(|(_, bytes)| decode_artifact(bytes)).collect()
+    }
+
+    /// The artifact stored under `key` (an artifact key), with its state
+    /// and spec hash.
+    pub(crate) fn artifact_by_key(&mut self, key: &[u8]) -> Result<Option<(ArtifactId, ArtifactState, [u8; 32])>> {
+        let bytes = self
+            .fork
+            .proof_map(&address(Namespace::Dispatcher, "artifacts"))?
+            .get(key)?;
+        bytes.map(|bytes| decode_artifact(&bytes)).transpose()
     }
 
     pub(crate) fn instance(&mut self, instance_id: InstanceId) -> Result<Option<InstanceState>> {
@@ -299,6 +301,19 @@ impl<'a> Schema<'a> {
             .set(&height.to_le_bytes())?;
         Ok(())
     }
+}
+
+fn decode_artifact(bytes: &[u8]) -> Result<(ArtifactId, ArtifactState, [u8; 32])> {
+    let record = ArtifactRecord::decode(bytes).map_err(|error| NodeError::Corrupt(error.to_string()))?;
+    let artifact = artifact_from_proto(record.artifact.as_ref())?;
+    let state = ArtifactState::try_from(record.state)
+        .map_err(|_| NodeError::Corrupt(format!("unknown artifact state {}", record.state)))?;
+    let spec_hash = record
+        .spec_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| NodeError::Corrupt("an artifact's spec hash is not 32 bytes".into()))?;
+    Ok((artifact, state, spec_hash))
 }
 
 fn decode_instance(bytes: &[u8]) -> Result<InstanceState> {

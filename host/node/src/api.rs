@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wasmvisor_blockchain::blocks;
-use wasmvisor_blockchain::transactions::TRANSACTION_SIZE_MAX_DEFAULT;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_runtime::QueryError;
@@ -24,17 +23,21 @@ use wasmvisor_storage::Hash;
 use crate::node::{Node, SubmitError};
 use crate::requests::{SupervisorAction, artifact_text};
 
-/// Largest request body: a transaction of the maximum size, hex-encoded in
-/// JSON.
-pub const BODY_SIZE_MAX: usize = 2 * TRANSACTION_SIZE_MAX_DEFAULT + 1024;
-/// Most blocks one `blocks` request returns.
-pub const BLOCKS_PER_PAGE_MAX: u64 = 100;
+pub use wasmvisor_limits::{
+    BLOCKS_PER_PAGE_ITEMS_MAX, HTTP_BODY_BYTES_MAX, HTTP_LARGE_BODY_BYTES_MAX, LIST_PROOF_ITEMS_MAX,
+    QUERY_ARGUMENTS_BYTES_MAX,
+};
 
 /// An API error: a status and a message, answered as JSON.
 #[derive(Debug)]
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
+    /// An error answered with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into())
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         Self(StatusCode::BAD_REQUEST, message.into())
     }
@@ -63,7 +66,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
             SubmitError::AlreadyPooled | SubmitError::AlreadyCommitted => StatusCode::CONFLICT,
             SubmitError::InactiveTarget(_) => StatusCode::NOT_FOUND,
-            SubmitError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SubmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self(status, error.to_string())
     }
@@ -130,7 +133,7 @@ fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>,
 
 async fn info(State(node): State<Arc<Node>>) -> ApiResult {
     blocking(move || {
-        let (header, config) = node.with_chain(|chain| (chain.last_header(), chain.consensus_config()));
+        let (header, config) = (node.reader().last_header(), node.reader().consensus_config());
         let header = header.map_err(|error| ApiError::internal(error.to_string()))?;
         let config = config.map_err(|error| ApiError::internal(error.to_string()))?;
         let validators: Vec<Value> = config
@@ -162,7 +165,7 @@ struct HeightQuery {
 
 async fn block(State(node): State<Arc<Node>>, Query(query): Query<HeightQuery>) -> ApiResult {
     blocking(move || {
-        let mut fork = node.with_chain(|chain| chain.read_fork());
+        let mut fork = node.reader().read_fork();
         let header = blocks::header(&mut fork, query.height)
             .map_err(|error| ApiError::internal(error.to_string()))?
             .ok_or_else(|| ApiError::not_found(format!("no block at height {}", query.height)))?;
@@ -182,8 +185,8 @@ struct BlocksQuery {
 
 async fn blocks_list(State(node): State<Arc<Node>>, Query(query): Query<BlocksQuery>) -> ApiResult {
     blocking(move || {
-        let count = query.count.unwrap_or(10).clamp(1, BLOCKS_PER_PAGE_MAX);
-        let mut fork = node.with_chain(|chain| chain.read_fork());
+        let count = query.count.unwrap_or(10).clamp(1, BLOCKS_PER_PAGE_ITEMS_MAX as u64);
+        let mut fork = node.reader().read_fork();
         let total = blocks::block_count(&mut fork).map_err(|error| ApiError::internal(error.to_string()))?;
         let mut headers = Vec::new();
         for height in (total.saturating_sub(count)..total).rev() {
@@ -206,7 +209,7 @@ struct HashQuery {
 async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuery>) -> ApiResult {
     let hash = parse_hash(&query.hash)?;
     blocking(move || {
-        let mut fork = node.with_chain(|chain| chain.read_fork());
+        let mut fork = node.reader().read_fork();
         match blocks::transaction(&mut fork, &hash).map_err(|error| ApiError::internal(error.to_string()))? {
             Some((_, record)) => {
                 let error = record.error.as_ref().map(|error| {
@@ -257,13 +260,20 @@ fn query_error(error: QueryError) -> ApiError {
 }
 
 async fn run_query(node: Arc<Node>, service: String, method: String, arguments: Vec<u8>) -> ApiResult {
-    let answer = blocking(move || node.with_chain(|chain| chain.dispatcher().query(&service, &method, &arguments)))
+    let answer = blocking(move || node.reader().query(&service, &method, &arguments))
         .await?
         .map_err(query_error)?;
     Ok(Json(json!({ "answer": hex::encode(answer) })))
 }
 
 fn arguments(query: &ArgumentsQuery) -> Result<Vec<u8>, ApiError> {
+    if let Some(text) = &query.arguments
+        && text.len() > 2 * QUERY_ARGUMENTS_BYTES_MAX
+    {
+        return Err(ApiError::bad_request(format!(
+            "query arguments are at most {QUERY_ARGUMENTS_BYTES_MAX} bytes"
+        )));
+    }
     query
         .arguments
         .as_deref()
@@ -345,8 +355,11 @@ async fn supervisor_action(
 /// `GET /api/system/v1/services`: every artifact and instance, for people.
 async fn services(State(node): State<Arc<Node>>) -> ApiResult {
     blocking(move || {
-        let (artifacts, instances) =
-            node.with_chain(|chain| (chain.dispatcher().artifacts(), chain.dispatcher().instances()));
+        let mut fork = node.reader().read_fork();
+        let (artifacts, instances) = (
+            wasmvisor_dispatcher::registered_artifacts(&mut fork),
+            wasmvisor_dispatcher::registered_instances(&mut fork),
+        );
         let artifacts = artifacts.map_err(|error| ApiError::internal(error.to_string()))?;
         let instances = instances.map_err(|error| ApiError::internal(error.to_string()))?;
         let artifacts: Vec<Value> = artifacts
@@ -380,7 +393,6 @@ async fn services(State(node): State<Arc<Node>>) -> ApiResult {
 }
 
 /// Most list items one proof covers.
-pub const LIST_PROOF_ITEMS_MAX: u64 = 1000;
 
 #[derive(Deserialize)]
 struct ProofQuery {
@@ -414,8 +426,8 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
         _ => None,
     };
     blocking(move || {
-        let (instance, mut fork) =
-            node.with_chain(|chain| (chain.dispatcher().instance_by_name(&query.service), chain.read_fork()));
+        let mut fork = node.reader().read_fork();
+        let instance = wasmvisor_dispatcher::registered_instance_by_name(&mut fork, &query.service);
         let instance = instance
             .map_err(|error| ApiError::internal(error.to_string()))?
             .ok_or_else(|| ApiError::not_found(format!("no service named {:?}", query.service)))?;
@@ -438,8 +450,8 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
             ("entry", _) => serde_json::to_value(fork.entry_proof(&address).map_err(bad)?),
             _ => {
                 let from = query.from.unwrap_or(0);
-                let to = query.to.unwrap_or(from.saturating_add(LIST_PROOF_ITEMS_MAX));
-                if to.saturating_sub(from) > LIST_PROOF_ITEMS_MAX {
+                let to = query.to.unwrap_or(from.saturating_add(LIST_PROOF_ITEMS_MAX as u64));
+                if to.saturating_sub(from) > LIST_PROOF_ITEMS_MAX as u64 {
                     return Err(ApiError::bad_request(format!(
                         "a list proof covers at most {LIST_PROOF_ITEMS_MAX} items"
                     )));
@@ -470,7 +482,7 @@ type RuntimeCounter = fn(&wasmvisor_runtime::RuntimeMetrics) -> u64;
 /// the node's counters at scrape time.
 async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
     let text = blocking(move || {
-        let height = node.with_chain(|chain| chain.last_header().map(|header| header.height).unwrap_or(0));
+        let height = node.reader().last_header().map(|header| header.height).unwrap_or(0);
         let mut text = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -538,7 +550,7 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
 const REJECTION_TEXT_MAX: usize = 4096;
 
 /// Makes every error JSON: the framework's own rejections (a query string
-/// that does not parse, a body over `BODY_SIZE_MAX`, a method not allowed)
+/// that does not parse, a body over its route's limit, a method not allowed)
 /// answer in plain text; they become `{"error": "<that text>"}` with the
 /// same status.
 async fn json_errors(response: Response) -> Response {
@@ -566,18 +578,22 @@ async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-/// The public API.
+/// The public API (bounded: see [`crate::http`]).
 pub fn public_router(node: Arc<Node>) -> Router {
-    Router::new()
+    let gate = crate::http::large_body_gate();
+    let router = Router::new()
         .route("/api/system/v1/info", get(info))
         .route("/api/explorer/v1/blocks", get(blocks_list))
         .route("/api/explorer/v1/block", get(block))
-        .route("/api/explorer/v1/transactions", get(transaction).post(submit))
+        .route(
+            "/api/explorer/v1/transactions",
+            crate::http::large_bodies(get(transaction).post(submit), &gate),
+        )
         .route("/api/system/v1/services", get(services))
         .route("/api/proofs/v1/{kind}", get(proof))
         .route("/api/services/{service}/{method}", get(service_query))
-        .fallback(fallback)
-        .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
+        .fallback(fallback);
+    crate::http::bounded(router)
         .with_state(node)
         .layer(axum::middleware::map_response(json_errors))
 }
@@ -604,14 +620,15 @@ async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, 
 /// configured.
 pub fn private_router(node: Arc<Node>) -> Router {
     let token: Option<Arc<str>> = node.config().private_api_token.as_deref().map(Arc::from);
-    Router::new()
+    let gate = crate::http::large_body_gate();
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route(
             "/api/services/supervisor/{action}",
-            get(private_supervisor_query).post(supervisor_action),
+            crate::http::large_bodies(get(private_supervisor_query).post(supervisor_action), &gate),
         )
-        .fallback(fallback)
-        .layer(DefaultBodyLimit::max(BODY_SIZE_MAX))
+        .fallback(fallback);
+    crate::http::bounded(router)
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(token, require_token))
         .layer(axum::middleware::map_response(json_errors))

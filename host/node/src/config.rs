@@ -104,6 +104,11 @@ pub struct NodeConfig {
     /// Most transactions waiting in the mempool.
     #[serde(default = "default_mempool_size_max")]
     pub mempool_size_max: usize,
+    /// Most bytes of transactions waiting in the mempool (each counted with
+    /// its signed form and its decoded arguments); at least one transaction
+    /// of the largest size.
+    #[serde(default = "default_mempool_bytes_max")]
+    pub mempool_bytes_max: usize,
     /// The supervisor's mode at genesis.
     #[serde(default)]
     pub supervisor_mode: Mode,
@@ -183,7 +188,11 @@ fn default_transactions_per_block_max() -> u32 {
 }
 
 fn default_mempool_size_max() -> usize {
-    10_000
+    wasmvisor_limits::MEMPOOL_ITEMS_MAX_DEFAULT
+}
+
+fn default_mempool_bytes_max() -> usize {
+    wasmvisor_limits::MEMPOOL_BYTES_MAX_DEFAULT
 }
 
 impl NodeConfig {
@@ -197,6 +206,7 @@ impl NodeConfig {
             block_interval_ms: 200,
             transactions_per_block_max: default_transactions_per_block_max(),
             mempool_size_max: default_mempool_size_max(),
+            mempool_bytes_max: default_mempool_bytes_max(),
             supervisor_mode: Mode::Simple,
             runtimes: RuntimesConfig::default(),
             system_services: SystemServicesConfig::default(),
@@ -262,6 +272,12 @@ impl NodeConfig {
         if self.mempool_size_max == 0 {
             return Err(ConfigError::Invalid("mempool_size_max must be positive".into()));
         }
+        let largest = crate::node::pooled_bytes(wasmvisor_limits::TRANSACTION_BYTES_MAX);
+        if self.mempool_bytes_max < largest {
+            return Err(ConfigError::Invalid(format!(
+                "mempool_bytes_max must hold a transaction of the largest size: at least {largest}"
+            )));
+        }
         for (index, validator) in self.genesis_validators.iter().enumerate() {
             validator
                 .keys()
@@ -287,8 +303,8 @@ impl NodeConfig {
 impl ConsensusSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| Err(ConfigError::Invalid(format!("consensus: {message}")));
-        if self.peers.len() >= crate::network::VALIDATORS_MAX as usize {
-            return invalid(format!("at most {} peers", crate::network::VALIDATORS_MAX - 1));
+        if self.peers.len() >= wasmvisor_limits::VALIDATORS_ITEMS_MAX {
+            return invalid(format!("at most {} peers", wasmvisor_limits::VALIDATORS_ITEMS_MAX - 1));
         }
         for (name, value) in [
             ("propose_timeout_ms", self.propose_timeout_ms),

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod network;
 pub mod node;
 pub mod operator;
@@ -77,29 +78,15 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
             }
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let public_server = axum::serve(public, api::public_router(Arc::clone(&node))).with_graceful_shutdown({
-            let mut stop = stop_rx.clone();
-            async move {
-                let _ = stop.changed().await;
-            }
-        });
-        let private_server = axum::serve(private, api::private_router(Arc::clone(&node))).with_graceful_shutdown({
-            let mut stop = stop_rx;
-            async move {
-                let _ = stop.changed().await;
-            }
-        });
+        let public_server = http::serve(public, api::public_router(Arc::clone(&node)), stop_rx.clone());
+        let private_server = http::serve(private, api::private_router(Arc::clone(&node)), stop_rx);
         let servers = tokio::spawn(async move {
-            let (public, private) = tokio::join!(public_server, private_server);
-            public.and(private)
+            tokio::join!(public_server, private_server);
         });
         shutdown.await;
         tracing::info!("stopping");
         let _ = stop_tx.send(true);
-        servers
-            .await
-            .map_err(|error| error.to_string())?
-            .map_err(|error| error.to_string())
+        servers.await.map_err(|error| error.to_string())
     });
     stopping.store(true, Ordering::SeqCst);
     if let Some(producer) = producer {

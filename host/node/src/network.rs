@@ -18,7 +18,7 @@ use crate::node::{KEYS_FILE, NodeKeys};
 use crate::requests::ValidatorSpec;
 
 /// Most validators a network template names (the consensus limit).
-pub const VALIDATORS_MAX: u32 = wasmvisor_dispatcher::limits::VALIDATORS_MAX as u32;
+pub use wasmvisor_limits::VALIDATORS_ITEMS_MAX;
 /// File names `generate-config` writes in its output directory.
 pub const PUBLIC_FILE: &str = "public.toml";
 /// See [`PUBLIC_FILE`].
@@ -77,8 +77,8 @@ fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
 
 /// `generate-template`: writes the shared settings.
 pub fn generate_template(path: &Path, template: &NetworkTemplate) -> Result<(), String> {
-    if template.validators_count == 0 || template.validators_count > VALIDATORS_MAX {
-        return Err(format!("a network has 1 to {VALIDATORS_MAX} validators"));
+    if template.validators_count == 0 || template.validators_count as usize > VALIDATORS_ITEMS_MAX {
+        return Err(format!("a network has 1 to {VALIDATORS_ITEMS_MAX} validators"));
     }
     if template.block_interval_ms == 0 || template.block_interval_ms > 60_000 {
         return Err("block_interval_ms must be 1..=60000".into());

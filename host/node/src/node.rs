@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
-use wasmvisor_blockchain::{Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction, block_transactions_max};
+use wasmvisor_blockchain::{BlockFill, Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
@@ -59,9 +59,14 @@ pub enum SubmitError {
     /// Its target is not an Active instance.
     #[error("instance {0} does not exist or is not active")]
     InactiveTarget(u32),
-    /// The mempool is full.
-    #[error("the mempool is full ({0} transactions); retry later")]
-    Full(usize),
+    /// The mempool is full (in transactions or in bytes).
+    #[error("the mempool is full ({count} transactions, {bytes} bytes); retry later")]
+    Full {
+        /// Transactions waiting.
+        count: usize,
+        /// Their bytes.
+        bytes: usize,
+    },
 }
 
 /// This validator's keys.
@@ -130,11 +135,37 @@ impl NodeKeys {
     }
 }
 
-/// The bounded pool of verified transactions waiting for a block.
+/// Bytes a pooled transaction of `signed_bytes` holds at most: its signed
+/// form and its decoded arguments (a part of it).
+pub fn pooled_bytes(signed_bytes: usize) -> usize {
+    signed_bytes.saturating_mul(2)
+}
+
+/// The pool of verified transactions waiting for a block, bounded in count
+/// and in bytes (`mempool_size_max`, `mempool_bytes_max`).
 #[derive(Default)]
 struct Mempool {
     queue: VecDeque<VerifiedTransaction>,
     hashes: HashSet<Hash>,
+    /// Bytes the queued transactions hold ([`pooled_bytes`] each).
+    bytes: usize,
+}
+
+impl Mempool {
+    /// Removes the transactions `leave` picks (by hash, from the queue and
+    /// the hashes alike).
+    fn remove_where(&mut self, leave: impl Fn(&Hash) -> bool) {
+        let mut freed = 0;
+        self.queue.retain(|transaction| {
+            let gone = leave(&transaction.hash);
+            if gone {
+                freed += pooled_bytes(transaction.signed.len());
+            }
+            !gone
+        });
+        self.hashes.retain(|hash| !leave(hash));
+        self.bytes -= freed;
+    }
 }
 
 /// A running node's chain, mempool and keys.
@@ -306,6 +337,11 @@ impl Node {
         self.mempool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Reads of the latest committed chain that never wait for a block.
+    pub fn reader(&self) -> &wasmvisor_blockchain::ChainReader {
+        &self.reader
+    }
+
     /// Runs `read` on the chain (blocked while a block is produced).
     pub fn with_chain<T>(&self, read: impl FnOnce(&Blockchain) -> T) -> T {
         let chain = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -315,6 +351,11 @@ impl Node {
     /// Number of transactions waiting.
     pub fn mempool_len(&self) -> usize {
         self.mempool().queue.len()
+    }
+
+    /// Bytes the waiting transactions hold.
+    pub fn mempool_bytes(&self) -> usize {
+        self.mempool().bytes
     }
 
     /// Whether `hash` waits in the mempool.
@@ -364,11 +405,16 @@ impl Node {
         if pool.hashes.contains(&transaction.hash) {
             return Err(SubmitError::AlreadyPooled);
         }
-        if pool.queue.len() >= self.config.mempool_size_max {
-            return Err(SubmitError::Full(pool.queue.len()));
+        let size = pooled_bytes(transaction.signed.len());
+        if pool.queue.len() >= self.config.mempool_size_max || pool.bytes + size > self.config.mempool_bytes_max {
+            return Err(SubmitError::Full {
+                count: pool.queue.len(),
+                bytes: pool.bytes,
+            });
         }
         let hash = transaction.hash;
         pool.hashes.insert(hash);
+        pool.bytes += size;
         pool.queue.push_back(transaction);
         Ok(hash)
     }
@@ -429,15 +475,37 @@ impl Node {
             .ok_or("this node is not a validator of the chain; it cannot produce blocks")?;
         let drained: Vec<VerifiedTransaction> = {
             let mut pool = self.mempool();
-            let limit = pool.queue.len().min(block_transactions_max(&config));
-            pool.queue.drain(..limit).collect()
+            let mut fill = BlockFill::new(&config);
+            let count = pool
+                .queue
+                .iter()
+                .take_while(|transaction| fill.admit(transaction.signed.len()))
+                .count();
+            let drained: Vec<VerifiedTransaction> = pool.queue.drain(..count).collect();
+            pool.bytes -= drained
+                .iter()
+                .map(|transaction| pooled_bytes(transaction.signed.len()))
+                .sum::<usize>();
+            drained
         };
         // A transaction committed meanwhile (or repeated) would fail the
         // block: leave it out.
         let (transactions, stale): (Vec<VerifiedTransaction>, Vec<VerifiedTransaction>) = drained
             .into_iter()
             .partition(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true));
-        let block = chain.execute(&transactions).map_err(|error| error.to_string())?;
+        let forget = |pool: &mut Mempool| {
+            for transaction in transactions.iter().chain(&stale) {
+                pool.hashes.remove(&transaction.hash);
+            }
+        };
+        let block = match chain.execute(&transactions) {
+            Ok(block) => block,
+            Err(error) => {
+                // The drained transactions are gone: let them be sent again.
+                forget(&mut self.mempool());
+                return Err(error.to_string());
+            }
+        };
         let precommits = vec![sign_precommit(
             &self.keys.consensus,
             me as u32,
@@ -446,13 +514,9 @@ impl Node {
             0,
             &block.hash,
         )];
-        let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
-        {
-            let mut pool = self.mempool();
-            for transaction in transactions.iter().chain(&stale) {
-                pool.hashes.remove(&transaction.hash);
-            }
-        }
+        let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
+        forget(&mut self.mempool());
+        let header = committed?;
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
         self.after_block(transactions.len(), broadcasts);
@@ -467,8 +531,8 @@ impl Node {
     pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let limit = block_transactions_max(&chain.consensus_config().map_err(|error| error.to_string())?);
-        let mut transactions = Vec::with_capacity(limit);
+        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| error.to_string())?);
+        let mut transactions = Vec::new();
         {
             // A transaction admitted while its block was being committed is
             // committed but still pooled: it would fail the block, and no
@@ -476,18 +540,16 @@ impl Node {
             let mut pool = self.mempool();
             let mut stale = HashSet::new();
             for transaction in &pool.queue {
-                if transactions.len() == limit {
-                    break;
-                }
                 if chain.is_committed(&transaction.hash).unwrap_or(true) {
                     stale.insert(transaction.hash);
-                } else {
+                } else if fill.admit(transaction.signed.len()) {
                     transactions.push(transaction.clone());
+                } else {
+                    break;
                 }
             }
             if !stale.is_empty() {
-                pool.queue.retain(|transaction| !stale.contains(&transaction.hash));
-                pool.hashes.retain(|hash| !stale.contains(hash));
+                pool.remove_where(|hash| stale.contains(hash));
             }
         }
         chain.propose(&transactions).map_err(|error| error.to_string())
@@ -520,11 +582,7 @@ impl Node {
             .iter()
             .map(|signed| *blake3::hash(signed).as_bytes())
             .collect();
-        {
-            let mut pool = self.mempool();
-            pool.queue.retain(|transaction| !committed.contains(&transaction.hash));
-            pool.hashes.retain(|hash| !committed.contains(hash));
-        }
+        self.mempool().remove_where(|hash| committed.contains(hash));
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
         self.after_block(transactions.len(), broadcasts);
@@ -538,7 +596,7 @@ impl Node {
         height: u64,
     ) -> Result<Option<(wasmvisor_consensus::Block, Vec<wasmvisor_proto::blockchain::Precommit>)>, String> {
         use wasmvisor_blockchain::blocks;
-        let mut fork = self.with_chain(|chain| chain.read_fork());
+        let mut fork = self.reader.read_fork();
         let storage = |error: wasmvisor_storage::StorageError| error.to_string();
         let Some(header) = blocks::header(&mut fork, height).map_err(storage)? else {
             return Ok(None);

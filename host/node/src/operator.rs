@@ -210,7 +210,7 @@ pub fn deploy(public: &Client, private: &Client, component: &[u8], name: &str, v
     wait_for_transaction(public, &tx_hash)?;
     let path = format!(
         "/api/services/supervisor/deploy-status-by-hash?arguments={}",
-        hex::encode(blake3::hash(&encoded).as_bytes())
+        hex::encode(crate::requests::deploy_request_key(&request))
     );
     let start = Instant::now();
     loop {

@@ -22,7 +22,7 @@ use wasmvisor_runtime::{ArtifactId, runtime_id};
 /// set when the request does not name one.
 pub const DEADLINE_BLOCKS_DEFAULT: u64 = 1000;
 /// Most changes one proposal may carry (the supervisor's own limit).
-pub const CHANGES_MAX: usize = 64;
+pub use wasmvisor_limits::PROPOSAL_CHANGES_ITEMS_MAX;
 
 /// The supervisor transactions an operator (or the node) sends, by the
 /// private API path that names them.
@@ -387,8 +387,10 @@ impl ProposalSpec {
         if self.changes.is_empty() {
             return Err(error("a proposal needs at least one change"));
         }
-        if self.changes.len() > CHANGES_MAX {
-            return Err(error(format!("a proposal carries at most {CHANGES_MAX} changes")));
+        if self.changes.len() > PROPOSAL_CHANGES_ITEMS_MAX {
+            return Err(error(format!(
+                "a proposal carries at most {PROPOSAL_CHANGES_ITEMS_MAX} changes"
+            )));
         }
         let resolver = Resolver { chain };
         let current = chain.consensus_config().map_err(|cause| error(cause.to_string()))?;
@@ -458,6 +460,14 @@ impl DeploySpec {
         let deadline_height = self.deadline_height.unwrap_or(height + DEADLINE_BLOCKS_DEFAULT);
         Ok(deploy_request(&artifact, &component, deadline_height, height).encode_to_vec())
     }
+}
+
+/// The key the supervisor knows a deploy request by (what
+/// `deploy-status-by-hash` takes): blake3 of the request with its spec
+/// replaced by the spec's blake3 hash.
+pub fn deploy_request_key(request: &DeployRequest) -> [u8; 32] {
+    let spec_hash = *blake3::hash(&request.spec).as_bytes();
+    *blake3::hash(&request.key_preimage(&spec_hash)).as_bytes()
 }
 
 /// A deploy request for `artifact` (a wasm component, or an empty spec for

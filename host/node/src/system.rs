@@ -43,11 +43,7 @@ use crate::requests::{SupervisorAction, configuration_number, parse_artifact, pe
 
 /// Most system services one node configures.
 pub const SYSTEM_SERVICES_MAX: usize = 64;
-/// Longest system service name (the supervisor's instance name limit).
-pub const SERVICE_NAME_LEN_MAX: usize = 64;
-/// Largest component file read for a system service (the wasm runtime's
-/// component limit).
-pub const COMPONENT_FILE_SIZE_MAX: u64 = wasmvisor_wasm::limits::COMPONENT_SIZE_MAX as u64;
+use wasmvisor_limits::{COMPONENT_BYTES_MAX, INSTANCE_NAME_BYTES_MAX};
 /// A step whose transaction is in no block this many blocks after it was
 /// sent (dropped from the mempool) is sent again.
 pub const RESEND_AFTER_BLOCKS: u64 = 20;
@@ -102,7 +98,7 @@ pub struct SystemService {
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= SERVICE_NAME_LEN_MAX
+        && name.len() <= INSTANCE_NAME_BYTES_MAX
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
@@ -123,7 +119,7 @@ impl SystemServicesConfig {
         for name in names {
             if !valid_name(name) || name == "supervisor" {
                 return Err(format!(
-                    "system service name {name:?} must be 1 to {SERVICE_NAME_LEN_MAX} bytes of [A-Za-z0-9_.-] and not \"supervisor\""
+                    "system service name {name:?} must be 1 to {INSTANCE_NAME_BYTES_MAX} bytes of [A-Za-z0-9_.-] and not \"supervisor\""
                 ));
             }
             if enabled.iter().any(|(known, _)| *known == name) {
@@ -197,9 +193,9 @@ fn read_component(path: &Path) -> Result<Vec<u8>, String> {
     let size = std::fs::metadata(path)
         .map_err(|error| format!("cannot read the component {}: {error}", path.display()))?
         .len();
-    if size > COMPONENT_FILE_SIZE_MAX {
+    if size > COMPONENT_BYTES_MAX as u64 {
         return Err(format!(
-            "the component {} has {size} bytes; at most {COMPONENT_FILE_SIZE_MAX}",
+            "the component {} has {size} bytes; at most {COMPONENT_BYTES_MAX}",
             path.display()
         ));
     }

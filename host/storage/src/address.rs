@@ -18,7 +18,7 @@
 //! big-endian so that byte order is numeric order.
 
 use crate::error::StorageError;
-use crate::limits::INDEX_NAME_LEN_MAX;
+use crate::limits::{INDEX_NAME_BYTES_MAX, RECORD_VALUE_BYTES_MAX, SERVICE_VALUE_BYTES_MAX};
 
 pub(crate) const SPACE_METADATA: u8 = 0x00;
 pub(crate) const SPACE_INDEX: u8 = 0x01;
@@ -125,8 +125,8 @@ impl IndexAddress {
         let valid_chars = name
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'_' | b'.' | b'-'));
-        if name.is_empty() || name.len() > INDEX_NAME_LEN_MAX || !valid_chars {
-            let shown: String = name.chars().take(INDEX_NAME_LEN_MAX).collect();
+        if name.is_empty() || name.len() > INDEX_NAME_BYTES_MAX || !valid_chars {
+            let shown: String = name.chars().take(INDEX_NAME_BYTES_MAX).collect();
             return Err(StorageError::InvalidIndexName(shown));
         }
         Ok(Self {
@@ -145,12 +145,23 @@ impl IndexAddress {
         &self.name
     }
 
+    /// The largest value this index accepts, in bytes: a service's own
+    /// indexes (and their migration shadows) take service values; the
+    /// host's (blocks, registries) take records, such as a signed
+    /// transaction of the largest size.
+    pub fn value_bytes_max(&self) -> usize {
+        match self.namespace {
+            Namespace::Service(_) | Namespace::Migration(_) => SERVICE_VALUE_BYTES_MAX,
+            Namespace::Core | Namespace::Dispatcher => RECORD_VALUE_BYTES_MAX,
+        }
+    }
+
     /// The canonical encoding (namespace, name length, name); it is the key
     /// of the index in the state aggregator.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(6 + self.name.len());
         self.namespace.encode_into(&mut bytes);
-        // The name length is at most INDEX_NAME_LEN_MAX (64): one byte.
+        // The name length is at most INDEX_NAME_BYTES_MAX (64): one byte.
         bytes.push(self.name.len() as u8);
         bytes.extend_from_slice(self.name.as_bytes());
         bytes

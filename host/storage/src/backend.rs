@@ -13,9 +13,40 @@ pub trait Snapshot: Send + Sync {
     /// The value under `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// Up to `limit` entries with `from <= key` and (if given) `key < to`, in
-    /// key order.
-    fn range(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError>;
+    /// Entries with `from <= key` and (if given) `key < to`, in key order:
+    /// at most `items_max` of them, and no more than `bytes_max` bytes of
+    /// keys and values — except that the first entry is answered whatever
+    /// its size. An answer shorter than `items_max` does not mean the range
+    /// is exhausted; an empty one does.
+    fn range(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<Entries, StorageError>;
+}
+
+/// Takes entries from `entries` while they fit `items_max` and
+/// `bytes_max` (the first always does): the paging rule of
+/// [`Snapshot::range`], for its implementations.
+pub(crate) fn take_page(
+    entries: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StorageError>>,
+    items_max: usize,
+    bytes_max: usize,
+) -> Result<Entries, StorageError> {
+    let mut page = Vec::new();
+    let mut bytes = 0usize;
+    for entry in entries.take(items_max) {
+        let (key, value) = entry?;
+        let size = key.len() + value.len();
+        if !page.is_empty() && bytes.saturating_add(size) > bytes_max {
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        page.push((key, value));
+    }
+    Ok(page)
 }
 
 /// A database: snapshots to read, patches to write.

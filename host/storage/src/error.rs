@@ -19,7 +19,7 @@ pub enum StorageError {
     /// Stored bytes do not have the expected shape.
     #[error("corrupt storage: {0}")]
     Corrupt(String),
-    /// A key exceeds [`crate::limits::KEY_SIZE_MAX`].
+    /// A key exceeds [`crate::limits::KEY_BYTES_MAX`].
     #[error("key of {size} bytes exceeds the maximum of {max}")]
     KeyTooLarge {
         /// Size given.
@@ -27,7 +27,8 @@ pub enum StorageError {
         /// The limit.
         max: usize,
     },
-    /// A value exceeds [`crate::limits::VALUE_SIZE_MAX`].
+    /// A value exceeds its index's limit
+    /// ([`crate::IndexAddress::value_bytes_max`]).
     #[error("value of {size} bytes exceeds the maximum of {max}")]
     ValueTooLarge {
         /// Size given.
@@ -59,4 +60,34 @@ pub enum StorageError {
     /// The operation does not apply to this index kind.
     #[error("unsupported operation: {0}")]
     Unsupported(&'static str),
+    /// A write would pass the writes a call or a block may make
+    /// ([`crate::Fork::meter_writes`]); nothing of it was written.
+    #[error("the {scope}'s write budget of {max} {unit} is spent")]
+    WriteBudgetExceeded {
+        /// `"call"` or `"block"`.
+        scope: &'static str,
+        /// `"bytes"` or `"keys"`.
+        unit: &'static str,
+        /// The budget.
+        max: usize,
+    },
+    /// A bounded operation (a clear) would touch more keys than it was
+    /// allowed; it stopped before going past them.
+    #[error("the operation would touch more than {max} keys")]
+    TooManyItems {
+        /// The bound it was given.
+        max: usize,
+    },
+}
+
+impl StorageError {
+    /// Whether the error is node-local (the database or its contents), as
+    /// opposed to a deterministic consequence of the operation's arguments
+    /// and the state, which is the same on every node.
+    pub fn is_node_local(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Backend(_) | StorageError::Crashed | StorageError::Corrupt(_)
+        )
+    }
 }

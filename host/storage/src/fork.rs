@@ -7,7 +7,74 @@ use std::sync::{Arc, Mutex};
 use crate::address::IndexAddress;
 use crate::backend::{Change, Entries, Patch, Snapshot};
 use crate::error::StorageError;
-use crate::limits::{FORK_READ_CACHE_BYTES_MAX, SNAPSHOT_PAGE_LEN};
+use crate::limits::{FORK_READ_CACHE_BYTES_MAX, SNAPSHOT_PAGE_BYTES_MAX, SNAPSHOT_PAGE_ITEMS_MAX};
+
+/// How much may be written: bytes of keys and values, and keys written or
+/// removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    /// Bytes of keys and values.
+    pub bytes_max: usize,
+    /// Keys written or removed.
+    pub items_max: usize,
+}
+
+impl WriteLimits {
+    /// What one transaction (with every call it makes) may write.
+    pub const TRANSACTION: Self = Self {
+        bytes_max: wasmvisor_limits::TRANSACTION_WRITE_BYTES_MAX,
+        items_max: wasmvisor_limits::TRANSACTION_WRITE_ITEMS_MAX,
+    };
+    /// What all calls of one block may write.
+    pub const BLOCK: Self = Self {
+        bytes_max: wasmvisor_limits::BLOCK_WRITE_BYTES_MAX,
+        items_max: wasmvisor_limits::BLOCK_WRITE_ITEMS_MAX,
+    };
+}
+
+/// What was written under a [`WriteLimits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteUsage {
+    /// Bytes of keys and values.
+    pub bytes: usize,
+    /// Keys written or removed.
+    pub items: usize,
+}
+
+impl WriteUsage {
+    fn charge(&mut self, limits: WriteLimits, bytes: usize, scope: &'static str) -> Result<WriteUsage, StorageError> {
+        let next = WriteUsage {
+            bytes: self.bytes.saturating_add(bytes),
+            items: self.items.saturating_add(1),
+        };
+        if next.items > limits.items_max {
+            return Err(StorageError::WriteBudgetExceeded {
+                scope,
+                unit: "keys",
+                max: limits.items_max,
+            });
+        }
+        if next.bytes > limits.bytes_max {
+            return Err(StorageError::WriteBudgetExceeded {
+                scope,
+                unit: "bytes",
+                max: limits.bytes_max,
+            });
+        }
+        Ok(next)
+    }
+}
+
+/// The write budgets of a fork: the current call's, and the block's, which
+/// counts every metered write since the fork was made (rolled-back writes
+/// included: they were work all the same).
+#[derive(Debug, Clone, Copy)]
+struct WriteMeter {
+    call_limits: WriteLimits,
+    block_limits: WriteLimits,
+    call: WriteUsage,
+    block: WriteUsage,
+}
 
 /// A position in a fork's current checkpoint (see [`Fork::savepoint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +102,10 @@ pub struct Fork {
     /// so an answer stays true for the fork's whole life; the overlay is
     /// always consulted first.
     read_cache: Mutex<ReadCache>,
+    /// Write budgets, while a call's writes are metered.
+    meter: Option<WriteMeter>,
+    /// Metered writes of the block so far (kept while metering is off).
+    block_writes: WriteUsage,
 }
 
 /// Snapshot answers kept by a fork, up to [`FORK_READ_CACHE_BYTES_MAX`].
@@ -63,7 +134,54 @@ impl Fork {
             undo: Vec::new(),
             touched: BTreeSet::new(),
             read_cache: Mutex::default(),
+            meter: None,
+            block_writes: WriteUsage::default(),
         }
+    }
+
+    /// Meters the writes of a new call (a transaction with every call it
+    /// makes, a hook, a constructor): from now until
+    /// [`Fork::stop_metering_writes`], a write that would take the call past
+    /// `call` or the block (every metered write of this fork) past `block`
+    /// fails with [`StorageError::WriteBudgetExceeded`] before anything of
+    /// it is written. Writes are counted as their index sees them: one key
+    /// and its value's bytes per put, one key per removal (a clear counts
+    /// every key it removes).
+    pub fn meter_writes(&mut self, call: WriteLimits, block: WriteLimits) {
+        self.meter = Some(WriteMeter {
+            call_limits: call,
+            block_limits: block,
+            call: WriteUsage::default(),
+            block: self.block_writes,
+        });
+    }
+
+    /// Ends metering (the host's own writes are not metered).
+    pub fn stop_metering_writes(&mut self) {
+        if let Some(meter) = self.meter.take() {
+            self.block_writes = meter.block;
+        }
+    }
+
+    /// What the current call has written under metering (zero when none is
+    /// metered) and what the block has.
+    pub fn write_usage(&self) -> (WriteUsage, WriteUsage) {
+        match &self.meter {
+            Some(meter) => (meter.call, meter.block),
+            None => (WriteUsage::default(), self.block_writes),
+        }
+    }
+
+    /// Counts one metered write of `bytes` (key and value), or refuses it.
+    pub(crate) fn charge_write(&mut self, bytes: usize) -> Result<(), StorageError> {
+        let Some(meter) = &mut self.meter else {
+            return Ok(());
+        };
+        let call = meter.call.charge(meter.call_limits, bytes, "call")?;
+        let block = meter.block.charge(meter.block_limits, bytes, "block")?;
+        meter.call = call;
+        meter.block = block;
+        Ok(())
     }
 
     /// Marks a checkpoint: changes so far can no longer be rolled back.
@@ -151,65 +269,174 @@ impl Fork {
         self.record(key, Change::Delete);
     }
 
-    /// Up to `limit` entries with `from <= key < to` as the fork sees them:
-    /// its own changes over the snapshot.
-    pub(crate) fn range_raw(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
+    /// Entries with `from <= key < to` as the fork sees them (its own
+    /// changes over the snapshot): at most `items_max`, and no more than
+    /// `bytes_max` bytes of keys and values, except that the first entry is
+    /// answered whatever its size. Keys count without their first
+    /// `key_prefix_len` bytes (an index's prefix, which its callers never
+    /// see). The snapshot is read in pages bounded in items and bytes, so
+    /// no more than about one page beyond the answer is ever held. An
+    /// answer shorter than `items_max` does not mean the range is
+    /// exhausted; an empty one does.
+    pub(crate) fn range_raw(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+        key_prefix_len: usize,
+    ) -> Result<Entries, StorageError> {
         let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
         let mut overlay = self.overlay.range::<[u8], _>((Bound::Included(from), upper)).peekable();
-        let mut page = self.snapshot.range(from, to, SNAPSHOT_PAGE_LEN)?;
-        let mut page_position = 0;
-        let mut entries = Vec::new();
-        while entries.len() < limit {
-            if page_position == page.len() && page.len() == SNAPSHOT_PAGE_LEN {
-                let mut next = page[page.len() - 1].0.clone();
-                next.push(0);
-                page = self.snapshot.range(&next, to, SNAPSHOT_PAGE_LEN)?;
-                page_position = 0;
-            }
-            let from_snapshot = page.get(page_position);
-            let from_overlay = overlay.peek();
-            let take_overlay = match (from_snapshot, from_overlay) {
+        let mut snapshot = SnapshotPages::new(&*self.snapshot, from, to);
+        let mut entries: Entries = Vec::new();
+        let mut bytes = 0usize;
+        while entries.len() < items_max {
+            let wanted = PageLimit {
+                items_max: (items_max - entries.len()).min(SNAPSHOT_PAGE_ITEMS_MAX),
+                bytes_max: bytes_max.saturating_sub(bytes).clamp(1, SNAPSHOT_PAGE_BYTES_MAX),
+            };
+            let source = match (
+                snapshot.peek(wanted)?.map(|(key, _)| key.as_slice()),
+                overlay.peek().map(|(key, _)| key.as_slice()),
+            ) {
                 (None, None) => break,
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (Some((snapshot_key, _)), Some((overlay_key, _))) => {
-                    if snapshot_key.as_slice() == overlay_key.as_slice() {
-                        // The fork's change shadows the snapshot's value.
-                        page_position += 1;
+                (Some(_), None) => Source::Snapshot,
+                (None, Some(_)) => Source::Overlay,
+                (Some(snapshot_key), Some(overlay_key)) => match snapshot_key.cmp(overlay_key) {
+                    std::cmp::Ordering::Less => Source::Snapshot,
+                    std::cmp::Ordering::Greater => Source::Overlay,
+                    // The fork's change shadows the snapshot's value.
+                    std::cmp::Ordering::Equal => Source::ShadowingOverlay,
+                },
+            };
+            let entry = match source {
+                Source::Snapshot => snapshot.take().expect("peeked above"),
+                Source::Overlay | Source::ShadowingOverlay => {
+                    if source == Source::ShadowingOverlay {
+                        snapshot.advance();
                     }
-                    snapshot_key.as_slice() >= overlay_key.as_slice()
+                    let (key, change) = overlay.next().expect("peeked above");
+                    match change {
+                        Change::Put(value) => (key.clone(), value.clone()),
+                        Change::Delete => continue,
+                    }
                 }
             };
-            if take_overlay {
-                let (key, change) = overlay.next().expect("peeked above");
-                if let Change::Put(value) = change {
-                    entries.push((key.clone(), value.clone()));
-                }
-            } else {
-                entries.push(page[page_position].clone());
-                page_position += 1;
+            let size = entry.0.len().saturating_sub(key_prefix_len) + entry.1.len();
+            if !entries.is_empty() && bytes.saturating_add(size) > bytes_max {
+                break;
             }
+            bytes = bytes.saturating_add(size);
+            entries.push(entry);
         }
         Ok(entries)
     }
 
     /// Every key starting with `prefix`, as the fork sees them.
     pub(crate) fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
-        let end = prefix_end(prefix);
         let mut keys = Vec::new();
         let mut cursor = prefix.to_vec();
-        loop {
-            let page = self.range_raw(&cursor, end.as_deref(), SNAPSHOT_PAGE_LEN)?;
-            let full = page.len() == SNAPSHOT_PAGE_LEN;
-            if let Some((last, _)) = page.last() {
-                cursor = last.clone();
-                cursor.push(0);
-            }
+        while let Some(page) = self.prefix_page(prefix, &mut cursor)? {
             keys.extend(page.into_iter().map(|(key, _)| key));
-            if !full {
-                return Ok(keys);
+        }
+        Ok(keys)
+    }
+
+    /// The next page of entries starting with `prefix` from `cursor`
+    /// (moved past the page), bounded like a snapshot page; `None` once
+    /// there are no more.
+    pub(crate) fn prefix_page(&self, prefix: &[u8], cursor: &mut Vec<u8>) -> Result<Option<Entries>, StorageError> {
+        let end = prefix_end(prefix);
+        let page = self.range_raw(
+            cursor,
+            end.as_deref(),
+            SNAPSHOT_PAGE_ITEMS_MAX,
+            SNAPSHOT_PAGE_BYTES_MAX,
+            0,
+        )?;
+        let Some((last, _)) = page.last() else {
+            return Ok(None);
+        };
+        *cursor = last.clone();
+        cursor.push(0);
+        Ok(Some(page))
+    }
+}
+
+/// Where the next entry of a merged range comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Snapshot,
+    Overlay,
+    /// The overlay, which changes the snapshot's entry of the same key.
+    ShadowingOverlay,
+}
+
+/// How much of the snapshot one page may read.
+#[derive(Debug, Clone, Copy)]
+struct PageLimit {
+    items_max: usize,
+    bytes_max: usize,
+}
+
+/// One key and its value.
+type Entry = (Vec<u8>, Vec<u8>);
+
+/// The snapshot's entries of a range, read a bounded page at a time as a
+/// merge with the overlay consumes them.
+struct SnapshotPages<'a> {
+    snapshot: &'a dyn Snapshot,
+    to: Option<&'a [u8]>,
+    /// Where the next page starts.
+    next: Vec<u8>,
+    page: std::vec::IntoIter<Entry>,
+    peeked: Option<Entry>,
+    exhausted: bool,
+}
+
+impl<'a> SnapshotPages<'a> {
+    fn new(snapshot: &'a dyn Snapshot, from: &[u8], to: Option<&'a [u8]>) -> Self {
+        Self {
+            snapshot,
+            to,
+            next: from.to_vec(),
+            page: Vec::new().into_iter(),
+            peeked: None,
+            exhausted: false,
+        }
+    }
+
+    /// The next entry, reading a page of at most `limit` if needed.
+    fn peek(&mut self, limit: PageLimit) -> Result<Option<&Entry>, StorageError> {
+        if self.peeked.is_none() {
+            self.peeked = self.page.next();
+            if self.peeked.is_none() && !self.exhausted {
+                let page = self
+                    .snapshot
+                    .range(&self.next, self.to, limit.items_max, limit.bytes_max)?;
+                match page.last() {
+                    None => self.exhausted = true,
+                    Some((last, _)) => {
+                        self.next = last.clone();
+                        self.next.push(0);
+                    }
+                }
+                self.page = page.into_iter();
+                self.peeked = self.page.next();
             }
         }
+        Ok(self.peeked.as_ref())
+    }
+
+    /// Takes the peeked entry.
+    fn take(&mut self) -> Option<Entry> {
+        self.peeked.take()
+    }
+
+    /// Skips the peeked entry.
+    fn advance(&mut self) {
+        self.peeked = None;
     }
 }
 

@@ -9,25 +9,15 @@ use crate::backend::Entries;
 use crate::error::StorageError;
 use crate::fork::{Fork, prefix_end};
 use crate::hash::{Hash, entry_hash, hash_bytes};
-use crate::limits::{KEY_SIZE_MAX, RANGE_ITEMS_MAX, VALUE_SIZE_MAX};
+use crate::limits::{KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX};
 use crate::list_tree::ListTree;
 use crate::smt::Smt;
 
 pub(crate) fn check_key(key: &[u8]) -> Result<(), StorageError> {
-    if key.len() > KEY_SIZE_MAX {
+    if key.len() > KEY_BYTES_MAX {
         return Err(StorageError::KeyTooLarge {
             size: key.len(),
-            max: KEY_SIZE_MAX,
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn check_value(value: &[u8]) -> Result<(), StorageError> {
-    if value.len() > VALUE_SIZE_MAX {
-        return Err(StorageError::ValueTooLarge {
-            size: value.len(),
-            max: VALUE_SIZE_MAX,
+            max: KEY_BYTES_MAX,
         });
     }
     Ok(())
@@ -68,6 +58,20 @@ impl IndexCore {
             kind,
             prefix: address.index_prefix(),
         })
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<(), StorageError> {
+        let max = self.address.value_bytes_max();
+        if value.len() > max {
+            return Err(StorageError::ValueTooLarge { size: value.len(), max });
+        }
+        Ok(())
+    }
+
+    /// Counts a write of `key` and `value` against the fork's write
+    /// budgets (if metered) before it is made.
+    fn charge_write(fork: &mut Fork, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        fork.charge_write(key.len() + value.len())
     }
 
     fn subspace(&self, subspace: u8) -> Vec<u8> {
@@ -118,13 +122,16 @@ impl IndexCore {
         Ok(())
     }
 
-    /// Data entries with `from <= key < to`, keys without the prefix.
+    /// Data entries with `from <= key < to`, keys without the prefix: at
+    /// most `items_max` (and [`RANGE_ITEMS_MAX`]) of them and no more than
+    /// `bytes_max` (and [`RANGE_BYTES_MAX`]) bytes, the first entry always.
     fn data_range(
         &self,
         fork: &Fork,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
-        limit: usize,
+        items_max: usize,
+        bytes_max: usize,
     ) -> Result<Entries, StorageError> {
         let data_prefix = self.subspace(SUBSPACE_DATA);
         let lower = self.data_key(from.unwrap_or_default());
@@ -132,20 +139,39 @@ impl IndexCore {
             Some(to) => Some(self.data_key(to)),
             None => prefix_end(&data_prefix),
         };
-        let entries = fork.range_raw(&lower, upper.as_deref(), limit.min(RANGE_ITEMS_MAX))?;
+        let entries = fork.range_raw(
+            &lower,
+            upper.as_deref(),
+            items_max.min(RANGE_ITEMS_MAX),
+            bytes_max.min(RANGE_BYTES_MAX),
+            data_prefix.len(),
+        )?;
         Ok(entries
             .into_iter()
             .map(|(key, value)| (key[data_prefix.len()..].to_vec(), value))
             .collect())
     }
 
-    /// Removes every key of the index (data, nodes, length); keeps the binding.
-    fn clear(&self, fork: &mut Fork) -> Result<(), StorageError> {
+    /// Removes every key of the index (data, tree nodes, length) — at most
+    /// `items_max` of them, else [`StorageError::TooManyItems`] once it
+    /// would go past them — and keeps the binding. Answers the keys
+    /// removed. Keys are read a bounded page at a time, and each removal is
+    /// metered as a write.
+    fn clear(&self, fork: &mut Fork, items_max: usize) -> Result<usize, StorageError> {
         self.bind(fork)?;
-        for key in fork.keys_with_prefix(&self.prefix)? {
-            fork.delete_raw(key);
+        let mut removed = 0usize;
+        let mut cursor = self.prefix.clone();
+        while let Some(page) = fork.prefix_page(&self.prefix, &mut cursor)? {
+            for (key, _) in page {
+                if removed == items_max {
+                    return Err(StorageError::TooManyItems { max: items_max });
+                }
+                Self::charge_write(fork, &key, &[])?;
+                fork.delete_raw(key);
+                removed += 1;
+            }
         }
-        Ok(())
+        Ok(removed)
     }
 
     /// The list item at `position`, which must exist.
@@ -185,7 +211,8 @@ impl<'a> EntryIndex<'a> {
 
     /// Stores `value`.
     pub fn set(&mut self, value: &[u8]) -> Result<(), StorageError> {
-        check_value(value)?;
+        self.core.check_value(value)?;
+        IndexCore::charge_write(self.fork, &[], value)?;
         self.core.bind(self.fork)?;
         self.fork.put_raw(self.core.data_key(&[]), value.to_vec());
         Ok(())
@@ -194,6 +221,7 @@ impl<'a> EntryIndex<'a> {
     /// Removes the value; returns whether there was one.
     pub fn remove(&mut self) -> Result<bool, StorageError> {
         let existed = self.get()?.is_some();
+        IndexCore::charge_write(self.fork, &[], &[])?;
         self.core.bind(self.fork)?;
         self.fork.delete_raw(self.core.data_key(&[]));
         Ok(existed)
@@ -232,10 +260,11 @@ impl<'a> MapIndex<'a> {
     /// Stores `value` under `key` (key sets take only empty values).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         check_key(key)?;
-        check_value(value)?;
+        self.core.check_value(value)?;
         if self.core.kind == IndexKind::KeySet && !value.is_empty() {
             return Err(StorageError::Unsupported("key-set values must be empty"));
         }
+        IndexCore::charge_write(self.fork, key, value)?;
         let existed = self.contains(key)?;
         self.core.bind(self.fork)?;
         self.fork.put_raw(self.core.data_key(key), value.to_vec());
@@ -256,6 +285,7 @@ impl<'a> MapIndex<'a> {
         if !self.contains(key)? {
             return Ok(false);
         }
+        IndexCore::charge_write(self.fork, key, &[])?;
         self.core.bind(self.fork)?;
         self.fork.delete_raw(self.core.data_key(key));
         let len = self.core.len(self.fork)?;
@@ -276,15 +306,37 @@ impl<'a> MapIndex<'a> {
         Ok(self.len()? == 0)
     }
 
-    /// Up to `limit` (at most [`RANGE_ITEMS_MAX`]) entries with
-    /// `from <= key < to`, in key order.
-    pub fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
-        self.core.data_range(self.fork, from, to, limit)
+    /// Entries with `from <= key < to`, in key order: at most `items_max`
+    /// (and [`RANGE_ITEMS_MAX`]) and no more than [`RANGE_BYTES_MAX`] bytes
+    /// of keys and values, the first entry always. A shorter answer does
+    /// not mean the range is exhausted: go on after its last key until an
+    /// answer is empty.
+    pub fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>, items_max: usize) -> Result<Entries, StorageError> {
+        self.core.data_range(self.fork, from, to, items_max, RANGE_BYTES_MAX)
+    }
+
+    /// [`MapIndex::range`] with a tighter bound on bytes.
+    pub fn range_bounded(
+        &self,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<Entries, StorageError> {
+        self.core.data_range(self.fork, from, to, items_max, bytes_max)
     }
 
     /// Removes every key.
     pub fn clear(&mut self) -> Result<(), StorageError> {
-        self.core.clear(self.fork)
+        self.core.clear(self.fork, usize::MAX).map(drop)
+    }
+
+    /// Removes every key if that touches at most `items_max` stored keys
+    /// (tree nodes included), else fails with
+    /// [`StorageError::TooManyItems`] having read no more than a page past
+    /// them; answers the keys removed.
+    pub fn clear_bounded(&mut self, items_max: usize) -> Result<usize, StorageError> {
+        self.core.clear(self.fork, items_max)
     }
 
     /// The root of the map's tree (`ProofMap` only).
@@ -323,8 +375,9 @@ impl<'a> ListIndex<'a> {
 
     /// Appends `value`; returns its position.
     pub fn push(&mut self, value: &[u8]) -> Result<u64, StorageError> {
-        check_value(value)?;
+        self.core.check_value(value)?;
         let position = self.len()?;
+        IndexCore::charge_write(self.fork, &position.to_be_bytes(), value)?;
         self.core.bind(self.fork)?;
         self.fork
             .put_raw(self.core.data_key(&position.to_be_bytes()), value.to_vec());
@@ -337,11 +390,12 @@ impl<'a> ListIndex<'a> {
 
     /// Replaces the item at an existing `position`.
     pub fn set(&mut self, position: u64, value: &[u8]) -> Result<(), StorageError> {
-        check_value(value)?;
+        self.core.check_value(value)?;
         let len = self.len()?;
         if position >= len {
             return Err(StorageError::OutOfRange { position, len });
         }
+        IndexCore::charge_write(self.fork, &position.to_be_bytes(), value)?;
         self.core.bind(self.fork)?;
         self.fork
             .put_raw(self.core.data_key(&position.to_be_bytes()), value.to_vec());
@@ -351,15 +405,29 @@ impl<'a> ListIndex<'a> {
         Ok(())
     }
 
-    /// Up to `limit` (at most [`RANGE_ITEMS_MAX`]) items with
-    /// `from <= position < to`, with their positions.
-    pub fn range(&self, from: u64, to: Option<u64>, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+    /// Items with `from <= position < to`, with their positions: at most
+    /// `items_max` (and [`RANGE_ITEMS_MAX`]) and no more than
+    /// [`RANGE_BYTES_MAX`] bytes, the first item always (see
+    /// [`MapIndex::range`]).
+    pub fn range(&self, from: u64, to: Option<u64>, items_max: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        self.range_bounded(from, to, items_max, RANGE_BYTES_MAX)
+    }
+
+    /// [`ListIndex::range`] with a tighter bound on bytes.
+    pub fn range_bounded(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
         let to_key = to.map(u64::to_be_bytes);
         let entries = self.core.data_range(
             self.fork,
             Some(&from.to_be_bytes()),
             to_key.as_ref().map(|key| &key[..]),
-            limit,
+            items_max,
+            bytes_max,
         )?;
         entries
             .into_iter()
@@ -374,7 +442,13 @@ impl<'a> ListIndex<'a> {
 
     /// Removes every item.
     pub fn clear(&mut self) -> Result<(), StorageError> {
-        self.core.clear(self.fork)
+        self.core.clear(self.fork, usize::MAX).map(drop)
+    }
+
+    /// Removes every item if that touches at most `items_max` stored keys
+    /// (see [`MapIndex::clear_bounded`]).
+    pub fn clear_bounded(&mut self, items_max: usize) -> Result<usize, StorageError> {
+        self.core.clear(self.fork, items_max)
     }
 
     /// The root of the list's tree (`ProofList` only).

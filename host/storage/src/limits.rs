@@ -1,16 +1,16 @@
-//! Named maxima of the storage layer, checked where data enters it.
+//! The limits the storage layer checks where data enters it (defined, with
+//! their relations to every other limit, in `wasmvisor-limits`).
 
-/// Longest index name, in bytes.
-pub const INDEX_NAME_LEN_MAX: usize = 64;
-/// Largest key a service may use in an index, in bytes.
-pub const KEY_SIZE_MAX: usize = 1024;
-/// Largest value, in bytes (1 MiB).
-pub const VALUE_SIZE_MAX: usize = 1 << 20;
-/// Most entries one `range` call returns.
-pub const RANGE_ITEMS_MAX: usize = 1024;
+pub use wasmvisor_limits::{
+    FORK_READ_CACHE_BYTES_MAX, INDEX_NAME_BYTES_MAX, KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX,
+    RECORD_VALUE_BYTES_MAX, SERVICE_VALUE_BYTES_MAX,
+};
+
 /// Entries fetched from a snapshot per page while merging with a fork.
-pub(crate) const SNAPSHOT_PAGE_LEN: usize = 256;
-/// Bytes (keys and values) of snapshot reads one fork keeps in memory so a
-/// repeated read does not reach the database again; reads past it are
-/// not kept.
-pub const FORK_READ_CACHE_BYTES_MAX: usize = 64 << 20;
+pub(crate) const SNAPSHOT_PAGE_ITEMS_MAX: usize = 256;
+/// Bytes fetched from a snapshot per page while merging with a fork (a
+/// page stops early rather than exceed it, but holds at least one entry).
+pub(crate) const SNAPSHOT_PAGE_BYTES_MAX: usize = RANGE_BYTES_MAX;
+
+// A page of the snapshot can answer a range of the most bytes.
+const _: () = assert!(RANGE_BYTES_MAX <= SNAPSHOT_PAGE_BYTES_MAX);

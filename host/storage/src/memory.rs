@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
-use crate::backend::{Change, Database, Entries, Patch, Snapshot};
+use crate::backend::{Change, Database, Entries, Patch, Snapshot, take_page};
 use crate::error::StorageError;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -55,14 +55,19 @@ impl Snapshot for MemorySnapshot {
         Ok(self.0.get(key).cloned())
     }
 
-    fn range(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
+    fn range(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<Entries, StorageError> {
         let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(self
+        let entries = self
             .0
             .range::<[u8], _>((Bound::Included(from), upper))
-            .take(limit)
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect())
+            .map(|(key, value)| Ok((key.clone(), value.clone())));
+        take_page(entries, items_max, bytes_max)
     }
 }
 

@@ -8,7 +8,7 @@ use rocksdb::{
     WriteOptions,
 };
 
-use crate::backend::{Change, Database, Entries, Patch, Snapshot};
+use crate::backend::{Change, Database, Entries, Patch, Snapshot, take_page};
 use crate::error::StorageError;
 
 fn backend_error(error: rocksdb::Error) -> StorageError {
@@ -73,7 +73,13 @@ impl Snapshot for OwnedSnapshot {
         self.borrow_dependent().get(key).map_err(backend_error)
     }
 
-    fn range(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Entries, StorageError> {
+    fn range(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<Entries, StorageError> {
         let mut read_options = ReadOptions::default();
         if let Some(to) = to {
             read_options.set_iterate_upper_bound(to.to_vec());
@@ -81,12 +87,11 @@ impl Snapshot for OwnedSnapshot {
         let iterator = self
             .borrow_dependent()
             .iterator_opt(IteratorMode::From(from, Direction::Forward), read_options);
-        let mut entries = Vec::new();
-        for item in iterator.take(limit) {
-            let (key, value) = item.map_err(backend_error)?;
-            entries.push((key.into_vec(), value.into_vec()));
-        }
-        Ok(entries)
+        let entries = iterator.map(|item| {
+            item.map(|(key, value)| (key.into_vec(), value.into_vec()))
+                .map_err(backend_error)
+        });
+        take_page(entries, items_max, bytes_max)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::address::{IndexAddress, IndexKind, Namespace, SPACE_AGGREGATOR};
 use crate::error::StorageError;
-use crate::fork::{Fork, prefix_end};
+use crate::fork::Fork;
 use crate::hash::{EMPTY_HASH, Hash, hash_bytes, index_hash};
 use crate::indexes::{EntryIndex, IndexCore, ListIndex, MapIndex, check_key, stored_kind};
 use crate::proof::{EntryProof, IndexProof, ListProof, MapProof};
@@ -94,14 +94,16 @@ impl Fork {
     pub fn indexes_in(&self, namespace: Namespace) -> Result<Vec<(IndexAddress, IndexKind)>, StorageError> {
         let prefix = namespace.metadata_prefix();
         let mut indexes = Vec::new();
-        let end = prefix_end(&prefix);
-        for (key, value) in self.range_raw(&prefix, end.as_deref(), usize::MAX)? {
-            let address = IndexAddress::from_bytes(&key[1..])?;
-            let kind = match value.as_slice() {
-                [kind] => IndexKind::from_byte(*kind)?,
-                _ => return Err(StorageError::Corrupt("malformed index metadata".into())),
-            };
-            indexes.push((address, kind));
+        let mut cursor = prefix.clone();
+        while let Some(page) = self.prefix_page(&prefix, &mut cursor)? {
+            for (key, value) in page {
+                let address = IndexAddress::from_bytes(&key[1..])?;
+                let kind = match value.as_slice() {
+                    [kind] => IndexKind::from_byte(*kind)?,
+                    _ => return Err(StorageError::Corrupt("malformed index metadata".into())),
+                };
+                indexes.push((address, kind));
+            }
         }
         Ok(indexes)
     }

@@ -76,15 +76,24 @@ pub fn deploy_request(artifact: &ArtifactId, component: &[u8], deadline_height: 
     }
 }
 
-/// A validator's deploy report.
+/// The key the supervisor knows a deploy request by: blake3 of the request
+/// with its spec replaced by the spec's blake3 hash.
+pub fn deploy_request_key(request: &DeployRequest) -> [u8; 32] {
+    let spec_hash = *blake3::hash(&request.spec).as_bytes();
+    *blake3::hash(&request.key_preimage(&spec_hash)).as_bytes()
+}
+
+/// A validator's deploy report, naming the request by its key (as the
+/// supervisor's own reports do).
 pub fn deploy_report(request: &DeployRequest, error: Option<&str>) -> Vec<u8> {
     let outcome = match error {
         None => deploy_result::Result::Ok(Empty {}),
         Some(error) => deploy_result::Result::Error(error.into()),
     };
     DeployResult {
-        request: Some(request.clone()),
+        request: None,
         result: Some(outcome),
+        request_key: deploy_request_key(request).to_vec(),
     }
     .encode_to_vec()
 }

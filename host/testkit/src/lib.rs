@@ -106,7 +106,7 @@ enum GenesisService {
 pub struct TestKitBuilder {
     validator_count: u8,
     services: Vec<GenesisService>,
-    fuel_per_call: u64,
+    fuel_per_transaction: u64,
     transactions_per_block_max: u32,
 }
 
@@ -120,7 +120,7 @@ impl TestKitBuilder {
         Self {
             validator_count,
             services: Vec::new(),
-            fuel_per_call: 0,
+            fuel_per_transaction: 0,
             transactions_per_block_max: 0,
         }
     }
@@ -182,9 +182,9 @@ impl TestKitBuilder {
         self
     }
 
-    /// Sets the consensus configuration's fuel per guest call.
-    pub fn with_fuel_per_call(mut self, fuel: u64) -> Self {
-        self.fuel_per_call = fuel;
+    /// Sets the consensus configuration's fuel per transaction (shared by every call it makes).
+    pub fn with_fuel_per_transaction(mut self, fuel: u64) -> Self {
+        self.fuel_per_transaction = fuel;
         self
     }
 
@@ -215,7 +215,7 @@ impl TestKitBuilder {
                         service_key: validator.service_key.verifying_key().to_bytes().to_vec(),
                     })
                     .collect(),
-                fuel_per_call_max: self.fuel_per_call,
+                fuel_per_transaction_max: self.fuel_per_transaction,
                 transactions_per_block_max: self.transactions_per_block_max,
                 ..Default::default()
             },

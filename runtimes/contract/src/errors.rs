@@ -140,12 +140,28 @@ pub enum CoreError {
     IncorrectCall = 14,
     /// The artifact is in use or not Active.
     CannotUnloadArtifact = 15,
+    /// The call wrote more than one transaction, or all calls of the block
+    /// together wrote more than one block, may (bytes or keys); its writes
+    /// are rolled back.
+    WriteBudgetExceeded = 16,
 }
 
 impl CoreError {
     /// This error with a description.
     pub fn with_description(self, description: impl Into<String>) -> ExecutionError {
         ExecutionError::new(ErrorKind::Core(self as u8), description)
+    }
+}
+
+/// The deterministic error a storage refusal met by a call is recorded as,
+/// if it is one a service cannot be blamed for handling — a spent write
+/// budget; `None` for every other error.
+pub fn write_budget_error(error: &wasmvisor_storage::StorageError) -> Option<ExecutionError> {
+    match error {
+        wasmvisor_storage::StorageError::WriteBudgetExceeded { .. } => {
+            Some(CoreError::WriteBudgetExceeded.with_description(error.to_string()))
+        }
+        _ => None,
     }
 }
 

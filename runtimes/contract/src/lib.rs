@@ -8,10 +8,12 @@
 //! [`CoreError`]).
 
 mod errors;
+mod meter;
 mod runtime;
 mod types;
 
-pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError};
+pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError, write_budget_error};
+pub use meter::Meter;
 pub use runtime::{
     AfterCommitContext, CallRouter, CallSite, ConfigStage, DeployTask, ExecutionContext, LifecycleControl,
     LocalDeployStatus, LocalMigrationStatus, Mailbox, MailboxRequest, QueryContext, QueryError, Runtime,

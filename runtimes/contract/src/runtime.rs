@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
 use crate::errors::{CoreError, ExecutionError, NodeError};
+use crate::meter::Meter;
 use crate::types::{
     ArtifactId, ArtifactView, Caller, InstanceId, InstanceSpec, InstanceStatus, InstanceView, MigrationKind,
 };
@@ -19,7 +20,7 @@ pub type DeployTask = Box<dyn FnOnce() -> Result<(), ExecutionError> + Send>;
 /// the callee's writes, while the caller's stay.
 pub trait CallRouter: Send + Sync {
     /// Executes `method_id` of `interface` on `target` as a call from
-    /// `caller`, at nesting depth `depth`.
+    /// `caller`, at nesting depth `depth`, on what is left of `meter`.
     #[allow(clippy::too_many_arguments)]
     fn call(
         &self,
@@ -27,6 +28,7 @@ pub trait CallRouter: Send + Sync {
         height: u64,
         caller: InstanceId,
         depth: u32,
+        meter: &Meter,
         target: InstanceId,
         interface: &str,
         method_id: u32,
@@ -49,6 +51,8 @@ pub struct CallSite {
     pub depth: u32,
     /// Height of the block being executed.
     pub height: u64,
+    /// The budget the caller runs on, which a callee shares.
+    pub meter: Meter,
 }
 
 impl std::fmt::Debug for CallSite {
@@ -63,7 +67,8 @@ impl std::fmt::Debug for CallSite {
 }
 
 impl CallSite {
-    /// Calls `method_id` of `interface` on `target`, one level deeper.
+    /// Calls `method_id` of `interface` on `target`, one level deeper, on
+    /// what is left of the caller's budget.
     pub fn call(
         &self,
         fork: &mut Fork,
@@ -77,6 +82,7 @@ impl CallSite {
             self.height,
             self.caller,
             self.depth + 1,
+            &self.meter,
             target,
             interface,
             method_id,
@@ -103,27 +109,29 @@ pub trait LifecycleControl: Send + Sync {
     fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
     /// Removes an Active artifact no instance uses, at the end of the block.
     fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), ExecutionError>;
-    /// Starts a new instance: runs its constructor now; Active from the end
-    /// of the block.
+    /// Starts a new instance: runs its constructor now, on what is left of
+    /// the supervisor's `meter`; Active from the end of the block.
     fn add_instance(
         &self,
         fork: &mut Fork,
         height: u64,
         spec: &InstanceSpec,
         params: &[u8],
+        meter: &Meter,
     ) -> Result<(), ExecutionError>;
     /// Active|Frozen -> Stopped at the end of the block.
     fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
     /// Active -> Frozen at the end of the block.
     fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
     /// Stopped|Frozen -> Active at the end of the block, running the
-    /// instance's resume with `params` now.
+    /// instance's resume with `params` now, on what is left of `meter`.
     fn resume_instance(
         &self,
         fork: &mut Fork,
         height: u64,
         instance_id: InstanceId,
         params: &[u8],
+        meter: &Meter,
     ) -> Result<(), ExecutionError>;
     /// Starts migrating a Stopped or Frozen instance to `new_artifact`: a
     /// fast-forward swaps the artifact; a data migration makes the instance
@@ -147,7 +155,7 @@ pub trait LifecycleControl: Send + Sync {
     /// Migrating (committed) -> Stopped with the new data version.
     fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
     /// Verifies or applies a configuration of an Active instance through
-    /// its runtime (see [`Runtime::configure`]).
+    /// its runtime (see [`Runtime::configure`]), on what is left of `meter`.
     fn configure_service(
         &self,
         fork: &mut Fork,
@@ -155,6 +163,7 @@ pub trait LifecycleControl: Send + Sync {
         instance_id: InstanceId,
         params: &[u8],
         stage: ConfigStage,
+        meter: &Meter,
     ) -> Result<(), ExecutionError>;
     /// Replaces the consensus configuration (protobuf `ConsensusConfig`)
     /// from the next block on; IncorrectCall if it is malformed or invalid.
@@ -198,9 +207,9 @@ pub struct ExecutionContext<'a> {
     pub height: u64,
     /// Interface name ("" = the service's own).
     pub interface: &'a str,
-    /// Fuel one guest call may burn, from the consensus configuration
-    /// (0: the runtime's own default).
-    pub fuel_per_call: u64,
+    /// The budget of the top-level call this one belongs to (its fuel comes
+    /// from the consensus configuration).
+    pub meter: Meter,
     call_depth: u32,
     router: Arc<dyn CallRouter>,
     lifecycle: Option<Arc<dyn LifecycleControl>>,
@@ -226,16 +235,17 @@ impl<'a> ExecutionContext<'a> {
             caller,
             height,
             interface,
-            fuel_per_call: 0,
+            meter: Meter::new(wasmvisor_limits::FUEL_PER_TRANSACTION_DEFAULT),
             call_depth,
             router,
             lifecycle,
         }
     }
 
-    /// Sets the fuel allowance from the consensus configuration.
-    pub fn with_fuel(mut self, fuel_per_call: u64) -> Self {
-        self.fuel_per_call = fuel_per_call;
+    /// Runs the call on `meter` (a new one for a top-level call, the
+    /// caller's for a nested one).
+    pub fn with_meter(mut self, meter: Meter) -> Self {
+        self.meter = meter;
         self
     }
 
@@ -264,6 +274,7 @@ impl<'a> ExecutionContext<'a> {
             caller: self.instance.id,
             depth: self.call_depth,
             height: self.height,
+            meter: self.meter.clone(),
         }
     }
 
@@ -295,6 +306,9 @@ pub struct QueryContext<'a> {
     /// The lifecycle mechanism, for the supervisor's reads of the
     /// registries (transitions are refused in queries).
     pub lifecycle: Option<Arc<dyn LifecycleControl>>,
+    /// The query's budget (its fuel comes from the consensus
+    /// configuration's `fuel_per_query_max`).
+    pub meter: Meter,
 }
 
 impl QueryContext<'_> {

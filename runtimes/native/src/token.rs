@@ -60,6 +60,9 @@ impl NativeArtifact for TokenService {
 /// Storage failures inside a service are unexpected (they are refused
 /// arguments a well-formed token never produces, or node-local errors).
 fn storage(error: StorageError) -> ExecutionError {
+    if let Some(error) = wasmvisor_runtime::write_budget_error(&error) {
+        return error;
+    }
     ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, error.to_string())
 }
 

@@ -1,14 +1,14 @@
 //! Validating and compiling service components, and calling them.
 
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
-use wasmtime::{Engine, Store};
+use wasmtime::{CallHook, Engine, Store, StoreContextMut};
 
 use crate::bindings::service_world::{Service, ServicePre};
 use crate::bindings::supervisor_world::{Supervisor, SupervisorPre};
 use crate::bindings::{ExecutionError, MigrationPlan, QueryError};
 use crate::errors::{RuntimeErrorCode, WasmError, error_from_trap};
-use crate::limits::{CORE_INSTANCES_PER_CALL_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX};
-use crate::state::{CallEnv, CallLimiter, HostState};
+use crate::limits::{CORE_INSTANCES_PER_CALL_ITEMS_MAX, GUEST_MEMORY_BYTES_MAX, GUEST_TABLE_ITEMS_MAX};
+use crate::state::{CallEnv, CallLimiter, HostFuel, HostState};
 
 /// The interface every service must export.
 pub const GUEST_EXPORT: &str = "wasmvisor:service/guest@0.1.0";
@@ -294,93 +294,88 @@ impl WasmService {
     }
 
     /// Runs the constructor.
-    pub fn initialize(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.initialize(store, params))
+    pub fn initialize(&self, env: CallEnv, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.initialize(store, params))
     }
 
     /// Runs the resume of a Stopped or Frozen instance.
-    pub fn resume(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.resume(store, params))
+    pub fn resume(&self, env: CallEnv, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.resume(store, params))
     }
 
     /// Runs the hook before the block's transactions.
-    pub fn before_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.before_transactions(store))
+    pub fn before_transactions(&self, env: CallEnv) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.before_transactions(store))
     }
 
     /// Runs the hook after the block's transactions.
-    pub fn after_transactions(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.after_transactions(store))
+    pub fn after_transactions(&self, env: CallEnv) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.after_transactions(store))
     }
 
     /// Executes a transaction or service call.
-    pub fn execute(
-        &self,
-        env: CallEnv,
-        fuel: u64,
-        interface_name: &str,
-        method_id: u32,
-        arguments: &[u8],
-    ) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| {
+    pub fn execute(&self, env: CallEnv, interface_name: &str, method_id: u32, arguments: &[u8]) -> CallOutcome<()> {
+        self.call(env, |store, guest| {
             guest.execute(store, interface_name, method_id, arguments)
         })
     }
 
     /// Runs the node-local `after-commit` notification.
-    pub fn after_commit(&self, env: CallEnv, fuel: u64) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.after_commit(store).map(Ok))
+    pub fn after_commit(&self, env: CallEnv) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.after_commit(store).map(Ok))
     }
 
     /// Checks a proposed configuration (`verify-config`).
-    pub fn verify_config(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.verify_config(store, params))
+    pub fn verify_config(&self, env: CallEnv, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.verify_config(store, params))
     }
 
     /// Applies an approved configuration (`apply-config`).
-    pub fn apply_config(&self, env: CallEnv, fuel: u64, params: &[u8]) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.apply_config(store, params))
+    pub fn apply_config(&self, env: CallEnv, params: &[u8]) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.apply_config(store, params))
     }
 
     /// Asks how data of `from_version` becomes data of this artifact.
-    pub fn plan_migration(&self, env: CallEnv, fuel: u64, from_version: &str) -> CallOutcome<MigrationPlan> {
-        self.call(env, fuel, |store, guest| {
-            guest.plan_migration(store, from_version).map(Ok)
-        })
+    pub fn plan_migration(&self, env: CallEnv, from_version: &str) -> CallOutcome<MigrationPlan> {
+        self.call(env, |store, guest| guest.plan_migration(store, from_version).map(Ok))
     }
 
     /// Runs the data migration script (`migrate-data`).
-    pub fn migrate_data(&self, env: CallEnv, fuel: u64, from_version: &str) -> CallOutcome<()> {
-        self.call(env, fuel, |store, guest| guest.migrate_data(store, from_version))
+    pub fn migrate_data(&self, env: CallEnv, from_version: &str) -> CallOutcome<()> {
+        self.call(env, |store, guest| guest.migrate_data(store, from_version))
     }
 
     /// Runs a read query.
-    pub fn query(
-        &self,
-        env: CallEnv,
-        fuel: u64,
-        method: &str,
-        arguments: &[u8],
-    ) -> CallOutcome<Result<Vec<u8>, QueryError>> {
-        self.call(env, fuel, |store, guest| guest.query(store, method, arguments).map(Ok))
+    pub fn query(&self, env: CallEnv, method: &str, arguments: &[u8]) -> CallOutcome<Result<Vec<u8>, QueryError>> {
+        self.call(env, |store, guest| guest.query(store, method, arguments).map(Ok))
     }
 
-    /// Instantiates the component in a fresh store with `fuel`, runs `call`
-    /// and converts traps into execution errors.
+    /// Instantiates the component in a fresh store with the fuel left on
+    /// the call's meter, runs `call`, converts traps into execution errors
+    /// and leaves on the meter what the call did not burn.
     fn call<T>(
         &self,
         env: CallEnv,
-        fuel: u64,
         call: impl FnOnce(&mut Store<HostState>, &dyn GuestCalls) -> wasmtime::Result<Result<T, ExecutionError>>,
     ) -> CallOutcome<T> {
+        let meter = env.meter.clone();
+        let fuel = meter.fuel_remaining();
         let limiter = CallLimiter {
-            memory_bytes_max: MEMORY_BYTES_MAX,
-            table_elements_max: TABLE_ELEMENTS_MAX,
-            instances_max: CORE_INSTANCES_PER_CALL_MAX,
+            memory_bytes_max: GUEST_MEMORY_BYTES_MAX,
+            table_elements_max: GUEST_TABLE_ITEMS_MAX,
+            instances_max: CORE_INSTANCES_PER_CALL_ITEMS_MAX,
             refused: false,
+            meter: meter.clone(),
+            memory_reserved: 0,
         };
-        let mut store = Store::new(&self.engine, HostState { env, limiter });
+        let state = HostState {
+            env,
+            limiter,
+            fuel: HostFuel::default(),
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
+        store.call_hook(account_host_fuel);
         let result = match store.set_fuel(fuel) {
             Err(error) => Err(RuntimeErrorCode::InstantiationFailed.error(format!("cannot set fuel: {error}"))),
             Ok(()) => {
@@ -398,11 +393,50 @@ impl WasmService {
                 }
             }
         };
-        let fuel_consumed = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let left = store.get_fuel().unwrap_or(0);
+        meter.set_fuel_remaining(left);
+        let mut state = store.into_data();
+        state.limiter.release();
         CallOutcome {
             result,
-            env: store.into_data().env,
-            fuel_consumed,
+            env: state.env,
+            fuel_consumed: fuel.saturating_sub(left),
         }
     }
+}
+
+/// The store's call hook: host calls pay for their work in the guest's
+/// fuel. On the way into the host (the outermost transition: a host call
+/// may itself call into the guest, e.g. to allocate its answer, which may
+/// grow memory through the host again), it notes the fuel the guest has;
+/// on the way out it takes off what the host charged.
+fn account_host_fuel(mut store: StoreContextMut<'_, HostState>, hook: CallHook) -> wasmtime::Result<()> {
+    match hook {
+        CallHook::CallingHost => {
+            let fuel = store.data().fuel;
+            if fuel.depth == 0 {
+                let available = store.get_fuel()?;
+                store.data_mut().fuel = HostFuel {
+                    depth: 1,
+                    available,
+                    charged: 0,
+                };
+            } else {
+                store.data_mut().fuel.depth += 1;
+            }
+        }
+        CallHook::ReturningFromHost => {
+            let fuel = &mut store.data_mut().fuel;
+            fuel.depth = fuel.depth.saturating_sub(1);
+            if fuel.depth == 0 {
+                let charged = std::mem::take(fuel).charged;
+                if charged > 0 {
+                    let left = store.get_fuel()?.saturating_sub(charged);
+                    store.set_fuel(left)?;
+                }
+            }
+        }
+        CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
+    }
+    Ok(())
 }

@@ -5,7 +5,8 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::WasmError;
 use crate::limits::{
-    CORE_INSTANCES_PER_CALL_MAX, INSTANCES_LIVE_MAX, MEMORY_BYTES_MAX, TABLE_ELEMENTS_MAX, WASM_STACK_BYTES_MAX,
+    CORE_INSTANCES_PER_CALL_ITEMS_MAX, GUEST_MEMORY_BYTES_MAX, GUEST_STACK_BYTES_MAX, GUEST_TABLE_ITEMS_MAX,
+    INSTANCES_LIVE_ITEMS_MAX,
 };
 
 /// Bytes of a pooled linear memory reset in place (not unmapped) after a
@@ -32,12 +33,12 @@ pub fn deterministic_engine() -> Result<Engine, WasmError> {
     let mut config = deterministic_config();
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .total_component_instances(INSTANCES_LIVE_MAX)
-        .total_core_instances(INSTANCES_LIVE_MAX * CORE_INSTANCES_PER_CALL_MAX as u32)
-        .total_memories(INSTANCES_LIVE_MAX)
-        .total_tables(INSTANCES_LIVE_MAX * 2)
-        .max_memory_size(MEMORY_BYTES_MAX)
-        .table_elements(TABLE_ELEMENTS_MAX)
+        .total_component_instances(INSTANCES_LIVE_ITEMS_MAX)
+        .total_core_instances(INSTANCES_LIVE_ITEMS_MAX * CORE_INSTANCES_PER_CALL_ITEMS_MAX as u32)
+        .total_memories(INSTANCES_LIVE_ITEMS_MAX)
+        .total_tables(INSTANCES_LIVE_ITEMS_MAX * 2)
+        .max_memory_size(GUEST_MEMORY_BYTES_MAX)
+        .table_elements(GUEST_TABLE_ITEMS_MAX)
         // A finished call's memory is reset by zeroing the pages it
         // touched (found with the PAGEMAP_SCAN ioctl where the kernel has
         // it) instead of unmapping them: an unmap flushes the TLB of every
@@ -69,7 +70,7 @@ fn deterministic_config() -> Config {
     // feature (see the workspace Cargo.toml).
     config.wasm_relaxed_simd(false);
     config.relaxed_simd_deterministic(true);
-    config.max_wasm_stack(WASM_STACK_BYTES_MAX);
+    config.max_wasm_stack(GUEST_STACK_BYTES_MAX);
     config.memory_init_cow(true);
     config
 }

@@ -7,7 +7,8 @@ use crate::bindings::{ErrorKind, ExecutionError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum RuntimeErrorCode {
-    /// The call burned its whole fuel allowance (`fuel_per_call_max`).
+    /// The call burned what was left of its transaction's fuel
+    /// (`fuel_per_transaction_max`), in wasm or in host calls.
     FuelExhausted = 0,
     /// The call exhausted the bounded wasm stack.
     StackExhausted = 1,
@@ -22,6 +23,18 @@ pub enum RuntimeErrorCode {
     ArtifactRefused = 5,
     /// The artifact is not deployed on this node.
     ArtifactNotLoaded = 6,
+}
+
+/// A host call ended its guest's call with this execution error: its
+/// work needed more fuel than was left, or it met a spent write budget.
+/// Raised as a trap, so the guest cannot go on as if nothing happened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.description)]
+pub(crate) struct HostTrap(pub(crate) ExecutionError);
+
+/// A trap ending the guest's call with `error`.
+pub(crate) fn host_trap(error: ExecutionError) -> wasmtime::Error {
+    wasmtime::Error::new(HostTrap(error))
 }
 
 impl RuntimeErrorCode {
@@ -39,6 +52,9 @@ impl RuntimeErrorCode {
 /// execution error recorded for it. Every node classifies the same failure
 /// the same way: fuel and stack exhaustion are precise wasmtime traps.
 pub(crate) fn error_from_trap(error: &wasmtime::Error, limit_hit: bool) -> ExecutionError {
+    if let Some(HostTrap(error)) = error.downcast_ref::<HostTrap>() {
+        return error.clone();
+    }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         match trap {
             wasmtime::Trap::OutOfFuel => return RuntimeErrorCode::FuelExhausted.error("fuel exhausted"),

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, StorageError as StoreError};
 
 use crate::bindings::{IndexKind, IndexRef, StorageError};
-use crate::state::{Entries, InstanceStorage};
+use crate::errors::RuntimeErrorCode;
+use crate::state::{Entries, InstanceStorage, RangeLimit, StorageFault};
 
 /// Where the first node-local storage failure under a call is recorded.
 pub type NodeFailure = Arc<Mutex<Option<String>>>;
@@ -36,23 +37,35 @@ impl ForkStorage {
     }
 }
 
-/// Converts a storage error: refusals go back to the guest; a failure of
-/// the node's storage is recorded and the guest sees a refusal, which the
-/// runtime turns into a node stop after the call.
-fn refuse(node_failure: &NodeFailure, error: StoreError) -> StorageError {
-    match error {
+/// Converts a storage error: refusals go back to the guest; a spent write
+/// budget or bound ends the call; a failure of the node's storage is
+/// recorded and the guest sees a refusal, which the runtime turns into a
+/// node stop after the call.
+fn refuse(node_failure: &NodeFailure, error: StoreError) -> StorageFault {
+    let refused = match error {
         StoreError::KeyTooLarge { size, .. } => StorageError::KeyTooLarge(u32::try_from(size).unwrap_or(u32::MAX)),
         StoreError::ValueTooLarge { size, .. } => StorageError::ValueTooLarge(u32::try_from(size).unwrap_or(u32::MAX)),
         StoreError::InvalidIndexName(name) => StorageError::InvalidName(name),
         StoreError::KindMismatch { name, .. } => StorageError::KindMismatch(name),
         StoreError::OutOfRange { position, .. } => StorageError::OutOfRange(position),
         StoreError::Unsupported(what) => StorageError::Unsupported(what.into()),
+        StoreError::WriteBudgetExceeded { .. } => {
+            let error = wasmvisor_runtime::write_budget_error(&error).expect("a write budget error");
+            return StorageFault::Trap(crate::host::to_guest_error(error));
+        }
+        StoreError::TooManyItems { .. } => {
+            return StorageFault::Trap(
+                RuntimeErrorCode::FuelExhausted
+                    .error("fuel exhausted: the clear would remove more keys than it pays for"),
+            );
+        }
         node_local => {
             let mut failure = node_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             failure.get_or_insert_with(|| node_local.to_string());
             StorageError::Unsupported("node storage failure".into())
         }
-    }
+    };
+    StorageFault::Refused(refused)
 }
 
 fn position(key: &[u8]) -> Result<u64, StorageError> {
@@ -91,7 +104,7 @@ enum Opened<'a> {
 }
 
 impl ForkStorage {
-    fn open(&mut self, index: &IndexRef) -> Result<(Opened<'_>, NodeFailure), StorageError> {
+    fn open(&mut self, index: &IndexRef) -> Result<(Opened<'_>, NodeFailure), StorageFault> {
         let failure = Arc::clone(&self.node_failure);
         let address = IndexAddress::new(self.namespace, &index.name)
             .map_err(|_| StorageError::InvalidName(index.name.clone()))?;
@@ -113,7 +126,7 @@ impl ForkStorage {
 }
 
 impl InstanceStorage for ForkStorage {
-    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
             Opened::Entry(entry) => {
@@ -126,7 +139,7 @@ impl InstanceStorage for ForkStorage {
         result.map_err(|error| refuse(&failure, error))
     }
 
-    fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+    fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
             Opened::Entry(mut entry) => {
@@ -139,7 +152,7 @@ impl InstanceStorage for ForkStorage {
         result.map_err(|error| refuse(&failure, error))
     }
 
-    fn remove(&mut self, index: &IndexRef, key: &[u8]) -> Result<bool, StorageError> {
+    fn remove(&mut self, index: &IndexRef, key: &[u8]) -> Result<bool, StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
             Opened::Entry(mut entry) => {
@@ -148,23 +161,21 @@ impl InstanceStorage for ForkStorage {
             }
             Opened::Map(mut map) => map.remove(key),
             Opened::List(_) => {
-                return Err(StorageError::Unsupported(
-                    "list items cannot be removed; use clear".into(),
-                ));
+                return Err(StorageError::Unsupported("list items cannot be removed; use clear".into()).into());
             }
         };
         result.map_err(|error| refuse(&failure, error))
     }
 
-    fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageError> {
+    fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageFault> {
         let (opened, failure) = self.open(index)?;
         match opened {
             Opened::List(mut list) => list.push(value).map_err(|error| refuse(&failure, error)),
-            _ => Err(StorageError::Unsupported("push applies to lists only".into())),
+            _ => Err(StorageError::Unsupported("push applies to lists only".into()).into()),
         }
     }
 
-    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageError> {
+    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
             Opened::Entry(entry) => entry.get().map(|value| u64::from(value.is_some())),
@@ -179,10 +190,9 @@ impl InstanceStorage for ForkStorage {
         index: &IndexRef,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
-        limit: u32,
-    ) -> Result<Entries, StorageError> {
+        limit: RangeLimit,
+    ) -> Result<Entries, StorageFault> {
         let (opened, failure) = self.open(index)?;
-        let limit = limit as usize;
         match opened {
             Opened::Entry(entry) => {
                 let value = entry.get().map_err(|error| refuse(&failure, error))?;
@@ -192,11 +202,15 @@ impl InstanceStorage for ForkStorage {
                     .map(|value| (Vec::new(), value))
                     .collect())
             }
-            Opened::Map(map) => map.range(from, to, limit).map_err(|error| refuse(&failure, error)),
+            Opened::Map(map) => map
+                .range_bounded(from, to, limit.items_max, limit.bytes_max)
+                .map_err(|error| refuse(&failure, error)),
             Opened::List(list) => {
                 let from = from.map(position).transpose()?.unwrap_or(0);
                 let to = to.map(position).transpose()?;
-                let items = list.range(from, to, limit).map_err(|error| refuse(&failure, error))?;
+                let items = list
+                    .range_bounded(from, to, limit.items_max, limit.bytes_max)
+                    .map_err(|error| refuse(&failure, error))?;
                 Ok(items
                     .into_iter()
                     .map(|(position, value)| (position.to_le_bytes().to_vec(), value))
@@ -205,12 +219,12 @@ impl InstanceStorage for ForkStorage {
         }
     }
 
-    fn clear(&mut self, index: &IndexRef) -> Result<(), StorageError> {
+    fn clear(&mut self, index: &IndexRef, items_max: usize) -> Result<usize, StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
-            Opened::Entry(mut entry) => entry.remove().map(drop),
-            Opened::Map(mut map) => map.clear(),
-            Opened::List(mut list) => list.clear(),
+            Opened::Entry(mut entry) => entry.remove().map(usize::from),
+            Opened::Map(mut map) => map.clear_bounded(items_max),
+            Opened::List(mut list) => list.clear_bounded(items_max),
         };
         result.map_err(|error| refuse(&failure, error))
     }

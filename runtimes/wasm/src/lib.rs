@@ -20,7 +20,6 @@ mod errors;
 mod fork_storage;
 mod host;
 pub mod limits;
-mod memory;
 mod runtime;
 mod state;
 
@@ -36,6 +35,5 @@ pub use component::{
 pub use engine::{deterministic_engine, deterministic_engine_on_demand};
 pub use errors::{RuntimeErrorCode, WasmError};
 pub use fork_storage::{ForkStorage, NodeFailure};
-pub use memory::MemoryStorage;
 pub use runtime::{WasmRuntime, WasmRuntimeConfig, deploy_spec};
-pub use state::{AfterCommitState, CallEnv, Entries, InstanceStorage, Outbox, StorageAccess};
+pub use state::{AfterCommitState, CallEnv, Entries, InstanceStorage, Outbox, RangeLimit, StorageAccess, StorageFault};

@@ -10,8 +10,8 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
-    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, MigrationKind, NodeError, QueryContext,
-    QueryError, Runtime, runtime_id,
+    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind, NodeError,
+    QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
 
@@ -20,15 +20,13 @@ use crate::cache::{CacheLookup, CacheStats, CompiledCache};
 use crate::component::{CallOutcome, Privilege, ServiceComponent, WasmService};
 use crate::errors::{RuntimeErrorCode, WasmError};
 use crate::fork_storage::{ForkStorage, NodeFailure};
-use crate::limits::{COMPONENT_SIZE_MAX, FUEL_PER_CALL_DEFAULT, MIGRATION_FUEL_MAX};
+use crate::limits::{COMPONENT_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, FUEL_PER_TRANSACTION_DEFAULT, MIGRATION_FUEL};
 use crate::state::{CallEnv, StorageAccess};
 
-/// Settings of the wasm runtime.
+/// Settings of the wasm runtime. (The fuel of consensus calls is not
+/// here: it comes with each call, from the consensus configuration.)
 #[derive(Debug, Clone)]
 pub struct WasmRuntimeConfig {
-    /// Fuel one call may burn; part of the consensus configuration, so every
-    /// node stops a runaway call at the same instruction.
-    pub fuel_per_call_max: u64,
     /// Name of the supervisor's artifact: the only one validated with the
     /// supervisor's privilege (the `dispatcher` import).
     pub supervisor_artifact_name: String,
@@ -39,7 +37,6 @@ pub struct WasmRuntimeConfig {
 impl Default for WasmRuntimeConfig {
     fn default() -> Self {
         Self {
-            fuel_per_call_max: FUEL_PER_CALL_DEFAULT,
             supervisor_artifact_name: "wasmvisor.supervisor".into(),
             compiled_cache_dir: None,
         }
@@ -64,19 +61,31 @@ pub struct WasmRuntime {
 }
 
 /// What a guest call may reach beyond its own storage.
-#[derive(Default)]
 struct Capabilities {
     /// Calls to other services (consensus calls only).
     calls: Option<wasmvisor_runtime::CallSite>,
     /// The lifecycle mechanism (the supervisor's consensus calls only).
     lifecycle: Option<Arc<dyn wasmvisor_runtime::LifecycleControl>>,
-    /// Fuel from the consensus configuration (0: the runtime's default).
-    fuel_per_call: u64,
+    /// The budget of the top-level call.
+    meter: Meter,
     /// Node-local capabilities (after-commit only).
     after_commit: Option<crate::state::AfterCommitState>,
     /// The call is a data migration script: its storage is the instance's
     /// shadow namespace instead of its own.
     migration: bool,
+}
+
+impl Capabilities {
+    /// Nothing beyond storage, with a budget of `fuel`.
+    fn none(fuel: u64) -> Self {
+        Self {
+            calls: None,
+            lifecycle: None,
+            meter: Meter::new(fuel),
+            after_commit: None,
+            migration: false,
+        }
+    }
 }
 
 /// What a deploy task needs, moved onto its thread.
@@ -104,7 +113,7 @@ impl Snapshot for EmptySnapshot {
     fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(None)
     }
-    fn range(&self, _from: &[u8], _to: Option<&[u8]>, _limit: usize) -> Result<Entries, StorageError> {
+    fn range(&self, _from: &[u8], _to: Option<&[u8]>, _items: usize, _bytes: usize) -> Result<Entries, StorageError> {
         Ok(Vec::new())
     }
 }
@@ -130,17 +139,17 @@ impl Compiler {
     /// Validates a deploy spec and compiles its component (or loads it from
     /// the cache): the work of a deploy task, off the block path.
     fn compile(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<WasmService, ExecutionError> {
-        if spec.len() > COMPONENT_SIZE_MAX + crate::limits::DEPLOY_SPEC_OVERHEAD_MAX {
+        if spec.len() > DEPLOY_SPEC_BYTES_MAX {
             return Err(refused(format!(
-                "the deploy spec of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+                "the deploy spec of {} bytes exceeds the maximum of {DEPLOY_SPEC_BYTES_MAX}",
                 spec.len()
             )));
         }
         let spec = WasmDeploySpec::decode(spec)
             .map_err(|error| refused(format!("the deploy spec does not decode: {error}")))?;
-        if spec.component.len() > COMPONENT_SIZE_MAX {
+        if spec.component.len() > COMPONENT_BYTES_MAX {
             return Err(refused(format!(
-                "a component of {} bytes exceeds the maximum of {COMPONENT_SIZE_MAX}",
+                "a component of {} bytes exceeds the maximum of {COMPONENT_BYTES_MAX}",
                 spec.component.len()
             )));
         }
@@ -266,10 +275,9 @@ impl WasmRuntime {
         height: u64,
         access: StorageAccess,
         capabilities: Capabilities,
-        call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
+        call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
         let service = self.service(&instance.artifact)?;
-        let fuel_per_call = capabilities.fuel_per_call;
         let node_failure = NodeFailure::default();
         let owned = std::mem::replace(fork, Fork::new(Arc::new(EmptySnapshot)));
         let env = CallEnv {
@@ -289,13 +297,9 @@ impl WasmRuntime {
             calls: capabilities.calls,
             lifecycle: capabilities.lifecycle,
             after_commit: capabilities.after_commit,
+            meter: capabilities.meter,
         };
-        let fuel = if fuel_per_call > 0 {
-            fuel_per_call
-        } else {
-            self.config.fuel_per_call_max
-        };
-        let outcome = call(&service, env, fuel);
+        let outcome = call(&service, env);
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.fuel_consumed.fetch_add(outcome.fuel_consumed, Ordering::Relaxed);
         *fork = outcome
@@ -317,12 +321,12 @@ impl WasmRuntime {
     fn consensus_call<T>(
         &self,
         context: ExecutionContext<'_>,
-        call: impl FnOnce(&WasmService, CallEnv, u64) -> CallOutcome<T>,
+        call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
     ) -> Result<T, ExecutionError> {
         let capabilities = Capabilities {
             calls: Some(context.call_site()),
             lifecycle: context.lifecycle_handle(),
-            fuel_per_call: context.fuel_per_call,
+            meter: context.meter.clone(),
             after_commit: None,
             migration: false,
         };
@@ -374,11 +378,11 @@ impl Runtime for WasmRuntime {
     }
 
     fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
-        self.consensus_call(context, |service, env, fuel| service.initialize(env, fuel, params))
+        self.consensus_call(context, |service, env| service.initialize(env, params))
     }
 
     fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
-        self.consensus_call(context, |service, env, fuel| service.resume(env, fuel, params))
+        self.consensus_call(context, |service, env| service.resume(env, params))
     }
 
     fn configure(
@@ -387,9 +391,9 @@ impl Runtime for WasmRuntime {
         params: &[u8],
         stage: ConfigStage,
     ) -> Result<(), ExecutionError> {
-        self.consensus_call(context, |service, env, fuel| match stage {
-            ConfigStage::Verify => service.verify_config(env, fuel, params),
-            ConfigStage::Apply => service.apply_config(env, fuel, params),
+        self.consensus_call(context, |service, env| match stage {
+            ConfigStage::Verify => service.verify_config(env, params),
+            ConfigStage::Apply => service.apply_config(env, params),
         })
     }
 
@@ -411,8 +415,8 @@ impl Runtime for WasmRuntime {
             &Caller::Blockchain,
             0,
             StorageAccess::ReadOnly,
-            Capabilities::default(),
-            |service, env, fuel| service.plan_migration(env, fuel, &data_version.to_string()),
+            Capabilities::none(FUEL_PER_TRANSACTION_DEFAULT),
+            |service, env| service.plan_migration(env, &data_version.to_string()),
         )?;
         match plan {
             bindings::MigrationPlan::FastForward => Ok(MigrationKind::FastForward),
@@ -424,7 +428,7 @@ impl Runtime for WasmRuntime {
     }
 
     /// Runs `migrate-data` with the instance's shadow namespace as its
-    /// storage, with [`MIGRATION_FUEL_MAX`] fuel.
+    /// storage, with [`MIGRATION_FUEL`] fuel.
     fn migrate_data(
         &self,
         fork: &mut Fork,
@@ -432,9 +436,8 @@ impl Runtime for WasmRuntime {
         data_version: &semver::Version,
     ) -> Result<(), ExecutionError> {
         let capabilities = Capabilities {
-            fuel_per_call: MIGRATION_FUEL_MAX,
             migration: true,
-            ..Capabilities::default()
+            ..Capabilities::none(MIGRATION_FUEL)
         };
         self.run(
             fork,
@@ -443,7 +446,7 @@ impl Runtime for WasmRuntime {
             0,
             StorageAccess::ReadWrite,
             capabilities,
-            |service, env, fuel| service.migrate_data(env, fuel, &data_version.to_string()),
+            |service, env| service.migrate_data(env, &data_version.to_string()),
         )
     }
 
@@ -469,17 +472,17 @@ impl Runtime for WasmRuntime {
 
     fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError> {
         let interface = context.interface;
-        self.consensus_call(context, |service, env, fuel| {
-            service.execute(env, fuel, interface, method_id, arguments)
+        self.consensus_call(context, |service, env| {
+            service.execute(env, interface, method_id, arguments)
         })
     }
 
     fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
-        self.consensus_call(context, |service, env, fuel| service.before_transactions(env, fuel))
+        self.consensus_call(context, |service, env| service.before_transactions(env))
     }
 
     fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
-        self.consensus_call(context, |service, env, fuel| service.after_transactions(env, fuel))
+        self.consensus_call(context, |service, env| service.after_transactions(env))
     }
 
     fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
@@ -488,13 +491,14 @@ impl Runtime for WasmRuntime {
             instance,
             height,
             lifecycle,
+            meter,
         } = context;
         // Queries get no calls; the supervisor keeps its registry reads
         // (its transitions are refused on read-only storage).
         let capabilities = Capabilities {
             calls: None,
             lifecycle,
-            fuel_per_call: 0,
+            meter,
             after_commit: None,
             migration: false,
         };
@@ -505,7 +509,7 @@ impl Runtime for WasmRuntime {
             height,
             StorageAccess::ReadOnly,
             capabilities,
-            |service, env, fuel| service.query(env, fuel, method, arguments),
+            |service, env| service.query(env, method, arguments),
         );
         match answer {
             Err(error) => Err(QueryError::Internal(error.description)),
@@ -550,7 +554,7 @@ impl Runtime for WasmRuntime {
                 } else {
                     None
                 },
-                fuel_per_call: 0,
+                meter: Meter::new(FUEL_PER_TRANSACTION_DEFAULT),
                 after_commit: Some(state),
                 migration: false,
             };
@@ -562,7 +566,7 @@ impl Runtime for WasmRuntime {
                 context.height,
                 StorageAccess::ReadOnly,
                 capabilities,
-                |service, env, fuel| service.after_commit(env, fuel),
+                |service, env| service.after_commit(env),
             );
             let queued = std::mem::take(&mut *outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             for request in queued {

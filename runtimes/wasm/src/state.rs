@@ -1,35 +1,67 @@
-//! Per-call host state: who is calling, at what height, and the storage
-//! the guest may reach.
+//! Per-call host state: who is calling, at what height, the storage the
+//! guest may reach, and what its host calls have cost.
 
-use crate::bindings::{Caller, IndexRef, InstanceSpec, StorageError};
+use wasmvisor_runtime::Meter;
+
+use crate::bindings::{Caller, ExecutionError, IndexRef, InstanceSpec, StorageError};
 
 /// Key-value pairs returned by [`InstanceStorage::range`], in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Why a storage operation did not happen: a refusal the guest is told
+/// about, or a failure that ends its call with a recorded error.
+#[derive(Debug, Clone)]
+pub enum StorageFault {
+    /// Returned to the guest as a `storage-error`.
+    Refused(StorageError),
+    /// Ends the call (a trap) with this execution error: a spent write
+    /// budget, or more work than the call's fuel pays for.
+    Trap(ExecutionError),
+}
+
+impl From<StorageError> for StorageFault {
+    fn from(error: StorageError) -> Self {
+        StorageFault::Refused(error)
+    }
+}
+
+/// How much a range may answer (see [`InstanceStorage::range`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeLimit {
+    /// Entries.
+    pub items_max: usize,
+    /// Bytes of keys and values (the first entry is answered whatever its
+    /// size).
+    pub bytes_max: usize,
+}
 
 /// Storage as one instance sees it: every index name is already resolved
 /// inside that instance's namespace by the implementation. Inputs reaching
 /// an implementation have passed the limits in [`crate::limits`].
 pub trait InstanceStorage: Send {
     /// Reads a value (entries: empty key; lists: 8-byte LE position).
-    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    fn get(&mut self, index: &IndexRef, key: &[u8]) -> Result<Option<Vec<u8>>, StorageFault>;
     /// Writes a value.
-    fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
+    fn put(&mut self, index: &IndexRef, key: &[u8], value: &[u8]) -> Result<(), StorageFault>;
     /// Removes a key; returns whether it was present.
-    fn remove(&mut self, index: &IndexRef, key: &[u8]) -> Result<bool, StorageError>;
+    fn remove(&mut self, index: &IndexRef, key: &[u8]) -> Result<bool, StorageFault>;
     /// Appends to a list; returns the new item's position.
-    fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageError>;
+    fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageFault>;
     /// Number of items in the index.
-    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageError>;
-    /// Up to `limit` entries with `from <= key < to`.
+    fn len(&mut self, index: &IndexRef) -> Result<u64, StorageFault>;
+    /// Entries with `from <= key < to` within `limit`; an answer shorter
+    /// than the limit's items does not mean the range is exhausted.
     fn range(
         &mut self,
         index: &IndexRef,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
-        limit: u32,
-    ) -> Result<Entries, StorageError>;
-    /// Removes every item of the index.
-    fn clear(&mut self, index: &IndexRef) -> Result<(), StorageError>;
+        limit: RangeLimit,
+    ) -> Result<Entries, StorageFault>;
+    /// Removes every item of the index if that touches at most
+    /// `items_max` stored keys (else fails having removed nothing that
+    /// stays: the call ends); answers the keys removed.
+    fn clear(&mut self, index: &IndexRef, items_max: usize) -> Result<usize, StorageFault>;
 
     /// The fork behind this storage, if it is fork-backed (cross-service
     /// calls run on it).
@@ -76,6 +108,9 @@ pub struct CallEnv {
     /// Node-local capabilities of `after-commit` (`None` in every other
     /// call, so consensus calls cannot see or do anything node-local).
     pub after_commit: Option<AfterCommitState>,
+    /// The budget of the top-level call this one belongs to: its fuel and
+    /// the guest memory the chain may hold.
+    pub meter: Meter,
 }
 
 /// What only `after-commit` may use.
@@ -94,22 +129,71 @@ pub type Outbox = std::sync::Arc<std::sync::Mutex<Vec<wasmvisor_runtime::Mailbox
 pub struct HostState {
     pub(crate) env: CallEnv,
     pub(crate) limiter: CallLimiter,
+    pub(crate) fuel: HostFuel,
+}
+
+/// The fuel of the host call in progress: what the guest had when it
+/// called the host, and what the host's work has cost so far. The store's
+/// call hook fills `available` on the way in and takes `charged` off the
+/// store's fuel on the way out.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct HostFuel {
+    /// Host transitions in progress (a host call may reenter the guest,
+    /// which may reach the host again); accounting is done at the outermost.
+    pub(crate) depth: u32,
+    pub(crate) available: u64,
+    pub(crate) charged: u64,
+}
+
+impl HostFuel {
+    /// Fuel the current host call may still spend.
+    pub(crate) fn left(&self) -> u64 {
+        self.available.saturating_sub(self.charged)
+    }
+
+    /// Charges `fuel`, or answers the trap that ends the call when it is
+    /// more than what is left (nothing is charged then).
+    pub(crate) fn charge(&mut self, fuel: u64) -> Result<(), ExecutionError> {
+        if fuel > self.left() {
+            return Err(crate::errors::RuntimeErrorCode::FuelExhausted.error("fuel exhausted in a host call"));
+        }
+        self.charged += fuel;
+        Ok(())
+    }
 }
 
 /// Enforces the per-call memory, table and instance limits and remembers
 /// whether it refused anything, so the failure is reported precisely as a
 /// resource limit on every node.
+///
+/// Memory a call's instances grow to is also taken from the chain's
+/// [`Meter`] (what every call of the transaction holds at once) and given
+/// back when the call ends.
 #[derive(Debug)]
 pub(crate) struct CallLimiter {
     pub(crate) memory_bytes_max: usize,
     pub(crate) table_elements_max: usize,
     pub(crate) instances_max: usize,
     pub(crate) refused: bool,
+    pub(crate) meter: Meter,
+    /// Memory this call has taken from the meter.
+    pub(crate) memory_reserved: usize,
+}
+
+impl CallLimiter {
+    /// Gives the call's memory back to the chain.
+    pub(crate) fn release(&mut self) {
+        self.meter.release_memory(std::mem::take(&mut self.memory_reserved));
+    }
 }
 
 impl wasmtime::ResourceLimiter for CallLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_bytes_max;
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current);
+        let allowed = desired <= self.memory_bytes_max && self.meter.reserve_memory(growth);
+        if allowed {
+            self.memory_reserved += growth;
+        }
         self.refused |= !allowed;
         Ok(allowed)
     }

@@ -74,7 +74,7 @@ impl Change {
                 size,
             } => Kind::Consensus(ConsensusConfig {
                 validator_keys: Vec::new(),
-                fuel_per_call_max: fuel,
+                fuel_per_transaction_max: fuel,
                 transactions_per_block_max: per_block,
                 block_interval_ms: interval,
                 transaction_size_max: size,
@@ -171,6 +171,7 @@ impl Payload {
                         Some(error) => deploy_result::Result::Error(error),
                         None => deploy_result::Result::Ok(Default::default()),
                     }),
+                    request_key: Vec::new(),
                 }
                 .encode_to_vec(),
             ),

@@ -35,6 +35,7 @@ fn every_path_in_the_code_map_exists() {
 /// Layer of each host-workspace crate: a crate may depend only on crates of
 /// a strictly lower layer.
 const LAYERS: &[(&str, u8)] = &[
+    ("wasmvisor-limits", 0),
     ("wasmvisor-proto", 0),
     ("wasmvisor-artifacts", 0),
     ("wasmvisor-storage", 1),

@@ -25,6 +25,24 @@ pub mod blockchain {
 /// Supervisor transactions and configuration (`supervisor.proto`).
 pub mod supervisor {
     include!(concat!(env!("OUT_DIR"), "/wasmvisor.supervisor.rs"));
+
+    impl DeployRequest {
+        /// What a deploy request's key is the blake3 hash of: the request
+        /// encoded with its spec replaced by `spec_hash`, the spec's blake3
+        /// hash (so the key is cheap to compute for a spec of any size, and
+        /// the spec is stored once, by its hash). Approvals, results and the
+        /// `deploy-status-by-hash` query name a request by this key.
+        pub fn key_preimage(&self, spec_hash: &[u8; 32]) -> Vec<u8> {
+            use prost::Message;
+            DeployRequest {
+                artifact: self.artifact.clone(),
+                spec: spec_hash.to_vec(),
+                deadline_height: self.deadline_height,
+                seed: self.seed,
+            }
+            .encode_to_vec()
+        }
+    }
 }
 
 /// The sample token service (`token.proto`).

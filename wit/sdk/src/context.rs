@@ -18,6 +18,15 @@ pub fn height() -> u64 {
     host::height()
 }
 
+/// The blake3 hash of `data`, computed by the host (the same on every node,
+/// and far cheaper in fuel than hashing in wasm).
+pub fn blake3(data: &[u8]) -> [u8; 32] {
+    let hash = host::blake3(data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&hash[..32]);
+    out
+}
+
 /// The Ed25519 public key that signed the current transaction, if the call
 /// comes from a transaction.
 pub fn transaction_author() -> Option<[u8; 32]> {

@@ -52,7 +52,7 @@ mod value;
 pub use errors::{CommonError, ServiceError, common_error, service_error, storage_failure};
 pub use service::{Call, MigrationPlan, QueryError, Service};
 pub use storage::{Entry, KeySet, List, Map, ProofEntry, ProofList, ProofMap};
-pub use value::{StorageKey, StorageValue};
+pub use value::{RawBytes, StorageKey, StorageValue};
 
 pub use bindings::wasmvisor::service::types::{
     ArtifactId, Caller, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus, TransactionCaller,

@@ -64,7 +64,9 @@ impl RawIndex {
         host::range(&self.index, from, to, limit).map_err(storage_failure)
     }
 
-    /// Every entry with `from <= key < to`, fetched page by page.
+    /// Every entry with `from <= key < to`, fetched page by page (a page
+    /// may be shorter than asked when its bytes reach the host's limit; the
+    /// range is done when a page is empty).
     fn collect_range(
         &self,
         from: Option<Vec<u8>>,
@@ -74,17 +76,14 @@ impl RawIndex {
         let mut cursor = from;
         loop {
             let page = self.range(cursor.as_deref(), to.as_deref(), PAGE_LEN)?;
-            let page_len = page.len();
-            if let Some((last_key, _)) = page.last() {
-                // The next page starts just after the last key returned.
-                let mut next = last_key.clone();
-                next.push(0);
-                cursor = Some(next);
-            }
-            entries.extend(page);
-            if page_len < PAGE_LEN as usize {
+            let Some((last_key, _)) = page.last() else {
                 return Ok(entries);
-            }
+            };
+            // The next page starts just after the last key returned.
+            let mut next = last_key.clone();
+            next.push(0);
+            cursor = Some(next);
+            entries.extend(page);
         }
     }
 }
@@ -200,6 +199,14 @@ impl<K: StorageKey, V: StorageValue, const PROOF: bool> MapIndex<K, V, PROOF> {
     /// Removes every entry.
     pub fn clear(&self) -> Result<(), ExecutionError> {
         self.raw.clear()
+    }
+}
+
+impl<K: StorageKey, const PROOF: bool> MapIndex<K, crate::RawBytes, PROOF> {
+    /// Stores the bytes `value` under `key` as they are, without copying
+    /// them in the guest first.
+    pub fn put_slice(&self, key: &K, value: &[u8]) -> Result<(), ExecutionError> {
+        self.raw.put(&key.to_key(), value)
     }
 }
 

@@ -27,6 +27,23 @@ impl<M: prost::Message + Default> StorageValue for M {
     }
 }
 
+/// Bytes stored as they are (no protobuf framing), for values that are
+/// already encoded — or are pieces of something larger — and may fill a
+/// whole storage value. `Vec<u8>` itself is stored as a protobuf `bytes`
+/// wrapper, a few bytes longer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawBytes(pub Vec<u8>);
+
+impl StorageValue for RawBytes {
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, ExecutionError> {
+        Ok(RawBytes(bytes.to_vec()))
+    }
+}
+
 /// A key of a map or set. Encodings preserve order: integers are big-endian
 /// so that iteration follows numeric order.
 pub trait StorageKey: Sized {

@@ -19,12 +19,23 @@
 //! - 11: call itself (method 11) without end
 //! - 12: look up the instance named by the arguments and store its id in
 //!   the entry `found` (`u64::MAX` if none)
+//! - 13: nested-call fuel bomb: spin, then call itself (method 13) `n` times
+//!   (argument: n as u32 LE), ignoring the callees' failures — depth ×
+//!   fan-out, which one transaction's fuel must bound
+//! - 14: host-call loop: store a 512 KiB entry, then read it forever
+//! - 15: write bomb: store values of almost 1 MiB under fresh keys forever
+//! - 16: add `n` entries of 64 KiB to the map `wide` (argument: n as u32 LE)
+//! - 17: range bomb: read the map `wide` from its start, again and again
+//! - 18: add `n` small entries to the map `many` (argument: n as u32 LE)
+//! - 19: clear the map `many`
 //!
 //! Constructor and resume trap when their parameters are `trap`; the query
 //! `trap` traps; the query `call-out` tries a call (refused in queries) and
 //! answers the error code.
 
-use wasmvisor_sdk::{Call, CommonError, Entry, ExecutionError, QueryError, Service, calls, common_error, context};
+use wasmvisor_sdk::{
+    Call, CommonError, Entry, ExecutionError, Map, QueryError, RawBytes, Service, calls, common_error, context,
+};
 
 /// Makes the call encoded as target (u32 LE), method (u32 LE), arguments.
 fn forward(arguments: &[u8]) -> Result<(), ExecutionError> {
@@ -37,6 +48,26 @@ fn forward(arguments: &[u8]) -> Result<(), ExecutionError> {
     let target = u32::from_le_bytes(arguments[..4].try_into().expect("4 bytes"));
     let method = u32::from_le_bytes(arguments[4..8].try_into().expect("4 bytes"));
     calls::call(target, "", method, &arguments[8..])
+}
+
+/// A u32 LE argument.
+fn count(call: &Call) -> Result<u32, ExecutionError> {
+    let bytes: [u8; 4] = call
+        .arguments
+        .as_slice()
+        .try_into()
+        .map_err(|_| common_error(CommonError::MalformedArguments, "a u32 expected"))?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
+/// Adds `n` entries of `value_len` bytes to `map`, after those it has.
+fn fill(map: &Map<u64, RawBytes>, n: u32, value_len: usize) -> Result<(), ExecutionError> {
+    let first = map.len()?;
+    let value = vec![0x5a; value_len];
+    for key in first..first + u64::from(n) {
+        map.put_slice(&key, &value)?;
+    }
+    Ok(())
 }
 
 fn counter() -> Entry<u64> {
@@ -125,6 +156,41 @@ impl Service for Hostile {
                 let found = calls::instance_id_by_name(&name).map_or(u64::MAX, u64::from);
                 Entry::<u64>::new("found").set(&found)
             }
+            13 => {
+                let fan_out = count(&call)?;
+                for _ in 0..fan_out {
+                    let mut spins = 0u64;
+                    for _ in 0..1_000 {
+                        spins = std::hint::black_box(spins.wrapping_add(1));
+                    }
+                    let _ignored = calls::call(context::instance().id, "", 13, &call.arguments);
+                }
+                Ok(())
+            }
+            14 => {
+                let big = Map::<u64, RawBytes>::new("big");
+                big.put_slice(&0, &vec![1; 512 << 10])?;
+                loop {
+                    std::hint::black_box(big.get(&0)?);
+                }
+            }
+            15 => {
+                let sink = Map::<u64, RawBytes>::new("sink");
+                let value = vec![2; (1 << 20) - 64];
+                for key in 0u64.. {
+                    sink.put_slice(&key, &value)?;
+                }
+                Ok(())
+            }
+            16 => fill(&Map::new("wide"), count(&call)?, 64 << 10),
+            17 => {
+                let wide = Map::<u64, RawBytes>::new("wide");
+                loop {
+                    std::hint::black_box(wide.range(None, None)?);
+                }
+            }
+            18 => fill(&Map::new("many"), count(&call)?, 8),
+            19 => Map::<u64, RawBytes>::new("many").clear(),
             _ => Err(call.no_such_method()),
         }
     }

@@ -29,7 +29,7 @@ pub fn run() -> anyhow::Result<()> {
         note(format!("exec: {} wallets in the {} token", keys.len(), runtime.name()));
         let setup = workload::setup_transactions(&chain.chain_id(), instance, &keys);
         let setup = workload::verify_all(&chain, &setup)?;
-        for block in setup.chunks(wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX) {
+        for block in setup.chunks(wasmvisor_limits::BLOCK_TRANSACTIONS_ITEMS_MAX) {
             chain
                 .create_block(block)
                 .map_err(|error| anyhow!("a setup block: {error}"))?;

@@ -75,12 +75,13 @@ pub fn probe_env(fork: Fork) -> CallEnv {
         calls: None,
         lifecycle: None,
         after_commit: None,
+        meter: wasmvisor_runtime::Meter::new(FUEL),
     }
 }
 
 /// Runs probe method `method` with `count` on `fork`; the fork back.
 fn call(service: &WasmService, fork: Fork, method: u32, count: u32) -> Fork {
-    let outcome = service.execute(probe_env(fork), FUEL, "", method, &count.to_le_bytes());
+    let outcome = service.execute(probe_env(fork), "", method, &count.to_le_bytes());
     if let Err(error) = outcome.result {
         panic!("the probe failed: {error:?}");
     }

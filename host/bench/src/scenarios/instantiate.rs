@@ -25,10 +25,9 @@ use crate::scenarios::host_call::probe_env;
 pub const CALLS: u32 = 500;
 /// Measured batches per path.
 pub const RUNS: usize = 5;
-const FUEL: u64 = 1_000_000;
 
 fn empty_call(service: &WasmService, database: &MemoryDatabase) {
-    let outcome = service.execute(probe_env(Fork::new(database.snapshot())), FUEL, "", 0, &[]);
+    let outcome = service.execute(probe_env(Fork::new(database.snapshot())), "", 0, &[]);
     if let Err(error) = outcome.result {
         panic!("the empty call failed: {error:?}");
     }

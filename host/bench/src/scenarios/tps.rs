@@ -96,7 +96,7 @@ pub fn commit_all(node: &Node, signed: &[Vec<u8>]) -> anyhow::Result<()> {
         loop {
             match node.submit(transaction) {
                 Ok(_) => break,
-                Err(SubmitError::Full(_)) => {
+                Err(SubmitError::Full { .. }) => {
                     checked(node.produce_block().map_err(|error| anyhow!(error))?)?;
                 }
                 Err(error) => bail!("a setup transaction was refused: {error}"),
@@ -139,7 +139,7 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
                     submit_busy_ns.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     match outcome {
                         Ok(_) => break,
-                        Err(SubmitError::Full(_)) => std::thread::sleep(Duration::from_micros(200)),
+                        Err(SubmitError::Full { .. }) => std::thread::sleep(Duration::from_micros(200)),
                         Err(error) => bail!("a transfer was refused: {error}"),
                     }
                 }

@@ -2,6 +2,7 @@
 
 mod blocks;
 mod crash;
+mod limits;
 mod proposals;
 mod replay;
 mod transactions;

@@ -4,8 +4,8 @@
 use malachitebft_core_types::{NilOrVal, Round, VoteType};
 use malachitebft_signing_ed25519::Signature;
 use wasmvisor_consensus::codec::{
-    BLOCK_TRANSACTIONS_MAX, DecodeError, MESSAGE_SIZE_MAX, decode_block, decode_signed_proposal, decode_signed_vote,
-    encode_block, encode_signed_proposal, encode_signed_vote,
+    BLOCK_TRANSACTIONS_BYTES_MAX, BLOCK_TRANSACTIONS_ITEMS_MAX, CONSENSUS_MESSAGE_BYTES_MAX, DecodeError, decode_block,
+    decode_signed_proposal, decode_signed_vote, encode_block, encode_signed_proposal, encode_signed_vote,
 };
 use wasmvisor_consensus::{Address, Block, BlockId, Height, Proposal, Vote};
 use wasmvisor_proto::Message;
@@ -107,10 +107,10 @@ fn malformed_messages_are_refused_with_the_reason() {
     );
     assert!(matches!(invalid(vec![0xff; 16]), DecodeError::Malformed(_)));
     assert_eq!(
-        invalid(vec![0; MESSAGE_SIZE_MAX + 1]),
+        invalid(vec![0; CONSENSUS_MESSAGE_BYTES_MAX + 1]),
         DecodeError::TooLarge {
-            size: MESSAGE_SIZE_MAX + 1,
-            max: MESSAGE_SIZE_MAX
+            size: CONSENSUS_MESSAGE_BYTES_MAX + 1,
+            max: CONSENSUS_MESSAGE_BYTES_MAX
         }
     );
 
@@ -127,18 +127,29 @@ fn malformed_messages_are_refused_with_the_reason() {
     );
     let crowded = proto::Block {
         header: Vec::new(),
-        transactions: vec![Vec::new(); BLOCK_TRANSACTIONS_MAX + 1],
+        transactions: vec![Vec::new(); BLOCK_TRANSACTIONS_ITEMS_MAX + 1],
     };
     assert_eq!(
         decode_block(&crowded.encode_to_vec()).unwrap_err(),
         DecodeError::Invalid("block: too many transactions")
     );
-}
-
-#[test]
-fn the_wire_limit_matches_the_dispatcher_s() {
+    let full = vec![vec![0; 1 << 20]; BLOCK_TRANSACTIONS_BYTES_MAX >> 20];
+    let at_the_limit = proto::Block {
+        header: Vec::new(),
+        transactions: full.clone(),
+    };
     assert_eq!(
-        BLOCK_TRANSACTIONS_MAX,
-        wasmvisor_dispatcher::limits::TRANSACTIONS_PER_BLOCK_MAX
+        decode_block(&at_the_limit.encode_to_vec()).unwrap().transactions.len(),
+        full.len()
+    );
+    let mut over = full;
+    over.push(vec![0]);
+    let over_the_limit = proto::Block {
+        header: Vec::new(),
+        transactions: over,
+    };
+    assert_eq!(
+        decode_block(&over_the_limit.encode_to_vec()).unwrap_err(),
+        DecodeError::Invalid("block: too many bytes of transactions")
     );
 }

@@ -244,6 +244,7 @@ impl NativeService for TestSupervisor {
         let command = String::from_utf8(arguments.to_vec()).unwrap();
         let words: Vec<&str> = command.split_whitespace().collect();
         let height = context.height;
+        let meter = context.meter.clone();
         let (fork, lifecycle) = context.lifecycle()?;
         let fork: &mut wasmvisor_storage::Fork = fork;
         match words.as_slice() {
@@ -253,11 +254,11 @@ impl NativeService for TestSupervisor {
                     name: (*name).to_owned(),
                     artifact: artifact(artifact_text),
                 };
-                lifecycle.add_instance(fork, height, &spec, &[])
+                lifecycle.add_instance(fork, height, &spec, &[], &meter)
             }
             ["stop", id] => lifecycle.stop_instance(fork, id.parse().unwrap()),
             ["freeze", id] => lifecycle.freeze_instance(fork, id.parse().unwrap()),
-            ["resume", id] => lifecycle.resume_instance(fork, height, id.parse().unwrap(), &[]),
+            ["resume", id] => lifecycle.resume_instance(fork, height, id.parse().unwrap(), &[], &meter),
             ["register", artifact_text] => lifecycle.register_artifact(fork, &artifact(artifact_text), b"spec"),
             ["unload", artifact_text] => lifecycle.unload_artifact(fork, &artifact(artifact_text)),
             ["migrate", name, artifact_text] => lifecycle

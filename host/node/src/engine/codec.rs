@@ -4,7 +4,7 @@
 //!
 //! Every decode is a boundary: the bytes come from other nodes (or a WAL
 //! file another process wrote). Sizes are checked before decoding
-//! ([`MESSAGE_SIZE_MAX`](wasmvisor_consensus::codec::MESSAGE_SIZE_MAX)),
+//! ([`CONSENSUS_MESSAGE_BYTES_MAX`](wasmvisor_consensus::codec::CONSENSUS_MESSAGE_BYTES_MAX)),
 //! keys, block ids and signatures by length, rounds by range, lists by
 //! count ([`SIGNATURES_MAX`], [`SYNC_VALUES_MAX`]).
 
@@ -29,14 +29,14 @@ use wasmvisor_proto::consensus as proto;
 
 /// Most signatures one certificate may carry: one per validator, at most
 /// the dispatcher's validator limit.
-pub const SIGNATURES_MAX: usize = wasmvisor_dispatcher::limits::VALIDATORS_MAX;
+pub const SIGNATURES_MAX: usize = wasmvisor_limits::SIGNATURES_ITEMS_MAX;
 /// Most decided blocks one sync response may carry.
-pub const SYNC_VALUES_MAX: usize = 1_000;
+pub const SYNC_VALUES_MAX: usize = wasmvisor_limits::SYNC_VALUES_ITEMS_MAX;
 /// Longest stream id accepted.
-pub const STREAM_ID_MAX: usize = 64;
+pub const STREAM_ID_MAX: usize = wasmvisor_limits::STREAM_ID_BYTES_MAX;
 /// Longest network peer id accepted in a validator proof (a multihash of
 /// an Ed25519 key takes 38 bytes).
-pub const PEER_ID_SIZE_MAX: usize = 64;
+pub const PEER_ID_SIZE_MAX: usize = wasmvisor_limits::PEER_ID_BYTES_MAX;
 
 type Ctx = WasmvisorContext;
 

@@ -3,27 +3,38 @@
 //! relayed to every other validator's public API, so whichever validator
 //! proposes the next block has it.
 //!
-//! Each peer has its own sender thread and a bounded queue
-//! ([`RELAY_QUEUE_MAX`]): a slow or stopped peer never slows admission;
-//! when its queue is full, relays to it are dropped (and counted in the
-//! log) — the transaction stays in this node's pool and is proposed when
+//! Each peer has its own sender thread and a queue bounded in count and in
+//! bytes ([`RELAY_QUEUE_ITEMS_MAX`], [`RELAY_QUEUE_BYTES_MAX`]; one copy of
+//! a transaction is shared by every queue): a slow or stopped peer never
+//! slows admission; when its queue is full, relays to it are dropped (and
+//! counted in the log) — the transaction stays in this node's pool and is proposed when
 //! this node's turn comes. Relayed transactions carry [`RELAYED_HEADER`]
 //! and are not relayed again, so a transaction crosses the network once
 //! per peer.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
+pub use wasmvisor_limits::{RELAY_QUEUE_BYTES_MAX, RELAY_QUEUE_ITEMS_MAX};
+
 /// The header marking a transaction relayed by another validator.
 pub const RELAYED_HEADER: &str = "x-wasmvisor-relayed";
-/// Most transactions waiting to be relayed to one peer.
-pub const RELAY_QUEUE_MAX: usize = 10_000;
 /// How long one relay request may take.
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One peer's queue.
+struct Peer {
+    public_api: String,
+    sender: SyncSender<Arc<[u8]>>,
+    /// Bytes of the transactions waiting in the queue.
+    queued_bytes: Arc<AtomicUsize>,
+}
+
 /// Relays transactions to the other validators' public APIs.
 pub struct Gossip {
-    peers: Vec<(String, SyncSender<Vec<u8>>)>,
+    peers: Vec<Peer>,
 }
 
 impl Gossip {
@@ -31,37 +42,54 @@ impl Gossip {
     pub fn start(public_apis: &[String]) -> Result<Self, String> {
         let mut peers = Vec::with_capacity(public_apis.len());
         for base in public_apis {
-            let (sender, receiver) = std::sync::mpsc::sync_channel(RELAY_QUEUE_MAX);
+            let (sender, receiver) = std::sync::mpsc::sync_channel(RELAY_QUEUE_ITEMS_MAX);
             let url = format!("{}/api/explorer/v1/transactions", base.trim_end_matches('/'));
+            let queued_bytes = Arc::new(AtomicUsize::new(0));
+            let drained = Arc::clone(&queued_bytes);
             std::thread::Builder::new()
                 .name("gossip".into())
-                .spawn(move || relay_loop(&url, &receiver))
+                .spawn(move || relay_loop(&url, &receiver, &drained))
                 .map_err(|error| format!("cannot start the transaction gossip: {error}"))?;
-            peers.push((base.clone(), sender));
+            peers.push(Peer {
+                public_api: base.clone(),
+                sender,
+                queued_bytes,
+            });
         }
         Ok(Self { peers })
     }
 
-    /// Queues `signed` for every peer.
+    /// Queues `signed` for every peer whose queue has room for it.
     pub fn relay(&self, signed: &[u8]) {
-        for (peer, sender) in &self.peers {
-            match sender.try_send(signed.to_vec()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        peer,
-                        "the relay queue to this peer is full; a transaction was not relayed"
-                    );
+        let shared: Arc<[u8]> = Arc::from(signed);
+        for peer in &self.peers {
+            let size = shared.len();
+            let reserved = peer
+                .queued_bytes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |queued| {
+                    queued.checked_add(size).filter(|next| *next <= RELAY_QUEUE_BYTES_MAX)
+                })
+                .is_ok();
+            let refused = if reserved {
+                match peer.sender.try_send(Arc::clone(&shared)) {
+                    Ok(()) => None,
+                    Err(TrySendError::Full(_)) => Some("the relay queue to this peer is full"),
+                    Err(TrySendError::Disconnected(_)) => Some("the relay to this peer stopped"),
                 }
-                Err(TrySendError::Disconnected(_)) => {
-                    tracing::warn!(peer, "the relay to this peer stopped");
+            } else {
+                Some("the relay queue to this peer is full (bytes)")
+            };
+            if let Some(reason) = refused {
+                if reserved {
+                    peer.queued_bytes.fetch_sub(size, Ordering::SeqCst);
                 }
+                tracing::warn!(peer = peer.public_api, "{reason}; a transaction was not relayed");
             }
         }
     }
 }
 
-fn relay_loop(url: &str, queue: &Receiver<Vec<u8>>) {
+fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(RELAY_TIMEOUT))
@@ -71,6 +99,7 @@ fn relay_loop(url: &str, queue: &Receiver<Vec<u8>>) {
     let mut reported = false;
     // Ends when the node drops its `Gossip` (the senders).
     while let Ok(signed) = queue.recv() {
+        queued_bytes.fetch_sub(signed.len(), Ordering::SeqCst);
         let sent = agent
             .post(url)
             .header("content-type", "application/x-protobuf")

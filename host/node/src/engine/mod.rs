@@ -59,13 +59,16 @@ type Ctx = WasmvisorContext;
 
 /// Directory of the engine's write-ahead log in the data directory.
 pub const WAL_DIR: &str = "consensus-wal";
-/// Most proposal parts of future heights kept until their height starts.
-pub const FUTURE_PARTS_MAX: usize = 64;
-/// Largest gossip message (a proposal carries a whole block) and sync
-/// response.
-pub const NETWORK_MESSAGE_MAX: u64 = wasmvisor_consensus::codec::MESSAGE_SIZE_MAX as u64;
-/// Most blocks answered to one sync request.
-pub const SYNC_BATCH_MAX: u64 = 16;
+pub use wasmvisor_limits::{
+    CONSENSUS_MESSAGE_BYTES_MAX, EXECUTED_BLOCKS_ITEMS_MAX, FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX,
+    HEIGHT_VALUES_BYTES_MAX, HEIGHT_VALUES_ITEMS_MAX, SYNC_BLOCKS_ITEMS_MAX,
+};
+
+/// Bytes a block holds in memory (its header and transactions), as the
+/// engine's buffers count them.
+fn block_bytes(block: &Block) -> usize {
+    block.header.len() + block.transactions.iter().map(Vec::len).sum::<usize>()
+}
 
 /// The engine's settings, in the form its builder reads.
 struct EngineSettings {
@@ -140,8 +143,8 @@ pub fn start(
     let p2p = P2pConfig {
         listen_addr: multiaddr(settings.listen_address),
         persistent_peers: settings.peers.iter().map(|peer| multiaddr(peer.peer_address)).collect(),
-        pubsub_max_size: bytesize::ByteSize::b(NETWORK_MESSAGE_MAX),
-        rpc_max_size: bytesize::ByteSize::b(NETWORK_MESSAGE_MAX),
+        pubsub_max_size: bytesize::ByteSize::b(CONSENSUS_MESSAGE_BYTES_MAX as u64),
+        rpc_max_size: bytesize::ByteSize::b(CONSENSUS_MESSAGE_BYTES_MAX as u64),
         ..P2pConfig::default()
     };
     let engine_settings = EngineSettings {
@@ -154,7 +157,7 @@ pub fn start(
         value_sync: ValueSyncConfig {
             enabled: true,
             status_update_interval: Duration::from_secs(1),
-            max_response_size: bytesize::ByteSize::b(NETWORK_MESSAGE_MAX),
+            max_response_size: bytesize::ByteSize::b(CONSENSUS_MESSAGE_BYTES_MAX as u64),
             ..ValueSyncConfig::default()
         },
     };
@@ -190,7 +193,7 @@ pub fn start(
         validator_set: None,
         executed: HashMap::new(),
         values: Vec::new(),
-        future_parts: Vec::new(),
+        future_parts: std::collections::VecDeque::new(),
         committed: false,
         streams: 0,
     };
@@ -227,14 +230,20 @@ struct App {
     /// The height consensus runs.
     height: Height,
     validator_set: Option<ValidatorSet>,
-    /// Valid blocks of this height executed on a fork, by id.
+    /// Valid blocks of this height executed on a fork, by id: at most
+    /// [`EXECUTED_BLOCKS_ITEMS_MAX`] (the lowest round's goes first).
     executed: HashMap<BlockId, PendingBlock>,
     /// Every block of this height the engine heard of from this node —
     /// its own proposals, received ones (valid or not), synced ones — with
-    /// round, proposer and verdict.
+    /// round, proposer and verdict: at most [`HEIGHT_VALUES_ITEMS_MAX`] of
+    /// them and [`HEIGHT_VALUES_BYTES_MAX`] bytes (the lowest round's go
+    /// first).
     values: Vec<ProposedValue<Ctx>>,
-    /// Parts of later heights, handled when their height starts.
-    future_parts: Vec<ProposalPart>,
+    /// Parts of the next height whose proposer and signature were checked
+    /// (against this height's validator set), handled when it starts; at
+    /// most [`FUTURE_PARTS_ITEMS_MAX`] and [`FUTURE_PARTS_BYTES_MAX`] bytes,
+    /// the oldest dropped first.
+    future_parts: std::collections::VecDeque<ProposalPart>,
     /// Whether the decided block of this height was committed.
     committed: bool,
     streams: u64,
@@ -287,12 +296,13 @@ impl App {
                 ..
             } => {
                 tracing::debug!(%height, %round, "round started");
-                let parts: Vec<ProposalPart> = std::mem::take(&mut self.future_parts);
+                let parts = std::mem::take(&mut self.future_parts);
                 for part in parts {
                     if part.proposal.height == self.height {
                         let _ = self.received_part(part);
-                    } else if part.proposal.height > self.height {
-                        self.future_parts.push(part);
+                    } else {
+                        // The next height's again (checked anew), or stale.
+                        self.keep_future_part(part);
                     }
                 }
                 let known = self
@@ -400,8 +410,8 @@ impl App {
         }
         let (pending, block) = self.node.propose_block()?;
         tracing::debug!(%height, %round, transactions = block.transactions.len(), "proposing");
-        self.executed.insert(block.id(), pending);
-        self.values.push(ProposedValue {
+        self.keep_executed(block.id(), pending);
+        self.keep_value(ProposedValue {
             height,
             round,
             valid_round: Round::Nil,
@@ -458,22 +468,10 @@ impl App {
     fn received_part(&mut self, part: ProposalPart) -> Option<ProposedValue<Ctx>> {
         let proposal = &part.proposal;
         if proposal.height > self.height {
-            if self.future_parts.len() < FUTURE_PARTS_MAX {
-                self.future_parts.push(part);
-            }
+            self.keep_future_part(part);
             return None;
         }
-        if proposal.height < self.height {
-            return None;
-        }
-        let validator_set = self.validator_set.as_ref()?;
-        let expected = WasmvisorContext.select_proposer(validator_set, proposal.height, proposal.round);
-        if expected.address != proposal.validator {
-            tracing::warn!(height = %proposal.height, round = %proposal.round, "a proposal from a validator not proposing this round was ignored");
-            return None;
-        }
-        if !self.verifier.verify_proposal_part(&part, &expected.public_key) {
-            tracing::warn!(height = %proposal.height, round = %proposal.round, "a proposal part with a bad signature was ignored");
+        if proposal.height < self.height || !self.signed_by_round_proposer(&part) {
             return None;
         }
         // The same proposal again (gossip may deliver it twice).
@@ -484,6 +482,17 @@ impl App {
         {
             return Some(known.clone());
         }
+        // Another block signed by the same proposer for the same round is
+        // equivocation: not executed (it would let one validator make this
+        // node execute and keep any number of blocks per height).
+        if self
+            .values
+            .iter()
+            .any(|value| value.round == proposal.round && value.proposer == proposal.validator)
+        {
+            tracing::warn!(height = %proposal.height, round = %proposal.round, "a second, different proposal of the round's proposer was ignored");
+            return None;
+        }
         let validity = self.execute(&proposal.value);
         let value = ProposedValue {
             height: proposal.height,
@@ -493,8 +502,99 @@ impl App {
             value: proposal.value.clone(),
             validity,
         };
-        self.values.push(value.clone());
+        self.keep_value(value.clone());
         Some(value)
+    }
+
+    /// Whether `part` comes from its round's proposer (under this height's
+    /// validator set) and carries its valid signature.
+    fn signed_by_round_proposer(&self, part: &ProposalPart) -> bool {
+        let proposal = &part.proposal;
+        let Some(validator_set) = self.validator_set.as_ref() else {
+            return false;
+        };
+        let expected = WasmvisorContext.select_proposer(validator_set, proposal.height, proposal.round);
+        if expected.address != proposal.validator {
+            tracing::warn!(height = %proposal.height, round = %proposal.round, "a proposal from a validator not proposing this round was ignored");
+            return false;
+        }
+        if !self.verifier.verify_proposal_part(part, &expected.public_key) {
+            tracing::warn!(height = %proposal.height, round = %proposal.round, "a proposal part with a bad signature was ignored");
+            return false;
+        }
+        true
+    }
+
+    /// Keeps a part of the next height for when it starts, if its proposer
+    /// and signature check out under this height's validator set (a set
+    /// that changes at the next height makes it be dropped here; the
+    /// engine's rounds and sync recover). Bounded in count and bytes, the
+    /// oldest dropped first.
+    fn keep_future_part(&mut self, part: ProposalPart) {
+        if part.proposal.height.0 != self.height.0.saturating_add(1)
+            || block_bytes(&part.proposal.value) > FUTURE_PARTS_BYTES_MAX
+            || self.future_parts.contains(&part)
+            || !self.signed_by_round_proposer(&part)
+        {
+            return;
+        }
+        self.future_parts.push_back(part);
+        let mut bytes: usize = self
+            .future_parts
+            .iter()
+            .map(|part| block_bytes(&part.proposal.value))
+            .sum();
+        while self.future_parts.len() > FUTURE_PARTS_ITEMS_MAX || bytes > FUTURE_PARTS_BYTES_MAX {
+            let Some(oldest) = self.future_parts.pop_front() else {
+                break;
+            };
+            bytes -= block_bytes(&oldest.proposal.value);
+        }
+    }
+
+    /// Records a block of this height, dropping the lowest rounds' blocks
+    /// (and their forks) beyond [`HEIGHT_VALUES_ITEMS_MAX`] and
+    /// [`HEIGHT_VALUES_BYTES_MAX`].
+    fn keep_value(&mut self, value: ProposedValue<Ctx>) {
+        self.values.push(value);
+        let mut bytes: usize = self.values.iter().map(|value| block_bytes(&value.value)).sum();
+        while self.values.len() > HEIGHT_VALUES_ITEMS_MAX || bytes > HEIGHT_VALUES_BYTES_MAX {
+            let Some(lowest) = (0..self.values.len()).min_by_key(|&index| self.values[index].round) else {
+                break;
+            };
+            let dropped = self.values.remove(lowest);
+            bytes -= block_bytes(&dropped.value);
+            if !self.values.iter().any(|value| value.value.id() == dropped.value.id()) {
+                self.executed.remove(&dropped.value.id());
+            }
+        }
+    }
+
+    /// Keeps an executed block's fork, dropping the lowest round's beyond
+    /// [`EXECUTED_BLOCKS_ITEMS_MAX`] (a decided block not kept is taken
+    /// from the peers' sync).
+    fn keep_executed(&mut self, id: BlockId, pending: PendingBlock) {
+        self.executed.insert(id, pending);
+        while self.executed.len() > EXECUTED_BLOCKS_ITEMS_MAX {
+            let round_of = |id: &BlockId| {
+                self.values
+                    .iter()
+                    .filter(|value| value.value.id() == *id)
+                    .map(|value| value.round)
+                    .max()
+                    .unwrap_or(Round::Nil)
+            };
+            let Some(lowest) = self
+                .executed
+                .keys()
+                .filter(|known| **known != id)
+                .min_by_key(|known| round_of(known))
+                .copied()
+            else {
+                break;
+            };
+            self.executed.remove(&lowest);
+        }
     }
 
     /// Executes `block` on a fork (once per block id) and keeps it if valid.
@@ -512,7 +612,7 @@ impl App {
         }
         match self.node.validate_block(block) {
             Ok(pending) => {
-                self.executed.insert(id, pending);
+                self.keep_executed(id, pending);
                 Validity::Valid
             }
             Err(error) => {
@@ -560,11 +660,15 @@ impl App {
         Ok(())
     }
 
-    /// Stored blocks `from..=to` (at most [`SYNC_BATCH_MAX`]) for a peer
-    /// catching up, each with its commit certificate.
+    /// Stored blocks `from..=to` for a peer catching up, each with its
+    /// commit certificate: at most [`SYNC_BLOCKS_ITEMS_MAX`] of them, and
+    /// no more than fit one consensus message (a block of the largest size
+    /// always does, alone).
     fn decided_values(&self, from: u64, to: u64) -> Vec<RawDecidedValue<Ctx>> {
         let mut values = Vec::new();
-        for height in from.max(1)..=to.min(from.saturating_add(SYNC_BATCH_MAX - 1)) {
+        let mut bytes = 0usize;
+        let last = to.min(from.saturating_add(SYNC_BLOCKS_ITEMS_MAX as u64 - 1));
+        for height in from.max(1)..=last {
             let (block, precommits) = match self.node.decided_block(height) {
                 Ok(Some(found)) => found,
                 Ok(None) => break,
@@ -594,7 +698,13 @@ impl App {
                 value_id: block.id(),
                 commit_signatures: signatures,
             };
-            values.push(RawDecidedValue::new(Bytes::from(encode_block(&block)), certificate));
+            let encoded = encode_block(&block);
+            let size = encoded.len() + wasmvisor_limits::CERTIFICATE_BYTES_MAX;
+            if !values.is_empty() && bytes + size > CONSENSUS_MESSAGE_BYTES_MAX {
+                break;
+            }
+            bytes += size;
+            values.push(RawDecidedValue::new(Bytes::from(encoded), certificate));
         }
         values
     }
@@ -622,7 +732,7 @@ impl App {
             value: block,
             validity,
         };
-        self.values.push(value.clone());
+        self.keep_value(value.clone());
         SyncedValueOutcome::Verdict(value)
     }
 }

@@ -187,7 +187,7 @@ fn malformed_engine_messages_are_refused_with_the_reason() {
         refused::<SignedConsensusMsg<Ctx>>(proto::SignedMessage { message: None }.encode_to_vec()).contains("empty")
     );
     assert!(refused::<SignedConsensusMsg<Ctx>>(vec![0xff; 9]).contains("malformed"));
-    let oversized = vec![0; wasmvisor_consensus::codec::MESSAGE_SIZE_MAX + 1];
+    let oversized = vec![0; wasmvisor_limits::CONSENSUS_MESSAGE_BYTES_MAX + 1];
     assert!(refused::<SignedConsensusMsg<Ctx>>(oversized).contains("the maximum is"));
 
     let stream = |content| proto::StreamMessage {

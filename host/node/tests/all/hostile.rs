@@ -198,7 +198,7 @@ fn hostile_transactions_are_refused_and_the_chain_goes_on() {
 fn oversized_and_malformed_requests_are_refused_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let node = coins_node(dir.path());
-    let limit = wasmvisor_blockchain::TRANSACTION_SIZE_MAX_DEFAULT;
+    let limit = wasmvisor_limits::TRANSACTION_BYTES_MAX;
 
     // Over the transaction size limit, under the body limit: refused before
     // decoding, with both sizes.
@@ -212,7 +212,7 @@ fn oversized_and_malformed_requests_are_refused_and_the_chain_goes_on() {
         )
     );
     // Over the body limit: the connection's body is refused by size.
-    let huge = vec![0u8; wasmvisor_node::api::BODY_SIZE_MAX + 1];
+    let huge = vec![0u8; wasmvisor_limits::HTTP_LARGE_BODY_BYTES_MAX + 1];
     let (status, answer) = submit(&node, huge);
     assert_eq!(status, 413, "{answer}");
     assert!(!refused(&answer).is_empty());

@@ -1,6 +1,7 @@
 //! The `wasmvisor` binary on loopback ports, driven over HTTP as an
 //! operator and a client would (one test binary).
 
+mod attacks;
 mod crash;
 mod engine_codec;
 mod hostile;

@@ -49,7 +49,7 @@ fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
     let status_url = format!(
         "{}/api/services/supervisor/deploy-status-by-hash?arguments={}",
         node.private,
-        hex::encode(blake3::hash(&request.encode_to_vec()).as_bytes())
+        hex::encode(wasmvisor_node::requests::deploy_request_key(&request))
     );
     wait_for("the deploy", || {
         let (status, body) = get(&status_url);
@@ -128,7 +128,7 @@ fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
         400,
         "a wrong signature"
     );
-    let oversized = vec![0u8; wasmvisor_blockchain::TRANSACTION_SIZE_MAX_DEFAULT + 1];
+    let oversized = vec![0u8; wasmvisor_limits::TRANSACTION_BYTES_MAX + 1];
     assert_eq!(
         post(&tx_url, "application/octet-stream", oversized).0,
         413,
@@ -763,7 +763,7 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/block", Vec::new());
     assert_eq!(status, 405);
     assert!(reply["error"].is_string(), "{reply}");
-    let oversized = vec![0u8; wasmvisor_node::api::BODY_SIZE_MAX + 1];
+    let oversized = vec![0u8; wasmvisor_limits::HTTP_LARGE_BODY_BYTES_MAX + 1];
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", oversized);
     assert_eq!(status, 413);
     assert!(reply["error"].is_string(), "{reply}");

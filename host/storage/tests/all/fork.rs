@@ -1,7 +1,10 @@
 //! Fork semantics: checkpoints, rollback, merged iteration, limits.
 
-use wasmvisor_storage::limits::{KEY_SIZE_MAX, VALUE_SIZE_MAX};
+use wasmvisor_storage::limits::{
+    KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX, RECORD_VALUE_BYTES_MAX, SERVICE_VALUE_BYTES_MAX,
+};
 use wasmvisor_storage::{Database, Fork, IndexAddress, IndexKind, MemoryDatabase, Namespace, StorageError};
+use wasmvisor_storage::{WriteLimits, WriteUsage};
 
 fn address(name: &str) -> IndexAddress {
     IndexAddress::new(Namespace::Service(4), name).unwrap()
@@ -154,18 +157,22 @@ fn limits_and_kinds_are_enforced_with_typed_errors() {
     let database = MemoryDatabase::new();
     let mut fork = Fork::new(database.snapshot());
     let mut map = fork.map(&address("m")).unwrap();
+    map.put(&vec![0; KEY_BYTES_MAX - 1], b"v").unwrap();
+    map.put(&vec![1; KEY_BYTES_MAX], b"v").unwrap();
     assert_eq!(
-        map.put(&vec![0; KEY_SIZE_MAX + 1], b"v").unwrap_err(),
+        map.put(&vec![0; KEY_BYTES_MAX + 1], b"v").unwrap_err(),
         StorageError::KeyTooLarge {
-            size: KEY_SIZE_MAX + 1,
-            max: KEY_SIZE_MAX
+            size: KEY_BYTES_MAX + 1,
+            max: KEY_BYTES_MAX
         }
     );
+    map.put(b"a", &vec![0; SERVICE_VALUE_BYTES_MAX - 1]).unwrap();
+    map.put(b"b", &vec![0; SERVICE_VALUE_BYTES_MAX]).unwrap();
     assert_eq!(
-        map.put(b"k", &vec![0; VALUE_SIZE_MAX + 1]).unwrap_err(),
+        map.put(b"k", &vec![0; SERVICE_VALUE_BYTES_MAX + 1]).unwrap_err(),
         StorageError::ValueTooLarge {
-            size: VALUE_SIZE_MAX + 1,
-            max: VALUE_SIZE_MAX
+            size: SERVICE_VALUE_BYTES_MAX + 1,
+            max: SERVICE_VALUE_BYTES_MAX
         }
     );
     map.put(b"k", b"v").unwrap();
@@ -269,4 +276,179 @@ fn a_savepoint_undoes_only_what_came_after_it() {
         None,
         "the checkpoint still rolls back the rest"
     );
+}
+
+#[test]
+fn the_host_records_values_up_to_the_record_limit_and_services_up_to_theirs() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let record = IndexAddress::new(Namespace::Core, "records").unwrap();
+    let mut records = fork.map(&record).unwrap();
+    records.put(b"below", &vec![1; RECORD_VALUE_BYTES_MAX - 1]).unwrap();
+    records.put(b"at", &vec![2; RECORD_VALUE_BYTES_MAX]).unwrap();
+    assert_eq!(
+        records.put(b"over", &vec![3; RECORD_VALUE_BYTES_MAX + 1]).unwrap_err(),
+        StorageError::ValueTooLarge {
+            size: RECORD_VALUE_BYTES_MAX + 1,
+            max: RECORD_VALUE_BYTES_MAX
+        }
+    );
+    // A migration's shadow namespace is a service's data: service values.
+    let shadow = IndexAddress::new(Namespace::Migration(1), "data").unwrap();
+    assert!(matches!(
+        fork.map(&shadow)
+            .unwrap()
+            .put(b"k", &vec![0; SERVICE_VALUE_BYTES_MAX + 1]),
+        Err(StorageError::ValueTooLarge { .. })
+    ));
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    assert_eq!(
+        fork.map(&record).unwrap().get(b"at").unwrap().map(|value| value.len()),
+        Some(RECORD_VALUE_BYTES_MAX)
+    );
+}
+
+#[test]
+fn a_range_stops_at_its_byte_limit_but_always_answers_one_entry() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let mut map = fork.map(&address("wide")).unwrap();
+    // Eight values of one service value each, half in the snapshot, half
+    // in the fork.
+    for i in 0u8..4 {
+        map.put(&[i], &vec![i; SERVICE_VALUE_BYTES_MAX]).unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    let mut map = fork.map(&address("wide")).unwrap();
+    for i in 4u8..8 {
+        map.put(&[i], &vec![i; SERVICE_VALUE_BYTES_MAX]).unwrap();
+    }
+    let entry = 1 + SERVICE_VALUE_BYTES_MAX;
+    // The default bound: as many whole entries as fit RANGE_BYTES_MAX.
+    let page = map.range(None, None, RANGE_ITEMS_MAX).unwrap();
+    assert_eq!(page.len(), RANGE_BYTES_MAX / entry);
+    // Tighter bounds: limit - 1, the limit, limit + 1 bytes of two entries.
+    assert_eq!(map.range_bounded(None, None, 8, 2 * entry - 1).unwrap().len(), 1);
+    assert_eq!(map.range_bounded(None, None, 8, 2 * entry).unwrap().len(), 2);
+    assert_eq!(map.range_bounded(None, None, 8, 2 * entry + 1).unwrap().len(), 2);
+    // One entry is answered even when it alone is over the bound, so a
+    // range always makes progress.
+    let first = map.range_bounded(Some(&[3]), None, 8, 1).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, vec![3]);
+    // Going on after the last key until an empty answer reads everything.
+    let mut cursor: Option<Vec<u8>> = None;
+    let mut keys = Vec::new();
+    loop {
+        let page = map.range(cursor.as_deref(), None, RANGE_ITEMS_MAX).unwrap();
+        let Some((last, _)) = page.last() else { break };
+        cursor = Some([last.as_slice(), &[0]].concat());
+        keys.extend(page.into_iter().map(|(key, _)| key));
+    }
+    assert_eq!(keys, (0u8..8).map(|i| vec![i]).collect::<Vec<_>>());
+}
+
+#[test]
+fn metered_writes_stop_at_the_call_and_block_budgets_before_anything_is_written() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let call = WriteLimits {
+        bytes_max: 100,
+        items_max: 3,
+    };
+    let block = WriteLimits {
+        bytes_max: 150,
+        items_max: 100,
+    };
+    // Keys: limit - 1, the limit, limit + 1.
+    fork.meter_writes(call, block);
+    let mut map = fork.map(&address("metered")).unwrap();
+    map.put(b"a", b"1").unwrap();
+    map.put(b"b", b"2").unwrap();
+    map.put(b"c", b"3").unwrap();
+    assert_eq!(
+        map.put(b"d", b"4").unwrap_err(),
+        StorageError::WriteBudgetExceeded {
+            scope: "call",
+            unit: "keys",
+            max: 3
+        }
+    );
+    assert!(map.get(b"d").unwrap().is_none(), "a refused write leaves nothing");
+    assert_eq!(
+        fork.write_usage(),
+        (WriteUsage { bytes: 6, items: 3 }, WriteUsage { bytes: 6, items: 3 })
+    );
+    fork.stop_metering_writes();
+    // Unmetered writes (the host's own) are not counted.
+    fork.map(&address("metered")).unwrap().put(b"e", &[0; 500]).unwrap();
+    // Bytes: a new call gets a fresh call budget; the block's goes on.
+    fork.meter_writes(call, block);
+    let mut map = fork.map(&address("metered")).unwrap();
+    map.put(b"f", &[0; 98]).unwrap();
+    assert_eq!(
+        map.put(b"g", &[0; 1]).unwrap_err(),
+        StorageError::WriteBudgetExceeded {
+            scope: "call",
+            unit: "bytes",
+            max: 100
+        }
+    );
+    fork.stop_metering_writes();
+    fork.meter_writes(call, block);
+    let mut map = fork.map(&address("metered")).unwrap();
+    map.put(b"h", &[0; 44]).unwrap();
+    assert_eq!(
+        map.put(b"i", &[0; 1]).unwrap_err(),
+        StorageError::WriteBudgetExceeded {
+            scope: "block",
+            unit: "bytes",
+            max: 150
+        }
+    );
+    // Removals count too.
+    assert!(matches!(
+        map.remove(b"a"),
+        Err(StorageError::WriteBudgetExceeded { scope: "block", .. })
+    ));
+    assert_eq!(map.get(b"a").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn a_bounded_clear_refuses_an_index_with_more_keys_than_its_bound() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let mut list = fork.proof_list(&address("many")).unwrap();
+    for i in 0u32..100 {
+        list.push(&i.to_le_bytes()).unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    let mut list = fork.proof_list(&address("many")).unwrap();
+    // The list's own keys: items, tree nodes, its length.
+    let removed = list.clear_bounded(usize::MAX).unwrap();
+    assert!(removed > 100, "{removed} keys");
+    let mut fork = Fork::new(database.snapshot());
+    let mut list = fork.proof_list(&address("many")).unwrap();
+    assert_eq!(
+        list.clear_bounded(removed - 1).unwrap_err(),
+        StorageError::TooManyItems { max: removed - 1 }
+    );
+    let mut fork = Fork::new(database.snapshot());
+    let mut list = fork.proof_list(&address("many")).unwrap();
+    assert_eq!(list.clear_bounded(removed).unwrap(), removed);
+    assert!(list.is_empty().unwrap());
+    // Metered, every key removed is a write.
+    let mut fork = Fork::new(database.snapshot());
+    let limits = WriteLimits {
+        bytes_max: usize::MAX,
+        items_max: 50,
+    };
+    fork.meter_writes(limits, WriteLimits::BLOCK);
+    assert!(matches!(
+        fork.proof_list(&address("many")).unwrap().clear(),
+        Err(StorageError::WriteBudgetExceeded { unit: "keys", .. })
+    ));
 }

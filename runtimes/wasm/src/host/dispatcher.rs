@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use wasmvisor_runtime::{
-    ConfigStage, LifecycleControl, LocalDeployStatus, LocalMigrationStatus, MailboxRequest, MigrationKind,
+    ConfigStage, LifecycleControl, LocalDeployStatus, LocalMigrationStatus, MailboxRequest, Meter, MigrationKind,
 };
 
 use super::{incorrect_call, to_guest_error};
@@ -24,8 +24,10 @@ use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
 use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
+use crate::errors::host_trap;
 use crate::limits::{
-    AFTER_COMMIT_REQUESTS_MAX, BROADCAST_ARGUMENTS_SIZE_MAX, COMPONENT_SIZE_MAX, DEPLOY_SPEC_OVERHEAD_MAX,
+    AFTER_COMMIT_REQUESTS_ITEMS_MAX, BROADCAST_ARGUMENTS_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, HOST_CALL_FUEL,
+    READ_BYTE_FUEL,
 };
 use crate::state::{HostState, StorageAccess};
 use wasmvisor_proto::Message;
@@ -86,22 +88,35 @@ impl HostState {
         ConsensusConfig::decode(bytes.as_slice()).ok()
     }
 
-    /// Runs a staged transition through the lifecycle mechanism; refused
-    /// where storage is read-only (queries).
+    /// Runs a staged transition through the lifecycle mechanism, on what is
+    /// left of this call's fuel (a transition may run a constructor, a
+    /// resume or a configuration); refused where storage is read-only
+    /// (queries).
     fn transition<T>(
         &mut self,
         transition: impl FnOnce(
             &dyn LifecycleControl,
             &mut wasmvisor_storage::Fork,
             u64,
+            &Meter,
         ) -> Result<T, wasmvisor_runtime::ExecutionError>,
     ) -> Result<T, ExecutionError> {
         if self.env.access == StorageAccess::ReadOnly {
             return Err(incorrect_call("lifecycle transitions are refused in read-only calls"));
         }
         let height = self.env.height;
-        let (lifecycle, fork) = self.lifecycle()?;
-        transition(&*lifecycle, fork, height).map_err(to_guest_error)
+        let meter = self.env.meter.clone();
+        self.nested(|state| {
+            let (lifecycle, fork) = state.lifecycle()?;
+            transition(&*lifecycle, fork, height, &meter).map_err(to_guest_error)
+        })
+    }
+
+    /// Charges a dispatcher call: [`HOST_CALL_FUEL`] and the bytes it
+    /// moves.
+    fn pay(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        let fuel = HOST_CALL_FUEL.saturating_add((bytes as u64).saturating_mul(READ_BYTE_FUEL));
+        self.fuel.charge(fuel).map_err(host_trap)
     }
 }
 
@@ -112,8 +127,10 @@ impl HostState {
             return Err("node-local actions are only possible in after-commit".into());
         };
         let mut queued = state.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if queued.len() >= AFTER_COMMIT_REQUESTS_MAX {
-            return Err(format!("at most {AFTER_COMMIT_REQUESTS_MAX} requests per after-commit"));
+        if queued.len() >= AFTER_COMMIT_REQUESTS_ITEMS_MAX {
+            return Err(format!(
+                "at most {AFTER_COMMIT_REQUESTS_ITEMS_MAX} requests per after-commit"
+            ));
         }
         queued.push(request);
         Ok(())
@@ -122,6 +139,7 @@ impl HostState {
 
 impl Host for HostState {
     fn artifacts(&mut self) -> wasmtime::Result<Vec<ArtifactRecord>> {
+        self.pay(0)?;
         let Ok((lifecycle, fork)) = self.lifecycle() else {
             return Ok(Vec::new());
         };
@@ -141,6 +159,7 @@ impl Host for HostState {
     }
 
     fn instances(&mut self) -> wasmtime::Result<Vec<InstanceRecord>> {
+        self.pay(0)?;
         let Ok((lifecycle, fork)) = self.lifecycle() else {
             return Ok(Vec::new());
         };
@@ -157,6 +176,7 @@ impl Host for HostState {
     }
 
     fn validators(&mut self) -> wasmtime::Result<Vec<ValidatorKeys>> {
+        self.pay(0)?;
         Ok(self
             .consensus()
             .map(|config| {
@@ -173,6 +193,7 @@ impl Host for HostState {
     }
 
     fn consensus_config(&mut self) -> wasmtime::Result<Vec<u8>> {
+        self.pay(0)?;
         Ok(self
             .consensus()
             .map(|config| config.encode_to_vec())
@@ -184,37 +205,47 @@ impl Host for HostState {
         artifact: ArtifactId,
         spec: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        self.pay(spec.len())?;
         Ok(to_artifact(&artifact).and_then(|artifact| {
-            self.transition(|lifecycle, fork, _| lifecycle.register_artifact(fork, &artifact, &spec))
+            self.transition(|lifecycle, fork, _, _| lifecycle.register_artifact(fork, &artifact, &spec))
         }))
     }
 
     fn unload_artifact(&mut self, artifact: ArtifactId) -> wasmtime::Result<Result<(), ExecutionError>> {
+        self.pay(0)?;
         Ok(to_artifact(&artifact)
-            .and_then(|artifact| self.transition(|lifecycle, fork, _| lifecycle.unload_artifact(fork, &artifact))))
+            .and_then(|artifact| self.transition(|lifecycle, fork, _, _| lifecycle.unload_artifact(fork, &artifact))))
     }
 
     fn add_instance(&mut self, spec: InstanceSpec, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
+        self.pay(params.len())?;
         Ok(to_artifact(&spec.artifact).and_then(|artifact| {
             let spec = wasmvisor_runtime::InstanceSpec {
                 id: spec.id,
                 name: spec.name,
                 artifact,
             };
-            self.transition(|lifecycle, fork, height| lifecycle.add_instance(fork, height, &spec, &params))
+            self.transition(|lifecycle, fork, height, meter| {
+                lifecycle.add_instance(fork, height, &spec, &params, meter)
+            })
         }))
     }
 
     fn stop_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.stop_instance(fork, instance)))
+        self.pay(0)?;
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.stop_instance(fork, instance)))
     }
 
     fn freeze_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.freeze_instance(fork, instance)))
+        self.pay(0)?;
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.freeze_instance(fork, instance)))
     }
 
     fn resume_instance(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, height| lifecycle.resume_instance(fork, height, instance, &params)))
+        self.pay(params.len())?;
+        Ok(self.transition(|lifecycle, fork, height, meter| {
+            lifecycle.resume_instance(fork, height, instance, &params, meter)
+        }))
     }
 
     fn initiate_migration(
@@ -222,8 +253,9 @@ impl Host for HostState {
         new_artifact: ArtifactId,
         instance_name: String,
     ) -> wasmtime::Result<Result<MigrationType, ExecutionError>> {
+        self.pay(instance_name.len())?;
         Ok(to_artifact(&new_artifact).and_then(|artifact| {
-            self.transition(|lifecycle, fork, _| lifecycle.initiate_migration(fork, &artifact, &instance_name))
+            self.transition(|lifecycle, fork, _, _| lifecycle.initiate_migration(fork, &artifact, &instance_name))
                 .map(|kind| match kind {
                     MigrationKind::FastForward => MigrationType::FastForward,
                     MigrationKind::Data => MigrationType::Data,
@@ -236,18 +268,21 @@ impl Host for HostState {
         instance_name: String,
         state_hash: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
+        self.pay(instance_name.len() + state_hash.len())?;
         let Ok(state_hash) = <[u8; 32]>::try_from(state_hash.as_slice()) else {
             return Ok(Err(incorrect_call("a state hash is 32 bytes")));
         };
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.commit_migration(fork, &instance_name, state_hash)))
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.commit_migration(fork, &instance_name, state_hash)))
     }
 
     fn rollback_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.rollback_migration(fork, &instance_name)))
+        self.pay(instance_name.len())?;
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.rollback_migration(fork, &instance_name)))
     }
 
     fn flush_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.flush_migration(fork, &instance_name)))
+        self.pay(instance_name.len())?;
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.flush_migration(fork, &instance_name)))
     }
 
     fn verify_service_config(
@@ -255,19 +290,22 @@ impl Host for HostState {
         instance: u32,
         params: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, height| {
-            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Verify)
+        self.pay(params.len())?;
+        Ok(self.transition(|lifecycle, fork, height, meter| {
+            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Verify, meter)
         }))
     }
 
     fn apply_service_config(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, height| {
-            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Apply)
+        self.pay(params.len())?;
+        Ok(self.transition(|lifecycle, fork, height, meter| {
+            lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Apply, meter)
         }))
     }
 
     fn set_consensus_config(&mut self, config: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
-        Ok(self.transition(|lifecycle, fork, _| lifecycle.set_consensus_config(fork, &config)))
+        self.pay(config.len())?;
+        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.set_consensus_config(fork, &config)))
     }
 
     fn request_local_deploy(
@@ -275,7 +313,8 @@ impl Host for HostState {
         artifact: ArtifactId,
         spec: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
-        if spec.len() > COMPONENT_SIZE_MAX + DEPLOY_SPEC_OVERHEAD_MAX {
+        self.pay(spec.len())?;
+        if spec.len() > DEPLOY_SPEC_BYTES_MAX {
             return Ok(Err(incorrect_call(format!(
                 "a deploy spec of {} bytes is too large",
                 spec.len()
@@ -291,6 +330,7 @@ impl Host for HostState {
     }
 
     fn local_deploy_status(&mut self, artifact: ArtifactId) -> wasmtime::Result<LocalOutcome> {
+        self.pay(0)?;
         // Node-local knowledge: only after-commit may see it.
         let (Some(_), Some(lifecycle), Ok(artifact)) = (
             &self.env.after_commit,
@@ -308,6 +348,7 @@ impl Host for HostState {
     }
 
     fn local_migration_status(&mut self, instance_name: String) -> wasmtime::Result<LocalOutcome> {
+        self.pay(instance_name.len())?;
         // Node-local knowledge: only after-commit may see it.
         if self.env.after_commit.is_none() {
             return Ok(LocalOutcome::Unknown);
@@ -324,6 +365,7 @@ impl Host for HostState {
     }
 
     fn node_service_key(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.pay(0)?;
         Ok(self
             .env
             .after_commit
@@ -333,9 +375,10 @@ impl Host for HostState {
     }
 
     fn broadcast(&mut self, method_id: u32, arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        if arguments.len() > BROADCAST_ARGUMENTS_SIZE_MAX {
+        self.pay(arguments.len())?;
+        if arguments.len() > BROADCAST_ARGUMENTS_BYTES_MAX {
             return Ok(Err(format!(
-                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_SIZE_MAX}",
+                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_BYTES_MAX}",
                 arguments.len()
             )));
         }

@@ -3,33 +3,45 @@
 //! Every argument is checked against [`crate::limits`] here, at the
 //! boundary, before any backend sees it; writes are refused when the call
 //! is read-only. Violations are returned to the guest as `storage-error`s.
+//!
+//! Every call costs fuel in proportion to what it moves
+//! ([`HOST_CALL_FUEL`], then per byte read or written and per item a range
+//! answers or a clear removes), charged before the work where the work is
+//! known, and bounded by the fuel left where it is not: a range reads no
+//! more than the caller can pay for, a clear stops before removing more
+//! keys than it can. Running out ends the call with `FuelExhausted`; a
+//! spent write budget ends it with core error `WriteBudgetExceeded`.
 
 use crate::bindings::service_world::wasmvisor::service::storage::Host;
 use crate::bindings::{IndexRef, StorageError};
-use crate::limits::{INDEX_NAME_LEN_MAX, KEY_SIZE_MAX, RANGE_ITEMS_MAX, VALUE_SIZE_MAX};
-use crate::state::{Entries, HostState, StorageAccess};
+use crate::errors::host_trap;
+use crate::limits::{
+    HOST_CALL_FUEL, INDEX_NAME_BYTES_MAX, ITEM_FUEL, KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX, READ_BYTE_FUEL,
+    SERVICE_VALUE_BYTES_MAX, WRITE_BYTE_FUEL,
+};
+use crate::state::{Entries, HostState, RangeLimit, StorageAccess, StorageFault};
 
 fn check_name(index: &IndexRef) -> Result<(), StorageError> {
     let name = &index.name;
     let valid_chars = name
         .bytes()
         .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'_' | b'.' | b'-'));
-    if name.is_empty() || name.len() > INDEX_NAME_LEN_MAX || !valid_chars {
-        let shown: String = name.chars().take(INDEX_NAME_LEN_MAX).collect();
+    if name.is_empty() || name.len() > INDEX_NAME_BYTES_MAX || !valid_chars {
+        let shown: String = name.chars().take(INDEX_NAME_BYTES_MAX).collect();
         return Err(StorageError::InvalidName(shown));
     }
     Ok(())
 }
 
 fn check_key(key: &[u8]) -> Result<(), StorageError> {
-    if key.len() > KEY_SIZE_MAX {
+    if key.len() > KEY_BYTES_MAX {
         return Err(StorageError::KeyTooLarge(saturating_u32(key.len())));
     }
     Ok(())
 }
 
 fn check_value(value: &[u8]) -> Result<(), StorageError> {
-    if value.len() > VALUE_SIZE_MAX {
+    if value.len() > SERVICE_VALUE_BYTES_MAX {
         return Err(StorageError::ValueTooLarge(saturating_u32(value.len())));
     }
     Ok(())
@@ -39,6 +51,24 @@ fn saturating_u32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// Fuel per byte, for `bytes` bytes.
+fn bytes_fuel(bytes: usize, per_byte: u64) -> u64 {
+    (bytes as u64).saturating_mul(per_byte)
+}
+
+/// What a host storage function answers: the guest's result, or a trap.
+type HostResult<T> = wasmtime::Result<Result<T, StorageError>>;
+
+/// The guest's result of a storage operation, or the trap that ends its
+/// call.
+fn answer<T>(result: Result<T, StorageFault>) -> HostResult<T> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(StorageFault::Refused(error)) => Ok(Err(error)),
+        Err(StorageFault::Trap(error)) => Err(host_trap(error)),
+    }
+}
+
 impl HostState {
     fn check_writable(&self) -> Result<(), StorageError> {
         match self.env.access {
@@ -46,61 +76,133 @@ impl HostState {
             StorageAccess::ReadOnly => Err(StorageError::ReadOnly),
         }
     }
+
+    /// Charges `fuel` for the call in progress, or traps.
+    fn charge(&mut self, fuel: u64) -> wasmtime::Result<()> {
+        self.fuel.charge(fuel).map_err(host_trap)
+    }
 }
 
 impl Host for HostState {
-    fn get(&mut self, index: IndexRef, key: Vec<u8>) -> wasmtime::Result<Result<Option<Vec<u8>>, StorageError>> {
-        Ok(check_name(&index)
-            .and_then(|()| check_key(&key))
-            .and_then(|()| self.env.storage.get(&index, &key)))
+    fn get(&mut self, index: IndexRef, key: Vec<u8>) -> HostResult<Option<Vec<u8>>> {
+        self.charge(HOST_CALL_FUEL.saturating_add(bytes_fuel(key.len(), READ_BYTE_FUEL)))?;
+        if let Err(error) = check_name(&index).and_then(|()| check_key(&key)) {
+            return Ok(Err(error));
+        }
+        let value = self.env.storage.get(&index, &key);
+        if let Ok(Some(value)) = &value {
+            self.charge(bytes_fuel(value.len(), READ_BYTE_FUEL))?;
+        }
+        answer(value)
     }
 
-    fn put(&mut self, index: IndexRef, key: Vec<u8>, value: Vec<u8>) -> wasmtime::Result<Result<(), StorageError>> {
-        Ok(check_name(&index)
+    fn put(&mut self, index: IndexRef, key: Vec<u8>, value: Vec<u8>) -> HostResult<()> {
+        self.charge(HOST_CALL_FUEL.saturating_add(bytes_fuel(key.len() + value.len(), WRITE_BYTE_FUEL)))?;
+        if let Err(error) = check_name(&index)
             .and_then(|()| check_key(&key))
             .and_then(|()| check_value(&value))
             .and_then(|()| self.check_writable())
-            .and_then(|()| self.env.storage.put(&index, &key, &value)))
+        {
+            return Ok(Err(error));
+        }
+        answer(self.env.storage.put(&index, &key, &value))
     }
 
-    fn remove(&mut self, index: IndexRef, key: Vec<u8>) -> wasmtime::Result<Result<bool, StorageError>> {
-        Ok(check_name(&index)
+    fn remove(&mut self, index: IndexRef, key: Vec<u8>) -> HostResult<bool> {
+        self.charge(HOST_CALL_FUEL.saturating_add(bytes_fuel(key.len(), WRITE_BYTE_FUEL)))?;
+        if let Err(error) = check_name(&index)
             .and_then(|()| check_key(&key))
             .and_then(|()| self.check_writable())
-            .and_then(|()| self.env.storage.remove(&index, &key)))
+        {
+            return Ok(Err(error));
+        }
+        answer(self.env.storage.remove(&index, &key))
     }
 
-    fn push(&mut self, index: IndexRef, value: Vec<u8>) -> wasmtime::Result<Result<u64, StorageError>> {
-        Ok(check_name(&index)
+    fn push(&mut self, index: IndexRef, value: Vec<u8>) -> HostResult<u64> {
+        self.charge(HOST_CALL_FUEL.saturating_add(bytes_fuel(8 + value.len(), WRITE_BYTE_FUEL)))?;
+        if let Err(error) = check_name(&index)
             .and_then(|()| check_value(&value))
             .and_then(|()| self.check_writable())
-            .and_then(|()| self.env.storage.push(&index, &value)))
+        {
+            return Ok(Err(error));
+        }
+        answer(self.env.storage.push(&index, &value))
     }
 
-    fn len(&mut self, index: IndexRef) -> wasmtime::Result<Result<u64, StorageError>> {
-        Ok(check_name(&index).and_then(|()| self.env.storage.len(&index)))
+    fn len(&mut self, index: IndexRef) -> HostResult<u64> {
+        self.charge(HOST_CALL_FUEL)?;
+        if let Err(error) = check_name(&index) {
+            return Ok(Err(error));
+        }
+        answer(self.env.storage.len(&index))
     }
 
+    /// Answers at most what the fuel left pays for — `limit` entries at
+    /// most, and never more than [`RANGE_ITEMS_MAX`] entries or
+    /// [`RANGE_BYTES_MAX`] bytes — and traps if it cannot pay for one.
     fn range(
         &mut self,
         index: IndexRef,
         from: Option<Vec<u8>>,
         to: Option<Vec<u8>>,
         limit: u32,
-    ) -> wasmtime::Result<Result<Entries, StorageError>> {
+    ) -> HostResult<Entries> {
+        let bounds = from.as_deref().map_or(0, <[u8]>::len) + to.as_deref().map_or(0, <[u8]>::len);
+        self.charge(HOST_CALL_FUEL.saturating_add(bytes_fuel(bounds, READ_BYTE_FUEL)))?;
         let checked = check_name(&index)
             .and_then(|()| from.as_deref().map_or(Ok(()), check_key))
             .and_then(|()| to.as_deref().map_or(Ok(()), check_key));
-        Ok(checked.and_then(|()| {
-            self.env
-                .storage
-                .range(&index, from.as_deref(), to.as_deref(), limit.min(RANGE_ITEMS_MAX))
-        }))
+        if let Err(error) = checked {
+            return Ok(Err(error));
+        }
+        let wanted = (limit as usize).min(RANGE_ITEMS_MAX);
+        if wanted == 0 {
+            return Ok(Ok(Vec::new()));
+        }
+        // Pay for the items first, then for bytes with what is left.
+        let left = self.fuel.left();
+        let items_max = wanted.min(usize::try_from(left / ITEM_FUEL).unwrap_or(usize::MAX));
+        if items_max == 0 {
+            return Err(host_trap(
+                crate::errors::RuntimeErrorCode::FuelExhausted.error("fuel exhausted in a storage range"),
+            ));
+        }
+        let bytes_left = (left - items_max as u64 * ITEM_FUEL) / READ_BYTE_FUEL.max(1);
+        let bytes_max = RANGE_BYTES_MAX
+            .min(usize::try_from(bytes_left).unwrap_or(usize::MAX))
+            .max(1);
+        let range_limit = RangeLimit { items_max, bytes_max };
+        let entries = match self
+            .env
+            .storage
+            .range(&index, from.as_deref(), to.as_deref(), range_limit)
+        {
+            Ok(entries) => entries,
+            fault => return answer(fault),
+        };
+        let bytes: usize = entries.iter().map(|(key, value)| key.len() + value.len()).sum();
+        self.charge(
+            (entries.len() as u64)
+                .saturating_mul(ITEM_FUEL)
+                .saturating_add(bytes_fuel(bytes, READ_BYTE_FUEL)),
+        )?;
+        Ok(Ok(entries))
     }
 
-    fn clear(&mut self, index: IndexRef) -> wasmtime::Result<Result<(), StorageError>> {
-        Ok(check_name(&index)
-            .and_then(|()| self.check_writable())
-            .and_then(|()| self.env.storage.clear(&index)))
+    /// Removes the index's keys if the fuel left pays for every one
+    /// ([`ITEM_FUEL`] each), else traps having removed none for good.
+    fn clear(&mut self, index: IndexRef) -> HostResult<()> {
+        self.charge(HOST_CALL_FUEL)?;
+        if let Err(error) = check_name(&index).and_then(|()| self.check_writable()) {
+            return Ok(Err(error));
+        }
+        let items_max = usize::try_from(self.fuel.left() / ITEM_FUEL).unwrap_or(usize::MAX);
+        let removed = match self.env.storage.clear(&index, items_max) {
+            Ok(removed) => removed,
+            Err(fault) => return answer(Err(fault)),
+        };
+        self.charge((removed as u64).saturating_mul(ITEM_FUEL))?;
+        Ok(Ok(()))
     }
 }

@@ -7,7 +7,7 @@ use wasmvisor_artifacts::{DISPATCHER_INTRUDER, TOKEN};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{ArtifactId, ErrorKind, Runtime, runtime_id};
-use wasmvisor_wasm::{RuntimeErrorCode, WasmRuntime, WasmRuntimeConfig, limits::COMPONENT_SIZE_MAX};
+use wasmvisor_wasm::{RuntimeErrorCode, WasmRuntime, WasmRuntimeConfig, limits::COMPONENT_BYTES_MAX};
 
 fn deploy(runtime: &WasmRuntime, name: &str, spec: Vec<u8>) -> Result<(), wasmvisor_runtime::ExecutionError> {
     deploy_version(runtime, name, "1.0.0", spec)
@@ -58,7 +58,7 @@ fn bad_specs_are_refused_with_the_reason() {
         "not a valid wasm component",
     );
     refused_with(
-        deploy(&runtime, "d", spec(&vec![0; COMPONENT_SIZE_MAX + 1])),
+        deploy(&runtime, "d", spec(&vec![0; COMPONENT_BYTES_MAX + 1])),
         "exceeds the maximum",
     );
 }

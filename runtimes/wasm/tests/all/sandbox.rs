@@ -10,11 +10,13 @@ use wasmvisor_artifacts::{HOSTILE, TOKEN};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
+use wasmvisor_runtime::Meter;
 use wasmvisor_runtime::{ArtifactId, CallInfo, CallLocation, ErrorKind, InstanceSpec, QueryError, Runtime, runtime_id};
+use wasmvisor_storage::{Database, Fork, MemoryDatabase, Namespace};
 use wasmvisor_wasm::{
-    ArtifactId as GuestArtifactId, CallEnv, Caller, InstanceSpec as GuestInstanceSpec, MemoryStorage, Privilege,
-    RuntimeErrorCode, ServiceComponent, StorageAccess, WasmRuntime, WasmRuntimeConfig, WasmService,
-    deterministic_engine,
+    ArtifactId as GuestArtifactId, CallEnv, CallOutcome, Caller, ForkStorage, InstanceSpec as GuestInstanceSpec,
+    NodeFailure, Privilege, RuntimeErrorCode, ServiceComponent, StorageAccess, WasmRuntime, WasmRuntimeConfig,
+    WasmService, deterministic_engine,
 };
 
 const TOKEN_ID: u32 = 2;
@@ -34,7 +36,7 @@ fn chain_with_fuel(fuel: u64) -> Dispatcher {
     dispatcher
         .genesis(GenesisConfig {
             consensus: wasmvisor_proto::blockchain::ConsensusConfig {
-                fuel_per_call_max: fuel,
+                fuel_per_transaction_max: fuel,
                 ..Default::default()
             },
             artifacts: vec![
@@ -188,7 +190,8 @@ fn hostile_service() -> WasmService {
     WasmService::new(&engine, &component).unwrap()
 }
 
-fn env(storage: &MemoryStorage) -> CallEnv {
+/// The hostile service's call environment on `fork` with `fuel`.
+fn env(fork: Fork, fuel: u64) -> CallEnv {
     CallEnv {
         instance: GuestInstanceSpec {
             id: HOSTILE_ID,
@@ -202,36 +205,58 @@ fn env(storage: &MemoryStorage) -> CallEnv {
         caller: Caller::Blockchain,
         height: 1,
         access: StorageAccess::ReadWrite,
-        storage: Box::new(storage.clone()),
+        storage: Box::new(ForkStorage::new(
+            fork,
+            Namespace::Service(HOSTILE_ID),
+            NodeFailure::default(),
+        )),
         calls: None,
         lifecycle: None,
         after_commit: None,
+        meter: Meter::new(fuel),
     }
+}
+
+/// The fork a call ran on, with whatever it wrote (nothing rolled back).
+fn fork_of<T>(outcome: &mut Option<CallOutcome<T>>) -> Fork {
+    let outcome = outcome.take().expect("an outcome");
+    outcome.env.storage.into_fork_storage().unwrap().into_fork()
+}
+
+fn empty_fork() -> Fork {
+    Fork::new(MemoryDatabase::new().snapshot())
 }
 
 #[test]
 fn constructor_and_resume_traps_are_errors() {
     let service = hostile_service();
-    let storage = MemoryStorage::new();
     let error = service
-        .initialize(env(&storage), 1_000_000, b"trap")
+        .initialize(env(empty_fork(), 1_000_000), b"trap")
         .result
         .unwrap_err();
     assert_eq!(error.kind, wasmvisor_wasm::ErrorKind::Unexpected);
-    let error = service.resume(env(&storage), 1_000_000, b"trap").result.unwrap_err();
+    let error = service
+        .resume(env(empty_fork(), 1_000_000), b"trap")
+        .result
+        .unwrap_err();
     assert_eq!(error.kind, wasmvisor_wasm::ErrorKind::Unexpected);
-    service.initialize(env(&storage), 1_000_000, b"fine").result.unwrap();
+    service
+        .initialize(env(empty_fork(), 1_000_000), b"fine")
+        .result
+        .unwrap();
 }
 
 #[test]
 fn fuel_cuts_a_workload_at_the_same_point_on_every_run() {
-    // Storage in memory is not rolled back, so the counter shows exactly
-    // how far the call got before its fuel ran out.
+    // The failed call's writes are not rolled back here, so the counter
+    // shows exactly how far the call got before its fuel ran out.
     let run = || {
         let service = hostile_service();
-        let storage = MemoryStorage::new();
-        let outcome = service.execute(env(&storage), 3_000_000, "", 6, &1_000_000u64.to_le_bytes());
-        let error = outcome.result.unwrap_err();
+        let mut outcome = Some(service.execute(env(empty_fork(), 3_000_000), "", 6, &1_000_000u64.to_le_bytes()));
+        let (error, fuel_consumed) = {
+            let outcome = outcome.as_ref().unwrap();
+            (outcome.result.clone().unwrap_err(), outcome.fuel_consumed)
+        };
         assert_eq!(
             (error.kind, error.code),
             (
@@ -240,11 +265,11 @@ fn fuel_cuts_a_workload_at_the_same_point_on_every_run() {
             )
         );
         let reached = service
-            .query(env(&storage), 1_000_000, "counter", &[])
+            .query(env(fork_of(&mut outcome), 1_000_000), "counter", &[])
             .result
             .unwrap()
             .unwrap();
-        (u64::from_le_bytes(reached.try_into().unwrap()), outcome.fuel_consumed)
+        (u64::from_le_bytes(reached.try_into().unwrap()), fuel_consumed)
     };
     let (first_count, first_fuel) = run();
     let (second_count, second_fuel) = run();
@@ -262,7 +287,10 @@ fn the_fuel_allowance_comes_from_the_consensus_configuration() {
     // consensus configuration differs.
     let workload = || transaction(HOSTILE_ID, 6, 200u64.to_le_bytes().to_vec(), 1);
     let mut generous = chain_with_fuel(20_000_000);
-    assert_eq!(generous.consensus_config().unwrap().fuel_per_call_max, 20_000_000);
+    assert_eq!(
+        generous.consensus_config().unwrap().fuel_per_transaction_max,
+        20_000_000
+    );
     assert!(block(&mut generous, &[workload()]).errors.is_empty());
     assert_eq!(generous.query("hostile", "counter", &[]).unwrap(), 200u64.to_le_bytes());
 

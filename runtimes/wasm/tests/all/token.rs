@@ -1,22 +1,28 @@
 //! The token guest, called through the WIT contract under wasmtime.
 
+use std::cell::RefCell;
 use wasmvisor_artifacts::TOKEN;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet, WalletQuery};
+
+use wasmvisor_runtime::Meter;
+use wasmvisor_storage::{Database, Fork, MemoryDatabase, Namespace};
 use wasmvisor_wasm::{
-    ArtifactId, CallEnv, Caller, ErrorKind, ExecutionError, InstanceSpec, MemoryStorage, Privilege, QueryError,
-    RuntimeErrorCode, ServiceComponent, StorageAccess, TransactionCaller, WasmService, deterministic_engine,
+    ArtifactId, CallEnv, CallOutcome, Caller, ErrorKind, ExecutionError, ForkStorage, InstanceSpec, NodeFailure,
+    Privilege, QueryError, RuntimeErrorCode, ServiceComponent, StorageAccess, TransactionCaller, WasmService,
+    deterministic_engine,
 };
 
 const FUEL: u64 = 10_000_000;
 const ALICE: [u8; 32] = [0xa1; 32];
 const BOB: [u8; 32] = [0xb0; 32];
 
-/// A token instance whose storage lives in memory between calls: every call
+/// A token instance whose storage is a fork of an in-memory database that
+/// lives between calls (a failed call's writes are rolled back): every call
 /// gets a fresh guest instance, so whatever survives is in host storage.
 struct Harness {
     service: WasmService,
-    storage: MemoryStorage,
+    fork: RefCell<Option<Fork>>,
 }
 
 impl Harness {
@@ -26,15 +32,47 @@ impl Harness {
         let service = WasmService::new(&engine, &component).unwrap();
         let harness = Self {
             service,
-            storage: MemoryStorage::new(),
+            fork: RefCell::new(Some(Fork::new(MemoryDatabase::new().snapshot()))),
         };
         let params = TokenConfig { issue_max: 1_000 }.encode_to_vec();
-        let env = harness.env(Caller::Blockchain, StorageAccess::ReadWrite);
-        harness.service.initialize(env, FUEL, &params).result.unwrap();
+        harness
+            .run(Caller::Blockchain, StorageAccess::ReadWrite, |service, env| {
+                service.initialize(env, &params)
+            })
+            .unwrap();
         harness
     }
 
-    fn env(&self, caller: Caller, access: StorageAccess) -> CallEnv {
+    /// Runs one call on the harness's fork and takes the fork back.
+    fn run<T>(
+        &self,
+        caller: Caller,
+        access: StorageAccess,
+        call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
+    ) -> Result<T, ExecutionError> {
+        self.run_with(FUEL, caller, access, call).0
+    }
+
+    /// Runs one call with `fuel`; answers its result and the fuel it burned.
+    fn run_with<T>(
+        &self,
+        fuel: u64,
+        caller: Caller,
+        access: StorageAccess,
+        call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
+    ) -> (Result<T, ExecutionError>, u64) {
+        let fork = self.fork.borrow_mut().take().expect("one call at a time");
+        let outcome = call(&self.service, self.env(fork, caller, access, fuel));
+        let mut fork = outcome.env.storage.into_fork_storage().unwrap().into_fork();
+        match &outcome.result {
+            Ok(_) => fork.flush(),
+            Err(_) => fork.rollback(),
+        }
+        *self.fork.borrow_mut() = Some(fork);
+        (outcome.result, outcome.fuel_consumed)
+    }
+
+    fn env(&self, fork: Fork, caller: Caller, access: StorageAccess, fuel: u64) -> CallEnv {
         CallEnv {
             instance: InstanceSpec {
                 id: 3,
@@ -48,10 +86,11 @@ impl Harness {
             caller,
             height: 7,
             access,
-            storage: Box::new(self.storage.clone()),
+            storage: Box::new(ForkStorage::new(fork, Namespace::Service(3), NodeFailure::default())),
             calls: None,
             lifecycle: None,
             after_commit: None,
+            meter: Meter::new(fuel),
         }
     }
 
@@ -60,18 +99,18 @@ impl Harness {
             author: author.to_vec(),
             tx_hash: vec![0; 32],
         });
-        let env = self.env(caller, StorageAccess::ReadWrite);
-        self.service.execute(env, FUEL, "", method_id, arguments).result
+        self.run(caller, StorageAccess::ReadWrite, |service, env| {
+            service.execute(env, "", method_id, arguments)
+        })
     }
 
     fn wallet(&self, owner: [u8; 32]) -> Result<Wallet, QueryError> {
-        let env = self.env(Caller::Blockchain, StorageAccess::ReadOnly);
         let arguments = WalletQuery { owner: owner.to_vec() }.encode_to_vec();
-        let outcome = self.service.query(env, FUEL, "wallet", &arguments);
-        outcome
-            .result
-            .expect("the query does not trap")
-            .map(|bytes| Wallet::decode(bytes.as_slice()).unwrap())
+        self.run(Caller::Blockchain, StorageAccess::ReadOnly, |service, env| {
+            service.query(env, "wallet", &arguments)
+        })
+        .expect("the query does not trap")
+        .map(|bytes| Wallet::decode(bytes.as_slice()).unwrap())
     }
 }
 
@@ -144,12 +183,11 @@ fn contract_errors_use_common_codes() {
     assert_eq!((malformed.kind, malformed.code), (ErrorKind::Common, 3));
 
     // Not a transaction: no author, so UnauthorizedCaller.
-    let env = harness.env(Caller::Blockchain, StorageAccess::ReadWrite);
     let arguments = CreateWallet { name: "nobody".into() }.encode_to_vec();
     let unauthorized = harness
-        .service
-        .execute(env, FUEL, "", 0, &arguments)
-        .result
+        .run(Caller::Blockchain, StorageAccess::ReadWrite, |service, env| {
+            service.execute(env, "", 0, &arguments)
+        })
         .unwrap_err();
     assert_eq!((unauthorized.kind, unauthorized.code), (ErrorKind::Common, 2));
 }
@@ -165,12 +203,11 @@ fn queries_report_missing_wallets_and_cannot_write() {
         author: ALICE.to_vec(),
         tx_hash: vec![0; 32],
     });
-    let env = harness.env(caller, StorageAccess::ReadOnly);
     let arguments = CreateWallet { name: "alice".into() }.encode_to_vec();
     let refused = harness
-        .service
-        .execute(env, FUEL, "", 0, &arguments)
-        .result
+        .run(caller, StorageAccess::ReadOnly, |service, env| {
+            service.execute(env, "", 0, &arguments)
+        })
         .unwrap_err();
     assert_eq!(
         (refused.kind, refused.code),
@@ -186,14 +223,15 @@ fn a_call_without_enough_fuel_fails_with_fuel_exhausted() {
         author: ALICE.to_vec(),
         tx_hash: vec![0; 32],
     });
-    let env = harness.env(caller, StorageAccess::ReadWrite);
     let arguments = CreateWallet { name: "alice".into() }.encode_to_vec();
-    let outcome = harness.service.execute(env, 100, "", 0, &arguments);
-    let error = outcome.result.unwrap_err();
+    let (result, fuel_consumed) = harness.run_with(100, caller, StorageAccess::ReadWrite, |service, env| {
+        service.execute(env, "", 0, &arguments)
+    });
+    let error = result.unwrap_err();
     assert_eq!(
         (error.kind, error.code),
         (ErrorKind::Runtime, RuntimeErrorCode::FuelExhausted as u8)
     );
-    assert_eq!(outcome.fuel_consumed, 100);
+    assert_eq!(fuel_consumed, 100);
     assert!(matches!(harness.wallet(ALICE), Err(QueryError::NotFound(_))));
 }
