@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test of the workspace (the
 # first build also compiles every wasm guest into a component), the crash
-# consistency run with its report, then a bounded run of every fuzz target.
+# consistency run and the standing attack suite with their reports, then a
+# bounded run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,11 +14,13 @@ find guest-supervisor artifacts/guests wit/sdk tests/fuzz -name '*.rs' -not -pat
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-# The SIGKILL crash-consistency test runs on its own below, so its report
-# (kills, blocks, transactions) is printed.
-cargo test --workspace --locked -- --skip sigkill_under_load
+# The SIGKILL crash-consistency test and the attack suite run on their own
+# below, so their reports are printed.
+cargo test --workspace --locked -- --skip sigkill_under_load --skip the_standing_attack_suite
 echo "== crash consistency (the real binary, SIGKILL under load)"
 cargo test --locked -p wasmvisor-node --test all -- --exact \
   crash::sigkill_under_load_loses_no_committed_block_and_replays_identically --nocapture
+echo "== the standing attack suite (the real binary)"
+cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standing_attack_suite --nocapture
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

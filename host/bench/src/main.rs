@@ -37,6 +37,8 @@ enum Scenario {
     /// Four validators on loopback agreeing with the consensus engine
     /// (needs the release `wasmvisor` binary beside this one).
     Network,
+    /// The supervisor's per-block work with 10, 100, 1,000 past deploys.
+    Supervisor,
     /// Every scenario, in the order above.
     All,
 }
@@ -54,7 +56,7 @@ struct Arguments {
     runtime: Option<workload::TokenRuntime>,
 }
 
-const ORDER: [Scenario; 8] = [
+const ORDER: [Scenario; 9] = [
     Scenario::Tps,
     Scenario::Exec,
     Scenario::HostCall,
@@ -63,6 +65,7 @@ const ORDER: [Scenario; 8] = [
     Scenario::Storage,
     Scenario::Limits,
     Scenario::Network,
+    Scenario::Supervisor,
 ];
 
 fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::Result<()> {
@@ -75,6 +78,7 @@ fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::R
         Scenario::Storage => scenarios::storage::run(),
         Scenario::Limits => scenarios::limits::run(),
         Scenario::Network => scenarios::network::run(),
+        Scenario::Supervisor => scenarios::supervisor::run(),
         Scenario::All => ORDER.into_iter().try_for_each(|scenario| run(scenario, runtime)),
     }
 }

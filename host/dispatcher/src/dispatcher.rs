@@ -13,7 +13,7 @@ use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, WriteLimits, smt_root_from_scratch};
 
 use crate::core::Core;
-use crate::limits::BLOCK_TRANSACTIONS_ITEMS_MAX;
+use crate::limits::{BLOCK_TRANSACTIONS_ITEMS_MAX, QUERY_ANSWER_BYTES_MAX};
 use crate::schema::{InstanceState, Schema};
 use wasmvisor_proto::blockchain::ConsensusConfig;
 
@@ -171,7 +171,7 @@ impl StateReader {
                 .runtime(state.spec.artifact.runtime_id)
                 .map_err(|error| QueryError::Internal(error.description))?,
         );
-        runtime.query(
+        let answer = runtime.query(
             QueryContext {
                 fork: &mut fork,
                 instance: &state.spec,
@@ -181,7 +181,14 @@ impl StateReader {
             },
             method,
             arguments,
-        )
+        )?;
+        if answer.len() > QUERY_ANSWER_BYTES_MAX {
+            return Err(QueryError::Internal(format!(
+                "the answer has {} bytes; at most {QUERY_ANSWER_BYTES_MAX} are served",
+                answer.len()
+            )));
+        }
+        Ok(answer)
     }
 }
 
@@ -305,6 +312,15 @@ impl Dispatcher {
             .node_service_key
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
+    }
+
+    /// Each runtime's id and monitoring counters (node-local).
+    pub fn runtime_metrics(&self) -> Vec<(u32, wasmvisor_runtime::RuntimeMetrics)> {
+        self.core
+            .runtimes
+            .iter()
+            .map(|(id, runtime)| (*id, runtime.metrics()))
+            .collect()
     }
 
     /// Takes the transactions services asked this node to broadcast.

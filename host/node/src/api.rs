@@ -233,7 +233,7 @@ async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuer
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let signed = body_bytes(&headers, &body, "tx_body")?;
     // A transaction another validator relayed is not relayed again.
-    let relayed = headers.contains_key(crate::engine::gossip::RELAYED_HEADER);
+    let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
     let hash = blocking(move || {
         if relayed {
             node.submit(&signed)

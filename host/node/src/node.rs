@@ -18,7 +18,9 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
-use wasmvisor_storage::{Hash, RocksDatabase};
+use wasmvisor_storage::Hash;
+#[cfg(feature = "rocksdb")]
+use wasmvisor_storage::RocksDatabase;
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::{Mode, NodeConfig};
@@ -182,7 +184,7 @@ pub struct Node {
     runtimes: Vec<Arc<dyn Runtime>>,
     /// Relays admitted transactions to the other validators (set when the
     /// node runs with the consensus engine).
-    gossip: std::sync::OnceLock<crate::engine::gossip::Gossip>,
+    gossip: std::sync::OnceLock<crate::gossip::Gossip>,
 }
 
 fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
@@ -241,6 +243,7 @@ fn genesis_config(
 impl Node {
     /// Opens the node's chain: genesis on an empty data directory, else a
     /// restart from the stored state.
+    #[cfg(feature = "rocksdb")]
     pub fn open(config: NodeConfig) -> Result<Arc<Self>, StartError> {
         // Before anything is created: a node that cannot have its system
         // services leaves no trace.
@@ -431,7 +434,7 @@ impl Node {
     }
 
     /// Sets the relay of admitted transactions (once, before serving).
-    pub fn set_gossip(&self, gossip: crate::engine::gossip::Gossip) {
+    pub fn set_gossip(&self, gossip: crate::gossip::Gossip) {
         let _ = self.gossip.set(gossip);
     }
 
@@ -686,6 +689,7 @@ impl Node {
     /// (the same configuration and keys) and checks that each block comes
     /// out the same ([`wasmvisor_blockchain::replay`]). The node must not be
     /// running: RocksDB admits one process.
+    #[cfg(feature = "rocksdb")]
     pub fn replay_stored_chain(config: NodeConfig) -> Result<wasmvisor_blockchain::ReplayReport, String> {
         let keys_path = config.data_dir.join(KEYS_FILE);
         let database_path = config.data_dir.join(DATABASE_DIR);

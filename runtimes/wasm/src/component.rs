@@ -121,7 +121,8 @@ pub struct CallOutcome<T> {
     pub result: Result<T, ExecutionError>,
     /// The call's environment, handed back (with its storage).
     pub env: CallEnv,
-    /// Fuel the call burned.
+    /// Fuel the call burned itself: its instructions and host calls (the
+    /// services it called count theirs).
     pub fuel_consumed: u64,
 }
 
@@ -372,6 +373,7 @@ impl WasmService {
             env,
             limiter,
             fuel: HostFuel::default(),
+            nested_fuel: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -400,7 +402,7 @@ impl WasmService {
         CallOutcome {
             result,
             env: state.env,
-            fuel_consumed: fuel.saturating_sub(left),
+            fuel_consumed: fuel.saturating_sub(left).saturating_sub(state.nested_fuel),
         }
     }
 }

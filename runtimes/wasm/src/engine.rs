@@ -1,12 +1,12 @@
 //! The wasmtime engine, configured so that every node computes the same
 //! result for the same call.
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OperatorCost, PoolingAllocationConfig};
 
 use crate::WasmError;
 use crate::limits::{
     CORE_INSTANCES_PER_CALL_ITEMS_MAX, GUEST_MEMORY_BYTES_MAX, GUEST_STACK_BYTES_MAX, GUEST_TABLE_ITEMS_MAX,
-    INSTANCES_LIVE_ITEMS_MAX,
+    INSTANCES_LIVE_ITEMS_MAX, MEMORY_COPY_BYTE_FUEL,
 };
 
 /// Bytes of a pooled linear memory reset in place (not unmapped) after a
@@ -65,6 +65,13 @@ fn deterministic_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
+    // Bulk memory operations cost fuel per byte they move, as the limits
+    // state (wasmtime's own default, set here so it cannot change under us).
+    let mut cost = OperatorCost::new();
+    cost.variable.memory_copy_per_byte = MEMORY_COPY_BYTE_FUEL as u8;
+    cost.variable.memory_fill_per_byte = MEMORY_COPY_BYTE_FUEL as u8;
+    cost.variable.memory_init_per_byte = MEMORY_COPY_BYTE_FUEL as u8;
+    config.operator_cost(cost);
     config.cranelift_nan_canonicalization(true);
     // Threads cannot be enabled: wasmtime is built without its `threads`
     // feature (see the workspace Cargo.toml).

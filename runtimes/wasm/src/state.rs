@@ -130,6 +130,9 @@ pub struct HostState {
     pub(crate) env: CallEnv,
     pub(crate) limiter: CallLimiter,
     pub(crate) fuel: HostFuel,
+    /// Fuel the services this call called burned (part of what the call
+    /// was charged, but their work, not its own).
+    pub(crate) nested_fuel: u64,
 }
 
 /// The fuel of the host call in progress: what the guest had when it

@@ -2,4 +2,5 @@
 
 mod architecture;
 mod guide;
+mod limits;
 mod scenario;

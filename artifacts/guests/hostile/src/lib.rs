@@ -28,6 +28,9 @@
 //! - 17: range bomb: read the map `wide` from its start, again and again
 //! - 18: add `n` small entries to the map `many` (argument: n as u32 LE)
 //! - 19: clear the map `many`
+//! - 20: call itself `k` times, one after the other, with method 6 and `n`
+//!   (arguments: k as u32 LE, then n as u64 LE); a callee's failure is its
+//!   own
 //!
 //! Constructor and resume trap when their parameters are `trap`; the query
 //! `trap` traps; the query `call-out` tries a call (refused in queries) and
@@ -191,6 +194,17 @@ impl Service for Hostile {
             }
             18 => fill(&Map::new("many"), count(&call)?, 8),
             19 => Map::<u64, RawBytes>::new("many").clear(),
+            20 => {
+                let (k, n) = call
+                    .arguments
+                    .split_at_checked(4)
+                    .ok_or_else(|| common_error(CommonError::MalformedArguments, "k (u32) and n (u64) expected"))?;
+                let k = u32::from_le_bytes(k.try_into().map_err(|_| call.no_such_method())?);
+                for _ in 0..k {
+                    calls::call(context::instance().id, "", 6, n)?;
+                }
+                Ok(())
+            }
             _ => Err(call.no_such_method()),
         }
     }

@@ -7,4 +7,5 @@ pub mod instantiate;
 pub mod limits;
 pub mod network;
 pub mod storage;
+pub mod supervisor;
 pub mod tps;

@@ -18,7 +18,8 @@
 //! dropped when the height ends.
 
 pub mod codec;
-pub mod gossip;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -183,20 +184,7 @@ pub fn start(
         .await
         .map_err(|error| format!("cannot start the consensus engine: {error:#}"))
     })?;
-    let mut app = App {
-        node,
-        signer,
-        verifier,
-        address,
-        timeouts,
-        height: Height(0),
-        validator_set: None,
-        executed: HashMap::new(),
-        values: Vec::new(),
-        future_parts: std::collections::VecDeque::new(),
-        committed: false,
-        streams: 0,
-    };
+    let mut app = App::new(node, signer, timeouts);
     let app = std::thread::Builder::new()
         .name("consensus".into())
         .spawn(move || app.run(channels))
@@ -250,6 +238,25 @@ struct App {
 }
 
 impl App {
+    fn new(node: Arc<Node>, signer: ConsensusSigner, timeouts: LinearTimeouts) -> Self {
+        let verifier = signer.verifier().clone();
+        let address = Address(signer.public_key().as_bytes().to_owned());
+        Self {
+            node,
+            signer,
+            verifier,
+            address,
+            timeouts,
+            height: Height(0),
+            validator_set: None,
+            executed: HashMap::new(),
+            values: Vec::new(),
+            future_parts: std::collections::VecDeque::new(),
+            committed: false,
+            streams: 0,
+        }
+    }
+
     fn run(&mut self, mut channels: Channels<Ctx>) {
         // Ends when the engine stops (its side of the channel closes).
         while let Some(message) = channels.consensus.blocking_recv() {

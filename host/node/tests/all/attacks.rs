@@ -15,7 +15,7 @@ use wasmvisor_proto::supervisor::{DeployRequest, DeployState, DeployStatus};
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::CallInfo;
 
-use crate::support::{RunningNode, answer, chain_id, get, post, wait_for, write_config};
+use crate::support::{RunningNode, answer, chain_id, get, outcome, post, submit, wait_for, write_config};
 
 /// The token system service's instance id.
 const COINS: u32 = 1;
@@ -47,24 +47,6 @@ fn of_size(chain: &[u8; 32], seed: u8, instance_id: u32, size: usize) -> Vec<u8>
             std::cmp::Ordering::Less => length += size - signed.len(),
         }
     }
-}
-
-fn submit(node: &RunningNode, signed: Vec<u8>) -> (u16, Value) {
-    post(
-        &format!("{}/api/explorer/v1/transactions", node.public),
-        "application/octet-stream",
-        signed,
-    )
-}
-
-/// Waits until the transaction is in a block: its status answer.
-fn outcome(node: &RunningNode, hash: &str) -> Value {
-    let mut answer = Value::Null;
-    wait_for("the transaction's block", || {
-        answer = get(&format!("{}/api/explorer/v1/transactions?hash={hash}", node.public)).1;
-        answer["status"] == "committed" || answer["status"] == "failed"
-    });
-    answer
 }
 
 fn coins_and_hostile_node(dir: &std::path::Path) -> RunningNode {
@@ -346,9 +328,9 @@ fn a_flood_of_the_largest_transactions(suite: &mut Suite) {
     );
 }
 
-/// Clients that send a request's head byte by byte, and one that sends a
-/// body slowly, hold a connection no longer than the time limits; the API
-/// answers others meanwhile.
+/// Clients that send part of a request's head and stall, and one that sends a body a
+/// byte a second, hold a connection no longer than the time limits (the
+/// head's, then 408 for the request); the API answers others meanwhile.
 fn slow_clients(suite: &mut Suite) {
     let address = suite.node.public.trim_start_matches("http://").to_owned();
     let mut slow: Vec<TcpStream> = (0..32)
@@ -360,6 +342,38 @@ fn slow_clients(suite: &mut Suite) {
             stream
         })
         .collect();
+    // One client sends its head at once and its body a byte a second: the
+    // request is answered 408 once it has taken the request time limit.
+    let trickle = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            stream
+                .write_all(
+                    b"POST /api/explorer/v1/transactions HTTP/1.1\r\nHost: x\r\n\
+                      Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n",
+                )
+                .unwrap();
+            stream.set_read_timeout(Some(Duration::from_millis(1_000))).unwrap();
+            let start = Instant::now();
+            let mut answer = Vec::new();
+            while start.elapsed() < Duration::from_millis(wasmvisor_limits::HTTP_REQUEST_TIMEOUT_MS + 10_000) {
+                if stream.write_all(b"x").is_err() {
+                    break;
+                }
+                let mut buffer = [0u8; 512];
+                match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => answer.extend_from_slice(&buffer[..read]),
+                    Err(_) => {}
+                }
+                if !answer.is_empty() {
+                    break;
+                }
+            }
+            (String::from_utf8_lossy(&answer).into_owned(), start.elapsed())
+        })
+    };
     // The API answers meanwhile, and blocks go on.
     suite.honest_transaction_commits();
     let limit = Duration::from_millis(wasmvisor_limits::HTTP_HEADER_TIMEOUT_MS);
@@ -380,6 +394,12 @@ fn slow_clients(suite: &mut Suite) {
         }
         assert!(closed, "a slow client's connection stayed open");
     }
+    let (answer, elapsed) = trickle.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a slow body was answered {answer:?} after {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_millis(wasmvisor_limits::HTTP_REQUEST_TIMEOUT_MS + 5_000));
 }
 
 /// More connections at once than the API serves: the node holds them in
@@ -431,7 +451,7 @@ fn the_standing_attack_suite() {
         "a flood of the largest transactions",
         a_flood_of_the_largest_transactions,
     );
-    suite.attack("slow clients (heads byte by byte)", slow_clients);
+    suite.attack("slow clients (stalled heads, a body a byte a second)", slow_clients);
     suite.attack("more connections than the API serves", many_concurrent_clients);
     suite.attack("a nested-call fuel bomb (depth x fan-out)", |suite| {
         suite.hostile_attack_ends_with(13, 8u32.to_le_bytes().to_vec(), "Runtime(0)");

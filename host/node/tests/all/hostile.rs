@@ -11,28 +11,9 @@ use wasmvisor_proto::supervisor::{ConfigChange, ConfigPropose, StopService, conf
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::CallInfo;
 
-use crate::support::{RunningNode, agent, chain_id, get, post, wait_for, write_config};
+use crate::support::{RunningNode, agent, chain_id, get, outcome, post, submit, wait_for, write_config};
 
 const COINS: u32 = 1;
-
-/// Submits signed bytes: the status and the answer.
-fn submit(node: &RunningNode, signed: Vec<u8>) -> (u16, Value) {
-    post(
-        &format!("{}/api/explorer/v1/transactions", node.public),
-        "application/octet-stream",
-        signed,
-    )
-}
-
-/// Waits until the transaction is in a block: its status answer.
-fn outcome(node: &RunningNode, hash: &str) -> Value {
-    let mut answer = Value::Null;
-    wait_for("the transaction's block", || {
-        answer = get(&format!("{}/api/explorer/v1/transactions?hash={hash}", node.public)).1;
-        answer["status"] == "committed" || answer["status"] == "failed"
-    });
-    answer
-}
 
 fn wallet(node: &RunningNode, key: &SigningKey, name: &str) -> Vec<u8> {
     wasmvisor_blockchain::sign(

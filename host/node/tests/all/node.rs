@@ -817,3 +817,38 @@ fn a_one_validator_network_runs_by_itself() {
     });
     node.stop();
 }
+
+#[test]
+fn reads_and_queries_answer_while_a_block_holds_the_chain() {
+    use std::sync::mpsc;
+    let node = std::sync::Arc::new(wasmvisor_node::testing::InProcessNode::new().unwrap());
+    let (held, chain_held) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let holder = {
+        let node = std::sync::Arc::clone(node.node());
+        std::thread::spawn(move || {
+            node.with_chain(|_| {
+                held.send(()).unwrap();
+                released.recv().unwrap();
+            })
+        })
+    };
+    chain_held.recv().unwrap();
+    // While the chain is held (as a block being executed holds it), the
+    // reads of the API and a service's query are answered.
+    let (answered, answers) = mpsc::channel();
+    let reader = {
+        let node = std::sync::Arc::clone(&node);
+        std::thread::spawn(move || {
+            let info = node.get_public("/api/system/v1/info").0;
+            let blocks = node.get_public("/api/explorer/v1/blocks?count=1").0;
+            let query = node.get_public("/api/services/supervisor/validator-count").0;
+            answered.send((info, blocks, query)).unwrap();
+        })
+    };
+    let statuses = answers.recv_timeout(std::time::Duration::from_secs(30));
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    reader.join().unwrap();
+    assert_eq!(statuses, Ok((200, 200, 200)), "reads waited for the chain");
+}

@@ -155,3 +155,24 @@ pub fn wasmvisor(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Submits signed transaction bytes to the public API: the status and the
+/// answer.
+pub fn submit(node: &RunningNode, signed: Vec<u8>) -> (u16, Value) {
+    post(
+        &format!("{}/api/explorer/v1/transactions", node.public),
+        "application/octet-stream",
+        signed,
+    )
+}
+
+/// Waits until the transaction is in a block (committed or failed): its
+/// status answer.
+pub fn outcome(node: &RunningNode, hash: &str) -> Value {
+    let mut answer = Value::Null;
+    wait_for("the transaction's block", || {
+        answer = get(&format!("{}/api/explorer/v1/transactions?hash={hash}", node.public)).1;
+        answer["status"] == "committed" || answer["status"] == "failed"
+    });
+    answer
+}

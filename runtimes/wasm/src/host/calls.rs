@@ -65,6 +65,7 @@ impl HostState {
         let result = work(self);
         let burned = before.saturating_sub(meter.fuel_remaining());
         self.fuel.charged = self.fuel.charged.saturating_add(burned);
+        self.nested_fuel = self.nested_fuel.saturating_add(burned);
         result
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::support::{block, spec};
 use wasmvisor_artifacts::{HOSTILE, TOKEN};
-use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Transaction};
+use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transaction};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::Meter;
@@ -26,44 +26,64 @@ fn chain() -> Dispatcher {
     chain_with_fuel(0)
 }
 
-/// A chain whose consensus configuration sets `fuel` per call (0: the
-/// runtime's default).
+/// A chain whose consensus configuration sets `fuel` per transaction (0:
+/// the default), with the token and the hostile guest.
 fn chain_with_fuel(fuel: u64) -> Dispatcher {
-    let runtime: Arc<dyn Runtime> = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());
-    let mut dispatcher = Dispatcher::new(Arc::new(wasmvisor_storage::MemoryDatabase::new()), vec![runtime]);
+    chain_of(fuel, true).0
+}
+
+/// A chain with `fuel` per transaction, and its wasm runtime (for the fuel
+/// it reports having burned), with the hostile guest only.
+fn chain_and_runtime(fuel: u64) -> (Dispatcher, Arc<WasmRuntime>) {
+    chain_of(fuel, false)
+}
+
+fn chain_of(fuel: u64, with_token: bool) -> (Dispatcher, Arc<WasmRuntime>) {
+    let runtime = Arc::new(WasmRuntime::new(WasmRuntimeConfig::default()).unwrap());
+    let mut dispatcher = Dispatcher::new(
+        Arc::new(wasmvisor_storage::MemoryDatabase::new()),
+        vec![Arc::clone(&runtime) as Arc<dyn Runtime>],
+    );
     let token = ArtifactId::new(runtime_id::WASM, "wasmvisor.token", "1.0.0").unwrap();
     let hostile = ArtifactId::new(runtime_id::WASM, "test.hostile", "1.0.0").unwrap();
+    let mut artifacts = vec![(hostile.clone(), spec(HOSTILE.bytes))];
+    let mut instances = vec![(
+        InstanceSpec {
+            id: HOSTILE_ID,
+            name: "hostile".into(),
+            artifact: hostile,
+        },
+        vec![],
+    )];
+    if with_token {
+        artifacts.push((token.clone(), spec(TOKEN.bytes)));
+        instances.push((
+            InstanceSpec {
+                id: TOKEN_ID,
+                name: "token".into(),
+                artifact: token,
+            },
+            TokenConfig { issue_max: 0 }.encode_to_vec(),
+        ));
+    }
     dispatcher
         .genesis(GenesisConfig {
             consensus: wasmvisor_proto::blockchain::ConsensusConfig {
                 fuel_per_transaction_max: fuel,
                 ..Default::default()
             },
-            artifacts: vec![
-                (token.clone(), spec(TOKEN.bytes)),
-                (hostile.clone(), spec(HOSTILE.bytes)),
-            ],
-            instances: vec![
-                (
-                    InstanceSpec {
-                        id: TOKEN_ID,
-                        name: "token".into(),
-                        artifact: token,
-                    },
-                    TokenConfig { issue_max: 0 }.encode_to_vec(),
-                ),
-                (
-                    InstanceSpec {
-                        id: HOSTILE_ID,
-                        name: "hostile".into(),
-                        artifact: hostile,
-                    },
-                    vec![],
-                ),
-            ],
+            artifacts,
+            instances,
         })
         .unwrap();
-    dispatcher
+    (dispatcher, runtime)
+}
+
+/// The fuel one block of `transactions` burned in `runtime`'s guests.
+fn fuel_of(chain: &mut Dispatcher, runtime: &WasmRuntime, transactions: &[Transaction]) -> (u64, CommittedBlock) {
+    let before = runtime.metrics().fuel_consumed;
+    let committed = block(chain, transactions);
+    (runtime.metrics().fuel_consumed - before, committed)
 }
 
 fn transaction(instance_id: u32, method_id: u32, arguments: Vec<u8>, seed: u8) -> Transaction {
@@ -305,4 +325,103 @@ fn the_fuel_allowance_comes_from_the_consensus_configuration() {
         0u64.to_le_bytes(),
         "rolled back"
     );
+}
+
+/// Arguments of hostile method 20: `k` sequential nested calls of the
+/// counter workload with `n` increments each.
+fn nested_workload(k: u32, n: u64) -> Vec<u8> {
+    [&k.to_le_bytes()[..], &n.to_le_bytes()].concat()
+}
+
+#[test]
+fn nested_calls_run_on_what_their_transaction_has_left() {
+    // What one nested workload burns, with fuel to spare.
+    let (mut roomy, runtime) = chain_and_runtime(1_000_000_000);
+    let (one, committed) = fuel_of(
+        &mut roomy,
+        &runtime,
+        &[transaction(HOSTILE_ID, 20, nested_workload(1, 200), 1)],
+    );
+    assert!(committed.errors.is_empty(), "{:?}", committed.errors);
+    let (two, committed) = fuel_of(
+        &mut roomy,
+        &runtime,
+        &[transaction(HOSTILE_ID, 20, nested_workload(2, 200), 2)],
+    );
+    assert!(committed.errors.is_empty(), "{:?}", committed.errors);
+    assert!(two > one, "two callees burn more than one: {two} vs {one}");
+
+    // A transaction with fuel for one workload and a half: one nested
+    // workload fits; two do not, although each alone would — the callees
+    // share what the transaction has, they do not each get a fresh allowance.
+    let (mut tight, _) = chain_and_runtime(one * 3 / 2);
+    let committed = block(&mut tight, &[transaction(HOSTILE_ID, 20, nested_workload(1, 200), 1)]);
+    assert!(committed.errors.is_empty(), "{:?}", committed.errors);
+    let committed = block(&mut tight, &[transaction(HOSTILE_ID, 20, nested_workload(2, 200), 2)]);
+    assert_eq!(
+        committed.errors[&CallLocation::Transaction(0)].kind,
+        runtime_code(RuntimeErrorCode::FuelExhausted)
+    );
+    assert_eq!(
+        tight.query("hostile", "counter", &[]).unwrap(),
+        200u64.to_le_bytes(),
+        "the failed transaction's writes were rolled back, nested ones included"
+    );
+}
+
+#[test]
+fn host_calls_cost_fuel_by_the_bytes_they_write() {
+    let (mut chain, runtime) = chain_and_runtime(0);
+    let fill = |count: u32, seed| transaction(HOSTILE_ID, 16, count.to_le_bytes().to_vec(), seed);
+    let (one, _) = fuel_of(&mut chain, &runtime, &[fill(1, 1)]);
+    let (three, _) = fuel_of(&mut chain, &runtime, &[fill(3, 2)]);
+    // Each entry is a key of 8 bytes and a value of 64 KiB.
+    let per_entry = (three - one) / 2;
+    let written = wasmvisor_limits::WRITE_BYTE_FUEL * (8 + (64 << 10)) + wasmvisor_limits::HOST_CALL_FUEL;
+    assert!(
+        per_entry >= written,
+        "an entry of 64 KiB cost {per_entry} fuel; its write alone costs {written}"
+    );
+}
+
+#[test]
+fn budget_attacks_end_with_their_codes_and_the_chain_goes_on() {
+    let (mut chain, _) = chain_and_runtime(0);
+    let attack = |chain: &mut Dispatcher, method: u32, arguments: Vec<u8>, seed: u8| {
+        let committed = block(chain, &[transaction(HOSTILE_ID, method, arguments, seed)]);
+        committed
+            .errors
+            .get(&CallLocation::Transaction(0))
+            .map(|error| error.kind)
+    };
+    let fuel = Some(runtime_code(RuntimeErrorCode::FuelExhausted));
+    let write_budget = Some(ErrorKind::Core(wasmvisor_runtime::CoreError::WriteBudgetExceeded as u8));
+    assert_eq!(
+        attack(&mut chain, 13, 8u32.to_le_bytes().to_vec(), 1),
+        fuel,
+        "nested-call bomb"
+    );
+    assert_eq!(attack(&mut chain, 14, Vec::new(), 2), fuel, "host-call loop");
+    assert_eq!(attack(&mut chain, 15, Vec::new(), 3), write_budget, "write bomb");
+    assert_eq!(
+        attack(&mut chain, 16, 200u32.to_le_bytes().to_vec(), 4),
+        None,
+        "filling `wide`"
+    );
+    assert_eq!(attack(&mut chain, 17, Vec::new(), 5), fuel, "range bomb");
+    for seed in 6..10 {
+        assert_eq!(
+            attack(&mut chain, 18, 15_000u32.to_le_bytes().to_vec(), seed),
+            None,
+            "filling `many`"
+        );
+    }
+    assert_eq!(
+        attack(&mut chain, 19, Vec::new(), 10),
+        write_budget,
+        "clear of a large index"
+    );
+    // Every attack was rolled back, and the chain goes on.
+    assert_eq!(attack(&mut chain, 6, 3u64.to_le_bytes().to_vec(), 11), None);
+    assert_eq!(chain.query("hostile", "counter", &[]).unwrap(), 3u64.to_le_bytes());
 }

@@ -1,0 +1,173 @@
+//! What a peer can make the engine's application keep: floods of proposal
+//! parts for later heights and of bogus synced blocks, driven through the
+//! same handlers the engine calls for messages from the network (on a node
+//! in memory, one of four validators whose keys the test holds).
+
+use std::sync::Arc;
+
+use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
+use malachitebft_app_channel::app::types::core::{Context as _, Round};
+use wasmvisor_consensus::{Address, Block, ConsensusSigner, Height, Proposal, ProposalPart, WasmvisorContext};
+use wasmvisor_limits::{FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX, MIB};
+use wasmvisor_storage::MemoryDatabase;
+
+use super::{App, block_bytes, timeouts};
+use crate::config::{ConsensusSettings, NodeConfig};
+use crate::node::{Node, NodeKeys};
+use crate::requests::ValidatorSpec;
+
+/// The four validators' keys; the node runs as the first.
+fn keys() -> Vec<NodeKeys> {
+    (1u8..=4)
+        .map(|seed| NodeKeys {
+            consensus: ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+            service: ed25519_dalek::SigningKey::from_bytes(&[seed + 100; 32]),
+        })
+        .collect()
+}
+
+fn app() -> (App, Vec<ConsensusSigner>) {
+    let keys = keys();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::development(dir.path().to_owned());
+    config.genesis_validators = keys
+        .iter()
+        .map(|keys| ValidatorSpec {
+            consensus_key: hex::encode(keys.consensus.verifying_key().to_bytes()),
+            service_key: hex::encode(keys.service.verifying_key().to_bytes()),
+        })
+        .collect();
+    let node = Node::open_with(config, keys[0].clone(), Arc::new(MemoryDatabase::new())).unwrap();
+    let chain_id = node.with_chain(|chain| chain.chain_id());
+    let signers: Vec<ConsensusSigner> = keys
+        .iter()
+        .map(|keys| ConsensusSigner::new(keys.consensus.to_bytes(), chain_id))
+        .collect();
+    let settings = ConsensusSettings {
+        listen_address: "127.0.0.1:1".parse().unwrap(),
+        peers: Vec::new(),
+        propose_timeout_ms: 1_000,
+        vote_timeout_ms: 1_000,
+    };
+    let mut app = App::new(node, signers[0].clone(), timeouts(&settings));
+    app.height_params(Height(1)).unwrap();
+    (app, signers)
+}
+
+/// The signer of the proposer of (`height`, `round`) under the app's set.
+fn proposer<'a>(app: &App, signers: &'a [ConsensusSigner], height: Height, round: Round) -> &'a ConsensusSigner {
+    let set = app.validator_set.as_ref().unwrap();
+    let expected = WasmvisorContext.select_proposer(set, height, round);
+    signers
+        .iter()
+        .find(|signer| Address(signer.public_key().as_bytes().to_owned()) == expected.address)
+        .unwrap()
+}
+
+fn part(signer: &ConsensusSigner, height: Height, round: Round, transaction_bytes: usize) -> ProposalPart {
+    signer.sign_proposal_part(Proposal {
+        height,
+        round,
+        value: Block {
+            header: vec![round.as_i64() as u8; 8],
+            transactions: vec![vec![0x5a; transaction_bytes]],
+        },
+        pol_round: Round::Nil,
+        validator: Address(signer.public_key().as_bytes().to_owned()),
+    })
+}
+
+#[test]
+fn parts_of_later_heights_are_kept_only_when_signed_by_their_proposer_and_within_bounds() {
+    let (mut app, signers) = app();
+    let next = Height(2);
+    // Unsigned, forged or from a validator not proposing that round: none kept.
+    let round = Round::new(0);
+    let right = proposer(&app, &signers, next, round);
+    let wrong = signers
+        .iter()
+        .find(|signer| signer.public_key() != right.public_key())
+        .unwrap();
+    assert!(app.received_part(part(wrong, next, round, 10)).is_none());
+    let mut forged = part(right, next, round, 10);
+    forged.proposal.value.header[0] ^= 1;
+    assert!(app.received_part(forged).is_none());
+    // Heights past the next are not kept either, even when well signed.
+    let far = Height(1_000);
+    let far_part = part(proposer(&app, &signers, far, round), far, round, 10);
+    assert!(app.received_part(far_part).is_none());
+    assert!(app.future_parts.is_empty(), "nothing unverified or far is kept");
+
+    // A flood of well-signed parts of the next height: at most the count
+    // and the bytes, the newest kept.
+    let size = 5 * MIB;
+    for round in 0..200u32 {
+        let round = Round::new(round);
+        let signer = proposer(&app, &signers, next, round);
+        assert!(app.received_part(part(signer, next, round, size)).is_none());
+        let bytes: usize = app
+            .future_parts
+            .iter()
+            .map(|part| block_bytes(&part.proposal.value))
+            .sum();
+        assert!(app.future_parts.len() <= FUTURE_PARTS_ITEMS_MAX);
+        assert!(bytes <= FUTURE_PARTS_BYTES_MAX, "{bytes} bytes kept");
+    }
+    assert_eq!(
+        app.future_parts.len(),
+        FUTURE_PARTS_ITEMS_MAX.min(FUTURE_PARTS_BYTES_MAX / (size + 8))
+    );
+    assert_eq!(app.future_parts.back().unwrap().proposal.round, Round::new(199));
+}
+
+#[test]
+fn a_proposer_equivocating_in_a_round_gets_one_block_executed() {
+    let (mut app, signers) = app();
+    let height = Height(1);
+    let round = Round::new(0);
+    let signer = proposer(&app, &signers, height, round);
+    let first = app.received_part(part(signer, height, round, 10));
+    assert!(first.is_some());
+    for other in 0..50usize {
+        let part = part(signer, height, round, 20 + other);
+        assert!(
+            app.received_part(part).is_none(),
+            "a second block of the round is ignored"
+        );
+    }
+    assert_eq!(app.values.len(), 1);
+    assert!(app.executed.len() <= 1);
+}
+
+#[test]
+fn bogus_synced_blocks_are_refused() {
+    let (mut app, signers) = app();
+    let height = Height(1);
+    let proposer = Address(signers[1].public_key().as_bytes().to_owned());
+    // Bytes that are not a block: the peer is at fault.
+    let truncated = vec![0x0a, 0xff, 0xff, 0x0f];
+    let oversized = vec![0u8; wasmvisor_limits::CONSENSUS_MESSAGE_BYTES_MAX + 1];
+    for garbage in [vec![0xff; 64], truncated, oversized] {
+        assert!(matches!(
+            app.synced(height, Round::new(0), proposer, &garbage),
+            SyncedValueOutcome::PeerFault
+        ));
+    }
+    // Blocks that decode but are not this chain's next (empty, or made up):
+    // invalid, nothing executed is kept, nothing committed.
+    let made_up = Block {
+        header: vec![1; 40],
+        transactions: vec![vec![2; 100]],
+    };
+    for bytes in [Vec::new(), wasmvisor_consensus::codec::encode_block(&made_up)] {
+        match app.synced(height, Round::new(0), proposer, &bytes) {
+            SyncedValueOutcome::Verdict(value) => assert_eq!(
+                value.validity,
+                malachitebft_app_channel::app::types::core::Validity::Invalid
+            ),
+            _ => panic!("a verdict on a decoded block"),
+        }
+    }
+    assert!(app.executed.is_empty());
+    assert_eq!(app.node.height().unwrap(), 0);
+}
