@@ -284,9 +284,14 @@ impl ListProof {
             None => return Err(ProofError::Malformed("a non-empty list needs a tree")),
             Some(tree) => self.node_hash(tree, list_height(self.len), 0, &mut items)?,
         };
-        let expected: Vec<u64> = (self.from..self.to).collect();
-        let got: Vec<u64> = items.iter().map(|(position, _)| *position).collect();
-        if expected != got {
+        // The range's bounds come from whoever sent the proof: compare the
+        // opened positions with it without allocating from it.
+        let exactly_the_range = items.len() as u64 == self.to - self.from
+            && items
+                .iter()
+                .zip(self.from..)
+                .all(|((position, _), expected)| *position == expected);
+        if !exactly_the_range {
             return Err(ProofError::WrongSubject("the proof does not open exactly the range"));
         }
         let list_root = if self.len == 0 {
@@ -323,13 +328,19 @@ impl ListProof {
                 if height == 0 {
                     return Err(ProofError::Malformed("a branch at the leaves"));
                 }
-                let right_exists = 2 * index + 1 < list_level_count(self.len, height - 1);
+                let left_index = index
+                    .checked_mul(2)
+                    .ok_or(ProofError::Malformed("a position past the tree"))?;
+                let right_index = left_index
+                    .checked_add(1)
+                    .ok_or(ProofError::Malformed("a position past the tree"))?;
+                let right_exists = right_index < list_level_count(self.len, height - 1);
                 if right_exists != right.is_some() {
                     return Err(ProofError::Malformed("the branch's shape does not fit the length"));
                 }
-                let left_hash = self.node_hash(left, height - 1, 2 * index, items)?;
+                let left_hash = self.node_hash(left, height - 1, left_index, items)?;
                 let right_hash = match right {
-                    Some(right) => Some(self.node_hash(right, height - 1, 2 * index + 1, items)?),
+                    Some(right) => Some(self.node_hash(right, height - 1, right_index, items)?),
                     None => None,
                 };
                 Ok(list_branch_hash(&left_hash, right_hash.as_ref()))

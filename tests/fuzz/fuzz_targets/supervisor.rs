@@ -78,6 +78,7 @@ impl Change {
                 transactions_per_block_max: per_block,
                 block_interval_ms: interval,
                 transaction_size_max: size,
+                fuel_per_query_max: fuel / 4,
             }),
             Change::Service { instance_id, params } => Kind::Service(ServiceConfig {
                 instance_id: u32::from(instance_id % 4),

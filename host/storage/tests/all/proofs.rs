@@ -187,6 +187,14 @@ fn tampered_list_proofs_are_rejected() {
     truncated.tree = None;
     assert!(truncated.verify(&root).is_err(), "tree removed");
 
+    // A range and length of the largest values claimed by a hostile server:
+    // refused at once, with nothing allocated from them.
+    let mut huge = honest.clone();
+    huge.len = u64::MAX;
+    huge.from = 0;
+    huge.to = u64::MAX;
+    assert!(huge.verify(&root).is_err(), "a range of 2^64 positions");
+
     let mut other_root = root;
     other_root[31] ^= 1;
     assert_eq!(honest.verify(&other_root).unwrap_err(), ProofError::RootMismatch);
