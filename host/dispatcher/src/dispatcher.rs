@@ -314,15 +314,6 @@ impl Dispatcher {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
     }
 
-    /// Each runtime's id and monitoring counters (node-local).
-    pub fn runtime_metrics(&self) -> Vec<(u32, wasmvisor_runtime::RuntimeMetrics)> {
-        self.core
-            .runtimes
-            .iter()
-            .map(|(id, runtime)| (*id, runtime.metrics()))
-            .collect()
-    }
-
     /// Takes the transactions services asked this node to broadcast.
     pub fn take_broadcasts(&self) -> Vec<Broadcast> {
         std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))

@@ -377,11 +377,6 @@ impl TestKit {
         self.commit_block(&transactions, false)
     }
 
-    /// Each runtime's id and monitoring counters (fuel burned, calls).
-    pub fn runtime_metrics(&self) -> Vec<(u32, wasmvisor_runtime::RuntimeMetrics)> {
-        self.chain().dispatcher().runtime_metrics()
-    }
-
     /// Number of transactions waiting in the pool.
     pub fn pool_len(&self) -> usize {
         self.pool.len()

@@ -1,7 +1,8 @@
 //! `supervisor`: the supervisor's per-block work as the history of deploy
 //! requests grows.
 //!
-//! One validator in simple mode, in memory (the testkit). First `past`
+//! One validator in simple mode: a `Node` on RocksDB (the development
+//! configuration, in a temporary directory). First `past`
 //! deploy requests (10, 100 and 1,000), 16 per block (what one
 //! after-commit may act on), each with a
 //! spec of [`SPEC_BYTES`] bytes that is no component: every validator's
@@ -9,17 +10,18 @@
 //! request ends Failed — a history entry like any other. Then
 //! [`MEASURED_BLOCKS`] empty blocks, in which the supervisor's hooks are the
 //! only guest work: the fuel they burn per block (the wasm runtime's own
-//! count) and the median wall time of a block (execute and commit).
+//! count) and the median wall time of a block (`Node::produce_block`:
+//! execute, commit with a synced write, after-commit).
 //! Flat figures across `past` mean a block's work does not grow with the
 //! history.
 
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
+use wasmvisor_node::{Node, NodeConfig};
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::{DeployRequest, DeployStatus, SupervisorMode};
-use wasmvisor_runtime::{CallInfo, SUPERVISOR_INSTANCE_ID, runtime_id};
-use wasmvisor_testkit::governance::{chain, deploy_state};
+use wasmvisor_proto::supervisor::{DeployRequest, DeployState, DeployStatus};
+use wasmvisor_runtime::runtime_id;
 
 use crate::report::{Figure, median, note};
 
@@ -48,61 +50,69 @@ fn request(index: usize, deadline_height: u64) -> DeployRequest {
     }
 }
 
-fn wasm_fuel(testkit: &wasmvisor_testkit::TestKit) -> u64 {
-    testkit
-        .runtime_metrics()
+fn wasm_fuel(node: &Node) -> u64 {
+    node.runtime_metrics()
         .iter()
-        .filter(|(id, _)| *id == runtime_id::WASM)
+        .filter(|(name, _)| *name == "wasm")
         .map(|(_, metrics)| metrics.fuel_consumed)
         .sum()
 }
 
+fn status(node: &Node, request: &DeployRequest) -> anyhow::Result<i32> {
+    let answer = node
+        .reader()
+        .query("supervisor", "deploy-status", &request.encode_to_vec())
+        .map_err(|error| anyhow::anyhow!("deploy-status: {error}"))?;
+    Ok(DeployState::decode(answer.as_slice())?.status)
+}
+
 fn history(past: usize) -> anyhow::Result<()> {
-    let mut testkit = chain(1, SupervisorMode::Simple);
+    let dir = tempfile::tempdir()?;
+    let node =
+        Node::open(NodeConfig::development(dir.path().to_owned())).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let block = |node: &Node| {
+        node.produce_block()
+            .map_err(|error| anyhow::anyhow!("a block: {error}"))
+    };
     let requests: Vec<DeployRequest> = (0..past).map(|index| request(index, 1_000_000)).collect();
     for batch in requests.chunks(REQUESTS_PER_BLOCK) {
-        let signed = batch
-            .iter()
-            .map(|request| {
-                let call = CallInfo {
-                    instance_id: SUPERVISOR_INSTANCE_ID,
-                    method_id: 0,
-                };
-                testkit.sign_as_validator(0, call, request.encode_to_vec())
-            })
-            .collect();
-        testkit.create_block_with(signed);
+        for request in batch {
+            node.submit_to_supervisor(0, request.encode_to_vec())
+                .context("a deploy request")?;
+        }
+        block(&node)?;
         // The local deploys fail, the reports come in after-commit.
-        let ended = |testkit: &wasmvisor_testkit::TestKit| {
-            batch
-                .iter()
-                .all(|request| deploy_state(testkit, request).status != DeployStatus::DeployPending as i32)
-        };
         let mut blocks = 0;
-        while !ended(&testkit) {
+        while batch
+            .iter()
+            .map(|request| status(&node, request))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .contains(&(DeployStatus::DeployPending as i32))
+        {
             if blocks == BLOCKS_PER_BATCH_MAX {
                 bail!("a batch of deploy requests did not end in {BLOCKS_PER_BATCH_MAX} blocks");
             }
-            testkit.create_block();
+            block(&node)?;
             blocks += 1;
         }
     }
-    let failed = requests
-        .iter()
-        .filter(|request| deploy_state(&testkit, request).status == DeployStatus::DeployFailed as i32)
-        .count();
+    let mut failed = 0;
+    for request in &requests {
+        failed += usize::from(status(&node, request)? == DeployStatus::DeployFailed as i32);
+    }
     if failed != past {
         bail!("{failed} of {past} past requests ended Failed");
     }
     let mut fuel = Vec::new();
     let mut seconds = Vec::new();
     for _ in 0..MEASURED_BLOCKS {
-        let before = wasm_fuel(&testkit);
+        let before = wasm_fuel(&node);
         let start = Instant::now();
-        testkit.create_block();
+        block(&node)?;
         seconds.push(start.elapsed().as_secs_f64());
-        fuel.push((wasm_fuel(&testkit) - before) as f64);
+        fuel.push((wasm_fuel(&node) - before) as f64);
     }
+    node.shutdown();
     let fuel = median(&fuel);
     let block_ms = median(&seconds) * 1e3;
     note(format!(
