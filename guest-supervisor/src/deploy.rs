@@ -16,7 +16,7 @@
 //!   it, pieces), as a `u64` (high and low 32 bits).
 
 use prost::Message;
-use wasmvisor_limits::{DEPLOY_SPEC_BYTES_MAX, SPEC_CHUNK_BYTES_MAX};
+use wasmvisor_limits::{DEPLOY_SPEC_BYTES_MAX, SPEC_CHUNK_BYTES_MAX, SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX};
 use wasmvisor_proto::supervisor::{DeployRequest, DeployResult, DeployState, DeployStatus, Empty, deploy_result};
 use wasmvisor_sdk::{CommonError, ExecutionError, ProofMap, RawBytes, common_error, context};
 
@@ -214,12 +214,13 @@ pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
     deploys().put(&key, &state)
 }
 
-/// The pending requests, as (deadline, key), oldest deadline first; with
-/// `before`, only those whose deadline is below it.
+/// Up to [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests, as
+/// (deadline, key), oldest deadline first; with `before`, only those whose
+/// deadline is below it.
 fn pending(before: Option<u64>) -> Result<Vec<(u64, [u8; 32])>, ExecutionError> {
     let to = before.map(|height| height.to_be_bytes().to_vec());
     Ok(pending_deploys()
-        .range(None, to.as_ref())?
+        .first(None, to.as_ref(), SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX as u32)?
         .into_iter()
         .filter_map(|(key, _)| {
             let deadline = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
@@ -229,7 +230,8 @@ fn pending(before: Option<u64>) -> Result<Vec<(u64, [u8; 32])>, ExecutionError> 
 }
 
 /// Before each block's transactions: pending deploys past their deadline
-/// time out. Reads only those.
+/// time out — at most [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] per block,
+/// the oldest first. Reads only those.
 pub fn expire() -> Result<(), ExecutionError> {
     for (_, key) in pending(Some(context::height()))? {
         if let Some(mut state) = deploys().get(&key)? {
@@ -241,7 +243,8 @@ pub fn expire() -> Result<(), ExecutionError> {
 
 /// After each block, on a validator: deploy approved artifacts locally and
 /// report the outcome (identical reports are the same transaction, which
-/// the node's pool drops when repeated). Reads only pending requests.
+/// the node's pool drops when repeated). Reads only pending requests, at
+/// most [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] of them.
 pub fn after_commit() {
     let Some(me) = validators::node_index() else { return };
     let Ok(pending) = pending(None) else { return };

@@ -630,6 +630,7 @@ impl LifecycleControl for Core {
         fork: &mut Fork,
         new_artifact: &ArtifactId,
         instance_name: &str,
+        meter: &Meter,
     ) -> Result<MigrationKind, ExecutionError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         // The supervisor cannot stop itself: it upgrades while Active, by
@@ -671,7 +672,7 @@ impl LifecycleControl for Core {
         self.wait_deployed(new_artifact, &artifact_spec)?;
         let kind = self
             .runtime(new_artifact.runtime_id)?
-            .migrate(new_artifact, &data_version)?;
+            .migrate(new_artifact, &data_version, meter)?;
         match kind {
             MigrationKind::FastForward if supervisor => {
                 state.spec.artifact = new_artifact.clone();

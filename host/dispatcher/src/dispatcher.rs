@@ -538,7 +538,7 @@ impl Dispatcher {
 
         for spec in &active {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
-            meter_writes(&mut fork);
+            meter_hook_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
             let result = runtime.before_transactions(context);
             settle(
@@ -560,7 +560,7 @@ impl Dispatcher {
         }
         for spec in &active {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
-            meter_writes(&mut fork);
+            meter_hook_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
             let result = runtime.before_commit(context);
             settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result);
@@ -775,10 +775,17 @@ impl Dispatcher {
     }
 }
 
-/// Starts metering the writes of one top-level call of a block: what a
+/// Starts metering the writes of one transaction of a block: what a
 /// transaction may write, within what the block may.
 fn meter_writes(fork: &mut Fork) {
     fork.meter_writes(WriteLimits::TRANSACTION, WriteLimits::BLOCK);
+}
+
+/// Starts metering the writes of a block hook: what one call may write,
+/// whatever the block's transactions spent (their writes cannot keep a
+/// service's hooks — the supervisor's enactment among them — from running).
+fn meter_hook_writes(fork: &mut Fork) {
+    fork.meter_writes(WriteLimits::TRANSACTION, WriteLimits::UNLIMITED);
 }
 
 /// Ends a call's checkpoint (and the metering of its writes): its changes
@@ -794,7 +801,7 @@ fn settle(
         Ok(()) => fork.flush(),
         Err(error) => {
             fork.rollback();
-            errors.insert(location, error);
+            errors.insert(location, error.bounded());
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -259,10 +259,21 @@ fn query_error(error: QueryError) -> ApiError {
     }
 }
 
+/// Runs a service's query on a blocking thread, at most
+/// `QUERIES_CONCURRENT_ITEMS_MAX` at once (each holds a guest instance and
+/// its memory until it ends, whether or not its client still waits).
 async fn run_query(node: Arc<Node>, service: String, method: String, arguments: Vec<u8>) -> ApiResult {
-    let answer = blocking(move || node.reader().query(&service, &method, &arguments))
-        .await?
-        .map_err(query_error)?;
+    let permit = Arc::clone(node.query_permits())
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the node is stopping"))?;
+    let answer = blocking(move || {
+        let answer = node.reader().query(&service, &method, &arguments);
+        drop(permit);
+        answer
+    })
+    .await?
+    .map_err(query_error)?;
     Ok(Json(json!({ "answer": hex::encode(answer) })))
 }
 
@@ -580,14 +591,14 @@ async fn fallback() -> ApiError {
 
 /// The public API (bounded: see [`crate::http`]).
 pub fn public_router(node: Arc<Node>) -> Router {
-    let gate = crate::http::large_body_gate();
+    let gate = crate::http::LargeBodyGate::new();
     let router = Router::new()
         .route("/api/system/v1/info", get(info))
         .route("/api/explorer/v1/blocks", get(blocks_list))
         .route("/api/explorer/v1/block", get(block))
         .route(
             "/api/explorer/v1/transactions",
-            crate::http::large_bodies(get(transaction).post(submit), &gate),
+            get(transaction).merge(crate::http::large_bodies(post(submit), &gate)),
         )
         .route("/api/system/v1/services", get(services))
         .route("/api/proofs/v1/{kind}", get(proof))
@@ -620,12 +631,12 @@ async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, 
 /// configured.
 pub fn private_router(node: Arc<Node>) -> Router {
     let token: Option<Arc<str>> = node.config().private_api_token.as_deref().map(Arc::from);
-    let gate = crate::http::large_body_gate();
+    let gate = crate::http::LargeBodyGate::new();
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route(
             "/api/services/supervisor/{action}",
-            crate::http::large_bodies(get(private_supervisor_query).post(supervisor_action), &gate),
+            get(private_supervisor_query).merge(crate::http::large_bodies(post(supervisor_action), &gate)),
         )
         .fallback(fallback);
     crate::http::bounded(router)

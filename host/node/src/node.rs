@@ -185,6 +185,9 @@ pub struct Node {
     /// Relays admitted transactions to the other validators (set when the
     /// node runs with the consensus engine).
     gossip: std::sync::OnceLock<crate::gossip::Gossip>,
+    /// Permits of the read queries running at once
+    /// ([`wasmvisor_limits::QUERIES_CONCURRENT_ITEMS_MAX`]).
+    query_permits: Arc<tokio::sync::Semaphore>,
 }
 
 fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
@@ -323,6 +326,9 @@ impl Node {
             reconciler: Mutex::new(Reconciler::new(system_services)),
             runtimes,
             gossip: std::sync::OnceLock::new(),
+            query_permits: Arc::new(tokio::sync::Semaphore::new(
+                wasmvisor_limits::QUERIES_CONCURRENT_ITEMS_MAX,
+            )),
         }))
     }
 
@@ -338,6 +344,12 @@ impl Node {
 
     fn mempool(&self) -> MutexGuard<'_, Mempool> {
         self.mempool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The permits a read query takes while it runs (the API holds one per
+    /// query, so at most `QUERIES_CONCURRENT_ITEMS_MAX` run at once).
+    pub fn query_permits(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.query_permits
     }
 
     /// Reads of the latest committed chain that never wait for a block.

@@ -71,12 +71,14 @@ pub enum StorageError {
         /// The budget.
         max: usize,
     },
-    /// A bounded operation (a clear) would touch more keys than it was
-    /// allowed; it stopped before going past them.
-    #[error("the operation would touch more than {max} keys")]
-    TooManyItems {
-        /// The bound it was given.
-        max: usize,
+    /// A bounded read (a range, a clear) would examine more entries or
+    /// bytes than its [`crate::ScanLimit`]; it stopped before going past.
+    #[error("the read would examine more than {items_max} entries or {bytes_max} bytes")]
+    ScanLimitExceeded {
+        /// The entries it could examine.
+        items_max: u64,
+        /// The bytes it could examine.
+        bytes_max: u64,
     },
 }
 

@@ -25,6 +25,12 @@ impl WriteLimits {
         bytes_max: wasmvisor_limits::TRANSACTION_WRITE_BYTES_MAX,
         items_max: wasmvisor_limits::TRANSACTION_WRITE_ITEMS_MAX,
     };
+    /// No limit (the block's budget as the block's own hooks see it: they
+    /// must run whatever transactions wrote).
+    pub const UNLIMITED: Self = Self {
+        bytes_max: usize::MAX,
+        items_max: usize::MAX,
+    };
     /// What all calls of one block may write.
     pub const BLOCK: Self = Self {
         bytes_max: wasmvisor_limits::BLOCK_WRITE_BYTES_MAX,
@@ -74,6 +80,76 @@ struct WriteMeter {
     block_limits: WriteLimits,
     call: WriteUsage,
     block: WriteUsage,
+}
+
+/// How much a bounded read may examine: every entry it looks at — those
+/// it answers, and those it passes over (removed in the fork, or shadowed
+/// by the fork's own change) — with their keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanLimit {
+    /// Entries examined.
+    pub items_max: u64,
+    /// Bytes of the keys and values examined.
+    pub bytes_max: u64,
+}
+
+impl ScanLimit {
+    /// No bound (the host's own reads).
+    pub const UNLIMITED: Self = Self {
+        items_max: u64::MAX,
+        bytes_max: u64::MAX,
+    };
+}
+
+/// What a bounded read examined, against its [`ScanLimit`]. A read that
+/// would go past the limit stops before examining more and fails with
+/// [`StorageError::ScanLimitExceeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    limit: ScanLimit,
+    items: u64,
+    bytes: u64,
+}
+
+impl Scan {
+    /// A scan allowed to examine up to `limit`.
+    pub fn new(limit: ScanLimit) -> Self {
+        Self {
+            limit,
+            items: 0,
+            bytes: 0,
+        }
+    }
+
+    /// An unbounded scan.
+    pub fn unlimited() -> Self {
+        Self::new(ScanLimit::UNLIMITED)
+    }
+
+    /// Entries examined so far.
+    pub fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// Bytes (keys and values) examined so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Counts one entry of `bytes` bytes, or refuses it.
+    fn examine(&mut self, bytes: usize) -> Result<(), StorageError> {
+        let items = self.items.saturating_add(1);
+        let bytes = self.bytes.saturating_add(bytes as u64);
+        if items > self.limit.items_max || bytes > self.limit.bytes_max {
+            return Err(StorageError::ScanLimitExceeded {
+                items_max: self.limit.items_max,
+                bytes_max: self.limit.bytes_max,
+            });
+        }
+        self.items = items;
+        self.bytes = bytes;
+        Ok(())
+    }
 }
 
 /// A position in a fork's current checkpoint (see [`Fork::savepoint`]).
@@ -277,7 +353,8 @@ impl Fork {
     /// see). The snapshot is read in pages bounded in items and bytes, so
     /// no more than about one page beyond the answer is ever held. An
     /// answer shorter than `items_max` does not mean the range is
-    /// exhausted; an empty one does.
+    /// exhausted; an empty one does. Every entry examined, answered or
+    /// passed over, counts against `scan`.
     pub(crate) fn range_raw(
         &self,
         from: &[u8],
@@ -285,6 +362,7 @@ impl Fork {
         items_max: usize,
         bytes_max: usize,
         key_prefix_len: usize,
+        scan: &mut Scan,
     ) -> Result<Entries, StorageError> {
         let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
         let mut overlay = self.overlay.range::<[u8], _>((Bound::Included(from), upper)).peekable();
@@ -311,15 +389,27 @@ impl Fork {
                 },
             };
             let entry = match source {
-                Source::Snapshot => snapshot.take().expect("peeked above"),
+                Source::Snapshot => {
+                    let entry = snapshot.take().expect("peeked above");
+                    scan.examine(entry.0.len() + entry.1.len())?;
+                    entry
+                }
                 Source::Overlay | Source::ShadowingOverlay => {
-                    if source == Source::ShadowingOverlay {
-                        snapshot.advance();
+                    if source == Source::ShadowingOverlay
+                        && let Some((key, value)) = snapshot.take()
+                    {
+                        scan.examine(key.len() + value.len())?;
                     }
                     let (key, change) = overlay.next().expect("peeked above");
                     match change {
-                        Change::Put(value) => (key.clone(), value.clone()),
-                        Change::Delete => continue,
+                        Change::Put(value) => {
+                            scan.examine(key.len() + value.len())?;
+                            (key.clone(), value.clone())
+                        }
+                        Change::Delete => {
+                            scan.examine(key.len())?;
+                            continue;
+                        }
                     }
                 }
             };
@@ -337,7 +427,7 @@ impl Fork {
     pub(crate) fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut keys = Vec::new();
         let mut cursor = prefix.to_vec();
-        while let Some(page) = self.prefix_page(prefix, &mut cursor)? {
+        while let Some(page) = self.prefix_page(prefix, &mut cursor, &mut Scan::unlimited())? {
             keys.extend(page.into_iter().map(|(key, _)| key));
         }
         Ok(keys)
@@ -346,7 +436,12 @@ impl Fork {
     /// The next page of entries starting with `prefix` from `cursor`
     /// (moved past the page), bounded like a snapshot page; `None` once
     /// there are no more.
-    pub(crate) fn prefix_page(&self, prefix: &[u8], cursor: &mut Vec<u8>) -> Result<Option<Entries>, StorageError> {
+    pub(crate) fn prefix_page(
+        &self,
+        prefix: &[u8],
+        cursor: &mut Vec<u8>,
+        scan: &mut Scan,
+    ) -> Result<Option<Entries>, StorageError> {
         let end = prefix_end(prefix);
         let page = self.range_raw(
             cursor,
@@ -354,6 +449,7 @@ impl Fork {
             SNAPSHOT_PAGE_ITEMS_MAX,
             SNAPSHOT_PAGE_BYTES_MAX,
             0,
+            scan,
         )?;
         let Some((last, _)) = page.last() else {
             return Ok(None);
@@ -432,11 +528,6 @@ impl<'a> SnapshotPages<'a> {
     /// Takes the peeked entry.
     fn take(&mut self) -> Option<Entry> {
         self.peeked.take()
-    }
-
-    /// Skips the peeked entry.
-    fn advance(&mut self) {
-        self.peeked = None;
     }
 }
 

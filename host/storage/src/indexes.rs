@@ -7,7 +7,7 @@
 use crate::address::{IndexAddress, IndexKind, SUBSPACE_DATA, SUBSPACE_NODES, SUBSPACE_STATE};
 use crate::backend::Entries;
 use crate::error::StorageError;
-use crate::fork::{Fork, prefix_end};
+use crate::fork::{Fork, Scan, prefix_end};
 use crate::hash::{Hash, entry_hash, hash_bytes};
 use crate::limits::{KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX};
 use crate::list_tree::ListTree;
@@ -132,6 +132,7 @@ impl IndexCore {
         to: Option<&[u8]>,
         items_max: usize,
         bytes_max: usize,
+        scan: &mut Scan,
     ) -> Result<Entries, StorageError> {
         let data_prefix = self.subspace(SUBSPACE_DATA);
         let lower = self.data_key(from.unwrap_or_default());
@@ -145,6 +146,7 @@ impl IndexCore {
             items_max.min(RANGE_ITEMS_MAX),
             bytes_max.min(RANGE_BYTES_MAX),
             data_prefix.len(),
+            scan,
         )?;
         Ok(entries
             .into_iter()
@@ -152,20 +154,17 @@ impl IndexCore {
             .collect())
     }
 
-    /// Removes every key of the index (data, tree nodes, length) — at most
-    /// `items_max` of them, else [`StorageError::TooManyItems`] once it
-    /// would go past them — and keeps the binding. Answers the keys
-    /// removed. Keys are read a bounded page at a time, and each removal is
-    /// metered as a write.
-    fn clear(&self, fork: &mut Fork, items_max: usize) -> Result<usize, StorageError> {
+    /// Removes every key of the index (data, tree nodes, length) and keeps
+    /// the binding; answers the keys removed. Keys are read a bounded page
+    /// at a time, every entry read counts against `scan` (so a clear of an
+    /// index larger than `scan` allows fails before going past it), and
+    /// each removal is metered as a write.
+    fn clear(&self, fork: &mut Fork, scan: &mut Scan) -> Result<usize, StorageError> {
         self.bind(fork)?;
         let mut removed = 0usize;
         let mut cursor = self.prefix.clone();
-        while let Some(page) = fork.prefix_page(&self.prefix, &mut cursor)? {
+        while let Some(page) = fork.prefix_page(&self.prefix, &mut cursor, scan)? {
             for (key, _) in page {
-                if removed == items_max {
-                    return Err(StorageError::TooManyItems { max: items_max });
-                }
                 Self::charge_write(fork, &key, &[])?;
                 fork.delete_raw(key);
                 removed += 1;
@@ -312,31 +311,35 @@ impl<'a> MapIndex<'a> {
     /// not mean the range is exhausted: go on after its last key until an
     /// answer is empty.
     pub fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>, items_max: usize) -> Result<Entries, StorageError> {
-        self.core.data_range(self.fork, from, to, items_max, RANGE_BYTES_MAX)
+        let mut scan = Scan::unlimited();
+        self.core
+            .data_range(self.fork, from, to, items_max, RANGE_BYTES_MAX, &mut scan)
     }
 
-    /// [`MapIndex::range`] with a tighter bound on bytes.
-    pub fn range_bounded(
+    /// [`MapIndex::range`] with a tighter bound on bytes, examining no more
+    /// than `scan` allows (entries passed over count too: removed in the
+    /// fork, or shadowed by its changes).
+    pub fn range_scanned(
         &self,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
         items_max: usize,
         bytes_max: usize,
+        scan: &mut Scan,
     ) -> Result<Entries, StorageError> {
-        self.core.data_range(self.fork, from, to, items_max, bytes_max)
+        self.core.data_range(self.fork, from, to, items_max, bytes_max, scan)
     }
 
     /// Removes every key.
     pub fn clear(&mut self) -> Result<(), StorageError> {
-        self.core.clear(self.fork, usize::MAX).map(drop)
+        self.core.clear(self.fork, &mut Scan::unlimited()).map(drop)
     }
 
-    /// Removes every key if that touches at most `items_max` stored keys
-    /// (tree nodes included), else fails with
-    /// [`StorageError::TooManyItems`] having read no more than a page past
-    /// them; answers the keys removed.
-    pub fn clear_bounded(&mut self, items_max: usize) -> Result<usize, StorageError> {
-        self.core.clear(self.fork, items_max)
+    /// Removes every key, reading no more stored entries (tree nodes
+    /// included) than `scan` allows, else failing with
+    /// [`StorageError::ScanLimitExceeded`]; answers the keys removed.
+    pub fn clear_scanned(&mut self, scan: &mut Scan) -> Result<usize, StorageError> {
+        self.core.clear(self.fork, scan)
     }
 
     /// The root of the map's tree (`ProofMap` only).
@@ -410,16 +413,18 @@ impl<'a> ListIndex<'a> {
     /// [`RANGE_BYTES_MAX`] bytes, the first item always (see
     /// [`MapIndex::range`]).
     pub fn range(&self, from: u64, to: Option<u64>, items_max: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
-        self.range_bounded(from, to, items_max, RANGE_BYTES_MAX)
+        self.range_scanned(from, to, items_max, RANGE_BYTES_MAX, &mut Scan::unlimited())
     }
 
-    /// [`ListIndex::range`] with a tighter bound on bytes.
-    pub fn range_bounded(
+    /// [`ListIndex::range`] with a tighter bound on bytes, examining no
+    /// more than `scan` allows (see [`MapIndex::range_scanned`]).
+    pub fn range_scanned(
         &self,
         from: u64,
         to: Option<u64>,
         items_max: usize,
         bytes_max: usize,
+        scan: &mut Scan,
     ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
         let to_key = to.map(u64::to_be_bytes);
         let entries = self.core.data_range(
@@ -428,6 +433,7 @@ impl<'a> ListIndex<'a> {
             to_key.as_ref().map(|key| &key[..]),
             items_max,
             bytes_max,
+            scan,
         )?;
         entries
             .into_iter()
@@ -442,13 +448,13 @@ impl<'a> ListIndex<'a> {
 
     /// Removes every item.
     pub fn clear(&mut self) -> Result<(), StorageError> {
-        self.core.clear(self.fork, usize::MAX).map(drop)
+        self.core.clear(self.fork, &mut Scan::unlimited()).map(drop)
     }
 
-    /// Removes every item if that touches at most `items_max` stored keys
-    /// (see [`MapIndex::clear_bounded`]).
-    pub fn clear_bounded(&mut self, items_max: usize) -> Result<usize, StorageError> {
-        self.core.clear(self.fork, items_max)
+    /// Removes every item, reading no more than `scan` allows (see
+    /// [`MapIndex::clear_scanned`]).
+    pub fn clear_scanned(&mut self, scan: &mut Scan) -> Result<usize, StorageError> {
+        self.core.clear(self.fork, scan)
     }
 
     /// The root of the list's tree (`ProofList` only).

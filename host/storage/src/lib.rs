@@ -40,7 +40,7 @@ pub use address::{IndexAddress, IndexKind, Namespace};
 pub use backend::{Change, Database, Entries, Patch, Snapshot};
 pub use error::StorageError;
 pub use faulty::{FaultMode, FaultyDatabase};
-pub use fork::{Fork, Savepoint, WriteLimits, WriteUsage};
+pub use fork::{Fork, Savepoint, Scan, ScanLimit, WriteLimits, WriteUsage};
 pub use hash::Hash;
 pub use indexes::{EntryIndex, ListIndex, MapIndex};
 pub use list_tree::list_root_from_scratch;

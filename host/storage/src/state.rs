@@ -95,7 +95,7 @@ impl Fork {
         let prefix = namespace.metadata_prefix();
         let mut indexes = Vec::new();
         let mut cursor = prefix.clone();
-        while let Some(page) = self.prefix_page(&prefix, &mut cursor)? {
+        while let Some(page) = self.prefix_page(&prefix, &mut cursor, &mut crate::fork::Scan::unlimited())? {
             for (key, value) in page {
                 let address = IndexAddress::from_bytes(&key[1..])?;
                 let kind = match value.as_slice() {

@@ -70,6 +70,21 @@ impl ExecutionError {
     pub fn service(code: u8, description: impl Into<String>) -> Self {
         Self::new(ErrorKind::Service(code), description)
     }
+
+    /// The error with its description cut to
+    /// [`wasmvisor_limits::ERROR_DESCRIPTION_BYTES_MAX`] bytes (at a
+    /// character boundary): what the host keeps and records of it.
+    pub fn bounded(mut self) -> Self {
+        let max = wasmvisor_limits::ERROR_DESCRIPTION_BYTES_MAX;
+        if self.description.len() > max {
+            let mut end = max;
+            while !self.description.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.description.truncate(end);
+        }
+        self
+    }
 }
 
 /// Errors any service may return.

@@ -136,11 +136,14 @@ pub trait LifecycleControl: Send + Sync {
     /// Starts migrating a Stopped or Frozen instance to `new_artifact`: a
     /// fast-forward swaps the artifact; a data migration makes the instance
     /// Migrating (its script writes to the `Migration(id)` namespace).
+    /// The new artifact's answer (its `plan-migration`) runs on what is
+    /// left of the supervisor's `meter`.
     fn initiate_migration(
         &self,
         fork: &mut Fork,
         new_artifact: &ArtifactId,
         instance_name: &str,
+        meter: &Meter,
     ) -> Result<MigrationKind, ExecutionError>;
     /// Records the agreed state hash of a Migrating instance's data.
     fn commit_migration(
@@ -452,13 +455,15 @@ pub trait Runtime: Send + Sync {
 
     /// How data of `data_version` can become data of `new_artifact` (an
     /// artifact of this runtime): fast-forward, a data migration, or
-    /// NoMigration (core 12) if this artifact cannot take it over.
+    /// NoMigration (core 12) if this artifact cannot take it over. Guest
+    /// code asked runs on `meter` (the supervisor transaction's).
     fn migrate(
         &self,
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
+        meter: &Meter,
     ) -> Result<MigrationKind, ExecutionError> {
-        let _ = data_version;
+        let _ = (data_version, meter);
         Err(crate::CoreError::NoMigration.with_description(format!("{new_artifact} supports no migration")))
     }
 

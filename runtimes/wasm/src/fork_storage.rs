@@ -53,10 +53,9 @@ fn refuse(node_failure: &NodeFailure, error: StoreError) -> StorageFault {
             let error = wasmvisor_runtime::write_budget_error(&error).expect("a write budget error");
             return StorageFault::Trap(crate::host::to_guest_error(error));
         }
-        StoreError::TooManyItems { .. } => {
+        StoreError::ScanLimitExceeded { .. } => {
             return StorageFault::Trap(
-                RuntimeErrorCode::FuelExhausted
-                    .error("fuel exhausted: the clear would remove more keys than it pays for"),
+                RuntimeErrorCode::FuelExhausted.error("fuel exhausted: the read would examine more than it pays for"),
             );
         }
         node_local => {
@@ -191,6 +190,7 @@ impl InstanceStorage for ForkStorage {
         from: Option<&[u8]>,
         to: Option<&[u8]>,
         limit: RangeLimit,
+        scan: &mut wasmvisor_storage::Scan,
     ) -> Result<Entries, StorageFault> {
         let (opened, failure) = self.open(index)?;
         match opened {
@@ -203,13 +203,13 @@ impl InstanceStorage for ForkStorage {
                     .collect())
             }
             Opened::Map(map) => map
-                .range_bounded(from, to, limit.items_max, limit.bytes_max)
+                .range_scanned(from, to, limit.items_max, limit.bytes_max, scan)
                 .map_err(|error| refuse(&failure, error)),
             Opened::List(list) => {
                 let from = from.map(position).transpose()?.unwrap_or(0);
                 let to = to.map(position).transpose()?;
                 let items = list
-                    .range_bounded(from, to, limit.items_max, limit.bytes_max)
+                    .range_scanned(from, to, limit.items_max, limit.bytes_max, scan)
                     .map_err(|error| refuse(&failure, error))?;
                 Ok(items
                     .into_iter()
@@ -219,12 +219,12 @@ impl InstanceStorage for ForkStorage {
         }
     }
 
-    fn clear(&mut self, index: &IndexRef, items_max: usize) -> Result<usize, StorageFault> {
+    fn clear(&mut self, index: &IndexRef, scan: &mut wasmvisor_storage::Scan) -> Result<usize, StorageFault> {
         let (opened, failure) = self.open(index)?;
         let result = match opened {
             Opened::Entry(mut entry) => entry.remove().map(usize::from),
-            Opened::Map(mut map) => map.clear_bounded(items_max),
-            Opened::List(mut list) => list.clear_bounded(items_max),
+            Opened::Map(mut map) => map.clear_scanned(scan),
+            Opened::List(mut list) => list.clear_scanned(scan),
         };
         result.map_err(|error| refuse(&failure, error))
     }

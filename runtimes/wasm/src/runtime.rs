@@ -214,6 +214,8 @@ fn to_binding_caller(caller: &Caller) -> bindings::Caller {
     }
 }
 
+/// A guest's error as the host keeps it (its description cut to the
+/// limit: a service chooses it, and it is recorded with the block).
 fn from_binding_error(error: bindings::ExecutionError) -> ExecutionError {
     let kind = match error.kind {
         bindings::ErrorKind::Unexpected => CoreKind::Unexpected,
@@ -222,7 +224,7 @@ fn from_binding_error(error: bindings::ExecutionError) -> ExecutionError {
         bindings::ErrorKind::Runtime => CoreKind::Runtime(error.code),
         bindings::ErrorKind::Service => CoreKind::Service(error.code),
     };
-    ExecutionError::new(kind, error.description)
+    ExecutionError::new(kind, error.description).bounded()
 }
 
 impl WasmRuntime {
@@ -402,6 +404,7 @@ impl Runtime for WasmRuntime {
         &self,
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
+        meter: &Meter,
     ) -> Result<MigrationKind, ExecutionError> {
         let instance = InstanceSpec {
             id: u32::MAX,
@@ -415,7 +418,10 @@ impl Runtime for WasmRuntime {
             &Caller::Blockchain,
             0,
             StorageAccess::ReadOnly,
-            Capabilities::none(FUEL_PER_TRANSACTION_DEFAULT),
+            Capabilities {
+                meter: meter.clone(),
+                ..Capabilities::none(0)
+            },
             |service, env| service.plan_migration(env, &data_version.to_string()),
         )?;
         match plan {
@@ -511,12 +517,14 @@ impl Runtime for WasmRuntime {
             capabilities,
             |service, env| service.query(env, method, arguments),
         );
+        // A guest's messages are cut like error descriptions.
+        let cut = |message: String| ExecutionError::new(CoreKind::Unexpected, message).bounded().description;
         match answer {
             Err(error) => Err(QueryError::Internal(error.description)),
             Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(bindings::QueryError::NotFound(message))) => Err(QueryError::NotFound(message)),
-            Ok(Err(bindings::QueryError::BadRequest(message))) => Err(QueryError::BadRequest(message)),
-            Ok(Err(bindings::QueryError::Internal(message))) => Err(QueryError::Internal(message)),
+            Ok(Err(bindings::QueryError::NotFound(message))) => Err(QueryError::NotFound(cut(message))),
+            Ok(Err(bindings::QueryError::BadRequest(message))) => Err(QueryError::BadRequest(cut(message))),
+            Ok(Err(bindings::QueryError::Internal(message))) => Err(QueryError::Internal(cut(message))),
         }
     }
 

@@ -49,19 +49,21 @@ pub trait InstanceStorage: Send {
     fn push(&mut self, index: &IndexRef, value: &[u8]) -> Result<u64, StorageFault>;
     /// Number of items in the index.
     fn len(&mut self, index: &IndexRef) -> Result<u64, StorageFault>;
-    /// Entries with `from <= key < to` within `limit`; an answer shorter
-    /// than the limit's items does not mean the range is exhausted.
+    /// Entries with `from <= key < to` within `limit`, examining no more
+    /// than `scan` allows; an answer shorter than the limit's items does
+    /// not mean the range is exhausted.
     fn range(
         &mut self,
         index: &IndexRef,
         from: Option<&[u8]>,
         to: Option<&[u8]>,
         limit: RangeLimit,
+        scan: &mut wasmvisor_storage::Scan,
     ) -> Result<Entries, StorageFault>;
-    /// Removes every item of the index if that touches at most
-    /// `items_max` stored keys (else fails having removed nothing that
-    /// stays: the call ends); answers the keys removed.
-    fn clear(&mut self, index: &IndexRef, items_max: usize) -> Result<usize, StorageFault>;
+    /// Removes every item of the index, reading no more stored entries
+    /// than `scan` allows (else the call ends, and its removals with it);
+    /// answers the keys removed.
+    fn clear(&mut self, index: &IndexRef, scan: &mut wasmvisor_storage::Scan) -> Result<usize, StorageFault>;
 
     /// The fork behind this storage, if it is fork-backed (cross-service
     /// calls run on it).

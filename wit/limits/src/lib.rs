@@ -82,11 +82,24 @@ pub const CALL_DEPTH_MAX: u32 = 16;
 pub const AFTER_COMMIT_REQUESTS_ITEMS_MAX: usize = 16;
 /// Largest argument of one broadcast transaction, in bytes.
 pub const BROADCAST_ARGUMENTS_BYTES_MAX: usize = MIB;
+/// Longest description of an execution error the host keeps (a longer one,
+/// which a service chooses, is cut), in bytes. Descriptions are recorded
+/// with a block's results but never enter its roots.
+pub const ERROR_DESCRIPTION_BYTES_MAX: usize = KIB;
+/// Read queries a node runs at once (each holds a guest instance and up to
+/// one guest's memory); more wait their turn.
+pub const QUERIES_CONCURRENT_ITEMS_MAX: usize = 8;
 
 // A call chain of the deepest nesting, each instance at the memory limit,
 // is what the chain budget bounds: it must allow at least one instance.
 const _: () = assert!(GUEST_MEMORY_BYTES_MAX <= CALL_CHAIN_MEMORY_BYTES_MAX);
 const _: () = assert!(CALL_DEPTH_MAX as usize + 1 < INSTANCES_LIVE_ITEMS_MAX as usize);
+// The pool has room for a block's deepest call chain, an after-commit call
+// and every query at once (and the rest for migration jobs), so queries can
+// never make a block's instantiation fail.
+const _: () = assert!(
+    2 * (CALL_DEPTH_MAX as usize + 1) + 1 + QUERIES_CONCURRENT_ITEMS_MAX <= INSTANCES_LIVE_ITEMS_MAX as usize / 2
+);
 // A range's answer is copied into the guest's memory.
 const _: () = assert!(RANGE_BYTES_MAX <= GUEST_MEMORY_BYTES_MAX / 4);
 
@@ -186,6 +199,9 @@ pub const SPEC_CHUNK_BYTES_MAX: usize = SERVICE_VALUE_BYTES_MAX;
 const _: () = assert!(SPEC_CHUNK_BYTES_MAX <= SERVICE_VALUE_BYTES_MAX);
 /// Pieces of the largest spec.
 pub const SPEC_CHUNKS_ITEMS_MAX: usize = DEPLOY_SPEC_BYTES_MAX.div_ceil(SPEC_CHUNK_BYTES_MAX);
+/// Pending deploy requests the supervisor's hook ends per block (timed
+/// out), and reads per after-commit; the rest wait for the next block.
+pub const SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX: usize = 64;
 /// Guest memory the supervisor needs beside the copies of a deploy request
 /// it holds at once, in bytes (its own state, protobuf decoding).
 pub const SUPERVISOR_WORKING_MEMORY_BYTES_MAX: usize = 16 * MIB;
@@ -204,6 +220,10 @@ const _: () = assert!(3 * DEPLOY_REQUEST_BYTES_MAX + SUPERVISOR_WORKING_MEMORY_B
 const _: () =
     assert!(DEPLOY_SPEC_BYTES_MAX + SPEC_CHUNKS_ITEMS_MAX * (KEY_BYTES_MAX + 64 * KIB) <= TRANSACTION_WRITE_BYTES_MAX);
 const _: () = assert!(SPEC_CHUNKS_ITEMS_MAX <= TRANSACTION_WRITE_ITEMS_MAX);
+// Ending the most pending requests in one hook (each: its pending key, its
+// spec's pieces and user count, its state) fits one call's write budget.
+const _: () =
+    assert!(SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX * (SPEC_CHUNKS_ITEMS_MAX + 3) <= TRANSACTION_WRITE_ITEMS_MAX);
 // The supervisor's work on the largest request — decoding it (a copy),
 // hashing its spec on the host and writing the spec's pieces — with ten
 // million fuel to spare for everything else, fits one transaction.
@@ -316,6 +336,18 @@ pub const EXECUTED_BLOCKS_ITEMS_MAX: usize = 8;
 pub const HEIGHT_VALUES_ITEMS_MAX: usize = 64;
 /// Bytes of those blocks.
 pub const HEIGHT_VALUES_BYTES_MAX: usize = 4 * CONSENSUS_MESSAGE_BYTES_MAX;
+/// Rounds beyond the one a node runs whose proposals it takes (executes
+/// and keeps); later rounds' proposals are ignored, and a node that reaches
+/// such a round without its block gets the decided block from sync.
+pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 2;
+
+// The blocks a node keeps for the round it runs and for every round ahead
+// it takes fit what it keeps per height, so proposals for later rounds
+// (however a proposer spends them) never push out the running round's.
+const _: () =
+    assert!((PROPOSAL_ROUNDS_AHEAD_MAX as usize + 1) * CONSENSUS_MESSAGE_BYTES_MAX <= HEIGHT_VALUES_BYTES_MAX);
+// (The running round and those ahead: PROPOSAL_ROUNDS_AHEAD_MAX + 1 items.)
+const _: () = assert!((PROPOSAL_ROUNDS_AHEAD_MAX as usize) < HEIGHT_VALUES_ITEMS_MAX);
 
 // A block of the most transactions at the most bytes — the largest
 // transaction included — travels in one signed proposal, and in one sync
@@ -356,6 +388,9 @@ pub const HTTP_BODY_BYTES_MAX: usize = 256 * KIB;
 pub const HTTP_CONNECTIONS_ITEMS_MAX: usize = 256;
 /// Requests with a large body one API reads at once.
 pub const HTTP_LARGE_BODIES_ITEMS_MAX: usize = 8;
+/// Of those, from one remote address (loopback is not limited: the node's
+/// own machine, where validators of a test network and local clients run).
+pub const HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX: usize = 2;
 /// Longest a request may take, body included, in milliseconds.
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Longest a client may take to send a request's head, in milliseconds.
@@ -387,6 +422,8 @@ const _: () = assert!(
         <= 256 * MIB
 );
 const _: () = assert!(HTTP_HEADER_TIMEOUT_MS <= HTTP_REQUEST_TIMEOUT_MS);
+// One remote address cannot take every large-body permit.
+const _: () = assert!(HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX < HTTP_LARGE_BODIES_ITEMS_MAX);
 
 /// Every limit above by name, with its value: what documentation (the
 /// limits table of SECURITY.md) is checked against. A test checks that
@@ -420,6 +457,8 @@ pub const ALL: &[(&str, u128)] = &[
         AFTER_COMMIT_REQUESTS_ITEMS_MAX as u128,
     ),
     ("BROADCAST_ARGUMENTS_BYTES_MAX", BROADCAST_ARGUMENTS_BYTES_MAX as u128),
+    ("ERROR_DESCRIPTION_BYTES_MAX", ERROR_DESCRIPTION_BYTES_MAX as u128),
+    ("QUERIES_CONCURRENT_ITEMS_MAX", QUERIES_CONCURRENT_ITEMS_MAX as u128),
     ("FUEL_PER_TRANSACTION_DEFAULT", FUEL_PER_TRANSACTION_DEFAULT as u128),
     ("FUEL_PER_TRANSACTION_MAX", FUEL_PER_TRANSACTION_MAX as u128),
     ("FUEL_PER_QUERY_DEFAULT", FUEL_PER_QUERY_DEFAULT as u128),
@@ -451,6 +490,10 @@ pub const ALL: &[(&str, u128)] = &[
     ("SPEC_CHUNK_BYTES_MAX", SPEC_CHUNK_BYTES_MAX as u128),
     ("SPEC_CHUNKS_ITEMS_MAX", SPEC_CHUNKS_ITEMS_MAX as u128),
     (
+        "SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX",
+        SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX as u128,
+    ),
+    (
         "SUPERVISOR_WORKING_MEMORY_BYTES_MAX",
         SUPERVISOR_WORKING_MEMORY_BYTES_MAX as u128,
     ),
@@ -478,6 +521,7 @@ pub const ALL: &[(&str, u128)] = &[
     ("STREAM_ID_BYTES_MAX", STREAM_ID_BYTES_MAX as u128),
     ("PEER_ID_BYTES_MAX", PEER_ID_BYTES_MAX as u128),
     ("SIGNATURES_ITEMS_MAX", SIGNATURES_ITEMS_MAX as u128),
+    ("PROPOSAL_ROUNDS_AHEAD_MAX", PROPOSAL_ROUNDS_AHEAD_MAX as u128),
     ("FUTURE_PARTS_ITEMS_MAX", FUTURE_PARTS_ITEMS_MAX as u128),
     ("FUTURE_PARTS_BYTES_MAX", FUTURE_PARTS_BYTES_MAX as u128),
     ("EXECUTED_BLOCKS_ITEMS_MAX", EXECUTED_BLOCKS_ITEMS_MAX as u128),
@@ -491,6 +535,10 @@ pub const ALL: &[(&str, u128)] = &[
     ("HTTP_BODY_BYTES_MAX", HTTP_BODY_BYTES_MAX as u128),
     ("HTTP_CONNECTIONS_ITEMS_MAX", HTTP_CONNECTIONS_ITEMS_MAX as u128),
     ("HTTP_LARGE_BODIES_ITEMS_MAX", HTTP_LARGE_BODIES_ITEMS_MAX as u128),
+    (
+        "HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX",
+        HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX as u128,
+    ),
     ("HTTP_REQUEST_TIMEOUT_MS", HTTP_REQUEST_TIMEOUT_MS as u128),
     ("HTTP_HEADER_TIMEOUT_MS", HTTP_HEADER_TIMEOUT_MS as u128),
     ("QUERY_ARGUMENTS_BYTES_MAX", QUERY_ARGUMENTS_BYTES_MAX as u128),

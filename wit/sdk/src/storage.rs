@@ -196,6 +196,19 @@ impl<K: StorageKey, V: StorageValue, const PROOF: bool> MapIndex<K, V, PROOF> {
         self.range(None, None)
     }
 
+    /// At most `count` of the first entries with `from <= key < to`, in key
+    /// order, read with one host call (fewer when the host's byte limit on
+    /// one answer is reached first).
+    pub fn first(&self, from: Option<&K>, to: Option<&K>, count: u32) -> Result<Vec<(K, V)>, ExecutionError> {
+        let from = from.map(StorageKey::to_key);
+        let to = to.map(StorageKey::to_key);
+        self.raw
+            .range(from.as_deref(), to.as_deref(), count)?
+            .into_iter()
+            .map(|(key, value)| Ok((K::from_key(&key)?, V::from_bytes(&value)?)))
+            .collect()
+    }
+
     /// Removes every entry.
     pub fn clear(&self) -> Result<(), ExecutionError> {
         self.raw.clear()

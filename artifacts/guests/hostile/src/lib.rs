@@ -31,10 +31,15 @@
 //! - 20: call itself `k` times, one after the other, with method 6 and `n`
 //!   (arguments: k as u32 LE, then n as u64 LE); a callee's failure is its
 //!   own
+//! - 21: fail with a service error whose description has `n` bytes
+//!   (argument: n as u32 LE)
+//! - 22: remove every entry of the map `wide` (see 16), then read it from
+//!   its start again and again: each read passes over the removed entries
 //!
 //! Constructor and resume trap when their parameters are `trap`; the query
 //! `trap` traps; the query `call-out` tries a call (refused in queries) and
-//! answers the error code.
+//! answers the error code; the query `hog` grows its memory to 48 MiB and
+//! spins until its fuel runs out.
 
 use wasmvisor_sdk::{
     Call, CommonError, Entry, ExecutionError, Map, QueryError, RawBytes, Service, calls, common_error, context,
@@ -205,6 +210,16 @@ impl Service for Hostile {
                 }
                 Ok(())
             }
+            21 => Err(wasmvisor_sdk::service_error(7, "x".repeat(count(&call)? as usize))),
+            22 => {
+                let wide = Map::<u64, RawBytes>::new("wide");
+                for (key, _) in wide.entries()? {
+                    wide.remove(&key)?;
+                }
+                loop {
+                    std::hint::black_box(wide.first(None, None, 1)?);
+                }
+            }
             _ => Err(call.no_such_method()),
         }
     }
@@ -226,6 +241,13 @@ impl Service for Hostile {
     fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
         match method.as_str() {
             "trap" => panic!("trap in a query"),
+            "hog" => {
+                let hoard = std::hint::black_box(vec![1u8; 48 << 20]);
+                let mut spins = 0u64;
+                loop {
+                    spins = std::hint::black_box(spins.wrapping_add(u64::from(hoard[spins as usize % hoard.len()])));
+                }
+            }
             "call-out" => match calls::call(2, "", 0, &[]) {
                 Ok(()) => Ok(Vec::new()),
                 Err(error) => Ok(vec![error.code]),

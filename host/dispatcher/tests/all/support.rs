@@ -116,6 +116,7 @@ impl Runtime for RecordingRuntime {
         &self,
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
+        _meter: &wasmvisor_runtime::Meter,
     ) -> Result<MigrationKind, ExecutionError> {
         match new_artifact.version.major.checked_sub(data_version.major) {
             Some(0) => Ok(MigrationKind::FastForward),
@@ -262,7 +263,7 @@ impl NativeService for TestSupervisor {
             ["register", artifact_text] => lifecycle.register_artifact(fork, &artifact(artifact_text), b"spec"),
             ["unload", artifact_text] => lifecycle.unload_artifact(fork, &artifact(artifact_text)),
             ["migrate", name, artifact_text] => lifecycle
-                .initiate_migration(fork, &artifact(artifact_text), name)
+                .initiate_migration(fork, &artifact(artifact_text), name, &meter)
                 .map(drop),
             ["commit-migration", name, id] => {
                 // Stands for the root every validator reported: the

@@ -62,8 +62,13 @@ type Ctx = WasmvisorContext;
 pub const WAL_DIR: &str = "consensus-wal";
 pub use wasmvisor_limits::{
     CONSENSUS_MESSAGE_BYTES_MAX, EXECUTED_BLOCKS_ITEMS_MAX, FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX,
-    HEIGHT_VALUES_BYTES_MAX, HEIGHT_VALUES_ITEMS_MAX, SYNC_BLOCKS_ITEMS_MAX,
+    HEIGHT_VALUES_BYTES_MAX, HEIGHT_VALUES_ITEMS_MAX, PROPOSAL_ROUNDS_AHEAD_MAX, SYNC_BLOCKS_ITEMS_MAX,
 };
+
+/// Whether `round` is within [`PROPOSAL_ROUNDS_AHEAD_MAX`] of `current`.
+fn round_in_reach(round: Round, current: Round) -> bool {
+    round.as_i64() <= current.as_i64().max(0) + i64::from(PROPOSAL_ROUNDS_AHEAD_MAX)
+}
 
 /// Bytes a block holds in memory (its header and transactions), as the
 /// engine's buffers count them.
@@ -217,6 +222,8 @@ struct App {
     timeouts: LinearTimeouts,
     /// The height consensus runs.
     height: Height,
+    /// The round it runs (the last one started).
+    round: Round,
     validator_set: Option<ValidatorSet>,
     /// Valid blocks of this height executed on a fork, by id: at most
     /// [`EXECUTED_BLOCKS_ITEMS_MAX`] (the lowest round's goes first).
@@ -248,6 +255,7 @@ impl App {
             address,
             timeouts,
             height: Height(0),
+            round: Round::Nil,
             validator_set: None,
             executed: HashMap::new(),
             values: Vec::new(),
@@ -273,6 +281,7 @@ impl App {
         let validator_set = ValidatorSet::from_config(&config).map_err(|error| error.to_string())?;
         self.validator_set = Some(validator_set.clone());
         self.height = height;
+        self.round = Round::Nil;
         self.executed.clear();
         self.values.clear();
         self.committed = false;
@@ -303,6 +312,7 @@ impl App {
                 ..
             } => {
                 tracing::debug!(%height, %round, "round started");
+                self.round = round;
                 let parts = std::mem::take(&mut self.future_parts);
                 for part in parts {
                     if part.proposal.height == self.height {
@@ -481,6 +491,12 @@ impl App {
         if proposal.height < self.height || !self.signed_by_round_proposer(&part) {
             return None;
         }
+        // Rounds far ahead are not taken (a proposer could otherwise fill
+        // the height's memory with its blocks of every round it proposes).
+        if !round_in_reach(proposal.round, self.round) {
+            tracing::debug!(height = %proposal.height, round = %proposal.round, "a proposal for a round not reached yet was ignored");
+            return None;
+        }
         // The same proposal again (gossip may deliver it twice).
         if let Some(known) = self
             .values
@@ -539,6 +555,7 @@ impl App {
     /// oldest dropped first.
     fn keep_future_part(&mut self, part: ProposalPart) {
         if part.proposal.height.0 != self.height.0.saturating_add(1)
+            || !round_in_reach(part.proposal.round, Round::Nil)
             || block_bytes(&part.proposal.value) > FUTURE_PARTS_BYTES_MAX
             || self.future_parts.contains(&part)
             || !self.signed_by_round_proposer(&part)

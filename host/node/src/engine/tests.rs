@@ -8,7 +8,7 @@ use std::sync::Arc;
 use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
 use malachitebft_app_channel::app::types::core::{Context as _, Round};
 use wasmvisor_consensus::{Address, Block, ConsensusSigner, Height, Proposal, ProposalPart, WasmvisorContext};
-use wasmvisor_limits::{FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX, MIB};
+use wasmvisor_limits::{FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX, MIB, PROPOSAL_ROUNDS_AHEAD_MAX};
 use wasmvisor_storage::MemoryDatabase;
 
 use super::{App, block_bytes, timeouts};
@@ -98,13 +98,25 @@ fn parts_of_later_heights_are_kept_only_when_signed_by_their_proposer_and_within
     assert!(app.received_part(far_part).is_none());
     assert!(app.future_parts.is_empty(), "nothing unverified or far is kept");
 
-    // A flood of well-signed parts of the next height: at most the count
-    // and the bytes, the newest kept.
-    let size = 5 * MIB;
+    // A flood of well-signed parts of the next height for every round:
+    // only rounds within reach are kept.
     for round in 0..200u32 {
         let round = Round::new(round);
         let signer = proposer(&app, &signers, next, round);
-        assert!(app.received_part(part(signer, next, round, size)).is_none());
+        assert!(app.received_part(part(signer, next, round, 10)).is_none());
+    }
+    assert!(
+        app.future_parts
+            .iter()
+            .all(|part| part.proposal.round.as_i64() <= i64::from(PROPOSAL_ROUNDS_AHEAD_MAX)),
+        "rounds out of reach are not kept"
+    );
+    // The proposer of a round within reach signing block after block: at
+    // most the count and the bytes are kept, the newest.
+    let size = 5 * MIB;
+    let signer = proposer(&app, &signers, next, round);
+    for extra in 0..100usize {
+        assert!(app.received_part(part(signer, next, round, size + extra)).is_none());
         let bytes: usize = app
             .future_parts
             .iter()
@@ -115,9 +127,29 @@ fn parts_of_later_heights_are_kept_only_when_signed_by_their_proposer_and_within
     }
     assert_eq!(
         app.future_parts.len(),
-        FUTURE_PARTS_ITEMS_MAX.min(FUTURE_PARTS_BYTES_MAX / (size + 8))
+        FUTURE_PARTS_ITEMS_MAX.min(FUTURE_PARTS_BYTES_MAX / (size + 200))
     );
-    assert_eq!(app.future_parts.back().unwrap().proposal.round, Round::new(199));
+    let newest = app.future_parts.back().unwrap();
+    assert_eq!(newest.proposal.value.transactions[0].len(), size + 99);
+}
+
+#[test]
+fn proposals_for_rounds_not_reached_are_ignored() {
+    let (mut app, signers) = app();
+    let height = Height(1);
+    for round in [PROPOSAL_ROUNDS_AHEAD_MAX + 1, 1_000, 1_001, 1_002] {
+        let round = Round::new(round);
+        let signer = proposer(&app, &signers, height, round);
+        assert!(app.received_part(part(signer, height, round, 10)).is_none());
+    }
+    assert!(app.values.is_empty(), "nothing kept or executed");
+    assert!(app.executed.is_empty());
+    let round = Round::new(PROPOSAL_ROUNDS_AHEAD_MAX);
+    let signer = proposer(&app, &signers, height, round);
+    assert!(
+        app.received_part(part(signer, height, round, 10)).is_some(),
+        "a round within reach is taken"
+    );
 }
 
 #[test]

@@ -143,6 +143,13 @@ impl Suite {
     /// Submits a hostile guest's method and waits for its block: the
     /// recorded error (kind text) and how long it took.
     fn hostile_call(&mut self, method_id: u32, arguments: Vec<u8>) -> (String, Duration) {
+        let (error, elapsed) = self.hostile_outcome(method_id, arguments);
+        (error["kind"].as_str().unwrap_or("none").to_owned(), elapsed)
+    }
+
+    /// Submits a hostile guest's method and waits for its block: the
+    /// recorded error (`null` if none) and how long it took.
+    fn hostile_outcome(&mut self, method_id: u32, arguments: Vec<u8>) -> (Value, Duration) {
         let key = SigningKey::from_bytes(&[self.seed(); 32]);
         let signed = wasmvisor_blockchain::sign(
             &key,
@@ -157,8 +164,7 @@ impl Suite {
         let (status, reply) = submit(&self.node, signed);
         assert_eq!(status, 200, "{reply}");
         let done = outcome(&self.node, reply["tx_hash"].as_str().unwrap());
-        let elapsed = start.elapsed();
-        (done["error"]["kind"].as_str().unwrap_or("none").to_owned(), elapsed)
+        (done["error"].clone(), start.elapsed())
     }
 
     /// A hostile guest's attack ends with `expected`, within the time and
@@ -425,6 +431,32 @@ fn many_concurrent_clients(suite: &mut Suite) {
     drop(crowd);
 }
 
+/// Clients that ask, many at once and again and again, a query that takes
+/// 48 MiB of guest memory and spins: each ends when its fuel does, only a
+/// few run at once, and blocks go on meanwhile.
+fn a_flood_of_hungry_queries(suite: &mut Suite) {
+    let url = format!("{}/api/services/hostile/hog", suite.node.public);
+    let clients = 32;
+    let replies: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let url = url.clone();
+                scope.spawn(move || (0..3).map(|_| get(&url)).collect::<Vec<_>>())
+            })
+            .collect();
+        // An honest transaction commits while they run.
+        suite.honest_transaction_commits();
+        let (rss, _) = rss_mib(&suite.node);
+        assert!(rss < RSS_BOUND_MIB, "RSS {rss} MiB under the query flood");
+        handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect()
+    });
+    for (status, reply) in &replies {
+        assert_eq!(*status, 500, "{reply}");
+        assert!(reply["error"].as_str().unwrap_or_default().contains("fuel"), "{reply}");
+    }
+    println!("  {} queries, each ended by its fuel", replies.len());
+}
+
 #[test]
 fn the_standing_attack_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -467,6 +499,19 @@ fn the_standing_attack_suite() {
         assert_eq!(kind, "none", "the range's data is written");
         suite.hostile_attack_ends_with(17, Vec::new(), "Runtime(0)");
     });
+    suite.attack("ranges that pass over removed entries", |suite| {
+        suite.hostile_attack_ends_with(22, Vec::new(), "Runtime(0)");
+    });
+    suite.attack("an error description of 16 MiB", |suite| {
+        let (error, _) = suite.hostile_outcome(21, (16u32 << 20).to_le_bytes().to_vec());
+        assert_eq!(error["kind"], "Service(7)", "{error}");
+        let description = error["description"].as_str().unwrap();
+        assert_eq!(description.len(), wasmvisor_limits::ERROR_DESCRIPTION_BYTES_MAX);
+    });
+    suite.attack(
+        "a flood of queries that take memory and spin",
+        a_flood_of_hungry_queries,
+    );
     suite.attack("a clear of a large index", |suite| {
         for _ in 0..4 {
             let (kind, _) = suite.hostile_call(18, 15_000u32.to_le_bytes().to_vec());

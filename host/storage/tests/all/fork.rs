@@ -4,7 +4,7 @@ use wasmvisor_storage::limits::{
     KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX, RECORD_VALUE_BYTES_MAX, SERVICE_VALUE_BYTES_MAX,
 };
 use wasmvisor_storage::{Database, Fork, IndexAddress, IndexKind, MemoryDatabase, Namespace, StorageError};
-use wasmvisor_storage::{WriteLimits, WriteUsage};
+use wasmvisor_storage::{Scan, ScanLimit, WriteLimits, WriteUsage};
 
 fn address(name: &str) -> IndexAddress {
     IndexAddress::new(Namespace::Service(4), name).unwrap()
@@ -330,12 +330,29 @@ fn a_range_stops_at_its_byte_limit_but_always_answers_one_entry() {
     let page = map.range(None, None, RANGE_ITEMS_MAX).unwrap();
     assert_eq!(page.len(), RANGE_BYTES_MAX / entry);
     // Tighter bounds: limit - 1, the limit, limit + 1 bytes of two entries.
-    assert_eq!(map.range_bounded(None, None, 8, 2 * entry - 1).unwrap().len(), 1);
-    assert_eq!(map.range_bounded(None, None, 8, 2 * entry).unwrap().len(), 2);
-    assert_eq!(map.range_bounded(None, None, 8, 2 * entry + 1).unwrap().len(), 2);
+    assert_eq!(
+        map.range_scanned(None, None, 8, 2 * entry - 1, &mut Scan::unlimited())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        map.range_scanned(None, None, 8, 2 * entry, &mut Scan::unlimited())
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        map.range_scanned(None, None, 8, 2 * entry + 1, &mut Scan::unlimited())
+            .unwrap()
+            .len(),
+        2
+    );
     // One entry is answered even when it alone is over the bound, so a
     // range always makes progress.
-    let first = map.range_bounded(Some(&[3]), None, 8, 1).unwrap();
+    let first = map
+        .range_scanned(Some(&[3]), None, 8, 1, &mut Scan::unlimited())
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].0, vec![3]);
     // Going on after the last key until an empty answer reads everything.
@@ -416,8 +433,15 @@ fn metered_writes_stop_at_the_call_and_block_budgets_before_anything_is_written(
     assert_eq!(map.get(b"a").unwrap(), Some(b"1".to_vec()));
 }
 
+fn items_scan(items_max: u64) -> Scan {
+    Scan::new(ScanLimit {
+        items_max,
+        bytes_max: u64::MAX,
+    })
+}
+
 #[test]
-fn a_bounded_clear_refuses_an_index_with_more_keys_than_its_bound() {
+fn a_bounded_clear_refuses_an_index_with_more_keys_than_its_scan() {
     let database = MemoryDatabase::new();
     let mut fork = Fork::new(database.snapshot());
     let mut list = fork.proof_list(&address("many")).unwrap();
@@ -428,17 +452,24 @@ fn a_bounded_clear_refuses_an_index_with_more_keys_than_its_bound() {
     let mut fork = Fork::new(database.snapshot());
     let mut list = fork.proof_list(&address("many")).unwrap();
     // The list's own keys: items, tree nodes, its length.
-    let removed = list.clear_bounded(usize::MAX).unwrap();
+    let mut scan = Scan::unlimited();
+    let removed = list.clear_scanned(&mut scan).unwrap();
     assert!(removed > 100, "{removed} keys");
+    assert_eq!(scan.items(), removed as u64);
     let mut fork = Fork::new(database.snapshot());
     let mut list = fork.proof_list(&address("many")).unwrap();
+    let mut scan = items_scan(removed as u64 - 1);
     assert_eq!(
-        list.clear_bounded(removed - 1).unwrap_err(),
-        StorageError::TooManyItems { max: removed - 1 }
+        list.clear_scanned(&mut scan).unwrap_err(),
+        StorageError::ScanLimitExceeded {
+            items_max: removed as u64 - 1,
+            bytes_max: u64::MAX,
+        }
     );
+    assert_eq!(scan.items(), removed as u64 - 1, "it stopped at the limit");
     let mut fork = Fork::new(database.snapshot());
     let mut list = fork.proof_list(&address("many")).unwrap();
-    assert_eq!(list.clear_bounded(removed).unwrap(), removed);
+    assert_eq!(list.clear_scanned(&mut items_scan(removed as u64)).unwrap(), removed);
     assert!(list.is_empty().unwrap());
     // Metered, every key removed is a write.
     let mut fork = Fork::new(database.snapshot());
@@ -451,4 +482,44 @@ fn a_bounded_clear_refuses_an_index_with_more_keys_than_its_bound() {
         fork.proof_list(&address("many")).unwrap().clear(),
         Err(StorageError::WriteBudgetExceeded { unit: "keys", .. })
     ));
+}
+
+#[test]
+fn a_range_over_entries_the_fork_removed_pays_for_passing_them() {
+    let database = MemoryDatabase::new();
+    let mut fork = Fork::new(database.snapshot());
+    let mut map = fork.map(&address("removed")).unwrap();
+    for i in 0u32..100 {
+        map.put(&i.to_be_bytes(), &[7; 100]).unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    let mut map = fork.map(&address("removed")).unwrap();
+    for i in 0u32..100 {
+        map.remove(&i.to_be_bytes()).unwrap();
+    }
+    // Nothing to answer, but a hundred removed entries to pass over.
+    let mut scan = Scan::unlimited();
+    assert!(
+        map.range_scanned(None, None, 8, RANGE_BYTES_MAX, &mut scan)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(scan.items() >= 100, "{} entries examined", scan.items());
+    assert!(scan.bytes() >= 100 * 104, "{} bytes examined", scan.bytes());
+    // A scan short of them fails instead of answering an empty page for free.
+    let mut short = items_scan(99);
+    assert!(matches!(
+        map.range_scanned(None, None, 8, RANGE_BYTES_MAX, &mut short),
+        Err(StorageError::ScanLimitExceeded { items_max: 99, .. })
+    ));
+    let mut few_bytes = Scan::new(ScanLimit {
+        items_max: u64::MAX,
+        bytes_max: 1_000,
+    });
+    assert!(matches!(
+        map.range_scanned(None, None, 8, RANGE_BYTES_MAX, &mut few_bytes),
+        Err(StorageError::ScanLimitExceeded { bytes_max: 1_000, .. })
+    ));
+    assert!(few_bytes.bytes() <= 1_000);
 }

@@ -129,3 +129,48 @@ fn one_failure_fails_a_deploy_and_a_passed_deadline_times_it_out() {
     let block = testkit.create_block_with(vec![report]);
     assert_eq!(block.errors[&CallLocation::Transaction(0)].kind, ErrorKind::Service(19));
 }
+
+#[test]
+fn pending_requests_past_their_deadline_time_out_a_bounded_number_per_block() {
+    let mut testkit = decentralized(4);
+    let total = wasmvisor_limits::SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX + 36;
+    let deadline = testkit.height() + 8;
+    // One approval each (of the three a quorum needs): they stay pending.
+    let requests: Vec<DeployRequest> = (0..total as u64)
+        .map(|seed| token_request(deadline, 100 + seed))
+        .collect();
+    for batch in requests.chunks(25) {
+        let transactions = batch
+            .iter()
+            .map(|request| testkit.sign_as_validator(0, REQUEST_DEPLOY, request.encode_to_vec()))
+            .collect();
+        let block = testkit.create_block_with(transactions);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+    }
+    let timed_out = |testkit: &TestKit| {
+        requests
+            .iter()
+            .filter(|request| deploy_state(testkit, request).status == DeployStatus::DeployTimeout as i32)
+            .count()
+    };
+    assert_eq!(timed_out(&testkit), 0);
+    let mut expiring = None;
+    for _ in 0..20 {
+        let block = testkit.create_block();
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        if timed_out(&testkit) > 0 {
+            expiring = Some(testkit.height());
+            break;
+        }
+    }
+    assert!(expiring.is_some(), "no request timed out");
+    // The first block past the deadline ends as many as the hook may; the
+    // next one ends the rest.
+    assert_eq!(
+        timed_out(&testkit),
+        wasmvisor_limits::SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX
+    );
+    testkit.create_block();
+    assert_eq!(timed_out(&testkit), total);
+    testkit.replay().unwrap();
+}

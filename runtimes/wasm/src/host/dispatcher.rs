@@ -26,7 +26,7 @@ use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
 use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
 use crate::errors::host_trap;
 use crate::limits::{
-    AFTER_COMMIT_REQUESTS_ITEMS_MAX, BROADCAST_ARGUMENTS_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, HOST_CALL_FUEL,
+    AFTER_COMMIT_REQUESTS_ITEMS_MAX, BROADCAST_ARGUMENTS_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, HOST_CALL_FUEL, ITEM_FUEL,
     READ_BYTE_FUEL,
 };
 use crate::state::{HostState, StorageAccess};
@@ -112,6 +112,13 @@ impl HostState {
         })
     }
 
+    /// Charges [`ITEM_FUEL`] per registry record a call answers.
+    fn pay_items(&mut self, items: usize) -> wasmtime::Result<()> {
+        self.fuel
+            .charge((items as u64).saturating_mul(ITEM_FUEL))
+            .map_err(host_trap)
+    }
+
     /// Charges a dispatcher call: [`HOST_CALL_FUEL`] and the bytes it
     /// moves.
     fn pay(&mut self, bytes: usize) -> wasmtime::Result<()> {
@@ -144,6 +151,7 @@ impl Host for HostState {
             return Ok(Vec::new());
         };
         let artifacts = lifecycle.artifacts(fork).unwrap_or_default();
+        self.pay_items(artifacts.len())?;
         Ok(artifacts
             .iter()
             .map(|view| ArtifactRecord {
@@ -164,6 +172,7 @@ impl Host for HostState {
             return Ok(Vec::new());
         };
         let instances = lifecycle.instances(fork).unwrap_or_default();
+        self.pay_items(instances.len())?;
         Ok(instances
             .iter()
             .map(|view| InstanceRecord {
@@ -255,11 +264,13 @@ impl Host for HostState {
     ) -> wasmtime::Result<Result<MigrationType, ExecutionError>> {
         self.pay(instance_name.len())?;
         Ok(to_artifact(&new_artifact).and_then(|artifact| {
-            self.transition(|lifecycle, fork, _, _| lifecycle.initiate_migration(fork, &artifact, &instance_name))
-                .map(|kind| match kind {
-                    MigrationKind::FastForward => MigrationType::FastForward,
-                    MigrationKind::Data => MigrationType::Data,
-                })
+            self.transition(|lifecycle, fork, _, meter| {
+                lifecycle.initiate_migration(fork, &artifact, &instance_name, meter)
+            })
+            .map(|kind| match kind {
+                MigrationKind::FastForward => MigrationType::FastForward,
+                MigrationKind::Data => MigrationType::Data,
+            })
         }))
     }
 

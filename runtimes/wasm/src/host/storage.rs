@@ -5,11 +5,11 @@
 //! is read-only. Violations are returned to the guest as `storage-error`s.
 //!
 //! Every call costs fuel in proportion to what it moves
-//! ([`HOST_CALL_FUEL`], then per byte read or written and per item a range
-//! answers or a clear removes), charged before the work where the work is
-//! known, and bounded by the fuel left where it is not: a range reads no
-//! more than the caller can pay for, a clear stops before removing more
-//! keys than it can. Running out ends the call with `FuelExhausted`; a
+//! ([`HOST_CALL_FUEL`], then per byte read or written, and per entry a
+//! range or a clear examines — answered or passed over), charged before the
+//! work where the work is known, and bounded by the fuel left where it is
+//! not: a range or a clear examines no more entries and bytes than the
+//! caller can pay for. Running out ends the call with `FuelExhausted`; a
 //! spent write budget ends it with core error `WriteBudgetExceeded`.
 
 use crate::bindings::service_world::wasmvisor::service::storage::Host;
@@ -20,6 +20,7 @@ use crate::limits::{
     SERVICE_VALUE_BYTES_MAX, WRITE_BYTE_FUEL,
 };
 use crate::state::{Entries, HostState, RangeLimit, StorageAccess, StorageFault};
+use wasmvisor_storage::{Scan, ScanLimit};
 
 fn check_name(index: &IndexRef) -> Result<(), StorageError> {
     let name = &index.name;
@@ -69,7 +70,24 @@ fn answer<T>(result: Result<T, StorageFault>) -> HostResult<T> {
     }
 }
 
+/// The fuel a bounded read costs for what it examined.
+fn scan_fuel(scan: &Scan) -> u64 {
+    scan.items()
+        .saturating_mul(ITEM_FUEL)
+        .saturating_add(scan.bytes().saturating_mul(READ_BYTE_FUEL))
+}
+
 impl HostState {
+    /// A scan the fuel left pays for, entries and bytes alike (the charge
+    /// after it may still find the two together too dear, and trap).
+    fn scan_paid_by_fuel_left(&self) -> Scan {
+        let left = self.fuel.left();
+        Scan::new(ScanLimit {
+            items_max: left / ITEM_FUEL,
+            bytes_max: left / READ_BYTE_FUEL.max(1),
+        })
+    }
+
     fn check_writable(&self) -> Result<(), StorageError> {
         match self.env.access {
             StorageAccess::ReadWrite => Ok(()),
@@ -138,9 +156,10 @@ impl Host for HostState {
         answer(self.env.storage.len(&index))
     }
 
-    /// Answers at most what the fuel left pays for — `limit` entries at
-    /// most, and never more than [`RANGE_ITEMS_MAX`] entries or
-    /// [`RANGE_BYTES_MAX`] bytes — and traps if it cannot pay for one.
+    /// Answers at most `limit` entries (and never more than
+    /// [`RANGE_ITEMS_MAX`] or [`RANGE_BYTES_MAX`]), examining no more
+    /// entries and bytes than the fuel left pays for; pays for every entry
+    /// examined.
     fn range(
         &mut self,
         index: IndexRef,
@@ -160,49 +179,31 @@ impl Host for HostState {
         if wanted == 0 {
             return Ok(Ok(Vec::new()));
         }
-        // Pay for the items first, then for bytes with what is left.
-        let left = self.fuel.left();
-        let items_max = wanted.min(usize::try_from(left / ITEM_FUEL).unwrap_or(usize::MAX));
-        if items_max == 0 {
-            return Err(host_trap(
-                crate::errors::RuntimeErrorCode::FuelExhausted.error("fuel exhausted in a storage range"),
-            ));
-        }
-        let bytes_left = (left - items_max as u64 * ITEM_FUEL) / READ_BYTE_FUEL.max(1);
-        let bytes_max = RANGE_BYTES_MAX
-            .min(usize::try_from(bytes_left).unwrap_or(usize::MAX))
-            .max(1);
-        let range_limit = RangeLimit { items_max, bytes_max };
-        let entries = match self
+        let range_limit = RangeLimit {
+            items_max: wanted,
+            bytes_max: RANGE_BYTES_MAX,
+        };
+        let mut scan = self.scan_paid_by_fuel_left();
+        let entries = self
             .env
             .storage
-            .range(&index, from.as_deref(), to.as_deref(), range_limit)
-        {
-            Ok(entries) => entries,
-            fault => return answer(fault),
-        };
-        let bytes: usize = entries.iter().map(|(key, value)| key.len() + value.len()).sum();
-        self.charge(
-            (entries.len() as u64)
-                .saturating_mul(ITEM_FUEL)
-                .saturating_add(bytes_fuel(bytes, READ_BYTE_FUEL)),
-        )?;
-        Ok(Ok(entries))
+            .range(&index, from.as_deref(), to.as_deref(), range_limit, &mut scan);
+        self.charge(scan_fuel(&scan))?;
+        answer(entries)
     }
 
-    /// Removes the index's keys if the fuel left pays for every one
-    /// ([`ITEM_FUEL`] each), else traps having removed none for good.
+    /// Removes the index's keys if the fuel left pays for examining every
+    /// stored entry ([`ITEM_FUEL`] and [`READ_BYTE_FUEL`] per byte each),
+    /// else traps having removed none for good; each removal is also a
+    /// metered write.
     fn clear(&mut self, index: IndexRef) -> HostResult<()> {
         self.charge(HOST_CALL_FUEL)?;
         if let Err(error) = check_name(&index).and_then(|()| self.check_writable()) {
             return Ok(Err(error));
         }
-        let items_max = usize::try_from(self.fuel.left() / ITEM_FUEL).unwrap_or(usize::MAX);
-        let removed = match self.env.storage.clear(&index, items_max) {
-            Ok(removed) => removed,
-            Err(fault) => return answer(Err(fault)),
-        };
-        self.charge((removed as u64).saturating_mul(ITEM_FUEL))?;
-        Ok(Ok(()))
+        let mut scan = self.scan_paid_by_fuel_left();
+        let removed = self.env.storage.clear(&index, &mut scan);
+        self.charge(scan_fuel(&scan))?;
+        answer(removed.map(drop))
     }
 }

@@ -198,6 +198,11 @@ fn traps_in_hooks_and_queries_are_contained() {
         chain.query("hostile", "trap", &[]),
         Err(QueryError::Internal(_))
     ));
+    // A query that takes memory and spins ends when its fuel does.
+    match chain.query("hostile", "hog", &[]) {
+        Err(QueryError::Internal(message)) => assert!(message.contains("fuel"), "{message}"),
+        other => panic!("the hog query answered {other:?}"),
+    }
     assert!(matches!(
         chain.query("token", "wallet", &[0xff]),
         Err(QueryError::BadRequest(_))
@@ -409,6 +414,11 @@ fn budget_attacks_end_with_their_codes_and_the_chain_goes_on() {
         "filling `wide`"
     );
     assert_eq!(attack(&mut chain, 17, Vec::new(), 5), fuel, "range bomb");
+    assert_eq!(
+        attack(&mut chain, 22, Vec::new(), 12),
+        fuel,
+        "ranges passing over removed entries"
+    );
     for seed in 6..10 {
         assert_eq!(
             attack(&mut chain, 18, 15_000u32.to_le_bytes().to_vec(), seed),
@@ -424,4 +434,21 @@ fn budget_attacks_end_with_their_codes_and_the_chain_goes_on() {
     // Every attack was rolled back, and the chain goes on.
     assert_eq!(attack(&mut chain, 6, 3u64.to_le_bytes().to_vec(), 11), None);
     assert_eq!(chain.query("hostile", "counter", &[]).unwrap(), 3u64.to_le_bytes());
+}
+
+#[test]
+fn error_descriptions_are_cut_to_their_limit_before_they_are_recorded() {
+    let (mut chain, _) = chain_and_runtime(0);
+    let max = wasmvisor_limits::ERROR_DESCRIPTION_BYTES_MAX;
+    for (seed, length) in [(1u8, max - 1), (2, max), (3, max + 1), (4, 16 << 20)] {
+        let argument = u32::try_from(length).unwrap().to_le_bytes().to_vec();
+        let committed = block(&mut chain, &[transaction(HOSTILE_ID, 21, argument, seed)]);
+        let error = &committed.errors[&CallLocation::Transaction(0)];
+        assert_eq!(error.kind, ErrorKind::Service(7));
+        assert_eq!(
+            error.description.len(),
+            length.min(max),
+            "a description of {length} bytes"
+        );
+    }
 }
