@@ -118,15 +118,16 @@ fn artifact_of(request: &DeployRequest) -> Result<wasmvisor_sdk::ArtifactId, Exe
     registry::artifact_id(request.artifact.as_ref(), "a deploy request")
 }
 
-/// Whether the request has the approvals its mode needs.
+/// Whether the request has the approvals its mode needs from the
+/// validators in force.
 fn approved(state: &DeployState) -> bool {
-    state.approvals.len() >= validators::approvals_needed()
+    validators::approved(&state.approvals)
 }
 
 /// Method 0: a validator asks for a deploy (another validator asking for
 /// the same counts as its approval).
 pub fn request(mut request: DeployRequest) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     if request.deadline_height <= context::height() {
         return Err(SupervisorError::DeadlineExceeded.into());
     }
@@ -163,7 +164,7 @@ pub fn request(mut request: DeployRequest) -> Result<(), ExecutionError> {
     if state.status != DeployStatus::DeployPending as i32 || state.approvals.contains(&validator) {
         return Err(SupervisorError::DeployRequestAlreadyRegistered.into());
     }
-    state.approvals.push(validator);
+    validators::add(&mut state.approvals, validator);
     deploys().put(&key, &state)
 }
 
@@ -182,7 +183,7 @@ fn result_key(result: &DeployResult) -> Result<[u8; 32], ExecutionError> {
 /// Method 1: a validator reports its local deploy. All must succeed; one
 /// failure fails the request.
 pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     let key = result_key(&result)?;
     let mut state = deploys()
         .get(&key)?
@@ -190,9 +191,7 @@ pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
         .ok_or(SupervisorError::DeployRequestNotRegistered)?;
     match result.result {
         Some(deploy_result::Result::Ok(Empty {})) => {
-            if !state.reported_ok.contains(&validator) {
-                state.reported_ok.push(validator);
-            }
+            validators::add(&mut state.reported_ok, validator);
         }
         Some(deploy_result::Result::Error(error)) => {
             state.error = error;
@@ -205,13 +204,18 @@ pub fn report(result: DeployResult) -> Result<(), ExecutionError> {
             ));
         }
     }
-    if state.reported_ok.len() == validators::count() {
-        let request = state.request.clone().unwrap_or_default();
-        let spec = load_spec(&spec_hash_of(&state)?)?;
-        dispatcher::register_artifact(&artifact_of(&request)?, &spec)?;
-        return finish(&key, &mut state, DeployStatus::DeploySucceeded);
+    if validators::all_in_force(&state.reported_ok) {
+        return succeed(&key, &mut state);
     }
     deploys().put(&key, &state)
+}
+
+/// Registers the artifact of a request every validator in force deployed.
+fn succeed(key: &[u8; 32], state: &mut DeployState) -> Result<(), ExecutionError> {
+    let request = state.request.clone().unwrap_or_default();
+    let spec = load_spec(&spec_hash_of(state)?)?;
+    dispatcher::register_artifact(&artifact_of(&request)?, &spec)?;
+    finish(key, state, DeployStatus::DeploySucceeded)
 }
 
 /// Up to [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests, as
@@ -229,13 +233,22 @@ fn pending(before: Option<u64>) -> Result<Vec<(u64, [u8; 32])>, ExecutionError> 
         .collect())
 }
 
-/// Before each block's transactions: pending deploys past their deadline
-/// time out — at most [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] per block,
-/// the oldest first. Reads only those.
+/// Before each block's transactions, over at most
+/// [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests (the oldest
+/// deadlines first): those past their deadline time out; an approved one
+/// every validator in force has reported succeeds (after a consensus change
+/// removed the only validators yet to report, no report is coming to
+/// finish it). Reads only pending requests.
 pub fn expire() -> Result<(), ExecutionError> {
-    for (_, key) in pending(Some(context::height()))? {
-        if let Some(mut state) = deploys().get(&key)? {
+    let height = context::height();
+    for (deadline, key) in pending(None)? {
+        let Some(mut state) = deploys().get(&key)? else {
+            continue;
+        };
+        if deadline < height {
             finish(&key, &mut state, DeployStatus::DeployTimeout)?;
+        } else if approved(&state) && validators::all_in_force(&state.reported_ok) {
+            succeed(&key, &mut state)?;
         }
     }
     Ok(())
@@ -246,7 +259,7 @@ pub fn expire() -> Result<(), ExecutionError> {
 /// the node's pool drops when repeated). Reads only pending requests, at
 /// most [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] of them.
 pub fn after_commit() {
-    let Some(me) = validators::node_index() else { return };
+    let Some(me) = validators::node_key() else { return };
     let Ok(pending) = pending(None) else { return };
     for (_, key) in pending {
         let Some(state) = deploys().get(&key).ok().flatten() else {

@@ -44,7 +44,7 @@ fn key_of(bytes: &[u8]) -> Option<[u8; 32]> {
 /// Method 4: a validator asks for a migration (another validator asking
 /// for the same counts as its approval). Once approved it starts at once.
 pub fn request(request: MigrationRequest) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     let height = context::height();
     if request.deadline_height <= height {
         return Err(SupervisorError::DeadlineExceeded.with(format!(
@@ -75,11 +75,13 @@ pub fn request(request: MigrationRequest) -> Result<(), ExecutionError> {
         return Err(SupervisorError::MigrationRequestAlreadyRegistered.with("the request was already decided"));
     }
     if state.approvals.contains(&validator) {
-        return Err(SupervisorError::MigrationRequestAlreadyRegistered
-            .with(format!("validator {validator} already asked for it")));
+        return Err(SupervisorError::MigrationRequestAlreadyRegistered.with(format!(
+            "validator {} already asked for it",
+            validators::name(&validator)
+        )));
     }
-    state.approvals.push(validator);
-    if state.approvals.len() >= validators::approvals_needed() {
+    validators::add(&mut state.approvals, validator);
+    if validators::approved(&state.approvals) {
         state.started = true;
         match dispatcher::initiate_migration(&artifact, &request.service)? {
             MigrationType::FastForward => state.status = MigrationStatus::MigrationSucceeded as i32,
@@ -112,7 +114,7 @@ fn fail(state: &mut MigrationState, error: SupervisorError, description: String)
 /// root fails the migration (the report itself succeeds, so the failure
 /// is recorded).
 pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     let request = result
         .request
         .ok_or_else(|| common_error(CommonError::MalformedArguments, "a migration result names its request"))?;
@@ -133,23 +135,25 @@ pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
             }
             if let Some(differing) = state.reports.iter().find(|report| report.state_hash != hash) {
                 let description = format!(
-                    "validator {validator} reported a root differing from validator {}'s",
-                    differing.validator
+                    "validator {} reported a root differing from validator {}'s",
+                    validators::name(&validator),
+                    validators::name(&differing.validator_key)
                 );
                 fail(&mut state, SupervisorError::StateHashDivergence, description)?;
-            } else if !state.reports.iter().any(|report| report.validator == validator) {
-                state.reports.push(MigrationReport {
-                    validator,
-                    state_hash: hash.clone(),
-                });
-                if state.reports.len() == validators::count() {
-                    dispatcher::commit_migration(&request.service, &hash)?;
-                    state.committed_hash = hash;
+            } else {
+                if !state.reports.iter().any(|report| report.validator_key == validator) {
+                    let current = validators::keys();
+                    state.reports.retain(|report| current.contains(&report.validator_key));
+                    state.reports.push(MigrationReport {
+                        validator_key: validator,
+                        state_hash: hash,
+                    });
                 }
+                commit_if_every_validator_agrees(&request.service, &mut state)?;
             }
         }
         Some(migration_result::Status::Error(error)) => {
-            let description = format!("validator {validator}: {error}");
+            let description = format!("validator {}: {error}", validators::name(&validator));
             fail(&mut state, SupervisorError::MigrationFailed, description)?;
         }
         None => {
@@ -162,9 +166,37 @@ pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
     migrations().put(&key, &state)
 }
 
+/// Commits a data migration once every validator in force has reported
+/// (the same root: a differing one failed it). Reports of validators no
+/// longer in force do not count.
+fn commit_if_every_validator_agrees(service: &str, state: &mut MigrationState) -> Result<(), ExecutionError> {
+    let reporters: Vec<Vec<u8>> = state
+        .reports
+        .iter()
+        .map(|report| report.validator_key.clone())
+        .collect();
+    if !state.committed_hash.is_empty() || !validators::all_in_force(&reporters) {
+        return Ok(());
+    }
+    let current = validators::keys();
+    let Some(agreed) = state
+        .reports
+        .iter()
+        .find(|report| current.contains(&report.validator_key))
+        .map(|report| report.state_hash.clone())
+    else {
+        return Ok(());
+    };
+    dispatcher::commit_migration(service, &agreed)?;
+    state.committed_hash = agreed;
+    Ok(())
+}
+
 /// Before each block's transactions: committed migrations are flushed
 /// (their data replaces the service's); uncommitted ones past their
-/// deadline time out and roll back.
+/// deadline time out and roll back; one every validator in force has
+/// reported is committed (after a consensus change removed the only
+/// validators yet to report, no report is coming to commit it).
 pub fn before_transactions() -> Result<(), ExecutionError> {
     let height = context::height();
     for (service, key) in migrating().entries()? {
@@ -180,6 +212,12 @@ pub fn before_transactions() -> Result<(), ExecutionError> {
             dispatcher::rollback_migration(&service)?;
             state.status = MigrationStatus::MigrationTimeout as i32;
         } else {
+            if state.data {
+                commit_if_every_validator_agrees(&service, &mut state)?;
+                if !state.committed_hash.is_empty() {
+                    migrations().put(&key, &state)?;
+                }
+            }
             continue;
         }
         migrating().remove(&service)?;
@@ -191,13 +229,13 @@ pub fn before_transactions() -> Result<(), ExecutionError> {
 /// After each block, on a validator: report the outcome of local data
 /// migrations not yet reported by this node.
 pub fn after_commit() {
-    let Some(me) = validators::node_index() else { return };
+    let Some(me) = validators::node_key() else { return };
     let Ok(in_progress) = migrating().entries() else { return };
     for (service, key) in in_progress {
         let Some(state) = key_of(&key).and_then(|key| migrations().get(&key).ok().flatten()) else {
             continue;
         };
-        if !state.committed_hash.is_empty() || state.reports.iter().any(|report| report.validator == me) {
+        if !state.committed_hash.is_empty() || state.reports.iter().any(|report| report.validator_key == me) {
             continue;
         }
         let status = match dispatcher::local_migration_status(&service) {

@@ -50,7 +50,7 @@ fn malformed(description: impl std::fmt::Display) -> ExecutionError {
 /// Method 2: a validator proposes a batch of changes; its own approval is
 /// implied.
 pub fn propose(propose: ConfigPropose) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     if pending().get()?.is_some() {
         return Err(SupervisorError::ConfigProposeExists.with("vote for the pending proposal or wait for it to end"));
     }
@@ -83,7 +83,7 @@ pub fn propose(propose: ConfigPropose) -> Result<(), ExecutionError> {
 
 /// Method 3: a validator approves the pending proposal.
 pub fn vote(vote: ConfigVote) -> Result<(), ExecutionError> {
-    let validator = validators::author_index()?;
+    let validator = validators::author()?;
     let mut state = pending()
         .get()?
         .filter(|state| state.propose_hash == vote.propose_hash)
@@ -92,9 +92,10 @@ pub fn vote(vote: ConfigVote) -> Result<(), ExecutionError> {
         return Err(SupervisorError::ActualFromIsPast.with("the proposal's actual_from has passed"));
     }
     if state.approvals.contains(&validator) {
-        return Err(SupervisorError::AttemptToVoteTwice.with(format!("validator {validator} already approved")));
+        return Err(SupervisorError::AttemptToVoteTwice
+            .with(format!("validator {} already approved", validators::name(&validator))));
     }
-    state.approvals.push(validator);
+    validators::add(&mut state.approvals, validator);
     pending().set(&state)
 }
 
@@ -117,7 +118,7 @@ pub fn enact() -> Result<(), ExecutionError> {
     let Some(state) = pending().get()? else {
         return Ok(());
     };
-    if state.actual_from != context::height() + 1 || state.approvals.len() < validators::approvals_needed() {
+    if state.actual_from != context::height() + 1 || !validators::approved(&state.approvals) {
         return Ok(());
     }
     pending().remove()?;

@@ -1,42 +1,73 @@
 //! Who may act: validators, identified by their service keys in the
-//! consensus configuration.
+//! consensus configuration in force.
+//!
+//! Approvals and reports are kept as sets of service keys, never as
+//! positions: a consensus change may reorder, shrink or grow the set, and
+//! every count is taken against the set in force when it is read, so a
+//! removed validator's approval stops counting, a validator counts once
+//! whatever its position, and thresholds are compared with `>=`.
 
 use wasmvisor_proto::supervisor::SupervisorMode;
 use wasmvisor_sdk::{CommonError, ExecutionError, common_error, context};
 
 use crate::privileged::wasmvisor::service::dispatcher;
 
-/// Index of the validator with this service key.
-fn index_of(key: &[u8]) -> Option<u32> {
+/// The service keys of the validators in force, in the configuration's
+/// order.
+pub fn keys() -> Vec<Vec<u8>> {
     dispatcher::validators()
-        .iter()
-        .position(|validator| validator.service_key == key)
-        .map(|index| index as u32)
+        .into_iter()
+        .map(|validator| validator.service_key)
+        .collect()
 }
 
-/// The validator that signed the current transaction, or UnauthorizedCaller.
-pub fn author_index() -> Result<u32, ExecutionError> {
-    let author = context::require_transaction_author()?;
-    index_of(&author).ok_or_else(|| {
-        common_error(
+/// The validator (its service key) that signed the current transaction,
+/// or UnauthorizedCaller.
+pub fn author() -> Result<Vec<u8>, ExecutionError> {
+    let author = context::require_transaction_author()?.to_vec();
+    if keys().contains(&author) {
+        Ok(author)
+    } else {
+        Err(common_error(
             CommonError::UnauthorizedCaller,
             "only validators' service keys may call the supervisor",
-        )
-    })
+        ))
+    }
 }
 
-/// This node's validator index (after-commit only), if it is a validator.
-pub fn node_index() -> Option<u32> {
-    index_of(&dispatcher::node_service_key()?)
+/// This node's service key (after-commit only), if it is a validator's.
+pub fn node_key() -> Option<Vec<u8>> {
+    let key = dispatcher::node_service_key()?;
+    keys().contains(&key).then_some(key)
 }
 
-/// Number of validators.
+/// Number of validators in force.
 pub fn count() -> usize {
     dispatcher::validators().len()
 }
 
-/// Approvals a request needs: one in simple mode, `n * 2 / 3 + 1` in
-/// decentralized mode.
+/// How many validators in force are among `approvers` (each once).
+pub fn in_force(approvers: &[Vec<u8>]) -> usize {
+    keys().iter().filter(|key| approvers.contains(key)).count()
+}
+
+/// Whether every validator in force is among `approvers`.
+pub fn all_in_force(approvers: &[Vec<u8>]) -> bool {
+    keys().iter().all(|key| approvers.contains(key))
+}
+
+/// Adds `approver` to `approvers` once, keeping only validators in force
+/// (so the set never outgrows the validator set).
+pub fn add(approvers: &mut Vec<Vec<u8>>, approver: Vec<u8>) {
+    let current = keys();
+    approvers.retain(|key| current.contains(key));
+    if !approvers.contains(&approver) {
+        approvers.push(approver);
+    }
+}
+
+/// Approvals a request needs: one in simple mode, `n * 2 / 3 + 1` of the
+/// `n` validators in force in decentralized mode.
 pub fn approvals_needed() -> usize {
     let mode = crate::supervisor_config()
         .get()
@@ -48,4 +79,14 @@ pub fn approvals_needed() -> usize {
     } else {
         1
     }
+}
+
+/// Whether `approvers` hold the approvals their mode needs.
+pub fn approved(approvers: &[Vec<u8>]) -> bool {
+    in_force(approvers) >= approvals_needed()
+}
+
+/// A short name of a validator for descriptions: its key's first bytes.
+pub fn name(key: &[u8]) -> String {
+    key.iter().take(4).map(|byte| format!("{byte:02x}")).collect()
 }

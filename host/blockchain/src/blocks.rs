@@ -91,7 +91,10 @@ pub(crate) fn record_block(
     errors: &BTreeMap<CallLocation, ExecutionError>,
 ) -> Result<(), StorageError> {
     let position = fork.list(&index("blocks"))?.push(&header.encode_to_vec())?;
-    debug_assert_eq!(position, header.height);
+    assert_eq!(
+        position, header.height,
+        "the block list and the header disagree on the height"
+    );
     for (position, (hash, signed)) in transactions.iter().enumerate() {
         let error = errors
             .get(&CallLocation::Transaction(position as u32))

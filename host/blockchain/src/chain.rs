@@ -508,9 +508,9 @@ impl Blockchain {
         Ok(block)
     }
 
-    /// Commits an executed block with its precommits. If the consensus
-    /// configuration names validators, the precommits must be valid
-    /// signatures of at least a Byzantine quorum of them.
+    /// Commits an executed block with its precommits: valid signatures of
+    /// at least a Byzantine quorum of the consensus configuration's
+    /// validators.
     pub fn commit(&mut self, mut block: PendingBlock, precommits: Vec<Precommit>) -> Result<BlockHeader, BlockError> {
         self.check_precommits(&block, &precommits)?;
         let height = block.header.height;
@@ -529,8 +529,12 @@ impl Blockchain {
 
     fn check_precommits(&self, block: &PendingBlock, precommits: &[Precommit]) -> Result<(), BlockError> {
         let validators = self.consensus_config()?.validator_keys;
+        // Never "no validators, so anything goes": genesis and every
+        // consensus change are checked to name at least one.
         if validators.is_empty() {
-            return Ok(());
+            return Err(BlockError::Precommits(
+                "the consensus configuration names no validators".into(),
+            ));
         }
         let chain_id = self.chain_id();
         let mut signers = std::collections::BTreeSet::new();

@@ -108,8 +108,21 @@ pub fn extension_sign_bytes(
     bytes
 }
 
+/// Whether `signature` is `public_key`'s over `message` under the strict
+/// rule the chain applies to precommits and transactions
+/// (`ed25519_dalek::VerifyingKey::verify_strict`: no small-order keys or
+/// points, canonical encodings). The engine's own keys verify with ZIP-215,
+/// which accepts more; a vote it took that the chain then refused would
+/// make a certificate no node can commit.
+fn strictly_signed(public_key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
+    ed25519_dalek::VerifyingKey::from_bytes(public_key.as_bytes()).is_ok_and(|key| {
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.to_bytes()))
+            .is_ok()
+    })
+}
+
 fn verified(public_key: &PublicKey, message: &[u8], signature: &Signature) -> VerificationResult {
-    VerificationResult::from_bool(public_key.verify(message, signature).is_ok())
+    VerificationResult::from_bool(strictly_signed(public_key, message, signature))
 }
 
 /// Verifies consensus messages of one chain (every node needs one).
@@ -126,9 +139,11 @@ impl ConsensusVerifier {
 
     /// Whether `part` carries its proposal signed by `public_key`.
     pub fn verify_proposal_part(&self, part: &ProposalPart, public_key: &PublicKey) -> bool {
-        public_key
-            .verify(&proposal_sign_bytes(&self.chain_id, &part.proposal), &part.signature)
-            .is_ok()
+        strictly_signed(
+            public_key,
+            &proposal_sign_bytes(&self.chain_id, &part.proposal),
+            &part.signature,
+        )
     }
 }
 

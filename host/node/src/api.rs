@@ -609,28 +609,57 @@ pub fn public_router(node: Arc<Node>) -> Router {
         .layer(axum::middleware::map_response(json_errors))
 }
 
-async fn require_token(State(token): State<Option<Arc<str>>>, request: Request, next: Next) -> Response {
-    if let Some(token) = token {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
+/// Content types a POST to the private API may carry: what no web page can
+/// send cross-site without the browser asking first.
+const PRIVATE_CONTENT_TYPES: [&str; 3] = ["application/json", "application/octet-stream", "application/x-protobuf"];
+
+/// Who may use the private API: no request a web page sent (one that
+/// carries an `Origin` header: 403), no POST a web page can send without
+/// the browser asking first (any other content type than
+/// [`PRIVATE_CONTENT_TYPES`]: 415), and only with the node's bearer token
+/// (401), on loopback too.
+async fn guard_private(State(token): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if headers.contains_key(header::ORIGIN) {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "requests from web pages (with an Origin header) are refused by the private API".into(),
+        )
+        .into_response();
+    }
+    if request.method() == axum::http::Method::POST {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        // Compared through their blake3 hashes, whose equality is constant
-        // time: how long a refusal takes says nothing about the token.
-        let matches =
-            presented.is_some_and(|presented| blake3::hash(presented.as_bytes()) == blake3::hash(token.as_bytes()));
-        if !matches {
-            return ApiError(StatusCode::UNAUTHORIZED, "a valid bearer token is required".into()).into_response();
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !PRIVATE_CONTENT_TYPES.contains(&content_type.as_str()) {
+            return ApiError(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("the private API takes POST bodies of {PRIVATE_CONTENT_TYPES:?}"),
+            )
+            .into_response();
         }
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    // Compared through their blake3 hashes, whose equality is constant
+    // time: how long a refusal takes says nothing about the token.
+    let matches =
+        presented.is_some_and(|presented| blake3::hash(presented.as_bytes()) == blake3::hash(token.as_bytes()));
+    if !matches {
+        return ApiError(StatusCode::UNAUTHORIZED, "a valid bearer token is required".into()).into_response();
     }
     next.run(request).await
 }
 
-/// The private (operator) API; requires the bearer token if one is
-/// configured.
+/// The private (operator) API: only with the node's bearer token, and
+/// never from a web page (see [`guard_private`]).
 pub fn private_router(node: Arc<Node>) -> Router {
-    let token: Option<Arc<str>> = node.config().private_api_token.as_deref().map(Arc::from);
+    let token: Arc<str> = Arc::from(node.private_api_token());
     let gate = crate::http::LargeBodyGate::new();
     let router = Router::new()
         .route("/metrics", get(metrics))
@@ -641,6 +670,6 @@ pub fn private_router(node: Arc<Node>) -> Router {
         .fallback(fallback);
     crate::http::bounded(router)
         .with_state(node)
-        .layer(axum::middleware::from_fn_with_state(token, require_token))
+        .layer(axum::middleware::from_fn_with_state(token, guard_private))
         .layer(axum::middleware::map_response(json_errors))
 }

@@ -20,6 +20,7 @@ pub mod operator;
 pub mod requests;
 #[cfg(all(feature = "engine", feature = "rocksdb"))]
 mod runner;
+pub mod secrets;
 pub mod system;
 pub mod testing;
 

@@ -206,7 +206,7 @@ enum Command {
     },
 }
 
-/// Where the node's APIs are.
+/// Where the node's APIs are, and the private API's token.
 #[derive(clap::Args)]
 struct Apis {
     /// The private API.
@@ -215,17 +215,37 @@ struct Apis {
     /// The public API.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     public_api: String,
-    /// Bearer token of the private API (or WASMVISOR_TOKEN).
+    /// Bearer token of the private API (or WASMVISOR_TOKEN); without it,
+    /// the token the node keeps in its data directory is read.
     #[arg(long, env = "WASMVISOR_TOKEN")]
     token: Option<String>,
+    /// The node's data directory, where it keeps the private API's token
+    /// (`private-api-token`) when its configuration names none.
+    #[arg(long, env = "WASMVISOR_DATA_DIR", default_value = ".wasmvisor-dev")]
+    data_dir: PathBuf,
 }
 
 impl Apis {
-    fn clients(&self) -> (Client, Client) {
-        (
+    /// The public and private clients; the private one with the token
+    /// given, or the one found in the data directory (an error if that
+    /// file cannot be used; no token if there is none).
+    fn clients(&self) -> Result<(Client, Client), String> {
+        let token = match &self.token {
+            Some(token) => Some(token.clone()),
+            None => {
+                let path = self.data_dir.join(wasmvisor_node::secrets::PRIVATE_API_TOKEN_FILE);
+                if path.exists() {
+                    let token = wasmvisor_node::secrets::read(&path).map_err(|error| error.to_string())?;
+                    Some(token.trim().to_owned())
+                } else {
+                    None
+                }
+            }
+        };
+        Ok((
             Client::new(&self.public_api, None),
-            Client::new(&self.private_api, self.token.clone()),
-        )
+            Client::new(&self.private_api, token),
+        ))
     }
 }
 
@@ -246,7 +266,7 @@ fn operate(result: Result<Option<Value>, String>) -> ExitCode {
 
 /// Proposes one change from the next block and reports the outcome.
 fn propose_one(apis: &Apis, change: ChangeSpec) -> Result<Option<Value>, String> {
-    let (public, private) = apis.clients();
+    let (public, private) = apis.clients()?;
     operator::propose(&public, &private, &one_change(change)).map(Some)
 }
 
@@ -276,7 +296,20 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    abort_on_panic();
     operate(command(Cli::parse().command))
+}
+
+/// A panic anywhere — on a worker thread too — stops the whole process
+/// (after the panic's own report), with SIGABRT: a node never goes on
+/// serving with one of its threads gone and its chain half updated.
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!("a panic is fatal: the node stops");
+        std::process::abort();
+    }));
 }
 
 /// Runs a command: a node until it stops, or an operator command's result.
@@ -357,17 +390,17 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             apis,
         } => {
             let component = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
-            let (public, private) = apis.clients();
+            let (public, private) = apis.clients()?;
             deploy(&public, &private, &component, &name, &version).map(|()| None)
         }
         Command::Propose { file, apis } => {
             let text = std::fs::read_to_string(&file).map_err(|error| format!("{}: {error}", file.display()))?;
             let spec: ProposalSpec = toml::from_str(&text).map_err(|error| format!("{}: {error}", file.display()))?;
-            let (public, private) = apis.clients();
+            let (public, private) = apis.clients()?;
             operator::propose(&public, &private, &spec).map(Some)
         }
         Command::Vote { hash, apis } => {
-            let (public, private) = apis.clients();
+            let (public, private) = apis.clients()?;
             let body = json!(VoteSpec { propose_hash: hash });
             operator::act(&public, &private, "confirm-config", &body).map(Some)
         }
@@ -382,7 +415,7 @@ fn command(command: Command) -> Result<Option<Value>, String> {
                 instance: instance.clone(),
                 params: read_params(params.as_ref())?,
             };
-            let (public, private) = apis.clients();
+            let (public, private) = apis.clients()?;
             let mut result = operator::propose(&public, &private, &one_change(change))?;
             if result["proposal"]["status"] == "enacted" {
                 result["service"] = operator::wait_for_service(&public, &instance, "active")?;
@@ -401,7 +434,7 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             deadline_height,
             apis,
         } => {
-            let (public, private) = apis.clients();
+            let (public, private) = apis.clients()?;
             let body = json!(MigrateSpec {
                 artifact,
                 instance,
@@ -409,10 +442,10 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             });
             operator::act(&public, &private, "migrate", &body).map(Some)
         }
-        Command::Services { apis } => apis.clients().0.get("/api/system/v1/services").map(Some),
-        Command::Status { apis } => apis.clients().0.get("/api/system/v1/info").map(Some),
+        Command::Services { apis } => apis.clients()?.0.get("/api/system/v1/services").map(Some),
+        Command::Status { apis } => apis.clients()?.0.get("/api/system/v1/info").map(Some),
         Command::Tx { hash, apis } => apis
-            .clients()
+            .clients()?
             .0
             .get(&format!("/api/explorer/v1/transactions?hash={hash}"))
             .map(Some),

@@ -38,6 +38,9 @@ pub enum StartError {
     /// The data directory or key file.
     #[error("{0}")]
     Io(String),
+    /// A file holding secrets cannot be used (created or read).
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretFileError),
     /// The chain cannot start.
     #[error("the chain cannot start: {0}")]
     Chain(String),
@@ -91,7 +94,6 @@ impl NodeKeys {
     /// system's randomness) on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, StartError> {
         let path = data_dir.join(KEYS_FILE);
-        let io = |error: std::io::Error| StartError::Io(format!("{}: {error}", path.display()));
         if !path.exists() {
             let keys = Self::generate()?;
             let stored = KeySeeds {
@@ -99,9 +101,9 @@ impl NodeKeys {
                 service_seed: hex::encode(keys.service.to_bytes()),
             };
             let text = serde_json::to_string_pretty(&stored).expect("plain strings serialize");
-            std::fs::write(&path, text).map_err(io)?;
+            crate::secrets::create(&path, text.as_bytes()).map_err(StartError::Secret)?;
         }
-        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let text = crate::secrets::read(&path).map_err(StartError::Secret)?;
         let stored: KeySeeds =
             serde_json::from_str(&text).map_err(|error| StartError::Io(format!("{}: {error}", path.display())))?;
         let seed = |hex_seed: &str| -> Result<SigningKey, StartError> {
@@ -247,13 +249,18 @@ impl Node {
     /// Opens the node's chain: genesis on an empty data directory, else a
     /// restart from the stored state.
     #[cfg(feature = "rocksdb")]
-    pub fn open(config: NodeConfig) -> Result<Arc<Self>, StartError> {
+    pub fn open(mut config: NodeConfig) -> Result<Arc<Self>, StartError> {
         // Before anything is created: a node that cannot have its system
         // services leaves no trace.
         let system_services = config.system_services.load().map_err(StartError::SystemService)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
+        // The private API always wants a token: the configured one, else
+        // the one kept in the data directory (which the CLI reads).
+        if config.private_api_token.is_none() {
+            config.private_api_token = Some(crate::secrets::load_or_create_token(&config.data_dir)?);
+        }
         let database = RocksDatabase::open(config.data_dir.join(DATABASE_DIR))
             .map_err(|error| StartError::Chain(format!("the database: {error}")))?;
         Self::start(config, keys, Arc::new(database), system_services)
@@ -272,11 +279,16 @@ impl Node {
     }
 
     fn start(
-        config: NodeConfig,
+        mut config: NodeConfig,
         keys: NodeKeys,
         database: Arc<dyn wasmvisor_storage::Database>,
         system_services: Vec<SystemService>,
     ) -> Result<Arc<Self>, StartError> {
+        // A node opened without a data directory's token (in-process
+        // tests) gets one kept nowhere; see [`Node::private_api_token`].
+        if config.private_api_token.is_none() {
+            config.private_api_token = Some(crate::secrets::random_token()?);
+        }
         let runtimes = runtimes(&config)?;
         let validator_keys = if config.genesis_validators.is_empty() {
             vec![keys.validator_keys()]
@@ -330,6 +342,16 @@ impl Node {
                 wasmvisor_limits::QUERIES_CONCURRENT_ITEMS_MAX,
             )),
         }))
+    }
+
+    /// The bearer token the private API requires: the configured one, or
+    /// the one kept in the data directory
+    /// ([`crate::secrets::PRIVATE_API_TOKEN_FILE`]).
+    pub fn private_api_token(&self) -> &str {
+        self.config
+            .private_api_token
+            .as_deref()
+            .expect("Node::start sets a token")
     }
 
     /// The configuration the node runs with.
@@ -672,15 +694,13 @@ impl Node {
         }
         let service_key = self.keys.service.verifying_key().to_bytes();
         let (steps, height) = self.with_chain(|chain| {
-            let my_index = chain.consensus_config().ok().and_then(|config| {
-                config
-                    .validator_keys
-                    .iter()
-                    .position(|keys| keys.service_key == service_key)
-                    .and_then(|index| u32::try_from(index).ok())
-            });
+            let validator = chain
+                .consensus_config()
+                .ok()
+                .is_some_and(|config| config.validator_keys.iter().any(|keys| keys.service_key == service_key));
+            let my_key = validator.then_some(&service_key[..]);
             let height = chain.last_header().map(|header| header.height).unwrap_or(0);
-            (reconciler.steps(chain, height, my_index), height)
+            (reconciler.steps(chain, height, my_key), height)
         });
         for (service, step) in steps {
             match self.submit_to_supervisor(step.method_id, step.payload) {

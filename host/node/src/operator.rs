@@ -42,7 +42,12 @@ impl Client {
             Ok(value)
         } else {
             let message = value["error"].as_str().map_or_else(|| value.to_string(), str::to_owned);
-            Err(format!("{status}: {message}"))
+            let hint = if status == ureq::http::StatusCode::UNAUTHORIZED {
+                " (give the token with --token or WASMVISOR_TOKEN, or the node's data directory, which holds its private-api-token file, with --data-dir)"
+            } else {
+                ""
+            };
+            Err(format!("{status}: {message}{hint}"))
         }
     }
 
@@ -150,7 +155,7 @@ pub fn propose(public: &Client, private: &Client, spec: &crate::requests::Propos
                 "status": "pending",
                 "propose_hash": hex::encode(&state.propose_hash),
                 "actual_from": state.actual_from,
-                "approvals": state.approvals,
+                "approvals": state.approvals.iter().map(hex::encode).collect::<Vec<_>>(),
             });
         }
         None => result["proposal"] = serde_json::json!({ "status": "enacted" }),

@@ -17,6 +17,7 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
     let stopping = Arc::new(AtomicBool::new(false));
+    let fatal = Arc::new(Fatal::default());
     // Several validators agree on blocks through the consensus engine;
     // a node alone produces them itself.
     let (producer, engine) = match &config.consensus {
@@ -25,9 +26,24 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
             node.set_gossip(gossip::Gossip::start(&peers)?);
             (None, Some(engine::start(Arc::clone(&node), settings, &runtime)?))
         }
-        None => (Some(spawn_producer(Arc::clone(&node), Arc::clone(&stopping))?), None),
+        None => (
+            Some(spawn_producer(
+                Arc::clone(&node),
+                Arc::clone(&stopping),
+                Arc::clone(&fatal),
+            )?),
+            None,
+        ),
     };
     let served = runtime.block_on(async {
+        // Signal handlers first: a SIGTERM that comes as soon as the
+        // addresses are printed must stop the node cleanly, not kill it.
+        #[cfg(unix)]
+        let (mut interrupt, mut terminate) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            let install = |kind| signal(kind).map_err(|error| format!("cannot install a signal handler: {error}"));
+            (install(SignalKind::interrupt())?, install(SignalKind::terminate())?)
+        };
         let public = tokio::net::TcpListener::bind(config.public_api)
             .await
             .map_err(|error| format!("cannot bind the public API to {}: {error}", config.public_api))?;
@@ -43,19 +59,16 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
             let _ = stdout.flush();
         }
         let shutdown = async {
-            let interrupt = tokio::signal::ctrl_c();
             #[cfg(unix)]
-            {
-                let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("signal handlers install");
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+                _ = fatal.raised.notified() => {}
             }
             #[cfg(not(unix))]
-            {
-                let _ = interrupt.await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = fatal.raised.notified() => {}
             }
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -70,19 +83,58 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
         servers.await.map_err(|error| error.to_string())
     });
     stopping.store(true, Ordering::SeqCst);
-    if let Some(producer) = producer {
-        let _ = producer.join();
+    if let Some(producer) = producer
+        && producer.join().is_err()
+    {
+        fatal.raise("the block producer panicked".into());
     }
     if let Some(engine) = engine {
         engine.stop(&runtime);
     }
     node.shutdown();
+    if let Some(cause) = fatal.cause() {
+        tracing::error!("stopped: {cause}");
+        return Err(cause);
+    }
     tracing::info!("stopped");
     served
 }
 
+/// A node-local failure that stops the node: the first cause is kept, and
+/// raising it stops the APIs as Ctrl-C would; [`run`] then returns it (the
+/// binary exits non-zero with it).
+#[derive(Default)]
+struct Fatal {
+    cause: std::sync::Mutex<Option<String>>,
+    raised: tokio::sync::Notify,
+}
+
+impl Fatal {
+    fn raise(&self, cause: String) {
+        let mut kept = self.cause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.is_none() {
+            tracing::error!("fatal: {cause}; the node stops");
+            *kept = Some(cause);
+        }
+        self.raised.notify_one();
+    }
+
+    fn cause(&self) -> Option<String> {
+        self.cause
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// The single validator's block producer: a block every block interval.
-fn spawn_producer(node: Arc<Node>, stopping: Arc<AtomicBool>) -> Result<std::thread::JoinHandle<()>, String> {
+/// A failure to make a block (the store cannot write it, a block cannot be
+/// recorded) is fatal: [`Fatal::raise`].
+fn spawn_producer(
+    node: Arc<Node>,
+    stopping: Arc<AtomicBool>,
+    fatal: Arc<Fatal>,
+) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
         .name("block-producer".into())
         .spawn(move || {
@@ -91,7 +143,7 @@ fn spawn_producer(node: Arc<Node>, stopping: Arc<AtomicBool>) -> Result<std::thr
                 match node.produce_block() {
                     Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
                     Err(error) => {
-                        tracing::error!("block production stopped: {error}");
+                        fatal.raise(format!("block production failed: {error}"));
                         break;
                     }
                 }

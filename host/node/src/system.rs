@@ -290,7 +290,7 @@ impl Reconciler {
     /// Looks at the committed state and returns the transactions to send
     /// now (at most one per service); `sent` must then be told each one's
     /// hash.
-    pub fn steps(&mut self, chain: &Blockchain, height: u64, my_index: Option<u32>) -> Vec<(String, Step)> {
+    pub fn steps(&mut self, chain: &Blockchain, height: u64, my_key: Option<&[u8]>) -> Vec<(String, Step)> {
         let pending = pending_proposal(chain);
         let mut steps = Vec::new();
         for service in &self.services {
@@ -321,7 +321,7 @@ impl Reconciler {
                 progress.settled = true;
                 continue;
             }
-            match next_step(chain, service, progress, pending.as_ref(), my_index, height) {
+            match next_step(chain, service, progress, pending.as_ref(), my_key, height) {
                 Ok(Some(step)) => steps.push((service.name.clone(), step)),
                 Ok(None) => {}
                 Err(message) => {
@@ -361,12 +361,12 @@ fn proposes(state: &ConfigProposalState, wanted: &config_change::Kind) -> bool {
 fn propose_or_vote(
     chain: &Blockchain,
     pending: Option<&ConfigProposalState>,
-    my_index: Option<u32>,
+    my_key: Option<&[u8]>,
     kind: config_change::Kind,
     what: String,
 ) -> Result<Option<Step>, String> {
     if let Some(state) = pending {
-        if proposes(state, &kind) && my_index.is_some_and(|index| !state.approvals.contains(&index)) {
+        if proposes(state, &kind) && my_key.is_some_and(|key| !state.approvals.iter().any(|approver| approver == key)) {
             return Ok(Some(Step {
                 method_id: SupervisorAction::Vote.method_id(),
                 payload: ConfigVote {
@@ -396,7 +396,7 @@ fn next_step(
     service: &SystemService,
     progress: &mut Progress,
     pending: Option<&ConfigProposalState>,
-    my_index: Option<u32>,
+    my_key: Option<&[u8]>,
     height: u64,
 ) -> Result<Option<Step>, String> {
     let dispatcher = chain.dispatcher();
@@ -415,7 +415,7 @@ fn next_step(
                 Some(InstanceStatus::Stopped | InstanceStatus::Frozen) if progress.upgrading => propose_or_vote(
                     chain,
                     pending,
-                    my_index,
+                    my_key,
                     config_change::Kind::ResumeService(ResumeService {
                         instance_id: instance.spec.id,
                         params: Vec::new(),
@@ -466,7 +466,7 @@ fn next_step(
         return propose_or_vote(
             chain,
             pending,
-            my_index,
+            my_key,
             config_change::Kind::StartService(StartService {
                 artifact: Some(artifact_to_proto(&service.artifact)),
                 name: service.name.clone(),
@@ -481,7 +481,7 @@ fn next_step(
             propose_or_vote(
                 chain,
                 pending,
-                my_index,
+                my_key,
                 config_change::Kind::StopService(StopService {
                     instance_id: instance.spec.id,
                 }),

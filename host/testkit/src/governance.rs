@@ -52,6 +52,17 @@ pub fn quorum(count: usize, mode: SupervisorMode) -> usize {
     }
 }
 
+/// The service key of the validator whose node the testkit runs
+/// ([`crate::Validator::numbered`] 0): what its after-commit reports carry.
+pub fn node_key() -> Vec<u8> {
+    crate::Validator::numbered(0).keys().service_key
+}
+
+/// The service key of the validator at `position` in the set in force.
+pub fn validator_key(testkit: &TestKit, position: usize) -> Vec<u8> {
+    testkit.validators()[position].keys().service_key
+}
+
 /// A chain of `count` validators with the supervisor in `mode`.
 pub fn chain(count: usize, mode: SupervisorMode) -> TestKit {
     TestKitBuilder::new(count as u8).with_supervisor(mode).build()
@@ -130,7 +141,7 @@ pub fn deploy(testkit: &mut TestKit, mode: SupervisorMode, artifact: &ArtifactId
     let block = testkit.create_block_with(requests);
     assert!(block.errors.is_empty(), "{:?}", block.errors);
     create_blocks_until(testkit, |testkit| {
-        deploy_state(testkit, &request).reported_ok.contains(&0)
+        deploy_state(testkit, &request).reported_ok.contains(&node_key())
     });
     let reports: Vec<_> = (1..count)
         .map(|validator| testkit.sign_as_validator(validator, REPORT_DEPLOY, deploy_report(&request, None)))

@@ -207,3 +207,31 @@ fn a_proposal_part_verifies_only_from_its_proposer_as_signed() {
     other_round.proposal.round = Round::new(1);
     assert!(!verifier.verify_proposal_part(&other_round, &signer(1).public_key()));
 }
+
+#[tokio::test]
+async fn votes_verify_under_the_chains_strict_rule_only() {
+    // The identity point as a key and as R, with s = 0: the cofactored
+    // equation of ZIP-215 holds for every message, so the engine's own
+    // verification accepts this "signature" of anything. The chain's
+    // strict rule refuses small-order keys, and so must the engine.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let key = malachitebft_signing_ed25519::PublicKey::from_bytes(identity).expect("ZIP-215 takes the key");
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(&identity);
+    let signature = malachitebft_signing_ed25519::Signature::from_bytes(bytes);
+    assert!(key.verify(b"anything", &signature).is_ok(), "ZIP-215 accepts it");
+    let verifier = ConsensusVerifier::new(CHAIN);
+    let vote = Vote {
+        validator: Address(identity),
+        ..vote()
+    };
+    assert!(
+        !verifier
+            .verify_signed_vote(&vote, &signature, &key)
+            .await
+            .unwrap()
+            .is_valid(),
+        "a signature the chain would refuse is refused by the engine"
+    );
+}

@@ -113,9 +113,9 @@ fn deploy_status(node: &RunningNode, request: &DeployRequest) -> Option<i32> {
     deploy_state(node, request).map(|state| state.status)
 }
 
-/// The pending configuration proposal's approvals on `node` (validator
-/// indexes), if one is pending.
-fn proposal_approvals(node: &RunningNode) -> Option<Vec<u32>> {
+/// The pending configuration proposal's approvals on `node` (validators'
+/// service keys), if one is pending.
+fn proposal_approvals(node: &RunningNode) -> Option<Vec<Vec<u8>>> {
     let (status, body) = get(&format!("{}/api/services/supervisor/config-proposal", node.public));
     (status == 200).then(|| {
         wasmvisor_proto::supervisor::ConfigProposalState::decode(answer(&body).as_slice())

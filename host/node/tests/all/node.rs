@@ -18,7 +18,7 @@ use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet}
 use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
-use crate::support::{RunningNode, agent, answer, chain_id, get, post, wait_for, wasmvisor, write_config};
+use crate::support::{RunningNode, agent, answer, chain_id, get, post, try_get, wait_for, wasmvisor, write_config};
 
 #[test]
 fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
@@ -251,6 +251,8 @@ fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
         .args(args)
         .args(["--public-api", &node.public, "--private-api", &node.private])
+        .arg("--data-dir")
+        .arg(&node.data_dir)
         .output()
         .unwrap()
 }
@@ -435,13 +437,9 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
 
     // The operator's metrics count what happened (9 client transactions,
     // plus the supervisor's).
-    let metrics = agent()
-        .get(format!("{}/metrics", node.private))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let (status, metrics) = get(&format!("{}/metrics", node.private));
+    assert_eq!(status, 200, "{metrics}");
+    let metrics = metrics.as_str().expect("metrics are text").to_owned();
     let sample = |line_start: &str| -> u64 {
         metrics
             .lines()
@@ -851,4 +849,286 @@ fn reads_and_queries_answer_while_a_block_holds_the_chain() {
     holder.join().unwrap();
     reader.join().unwrap();
     assert_eq!(statuses, Ok((200, 200, 200)), "reads waited for the chain");
+}
+
+/// Transactions committed and pooled on `node`: what the node has signed
+/// and submitted shows in one of them.
+fn transactions_seen(node: &RunningNode) -> (u64, u64) {
+    let (status, metrics) = get(&format!("{}/metrics", node.private));
+    assert_eq!(status, 200, "{metrics}");
+    let metrics = metrics.as_str().expect("metrics are text").to_owned();
+    let committed = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("wasmvisor_transactions_committed_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the committed transactions metric");
+    let info = get(&format!("{}/api/system/v1/info", node.public)).1;
+    (committed, info["mempool_size"].as_u64().unwrap())
+}
+
+#[test]
+fn the_private_api_refuses_web_pages_and_callers_without_its_token() {
+    let data = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(data.path());
+    let token = std::fs::read_to_string(data.path().join("private-api-token")).unwrap();
+    let token = token.trim().to_owned();
+    let url = format!("{}/api/services/supervisor/propose-config", node.private);
+    // What a page can make the node sign if it gets through: any payload.
+    let body = br#"{"payload":"0a00"}"#;
+    let send = |content_type: Option<&str>, origin: Option<&str>, token: Option<&str>| -> (u16, String) {
+        let mut request = agent().post(&url);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.send(&body[..]).expect("the private API answers");
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    };
+    let before = transactions_seen(&node);
+    let token = Some(token.as_str());
+    let page = Some("http://attacker.example");
+    // A cross-site "simple" request, as a browser sends it.
+    assert_eq!(send(Some("text/plain"), page, None).0, 403);
+    // A page's request is refused with the right token and type too.
+    assert_eq!(send(Some("application/json"), page, token).0, 403);
+    assert_eq!(send(Some("application/json"), Some("null"), token).0, 403);
+    // Bodies a page can post without asking first: refused whoever sends them.
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+    ] {
+        let (status, answer) = send(content_type, None, token);
+        assert_eq!(status, 415, "{content_type:?}: {answer}");
+    }
+    // Without the token, or with another one: refused on loopback too.
+    for wrong in [None, Some(""), Some("0".repeat(64)).as_deref()] {
+        assert_eq!(send(Some("application/json"), None, wrong).0, 401, "{wrong:?}");
+    }
+    // Nothing was signed: after three more blocks, nothing pooled or
+    // committed beyond what there was.
+    let height = |node: &RunningNode| {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+    };
+    let later = height(&node) + 3;
+    wait_for("three blocks", || height(&node) >= later);
+    assert_eq!(transactions_seen(&node), before, "refused requests sign nothing");
+    // The operator's own request: signed and submitted.
+    let (status, answer) = send(Some("application/json"), None, token);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("tx_hash"), "{answer}");
+    // The CLI finds the token in the data directory; elsewhere it says how
+    // to give one.
+    let cli_with = |data_dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args([
+                "stop",
+                "--instance",
+                "nothing",
+                "--public-api",
+                &node.public,
+                "--private-api",
+                &node.private,
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("WASMVISOR_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = cli_with(elsewhere.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("401") && stderr.contains("--token"), "{stderr}");
+    let output = cli_with(data.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("401"), "the CLI used the node's token: {stderr}");
+    node.stop();
+}
+
+/// Runs `wasmvisor run-dev` on `data_dir`, which must refuse to start:
+/// its stderr.
+fn refused_to_run_dev(data_dir: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args([
+            "run-dev",
+            "--public-api",
+            "127.0.0.1:0",
+            "--private-api",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the node started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "the node must refuse to start: {status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+#[cfg(unix)]
+#[test]
+fn key_files_are_private_and_a_node_refuses_exposed_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    RunningNode::start(data.path()).stop();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for file in ["validator-keys.json", "private-api-token"] {
+        let path = data.path().join(file);
+        assert_eq!(mode(&path), 0o600, "{file}");
+        for exposed in [0o644, 0o640, 0o604] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(exposed)).unwrap();
+            let stderr = refused_to_run_dev(data.path());
+            assert!(
+                stderr.contains(&path.display().to_string()) && stderr.contains("chmod 600"),
+                "{file} {exposed:o}: {stderr}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // Private again: it starts, on the same keys.
+    let node = RunningNode::start(data.path());
+    let height = get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+        .as_u64()
+        .unwrap();
+    wait_for("a block after the restart", || {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+            > height
+    });
+    node.stop();
+}
+
+/// Unmounts a filesystem the test mounted, whatever happens.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_node_whose_disk_fills_stops_naming_the_cause_and_resumes_once_freed() {
+    // A real write failure in the middle of block production: the data
+    // directory on a small tmpfs, filled while the node runs.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
+    if !root {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&disk)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        eprintln!("skipped: this machine cannot mount a tmpfs");
+        return;
+    }
+    let _unmount = Mounted(disk.clone());
+    let data = disk.join("node");
+    let log = dir.path().join("stderr.log");
+    let mut node = RunningNode::spawn(
+        Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args([
+                "run-dev",
+                "--public-api",
+                "127.0.0.1:0",
+                "--private-api",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stderr(std::fs::File::create(&log).unwrap()),
+        data.clone(),
+        None,
+    );
+    let height = |node: &RunningNode| {
+        try_get(&format!("{}/api/system/v1/info", node.public)).and_then(|(_, info)| info["height"].as_u64())
+    };
+    wait_for("two blocks", || height(&node).is_some_and(|height| height >= 2));
+    let before = height(&node).unwrap();
+
+    // Fill the disk.
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.write_all(&[0u8; 4096]);
+        let _ = file.sync_all();
+    }
+
+    // The node stops on its own, exits non-zero and says why.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the node went on with a full disk"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        !status.success(),
+        "a node that cannot write its block exits non-zero: {status:?}"
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(stderr.contains("block production failed"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("no space left"),
+        "the cause is named: {stderr}"
+    );
+    assert!(
+        try_get(&format!("{}/api/system/v1/info", node.public)).is_none(),
+        "it no longer answers"
+    );
+    let stopped_at = stderr.matches("fatal:").count();
+    assert_eq!(stopped_at, 1, "the cause is logged once: {stderr}");
+
+    // Space again: it resumes from its last whole block and goes on.
+    std::fs::remove_file(&filler).unwrap();
+    let node = RunningNode::start(&data);
+    let resumed = height(&node).unwrap();
+    assert!(resumed >= before, "resumed at {resumed}, had {before}");
+    wait_for("a block after the restart", || {
+        height(&node).is_some_and(|height| height > resumed)
+    });
+    node.stop();
 }

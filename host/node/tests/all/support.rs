@@ -2,8 +2,9 @@
 //! loopback ports, and small HTTP helpers.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -13,33 +14,70 @@ pub struct RunningNode {
     pub child: Child,
     pub public: String,
     pub private: String,
+    /// Its data directory (where it keeps its keys and, unless configured,
+    /// the private API's token).
+    pub data_dir: PathBuf,
+}
+
+/// The private API's token of every node these tests started, by the
+/// private API's address: [`get`] and [`post`] send it with a request to
+/// that address, as the operator's CLI does on the node's machine.
+static TOKENS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn token_for(url: &str) -> Option<String> {
+    let tokens = TOKENS.lock().unwrap();
+    tokens
+        .iter()
+        .find(|(base, _)| url.starts_with(base.as_str()) && url[base.len()..].starts_with('/'))
+        .map(|(_, token)| token.clone())
 }
 
 impl RunningNode {
     /// `wasmvisor run-dev` on free loopback ports.
     pub fn start(data_dir: &Path) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
-            "run-dev",
-            "--public-api",
-            "127.0.0.1:0",
-            "--private-api",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ]))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+                .args([
+                    "run-dev",
+                    "--public-api",
+                    "127.0.0.1:0",
+                    "--private-api",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                    data_dir.to_str().unwrap(),
+                ])
+                .stderr(Stdio::null()),
+            data_dir.to_owned(),
+            None,
+        )
     }
 
     /// `wasmvisor run --config <file>`.
     pub fn run(config: &Path) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args(["run", "--config", config.to_str().unwrap()]))
+        let text = std::fs::read_to_string(config).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        let data_dir = config
+            .parent()
+            .unwrap()
+            .join(table["data_dir"].as_str().expect("a data directory"));
+        let token = table
+            .get("private_api_token")
+            .and_then(|token| token.as_str())
+            .map(str::to_owned);
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+                .args(["run", "--config", config.to_str().unwrap()])
+                .stderr(Stdio::null()),
+            data_dir,
+            token,
+        )
     }
 
-    pub fn spawn(command: &mut Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
+    /// Starts the node and reads the addresses it prints; its private
+    /// API's token is `token`, or the one it keeps in `data_dir`.
+    /// (Its stderr goes where `command` sends it.)
+    pub fn spawn(command: &mut Command, data_dir: PathBuf, token: Option<String>) -> Self {
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("the binary starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut address = |prefix: &str| {
             let line = lines.next().expect("the node prints its addresses").unwrap();
@@ -49,7 +87,22 @@ impl RunningNode {
         };
         let public = address("public API listening on ");
         let private = address("private API listening on ");
-        Self { child, public, private }
+        let token = token.unwrap_or_else(|| {
+            std::fs::read_to_string(data_dir.join("private-api-token"))
+                .expect("the node keeps its private API token in its data directory")
+                .trim()
+                .to_owned()
+        });
+        let mut tokens = TOKENS.lock().unwrap();
+        tokens.retain(|(base, _)| *base != private);
+        tokens.push((private.clone(), token));
+        drop(tokens);
+        Self {
+            child,
+            public,
+            private,
+            data_dir,
+        }
     }
 
     /// Stops the node with SIGTERM and waits for a clean exit.
@@ -88,8 +141,13 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// `GET` (with the node's token if `url` is a private API's).
 pub fn get(url: &str) -> (u16, Value) {
-    let mut response = agent().get(url).call().expect("the request is answered");
+    let mut request = agent().get(url);
+    if let Some(token) = token_for(url) {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request.call().expect("the request is answered");
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -103,9 +161,13 @@ pub fn try_get(url: &str) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
 }
 
+/// `POST` (with the node's token if `url` is a private API's).
 pub fn post(url: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let mut response = agent()
-        .post(url)
+    let mut request = agent().post(url);
+    if let Some(token) = token_for(url) {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request
         .header("content-type", content_type)
         .send(&body[..])
         .expect("the request is answered");

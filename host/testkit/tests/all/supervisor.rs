@@ -7,7 +7,8 @@ use wasmvisor_proto::supervisor::{DeployRequest, DeployStatus, SupervisorMode};
 use wasmvisor_runtime::{CallLocation, ErrorKind};
 use wasmvisor_testkit::TestKit;
 use wasmvisor_testkit::governance::{
-    REPORT_DEPLOY, REQUEST_DEPLOY, artifact, chain, deploy_report, deploy_request, deploy_state,
+    REPORT_DEPLOY, REQUEST_DEPLOY, artifact, chain, deploy_report, deploy_request, deploy_state, node_key,
+    validator_key,
 };
 
 fn token_request(deadline_height: u64, seed: u64) -> DeployRequest {
@@ -40,7 +41,11 @@ fn a_deploy_needs_a_quorum_of_requests_and_every_validators_success() {
         "UnauthorizedCaller"
     );
     assert_eq!(block.errors.len(), 1);
-    assert_eq!(deploy_state(&testkit, &request).approvals, vec![0, 1]);
+    assert_eq!(
+        deploy_state(&testkit, &request).approvals,
+        vec![validator_key(&testkit, 0), validator_key(&testkit, 1)],
+        "the approvals are the validators' service keys"
+    );
 
     // The same validator again is refused; a third approves. (Re-sending the
     // identical transaction would be a replay, refused by the block layer;
@@ -58,7 +63,7 @@ fn a_deploy_needs_a_quorum_of_requests_and_every_validators_success() {
     // for the report, bounded.
     for _ in 0..500 {
         testkit.create_block();
-        if deploy_state(&testkit, &request).reported_ok.contains(&0) {
+        if deploy_state(&testkit, &request).reported_ok.contains(&node_key()) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -66,7 +71,7 @@ fn a_deploy_needs_a_quorum_of_requests_and_every_validators_success() {
     let state = deploy_state(&testkit, &request);
     assert_eq!(
         state.reported_ok,
-        vec![0],
+        vec![node_key()],
         "validator 0's node reported its local deploy"
     );
     assert_eq!(

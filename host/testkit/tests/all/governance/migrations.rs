@@ -140,7 +140,7 @@ fn a_data_migration_commits_when_every_validator_agrees_and_flushes_later() {
         // This node migrates in the background and reports its root.
         create_blocks_until(&mut testkit, |testkit| {
             let state = migration_state(testkit, &request);
-            state.reports.iter().any(|report| report.validator == 0) || !state.committed_hash.is_empty()
+            state.reports.iter().any(|report| report.validator_key == node_key()) || !state.committed_hash.is_empty()
         });
         let root = migration_state(&testkit, &request)
             .reports
@@ -372,7 +372,10 @@ fn migration_requests_and_results_are_checked() {
                 block.errors.get(&CallLocation::Transaction(1)).map(|error| error.kind),
                 Some(ErrorKind::Service(67))
             );
-            assert_eq!(migration_state(&testkit, &request).approvals, vec![0]);
+            assert_eq!(
+                migration_state(&testkit, &request).approvals,
+                vec![validator_key(&testkit, 0)]
+            );
             assert!(!migration_state(&testkit, &request).started);
         }
 

@@ -90,7 +90,10 @@ fn an_unapproved_proposal_waits_for_votes_and_a_late_vote_finds_nothing() {
         let block = testkit.create_block_with(vec![testkit.sign_as_validator(0, PROPOSE, propose.encode_to_vec())]);
         assert!(block.errors.is_empty(), "{:?}", block.errors);
         assert_eq!(configuration_number(&testkit), 1, "the counter moved on");
-        assert_eq!(pending_proposal(&testkit).unwrap().approvals, vec![0]);
+        assert_eq!(
+            pending_proposal(&testkit).unwrap().approvals,
+            vec![validator_key(&testkit, 0)]
+        );
 
         // The proposer voting again is a double vote.
         let again = testkit.sign_as_validator(0, VOTE, vote_for(&propose));
@@ -496,6 +499,193 @@ fn a_change_failing_when_enacted_rolls_back_the_whole_batch() {
         assert!(block.errors.is_empty(), "{:?}", block.errors);
         let error = propose_alone(&mut testkit, vec![Kind::StopService(StopService { instance_id: book })]);
         assert_eq!(error, Some(ErrorKind::Service(49)), "stopping a stopped instance");
+        testkit.replay().unwrap();
+    }
+}
+
+/// The approvals of a deploy request (none if nobody asked for it yet).
+fn deploy_approvals(testkit: &TestKit, request: &wasmvisor_proto::supervisor::DeployRequest) -> Vec<Vec<u8>> {
+    testkit
+        .query("supervisor", "deploy-status", &request.encode_to_vec())
+        .map(|answer| {
+            wasmvisor_proto::supervisor::DeployState::decode(answer.as_slice())
+                .unwrap()
+                .approvals
+        })
+        .unwrap_or_default()
+}
+
+/// How many validators in force are among `approvers`.
+fn in_force(testkit: &TestKit, approvers: &[Vec<u8>]) -> usize {
+    testkit
+        .validators()
+        .iter()
+        .filter(|validator| approvers.contains(&validator.keys().service_key))
+        .count()
+}
+
+#[test]
+fn approvals_are_counted_by_validator_key_across_a_set_change_that_reorders_and_shrinks_it() {
+    let mode = SupervisorMode::Decentralized;
+    for count in [1usize, 4, 7] {
+        let mut testkit = chain(count, mode);
+        let original: Vec<Validator> = testkit.validators().to_vec();
+        let quorum_before = quorum(count, mode);
+        // A deploy request one approval short of the quorum, among them
+        // validator 1's, which the change removes.
+        let request = deploy_request(
+            &artifact("notebook", "1.0.0"),
+            wasmvisor_artifacts::NOTEBOOK.bytes,
+            testkit.height() + 200,
+            3,
+        );
+        let approvers: Vec<Validator> = original[1..quorum_before].to_vec();
+        if !approvers.is_empty() {
+            let requests = approvers
+                .iter()
+                .map(|validator| testkit.sign(&validator.service_key, REQUEST_DEPLOY, request.encode_to_vec()))
+                .collect();
+            let block = testkit.create_block_with(requests);
+            assert!(block.errors.is_empty(), "{:?}", block.errors);
+        }
+
+        // The set loses validator 1 and is reversed (validator 0, whose
+        // node the testkit runs, stays).
+        let mut remaining: Vec<Validator> = original
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| *position != 1)
+            .map(|(_, validator)| validator.clone())
+            .collect();
+        remaining.reverse();
+        let mut config = consensus(&testkit);
+        config.validator_keys = remaining.iter().map(Validator::keys).collect();
+        config.block_interval_ms += 1;
+        let block = enact(&mut testkit, mode, vec![Kind::Consensus(config.clone())]);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        assert_eq!(consensus(&testkit), config);
+        let new_count = remaining.len();
+        let quorum_after = quorum(new_count, mode);
+
+        // Each remaining approver counts once, the removed one not at all.
+        let approvals = deploy_approvals(&testkit, &request);
+        let counted = in_force(&testkit, &approvals);
+        assert_eq!(
+            counted,
+            approvers.len().saturating_sub(1),
+            "{count}: approvals in force"
+        );
+        if count > 1 {
+            // (An unknown field makes a distinct transaction of the same
+            // request: the identical one would be a replay.)
+            let again = [request.encode_to_vec().as_slice(), &[0x78, 0x01]].concat();
+            let removed = &original[1];
+            let block =
+                testkit.create_block_with(vec![testkit.sign(&removed.service_key, REQUEST_DEPLOY, again.clone())]);
+            assert_eq!(
+                tx_error(&block, 0),
+                Some(ErrorKind::Common(2)),
+                "{count}: the removed validator"
+            );
+            // A remaining approver again, wherever it now stands: refused.
+            let block = testkit.create_block_with(vec![testkit.sign(&original[2].service_key, REQUEST_DEPLOY, again)]);
+            assert_eq!(
+                tx_error(&block, 0),
+                Some(ErrorKind::Service(18)),
+                "{count}: approving twice"
+            );
+        }
+        // The others approve one by one: one short of the new quorum, no
+        // node deploys; at the quorum, this node deploys and reports.
+        let mut missing: Vec<Validator> = remaining
+            .iter()
+            .filter(|validator| !approvals.contains(&validator.keys().service_key))
+            .cloned()
+            .collect();
+        for _ in counted..quorum_after {
+            let validator = missing.remove(0);
+            if in_force(&testkit, &deploy_approvals(&testkit, &request)) + 1 == quorum_after {
+                for _ in 0..3 {
+                    testkit.create_block();
+                }
+                assert!(
+                    deploy_approvals(&testkit, &request).is_empty()
+                        || deploy_state(&testkit, &request).reported_ok.is_empty(),
+                    "{count}: one short of {quorum_after}, nobody deploys"
+                );
+            }
+            let block = testkit.create_block_with(vec![testkit.sign(
+                &validator.service_key,
+                REQUEST_DEPLOY,
+                request.encode_to_vec(),
+            )]);
+            assert!(block.errors.is_empty(), "{:?}", block.errors);
+        }
+        create_blocks_until(&mut testkit, |testkit| {
+            deploy_state(testkit, &request).reported_ok.contains(&node_key())
+        });
+        // Every remaining validator must report; the removed one's report
+        // is refused and is not needed.
+        let others: Vec<&Validator> = remaining
+            .iter()
+            .filter(|validator| validator.keys().service_key != node_key())
+            .collect();
+        for (position, validator) in others.iter().enumerate() {
+            assert_eq!(
+                deploy_state(&testkit, &request).status,
+                wasmvisor_proto::supervisor::DeployStatus::DeployPending as i32,
+                "{count}: {position} of {} others reported",
+                others.len()
+            );
+            let block = testkit.create_block_with(vec![testkit.sign(
+                &validator.service_key,
+                REPORT_DEPLOY,
+                deploy_report(&request, None),
+            )]);
+            assert!(block.errors.is_empty(), "{:?}", block.errors);
+        }
+        testkit.create_block();
+        assert_eq!(
+            deploy_state(&testkit, &request).status,
+            wasmvisor_proto::supervisor::DeployStatus::DeploySucceeded as i32,
+            "{count}: every remaining validator reported"
+        );
+
+        // A proposal under the new set: the removed validator's vote and a
+        // second vote are refused; one short of the new quorum is not
+        // enacted; the quorum is.
+        for short in [true, false] {
+            if short && quorum_after == 1 {
+                continue;
+            }
+            let mut next = consensus(&testkit);
+            next.block_interval_ms += 1;
+            let propose = proposal(&testkit, vec![Kind::Consensus(next.clone())], 0);
+            let mut transactions = vec![testkit.sign(&remaining[0].service_key, PROPOSE, propose.encode_to_vec())];
+            let votes = quorum_after - 1 - usize::from(short);
+            for validator in &remaining[1..=votes] {
+                transactions.push(testkit.sign(&validator.service_key, VOTE, vote_for(&propose)));
+            }
+            transactions.push(testkit.sign(&remaining[0].service_key, VOTE, vote_for(&propose)));
+            if count > 1 {
+                transactions.push(testkit.sign(&original[1].service_key, VOTE, vote_for(&propose)));
+            }
+            let block = testkit.create_block_with(transactions);
+            assert_eq!(
+                tx_error(&block, votes as u32 + 1),
+                Some(ErrorKind::Service(51)),
+                "a second vote"
+            );
+            if count > 1 {
+                assert_eq!(
+                    tx_error(&block, votes as u32 + 2),
+                    Some(ErrorKind::Common(2)),
+                    "a removed voter"
+                );
+            }
+            assert_eq!(consensus(&testkit) == next, !short, "{count}: short {short}");
+            testkit.create_block();
+        }
         testkit.replay().unwrap();
     }
 }
