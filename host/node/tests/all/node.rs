@@ -18,7 +18,9 @@ use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet}
 use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
-use crate::support::{RunningNode, agent, answer, chain_id, get, post, try_get, wait_for, wasmvisor, write_config};
+use crate::support::{
+    RunningNode, agent, answer, chain_id, get, post, run_dev, try_get, wait_for, wasmvisor, write_config,
+};
 
 #[test]
 fn a_node_deploys_runs_and_restarts_a_wasm_service_over_http() {
@@ -960,16 +962,7 @@ fn the_private_api_refuses_web_pages_and_callers_without_its_token() {
 /// Runs `wasmvisor run-dev` on `data_dir`, which must refuse to start:
 /// its stderr.
 fn refused_to_run_dev(data_dir: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args([
-            "run-dev",
-            "--public-api",
-            "127.0.0.1:0",
-            "--private-api",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
+    let mut child = run_dev(data_dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1062,17 +1055,7 @@ fn a_node_whose_disk_fills_stops_naming_the_cause_and_resumes_once_freed() {
     let data = disk.join("node");
     let log = dir.path().join("stderr.log");
     let mut node = RunningNode::spawn(
-        Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-            .args([
-                "run-dev",
-                "--public-api",
-                "127.0.0.1:0",
-                "--private-api",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .stderr(std::fs::File::create(&log).unwrap()),
+        run_dev(&data).stderr(std::fs::File::create(&log).unwrap()),
         data.clone(),
         None,
     );

@@ -32,24 +32,26 @@ fn token_for(url: &str) -> Option<String> {
         .map(|(_, token)| token.clone())
 }
 
+/// The command `wasmvisor run-dev` on free loopback ports with `data_dir`.
+pub fn run_dev(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+    command
+        .args([
+            "run-dev",
+            "--public-api",
+            "127.0.0.1:0",
+            "--private-api",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir);
+    command
+}
+
 impl RunningNode {
     /// `wasmvisor run-dev` on free loopback ports.
     pub fn start(data_dir: &Path) -> Self {
-        Self::spawn(
-            Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-                .args([
-                    "run-dev",
-                    "--public-api",
-                    "127.0.0.1:0",
-                    "--private-api",
-                    "127.0.0.1:0",
-                    "--data-dir",
-                    data_dir.to_str().unwrap(),
-                ])
-                .stderr(Stdio::null()),
-            data_dir.to_owned(),
-            None,
-        )
+        Self::spawn(run_dev(data_dir).stderr(Stdio::null()), data_dir.to_owned(), None)
     }
 
     /// `wasmvisor run --config <file>`.
