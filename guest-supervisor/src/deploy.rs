@@ -18,7 +18,7 @@
 use prost::Message;
 use wasmvisor_limits::{DEPLOY_SPEC_BYTES_MAX, SPEC_CHUNK_BYTES_MAX, SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX};
 use wasmvisor_proto::supervisor::{DeployRequest, DeployResult, DeployState, DeployStatus, Empty, deploy_result};
-use wasmvisor_sdk::{CommonError, ExecutionError, ProofMap, RawBytes, common_error, context};
+use wasmvisor_sdk::{CommonError, Entry, ExecutionError, ProofMap, RawBytes, common_error, context};
 
 use crate::errors::SupervisorError;
 use crate::privileged::wasmvisor::service::dispatcher::{self, LocalOutcome};
@@ -218,50 +218,99 @@ fn succeed(key: &[u8; 32], state: &mut DeployState) -> Result<(), ExecutionError
     finish(key, state, DeployStatus::DeploySucceeded)
 }
 
-/// Up to [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests, as
-/// (deadline, key), oldest deadline first; with `before`, only those whose
-/// deadline is below it.
-fn pending(before: Option<u64>) -> Result<Vec<(u64, [u8; 32])>, ExecutionError> {
-    let to = before.map(|height| height.to_be_bytes().to_vec());
+/// Where the next walk over the pending requests starts (a pending key):
+/// each block looks at a window of them and the next block at the window
+/// after it, so every pending request is visited within
+/// `ceil(pending / SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX)` blocks, however
+/// many others come before it by deadline.
+fn pending_cursor() -> Entry<RawBytes> {
+    Entry::new("pending_cursor")
+}
+
+/// Up to [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests with
+/// `from <= pending key < to`, in key order (oldest deadline first), as
+/// (pending key, deadline, request key).
+fn pending_between(from: Option<&Vec<u8>>, to: Option<&Vec<u8>>) -> Result<Vec<Pending>, ExecutionError> {
     Ok(pending_deploys()
-        .first(None, to.as_ref(), SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX as u32)?
+        .first(from, to, SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX as u32)?
         .into_iter()
-        .filter_map(|(key, _)| {
-            let deadline = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
-            Some((deadline, key.get(8..)?.try_into().ok()?))
+        .filter_map(|(pending_key, _)| {
+            let deadline = u64::from_be_bytes(pending_key.get(..8)?.try_into().ok()?);
+            let key = pending_key.get(8..)?.try_into().ok()?;
+            Some(Pending {
+                pending_key,
+                deadline,
+                key,
+            })
         })
         .collect())
 }
 
-/// Before each block's transactions, over at most
-/// [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] pending requests (the oldest
-/// deadlines first): those past their deadline time out; an approved one
-/// every validator in force has reported succeeds (after a consensus change
-/// removed the only validators yet to report, no report is coming to
-/// finish it). Reads only pending requests.
+/// One pending request as the pending index holds it.
+struct Pending {
+    pending_key: Vec<u8>,
+    deadline: u64,
+    key: [u8; 32],
+}
+
+/// This block's window of pending requests: up to
+/// [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] from the cursor on, wrapping
+/// around to the oldest when fewer remain after it.
+fn window() -> Result<Vec<Pending>, ExecutionError> {
+    let cursor = pending_cursor().get()?.map(|cursor| cursor.0);
+    let mut window = pending_between(cursor.as_ref(), None)?;
+    if cursor.is_some() && window.len() < SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX {
+        let wrapped = pending_between(None, cursor.as_ref())?;
+        let room = SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX - window.len();
+        window.extend(wrapped.into_iter().take(room));
+    }
+    Ok(window)
+}
+
+/// Before each block's transactions, reading only pending requests: up to
+/// [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] past their deadline (the
+/// oldest first) time out; then, in this block's window, the first
+/// approved request every validator in force has reported succeeds (after
+/// a consensus change removed the only validators yet to report, no report
+/// is coming to finish it; one per block keeps the hook within one call's
+/// write budget); the cursor moves past the window.
 pub fn expire() -> Result<(), ExecutionError> {
     let height = context::height();
-    for (deadline, key) in pending(None)? {
-        let Some(mut state) = deploys().get(&key)? else {
-            continue;
-        };
-        if deadline < height {
-            finish(&key, &mut state, DeployStatus::DeployTimeout)?;
-        } else if approved(&state) && validators::all_in_force(&state.reported_ok) {
-            succeed(&key, &mut state)?;
+    let due = height.to_be_bytes().to_vec();
+    for pending in pending_between(None, Some(&due))? {
+        if let Some(mut state) = deploys().get(&pending.key)? {
+            finish(&pending.key, &mut state, DeployStatus::DeployTimeout)?;
         }
     }
-    Ok(())
+    let window = window()?;
+    for pending in &window {
+        if pending.deadline < height {
+            continue;
+        }
+        let Some(mut state) = deploys().get(&pending.key)? else {
+            continue;
+        };
+        if approved(&state) && validators::all_in_force(&state.reported_ok) {
+            succeed(&pending.key, &mut state)?;
+            break;
+        }
+    }
+    match window.last() {
+        // Just past the last key of the window (keys are 40 bytes).
+        Some(last) => pending_cursor().set(&RawBytes([last.pending_key.as_slice(), &[0]].concat())),
+        None if pending_cursor().get()?.is_some() => pending_cursor().remove().map(drop),
+        None => Ok(()),
+    }
 }
 
 /// After each block, on a validator: deploy approved artifacts locally and
 /// report the outcome (identical reports are the same transaction, which
-/// the node's pool drops when repeated). Reads only pending requests, at
-/// most [`SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX`] of them.
+/// the node's pool drops when repeated). Reads only the pending requests
+/// of the next block's window (see [`expire`]).
 pub fn after_commit() {
     let Some(me) = validators::node_key() else { return };
-    let Ok(pending) = pending(None) else { return };
-    for (_, key) in pending {
+    let Ok(window) = window() else { return };
+    for Pending { key, .. } in window {
         let Some(state) = deploys().get(&key).ok().flatten() else {
             continue;
         };

@@ -74,7 +74,10 @@ pub fn request(request: MigrationRequest) -> Result<(), ExecutionError> {
     if state.status != MigrationStatus::MigrationPending as i32 || state.started {
         return Err(SupervisorError::MigrationRequestAlreadyRegistered.with("the request was already decided"));
     }
-    if state.approvals.contains(&validator) {
+    // An approver asking again is refused, unless the approvals already
+    // given now suffice (a consensus change lowered the quorum): then its
+    // request starts the migration, which nothing else would.
+    if state.approvals.contains(&validator) && !validators::approved(&state.approvals) {
         return Err(SupervisorError::MigrationRequestAlreadyRegistered.with(format!(
             "validator {} already asked for it",
             validators::name(&validator)
@@ -133,6 +136,10 @@ pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
                     "a state hash is 32 bytes",
                 ));
             }
+            // Reports of validators no longer in force neither count nor
+            // fail the migration.
+            let current = validators::keys();
+            state.reports.retain(|report| current.contains(&report.validator_key));
             if let Some(differing) = state.reports.iter().find(|report| report.state_hash != hash) {
                 let description = format!(
                     "validator {} reported a root differing from validator {}'s",
@@ -142,8 +149,6 @@ pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
                 fail(&mut state, SupervisorError::StateHashDivergence, description)?;
             } else {
                 if !state.reports.iter().any(|report| report.validator_key == validator) {
-                    let current = validators::keys();
-                    state.reports.retain(|report| current.contains(&report.validator_key));
                     state.reports.push(MigrationReport {
                         validator_key: validator,
                         state_hash: hash,

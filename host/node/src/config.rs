@@ -243,6 +243,15 @@ impl NodeConfig {
 
     /// Checks the rules the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self
+            .private_api_token
+            .as_ref()
+            .is_some_and(|token| token.len() < TOKEN_LEN_MIN)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "private_api_token has at least {TOKEN_LEN_MIN} characters"
+            )));
+        }
         if !self.private_api.ip().is_loopback()
             && self
                 .private_api_token

@@ -61,9 +61,23 @@ pub fn create(path: &Path, contents: &[u8]) -> Result<(), SecretFileError> {
     file.sync_all().map_err(io(path))
 }
 
-/// Reads `path`, refusing it if group or others may read or write it.
+/// Reads `path`, refusing it unless it is a regular file (not a link, a
+/// pipe or a device) that neither group nor others may read or write, of
+/// at most [`SECRET_FILE_BYTES_MAX`] bytes. The checks are made on the
+/// opened file, and no more than the limit is ever read.
 pub fn read(path: &Path) -> Result<String, SecretFileError> {
-    let metadata = std::fs::metadata(path).map_err(io(path))?;
+    let not_regular = || SecretFileError::Io {
+        path: path.to_owned(),
+        error: std::io::Error::other("not a regular file"),
+    };
+    if !std::fs::symlink_metadata(path).map_err(io(path))?.file_type().is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let metadata = file.metadata().map_err(io(path))?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -75,10 +89,13 @@ pub fn read(path: &Path) -> Result<String, SecretFileError> {
             });
         }
     }
-    if metadata.len() > SECRET_FILE_BYTES_MAX {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, SECRET_FILE_BYTES_MAX + 1), &mut text)
+        .map_err(io(path))?;
+    if text.len() as u64 > SECRET_FILE_BYTES_MAX {
         return Err(SecretFileError::TooLarge { path: path.to_owned() });
     }
-    std::fs::read_to_string(path).map_err(io(path))
+    Ok(text)
 }
 
 /// A new bearer token: 32 bytes of the operating system's randomness, in
@@ -96,10 +113,20 @@ pub fn random_token() -> Result<String, SecretFileError> {
 /// created on first use.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, SecretFileError> {
     let path = data_dir.join(PRIVATE_API_TOKEN_FILE);
-    if !path.exists() {
+    if std::fs::symlink_metadata(&path).is_err() {
         create(&path, random_token()?.as_bytes())?;
     }
-    Ok(read(&path)?.trim().to_owned())
+    let token = read(&path)?.trim().to_owned();
+    if token.len() < crate::config::TOKEN_LEN_MIN {
+        return Err(SecretFileError::Io {
+            path,
+            error: std::io::Error::other(format!(
+                "a token has at least {} characters; remove the file to have a new one made",
+                crate::config::TOKEN_LEN_MIN
+            )),
+        });
+    }
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -140,5 +167,25 @@ mod tests {
         let large = dir.path().join("large");
         create(&large, &vec![b'a'; SECRET_FILE_BYTES_MAX as usize + 1]).unwrap();
         assert!(matches!(read(&large), Err(SecretFileError::TooLarge { .. })));
+        let limit = dir.path().join("limit");
+        create(&limit, &vec![b'a'; SECRET_FILE_BYTES_MAX as usize]).unwrap();
+        assert_eq!(read(&limit).unwrap().len() as u64, SECRET_FILE_BYTES_MAX);
+        // A link to a private file, or a directory, is not read.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&limit, &link).unwrap();
+            assert!(read(&link).unwrap_err().to_string().contains("not a regular file"));
+        }
+        assert!(read(dir.path()).unwrap_err().to_string().contains("not a regular file"));
+        // A token file emptied (or cut short) is refused, not used.
+        let short = tempfile::tempdir().unwrap();
+        create(&short.path().join(PRIVATE_API_TOKEN_FILE), b"  \n").unwrap();
+        assert!(
+            load_or_create_token(short.path())
+                .unwrap_err()
+                .to_string()
+                .contains("at least")
+        );
     }
 }

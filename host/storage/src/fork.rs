@@ -136,8 +136,9 @@ impl Scan {
         self.bytes
     }
 
-    /// Counts one entry of `bytes` bytes, or refuses it.
-    fn examine(&mut self, bytes: usize) -> Result<(), StorageError> {
+    /// Counts one entry of `bytes` bytes (its key and value), or refuses
+    /// it with [`StorageError::ScanLimitExceeded`] and counts nothing.
+    pub fn examine(&mut self, bytes: usize) -> Result<(), StorageError> {
         let items = self.items.saturating_add(1);
         let bytes = self.bytes.saturating_add(bytes as u64);
         if items > self.limit.items_max || bytes > self.limit.bytes_max {

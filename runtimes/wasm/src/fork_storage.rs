@@ -196,11 +196,18 @@ impl InstanceStorage for ForkStorage {
         match opened {
             Opened::Entry(entry) => {
                 let value = entry.get().map_err(|error| refuse(&failure, error))?;
-                Ok(value
+                let answered: Entries = value
                     .into_iter()
                     .filter(|_| from.is_none_or(<[u8]>::is_empty))
                     .map(|value| (Vec::new(), value))
-                    .collect())
+                    .collect();
+                // The value read is examined like any range's entry (and
+                // paid for by the caller).
+                for (key, value) in &answered {
+                    scan.examine(key.len() + value.len())
+                        .map_err(|error| refuse(&failure, error))?;
+                }
+                Ok(answered)
             }
             Opened::Map(map) => map
                 .range_scanned(from, to, limit.items_max, limit.bytes_max, scan)

@@ -220,6 +220,20 @@ impl Service for Hostile {
                     std::hint::black_box(wide.first(None, None, 1)?);
                 }
             }
+            23 => {
+                // Ranges over an entry holding 1 MiB: each answer moves the
+                // value, so each must be paid for like a `get`.
+                use wasmvisor_sdk::bindings::wasmvisor::service::storage::{self as host, IndexKind, IndexRef};
+                Entry::<RawBytes>::new("blob").set(&RawBytes(vec![3; (1 << 20) - 64]))?;
+                let blob = IndexRef {
+                    name: "blob".into(),
+                    kind: IndexKind::Entry,
+                };
+                for _ in 0..count(&call)? {
+                    std::hint::black_box(host::range(&blob, None, None, 1).map_err(wasmvisor_sdk::storage_failure)?);
+                }
+                Ok(())
+            }
             _ => Err(call.no_such_method()),
         }
     }

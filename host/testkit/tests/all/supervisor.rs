@@ -179,3 +179,39 @@ fn pending_requests_past_their_deadline_time_out_a_bounded_number_per_block() {
     assert_eq!(timed_out(&testkit), total);
     testkit.replay().unwrap();
 }
+
+#[test]
+fn unapproved_requests_cannot_keep_an_approved_one_from_deploying() {
+    let mut testkit = decentralized(4);
+    // One validator files more unapproved requests than a block looks at,
+    // all due before the one the others want.
+    let window = wasmvisor_limits::SUPERVISOR_PENDING_PER_BLOCK_ITEMS_MAX as u64;
+    let junk: Vec<_> = (0..window + 6)
+        .map(|seed| {
+            let request = deploy_request(&artifact("junk", "1.0.0"), b"junk", 10_000, seed);
+            testkit.sign_as_validator(1, REQUEST_DEPLOY, request.encode_to_vec())
+        })
+        .collect();
+    let block = testkit.create_block_with(junk);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    let request = token_request(10_001, 7);
+    let asks = (0..3)
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_DEPLOY, request.encode_to_vec()))
+        .collect();
+    let block = testkit.create_block_with(asks);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    // This node gets to it within a few windows, deploys and reports.
+    wasmvisor_testkit::governance::create_blocks_until(&mut testkit, |testkit| {
+        deploy_state(testkit, &request).reported_ok.contains(&node_key())
+    });
+    let reports = (1..4)
+        .map(|validator| testkit.sign_as_validator(validator, REPORT_DEPLOY, deploy_report(&request, None)))
+        .collect();
+    let block = testkit.create_block_with(reports);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    assert_eq!(
+        deploy_state(&testkit, &request).status,
+        DeployStatus::DeploySucceeded as i32
+    );
+    testkit.replay().unwrap();
+}

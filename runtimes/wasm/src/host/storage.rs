@@ -8,8 +8,10 @@
 //! ([`HOST_CALL_FUEL`], then per byte read or written, and per entry a
 //! range or a clear examines — answered or passed over), charged before the
 //! work where the work is known, and bounded by the fuel left where it is
-//! not: a range or a clear examines no more entries and bytes than the
-//! caller can pay for. Running out ends the call with `FuelExhausted`; a
+//! not: a range or a clear examines no more entries than the fuel left
+//! pays for, nor more bytes (each bound is the whole fuel left, so a read
+//! may examine up to about twice what it can pay for before the charge
+//! after it traps; a range over an entry pays for the value like a get). Running out ends the call with `FuelExhausted`; a
 //! spent write budget ends it with core error `WriteBudgetExceeded`.
 
 use crate::bindings::service_world::wasmvisor::service::storage::Host;

@@ -419,6 +419,19 @@ fn budget_attacks_end_with_their_codes_and_the_chain_goes_on() {
         fuel,
         "ranges passing over removed entries"
     );
+    // A range over an entry moves its value like a `get`, and pays for it:
+    // a hundred ranges of 1 MiB are more than a transaction's fuel (one
+    // would be 1,000 fuel for the call alone if the value were free).
+    assert_eq!(
+        attack(&mut chain, 23, 100u32.to_le_bytes().to_vec(), 13),
+        fuel,
+        "ranges over a large entry"
+    );
+    assert_eq!(
+        attack(&mut chain, 23, 2u32.to_le_bytes().to_vec(), 14),
+        None,
+        "two ranges over it are affordable"
+    );
     for seed in 6..10 {
         assert_eq!(
             attack(&mut chain, 18, 15_000u32.to_le_bytes().to_vec(), seed),

@@ -391,3 +391,109 @@ fn migration_requests_and_results_are_checked() {
         testkit.replay().unwrap();
     }
 }
+
+/// Enacts a consensus change to the validators `keep` (by their positions
+/// now), in that order.
+fn keep_validators(testkit: &mut TestKit, mode: SupervisorMode, keep: &[usize]) {
+    let answer = testkit.query("supervisor", "consensus-config", &[]).unwrap();
+    let mut config = wasmvisor_proto::blockchain::ConsensusConfig::decode(answer.as_slice()).unwrap();
+    config.validator_keys = keep
+        .iter()
+        .map(|position| testkit.validators()[*position].keys())
+        .collect();
+    let block = enact(testkit, mode, vec![Kind::Consensus(config)]);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    assert_eq!(testkit.validators().len(), keep.len());
+}
+
+#[test]
+fn a_removed_validators_report_neither_counts_nor_fails_a_migration() {
+    let mode = SupervisorMode::Decentralized;
+    let mut testkit = chain(4, mode);
+    stopped_book(&mut testkit, mode, "2.0.0", &["a", "b", "c"]);
+    let request = migration_request(&testkit, "book", "2.0.0", 200);
+    // A quorum starts it, and validator 3 at once reports a root no other
+    // node will compute.
+    let mut transactions: Vec<_> = (0..3)
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
+        .collect();
+    let bogus = migration_result::Status::StateHash(vec![9; 32]);
+    transactions.push(testkit.sign_as_validator(3, REPORT_MIGRATION, report(&request, bogus)));
+    let block = testkit.create_block_with(transactions);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    assert_eq!(migration_state(&testkit, &request).reports.len(), 1);
+    // Validator 3 leaves (the others reversed).
+    keep_validators(&mut testkit, mode, &[2, 1, 0]);
+    // This node's honest report neither diverges from the stale one nor
+    // waits for it.
+    create_blocks_until(&mut testkit, |testkit| {
+        let state = migration_state(testkit, &request);
+        state.status != MigrationStatus::MigrationPending as i32
+            || state.reports.iter().any(|report| report.validator_key == node_key())
+    });
+    let state = migration_state(&testkit, &request);
+    assert_eq!(
+        state.status,
+        MigrationStatus::MigrationPending as i32,
+        "{}",
+        state.error
+    );
+    let root = state
+        .reports
+        .iter()
+        .find(|report| report.validator_key == node_key())
+        .map(|report| report.state_hash.clone())
+        .unwrap();
+    let reports = (0..2)
+        .map(|position| {
+            let status = migration_result::Status::StateHash(root.clone());
+            testkit.sign_as_validator(position, REPORT_MIGRATION, report(&request, status))
+        })
+        .collect();
+    let block = testkit.create_block_with(reports);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    assert_eq!(
+        migration_state(&testkit, &request).committed_hash,
+        root,
+        "the three in force agreed"
+    );
+    testkit.create_block_with(Vec::new());
+    assert_eq!(
+        migration_state(&testkit, &request).status,
+        MigrationStatus::MigrationSucceeded as i32
+    );
+    testkit.replay().unwrap();
+}
+
+#[test]
+fn approvals_that_suffice_after_a_set_change_start_the_migration_when_asked_again() {
+    let mode = SupervisorMode::Decentralized;
+    let mut testkit = chain(4, mode);
+    stopped_book(&mut testkit, mode, "2.0.0", &["a", "b"]);
+    let request = migration_request(&testkit, "book", "2.0.0", 200);
+    // Two of four ask: the quorum is three.
+    let asks = (1..3)
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_MIGRATION, request.encode_to_vec()))
+        .collect();
+    let block = testkit.create_block_with(asks);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    assert!(!migration_state(&testkit, &request).started);
+    // The set shrinks to those two: their approvals are now a quorum of two.
+    let approvers: Vec<_> = (1..3).map(|position| testkit.validators()[position].clone()).collect();
+    keep_validators(&mut testkit, mode, &[1, 2]);
+    assert!(
+        !migration_state(&testkit, &request).started,
+        "nothing re-counts by itself"
+    );
+    // One of them asking again starts it (a distinct transaction of the
+    // same request); a third time is refused.
+    let again = [request.encode_to_vec().as_slice(), &[0x78, 0x01]].concat();
+    let block = testkit.create_block_with(vec![testkit.sign(&approvers[0].service_key, REQUEST_MIGRATION, again)]);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    let state = migration_state(&testkit, &request);
+    assert!(state.started && state.data, "{state:?}");
+    let third = [request.encode_to_vec().as_slice(), &[0x78, 0x02]].concat();
+    let block = testkit.create_block_with(vec![testkit.sign(&approvers[1].service_key, REQUEST_MIGRATION, third)]);
+    assert_eq!(block.errors[&CallLocation::Transaction(0)].kind, ErrorKind::Service(67));
+    testkit.replay().unwrap();
+}
