@@ -24,7 +24,14 @@ pub fn run(config: NodeConfig) -> Result<(), String> {
         Some(settings) => {
             let peers: Vec<String> = settings.peers.iter().map(|peer| peer.public_api.clone()).collect();
             node.set_gossip(gossip::Gossip::start(&peers)?);
-            (None, Some(engine::start(Arc::clone(&node), settings, &runtime)?))
+            let on_fatal: engine::OnFatal = {
+                let fatal = Arc::clone(&fatal);
+                Arc::new(move |cause| fatal.raise(cause))
+            };
+            (
+                None,
+                Some(engine::start(Arc::clone(&node), settings, &runtime, on_fatal)?),
+            )
         }
         None => (
             Some(spawn_producer(

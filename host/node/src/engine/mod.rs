@@ -137,6 +137,7 @@ pub fn start(
     node: Arc<Node>,
     settings: &ConsensusSettings,
     runtime: &tokio::runtime::Runtime,
+    fatal: OnFatal,
 ) -> Result<Engine, String> {
     let chain_id = node.with_chain(|chain| chain.chain_id());
     let seed = node.keys().consensus.to_bytes();
@@ -190,6 +191,7 @@ pub fn start(
         .map_err(|error| format!("cannot start the consensus engine: {error:#}"))
     })?;
     let mut app = App::new(node, signer, timeouts);
+    app.fatal = fatal;
     let app = std::thread::Builder::new()
         .name("consensus".into())
         .spawn(move || app.run(channels))
@@ -213,9 +215,15 @@ fn timeouts(settings: &ConsensusSettings) -> LinearTimeouts {
     }
 }
 
+/// What the engine calls with the cause of a node-local failure that must
+/// stop the node (the runner stops it and exits non-zero).
+pub type OnFatal = Arc<dyn Fn(String) + Send + Sync>;
+
 /// The application side of the engine's channel (one thread).
 struct App {
     node: Arc<Node>,
+    /// Stops the node ([`OnFatal`]).
+    fatal: OnFatal,
     signer: ConsensusSigner,
     verifier: ConsensusVerifier,
     address: Address,
@@ -250,6 +258,7 @@ impl App {
         let address = Address(signer.public_key().as_bytes().to_owned());
         Self {
             node,
+            fatal: Arc::new(|cause| tracing::error!("fatal: {cause}")),
             signer,
             verifier,
             address,
@@ -303,7 +312,7 @@ impl App {
                     tracing::info!(%height, "consensus ready");
                     let _ = reply.send((height, params));
                 }
-                Err(error) => tracing::error!("consensus cannot start: {error}"),
+                Err(error) => (self.fatal)(format!("consensus cannot start: {error}")),
             },
             AppMsg::StartedRound {
                 height,
@@ -394,7 +403,7 @@ impl App {
                     Ok(next) => {
                         let _ = reply.send(next);
                     }
-                    Err(error) => tracing::error!("consensus cannot go on: {error}"),
+                    Err(error) => (self.fatal)(format!("consensus cannot go on: {error}")),
                 }
             }
             AppMsg::GetDecidedValues { range, reply } => {
@@ -679,7 +688,14 @@ impl App {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let header = self.node.commit_decided(pending, transactions, precommits)?;
+        // Past this point the block was decided and executed here: a
+        // failure to commit it is this node's (its store, or a certificate
+        // its chain refuses), and the node stops rather than run the height
+        // again on a chain that may already hold it.
+        let header = self
+            .node
+            .commit_decided(pending, transactions, precommits)
+            .inspect_err(|error| (self.fatal)(format!("the decided block cannot be committed: {error}")))?;
         tracing::debug!(height = header.height, txs = header.tx_count, round, "block committed");
         Ok(())
     }

@@ -14,7 +14,7 @@ use wasmvisor_proto::supervisor::{
 };
 use wasmvisor_runtime::CallInfo;
 
-use crate::support::{RunningNode, answer, chain_id, get, post, wait_for, wasmvisor};
+use crate::support::{Mounted, RunningNode, answer, chain_id, fill, get, post, wait_for, wasmvisor};
 
 /// A port free at the time of asking (the OS hands out another on the
 /// next call).
@@ -482,4 +482,76 @@ fn four_validators_agree_govern_and_catch_up() {
     let output = wasmvisor_ok(&["replay", "--config", network.configs[1].to_str().unwrap()]);
     assert!(output.contains("every block replayed identically"), "{output}");
     drop(network.dir);
+}
+
+#[test]
+fn a_validator_whose_disk_fills_stops_its_peers_go_on_and_it_rejoins() {
+    let network = configure();
+    // Validator 3's data directory on a small tmpfs (its keys copied over).
+    let data = network.dir.path().join("v3/data");
+    let kept = network.dir.path().join("v3/data-kept");
+    std::fs::rename(&data, &kept).unwrap();
+    let Some(_unmount) = Mounted::tmpfs(&data) else {
+        return;
+    };
+    for entry in std::fs::read_dir(&kept).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    let log = network.dir.path().join("v3.log");
+    let start_failing = || {
+        RunningNode::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+                .args(["run", "--config"])
+                .arg(&network.configs[3])
+                .stderr(std::fs::File::create(&log).unwrap()),
+            data.clone(),
+            None,
+        )
+    };
+    let others: Vec<RunningNode> = network.configs[..3]
+        .iter()
+        .map(|config| RunningNode::run(config))
+        .collect();
+    let mut failing = start_failing();
+    wait_for("blocks on every validator", || {
+        others.iter().chain([&failing]).all(|node| height(node) >= 3)
+    });
+
+    // Its disk fills: it stops on its own, exits non-zero and says why.
+    let filler = fill(&data);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = failing.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the validator went on with a full disk"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(!status.success(), "{status:?}");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.to_lowercase().contains("no space left"),
+        "the cause is named: {stderr}"
+    );
+    drop(failing);
+
+    // Three of four go on.
+    let others_refs: Vec<&RunningNode> = others.iter().collect();
+    let after = height(others_refs[0]) + 5;
+    wait_for("blocks without validator 3", || {
+        others_refs.iter().all(|node| height(node) >= after)
+    });
+
+    // Space again: it restarts, catches up and holds the same chain.
+    std::fs::remove_file(&filler).unwrap();
+    let rejoined = start_failing();
+    let target = height(others_refs[0]);
+    wait_for("validator 3 to catch up", || height(&rejoined) >= target);
+    let mut all = others_refs.clone();
+    all.push(&rejoined);
+    assert!(assert_same_chain(&all) >= target);
 }

@@ -19,7 +19,7 @@ use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
 use crate::support::{
-    RunningNode, agent, answer, chain_id, get, post, run_dev, try_get, wait_for, wasmvisor, write_config,
+    Mounted, RunningNode, agent, answer, chain_id, fill, get, post, run_dev, try_get, wait_for, wasmvisor, write_config,
 };
 
 #[test]
@@ -1018,40 +1018,15 @@ fn key_files_are_private_and_a_node_refuses_exposed_ones() {
     node.stop();
 }
 
-/// Unmounts a filesystem the test mounted, whatever happens.
-struct Mounted(std::path::PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_node_whose_disk_fills_stops_naming_the_cause_and_resumes_once_freed() {
     // A real write failure in the middle of block production: the data
     // directory on a small tmpfs, filled while the node runs.
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
-    if !root {
-        eprintln!("skipped: mounting a tmpfs needs root");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
-        .arg(&disk)
-        .status()
-        .is_ok_and(|status| status.success());
-    if !mounted {
-        eprintln!("skipped: this machine cannot mount a tmpfs");
+    let Some(_unmount) = Mounted::tmpfs(&disk) else {
         return;
-    }
-    let _unmount = Mounted(disk.clone());
+    };
     let data = disk.join("node");
     let log = dir.path().join("stderr.log");
     let mut node = RunningNode::spawn(
@@ -1065,16 +1040,7 @@ fn a_node_whose_disk_fills_stops_naming_the_cause_and_resumes_once_freed() {
     wait_for("two blocks", || height(&node).is_some_and(|height| height >= 2));
     let before = height(&node).unwrap();
 
-    // Fill the disk.
-    let filler = disk.join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let chunk = vec![0u8; 1 << 20];
-        while file.write_all(&chunk).is_ok() {}
-        let _ = file.write_all(&[0u8; 4096]);
-        let _ = file.sync_all();
-    }
+    let filler = fill(&disk);
 
     // The node stops on its own, exits non-zero and says why.
     let start = Instant::now();

@@ -240,3 +240,51 @@ pub fn outcome(node: &RunningNode, hash: &str) -> Value {
     });
     answer
 }
+
+/// A small tmpfs the test mounted (as root), unmounted when dropped.
+pub struct Mounted(PathBuf);
+
+impl Mounted {
+    /// Mounts a 64 MiB tmpfs on `dir` (created); `None`, with the reason
+    /// printed, where that cannot be done (not root, no tmpfs).
+    pub fn tmpfs(dir: &Path) -> Option<Self> {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
+        if !root {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("skipped: this machine cannot mount a tmpfs");
+            return None;
+        }
+        Some(Self(dir.to_owned()))
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem of `dir` with a file until no byte is left; the
+/// file, to remove when space is wanted again.
+pub fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while file.write_all(&chunk).is_ok() {}
+    while file.write_all(&[0u8; 512]).is_ok() {}
+    let _ = file.sync_all();
+    filler
+}
