@@ -841,7 +841,11 @@ pub fn fuel_per_query(config: &ConsensusConfig) -> u64 {
     }
 }
 
-pub(crate) fn validate_consensus_config(config: &ConsensusConfig) -> Result<(), String> {
+/// The rules every consensus configuration meets — a proposed change's and
+/// the genesis one's: 1 to [`VALIDATORS_ITEMS_MAX`] validators, each key a
+/// 32-byte Ed25519 public key used once, and no setting past its limit.
+/// The reason otherwise.
+pub fn validate_consensus_config(config: &ConsensusConfig) -> Result<(), String> {
     let validators = &config.validator_keys;
     if validators.is_empty() || validators.len() > VALIDATORS_ITEMS_MAX {
         return Err(format!(

@@ -18,7 +18,7 @@ mod dispatcher;
 pub mod limits;
 mod schema;
 
-pub use core::{fuel_per_query, fuel_per_transaction};
+pub use core::{fuel_per_query, fuel_per_transaction, validate_consensus_config};
 pub use dispatcher::{
     Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, StateReader, Transaction, error_root,
     registered_artifacts, registered_instance_by_name, registered_instances,

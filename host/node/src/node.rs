@@ -306,6 +306,11 @@ impl Node {
                 config.data_dir.join(KEYS_FILE).display()
             )));
         }
+        // The genesis set is held to the rules of every later one (each key
+        // a valid Ed25519 key, used once; 1 to 256 validators).
+        let genesis_consensus = genesis_config(&config, validator_keys.clone(), &system_services).consensus;
+        wasmvisor_dispatcher::validate_consensus_config(&genesis_consensus)
+            .map_err(|error| StartError::Io(format!("the genesis consensus configuration: {error}")))?;
         let node_key = Some(keys.service.verifying_key().to_bytes());
         let genesis = || genesis_config(&config, validator_keys, &system_services);
         let (chain, created) = Blockchain::open(database, runtimes.clone(), genesis, node_key).map_err(|error| {

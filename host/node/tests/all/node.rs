@@ -808,6 +808,22 @@ fn a_one_validator_network_runs_by_itself() {
         "--public-configs",
         &path("solo/public.toml"),
     ]);
+    // The same configuration naming its validator twice: refused at start,
+    // as a consensus change naming one twice would be.
+    let text = std::fs::read_to_string(path("solo/node.toml")).unwrap();
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    let validators = table["genesis_validators"].as_array_mut().unwrap();
+    validators.push(validators[0].clone());
+    std::fs::write(path("solo/twice.toml"), toml::to_string(&table).unwrap()).unwrap();
+    let stderr = refused_to_start(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
+        "run",
+        "--config",
+        &path("solo/twice.toml"),
+    ]));
+    assert!(
+        stderr.contains("genesis consensus configuration") && stderr.contains("used twice"),
+        "{stderr}"
+    );
     let node = RunningNode::run(Path::new(&path("solo/node.toml")));
     wait_for("blocks", || {
         get(&format!("{}/api/system/v1/info", node.public)).1["height"]
@@ -962,7 +978,13 @@ fn the_private_api_refuses_web_pages_and_callers_without_its_token() {
 /// Runs `wasmvisor run-dev` on `data_dir`, which must refuse to start:
 /// its stderr.
 fn refused_to_run_dev(data_dir: &Path) -> String {
-    let mut child = run_dev(data_dir)
+    refused_to_start(&mut run_dev(data_dir))
+}
+
+/// Runs a node with `command`, which must refuse to start within a minute:
+/// its stderr.
+fn refused_to_start(command: &mut Command) -> String {
+    let mut child = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
