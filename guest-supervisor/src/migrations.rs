@@ -175,21 +175,19 @@ pub fn report(result: MigrationResult) -> Result<(), ExecutionError> {
 /// (the same root: a differing one failed it). Reports of validators no
 /// longer in force do not count.
 fn commit_if_every_validator_agrees(service: &str, state: &mut MigrationState) -> Result<(), ExecutionError> {
-    let reporters: Vec<Vec<u8>> = state
+    let current = validators::keys();
+    // Reports are one per validator and agree (a differing one failed the
+    // migration), so every validator in force reported when as many of
+    // theirs are here as there are validators.
+    let in_force: Vec<&MigrationReport> = state
         .reports
         .iter()
-        .map(|report| report.validator_key.clone())
+        .filter(|report| current.contains(&report.validator_key))
         .collect();
-    if !state.committed_hash.is_empty() || !validators::all_in_force(&reporters) {
+    if !state.committed_hash.is_empty() || in_force.len() < current.len() {
         return Ok(());
     }
-    let current = validators::keys();
-    let Some(agreed) = state
-        .reports
-        .iter()
-        .find(|report| current.contains(&report.validator_key))
-        .map(|report| report.state_hash.clone())
-    else {
+    let Some(agreed) = in_force.first().map(|report| report.state_hash.clone()) else {
         return Ok(());
     };
     dispatcher::commit_migration(service, &agreed)?;

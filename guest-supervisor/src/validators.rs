@@ -41,16 +41,6 @@ pub fn node_key() -> Option<Vec<u8>> {
     keys().contains(&key).then_some(key)
 }
 
-/// Number of validators in force.
-pub fn count() -> usize {
-    dispatcher::validators().len()
-}
-
-/// How many validators in force are among `approvers` (each once).
-pub fn in_force(approvers: &[Vec<u8>]) -> usize {
-    keys().iter().filter(|key| approvers.contains(key)).count()
-}
-
 /// Whether every validator in force is among `approvers`.
 pub fn all_in_force(approvers: &[Vec<u8>]) -> bool {
     keys().iter().all(|key| approvers.contains(key))
@@ -66,24 +56,27 @@ pub fn add(approvers: &mut Vec<Vec<u8>>, approver: Vec<u8>) {
     }
 }
 
-/// Approvals a request needs: one in simple mode, `n * 2 / 3 + 1` of the
-/// `n` validators in force in decentralized mode.
-pub fn approvals_needed() -> usize {
+/// Approvals a request needs from `count` validators in force: one in
+/// simple mode, `count * 2 / 3 + 1` in decentralized mode.
+fn approvals_needed(count: usize) -> usize {
     let mode = crate::supervisor_config()
         .get()
         .ok()
         .flatten()
         .map_or(0, |config| config.mode);
     if mode == SupervisorMode::Decentralized as i32 {
-        count() * 2 / 3 + 1
+        count * 2 / 3 + 1
     } else {
         1
     }
 }
 
-/// Whether `approvers` hold the approvals their mode needs.
+/// Whether `approvers` hold the approvals their mode needs from the
+/// validators in force (each counted once, others not at all).
 pub fn approved(approvers: &[Vec<u8>]) -> bool {
-    in_force(approvers) >= approvals_needed()
+    let current = keys();
+    let in_force = current.iter().filter(|key| approvers.contains(key)).count();
+    in_force >= approvals_needed(current.len())
 }
 
 /// A short name of a validator for descriptions: its key's first bytes.

@@ -235,8 +235,7 @@ impl Apis {
             None => {
                 let path = self.data_dir.join(wasmvisor_node::secrets::PRIVATE_API_TOKEN_FILE);
                 if path.exists() {
-                    let token = wasmvisor_node::secrets::read(&path).map_err(|error| error.to_string())?;
-                    Some(token.trim().to_owned())
+                    Some(wasmvisor_node::secrets::read_token(&path).map_err(|error| error.to_string())?)
                 } else {
                     None
                 }

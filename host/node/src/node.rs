@@ -213,6 +213,16 @@ fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
     Ok(runtimes)
 }
 
+/// The genesis consensus configuration of a node configured by `config`.
+fn genesis_consensus(config: &NodeConfig, validator_keys: Vec<ValidatorKeys>) -> ConsensusConfig {
+    ConsensusConfig {
+        validator_keys,
+        transactions_per_block_max: config.transactions_per_block_max,
+        block_interval_ms: config.block_interval_ms,
+        ..ConsensusConfig::default()
+    }
+}
+
 fn genesis_config(
     config: &NodeConfig,
     validator_keys: Vec<ValidatorKeys>,
@@ -234,12 +244,7 @@ fn genesis_config(
             },
             SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
         )],
-        consensus: ConsensusConfig {
-            validator_keys,
-            transactions_per_block_max: config.transactions_per_block_max,
-            block_interval_ms: config.block_interval_ms,
-            ..ConsensusConfig::default()
-        },
+        consensus: genesis_consensus(config, validator_keys),
     };
     system::add_to_genesis(system_services, &mut genesis);
     genesis
@@ -308,8 +313,7 @@ impl Node {
         }
         // The genesis set is held to the rules of every later one (each key
         // a valid Ed25519 key, used once; 1 to 256 validators).
-        let genesis_consensus = genesis_config(&config, validator_keys.clone(), &system_services).consensus;
-        wasmvisor_dispatcher::validate_consensus_config(&genesis_consensus)
+        wasmvisor_dispatcher::validate_consensus_config(&genesis_consensus(&config, validator_keys.clone()))
             .map_err(|error| StartError::Io(format!("the genesis consensus configuration: {error}")))?;
         let node_key = Some(keys.service.verifying_key().to_bytes());
         let genesis = || genesis_config(&config, validator_keys, &system_services);

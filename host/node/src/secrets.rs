@@ -116,10 +116,17 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, SecretFileError> 
     if std::fs::symlink_metadata(&path).is_err() {
         create(&path, random_token()?.as_bytes())?;
     }
-    let token = read(&path)?.trim().to_owned();
+    read_token(&path)
+}
+
+/// The bearer token kept in `path` (what [`load_or_create_token`] made):
+/// read as a secret file, trimmed, and refused when shorter than
+/// [`crate::config::TOKEN_LEN_MIN`].
+pub fn read_token(path: &Path) -> Result<String, SecretFileError> {
+    let token = read(path)?.trim().to_owned();
     if token.len() < crate::config::TOKEN_LEN_MIN {
         return Err(SecretFileError::Io {
-            path,
+            path: path.to_owned(),
             error: std::io::Error::other(format!(
                 "a token has at least {} characters; remove the file to have a new one made",
                 crate::config::TOKEN_LEN_MIN
