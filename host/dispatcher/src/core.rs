@@ -10,8 +10,9 @@ use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
     ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, ConfigStage, CoreError,
-    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
-    LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, Runtime, SUPERVISOR_INSTANCE_ID,
+    CallError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
+    LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, NodeError, Runtime,
+    SUPERVISOR_INSTANCE_ID, runtime_id,
 };
 use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot, WriteLimits};
 
@@ -73,6 +74,10 @@ struct LocalMigration {
     job: MigrationJob,
 }
 
+/// The runtimes the protocol defines: a node may leave one out, but then it
+/// cannot follow a chain that uses it.
+const KNOWN_RUNTIMES: [u32; 2] = [runtime_id::NATIVE, runtime_id::WASM];
+
 pub(crate) struct Core {
     pub(crate) runtimes: BTreeMap<u32, Arc<dyn Runtime>>,
     database: Arc<dyn Database>,
@@ -84,12 +89,6 @@ pub(crate) struct Core {
     /// Fuel of one transaction (or hook) from the consensus configuration in
     /// force for the block being executed.
     fuel_per_transaction: std::sync::atomic::AtomicU64,
-}
-
-fn storage_failure(error: impl std::fmt::Display) -> ExecutionError {
-    // Storage errors while staging a transition are node-local failures
-    // surfacing inside a consensus call; report them as unexpected.
-    ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, format!("storage: {error}"))
 }
 
 impl Core {
@@ -127,10 +126,21 @@ impl Core {
         self.deployments.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn runtime(&self, runtime_id: u32) -> Result<&Arc<dyn Runtime>, ExecutionError> {
-        self.runtimes
-            .get(&runtime_id)
-            .ok_or_else(|| CoreError::IncorrectRuntime.with_description(format!("no runtime with id {runtime_id}")))
+    /// The runtime `id`. A runtime the protocol knows but this node did not
+    /// enable is a node-local failure (its peers may run it); an id no
+    /// node can know is IncorrectRuntime, the same everywhere.
+    pub(crate) fn runtime(&self, id: u32) -> Result<&Arc<dyn Runtime>, CallError> {
+        match self.runtimes.get(&id) {
+            Some(runtime) => Ok(runtime),
+            None if KNOWN_RUNTIMES.contains(&id) => Err(NodeError::Runtime {
+                runtime_id: id,
+                description: "this runtime is not enabled on this node".into(),
+            }
+            .into()),
+            None => Err(CoreError::IncorrectRuntime
+                .with_description(format!("no runtime with id {id}"))
+                .into()),
+        }
     }
 
     /// Starts deploying `artifact` in the background, unless it already is
@@ -141,21 +151,38 @@ impl Core {
             return;
         }
         let deployment = match self.runtime(artifact.runtime_id) {
-            Err(error) => Job::Finished(Err(error)),
+            Err(error) => Job::Finished(Err(ExecutionError::new(
+                wasmvisor_runtime::ErrorKind::Unexpected,
+                error.to_string(),
+            ))),
             Ok(runtime) => Job::Running(std::thread::spawn(runtime.deploy_artifact(artifact.clone(), spec))),
         };
         deployments.insert(artifact.clone(), deployment);
     }
 
-    /// Waits for the local deployment of `artifact` (started if needed).
-    pub(crate) fn wait_deployed(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
+    /// Waits for the local deployment of `artifact` (started if needed), an
+    /// artifact the chain has registered: this node failing to deploy it
+    /// is its own failure, which no block may record.
+    pub(crate) fn wait_deployed(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<(), NodeError> {
+        self.runtime(artifact.runtime_id).map_err(|error| match error {
+            CallError::Node(error) => error,
+            CallError::Execution(error) => NodeError::Deploy {
+                artifact: artifact.to_string(),
+                description: error.description,
+            },
+        })?;
         self.start_deploy(artifact, spec.to_vec());
         // The lock is held while waiting: every caller runs on the thread
         // that owns the dispatcher, and status queries wait for the result.
-        self.deployments()
+        let result = self
+            .deployments()
             .get_mut(artifact)
             .and_then(|deployment| deployment.poll(true, deploy_panicked))
-            .expect("start_deploy inserted it")
+            .expect("start_deploy inserted it");
+        result.map_err(|error| NodeError::Deploy {
+            artifact: artifact.to_string(),
+            description: error.description,
+        })
     }
 
     /// This node's outcome of deploying `artifact`, without waiting.
@@ -249,7 +276,7 @@ impl Core {
         };
         let (live, shadow) = (Namespace::Service(spec.id), Namespace::Migration(spec.id));
         fork.copy_namespace(live, shadow).map_err(|error| error.to_string())?;
-        let runtime = Arc::clone(self.runtime(target.runtime_id).map_err(|error| error.description)?);
+        let runtime = Arc::clone(self.runtime(target.runtime_id).map_err(|error| error.to_string())?);
         let migrating = InstanceSpec {
             artifact: target.clone(),
             ..spec.clone()
@@ -294,46 +321,46 @@ impl Core {
     }
 
     /// The instance's state, which must exist.
-    fn existing_instance(fork: &mut Fork, instance_id: InstanceId) -> Result<InstanceState, ExecutionError> {
-        Schema::new(fork)
-            .instance(instance_id)
-            .map_err(storage_failure)?
-            .ok_or_else(|| {
-                CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
-            })
+    fn existing_instance(fork: &mut Fork, instance_id: InstanceId) -> Result<InstanceState, CallError> {
+        Schema::new(fork).instance(instance_id)?.ok_or_else(|| {
+            CoreError::IncorrectInstanceId
+                .with_description(format!("no instance with id {instance_id}"))
+                .into()
+        })
     }
 
     /// The state of the instance called `name`, which must exist and have
     /// no pending transition.
-    fn instance_by_name(fork: &mut Fork, name: &str) -> Result<InstanceState, ExecutionError> {
+    fn instance_by_name(fork: &mut Fork, name: &str) -> Result<InstanceState, CallError> {
         let instance_id = Schema::new(fork)
             .instance_id_by_name(name)
-            .map_err(storage_failure)?
+            ?
             .ok_or_else(|| CoreError::IncorrectInstanceId.with_description(format!("no instance named {name:?}")))?;
         let state = Self::existing_instance(fork, instance_id)?;
         if state.pending.is_some() {
             return Err(
-                CoreError::ServicePending.with_description(format!("{name:?} already has a pending transition"))
+                CoreError::ServicePending.with_description(format!("{name:?} already has a pending transition")).into()
             );
         }
         Ok(state)
     }
 
     /// The Migrating state of an instance, or InvalidServiceTransition.
-    fn migration_of(state: &InstanceState) -> Result<MigrationState, ExecutionError> {
+    fn migration_of(state: &InstanceState) -> Result<MigrationState, CallError> {
         match &state.status {
             Some(InstanceStatus::Migrating(migration)) => Ok((**migration).clone()),
             other => Err(CoreError::InvalidServiceTransition
-                .with_description(format!("{:?} is {other:?}, not migrating", state.spec.name))),
+                .with_description(format!("{:?} is {other:?}, not migrating", state.spec.name)).into()),
         }
     }
 
-    fn stage(fork: &mut Fork, state: &InstanceState) -> Result<(), ExecutionError> {
+    fn stage(fork: &mut Fork, state: &InstanceState) -> Result<(), CallError> {
         let mut schema = Schema::new(fork);
-        schema.put_instance(state).map_err(storage_failure)?;
+        schema.put_instance(state)?;
         schema
             .mark_pending(pending_instance_key(state.spec.id))
-            .map_err(storage_failure)
+            .map_err(Into::into)
+            
     }
 
     /// Stages `next` for an instance whose current status is in `allowed`.
@@ -343,24 +370,22 @@ impl Core {
         instance_id: InstanceId,
         allowed: &[InstanceStatus],
         next: InstanceStatus,
-    ) -> Result<InstanceState, ExecutionError> {
+    ) -> Result<InstanceState, CallError> {
         let mut state = Self::existing_instance(fork, instance_id)?;
         if state.pending.is_some() {
             return Err(CoreError::ServicePending
-                .with_description(format!("instance {instance_id} already has a pending transition")));
+                .with_description(format!("instance {instance_id} already has a pending transition")).into());
         }
         let current = state.status.clone();
         if !current.as_ref().is_some_and(|status| allowed.contains(status)) {
             return Err(CoreError::InvalidServiceTransition.with_description(format!(
                 "instance {instance_id}: {current:?} -> {next:?} is not allowed"
-            )));
+            )).into());
         }
         state.pending = Some(next);
         let mut schema = Schema::new(fork);
-        schema.put_instance(&state).map_err(storage_failure)?;
-        schema
-            .mark_pending(pending_instance_key(instance_id))
-            .map_err(storage_failure)?;
+        schema.put_instance(&state)?;
+        schema.mark_pending(pending_instance_key(instance_id))?;
         Ok(state)
     }
 }
@@ -389,15 +414,15 @@ impl CallRouter for Core {
         interface: &str,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         if depth > CALL_DEPTH_MAX {
             return Err(
-                CoreError::StackOverflow.with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
+                CoreError::StackOverflow.with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}")).into()
             );
         }
         let state = Self::existing_instance(fork, target)?;
         if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive.with_description(format!("instance {target} is not active")));
+            return Err(CoreError::ServiceNotActive.with_description(format!("instance {target} is not active")).into());
         }
         let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
         let savepoint = fork.savepoint();
@@ -421,16 +446,18 @@ impl CallRouter for Core {
         result
     }
 
-    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Option<InstanceId> {
-        let instance_id = Schema::new(fork).instance_id_by_name(name).ok()??;
-        let state = Schema::new(fork).instance(instance_id).ok()??;
-        state.status.is_some().then_some(instance_id)
+    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Result<Option<InstanceId>, NodeError> {
+        let Some(instance_id) = Schema::new(fork).instance_id_by_name(name)? else {
+            return Ok(None);
+        };
+        let state = Schema::new(fork).instance(instance_id)?;
+        Ok(state.filter(|state| state.status.is_some()).map(|_| instance_id))
     }
 }
 
 impl LifecycleControl for Core {
-    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, ExecutionError> {
-        let artifacts = Schema::new(fork).artifacts().map_err(storage_failure)?;
+    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, CallError> {
+        let artifacts = Schema::new(fork).artifacts()?;
         Ok(artifacts
             .into_iter()
             .map(|(artifact, state, spec_hash)| ArtifactView {
@@ -449,16 +476,16 @@ impl LifecycleControl for Core {
         self.deploy_status(artifact)
     }
 
-    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError> {
+    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, CallError> {
         use wasmvisor_proto::Message;
         Ok(Schema::new(fork)
             .consensus_config()
-            .map_err(storage_failure)?
+            ?
             .encode_to_vec())
     }
 
-    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError> {
-        let instances = Schema::new(fork).instances().map_err(storage_failure)?;
+    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, CallError> {
+        let instances = Schema::new(fork).instances()?;
         Ok(instances
             .into_iter()
             .map(|state| InstanceView {
@@ -470,34 +497,35 @@ impl LifecycleControl for Core {
             .collect())
     }
 
-    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError> {
+    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), CallError> {
         self.runtime(artifact.runtime_id)?;
         let mut schema = Schema::new(fork);
-        if schema.artifact(artifact).map_err(storage_failure)?.is_some() {
+        if schema.artifact(artifact)?.is_some() {
             return Err(
-                CoreError::ArtifactAlreadyDeployed.with_description(format!("{artifact} is already registered"))
+                CoreError::ArtifactAlreadyDeployed.with_description(format!("{artifact} is already registered")).into()
             );
         }
         schema
             .put_artifact(artifact, ArtifactState::ArtifactDeploying, spec)
-            .map_err(storage_failure)?;
+            ?;
         schema
             .mark_pending(pending_artifact_key(artifact))
-            .map_err(storage_failure)
+            .map_err(Into::into)
+            
     }
 
-    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), ExecutionError> {
+    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), CallError> {
         let mut schema = Schema::new(fork);
         let record = schema
             .artifact(artifact)
-            .map_err(storage_failure)?
+            ?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is not active")));
+            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is not active")).into());
         }
         let in_use = schema
             .instances()
-            .map_err(storage_failure)?
+            ?
             .iter()
             .any(|instance| {
                 let migrating_to = |status: &Option<InstanceStatus>| {
@@ -506,14 +534,15 @@ impl LifecycleControl for Core {
                 instance.spec.artifact == *artifact || migrating_to(&instance.status) || migrating_to(&instance.pending)
             });
         if in_use {
-            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is used by an instance")));
+            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is used by an instance")).into());
         }
         schema
             .set_artifact_state(artifact, ArtifactState::ArtifactUnloading)
-            .map_err(storage_failure)?;
+            ?;
         schema
             .mark_pending(pending_artifact_key(artifact))
-            .map_err(storage_failure)
+            .map_err(Into::into)
+            
     }
 
     fn add_instance(
@@ -523,26 +552,26 @@ impl LifecycleControl for Core {
         spec: &InstanceSpec,
         params: &[u8],
         meter: &Meter,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let mut schema = Schema::new(fork);
         let record = schema
             .artifact(&spec.artifact)
-            .map_err(storage_failure)?
+            ?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{} is not active", spec.artifact)));
+            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{} is not active", spec.artifact)).into());
         }
         if schema
             .instance_id_by_name(&spec.name)
-            .map_err(storage_failure)?
+            ?
             .is_some()
         {
-            return Err(CoreError::ServiceNameExists.with_description(format!("an instance is named {:?}", spec.name)));
+            return Err(CoreError::ServiceNameExists.with_description(format!("an instance is named {:?}", spec.name)).into());
         }
-        if schema.instance(spec.id).map_err(storage_failure)?.is_some() {
-            return Err(CoreError::ServiceIdExists.with_description(format!("an instance has id {}", spec.id)));
+        if schema.instance(spec.id)?.is_some() {
+            return Err(CoreError::ServiceIdExists.with_description(format!("an instance has id {}", spec.id)).into());
         }
-        let artifact_spec = schema.artifact_spec(&spec.artifact).map_err(storage_failure)?;
+        let artifact_spec = schema.artifact_spec(&spec.artifact)?;
         // A node that has not finished deploying the artifact waits here,
         // and only here.
         self.wait_deployed(&spec.artifact, &artifact_spec)?;
@@ -566,13 +595,14 @@ impl LifecycleControl for Core {
             data_version: None,
         };
         let mut schema = Schema::new(fork);
-        schema.put_instance(&state).map_err(storage_failure)?;
+        schema.put_instance(&state)?;
         schema
             .mark_pending(pending_instance_key(spec.id))
-            .map_err(storage_failure)
+            .map_err(Into::into)
+            
     }
 
-    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError> {
+    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError> {
         self.stage_transition(
             fork,
             instance_id,
@@ -582,7 +612,7 @@ impl LifecycleControl for Core {
         .map(drop)
     }
 
-    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError> {
+    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError> {
         self.stage_transition(fork, instance_id, &[InstanceStatus::Active], InstanceStatus::Frozen)
             .map(drop)
     }
@@ -594,7 +624,7 @@ impl LifecycleControl for Core {
         instance_id: InstanceId,
         params: &[u8],
         meter: &Meter,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let state = Self::existing_instance(fork, instance_id)?;
         if let Some(data_version) = &state.data_version
             && *data_version != state.spec.artifact.version.to_string()
@@ -602,7 +632,7 @@ impl LifecycleControl for Core {
             return Err(CoreError::CannotResumeService.with_description(format!(
                 "instance {instance_id} holds data of version {data_version}, its artifact is {}",
                 state.spec.artifact
-            )));
+            )).into());
         }
         let state = self.stage_transition(
             fork,
@@ -631,7 +661,7 @@ impl LifecycleControl for Core {
         new_artifact: &ArtifactId,
         instance_name: &str,
         meter: &Meter,
-    ) -> Result<MigrationKind, ExecutionError> {
+    ) -> Result<MigrationKind, CallError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         // The supervisor cannot stop itself: it upgrades while Active, by
         // fast-forward only.
@@ -643,14 +673,14 @@ impl LifecycleControl for Core {
         };
         if !allowed {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("{instance_name:?} must be stopped or frozen to migrate")));
+                .with_description(format!("{instance_name:?} must be stopped or frozen to migrate")).into());
         }
         let record = Schema::new(fork)
             .artifact(new_artifact)
-            .map_err(storage_failure)?
+            ?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(new_artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{new_artifact} is not active")));
+            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{new_artifact} is not active")).into());
         }
         let current = &state.spec.artifact;
         if new_artifact.runtime_id != current.runtime_id
@@ -658,17 +688,17 @@ impl LifecycleControl for Core {
             || new_artifact.version <= current.version
         {
             return Err(CoreError::CannotUpgradeService
-                .with_description(format!("{current} cannot be upgraded to {new_artifact}")));
+                .with_description(format!("{current} cannot be upgraded to {new_artifact}")).into());
         }
         let data_version = match &state.data_version {
             Some(version) => version
                 .parse()
-                .map_err(|_| storage_failure("stored data version is not semver"))?,
+                .map_err(|_| NodeError::Corrupt(format!("stored data version {version:?} is not semver")))?,
             None => current.version.clone(),
         };
         // The new artifact answers how to migrate: a node still deploying
         // it waits here, as for a new instance.
-        let artifact_spec = Schema::new(fork).artifact_spec(new_artifact).map_err(storage_failure)?;
+        let artifact_spec = Schema::new(fork).artifact_spec(new_artifact)?;
         self.wait_deployed(new_artifact, &artifact_spec)?;
         let kind = self
             .runtime(new_artifact.runtime_id)?
@@ -681,7 +711,7 @@ impl LifecycleControl for Core {
             }
             MigrationKind::Data if supervisor => {
                 return Err(CoreError::CannotUpgradeService
-                    .with_description("the supervisor upgrades by fast-forward only: it keeps its data layout"));
+                    .with_description("the supervisor upgrades by fast-forward only: it keeps its data layout").into());
             }
             MigrationKind::FastForward => {
                 state.spec.artifact = new_artifact.clone();
@@ -704,19 +734,19 @@ impl LifecycleControl for Core {
         fork: &mut Fork,
         instance_name: &str,
         state_hash: [u8; 32],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         let mut migration = Self::migration_of(&state)?;
         if migration.completed_hash.is_some() {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("the migration of {instance_name:?} is already committed")));
+                .with_description(format!("the migration of {instance_name:?} is already committed")).into());
         }
         migration.completed_hash = Some(state_hash);
         state.pending = Some(InstanceStatus::Migrating(Box::new(migration)));
         Self::stage(fork, &state)
     }
 
-    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError> {
+    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), CallError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         Self::migration_of(&state)?;
         // The shadow data never enters the block's state: each node's
@@ -725,12 +755,12 @@ impl LifecycleControl for Core {
         Self::stage(fork, &state)
     }
 
-    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError> {
+    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), CallError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         let migration = Self::migration_of(&state)?;
         if migration.completed_hash.is_none() {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("the migration of {instance_name:?} is not committed")));
+                .with_description(format!("the migration of {instance_name:?} is not committed")).into());
         }
         let id = state.spec.id;
         let agreed = migration.completed_hash.expect("checked above");
@@ -749,13 +779,21 @@ impl LifecycleControl for Core {
         };
         let data = match outcome {
             Ok((root, data)) if root == agreed => data,
-            Ok(_) => panic!("this node's migration of {instance_name:?} differs from the agreed result; stopping"),
+            Ok(_) => {
+                return Err(NodeError::Divergence(format!(
+                    "this node's migration of {instance_name:?} differs from the result every validator agreed on"
+                ))
+                .into());
+            }
             Err(error) => {
-                panic!("this node cannot reproduce the agreed migration of {instance_name:?} ({error}); stopping")
+                return Err(NodeError::Divergence(format!(
+                    "this node cannot reproduce the agreed migration of {instance_name:?}: {error}"
+                ))
+                .into());
             }
         };
         fork.import_namespace(Namespace::Service(id), &data)
-            .map_err(storage_failure)?;
+            ?;
         state.data_version = Some(migration.target.version.to_string());
         state.pending = Some(InstanceStatus::Stopped);
         Self::stage(fork, &state)
@@ -769,10 +807,10 @@ impl LifecycleControl for Core {
         params: &[u8],
         stage: ConfigStage,
         meter: &Meter,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let state = Self::existing_instance(fork, instance_id)?;
         if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")));
+            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")).into());
         }
         let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
         let savepoint = fork.savepoint();
@@ -795,11 +833,11 @@ impl LifecycleControl for Core {
         result
     }
 
-    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), ExecutionError> {
+    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), CallError> {
         let config = ConsensusConfig::decode(config)
             .map_err(|error| CoreError::IncorrectCall.with_description(format!("ConsensusConfig: {error}")))?;
         validate_consensus_config(&config).map_err(|error| CoreError::IncorrectCall.with_description(error))?;
-        Schema::new(fork).set_consensus_config(&config).map_err(storage_failure)
+        Schema::new(fork).set_consensus_config(&config).map_err(Into::into)
     }
 
     fn local_migration_status(&self, fork: &mut Fork, instance_name: &str) -> LocalMigrationStatus {

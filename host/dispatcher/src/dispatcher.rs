@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    AfterCommitContext, ArtifactId, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
+    AfterCommitContext, ArtifactId, CallError, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
     InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter, NodeError, QueryContext,
     QueryError, Runtime,
 };
@@ -169,7 +169,7 @@ impl StateReader {
         let runtime = Arc::clone(
             self.core
                 .runtime(state.spec.artifact.runtime_id)
-                .map_err(|error| QueryError::Internal(error.description))?,
+                .map_err(|error| QueryError::Internal(error.to_string()))?,
         );
         let answer = runtime.query(
             QueryContext {
@@ -368,9 +368,7 @@ impl Dispatcher {
         Schema::new(&mut fork).set_consensus_config(&config.consensus)?;
         self.core.follow_consensus_config(&config.consensus);
         for (artifact, spec) in &config.artifacts {
-            self.core
-                .wait_deployed(artifact, spec)
-                .map_err(|error| genesis_error(artifact, error))?;
+            self.core.wait_deployed(artifact, spec)?;
             Schema::new(&mut fork).put_artifact(artifact, ArtifactState::ArtifactActive, spec)?;
         }
         for (spec, params) in &config.instances {
@@ -420,7 +418,7 @@ impl Dispatcher {
         let root = fork.state_root()?;
         self.database.merge(fork.into_patch()?)?;
         self.height = Some(0);
-        self.after_commit();
+        self.after_commit()?;
         self.phase = Phase::Ready;
         Ok(root)
     }
@@ -457,12 +455,7 @@ impl Dispatcher {
                 .find(|(artifact, _)| *artifact == instance.spec.artifact)
                 .map(|(_, spec)| spec.clone())
                 .unwrap_or_default();
-            self.core
-                .wait_deployed(&instance.spec.artifact, &spec)
-                .map_err(|error| NodeError::Runtime {
-                    runtime_id: instance.spec.artifact.runtime_id,
-                    description: format!("cannot deploy {} again: {error}", instance.spec.artifact),
-                })?;
+            self.core.wait_deployed(&instance.spec.artifact, &spec)?;
             self.runtime(instance.spec.artifact.runtime_id)?
                 .commit_service(&*snapshot, &instance.spec, status)?;
             self.follow_migration(&snapshot, &instance.spec, status)?;
@@ -500,9 +493,12 @@ impl Dispatcher {
         self.core
             .runtime(runtime_id)
             .cloned()
-            .map_err(|error| NodeError::Runtime {
-                runtime_id,
-                description: error.description,
+            .map_err(|error| match error {
+                CallError::Node(error) => error,
+                CallError::Execution(error) => NodeError::Runtime {
+                    runtime_id,
+                    description: error.description,
+                },
             })
     }
 
@@ -546,7 +542,7 @@ impl Dispatcher {
                 &mut errors,
                 CallLocation::BeforeTransactions(spec.id),
                 result,
-            );
+            )?;
         }
         for (position, transaction) in transactions.iter().enumerate() {
             meter_writes(&mut fork);
@@ -556,14 +552,14 @@ impl Dispatcher {
                 &mut errors,
                 CallLocation::Transaction(position as u32),
                 result,
-            );
+            )?;
         }
         for spec in &active {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
             meter_hook_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
             let result = runtime.before_commit(context);
-            settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result);
+            settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result)?;
         }
 
         let (registered, unloaded, status_changes) = self.activate_pending(&mut fork)?;
@@ -606,16 +602,15 @@ impl Dispatcher {
         fork: &mut Fork,
         height: u64,
         transaction: &Transaction,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let instance_id = transaction.call.instance_id;
-        let state = Schema::new(fork)
-            .instance(instance_id)
-            .map_err(|error| ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, error.to_string()))?
-            .ok_or_else(|| {
-                CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
-            })?;
+        let state = Schema::new(fork).instance(instance_id)?.ok_or_else(|| {
+            CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))
+        })?;
         if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")));
+            return Err(CoreError::ServiceNotActive
+                .with_description(format!("instance {instance_id} is not active"))
+                .into());
         }
         let runtime = Arc::clone(self.core.runtime(state.spec.artifact.runtime_id)?);
         let caller = Caller::Transaction {
@@ -721,12 +716,7 @@ impl Dispatcher {
         }
         for (spec, status) in &proposal.status_changes {
             let artifact_spec = Schema::new(&mut self.read_fork()).artifact_spec(&spec.artifact)?;
-            self.core
-                .wait_deployed(&spec.artifact, &artifact_spec)
-                .map_err(|error| NodeError::Runtime {
-                    runtime_id: spec.artifact.runtime_id,
-                    description: format!("{} is registered but cannot be deployed here: {error}", spec.artifact),
-                })?;
+            self.core.wait_deployed(&spec.artifact, &artifact_spec)?;
             self.runtime(spec.artifact.runtime_id)?
                 .commit_service(&*snapshot, spec, status)?;
             self.follow_migration(&snapshot, spec, status)?;
@@ -735,11 +725,11 @@ impl Dispatcher {
             self.runtime(artifact.runtime_id)?.unload_artifact(artifact);
             self.core.forget_deployment(artifact);
         }
-        self.after_commit();
+        self.after_commit()?;
         Ok(committed)
     }
 
-    fn after_commit(&self) {
+    fn after_commit(&self) -> Result<(), NodeError> {
         let snapshot = self.database.snapshot();
         let mut mailbox = Mailbox::default();
         for runtime in self.core.runtimes.values() {
@@ -752,7 +742,7 @@ impl Dispatcher {
                     .node_service_key
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            });
+            })?;
         }
         for request in mailbox.drain() {
             match request {
@@ -764,6 +754,7 @@ impl Dispatcher {
                     .push(Broadcast { method_id, arguments }),
             }
         }
+        Ok(())
     }
 
     /// The end of the dispatcher's life: `shutdown` on every runtime.
@@ -789,26 +780,33 @@ fn meter_hook_writes(fork: &mut Fork) {
 }
 
 /// Ends a call's checkpoint (and the metering of its writes): its changes
-/// stay on success and are rolled back (and the error recorded) on failure.
+/// stay on success and are rolled back (and the error recorded) on a
+/// deterministic failure. A node-local failure is never recorded: it ends
+/// the block's execution, and the caller stops the node.
 fn settle(
     fork: &mut Fork,
     errors: &mut BTreeMap<CallLocation, ExecutionError>,
     location: CallLocation,
-    result: Result<(), ExecutionError>,
-) {
+    result: Result<(), CallError>,
+) -> Result<(), NodeError> {
     fork.stop_metering_writes();
     match result {
         Ok(()) => fork.flush(),
-        Err(error) => {
+        Err(CallError::Execution(error)) => {
             fork.rollback();
             errors.insert(location, error.bounded());
         }
+        Err(CallError::Node(error)) => return Err(error),
     }
+    Ok(())
 }
 
-fn genesis_error(artifact: &ArtifactId, error: ExecutionError) -> NodeError {
-    NodeError::Runtime {
-        runtime_id: artifact.runtime_id,
-        description: format!("genesis artifact {artifact}: {error}"),
+fn genesis_error(artifact: &ArtifactId, error: CallError) -> NodeError {
+    match error {
+        CallError::Node(error) => error,
+        CallError::Execution(error) => NodeError::Runtime {
+            runtime_id: artifact.runtime_id,
+            description: format!("genesis artifact {artifact}: {error}"),
+        },
     }
 }

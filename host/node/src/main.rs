@@ -301,10 +301,17 @@ fn main() -> ExitCode {
 
 /// A panic anywhere — on a worker thread too — stops the whole process
 /// (after the panic's own report), with SIGABRT: a node never goes on
-/// serving with one of its threads gone and its chain half updated.
+/// serving with one of its threads gone and its chain half updated. The
+/// one exception is a native service's panic, which the runtime catches
+/// and records as the call's Unexpected outcome, as the runtime contract
+/// asks.
 fn abort_on_panic() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if wasmvisor_runtime::panic_is_caught() {
+            tracing::warn!("a native service panicked: {info}");
+            return;
+        }
         report(info);
         tracing::error!("a panic is fatal: the node stops");
         std::process::abort();

@@ -10,6 +10,9 @@
 //! failure that is local to the node (the disk, a runtime unable to load an
 //! artifact every other node loaded) is a [`crate::NodeError`]: the node
 //! logs it and stops cleanly rather than diverge.
+//!
+//! Calls that may meet either return a [`CallError`], which keeps the two
+//! apart by type: only its `Execution` half can reach a block.
 
 use std::fmt;
 
@@ -192,7 +195,7 @@ impl From<CoreError> for ExecutionError {
 pub enum NodeError {
     /// Storage failed.
     #[error("storage: {0}")]
-    Storage(#[from] wasmvisor_storage::StorageError),
+    Storage(wasmvisor_storage::StorageError),
     /// A runtime failed locally (e.g. cannot load an artifact).
     #[error("runtime {runtime_id}: {description}")]
     Runtime {
@@ -207,4 +210,107 @@ pub enum NodeError {
     /// A stored record does not decode.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// An artifact the chain uses cannot be deployed on this node (a
+    /// compile failure, a failed cache write, a panicked deploy task).
+    #[error("{artifact} cannot be deployed on this node: {description}")]
+    Deploy {
+        /// The artifact.
+        artifact: String,
+        /// Why.
+        description: String,
+    },
+    /// This node disagrees with an outcome every validator agreed on (its
+    /// own data migration's result).
+    #[error("{0}")]
+    Divergence(String),
+}
+
+impl From<wasmvisor_storage::StorageError> for NodeError {
+    fn from(error: wasmvisor_storage::StorageError) -> Self {
+        NodeError::Storage(error)
+    }
+}
+
+/// Why a call into a service, a runtime or the lifecycle did not succeed:
+/// a deterministic outcome the block records, or a failure of this node
+/// that the block must never record (the node stops instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The same on every node: recorded against the call's position.
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    /// Local to this node: ends the block's execution, and the node.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl From<CommonError> for CallError {
+    fn from(error: CommonError) -> Self {
+        CallError::Execution(error.into())
+    }
+}
+
+impl From<CoreError> for CallError {
+    fn from(error: CoreError) -> Self {
+        CallError::Execution(error.into())
+    }
+}
+
+impl From<wasmvisor_storage::StorageError> for CallError {
+    /// A node-local storage failure (the database, its contents) is a
+    /// [`NodeError`]; a spent write budget is WriteBudgetExceeded; any other
+    /// refusal is a deterministic consequence of the call's arguments, an
+    /// Unexpected outcome of the service that made it.
+    fn from(error: wasmvisor_storage::StorageError) -> Self {
+        if error.is_node_local() {
+            return CallError::Node(NodeError::Storage(error));
+        }
+        match write_budget_error(&error) {
+            Some(recorded) => CallError::Execution(recorded),
+            None => CallError::Execution(ExecutionError::new(ErrorKind::Unexpected, error.to_string())),
+        }
+    }
+}
+
+impl CallError {
+    /// The recorded outcome, or `None` for a node-local failure.
+    pub fn execution(&self) -> Option<&ExecutionError> {
+        match self {
+            CallError::Execution(error) => Some(error),
+            CallError::Node(_) => None,
+        }
+    }
+}
+
+thread_local! {
+    /// How many [`catching_panics`] calls this thread is inside.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs a native service's `work`, turning a panic in it into the
+/// Unexpected outcome the runtime contract asks for (recorded like any
+/// other; the description is the panic's message, which the same code
+/// panics with on every node). The node's panic hook lets such a panic
+/// unwind to here instead of stopping the process: see [`panic_is_caught`].
+pub fn catching_panics<T>(work: impl FnOnce() -> Result<T, CallError>) -> Result<T, CallError> {
+    CATCHING.with(|depth| depth.set(depth.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CATCHING.with(|depth| depth.set(depth.get() - 1));
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(ExecutionError::new(ErrorKind::Unexpected, format!("the service panicked: {message}"))
+            .bounded()
+            .into())
+    })
+}
+
+/// Whether a panic on this thread will be caught by [`catching_panics`] (a
+/// native service's panic), rather than being a panic of the node, which
+/// must stop it.
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|depth| depth.get() > 0)
 }

@@ -12,7 +12,10 @@ mod meter;
 mod runtime;
 mod types;
 
-pub use errors::{CommonError, CoreError, ErrorKind, ExecutionError, NodeError, write_budget_error};
+pub use errors::{
+    CallError, CommonError, CoreError, ErrorKind, ExecutionError, NodeError, catching_panics, panic_is_caught,
+    write_budget_error,
+};
 pub use meter::Meter;
 pub use runtime::{
     AfterCommitContext, CallRouter, CallSite, ConfigStage, DeployTask, ExecutionContext, LifecycleControl,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
-use crate::errors::{CoreError, ExecutionError, NodeError};
+use crate::errors::{CallError, CoreError, ExecutionError, NodeError};
 use crate::meter::Meter;
 use crate::types::{
     ArtifactId, ArtifactView, Caller, InstanceId, InstanceSpec, InstanceStatus, InstanceView, MigrationKind,
@@ -33,10 +33,10 @@ pub trait CallRouter: Send + Sync {
         interface: &str,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError>;
+    ) -> Result<(), CallError>;
 
     /// The id of the instance called `name`, if there is one.
-    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Option<InstanceId>;
+    fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Result<Option<InstanceId>, NodeError>;
 }
 
 /// Everything needed to make calls on behalf of one executing instance,
@@ -76,7 +76,7 @@ impl CallSite {
         interface: &str,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         self.router.call(
             fork,
             self.height,
@@ -96,19 +96,19 @@ impl CallSite {
 /// block commits; an error stages nothing.
 pub trait LifecycleControl: Send + Sync {
     /// Every artifact in the registry.
-    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, ExecutionError>;
+    fn artifacts(&self, fork: &mut Fork) -> Result<Vec<ArtifactView>, CallError>;
     /// Every instance in the registry, by id.
-    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, ExecutionError>;
+    fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, CallError>;
     /// The committed consensus configuration (protobuf `ConsensusConfig`).
-    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, ExecutionError>;
+    fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, CallError>;
     /// This node's outcome of deploying `artifact` (node-local: only for
     /// after-commit, never for consensus calls).
     fn local_deploy_status(&self, artifact: &ArtifactId) -> LocalDeployStatus;
     /// Registers an artifact every validator deployed: Active from the end
     /// of the block.
-    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), ExecutionError>;
+    fn register_artifact(&self, fork: &mut Fork, artifact: &ArtifactId, spec: &[u8]) -> Result<(), CallError>;
     /// Removes an Active artifact no instance uses, at the end of the block.
-    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), ExecutionError>;
+    fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), CallError>;
     /// Starts a new instance: runs its constructor now, on what is left of
     /// the supervisor's `meter`; Active from the end of the block.
     fn add_instance(
@@ -118,11 +118,11 @@ pub trait LifecycleControl: Send + Sync {
         spec: &InstanceSpec,
         params: &[u8],
         meter: &Meter,
-    ) -> Result<(), ExecutionError>;
+    ) -> Result<(), CallError>;
     /// Active|Frozen -> Stopped at the end of the block.
-    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
+    fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError>;
     /// Active -> Frozen at the end of the block.
-    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), ExecutionError>;
+    fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError>;
     /// Stopped|Frozen -> Active at the end of the block, running the
     /// instance's resume with `params` now, on what is left of `meter`.
     fn resume_instance(
@@ -132,7 +132,7 @@ pub trait LifecycleControl: Send + Sync {
         instance_id: InstanceId,
         params: &[u8],
         meter: &Meter,
-    ) -> Result<(), ExecutionError>;
+    ) -> Result<(), CallError>;
     /// Starts migrating a Stopped or Frozen instance to `new_artifact`: a
     /// fast-forward swaps the artifact; a data migration makes the instance
     /// Migrating (its script writes to the `Migration(id)` namespace).
@@ -144,19 +144,19 @@ pub trait LifecycleControl: Send + Sync {
         new_artifact: &ArtifactId,
         instance_name: &str,
         meter: &Meter,
-    ) -> Result<MigrationKind, ExecutionError>;
+    ) -> Result<MigrationKind, CallError>;
     /// Records the agreed state hash of a Migrating instance's data.
     fn commit_migration(
         &self,
         fork: &mut Fork,
         instance_name: &str,
         state_hash: [u8; 32],
-    ) -> Result<(), ExecutionError>;
+    ) -> Result<(), CallError>;
     /// Abandons a migration: Migrating -> Stopped, shadow data discarded.
-    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
+    fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), CallError>;
     /// Replaces the instance's data with the committed migration's:
     /// Migrating (committed) -> Stopped with the new data version.
-    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), ExecutionError>;
+    fn flush_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), CallError>;
     /// Verifies or applies a configuration of an Active instance through
     /// its runtime (see [`Runtime::configure`]), on what is left of `meter`.
     fn configure_service(
@@ -167,10 +167,10 @@ pub trait LifecycleControl: Send + Sync {
         params: &[u8],
         stage: ConfigStage,
         meter: &Meter,
-    ) -> Result<(), ExecutionError>;
+    ) -> Result<(), CallError>;
     /// Replaces the consensus configuration (protobuf `ConsensusConfig`)
     /// from the next block on; IncorrectCall if it is malformed or invalid.
-    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), ExecutionError>;
+    fn set_consensus_config(&self, fork: &mut Fork, config: &[u8]) -> Result<(), CallError>;
     /// This node's outcome of the data migration of the instance called
     /// `instance_name` (node-local: only for after-commit).
     fn local_migration_status(&self, fork: &mut Fork, instance_name: &str) -> LocalMigrationStatus;
@@ -264,7 +264,7 @@ impl<'a> ExecutionContext<'a> {
         interface: &str,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         self.call_site()
             .call(self.fork, target, interface, method_id, arguments)
     }
@@ -283,10 +283,12 @@ impl<'a> ExecutionContext<'a> {
 
     /// The lifecycle mechanism, if this call may use it (the supervisor);
     /// anyone else gets IncorrectCall.
-    pub fn lifecycle(&mut self) -> Result<(&mut Fork, Arc<dyn LifecycleControl>), ExecutionError> {
+    pub fn lifecycle(&mut self) -> Result<(&mut Fork, Arc<dyn LifecycleControl>), CallError> {
         match &self.lifecycle {
             Some(lifecycle) => Ok((&mut *self.fork, Arc::clone(lifecycle))),
-            None => Err(CoreError::IncorrectCall.with_description("only the supervisor may change the lifecycle")),
+            None => Err(CoreError::IncorrectCall
+                .with_description("only the supervisor may change the lifecycle")
+                .into()),
         }
     }
 
@@ -448,10 +450,10 @@ pub trait Runtime: Send + Sync {
 
     /// Runs the constructor of a new instance (`context.instance`). The
     /// instance is discarded if the block is not committed.
-    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError>;
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError>;
 
     /// Runs the resume of a Stopped or Frozen instance with `params`.
-    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError>;
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError>;
 
     /// How data of `data_version` can become data of `new_artifact` (an
     /// artifact of this runtime): fast-forward, a data migration, or
@@ -462,9 +464,11 @@ pub trait Runtime: Send + Sync {
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
         meter: &Meter,
-    ) -> Result<MigrationKind, ExecutionError> {
+    ) -> Result<MigrationKind, CallError> {
         let _ = (data_version, meter);
-        Err(crate::CoreError::NoMigration.with_description(format!("{new_artifact} supports no migration")))
+        Err(crate::CoreError::NoMigration
+            .with_description(format!("{new_artifact} supports no migration"))
+            .into())
     }
 
     /// Verifies (when a proposal is made) or applies (when it is enacted)
@@ -475,10 +479,11 @@ pub trait Runtime: Send + Sync {
         context: ExecutionContext<'_>,
         params: &[u8],
         stage: ConfigStage,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let _ = (params, stage);
         Err(crate::CommonError::FeatureNotSupported
-            .with_description(format!("{} takes no configuration", context.instance.artifact)))
+            .with_description(format!("{} takes no configuration", context.instance.artifact))
+            .into())
     }
 
     /// Runs the data migration of `instance` (whose spec names the *new*
@@ -491,9 +496,11 @@ pub trait Runtime: Send + Sync {
         fork: &mut Fork,
         instance: &InstanceSpec,
         data_version: &semver::Version,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let _ = (fork, data_version);
-        Err(crate::CoreError::NoMigration.with_description(format!("{} runs no data migrations", instance.artifact)))
+        Err(crate::CoreError::NoMigration
+            .with_description(format!("{} runs no data migrations", instance.artifact))
+            .into())
     }
 
     /// Records that `spec` now has `status` (a new instance, a status
@@ -509,13 +516,13 @@ pub trait Runtime: Send + Sync {
     fn unload_artifact(&self, artifact: &ArtifactId);
 
     /// Executes a transaction or a service call.
-    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError>;
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError>;
 
     /// The hook before the block's transactions.
-    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError>;
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError>;
 
     /// The hook after the block's transactions (the seed's `before_commit`).
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError>;
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError>;
 
     /// Answers the read query `method` of `context.instance`. Not part of
     /// consensus and outside the call ordering: queries run on committed
@@ -526,8 +533,10 @@ pub trait Runtime: Send + Sync {
     }
 
     /// A block was committed (`context.snapshot` holds it). Node-local: the
-    /// runtime may notify its services and queue mailbox requests.
-    fn after_commit(&self, context: AfterCommitContext<'_>);
+    /// runtime may notify its services and queue mailbox requests. A
+    /// service's failure here is its own and changes nothing; an error is
+    /// a failure of this node, which stops it.
+    fn after_commit(&self, context: AfterCommitContext<'_>) -> Result<(), NodeError>;
 
     /// The dispatcher finished re-initializing after a restart.
     fn on_resume(&self) {}

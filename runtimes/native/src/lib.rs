@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmvisor_runtime::{
-    ArtifactId, CommonError, DeployTask, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus,
-    NodeError, QueryContext, QueryError, Runtime, runtime_id,
+    ArtifactId, CallError, CommonError, DeployTask, ExecutionContext, InstanceId, InstanceSpec, InstanceStatus,
+    NodeError, QueryContext, QueryError, Runtime, catching_panics, runtime_id,
 };
 use wasmvisor_storage::Snapshot;
 
@@ -21,28 +21,28 @@ pub use token::{TOKEN_ARTIFACT_NAME, TokenError, TokenService};
 /// A native service. Every method but `execute` has a default.
 pub trait NativeService: Send + Sync {
     /// Constructor.
-    fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         let _ = (context, params);
         Ok(())
     }
 
     /// Resume of a Stopped or Frozen instance.
-    fn resume(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn resume(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         let _ = (context, params);
         Ok(())
     }
 
     /// A transaction or service call.
-    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError>;
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError>;
 
     /// Hook before the block's transactions.
-    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         let _ = context;
         Ok(())
     }
 
     /// Hook after the block's transactions.
-    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         let _ = context;
         Ok(())
     }
@@ -103,29 +103,35 @@ impl NativeRuntime {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A fresh service object for a new instance (not yet committed).
-    fn new_service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
+    /// A fresh service object for a new instance (not yet committed). The
+    /// dispatcher deploys an artifact before it adds an instance of it, so
+    /// a missing one is this node's failure.
+    fn new_service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, NodeError> {
+        let not_here = |what: &str| NodeError::Runtime {
+            runtime_id: runtime_id::NATIVE,
+            description: format!("native artifact {} is {what} on this node", spec.artifact),
+        };
         if !self.state().deployed.contains(&spec.artifact) {
-            return Err(wasmvisor_runtime::CoreError::ArtifactNotDeployed
-                .with_description(format!("native artifact {} is not deployed", spec.artifact)));
+            return Err(not_here("not deployed"));
         }
         self.available
             .get(&spec.artifact)
             .map(|artifact| artifact.create())
-            .ok_or_else(|| wasmvisor_runtime::CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))
+            .ok_or_else(|| not_here("not built in"))
     }
 
     /// The committed service object of an instance, for a call into it
-    /// (counted in the metrics).
-    fn service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, ExecutionError> {
+    /// (counted in the metrics). The dispatcher calls only instances it
+    /// committed, so a missing one is this node's failure.
+    fn service(&self, spec: &InstanceSpec) -> Result<Arc<dyn NativeService>, NodeError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.state()
             .instances
             .get(&spec.id)
             .map(|(service, _)| Arc::clone(service))
-            .ok_or_else(|| {
-                wasmvisor_runtime::CoreError::IncorrectInstanceId
-                    .with_description(format!("instance {} is not committed in the native runtime", spec.id))
+            .ok_or_else(|| NodeError::Runtime {
+                runtime_id: runtime_id::NATIVE,
+                description: format!("instance {} is not committed in the native runtime", spec.id),
             })
     }
 }
@@ -141,7 +147,7 @@ impl Runtime for NativeRuntime {
         Box::new(move || {
             if !known {
                 return Err(CommonError::FeatureNotSupported
-                    .with_description(format!("{artifact} is not compiled into this node")));
+                    .with_description(format!("{artifact} is not compiled into this node")).into());
             }
             state
                 .lock()
@@ -156,15 +162,15 @@ impl Runtime for NativeRuntime {
         self.state().deployed.contains(artifact)
     }
 
-    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let service = self.new_service(context.instance)?;
-        service.initialize(context, params)
+        catching_panics(|| service.initialize(context, params))
     }
 
-    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         let service = self.service(context.instance)?;
-        service.resume(context, params)
+        catching_panics(|| service.resume(context, params))
     }
 
     fn commit_service(
@@ -180,10 +186,7 @@ impl Runtime for NativeRuntime {
             .map(|(service, _)| Arc::clone(service));
         let service = match existing {
             Some(service) => service,
-            None => self.new_service(spec).map_err(|error| NodeError::Runtime {
-                runtime_id: runtime_id::NATIVE,
-                description: error.description,
-            })?,
+            None => self.new_service(spec)?,
         };
         self.state().instances.insert(spec.id, (service, status.clone()));
         Ok(())
@@ -193,27 +196,34 @@ impl Runtime for NativeRuntime {
         self.state().deployed.remove(artifact);
     }
 
-    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError> {
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
         let service = self.service(context.instance)?;
-        service.execute(context, method_id, arguments)
+        catching_panics(|| service.execute(context, method_id, arguments))
     }
 
-    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
-        self.service(context.instance)?.before_transactions(context)
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
+        let service = self.service(context.instance)?;
+        catching_panics(|| service.before_transactions(context))
     }
 
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
-        self.service(context.instance)?.after_transactions(context)
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
+        let service = self.service(context.instance)?;
+        catching_panics(|| service.after_transactions(context))
     }
 
     fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
         let service = self
             .service(context.instance)
-            .map_err(|error| QueryError::NotFound(error.description))?;
-        service.query(context, method, arguments)
+            .map_err(|error| QueryError::NotFound(error.to_string()))?;
+        match catching_panics(|| Ok(service.query(context, method, arguments))) {
+            Ok(answer) => answer,
+            Err(error) => Err(QueryError::Internal(error.to_string())),
+        }
     }
 
-    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) {}
+    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) -> Result<(), NodeError> {
+        Ok(())
+    }
 
     fn metrics(&self) -> wasmvisor_runtime::RuntimeMetrics {
         wasmvisor_runtime::RuntimeMetrics {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer, Wallet, WalletQuery};
 use wasmvisor_runtime::{
-    ArtifactId, Caller, CommonError, ExecutionContext, ExecutionError, QueryContext, QueryError, runtime_id,
+    ArtifactId, CallError, Caller, CommonError, ExecutionContext, ExecutionError, QueryContext, QueryError, runtime_id,
 };
 use wasmvisor_storage::StorageError;
 
@@ -43,6 +43,12 @@ impl From<TokenError> for ExecutionError {
     }
 }
 
+impl From<TokenError> for CallError {
+    fn from(error: TokenError) -> Self {
+        CallError::Execution(error.into())
+    }
+}
+
 /// The native token artifact and service.
 #[derive(Debug, Clone, Default)]
 pub struct TokenService;
@@ -57,29 +63,32 @@ impl NativeArtifact for TokenService {
     }
 }
 
-/// Storage failures inside a service are unexpected (they are refused
-/// arguments a well-formed token never produces, or node-local errors).
-fn storage(error: StorageError) -> ExecutionError {
-    if let Some(error) = wasmvisor_runtime::write_budget_error(&error) {
-        return error;
-    }
-    ExecutionError::new(wasmvisor_runtime::ErrorKind::Unexpected, error.to_string())
+/// A storage failure inside the service: the node's own (the database) is
+/// a node error, never recorded; a spent write budget is recorded as such;
+/// anything else is a refused argument a well-formed token never produces,
+/// recorded as unexpected.
+fn storage(error: StorageError) -> CallError {
+    CallError::from(error)
 }
 
-fn decode<M: Message + Default>(arguments: &[u8]) -> Result<M, ExecutionError> {
-    M::decode(arguments).map_err(|error| CommonError::MalformedArguments.with_description(error.to_string()))
+fn decode<M: Message + Default>(arguments: &[u8]) -> Result<M, CallError> {
+    M::decode(arguments).map_err(|error| {
+        CommonError::MalformedArguments
+            .with_description(error.to_string())
+            .into()
+    })
 }
 
 fn author(context: &ExecutionContext<'_>) -> Result<[u8; 32], ExecutionError> {
     match context.caller {
         Caller::Transaction { author, .. } => Ok(author),
         _ => {
-            Err(CommonError::UnauthorizedCaller.with_description("this method must be called by a signed transaction"))
+            Err(CommonError::UnauthorizedCaller.with_description("this method must be called by a signed transaction").into())
         }
     }
 }
 
-fn wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32]) -> Result<Option<Wallet>, ExecutionError> {
+fn wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32]) -> Result<Option<Wallet>, CallError> {
     let address = context.service_index("wallets").map_err(storage)?;
     let bytes = context
         .fork
@@ -94,7 +103,7 @@ fn wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32]) -> Result<Option
         .transpose()
 }
 
-fn put_wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32], wallet: &Wallet) -> Result<(), ExecutionError> {
+fn put_wallet(context: &mut ExecutionContext<'_>, owner: &[u8; 32], wallet: &Wallet) -> Result<(), CallError> {
     let address = context.service_index("wallets").map_err(storage)?;
     context
         .fork
@@ -128,7 +137,7 @@ impl NativeService for TokenService {
             .ok_or_else(|| QueryError::NotFound("no wallet for this owner".into()))
     }
 
-    fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn initialize(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         let config: TokenConfig = decode(params)?;
         let address = context.service_index("config").map_err(storage)?;
         context
@@ -144,9 +153,9 @@ impl NativeService for TokenService {
         mut context: ExecutionContext<'_>,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         if !context.interface.is_empty() {
-            return Err(CommonError::NoSuchInterface.with_description(format!("no interface {:?}", context.interface)));
+            return Err(CommonError::NoSuchInterface.with_description(format!("no interface {:?}", context.interface)).into());
         }
         match method_id {
             0 => {
@@ -211,7 +220,7 @@ impl NativeService for TokenService {
                 put_wallet(&mut context, &sender_key, &sender)?;
                 put_wallet(&mut context, &receiver_key, &receiver)
             }
-            _ => Err(CommonError::NoSuchMethod.with_description(format!("no method {method_id}"))),
+            _ => Err(CommonError::NoSuchMethod.with_description(format!("no method {method_id}")).into()),
         }
     }
 }

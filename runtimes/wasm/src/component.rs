@@ -379,19 +379,34 @@ impl WasmService {
         store.limiter(|state| &mut state.limiter);
         store.call_hook(account_host_fuel);
         let result = match store.set_fuel(fuel) {
-            Err(error) => Err(RuntimeErrorCode::InstantiationFailed.error(format!("cannot set fuel: {error}"))),
+            Err(error) => Err(node_failed(&store, format!("cannot set fuel: {error}"))),
             Ok(()) => {
-                let outcome = match &self.pre {
-                    Pre::Service(pre) => pre
-                        .instantiate(&mut store)
-                        .and_then(|service| call(&mut store, service.wasmvisor_service_guest())),
-                    Pre::Supervisor(pre) => pre
-                        .instantiate(&mut store)
-                        .and_then(|supervisor| call(&mut store, supervisor.wasmvisor_service_guest())),
+                // Instantiating runs no guest code the chain could blame but
+                // the component's start (a trap, or memory the limiter
+                // refused, the same on every node); anything else — a pool
+                // exhausted, memory the system would not map — is this
+                // node's failure.
+                let instance = match &self.pre {
+                    Pre::Service(pre) => pre.instantiate(&mut store).map(Guest::Service),
+                    Pre::Supervisor(pre) => pre.instantiate(&mut store).map(Guest::Supervisor),
                 };
-                match outcome {
-                    Ok(result) => result,
+                match instance {
+                    Err(error)
+                        if error.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().limiter.refused =>
+                    {
+                        Err(node_failed(&store, format!("cannot instantiate: {error:#}")))
+                    }
                     Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
+                    Ok(instance) => {
+                        let outcome = match &instance {
+                            Guest::Service(service) => call(&mut store, service.wasmvisor_service_guest()),
+                            Guest::Supervisor(supervisor) => call(&mut store, supervisor.wasmvisor_service_guest()),
+                        };
+                        match outcome {
+                            Ok(result) => result,
+                            Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
+                        }
+                    }
                 }
             }
         };
@@ -405,6 +420,23 @@ impl WasmService {
             fuel_consumed: fuel.saturating_sub(left).saturating_sub(state.nested_fuel),
         }
     }
+}
+
+/// An instantiated component, of either world.
+enum Guest {
+    Service(Service),
+    Supervisor(Supervisor),
+}
+
+/// Records a failure of this node under the call in the call's slot (the
+/// runtime answers it as a node error) and answers what ends the call.
+fn node_failed(store: &Store<HostState>, description: String) -> ExecutionError {
+    let failure = wasmvisor_runtime::NodeError::Runtime {
+        runtime_id: wasmvisor_runtime::runtime_id::WASM,
+        description: description.clone(),
+    };
+    crate::fork_storage::record_node_failure(&store.data().env.node_failure, failure);
+    RuntimeErrorCode::InstantiationFailed.error(description)
 }
 
 /// The store's call hook: host calls pay for their work in the guest's

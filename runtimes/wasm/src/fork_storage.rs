@@ -10,8 +10,18 @@ use crate::bindings::{IndexKind, IndexRef, StorageError};
 use crate::errors::RuntimeErrorCode;
 use crate::state::{Entries, InstanceStorage, RangeLimit, StorageFault};
 
-/// Where the first node-local storage failure under a call is recorded.
-pub type NodeFailure = Arc<Mutex<Option<String>>>;
+/// Where the first node-local failure under a call is recorded (a storage
+/// failure, or one a nested call or a lifecycle transition met): the
+/// runtime answers it as the call's [`wasmvisor_runtime::NodeError`],
+/// whatever the guest made of the trap that ended it.
+pub type NodeFailure = Arc<Mutex<Option<wasmvisor_runtime::NodeError>>>;
+
+/// Records `error` as the call's node-local failure (the first one stays).
+pub fn record_node_failure(slot: &NodeFailure, error: wasmvisor_runtime::NodeError) {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_or_insert(error);
+}
 
 /// One instance's namespace in a fork.
 pub struct ForkStorage {
@@ -38,9 +48,9 @@ impl ForkStorage {
 }
 
 /// Converts a storage error: refusals go back to the guest; a spent write
-/// budget or bound ends the call; a failure of the node's storage is
-/// recorded and the guest sees a refusal, which the runtime turns into a
-/// node stop after the call.
+/// budget or bound ends the call; a failure of the node's storage ends it
+/// too, recorded in `node_failure` so that the runtime answers a node error
+/// instead of any outcome.
 fn refuse(node_failure: &NodeFailure, error: StoreError) -> StorageFault {
     let refused = match error {
         StoreError::KeyTooLarge { size, .. } => StorageError::KeyTooLarge(u32::try_from(size).unwrap_or(u32::MAX)),
@@ -59,9 +69,11 @@ fn refuse(node_failure: &NodeFailure, error: StoreError) -> StorageFault {
             );
         }
         node_local => {
-            let mut failure = node_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            failure.get_or_insert_with(|| node_local.to_string());
-            StorageError::Unsupported("node storage failure".into())
+            record_node_failure(node_failure, wasmvisor_runtime::NodeError::Storage(node_local));
+            return StorageFault::Trap(crate::host::to_guest_error(wasmvisor_runtime::ExecutionError::new(
+                wasmvisor_runtime::ErrorKind::Unexpected,
+                "the node's storage failed",
+            )));
         }
     };
     StorageFault::Refused(refused)

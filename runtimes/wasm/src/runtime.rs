@@ -10,7 +10,8 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
-    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind, NodeError,
+    CallError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind,
+    NodeError,
     QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
@@ -256,18 +257,23 @@ impl WasmRuntime {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn service(&self, artifact: &ArtifactId) -> Result<Arc<WasmService>, ExecutionError> {
-        self.state().services.get(artifact).cloned().ok_or_else(|| {
-            ExecutionError::new(
-                CoreKind::Runtime(RuntimeErrorCode::ArtifactNotLoaded as u8),
-                format!("{artifact} is not deployed on this node"),
-            )
-        })
+    /// The compiled artifact. The dispatcher calls only artifacts it had
+    /// this runtime deploy, so a missing one is this node's failure.
+    fn service(&self, artifact: &ArtifactId) -> Result<Arc<WasmService>, NodeError> {
+        self.state()
+            .services
+            .get(artifact)
+            .cloned()
+            .ok_or_else(|| NodeError::Runtime {
+                runtime_id: runtime_id::WASM,
+                description: format!("{artifact} is not deployed on this node"),
+            })
     }
 
     /// Runs one guest call with the block's fork moved into the store and
-    /// back. A node-local storage failure under the call stops the node
-    /// (panic policy: never record a local failure as a block outcome).
+    /// back. A node-local failure under the call (its storage's, a nested
+    /// call's, a transition's) is the call's [`NodeError`], whatever the
+    /// guest did after the trap: it is never a block outcome.
     #[allow(clippy::too_many_arguments)]
     fn run<T>(
         &self,
@@ -278,7 +284,7 @@ impl WasmRuntime {
         access: StorageAccess,
         capabilities: Capabilities,
         call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
-    ) -> Result<T, ExecutionError> {
+    ) -> Result<T, CallError> {
         let service = self.service(&instance.artifact)?;
         let node_failure = NodeFailure::default();
         let owned = std::mem::replace(fork, Fork::new(Arc::new(EmptySnapshot)));
@@ -296,6 +302,7 @@ impl WasmRuntime {
                 },
                 Arc::clone(&node_failure),
             )),
+            node_failure: Arc::clone(&node_failure),
             calls: capabilities.calls,
             lifecycle: capabilities.lifecycle,
             after_commit: capabilities.after_commit,
@@ -315,16 +322,16 @@ impl WasmRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
         {
-            panic!("the node's storage failed under a wasm call ({failure}); stopping rather than diverging");
+            return Err(CallError::Node(failure));
         }
-        outcome.result.map_err(from_binding_error)
+        outcome.result.map_err(|error| CallError::Execution(from_binding_error(error)))
     }
 
     fn consensus_call<T>(
         &self,
         context: ExecutionContext<'_>,
         call: impl FnOnce(&WasmService, CallEnv) -> CallOutcome<T>,
-    ) -> Result<T, ExecutionError> {
+    ) -> Result<T, CallError> {
         let capabilities = Capabilities {
             calls: Some(context.call_site()),
             lifecycle: context.lifecycle_handle(),
@@ -379,11 +386,11 @@ impl Runtime for WasmRuntime {
         self.state().services.contains_key(artifact)
     }
 
-    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| service.initialize(env, params))
     }
 
-    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| service.resume(env, params))
     }
 
@@ -392,7 +399,7 @@ impl Runtime for WasmRuntime {
         context: ExecutionContext<'_>,
         params: &[u8],
         stage: ConfigStage,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| match stage {
             ConfigStage::Verify => service.verify_config(env, params),
             ConfigStage::Apply => service.apply_config(env, params),
@@ -405,7 +412,7 @@ impl Runtime for WasmRuntime {
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
         meter: &Meter,
-    ) -> Result<MigrationKind, ExecutionError> {
+    ) -> Result<MigrationKind, CallError> {
         let instance = InstanceSpec {
             id: u32::MAX,
             name: "migration-plan".into(),
@@ -427,9 +434,11 @@ impl Runtime for WasmRuntime {
         match plan {
             bindings::MigrationPlan::FastForward => Ok(MigrationKind::FastForward),
             bindings::MigrationPlan::Data => Ok(MigrationKind::Data),
-            bindings::MigrationPlan::Unsupported => Err(CoreError::NoMigration.with_description(format!(
-                "{new_artifact} cannot take over data of version {data_version}"
-            ))),
+            bindings::MigrationPlan::Unsupported => Err(CoreError::NoMigration
+                .with_description(format!(
+                    "{new_artifact} cannot take over data of version {data_version}"
+                ))
+                .into()),
         }
     }
 
@@ -440,7 +449,7 @@ impl Runtime for WasmRuntime {
         fork: &mut Fork,
         instance: &InstanceSpec,
         data_version: &semver::Version,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let capabilities = Capabilities {
             migration: true,
             ..Capabilities::none(MIGRATION_FUEL)
@@ -476,18 +485,18 @@ impl Runtime for WasmRuntime {
         self.state().services.remove(artifact);
     }
 
-    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), ExecutionError> {
+    fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
         let interface = context.interface;
         self.consensus_call(context, |service, env| {
             service.execute(env, interface, method_id, arguments)
         })
     }
 
-    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| service.before_transactions(env))
     }
 
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| service.after_transactions(env))
     }
 
@@ -520,7 +529,7 @@ impl Runtime for WasmRuntime {
         // A guest's messages are cut like error descriptions.
         let cut = |message: String| ExecutionError::new(CoreKind::Unexpected, message).bounded().description;
         match answer {
-            Err(error) => Err(QueryError::Internal(error.description)),
+            Err(error) => Err(QueryError::Internal(error.to_string())),
             Ok(Ok(bytes)) => Ok(bytes),
             Ok(Err(bindings::QueryError::NotFound(message))) => Err(QueryError::NotFound(cut(message))),
             Ok(Err(bindings::QueryError::BadRequest(message))) => Err(QueryError::BadRequest(cut(message))),
@@ -541,7 +550,7 @@ impl Runtime for WasmRuntime {
         }
     }
 
-    fn after_commit(&self, context: AfterCommitContext<'_>) {
+    fn after_commit(&self, context: AfterCommitContext<'_>) -> Result<(), NodeError> {
         let active: Vec<InstanceSpec> = self
             .state()
             .instances
@@ -567,7 +576,7 @@ impl Runtime for WasmRuntime {
                 migration: false,
             };
             let mut fork = Fork::new(Arc::clone(context.snapshot));
-            let _node_local = self.run(
+            let result = self.run(
                 &mut fork,
                 &spec,
                 &Caller::Blockchain,
@@ -576,10 +585,16 @@ impl Runtime for WasmRuntime {
                 capabilities,
                 |service, env| service.after_commit(env),
             );
+            // A service's own failure here changes nothing (after-commit is
+            // outside consensus); a failure of the node stops it.
+            if let Err(CallError::Node(error)) = result {
+                return Err(error);
+            }
             let queued = std::mem::take(&mut *outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             for request in queued {
                 context.mailbox.push(request);
             }
         }
+        Ok(())
     }
 }

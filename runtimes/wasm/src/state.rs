@@ -113,6 +113,9 @@ pub struct CallEnv {
     /// The budget of the top-level call this one belongs to: its fuel and
     /// the guest memory the chain may hold.
     pub meter: Meter,
+    /// Where a node-local failure met by a host call is kept (the same
+    /// slot the call's storage records into).
+    pub node_failure: crate::fork_storage::NodeFailure,
 }
 
 /// What only `after-commit` may use.
@@ -148,6 +151,30 @@ pub(crate) struct HostFuel {
     pub(crate) depth: u32,
     pub(crate) available: u64,
     pub(crate) charged: u64,
+}
+
+impl HostState {
+    /// A node-local failure met by a host call (a nested call's, a
+    /// lifecycle transition's): kept for the runtime, which answers it as
+    /// the call's node error; the guest is stopped by the trap returned.
+    pub(crate) fn node_failed(&mut self, error: wasmvisor_runtime::NodeError) -> wasmtime::Error {
+        let message = format!("a node-local failure stops the call: {error}");
+        crate::fork_storage::record_node_failure(&self.env.node_failure, error);
+        wasmtime::Error::msg(message)
+    }
+
+    /// Hands a call's result to the guest: its deterministic error as a
+    /// value, a node-local failure as a trap (see [`Self::node_failed`]).
+    pub(crate) fn to_guest<T>(
+        &mut self,
+        result: Result<T, wasmvisor_runtime::CallError>,
+    ) -> wasmtime::Result<Result<T, ExecutionError>> {
+        match result {
+            Ok(value) => Ok(Ok(value)),
+            Err(wasmvisor_runtime::CallError::Execution(error)) => Ok(Err(crate::host::to_guest_error(error))),
+            Err(wasmvisor_runtime::CallError::Node(error)) => Err(self.node_failed(error)),
+        }
+    }
 }
 
 impl HostFuel {

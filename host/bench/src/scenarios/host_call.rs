@@ -76,6 +76,7 @@ pub fn probe_env(fork: Fork) -> CallEnv {
         lifecycle: None,
         after_commit: None,
         meter: wasmvisor_runtime::Meter::new(FUEL),
+        node_failure: Arc::new(Mutex::new(None)),
     }
 }
 

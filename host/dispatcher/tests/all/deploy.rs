@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, LocalDeployStatus};
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_runtime::{
-    ArtifactId, DeployTask, ExecutionContext, ExecutionError, InstanceSpec, InstanceStatus, MailboxRequest, NodeError,
+    ArtifactId, CallError, DeployTask, ExecutionContext, InstanceSpec, InstanceStatus, MailboxRequest, NodeError,
     Runtime,
 };
 use wasmvisor_storage::{MemoryDatabase, Snapshot};
@@ -60,14 +60,14 @@ impl Runtime for SlowRuntime {
     fn is_artifact_deployed(&self, _artifact: &ArtifactId) -> bool {
         self.deployed.load(Ordering::SeqCst)
     }
-    fn start_adding_service(&self, _context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_adding_service(&self, _context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), CallError> {
         assert!(
             self.deployed.load(Ordering::SeqCst),
             "a constructor must never run before its artifact is deployed"
         );
         Ok(())
     }
-    fn start_resuming_service(&self, _context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_resuming_service(&self, _context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), CallError> {
         Ok(())
     }
     fn commit_service(&self, _: &dyn Snapshot, _: &InstanceSpec, _: &InstanceStatus) -> Result<(), NodeError> {
@@ -79,22 +79,23 @@ impl Runtime for SlowRuntime {
         _context: ExecutionContext<'_>,
         _method_id: u32,
         _arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         Ok(())
     }
-    fn before_transactions(&self, _context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_transactions(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {
         Ok(())
     }
-    fn before_commit(&self, _context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_commit(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {
         Ok(())
     }
-    fn after_commit(&self, context: wasmvisor_runtime::AfterCommitContext<'_>) {
+    fn after_commit(&self, context: wasmvisor_runtime::AfterCommitContext<'_>) -> Result<(), NodeError> {
         if !self.requested.swap(true, Ordering::SeqCst) {
             context.mailbox.push(MailboxRequest::DeployArtifact {
                 artifact: artifact("6:slow:1.0.0"),
                 spec: b"slow".to_vec(),
             });
         }
+        Ok(())
     }
 }
 

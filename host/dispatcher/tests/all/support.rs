@@ -9,7 +9,7 @@ use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transactio
 use wasmvisor_native::{NativeArtifact, NativeRuntime, NativeService, TokenService};
 use wasmvisor_proto::Message;
 use wasmvisor_runtime::{
-    ArtifactId, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec,
+    ArtifactId, CallError, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec,
     InstanceStatus, MigrationKind, NodeError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Database, IndexAddress, MemoryDatabase, Namespace, Snapshot};
@@ -65,7 +65,7 @@ impl RecordingRuntime {
     }
 }
 
-fn bump(context: &mut ExecutionContext<'_>, name: &str, proof: bool) -> Result<(), ExecutionError> {
+fn bump(context: &mut ExecutionContext<'_>, name: &str, proof: bool) -> Result<(), CallError> {
     let address = context.service_index(name).unwrap();
     let mut entry = if proof {
         context.fork.proof_entry(&address)
@@ -100,7 +100,7 @@ impl Runtime for RecordingRuntime {
             if deployable {
                 Ok(())
             } else {
-                Err(CommonError::FeatureNotSupported.with_description("not a counter"))
+                Err(CommonError::FeatureNotSupported.with_description("not a counter").into())
             }
         })
     }
@@ -117,11 +117,11 @@ impl Runtime for RecordingRuntime {
         new_artifact: &ArtifactId,
         data_version: &semver::Version,
         _meter: &wasmvisor_runtime::Meter,
-    ) -> Result<MigrationKind, ExecutionError> {
+    ) -> Result<MigrationKind, CallError> {
         match new_artifact.version.major.checked_sub(data_version.major) {
             Some(0) => Ok(MigrationKind::FastForward),
             Some(1) => Ok(MigrationKind::Data),
-            _ => Err(CoreError::NoMigration.with_description(format!("no migration from {data_version}"))),
+            _ => Err(CoreError::NoMigration.with_description(format!("no migration from {data_version}")).into()),
         }
     }
 
@@ -132,18 +132,18 @@ impl Runtime for RecordingRuntime {
         fork: &mut wasmvisor_storage::Fork,
         instance: &InstanceSpec,
         _data_version: &semver::Version,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let address = IndexAddress::new(Namespace::Migration(instance.id), "count").unwrap();
         fork.proof_entry(&address).unwrap().set(&42u64.to_le_bytes()).unwrap();
         Ok(())
     }
 
-    fn start_adding_service(&self, mut context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_adding_service(&self, mut context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), CallError> {
         self.record('s', Some(context.instance.id));
         bump(&mut context, "constructed", false)
     }
 
-    fn start_resuming_service(&self, context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), ExecutionError> {
+    fn start_resuming_service(&self, context: ExecutionContext<'_>, _params: &[u8]) -> Result<(), CallError> {
         self.record('u', Some(context.instance.id));
         Ok(())
     }
@@ -168,13 +168,13 @@ impl Runtime for RecordingRuntime {
         mut context: ExecutionContext<'_>,
         method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         self.record('e', Some(context.instance.id));
         match method_id {
             0 => bump(&mut context, "count", true),
             1 => {
                 bump(&mut context, "count", true)?;
-                Err(ExecutionError::service(7, "fails after writing"))
+                Err(ExecutionError::service(7, "fails after writing").into())
             }
             2 => context.lifecycle().map(drop),
             3 => {
@@ -185,18 +185,19 @@ impl Runtime for RecordingRuntime {
         }
     }
 
-    fn before_transactions(&self, mut context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_transactions(&self, mut context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.record('b', Some(context.instance.id));
         bump(&mut context, "before", false)
     }
 
-    fn before_commit(&self, mut context: ExecutionContext<'_>) -> Result<(), ExecutionError> {
+    fn before_commit(&self, mut context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.record('t', Some(context.instance.id));
         bump(&mut context, "after", false)
     }
 
-    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) {
+    fn after_commit(&self, _context: wasmvisor_runtime::AfterCommitContext<'_>) -> Result<(), NodeError> {
         self.record('a', None);
+        Ok(())
     }
 
     fn on_resume(&self) {
@@ -241,7 +242,7 @@ impl NativeService for TestSupervisor {
         mut context: ExecutionContext<'_>,
         _method_id: u32,
         arguments: &[u8],
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<(), CallError> {
         let command = String::from_utf8(arguments.to_vec()).unwrap();
         let words: Vec<&str> = command.split_whitespace().collect();
         let height = context.height;
@@ -280,9 +281,10 @@ impl NativeService for TestSupervisor {
                 fork.clear_namespace(shadow).unwrap();
                 lifecycle.commit_migration(fork, name, hash)
             }
+            ["panic", message] => panic!("{message}"),
             ["rollback", name] => lifecycle.rollback_migration(fork, name),
             ["flush", name] => lifecycle.flush_migration(fork, name),
-            _ => Err(CommonError::MalformedArguments.with_description(command)),
+            _ => Err(CommonError::MalformedArguments.with_description(command).into()),
         }
     }
 }

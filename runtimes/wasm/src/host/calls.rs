@@ -6,7 +6,7 @@
 //! A failed callee leaves no writes behind. Calls are refused where the
 //! guest has no call site (read queries): core error IncorrectCall (14).
 
-use super::{incorrect_call, to_guest_error};
+use super::incorrect_call;
 use crate::bindings::ExecutionError;
 use crate::bindings::service_world::wasmvisor::service::calls::Host;
 use crate::errors::host_trap;
@@ -28,14 +28,14 @@ impl Host for HostState {
         let Some(site) = self.env.calls.clone() else {
             return Ok(Err(incorrect_call("calls to other services are not allowed here")));
         };
-        let result = self.nested(|state| {
-            let Some(fork) = state.env.storage.fork_mut() else {
-                return Err(incorrect_call("this storage cannot carry calls to other services"));
-            };
-            site.call(fork, target, &interface_name, method_id, &arguments)
-                .map_err(to_guest_error)
+        let result = self.nested(|state| match state.env.storage.fork_mut() {
+            None => Err(wasmvisor_runtime::CallError::Execution(wasmvisor_runtime::ExecutionError::new(
+                wasmvisor_runtime::ErrorKind::Core(wasmvisor_runtime::CoreError::IncorrectCall as u8),
+                "this storage cannot carry calls to other services",
+            ))),
+            Some(fork) => site.call(fork, target, &interface_name, method_id, &arguments),
         });
-        Ok(result)
+        self.to_guest(result)
     }
 
     fn instance_id_by_name(&mut self, name: String) -> wasmtime::Result<Option<u32>> {
@@ -45,11 +45,12 @@ impl Host for HostState {
         let Some(site) = self.env.calls.clone() else {
             return Ok(None);
         };
-        Ok(self
-            .env
-            .storage
-            .fork_mut()
-            .and_then(|fork| site.router.instance_id_by_name(fork, &name)))
+        let Some(fork) = self.env.storage.fork_mut() else {
+            return Ok(None);
+        };
+        site.router
+            .instance_id_by_name(fork, &name)
+            .map_err(|error| self.node_failed(error))
     }
 }
 

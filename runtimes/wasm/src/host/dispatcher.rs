@@ -19,7 +19,7 @@ use wasmvisor_runtime::{
     ConfigStage, LifecycleControl, LocalDeployStatus, LocalMigrationStatus, MailboxRequest, Meter, MigrationKind,
 };
 
-use super::{incorrect_call, to_guest_error};
+use super::incorrect_call;
 use crate::bindings::supervisor_world::wasmvisor::service::dispatcher::{
     ArtifactRecord, ArtifactState, Host, InstanceRecord, LocalOutcome, MigrationType, ValidatorKeys,
 };
@@ -82,10 +82,9 @@ impl HostState {
     }
 
     /// The committed consensus configuration, if this call can read it.
-    fn consensus(&mut self) -> Option<ConsensusConfig> {
-        let (lifecycle, fork) = self.lifecycle().ok()?;
-        let bytes = lifecycle.consensus_config(fork).ok()?;
-        ConsensusConfig::decode(bytes.as_slice()).ok()
+    fn consensus(&mut self) -> wasmtime::Result<Option<ConsensusConfig>> {
+        let bytes = self.registry(|lifecycle, fork| lifecycle.consensus_config(fork))?;
+        Ok(ConsensusConfig::decode(bytes.as_slice()).ok())
     }
 
     /// Runs a staged transition through the lifecycle mechanism, on what is
@@ -99,17 +98,39 @@ impl HostState {
             &mut wasmvisor_storage::Fork,
             u64,
             &Meter,
-        ) -> Result<T, wasmvisor_runtime::ExecutionError>,
-    ) -> Result<T, ExecutionError> {
+        ) -> Result<T, wasmvisor_runtime::CallError>,
+    ) -> wasmtime::Result<Result<T, ExecutionError>> {
         if self.env.access == StorageAccess::ReadOnly {
-            return Err(incorrect_call("lifecycle transitions are refused in read-only calls"));
+            return Ok(Err(incorrect_call("lifecycle transitions are refused in read-only calls")));
         }
         let height = self.env.height;
         let meter = self.env.meter.clone();
-        self.nested(|state| {
-            let (lifecycle, fork) = state.lifecycle()?;
-            transition(&*lifecycle, fork, height, &meter).map_err(to_guest_error)
-        })
+        let result = self.nested(|state| {
+            let (lifecycle, fork) = state.lifecycle().map_err(|error| {
+                wasmvisor_runtime::ExecutionError::new(
+                    wasmvisor_runtime::ErrorKind::Core(wasmvisor_runtime::CoreError::IncorrectCall as u8),
+                    error.description,
+                )
+            })?;
+            transition(&*lifecycle, fork, height, &meter)
+        });
+        self.to_guest(result)
+    }
+
+    /// A registry read through the lifecycle mechanism: empty where the
+    /// call has none; a node-local failure stops the call.
+    fn registry<T: Default>(
+        &mut self,
+        read: impl FnOnce(&dyn LifecycleControl, &mut wasmvisor_storage::Fork) -> Result<T, wasmvisor_runtime::CallError>,
+    ) -> wasmtime::Result<T> {
+        let Ok((lifecycle, fork)) = self.lifecycle() else {
+            return Ok(T::default());
+        };
+        match read(&*lifecycle, fork) {
+            Ok(value) => Ok(value),
+            Err(wasmvisor_runtime::CallError::Node(error)) => Err(self.node_failed(error)),
+            Err(wasmvisor_runtime::CallError::Execution(_)) => Ok(T::default()),
+        }
     }
 
     /// Charges [`ITEM_FUEL`] per registry record a call answers.
@@ -147,10 +168,7 @@ impl HostState {
 impl Host for HostState {
     fn artifacts(&mut self) -> wasmtime::Result<Vec<ArtifactRecord>> {
         self.pay(0)?;
-        let Ok((lifecycle, fork)) = self.lifecycle() else {
-            return Ok(Vec::new());
-        };
-        let artifacts = lifecycle.artifacts(fork).unwrap_or_default();
+        let artifacts = self.registry(|lifecycle, fork| lifecycle.artifacts(fork))?;
         self.pay_items(artifacts.len())?;
         Ok(artifacts
             .iter()
@@ -168,10 +186,7 @@ impl Host for HostState {
 
     fn instances(&mut self) -> wasmtime::Result<Vec<InstanceRecord>> {
         self.pay(0)?;
-        let Ok((lifecycle, fork)) = self.lifecycle() else {
-            return Ok(Vec::new());
-        };
-        let instances = lifecycle.instances(fork).unwrap_or_default();
+        let instances = self.registry(|lifecycle, fork| lifecycle.instances(fork))?;
         self.pay_items(instances.len())?;
         Ok(instances
             .iter()
@@ -187,7 +202,7 @@ impl Host for HostState {
     fn validators(&mut self) -> wasmtime::Result<Vec<ValidatorKeys>> {
         self.pay(0)?;
         Ok(self
-            .consensus()
+            .consensus()?
             .map(|config| {
                 config
                     .validator_keys
@@ -204,7 +219,7 @@ impl Host for HostState {
     fn consensus_config(&mut self) -> wasmtime::Result<Vec<u8>> {
         self.pay(0)?;
         Ok(self
-            .consensus()
+            .consensus()?
             .map(|config| config.encode_to_vec())
             .unwrap_or_default())
     }
@@ -215,46 +230,51 @@ impl Host for HostState {
         spec: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(spec.len())?;
-        Ok(to_artifact(&artifact).and_then(|artifact| {
-            self.transition(|lifecycle, fork, _, _| lifecycle.register_artifact(fork, &artifact, &spec))
-        }))
+        let artifact = match to_artifact(&artifact) {
+            Ok(artifact) => artifact,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.transition(|lifecycle, fork, _, _| lifecycle.register_artifact(fork, &artifact, &spec))
     }
 
     fn unload_artifact(&mut self, artifact: ArtifactId) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(0)?;
-        Ok(to_artifact(&artifact)
-            .and_then(|artifact| self.transition(|lifecycle, fork, _, _| lifecycle.unload_artifact(fork, &artifact))))
+        let artifact = match to_artifact(&artifact) {
+            Ok(artifact) => artifact,
+            Err(error) => return Ok(Err(error)),
+        };
+        self.transition(|lifecycle, fork, _, _| lifecycle.unload_artifact(fork, &artifact))
     }
 
     fn add_instance(&mut self, spec: InstanceSpec, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(params.len())?;
-        Ok(to_artifact(&spec.artifact).and_then(|artifact| {
-            let spec = wasmvisor_runtime::InstanceSpec {
-                id: spec.id,
-                name: spec.name,
-                artifact,
-            };
-            self.transition(|lifecycle, fork, height, meter| {
-                lifecycle.add_instance(fork, height, &spec, &params, meter)
-            })
-        }))
+        let artifact = match to_artifact(&spec.artifact) {
+            Ok(artifact) => artifact,
+            Err(error) => return Ok(Err(error)),
+        };
+        let spec = wasmvisor_runtime::InstanceSpec {
+            id: spec.id,
+            name: spec.name,
+            artifact,
+        };
+        self.transition(|lifecycle, fork, height, meter| lifecycle.add_instance(fork, height, &spec, &params, meter))
     }
 
     fn stop_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(0)?;
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.stop_instance(fork, instance)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.stop_instance(fork, instance))
     }
 
     fn freeze_instance(&mut self, instance: u32) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(0)?;
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.freeze_instance(fork, instance)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.freeze_instance(fork, instance))
     }
 
     fn resume_instance(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(params.len())?;
-        Ok(self.transition(|lifecycle, fork, height, meter| {
+        self.transition(|lifecycle, fork, height, meter| {
             lifecycle.resume_instance(fork, height, instance, &params, meter)
-        }))
+        })
     }
 
     fn initiate_migration(
@@ -263,14 +283,16 @@ impl Host for HostState {
         instance_name: String,
     ) -> wasmtime::Result<Result<MigrationType, ExecutionError>> {
         self.pay(instance_name.len())?;
-        Ok(to_artifact(&new_artifact).and_then(|artifact| {
-            self.transition(|lifecycle, fork, _, meter| {
-                lifecycle.initiate_migration(fork, &artifact, &instance_name, meter)
-            })
-            .map(|kind| match kind {
-                MigrationKind::FastForward => MigrationType::FastForward,
-                MigrationKind::Data => MigrationType::Data,
-            })
+        let artifact = match to_artifact(&new_artifact) {
+            Ok(artifact) => artifact,
+            Err(error) => return Ok(Err(error)),
+        };
+        let kind = self.transition(|lifecycle, fork, _, meter| {
+            lifecycle.initiate_migration(fork, &artifact, &instance_name, meter)
+        })?;
+        Ok(kind.map(|kind| match kind {
+            MigrationKind::FastForward => MigrationType::FastForward,
+            MigrationKind::Data => MigrationType::Data,
         }))
     }
 
@@ -283,17 +305,17 @@ impl Host for HostState {
         let Ok(state_hash) = <[u8; 32]>::try_from(state_hash.as_slice()) else {
             return Ok(Err(incorrect_call("a state hash is 32 bytes")));
         };
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.commit_migration(fork, &instance_name, state_hash)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.commit_migration(fork, &instance_name, state_hash))
     }
 
     fn rollback_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(instance_name.len())?;
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.rollback_migration(fork, &instance_name)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.rollback_migration(fork, &instance_name))
     }
 
     fn flush_migration(&mut self, instance_name: String) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(instance_name.len())?;
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.flush_migration(fork, &instance_name)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.flush_migration(fork, &instance_name))
     }
 
     fn verify_service_config(
@@ -302,21 +324,21 @@ impl Host for HostState {
         params: Vec<u8>,
     ) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(params.len())?;
-        Ok(self.transition(|lifecycle, fork, height, meter| {
+        self.transition(|lifecycle, fork, height, meter| {
             lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Verify, meter)
-        }))
+        })
     }
 
     fn apply_service_config(&mut self, instance: u32, params: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(params.len())?;
-        Ok(self.transition(|lifecycle, fork, height, meter| {
+        self.transition(|lifecycle, fork, height, meter| {
             lifecycle.configure_service(fork, height, instance, &params, ConfigStage::Apply, meter)
-        }))
+        })
     }
 
     fn set_consensus_config(&mut self, config: Vec<u8>) -> wasmtime::Result<Result<(), ExecutionError>> {
         self.pay(config.len())?;
-        Ok(self.transition(|lifecycle, fork, _, _| lifecycle.set_consensus_config(fork, &config)))
+        self.transition(|lifecycle, fork, _, _| lifecycle.set_consensus_config(fork, &config))
     }
 
     fn request_local_deploy(

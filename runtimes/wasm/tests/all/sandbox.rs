@@ -239,6 +239,7 @@ fn env(fork: Fork, fuel: u64) -> CallEnv {
         lifecycle: None,
         after_commit: None,
         meter: Meter::new(fuel),
+        node_failure: NodeFailure::default(),
     }
 }
 

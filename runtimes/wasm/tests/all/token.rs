@@ -91,6 +91,7 @@ impl Harness {
             lifecycle: None,
             after_commit: None,
             meter: Meter::new(fuel),
+            node_failure: NodeFailure::default(),
         }
     }
 
