@@ -48,6 +48,31 @@ fn hex(hash: &Hash) -> String {
 #[error("invalid proposal: {0}")]
 pub struct InvalidBlock(pub String);
 
+/// Why a proposal was not accepted: it is invalid (the same verdict on
+/// every honest node), or this node failed while checking it (its own
+/// failure, which must stop it rather than count as a verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The proposal is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidBlock),
+    /// This node could not check it.
+    #[error("this node failed while checking a proposal: {0}")]
+    Node(#[from] BlockError),
+}
+
+impl BlockError {
+    /// Whether the error is this node's own (its store, its runtimes), not
+    /// a property of the block.
+    pub fn is_node_local(&self) -> bool {
+        match self {
+            BlockError::Node(_) => true,
+            BlockError::Storage(error) => error.is_node_local(),
+            _ => false,
+        }
+    }
+}
+
 /// Most transactions a block may hold under `config`: its
 /// `transactions_per_block_max`, or the maximum when that is 0 (unset). The
 /// dispatcher refuses a configuration above the maximum.
@@ -160,21 +185,19 @@ impl ChainReader {
     /// accepts: its `transaction_size_max`, never more than
     /// [`TRANSACTION_BYTES_MAX`] (the default), which every block can
     /// record.
-    pub fn transaction_size_max(&self) -> usize {
-        let configured = self
-            .state
-            .consensus_config()
-            .map(|config| config.transaction_size_max as usize)
-            .unwrap_or(0);
-        match configured {
+    pub fn transaction_size_max(&self) -> Result<usize, NodeError> {
+        let configured = self.state.consensus_config()?.transaction_size_max as usize;
+        Ok(match configured {
             0 => TRANSACTION_BYTES_MAX,
             configured => configured.min(TRANSACTION_BYTES_MAX),
-        }
+        })
     }
 
-    /// Verifies a signed transaction against this chain and its size limit.
+    /// Verifies a signed transaction against this chain and its size limit
+    /// (a failure to read the limit is [`TransactionError::Node`]).
     pub fn verify(&self, bytes: &[u8]) -> Result<VerifiedTransaction, TransactionError> {
-        verify(bytes, &self.chain_id, self.transaction_size_max())
+        let size_max = self.transaction_size_max().map_err(TransactionError::Node)?;
+        verify(bytes, &self.chain_id, size_max)
     }
 
     /// Whether a transaction with this hash is in a committed block.
@@ -368,7 +391,7 @@ impl Blockchain {
 
     /// The largest signed transaction the consensus configuration in force
     /// accepts.
-    pub fn transaction_size_max(&self) -> usize {
+    pub fn transaction_size_max(&self) -> Result<usize, NodeError> {
         self.reader.transaction_size_max()
     }
 
@@ -459,39 +482,40 @@ impl Blockchain {
     /// executing them must give exactly the proposed header. Answers the
     /// pending block, to commit if the engine decides it; several proposals
     /// may be validated per height and only the decided one commits.
-    pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
-        let config = self
-            .consensus_config()
-            .map_err(|error| InvalidBlock(error.to_string()))?;
+    pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
+        let config = self.consensus_config().map_err(BlockError::Node)?;
         check_block_size(&config, value.transactions.iter().map(Vec::as_slice)).map_err(InvalidBlock)?;
         let proposed = BlockHeader::decode(value.header.as_slice())
             .map_err(|error| InvalidBlock(format!("the header does not decode: {error}")))?;
         if proposed.encode_to_vec() != value.header {
-            return Err(InvalidBlock("the header is not canonically encoded".into()));
+            return Err(InvalidBlock("the header is not canonically encoded".into()).into());
         }
-        let next = self
-            .last_header()
-            .map_err(|error| InvalidBlock(error.to_string()))?
-            .height
+        let next = self.last_header()?.height
             + 1;
         if proposed.height != next {
             return Err(InvalidBlock(format!(
                 "the block is for height {}; the next is {next}",
                 proposed.height
-            )));
+            ))
+            .into());
         }
         let transactions = value
             .transactions
             .iter()
             .enumerate()
-            .map(|(position, signed)| {
-                self.verify(signed)
-                    .map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
+            .map(|(position, signed)| match self.verify(signed) {
+                Ok(transaction) => Ok(transaction),
+                Err(TransactionError::Node(error)) => Err(Rejection::Node(error.into())),
+                Err(error) => Err(InvalidBlock(format!("transaction {position}: {error}")).into()),
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let block = self
-            .execute(&transactions)
-            .map_err(|error| InvalidBlock(format!("the block does not execute: {error}")))?;
+            .collect::<Result<Vec<_>, Rejection>>()?;
+        let block = self.execute(&transactions).map_err(|error| {
+            if error.is_node_local() {
+                Rejection::Node(error)
+            } else {
+                InvalidBlock(format!("the block does not execute: {error}")).into()
+            }
+        })?;
         for (what, proposed, executed) in [
             ("transaction root", &proposed.tx_hash, &block.header.tx_hash),
             ("state root", &proposed.state_hash, &block.header.state_hash),
@@ -499,11 +523,11 @@ impl Blockchain {
             ("previous block hash", &proposed.prev_hash, &block.header.prev_hash),
         ] {
             if proposed != executed {
-                return Err(InvalidBlock(format!("the proposed {what} differs from this node's")));
+                return Err(InvalidBlock(format!("the proposed {what} differs from this node's")).into());
             }
         }
         if block.header != proposed {
-            return Err(InvalidBlock("the proposed header differs from this node's".into()));
+            return Err(InvalidBlock("the proposed header differs from this node's".into()).into());
         }
         Ok(block)
     }

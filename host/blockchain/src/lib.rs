@@ -12,7 +12,7 @@ pub mod replay;
 pub mod transactions;
 
 pub use chain::{
-    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, block_transactions_max,
+    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, Rejection, block_transactions_max,
     byzantine_quorum, check_block_size,
 };
 pub use replay::{ReplayMismatch, ReplayReport, replay};

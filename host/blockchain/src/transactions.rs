@@ -34,6 +34,10 @@ pub enum TransactionError {
     /// Signed for another chain.
     #[error("the transaction is for another chain")]
     WrongChain,
+    /// This node could not read what the check needs (its own failure,
+    /// not the transaction's).
+    #[error("this node cannot check transactions: {0}")]
+    Node(wasmvisor_runtime::NodeError),
 }
 
 /// A transaction whose signature, size and chain were checked.

@@ -9,7 +9,8 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, ConfigStage, CoreError,
+    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, CommonError, ConfigStage,
+    CoreError,
     CallError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
     LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, NodeError, Runtime,
     SUPERVISOR_INSTANCE_ID, runtime_id,
@@ -613,6 +614,12 @@ impl LifecycleControl for Core {
     }
 
     fn freeze_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError> {
+        let state = Self::existing_instance(fork, instance_id)?;
+        if !self.runtime(state.spec.artifact.runtime_id)?.supports_freezing() {
+            return Err(CommonError::FeatureNotSupported
+                .with_description(format!("the runtime of {} cannot freeze services", state.spec.artifact))
+                .into());
+        }
         self.stage_transition(fork, instance_id, &[InstanceStatus::Active], InstanceStatus::Frozen)
             .map(drop)
     }

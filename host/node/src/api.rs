@@ -63,6 +63,9 @@ impl From<SubmitError> for ApiError {
             SubmitError::Invalid(wasmvisor_blockchain::TransactionError::TooLarge { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
+            SubmitError::Invalid(wasmvisor_blockchain::TransactionError::Node(_)) | SubmitError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
             SubmitError::AlreadyPooled | SubmitError::AlreadyCommitted => StatusCode::CONFLICT,
             SubmitError::InactiveTarget(_) => StatusCode::NOT_FOUND,

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
-use wasmvisor_blockchain::{BlockFill, Blockchain, InvalidBlock, PendingBlock, VerifiedTransaction};
+use wasmvisor_blockchain::{BlockFill, Blockchain, InvalidBlock, PendingBlock, Rejection, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
@@ -64,6 +64,9 @@ pub enum SubmitError {
     /// Its target is not an Active instance.
     #[error("instance {0} does not exist or is not active")]
     InactiveTarget(u32),
+    /// This node could not read what admission checks (its store failed).
+    #[error("this node cannot admit transactions now: {0}")]
+    Unavailable(String),
     /// The mempool is full (in transactions or in bytes).
     #[error("the mempool is full ({count} transactions, {bytes} bytes); retry later")]
     Full {
@@ -434,12 +437,15 @@ impl Node {
     /// side, admission reading the last committed state.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
         let transaction = self.reader.verify(signed)?;
-        let committed = self.reader.is_committed(&transaction.hash).unwrap_or(false);
+        let unavailable = |error: String| SubmitError::Unavailable(error);
+        let committed = self
+            .reader
+            .is_committed(&transaction.hash)
+            .map_err(|error| unavailable(error.to_string()))?;
         let active = self
             .reader
             .instance(transaction.call.instance_id)
-            .ok()
-            .flatten()
+            .map_err(|error| unavailable(error.to_string()))?
             .is_some_and(|state| state.status == Some(InstanceStatus::Active));
         if committed {
             return Err(SubmitError::AlreadyCommitted);
@@ -603,7 +609,7 @@ impl Node {
 
     /// Executes another validator's proposed block on a fork of this
     /// node's chain ([`Blockchain::validate`]).
-    pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, InvalidBlock> {
+    pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
         let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let chain = guard
             .as_mut()

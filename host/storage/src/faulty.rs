@@ -8,6 +8,11 @@
 //! disk with [`FaultyDatabase::reopen`]. This models a store whose batches
 //! are atomic, as RocksDB's write batches with a synced WAL are: a crash
 //! at any write position loses at most the batch in flight.
+//!
+//! It also counts every read of its snapshots (a `get` or a `range`), and
+//! can make one of them fail with an I/O error
+//! ([`FaultyDatabase::failing_read`]), as a disk does that returns a bad
+//! sector once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +38,49 @@ pub struct FaultyDatabase {
     writes_made: AtomicU64,
     mode: FaultMode,
     crashed: AtomicBool,
+    reads: Arc<Reads>,
+}
+
+/// The reads of a database's snapshots, and the one that fails.
+#[derive(Debug)]
+struct Reads {
+    made: AtomicU64,
+    /// The read (counted from 0) that fails; `u64::MAX`: none.
+    failing: AtomicU64,
+}
+
+impl Reads {
+    fn next(&self) -> Result<(), StorageError> {
+        let read = self.made.fetch_add(1, Ordering::SeqCst);
+        if read == self.failing.load(Ordering::SeqCst) {
+            return Err(StorageError::Backend(format!("injected failure of read {read}")));
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of the disk whose reads count, and may fail.
+struct FaultySnapshot {
+    inner: Arc<dyn Snapshot>,
+    reads: Arc<Reads>,
+}
+
+impl Snapshot for FaultySnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.reads.next()?;
+        self.inner.get(key)
+    }
+
+    fn range(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        items_max: usize,
+        bytes_max: usize,
+    ) -> Result<crate::backend::Entries, StorageError> {
+        self.reads.next()?;
+        self.inner.range(from, to, items_max, bytes_max)
+    }
 }
 
 impl FaultyDatabase {
@@ -48,7 +96,24 @@ impl FaultyDatabase {
             writes_made: AtomicU64::new(0),
             mode,
             crashed: AtomicBool::new(false),
+            reads: Arc::new(Reads {
+                made: AtomicU64::new(0),
+                failing: AtomicU64::new(u64::MAX),
+            }),
         }
+    }
+
+    /// This database, with read number `read` of its snapshots (counted
+    /// from 0 across all of them) failing with an I/O error; the reads
+    /// before and after it succeed.
+    pub fn failing_read(self, read: u64) -> Self {
+        self.reads.failing.store(read, Ordering::SeqCst);
+        self
+    }
+
+    /// Reads of its snapshots so far (each `get` and each `range`).
+    pub fn reads_made(&self) -> u64 {
+        self.reads.made.load(Ordering::SeqCst)
     }
 
     /// Reopens what survived on the disk, as a healthy database.
@@ -70,7 +135,10 @@ impl FaultyDatabase {
 
 impl Database for FaultyDatabase {
     fn snapshot(&self) -> Arc<dyn Snapshot> {
-        self.disk.snapshot()
+        Arc::new(FaultySnapshot {
+            inner: self.disk.snapshot(),
+            reads: Arc::clone(&self.reads),
+        })
     }
 
     fn merge(&self, patch: Patch) -> Result<(), StorageError> {

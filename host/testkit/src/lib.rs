@@ -108,6 +108,7 @@ pub struct TestKitBuilder {
     services: Vec<GenesisService>,
     fuel_per_transaction: u64,
     transactions_per_block_max: u32,
+    guest_stack_bytes: Option<usize>,
 }
 
 impl TestKitBuilder {
@@ -122,6 +123,7 @@ impl TestKitBuilder {
             services: Vec::new(),
             fuel_per_transaction: 0,
             transactions_per_block_max: 0,
+            guest_stack_bytes: None,
         }
     }
 
@@ -182,6 +184,13 @@ impl TestKitBuilder {
         self
     }
 
+    /// Runs guest code on `bytes` of native stack instead of the default
+    /// (see `wasmvisor_wasm::deterministic_engine_with_stack`).
+    pub fn with_guest_stack_bytes(mut self, bytes: usize) -> Self {
+        self.guest_stack_bytes = Some(bytes);
+        self
+    }
+
     /// Sets the consensus configuration's fuel per transaction (shared by every call it makes).
     pub fn with_fuel_per_transaction(mut self, fuel: u64) -> Self {
         self.fuel_per_transaction = fuel;
@@ -201,7 +210,11 @@ impl TestKitBuilder {
                 GenesisService::Wasm { .. } => None,
             })
             .collect();
-        let wasm = WasmRuntime::new(WasmRuntimeConfig::default()).expect("the wasm engine configures");
+        let mut config = WasmRuntimeConfig::default();
+        if let Some(bytes) = self.guest_stack_bytes {
+            config.guest_stack_bytes = bytes;
+        }
+        let wasm = WasmRuntime::new(config).expect("the wasm engine configures");
         vec![Arc::new(NativeRuntime::new(native)), Arc::new(wasm)]
     }
 
@@ -254,6 +267,13 @@ impl TestKitBuilder {
             ));
         }
         config
+    }
+
+    /// The genesis this builder starts its chains from (its validators
+    /// are [`Validator::numbered`] `0..n`): for tests that run a
+    /// [`Blockchain`] on a store of their own.
+    pub fn genesis_config(&self) -> GenesisConfig {
+        self.genesis(&self.validators())
     }
 
     /// Starts the chain (the genesis block is committed).

@@ -448,6 +448,14 @@ pub trait Runtime: Send + Sync {
     /// Whether `artifact` is deployed in this runtime.
     fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool;
 
+    /// Whether this runtime can freeze its services (a Frozen instance
+    /// keeps answering read queries and takes no transactions or hooks).
+    /// The dispatcher refuses Freeze with FeatureNotSupported for a
+    /// runtime that cannot (the seed's rule).
+    fn supports_freezing(&self) -> bool {
+        false
+    }
+
     /// Runs the constructor of a new instance (`context.instance`). The
     /// instance is discarded if the block is not committed.
     fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError>;

@@ -162,6 +162,12 @@ impl Runtime for NativeRuntime {
         self.state().deployed.contains(artifact)
     }
 
+    /// A Frozen instance answers queries (both runtimes serve them from
+    /// committed state) and gets no calls.
+    fn supports_freezing(&self) -> bool {
+        true
+    }
+
     fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let service = self.new_service(context.instance)?;

@@ -30,7 +30,16 @@ const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 ///
 /// There is deliberately no WASI: guests have no clock, randomness or files.
 pub fn deterministic_engine() -> Result<Engine, WasmError> {
+    deterministic_engine_with_stack(GUEST_STACK_BYTES_MAX)
+}
+
+/// [`deterministic_engine`] with `stack_bytes` of native stack for guest
+/// code instead of [`GUEST_STACK_BYTES_MAX`]. What a call records does not
+/// depend on it for a guest that runs out of either (its stack exhaustion
+/// ends the whole call chain with the same error); it exists to show that.
+pub fn deterministic_engine_with_stack(stack_bytes: usize) -> Result<Engine, WasmError> {
     let mut config = deterministic_config();
+    config.max_wasm_stack(stack_bytes);
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(INSTANCES_LIVE_ITEMS_MAX)

@@ -32,7 +32,7 @@ pub use component::{
     CallOutcome, DISPATCHER_IMPORT, GUEST_EXPORT, Privilege, SERVICE_IMPORTS, ServiceComponent, WasmService,
     link_as_ordinary_service,
 };
-pub use engine::{deterministic_engine, deterministic_engine_on_demand};
+pub use engine::{deterministic_engine, deterministic_engine_on_demand, deterministic_engine_with_stack};
 pub use errors::{RuntimeErrorCode, WasmError};
 pub use fork_storage::{ForkStorage, NodeFailure};
 pub use runtime::{WasmRuntime, WasmRuntimeConfig, deploy_spec};

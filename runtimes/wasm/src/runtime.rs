@@ -33,6 +33,10 @@ pub struct WasmRuntimeConfig {
     pub supervisor_artifact_name: String,
     /// Directory of the compiled-artifact cache (`None`: always compile).
     pub compiled_cache_dir: Option<std::path::PathBuf>,
+    /// Native stack for guest code, in bytes (default
+    /// [`crate::limits::GUEST_STACK_BYTES_MAX`]; see
+    /// [`crate::deterministic_engine_with_stack`]).
+    pub guest_stack_bytes: usize,
 }
 
 impl Default for WasmRuntimeConfig {
@@ -40,6 +44,7 @@ impl Default for WasmRuntimeConfig {
         Self {
             supervisor_artifact_name: "wasmvisor.supervisor".into(),
             compiled_cache_dir: None,
+            guest_stack_bytes: crate::limits::GUEST_STACK_BYTES_MAX,
         }
     }
 }
@@ -231,7 +236,7 @@ fn from_binding_error(error: bindings::ExecutionError) -> ExecutionError {
 impl WasmRuntime {
     /// A runtime on a deterministic engine.
     pub fn new(config: WasmRuntimeConfig) -> Result<Self, WasmError> {
-        let engine = crate::engine::deterministic_engine()?;
+        let engine = crate::engine::deterministic_engine_with_stack(config.guest_stack_bytes)?;
         let cache = match &config.compiled_cache_dir {
             Some(path) => Some(Arc::new(CompiledCache::open(path, &engine)?)),
             None => None,
@@ -384,6 +389,12 @@ impl Runtime for WasmRuntime {
 
     fn is_artifact_deployed(&self, artifact: &ArtifactId) -> bool {
         self.state().services.contains_key(artifact)
+    }
+
+    /// A Frozen instance answers queries (both runtimes serve them from
+    /// committed state) and gets no calls.
+    fn supports_freezing(&self) -> bool {
+        true
     }
 
     fn start_adding_service(&self, context: ExecutionContext<'_>, params: &[u8]) -> Result<(), CallError> {

@@ -165,14 +165,33 @@ impl HostState {
 
     /// Hands a call's result to the guest: its deterministic error as a
     /// value, a node-local failure as a trap (see [`Self::node_failed`]).
+    ///
+    /// A callee's exhausted stack ends the caller too, with the same error:
+    /// where a stack runs out depends on the machine's native frames, so
+    /// no guest may go on from that point with work that depends on it
+    /// (the fuel left, say). And the description a guest reads is the
+    /// callee's own only when the callee chose it: the host's words for a
+    /// trap or a runtime limit (wasmtime's text) are replaced by fixed ones.
     pub(crate) fn to_guest<T>(
         &mut self,
         result: Result<T, wasmvisor_runtime::CallError>,
     ) -> wasmtime::Result<Result<T, ExecutionError>> {
+        use wasmvisor_runtime::{CallError, ErrorKind as Kind};
+        let stack = crate::errors::RuntimeErrorCode::StackExhausted as u8;
         match result {
             Ok(value) => Ok(Ok(value)),
-            Err(wasmvisor_runtime::CallError::Execution(error)) => Ok(Err(crate::host::to_guest_error(error))),
-            Err(wasmvisor_runtime::CallError::Node(error)) => Err(self.node_failed(error)),
+            Err(CallError::Execution(error)) if error.kind == Kind::Runtime(stack) => {
+                Err(crate::errors::host_trap(crate::host::to_guest_error(error)))
+            }
+            Err(CallError::Execution(mut error)) => {
+                match error.kind {
+                    Kind::Unexpected => error.description = "the callee failed unexpectedly".into(),
+                    Kind::Runtime(code) => error.description = format!("the callee's runtime refused it (code {code})"),
+                    Kind::Common(_) | Kind::Core(_) | Kind::Service(_) => {}
+                }
+                Ok(Err(crate::host::to_guest_error(error)))
+            }
+            Err(CallError::Node(error)) => Err(self.node_failed(error)),
         }
     }
 }

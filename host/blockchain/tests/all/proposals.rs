@@ -53,8 +53,10 @@ fn proposals_that_do_not_match_their_execution_are_refused_with_the_reason() {
         header: header.encode_to_vec(),
         transactions: value.transactions.clone(),
     };
-    let refused = |validator: &mut Blockchain, block: &wasmvisor_consensus::Block| {
-        validator.validate(block).map(|_| ()).unwrap_err()
+    let refused = |validator: &mut Blockchain, block: &wasmvisor_consensus::Block| match validator.validate(block) {
+        Err(wasmvisor_blockchain::Rejection::Invalid(invalid)) => invalid,
+        Err(wasmvisor_blockchain::Rejection::Node(error)) => panic!("not a verdict: {error}"),
+        Ok(_) => panic!("the block was accepted"),
     };
 
     let mut wrong_state = header.clone();

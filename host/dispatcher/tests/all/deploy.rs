@@ -171,4 +171,19 @@ fn blocks_go_on_while_an_artifact_deploys_and_wait_only_where_it_is_needed() {
         dispatcher.instance(7).unwrap().unwrap().status,
         Some(InstanceStatus::Active)
     );
+
+    // This runtime cannot freeze its services: Freeze is refused (the
+    // seed's rule), and the instance stays Active.
+    let proposal = dispatcher.execute_proposal(&[command("freeze 7", 3)]).unwrap();
+    let error = &proposal.errors[&wasmvisor_runtime::CallLocation::Transaction(0)];
+    assert_eq!(
+        error.kind,
+        wasmvisor_runtime::ErrorKind::Common(wasmvisor_runtime::CommonError::FeatureNotSupported as u8),
+        "{error:?}"
+    );
+    dispatcher.commit(proposal).unwrap();
+    assert_eq!(
+        dispatcher.instance(7).unwrap().unwrap().status,
+        Some(InstanceStatus::Active)
+    );
 }

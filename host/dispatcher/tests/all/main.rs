@@ -1,6 +1,7 @@
 //! Integration tests of the dispatcher (one test binary).
 
 mod deploy;
+mod failures;
 mod lifecycle;
 mod migration;
 mod ordering;

@@ -109,6 +109,10 @@ impl Runtime for RecordingRuntime {
         self.deployed.lock().unwrap().contains(artifact)
     }
 
+    fn supports_freezing(&self) -> bool {
+        true
+    }
+
     /// Counters migrate by fast-forward within a major version (or when
     /// the data already has the target's version), by a data migration to
     /// the next major version, and not at all across more.

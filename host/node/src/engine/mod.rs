@@ -648,8 +648,13 @@ impl App {
                 self.keep_executed(id, pending);
                 Validity::Valid
             }
-            Err(error) => {
+            Err(wasmvisor_blockchain::Rejection::Invalid(error)) => {
                 tracing::warn!(height = %self.height, "{error}");
+                Validity::Invalid
+            }
+            // Not a verdict on the block: this node cannot go on.
+            Err(wasmvisor_blockchain::Rejection::Node(error)) => {
+                (self.fatal)(format!("a proposal cannot be checked: {error}"));
                 Validity::Invalid
             }
         }
