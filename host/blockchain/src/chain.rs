@@ -490,8 +490,7 @@ impl Blockchain {
         if proposed.encode_to_vec() != value.header {
             return Err(InvalidBlock("the header is not canonically encoded".into()).into());
         }
-        let next = self.last_header()?.height
-            + 1;
+        let next = self.last_header()?.height + 1;
         if proposed.height != next {
             return Err(InvalidBlock(format!(
                 "the block is for height {}; the next is {next}",

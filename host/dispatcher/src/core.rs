@@ -9,11 +9,10 @@ use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallRouter, Caller, CommonError, ConfigStage,
-    CoreError,
-    CallError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView, LifecycleControl,
-    LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, NodeError, Runtime,
-    SUPERVISOR_INSTANCE_ID, runtime_id,
+    ArtifactId, ArtifactState as RegistryArtifactState, ArtifactView, CallError, CallRouter, Caller, CommonError,
+    ConfigStage, CoreError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, InstanceView,
+    LifecycleControl, LocalDeployStatus, LocalMigrationStatus, Meter, MigrationKind, MigrationState, NodeError,
+    Runtime, SUPERVISOR_INSTANCE_ID, runtime_id,
 };
 use wasmvisor_storage::{Database, Fork, Namespace, NamespaceData, Snapshot, WriteLimits};
 
@@ -334,14 +333,13 @@ impl Core {
     /// no pending transition.
     fn instance_by_name(fork: &mut Fork, name: &str) -> Result<InstanceState, CallError> {
         let instance_id = Schema::new(fork)
-            .instance_id_by_name(name)
-            ?
+            .instance_id_by_name(name)?
             .ok_or_else(|| CoreError::IncorrectInstanceId.with_description(format!("no instance named {name:?}")))?;
         let state = Self::existing_instance(fork, instance_id)?;
         if state.pending.is_some() {
-            return Err(
-                CoreError::ServicePending.with_description(format!("{name:?} already has a pending transition")).into()
-            );
+            return Err(CoreError::ServicePending
+                .with_description(format!("{name:?} already has a pending transition"))
+                .into());
         }
         Ok(state)
     }
@@ -351,7 +349,8 @@ impl Core {
         match &state.status {
             Some(InstanceStatus::Migrating(migration)) => Ok((**migration).clone()),
             other => Err(CoreError::InvalidServiceTransition
-                .with_description(format!("{:?} is {other:?}, not migrating", state.spec.name)).into()),
+                .with_description(format!("{:?} is {other:?}, not migrating", state.spec.name))
+                .into()),
         }
     }
 
@@ -361,7 +360,6 @@ impl Core {
         schema
             .mark_pending(pending_instance_key(state.spec.id))
             .map_err(Into::into)
-            
     }
 
     /// Stages `next` for an instance whose current status is in `allowed`.
@@ -375,13 +373,16 @@ impl Core {
         let mut state = Self::existing_instance(fork, instance_id)?;
         if state.pending.is_some() {
             return Err(CoreError::ServicePending
-                .with_description(format!("instance {instance_id} already has a pending transition")).into());
+                .with_description(format!("instance {instance_id} already has a pending transition"))
+                .into());
         }
         let current = state.status.clone();
         if !current.as_ref().is_some_and(|status| allowed.contains(status)) {
-            return Err(CoreError::InvalidServiceTransition.with_description(format!(
-                "instance {instance_id}: {current:?} -> {next:?} is not allowed"
-            )).into());
+            return Err(CoreError::InvalidServiceTransition
+                .with_description(format!(
+                    "instance {instance_id}: {current:?} -> {next:?} is not allowed"
+                ))
+                .into());
         }
         state.pending = Some(next);
         let mut schema = Schema::new(fork);
@@ -417,13 +418,15 @@ impl CallRouter for Core {
         arguments: &[u8],
     ) -> Result<(), CallError> {
         if depth > CALL_DEPTH_MAX {
-            return Err(
-                CoreError::StackOverflow.with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}")).into()
-            );
+            return Err(CoreError::StackOverflow
+                .with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
+                .into());
         }
         let state = Self::existing_instance(fork, target)?;
         if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive.with_description(format!("instance {target} is not active")).into());
+            return Err(CoreError::ServiceNotActive
+                .with_description(format!("instance {target} is not active"))
+                .into());
         }
         let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
         let savepoint = fork.savepoint();
@@ -479,10 +482,7 @@ impl LifecycleControl for Core {
 
     fn consensus_config(&self, fork: &mut Fork) -> Result<Vec<u8>, CallError> {
         use wasmvisor_proto::Message;
-        Ok(Schema::new(fork)
-            .consensus_config()
-            ?
-            .encode_to_vec())
+        Ok(Schema::new(fork).consensus_config()?.encode_to_vec())
     }
 
     fn instances(&self, fork: &mut Fork) -> Result<Vec<InstanceView>, CallError> {
@@ -502,27 +502,23 @@ impl LifecycleControl for Core {
         self.runtime(artifact.runtime_id)?;
         let mut schema = Schema::new(fork);
         if schema.artifact(artifact)?.is_some() {
-            return Err(
-                CoreError::ArtifactAlreadyDeployed.with_description(format!("{artifact} is already registered")).into()
-            );
+            return Err(CoreError::ArtifactAlreadyDeployed
+                .with_description(format!("{artifact} is already registered"))
+                .into());
         }
-        schema
-            .put_artifact(artifact, ArtifactState::ArtifactDeploying, spec)
-            ?;
-        schema
-            .mark_pending(pending_artifact_key(artifact))
-            .map_err(Into::into)
-            
+        schema.put_artifact(artifact, ArtifactState::ArtifactDeploying, spec)?;
+        schema.mark_pending(pending_artifact_key(artifact)).map_err(Into::into)
     }
 
     fn unload_artifact(&self, fork: &mut Fork, artifact: &ArtifactId) -> Result<(), CallError> {
         let mut schema = Schema::new(fork);
         let record = schema
-            .artifact(artifact)
-            ?
+            .artifact(artifact)?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is not active")).into());
+            return Err(CoreError::CannotUnloadArtifact
+                .with_description(format!("{artifact} is not active"))
+                .into());
         }
         let in_use = schema
             .instances()
@@ -535,15 +531,12 @@ impl LifecycleControl for Core {
                 instance.spec.artifact == *artifact || migrating_to(&instance.status) || migrating_to(&instance.pending)
             });
         if in_use {
-            return Err(CoreError::CannotUnloadArtifact.with_description(format!("{artifact} is used by an instance")).into());
+            return Err(CoreError::CannotUnloadArtifact
+                .with_description(format!("{artifact} is used by an instance"))
+                .into());
         }
-        schema
-            .set_artifact_state(artifact, ArtifactState::ArtifactUnloading)
-            ?;
-        schema
-            .mark_pending(pending_artifact_key(artifact))
-            .map_err(Into::into)
-            
+        schema.set_artifact_state(artifact, ArtifactState::ArtifactUnloading)?;
+        schema.mark_pending(pending_artifact_key(artifact)).map_err(Into::into)
     }
 
     fn add_instance(
@@ -556,21 +549,22 @@ impl LifecycleControl for Core {
     ) -> Result<(), CallError> {
         let mut schema = Schema::new(fork);
         let record = schema
-            .artifact(&spec.artifact)
-            ?
+            .artifact(&spec.artifact)?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(spec.artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{} is not active", spec.artifact)).into());
+            return Err(CoreError::ArtifactNotDeployed
+                .with_description(format!("{} is not active", spec.artifact))
+                .into());
         }
-        if schema
-            .instance_id_by_name(&spec.name)
-            ?
-            .is_some()
-        {
-            return Err(CoreError::ServiceNameExists.with_description(format!("an instance is named {:?}", spec.name)).into());
+        if schema.instance_id_by_name(&spec.name)?.is_some() {
+            return Err(CoreError::ServiceNameExists
+                .with_description(format!("an instance is named {:?}", spec.name))
+                .into());
         }
         if schema.instance(spec.id)?.is_some() {
-            return Err(CoreError::ServiceIdExists.with_description(format!("an instance has id {}", spec.id)).into());
+            return Err(CoreError::ServiceIdExists
+                .with_description(format!("an instance has id {}", spec.id))
+                .into());
         }
         let artifact_spec = schema.artifact_spec(&spec.artifact)?;
         // A node that has not finished deploying the artifact waits here,
@@ -597,10 +591,7 @@ impl LifecycleControl for Core {
         };
         let mut schema = Schema::new(fork);
         schema.put_instance(&state)?;
-        schema
-            .mark_pending(pending_instance_key(spec.id))
-            .map_err(Into::into)
-            
+        schema.mark_pending(pending_instance_key(spec.id)).map_err(Into::into)
     }
 
     fn stop_instance(&self, fork: &mut Fork, instance_id: InstanceId) -> Result<(), CallError> {
@@ -636,10 +627,12 @@ impl LifecycleControl for Core {
         if let Some(data_version) = &state.data_version
             && *data_version != state.spec.artifact.version.to_string()
         {
-            return Err(CoreError::CannotResumeService.with_description(format!(
-                "instance {instance_id} holds data of version {data_version}, its artifact is {}",
-                state.spec.artifact
-            )).into());
+            return Err(CoreError::CannotResumeService
+                .with_description(format!(
+                    "instance {instance_id} holds data of version {data_version}, its artifact is {}",
+                    state.spec.artifact
+                ))
+                .into());
         }
         let state = self.stage_transition(
             fork,
@@ -680,14 +673,16 @@ impl LifecycleControl for Core {
         };
         if !allowed {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("{instance_name:?} must be stopped or frozen to migrate")).into());
+                .with_description(format!("{instance_name:?} must be stopped or frozen to migrate"))
+                .into());
         }
         let record = Schema::new(fork)
-            .artifact(new_artifact)
-            ?
+            .artifact(new_artifact)?
             .ok_or_else(|| CoreError::UnknownArtifactId.with_description(new_artifact.to_string()))?;
         if record.state != ArtifactState::ArtifactActive as i32 {
-            return Err(CoreError::ArtifactNotDeployed.with_description(format!("{new_artifact} is not active")).into());
+            return Err(CoreError::ArtifactNotDeployed
+                .with_description(format!("{new_artifact} is not active"))
+                .into());
         }
         let current = &state.spec.artifact;
         if new_artifact.runtime_id != current.runtime_id
@@ -695,7 +690,8 @@ impl LifecycleControl for Core {
             || new_artifact.version <= current.version
         {
             return Err(CoreError::CannotUpgradeService
-                .with_description(format!("{current} cannot be upgraded to {new_artifact}")).into());
+                .with_description(format!("{current} cannot be upgraded to {new_artifact}"))
+                .into());
         }
         let data_version = match &state.data_version {
             Some(version) => version
@@ -718,7 +714,8 @@ impl LifecycleControl for Core {
             }
             MigrationKind::Data if supervisor => {
                 return Err(CoreError::CannotUpgradeService
-                    .with_description("the supervisor upgrades by fast-forward only: it keeps its data layout").into());
+                    .with_description("the supervisor upgrades by fast-forward only: it keeps its data layout")
+                    .into());
             }
             MigrationKind::FastForward => {
                 state.spec.artifact = new_artifact.clone();
@@ -736,17 +733,13 @@ impl LifecycleControl for Core {
         Ok(kind)
     }
 
-    fn commit_migration(
-        &self,
-        fork: &mut Fork,
-        instance_name: &str,
-        state_hash: [u8; 32],
-    ) -> Result<(), CallError> {
+    fn commit_migration(&self, fork: &mut Fork, instance_name: &str, state_hash: [u8; 32]) -> Result<(), CallError> {
         let mut state = Self::instance_by_name(fork, instance_name)?;
         let mut migration = Self::migration_of(&state)?;
         if migration.completed_hash.is_some() {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("the migration of {instance_name:?} is already committed")).into());
+                .with_description(format!("the migration of {instance_name:?} is already committed"))
+                .into());
         }
         migration.completed_hash = Some(state_hash);
         state.pending = Some(InstanceStatus::Migrating(Box::new(migration)));
@@ -767,7 +760,8 @@ impl LifecycleControl for Core {
         let migration = Self::migration_of(&state)?;
         if migration.completed_hash.is_none() {
             return Err(CoreError::InvalidServiceTransition
-                .with_description(format!("the migration of {instance_name:?} is not committed")).into());
+                .with_description(format!("the migration of {instance_name:?} is not committed"))
+                .into());
         }
         let id = state.spec.id;
         let agreed = migration.completed_hash.expect("checked above");
@@ -799,8 +793,7 @@ impl LifecycleControl for Core {
                 .into());
             }
         };
-        fork.import_namespace(Namespace::Service(id), &data)
-            ?;
+        fork.import_namespace(Namespace::Service(id), &data)?;
         state.data_version = Some(migration.target.version.to_string());
         state.pending = Some(InstanceStatus::Stopped);
         Self::stage(fork, &state)
@@ -817,7 +810,9 @@ impl LifecycleControl for Core {
     ) -> Result<(), CallError> {
         let state = Self::existing_instance(fork, instance_id)?;
         if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive.with_description(format!("instance {instance_id} is not active")).into());
+            return Err(CoreError::ServiceNotActive
+                .with_description(format!("instance {instance_id} is not active"))
+                .into());
         }
         let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
         let savepoint = fork.savepoint();

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use wasmvisor_proto::dispatcher::ArtifactState;
 use wasmvisor_runtime::{
-    AfterCommitContext, ArtifactId, CallError, CallInfo, CallLocation, Caller, CoreError, ExecutionContext, ExecutionError,
-    InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter, NodeError, QueryContext,
-    QueryError, Runtime,
+    AfterCommitContext, ArtifactId, CallError, CallInfo, CallLocation, Caller, CoreError, ExecutionContext,
+    ExecutionError, InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter, NodeError,
+    QueryContext, QueryError, Runtime,
 };
 use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, WriteLimits, smt_root_from_scratch};
@@ -490,16 +490,13 @@ impl Dispatcher {
     }
 
     fn runtime(&self, runtime_id: u32) -> Result<Arc<dyn Runtime>, NodeError> {
-        self.core
-            .runtime(runtime_id)
-            .cloned()
-            .map_err(|error| match error {
-                CallError::Node(error) => error,
-                CallError::Execution(error) => NodeError::Runtime {
-                    runtime_id,
-                    description: error.description,
-                },
-            })
+        self.core.runtime(runtime_id).cloned().map_err(|error| match error {
+            CallError::Node(error) => error,
+            CallError::Execution(error) => NodeError::Runtime {
+                runtime_id,
+                description: error.description,
+            },
+        })
     }
 
     /// PROPOSAL: executes a block of `transactions` at the next height on a
@@ -597,12 +594,7 @@ impl Dispatcher {
         .with_meter(self.core.transaction_meter())
     }
 
-    fn execute_transaction(
-        &self,
-        fork: &mut Fork,
-        height: u64,
-        transaction: &Transaction,
-    ) -> Result<(), CallError> {
+    fn execute_transaction(&self, fork: &mut Fork, height: u64, transaction: &Transaction) -> Result<(), CallError> {
         let instance_id = transaction.call.instance_id;
         let state = Schema::new(fork).instance(instance_id)?.ok_or_else(|| {
             CoreError::IncorrectInstanceId.with_description(format!("no instance with id {instance_id}"))

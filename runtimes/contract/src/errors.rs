@@ -302,9 +302,11 @@ pub fn catching_panics<T>(work: impl FnOnce() -> Result<T, CallError>) -> Result
             .map(|message| (*message).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".into());
-        Err(ExecutionError::new(ErrorKind::Unexpected, format!("the service panicked: {message}"))
-            .bounded()
-            .into())
+        Err(
+            ExecutionError::new(ErrorKind::Unexpected, format!("the service panicked: {message}"))
+                .bounded()
+                .into(),
+        )
     })
 }
 

@@ -146,12 +146,7 @@ pub trait LifecycleControl: Send + Sync {
         meter: &Meter,
     ) -> Result<MigrationKind, CallError>;
     /// Records the agreed state hash of a Migrating instance's data.
-    fn commit_migration(
-        &self,
-        fork: &mut Fork,
-        instance_name: &str,
-        state_hash: [u8; 32],
-    ) -> Result<(), CallError>;
+    fn commit_migration(&self, fork: &mut Fork, instance_name: &str, state_hash: [u8; 32]) -> Result<(), CallError>;
     /// Abandons a migration: Migrating -> Stopped, shadow data discarded.
     fn rollback_migration(&self, fork: &mut Fork, instance_name: &str) -> Result<(), CallError>;
     /// Replaces the instance's data with the committed migration's:
@@ -482,12 +477,7 @@ pub trait Runtime: Send + Sync {
     /// Verifies (when a proposal is made) or applies (when it is enacted)
     /// a new configuration of `context.instance`. Runtimes whose services
     /// take no configuration keep the default: FeatureNotSupported.
-    fn configure(
-        &self,
-        context: ExecutionContext<'_>,
-        params: &[u8],
-        stage: ConfigStage,
-    ) -> Result<(), CallError> {
+    fn configure(&self, context: ExecutionContext<'_>, params: &[u8], stage: ConfigStage) -> Result<(), CallError> {
         let _ = (params, stage);
         Err(crate::CommonError::FeatureNotSupported
             .with_description(format!("{} takes no configuration", context.instance.artifact))

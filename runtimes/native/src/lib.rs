@@ -147,7 +147,7 @@ impl Runtime for NativeRuntime {
         Box::new(move || {
             if !known {
                 return Err(CommonError::FeatureNotSupported
-                    .with_description(format!("{artifact} is not compiled into this node")).into());
+                    .with_description(format!("{artifact} is not compiled into this node")));
             }
             state
                 .lock()

@@ -83,7 +83,7 @@ fn author(context: &ExecutionContext<'_>) -> Result<[u8; 32], ExecutionError> {
     match context.caller {
         Caller::Transaction { author, .. } => Ok(author),
         _ => {
-            Err(CommonError::UnauthorizedCaller.with_description("this method must be called by a signed transaction").into())
+            Err(CommonError::UnauthorizedCaller.with_description("this method must be called by a signed transaction"))
         }
     }
 }
@@ -148,14 +148,11 @@ impl NativeService for TokenService {
             .map_err(storage)
     }
 
-    fn execute(
-        &self,
-        mut context: ExecutionContext<'_>,
-        method_id: u32,
-        arguments: &[u8],
-    ) -> Result<(), CallError> {
+    fn execute(&self, mut context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
         if !context.interface.is_empty() {
-            return Err(CommonError::NoSuchInterface.with_description(format!("no interface {:?}", context.interface)).into());
+            return Err(CommonError::NoSuchInterface
+                .with_description(format!("no interface {:?}", context.interface))
+                .into());
         }
         match method_id {
             0 => {
@@ -220,7 +217,9 @@ impl NativeService for TokenService {
                 put_wallet(&mut context, &sender_key, &sender)?;
                 put_wallet(&mut context, &receiver_key, &receiver)
             }
-            _ => Err(CommonError::NoSuchMethod.with_description(format!("no method {method_id}")).into()),
+            _ => Err(CommonError::NoSuchMethod
+                .with_description(format!("no method {method_id}"))
+                .into()),
         }
     }
 }

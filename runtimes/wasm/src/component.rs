@@ -391,9 +391,7 @@ impl WasmService {
                     Pre::Supervisor(pre) => pre.instantiate(&mut store).map(Guest::Supervisor),
                 };
                 match instance {
-                    Err(error)
-                        if error.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().limiter.refused =>
-                    {
+                    Err(error) if error.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().limiter.refused => {
                         Err(node_failed(&store, format!("cannot instantiate: {error:#}")))
                     }
                     Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),

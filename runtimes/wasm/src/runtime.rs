@@ -9,9 +9,8 @@ use wasmtime::component::Component;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
 use wasmvisor_runtime::{
-    AfterCommitContext, ArtifactId, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
-    CallError, ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind,
-    NodeError,
+    AfterCommitContext, ArtifactId, CallError, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
+    ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind, NodeError,
     QueryContext, QueryError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Entries, Fork, Namespace, Snapshot, StorageError};
@@ -329,7 +328,9 @@ impl WasmRuntime {
         {
             return Err(CallError::Node(failure));
         }
-        outcome.result.map_err(|error| CallError::Execution(from_binding_error(error)))
+        outcome
+            .result
+            .map_err(|error| CallError::Execution(from_binding_error(error)))
     }
 
     fn consensus_call<T>(
@@ -405,12 +406,7 @@ impl Runtime for WasmRuntime {
         self.consensus_call(context, |service, env| service.resume(env, params))
     }
 
-    fn configure(
-        &self,
-        context: ExecutionContext<'_>,
-        params: &[u8],
-        stage: ConfigStage,
-    ) -> Result<(), CallError> {
+    fn configure(&self, context: ExecutionContext<'_>, params: &[u8], stage: ConfigStage) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| match stage {
             ConfigStage::Verify => service.verify_config(env, params),
             ConfigStage::Apply => service.apply_config(env, params),

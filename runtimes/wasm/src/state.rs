@@ -172,7 +172,7 @@ impl HostState {
     /// (the fuel left, say). And the description a guest reads is the
     /// callee's own only when the callee chose it: the host's words for a
     /// trap or a runtime limit (wasmtime's text) are replaced by fixed ones.
-    pub(crate) fn to_guest<T>(
+    pub(crate) fn answer_guest<T>(
         &mut self,
         result: Result<T, wasmvisor_runtime::CallError>,
     ) -> wasmtime::Result<Result<T, ExecutionError>> {

@@ -74,12 +74,7 @@ impl Runtime for SlowRuntime {
         Ok(())
     }
     fn unload_artifact(&self, _artifact: &ArtifactId) {}
-    fn execute(
-        &self,
-        _context: ExecutionContext<'_>,
-        _method_id: u32,
-        _arguments: &[u8],
-    ) -> Result<(), CallError> {
+    fn execute(&self, _context: ExecutionContext<'_>, _method_id: u32, _arguments: &[u8]) -> Result<(), CallError> {
         Ok(())
     }
     fn before_transactions(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {

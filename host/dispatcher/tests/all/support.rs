@@ -9,8 +9,8 @@ use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transactio
 use wasmvisor_native::{NativeArtifact, NativeRuntime, NativeService, TokenService};
 use wasmvisor_proto::Message;
 use wasmvisor_runtime::{
-    ArtifactId, CallError, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError, InstanceSpec,
-    InstanceStatus, MigrationKind, NodeError, Runtime, runtime_id,
+    ArtifactId, CallError, CallInfo, CommonError, CoreError, DeployTask, ExecutionContext, ExecutionError,
+    InstanceSpec, InstanceStatus, MigrationKind, NodeError, Runtime, runtime_id,
 };
 use wasmvisor_storage::{Database, IndexAddress, MemoryDatabase, Namespace, Snapshot};
 
@@ -100,7 +100,7 @@ impl Runtime for RecordingRuntime {
             if deployable {
                 Ok(())
             } else {
-                Err(CommonError::FeatureNotSupported.with_description("not a counter").into())
+                Err(CommonError::FeatureNotSupported.with_description("not a counter"))
             }
         })
     }
@@ -125,7 +125,9 @@ impl Runtime for RecordingRuntime {
         match new_artifact.version.major.checked_sub(data_version.major) {
             Some(0) => Ok(MigrationKind::FastForward),
             Some(1) => Ok(MigrationKind::Data),
-            _ => Err(CoreError::NoMigration.with_description(format!("no migration from {data_version}")).into()),
+            _ => Err(CoreError::NoMigration
+                .with_description(format!("no migration from {data_version}"))
+                .into()),
         }
     }
 
@@ -167,12 +169,7 @@ impl Runtime for RecordingRuntime {
         self.deployed.lock().unwrap().remove(artifact);
     }
 
-    fn execute(
-        &self,
-        mut context: ExecutionContext<'_>,
-        method_id: u32,
-        arguments: &[u8],
-    ) -> Result<(), CallError> {
+    fn execute(&self, mut context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
         self.record('e', Some(context.instance.id));
         match method_id {
             0 => bump(&mut context, "count", true),
@@ -241,12 +238,7 @@ pub fn artifact(text: &str) -> ArtifactId {
 }
 
 impl NativeService for TestSupervisor {
-    fn execute(
-        &self,
-        mut context: ExecutionContext<'_>,
-        _method_id: u32,
-        arguments: &[u8],
-    ) -> Result<(), CallError> {
+    fn execute(&self, mut context: ExecutionContext<'_>, _method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
         let command = String::from_utf8(arguments.to_vec()).unwrap();
         let words: Vec<&str> = command.split_whitespace().collect();
         let height = context.height;

@@ -26,7 +26,13 @@ fn builder() -> TestKitBuilder {
     let params = TokenConfig { issue_max: 1_000 }.encode_to_vec();
     TestKitBuilder::new(1)
         .with_supervisor(SupervisorMode::Simple)
-        .with_wasm_service(WASM_TOKEN, "token", "wasmvisor.token", wasmvisor_artifacts::TOKEN.bytes, params.clone())
+        .with_wasm_service(
+            WASM_TOKEN,
+            "token",
+            "wasmvisor.token",
+            wasmvisor_artifacts::TOKEN.bytes,
+            params.clone(),
+        )
         .with_native_service(NATIVE_TOKEN, "native-token", Arc::new(TokenService), params)
 }
 
@@ -54,11 +60,25 @@ fn transactions(chain_id: &[u8; 32], height: u64) -> Vec<Vec<u8>> {
         for wallet in 0..2 {
             let seed = height * 10 + wallet;
             let name = format!("w{seed}");
-            signed.push(sign(&key(seed), chain_id, call(0), CreateWallet { name }.encode_to_vec()));
-            signed.push(sign(&key(seed), chain_id, call(1), Issue { amount: 50, seed }.encode_to_vec()));
+            signed.push(sign(
+                &key(seed),
+                chain_id,
+                call(0),
+                CreateWallet { name }.encode_to_vec(),
+            ));
+            signed.push(sign(
+                &key(seed),
+                chain_id,
+                call(1),
+                Issue { amount: 50, seed }.encode_to_vec(),
+            ));
         }
         let to = key(height * 10 + 1).verifying_key().to_bytes().to_vec();
-        let transfer = Transfer { to, amount: 20, seed: height };
+        let transfer = Transfer {
+            to,
+            amount: 20,
+            seed: height,
+        };
         signed.push(sign(&key(height * 10), chain_id, call(2), transfer.encode_to_vec()));
         let again = CreateWallet { name: "again".into() };
         signed.push(sign(&key(height * 10), chain_id, call(0), again.encode_to_vec()));
@@ -99,7 +119,12 @@ fn a_read_failing_anywhere_in_a_block_is_never_recorded_and_the_chain_resumes_id
     let cache = tempfile::tempdir().unwrap();
     let reference_disk = Arc::new(FaultyDatabase::new(u64::MAX, FaultMode::Fail));
     let mut reference = Vec::new();
-    run(Arc::clone(&reference_disk) as Arc<dyn Database>, cache.path(), &mut reference).unwrap();
+    run(
+        Arc::clone(&reference_disk) as Arc<dyn Database>,
+        cache.path(),
+        &mut reference,
+    )
+    .unwrap();
     assert_eq!(reference.len() as u64, BLOCKS);
     assert!(reference.iter().all(|header| header.tx_count == 12), "{reference:?}");
     let total_reads = reference_disk.reads_made();

@@ -2,7 +2,7 @@
 
 mod chain;
 mod faults;
-mod stack;
 mod governance;
 mod guide;
+mod stack;
 mod supervisor;

@@ -101,7 +101,9 @@ impl HostState {
         ) -> Result<T, wasmvisor_runtime::CallError>,
     ) -> wasmtime::Result<Result<T, ExecutionError>> {
         if self.env.access == StorageAccess::ReadOnly {
-            return Ok(Err(incorrect_call("lifecycle transitions are refused in read-only calls")));
+            return Ok(Err(incorrect_call(
+                "lifecycle transitions are refused in read-only calls",
+            )));
         }
         let height = self.env.height;
         let meter = self.env.meter.clone();
@@ -114,7 +116,7 @@ impl HostState {
             })?;
             transition(&*lifecycle, fork, height, &meter)
         });
-        self.to_guest(result)
+        self.answer_guest(result)
     }
 
     /// A registry read through the lifecycle mechanism: empty where the
