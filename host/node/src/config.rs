@@ -281,7 +281,7 @@ impl NodeConfig {
         if self.mempool_size_max == 0 {
             return Err(ConfigError::Invalid("mempool_size_max must be positive".into()));
         }
-        let largest = crate::node::pooled_bytes(wasmvisor_limits::TRANSACTION_BYTES_MAX);
+        let largest = crate::mempool::pooled_bytes(wasmvisor_limits::TRANSACTION_BYTES_MAX);
         if self.mempool_bytes_max < largest {
             return Err(ConfigError::Invalid(format!(
                 "mempool_bytes_max must hold a transaction of the largest size: at least {largest}"

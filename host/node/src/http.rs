@@ -98,17 +98,22 @@ pub async fn serve(listener: TcpListener, router: Router, mut stop: watch::Recei
     }
 }
 
+/// A refusal in the API's error form: `status` with `{"error": message}`.
+pub fn refusal(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": message.into() });
+    (status, axum::Json(body)).into_response()
+}
+
 /// Answers 408 to a request not answered within
 /// [`HTTP_REQUEST_TIMEOUT_MS`] (reading its body included). Work already
 /// handed to a blocking thread finishes there; only the answer is lost.
 pub async fn request_timeout(request: Request, next: Next) -> Response {
     match tokio::time::timeout(Duration::from_millis(HTTP_REQUEST_TIMEOUT_MS), next.run(request)).await {
         Ok(response) => response,
-        Err(_) => crate::api::ApiError::new(
+        Err(_) => refusal(
             StatusCode::REQUEST_TIMEOUT,
             format!("the request took longer than {HTTP_REQUEST_TIMEOUT_MS} ms"),
-        )
-        .into_response(),
+        ),
     }
 }
 
@@ -190,11 +195,10 @@ async fn gate_large_body(State(gate): State<Arc<LargeBodyGate>>, request: Reques
     let source = request.extensions().get::<RemoteAddress>().map(|remote| remote.0.ip());
     match gate.enter(source).await {
         Ok(_pass) => next.run(request).await,
-        Err(status) => crate::api::ApiError::new(
+        Err(status) => refusal(
             status,
             "too many requests with large bodies from this address at once; retry later",
-        )
-        .into_response(),
+        ),
     }
 }
 

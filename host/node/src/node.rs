@@ -6,7 +6,7 @@
 //! validator's own precommit. A BFT engine would replace exactly this step
 //! (proposal, precommits from a quorum, commit) and nothing below it.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,6 +24,7 @@ use wasmvisor_storage::RocksDatabase;
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::{Mode, NodeConfig};
+use crate::mempool::{Mempool, pooled_bytes};
 use crate::requests::ValidatorSpec;
 use crate::system::{self, Reconciler, SystemService};
 
@@ -139,39 +140,6 @@ impl NodeKeys {
             consensus_key: self.consensus.verifying_key().to_bytes().to_vec(),
             service_key: self.service.verifying_key().to_bytes().to_vec(),
         }
-    }
-}
-
-/// Bytes a pooled transaction of `signed_bytes` holds at most: its signed
-/// form and its decoded arguments (a part of it).
-pub fn pooled_bytes(signed_bytes: usize) -> usize {
-    signed_bytes.saturating_mul(2)
-}
-
-/// The pool of verified transactions waiting for a block, bounded in count
-/// and in bytes (`mempool_size_max`, `mempool_bytes_max`).
-#[derive(Default)]
-struct Mempool {
-    queue: VecDeque<VerifiedTransaction>,
-    hashes: HashSet<Hash>,
-    /// Bytes the queued transactions hold ([`pooled_bytes`] each).
-    bytes: usize,
-}
-
-impl Mempool {
-    /// Removes the transactions `leave` picks (by hash, from the queue and
-    /// the hashes alike).
-    fn remove_where(&mut self, leave: impl Fn(&Hash) -> bool) {
-        let mut freed = 0;
-        self.queue.retain(|transaction| {
-            let gone = leave(&transaction.hash);
-            if gone {
-                freed += pooled_bytes(transaction.signed.len());
-            }
-            !gone
-        });
-        self.hashes.retain(|hash| !leave(hash));
-        self.bytes -= freed;
     }
 }
 

@@ -86,3 +86,100 @@ fn crates_depend_only_downwards() {
         }
     }
 }
+
+/// The modules of `host/node/src` (a file, or a directory with `mod.rs`,
+/// is one module; `lib.rs` and `main.rs` are the roots) and, for each, the
+/// modules it names through `crate::`.
+fn node_module_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let source = repo_root().join("host/node/src");
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            for inner in fs::read_dir(&path).unwrap() {
+                files.push((
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    inner.unwrap().path(),
+                ));
+            }
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files.push((path.file_stem().unwrap().to_string_lossy().into_owned(), path));
+        }
+    }
+    let modules: std::collections::BTreeSet<String> = files
+        .iter()
+        .map(|(module, _)| module.clone())
+        .filter(|module| module != "lib" && module != "main")
+        .collect();
+    let mut imports = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for (module, path) in &files {
+        if !modules.contains(module) {
+            continue;
+        }
+        let text = fs::read_to_string(path).unwrap();
+        let named = imports.entry(module.clone()).or_default();
+        // `crate::name` anywhere, and `use crate::{a, b::c}` groups.
+        for (position, _) in text.match_indices("crate::") {
+            let rest = &text[position + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(|item| item.trim().split("::").next().unwrap_or(""))
+                    .collect(),
+                None => vec![
+                    rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or(""),
+                ],
+            };
+            for name in names {
+                if modules.contains(name) && name != module {
+                    named.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    imports
+}
+
+#[test]
+fn the_node_modules_import_each_other_without_cycles() {
+    let imports = node_module_imports();
+    assert!(imports.len() >= 10, "too few modules found: {imports:?}");
+    assert!(
+        imports.values().map(std::collections::BTreeSet::len).sum::<usize>() >= 10,
+        "too few imports found: {imports:?}"
+    );
+    // A depth-first search from every module; a module met again on the
+    // path is a cycle.
+    fn visit(
+        module: &str,
+        imports: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        cycles: &mut Vec<Vec<String>>,
+    ) {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            cycles.push(path[start..].iter().cloned().chain([module.to_owned()]).collect());
+            return;
+        }
+        path.push(module.to_owned());
+        for next in imports.get(module).into_iter().flatten() {
+            visit(next, imports, path, cycles);
+        }
+        path.pop();
+    }
+    let mut cycles = Vec::new();
+    for module in imports.keys() {
+        visit(module, &imports, &mut Vec::new(), &mut cycles);
+    }
+    // Each cycle once, whichever module the search entered it by.
+    let distinct: std::collections::BTreeSet<Vec<String>> = cycles
+        .into_iter()
+        .map(|mut cycle| {
+            cycle.pop();
+            cycle.sort();
+            cycle
+        })
+        .collect();
+    assert!(distinct.is_empty(), "module cycles in host/node/src: {distinct:?}");
+}
