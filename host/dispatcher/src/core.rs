@@ -123,7 +123,9 @@ impl Core {
     }
 
     fn deployments(&self) -> MutexGuard<'_, BTreeMap<ArtifactId, Deployment>> {
-        self.deployments.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.deployments
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
     }
 
     /// The runtime `id`. A runtime the protocol knows but this node did not
@@ -205,7 +207,9 @@ impl Core {
     }
 
     fn migrations(&self) -> MutexGuard<'_, BTreeMap<InstanceId, LocalMigration>> {
-        self.migrations.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.migrations
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
     }
 
     /// Starts the data migration of `spec` to `target` in the background

@@ -311,12 +311,17 @@ impl Dispatcher {
         *self
             .node_service_key
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
+            .expect("a lock is poisoned only by a panic, and a panic stops the node") = key;
     }
 
     /// Takes the transactions services asked this node to broadcast.
     pub fn take_broadcasts(&self) -> Vec<Broadcast> {
-        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(
+            &mut *self
+                .outbox
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node"),
+        )
     }
 
     /// The registry's view of an instance.
@@ -733,7 +738,7 @@ impl Dispatcher {
                 node_service_key: *self
                     .node_service_key
                     .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    .expect("a lock is poisoned only by a panic, and a panic stops the node"),
             })?;
         }
         for request in mailbox.drain() {
@@ -742,7 +747,7 @@ impl Dispatcher {
                 MailboxRequest::Broadcast { method_id, arguments } => self
                     .outbox
                     .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .expect("a lock is poisoned only by a panic, and a panic stops the node")
                     .push(Broadcast { method_id, arguments }),
             }
         }

@@ -142,7 +142,7 @@ impl Drop for LargeBodyPass {
             .gate
             .per_source
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         if let Some(count) = per_source.get_mut(&source) {
             *count -= 1;
             if *count == 0 {
@@ -167,7 +167,10 @@ impl LargeBodyGate {
     pub async fn enter(self: &Arc<Self>, source: Option<IpAddr>) -> Result<LargeBodyPass, StatusCode> {
         let source = source.filter(|address| !address.is_loopback());
         if let Some(source) = source {
-            let mut per_source = self.per_source.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut per_source = self
+                .per_source
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node");
             let count = per_source.entry(source).or_default();
             if *count >= HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX {
                 return Err(StatusCode::TOO_MANY_REQUESTS);

@@ -345,7 +345,9 @@ impl Node {
     }
 
     fn mempool(&self) -> MutexGuard<'_, Mempool> {
-        self.mempool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.mempool
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
     }
 
     /// The permits a read query takes while it runs (the API holds one per
@@ -361,7 +363,10 @@ impl Node {
 
     /// Runs `read` on the chain (blocked while a block is produced).
     pub fn with_chain<T>(&self, read: impl FnOnce(&Blockchain) -> T) -> T {
-        let chain = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let chain = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         read(chain.as_ref().expect("the chain runs until shutdown"))
     }
 
@@ -477,7 +482,10 @@ impl Node {
     /// validator's precommit; then pools what services broadcast and takes
     /// the system services' next steps.
     pub fn produce_block(&self) -> Result<BlockHeader, String> {
-        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard.as_mut().ok_or("the node is shut down")?;
         let config = chain.consensus_config().map_err(|error| error.to_string())?;
         let validators = config.validator_keys.len();
@@ -549,7 +557,10 @@ impl Node {
     /// in the pool (the engine may decide another validator's block); only
     /// transactions found already committed leave it.
     pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
-        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard.as_mut().ok_or("the node is shut down")?;
         let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| error.to_string())?);
         let mut transactions = Vec::new();
@@ -578,7 +589,10 @@ impl Node {
     /// Executes another validator's proposed block on a fork of this
     /// node's chain ([`Blockchain::validate`]).
     pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
-        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard
             .as_mut()
             .ok_or_else(|| InvalidBlock("the node is shut down".into()))?;
@@ -595,7 +609,10 @@ impl Node {
         transactions: &[Vec<u8>],
         precommits: Vec<wasmvisor_proto::blockchain::Precommit>,
     ) -> Result<BlockHeader, String> {
-        let mut guard = self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard.as_mut().ok_or("the node is shut down")?;
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         let committed: HashSet<Hash> = transactions
@@ -671,7 +688,10 @@ impl Node {
     /// sends the supervisor transactions that bring them to their
     /// configured versions.
     fn reconcile_system_services(&self) {
-        let mut reconciler = self.reconciler.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut reconciler = self
+            .reconciler
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         if reconciler.is_settled() {
             return;
         }
@@ -717,7 +737,10 @@ impl Node {
         let fresh = Self::open_with(config, keys, Arc::new(wasmvisor_storage::MemoryDatabase::new()))
             .map_err(|error| format!("the fresh chain: {error}"))?;
         let report = {
-            let mut guard = fresh.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = fresh
+                .chain
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node");
             let chain = guard.as_mut().ok_or("the fresh chain stopped")?;
             wasmvisor_blockchain::replay(&mut original, chain).map_err(|error| error.to_string())?
         };
@@ -730,7 +753,7 @@ impl Node {
         let chain = self
             .chain
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
             .take();
         if let Some(chain) = chain {
             chain.shutdown();

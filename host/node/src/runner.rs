@@ -118,6 +118,8 @@ struct Fatal {
 
 impl Fatal {
     fn raise(&self, cause: String) {
+        // The one lock whose poisoning is passed over: the way out must
+        // work whatever else failed, and it holds only the cause's text.
         let mut kept = self.cause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.is_none() {
             tracing::error!("fatal: {cause}; the node stops");

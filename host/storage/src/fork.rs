@@ -318,9 +318,10 @@ impl Fork {
     /// A snapshot read, answered from the read cache when it was made
     /// before.
     fn snapshot_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        // A panic while holding the lock leaves the map consistent (one
-        // insert at a time), so poisoning is ignored.
-        let mut cache = self.read_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .read_cache
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         if let Some(answer) = cache.answers.get(key) {
             return Ok(answer.clone());
         }

@@ -23,7 +23,12 @@ impl MemoryDatabase {
     }
 
     fn current(&self) -> Arc<Map> {
-        Arc::clone(&self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        Arc::clone(
+            &self
+                .state
+                .read()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node"),
+        )
     }
 
     /// The whole current contents, to restore later (cheap: shared).
@@ -33,7 +38,10 @@ impl MemoryDatabase {
 
     /// Replaces the contents with a checkpoint's.
     pub fn restore(&self, checkpoint: &MemoryCheckpoint) {
-        *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::clone(&checkpoint.0);
+        *self
+            .state
+            .write()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node") = Arc::clone(&checkpoint.0);
     }
 
     /// Number of keys stored.
@@ -77,7 +85,10 @@ impl Database for MemoryDatabase {
     }
 
     fn merge(&self, patch: Patch) -> Result<(), StorageError> {
-        let mut state = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .write()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let mut next = Map::clone(&state);
         for (key, change) in patch.changes {
             match change {

@@ -100,7 +100,9 @@ impl NativeRuntime {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
     }
 
     /// A fresh service object for a new instance (not yet committed). The
@@ -151,7 +153,7 @@ impl Runtime for NativeRuntime {
             }
             state
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .expect("a lock is poisoned only by a panic, and a panic stops the node")
                 .deployed
                 .insert(artifact);
             Ok(())

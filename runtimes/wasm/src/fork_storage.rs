@@ -19,7 +19,7 @@ pub type NodeFailure = Arc<Mutex<Option<wasmvisor_runtime::NodeError>>>;
 /// Records `error` as the call's node-local failure (the first one stays).
 pub fn record_node_failure(slot: &NodeFailure, error: wasmvisor_runtime::NodeError) {
     slot.lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .expect("a lock is poisoned only by a panic, and a panic stops the node")
         .get_or_insert(error);
 }
 

@@ -258,7 +258,9 @@ impl WasmRuntime {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
     }
 
     /// The compiled artifact. The dispatcher calls only artifacts it had
@@ -323,7 +325,7 @@ impl WasmRuntime {
             .into_fork();
         if let Some(failure) = node_failure
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
             .take()
         {
             return Err(CallError::Node(failure));
@@ -381,7 +383,7 @@ impl Runtime for WasmRuntime {
             let service = compiler.compile(&artifact, &spec)?;
             state
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .expect("a lock is poisoned only by a panic, and a panic stops the node")
                 .services
                 .insert(artifact, Arc::new(service));
             Ok(())
@@ -597,7 +599,11 @@ impl Runtime for WasmRuntime {
             if let Err(CallError::Node(error)) = result {
                 return Err(error);
             }
-            let queued = std::mem::take(&mut *outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            let queued = std::mem::take(
+                &mut *outbox
+                    .lock()
+                    .expect("a lock is poisoned only by a panic, and a panic stops the node"),
+            );
             for request in queued {
                 context.mailbox.push(request);
             }

@@ -156,7 +156,10 @@ impl HostState {
         let Some(state) = &self.env.after_commit else {
             return Err("node-local actions are only possible in after-commit".into());
         };
-        let mut queued = state.outbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut queued = state
+            .outbox
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
         if queued.len() >= AFTER_COMMIT_REQUESTS_ITEMS_MAX {
             return Err(format!(
                 "at most {AFTER_COMMIT_REQUESTS_ITEMS_MAX} requests per after-commit"
