@@ -555,3 +555,85 @@ fn a_validator_whose_disk_fills_stops_its_peers_go_on_and_it_rejoins() {
     all.push(&rejoined);
     assert!(assert_same_chain(&all) >= target);
 }
+
+#[test]
+fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
+    let network = configure();
+    // Every validator starts the native token at genesis.
+    let params = hex::encode(wasmvisor_proto::token::TokenConfig { issue_max: 100 }.encode_to_vec());
+    for config in &network.configs {
+        let mut table: toml::Table = toml::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
+        let service: toml::Table = toml::from_str(&format!(
+            "enable = [\"coins\"]\n[coins]\nartifact = \"native:wasmvisor.token:1.0.0\"\nparams = \"{params}\"\n"
+        ))
+        .unwrap();
+        table.insert("system_services".into(), toml::Value::Table(service));
+        std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
+    }
+    let others: Vec<RunningNode> = network.configs[..3].iter().map(|config| RunningNode::run(config)).collect();
+    let third = RunningNode::run(&network.configs[3]);
+    wait_for("blocks on every validator", || {
+        others.iter().chain([&third]).all(|node| height(node) >= 3)
+    });
+    let (_, services) = get(&format!("{}/api/system/v1/services", third.public));
+    let coins = services["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|instance| instance["name"] == "coins")
+        .cloned()
+        .unwrap();
+    assert_eq!(coins["artifact"], "native:wasmvisor.token:1.0.0", "{coins}");
+    third.stop();
+
+    // Restarted without the native runtime (and without the service, which
+    // its configuration would otherwise refuse), it cannot follow the
+    // chain: it exits non-zero naming the runtime, recording nothing.
+    let kept = std::fs::read_to_string(&network.configs[3]).unwrap();
+    let mut table: toml::Table = toml::from_str(&kept).unwrap();
+    table.remove("system_services");
+    let runtimes: toml::Table = toml::from_str("enabled = [\"wasm\"]").unwrap();
+    table.insert("runtimes".into(), toml::Value::Table(runtimes));
+    std::fs::write(&network.configs[3], toml::to_string(&table).unwrap()).unwrap();
+    let mut missing = std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(["run", "--config"])
+        .arg(&network.configs[3])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = missing.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the validator ran without a runtime its chain uses"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(!status.success(), "{status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut missing.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("runtime 0") && stderr.contains("not enabled"),
+        "the cause is named: {stderr}"
+    );
+
+    // Three of four go on.
+    let others_refs: Vec<&RunningNode> = others.iter().collect();
+    let after = height(others_refs[0]) + 5;
+    wait_for("blocks without validator 3", || {
+        others_refs.iter().all(|node| height(node) >= after)
+    });
+
+    // The runtime enabled again: it catches up and holds the same chain.
+    std::fs::write(&network.configs[3], kept).unwrap();
+    let rejoined = RunningNode::run(&network.configs[3]);
+    let target = height(others_refs[0]);
+    wait_for("validator 3 to catch up", || height(&rejoined) >= target);
+    let mut all = others_refs.clone();
+    all.push(&rejoined);
+    assert!(assert_same_chain(&all) >= target);
+}
