@@ -570,7 +570,10 @@ fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
         table.insert("system_services".into(), toml::Value::Table(service));
         std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
     }
-    let others: Vec<RunningNode> = network.configs[..3].iter().map(|config| RunningNode::run(config)).collect();
+    let others: Vec<RunningNode> = network.configs[..3]
+        .iter()
+        .map(|config| RunningNode::run(config))
+        .collect();
     let third = RunningNode::run(&network.configs[3]);
     wait_for("blocks on every validator", || {
         others.iter().chain([&third]).all(|node| height(node) >= 3)
