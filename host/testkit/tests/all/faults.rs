@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::{block_hash, sign_precommit};
-use wasmvisor_blockchain::{BlockError, BlockHeader, Blockchain, TransactionError, sign};
+use wasmvisor_blockchain::{BlockError, BlockHeader, Blockchain, Rejection, TransactionError, sign};
 use wasmvisor_native::{NativeRuntime, TokenService};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer};
@@ -190,4 +190,56 @@ fn a_read_failing_anywhere_in_a_block_is_never_recorded_and_the_chain_resumes_id
     assert!(ignored.is_empty(), "failed reads that were ignored: {ignored:?}");
     assert_eq!(failed_runs, total_reads);
     assert!(after_merge > 0, "some failures came after a block was written");
+}
+
+/// Opens the chain of [`builder`] on `database` (genesis or resume).
+fn open(database: Arc<dyn Database>, cache: &std::path::Path) -> Blockchain {
+    let builder = builder();
+    let node_key = Some(Validator::numbered(0).service_key.verifying_key().to_bytes());
+    Blockchain::open(database, runtimes(cache), || builder.genesis_config(), node_key)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn a_proposal_this_node_fails_to_check_is_never_judged_invalid() {
+    let cache = tempfile::tempdir().unwrap();
+    // Block 1 as a proposer makes it.
+    let mut proposer = open(Arc::new(FaultyDatabase::new(u64::MAX, FaultMode::Fail)), cache.path());
+    let chain_id = proposer.chain_id();
+    let verified: Vec<_> = transactions(&chain_id, 1)
+        .iter()
+        .map(|signed| proposer.verify(signed).unwrap())
+        .collect();
+    let (_, value) = proposer.propose(&verified).unwrap();
+    proposer.shutdown();
+
+    // Another validator checks it: how many reads that takes.
+    let disk = Arc::new(FaultyDatabase::new(u64::MAX, FaultMode::Fail));
+    let mut validator = open(Arc::clone(&disk) as Arc<dyn Database>, cache.path());
+    let opened = disk.reads_made();
+    validator.validate(&value).expect("the proposal is valid");
+    let checked = disk.reads_made();
+    validator.shutdown();
+    assert!(checked - opened > 50, "{} reads", checked - opened);
+
+    // With any one of those reads failing, the verdict is this node's
+    // failure — which stops it — and never "invalid" (a vote against a
+    // valid block) or "valid".
+    for failing in opened..checked {
+        let disk = Arc::new(FaultyDatabase::new(u64::MAX, FaultMode::Fail).failing_read(failing));
+        let mut validator = open(Arc::clone(&disk) as Arc<dyn Database>, cache.path());
+        assert_eq!(disk.reads_made(), opened, "the same reads to open");
+        match validator.validate(&value) {
+            Err(Rejection::Node(error)) => assert!(
+                error
+                    .to_string()
+                    .contains(&format!("injected failure of read {failing}")),
+                "read {failing}: {error}"
+            ),
+            Err(Rejection::Invalid(invalid)) => panic!("read {failing} failing: judged invalid: {invalid}"),
+            Ok(_) => panic!("read {failing} failing: judged valid"),
+        }
+        validator.shutdown();
+    }
 }
