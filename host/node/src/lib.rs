@@ -14,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod gossip;
 pub mod http;
+pub mod keys;
 pub mod mempool;
 pub mod network;
 pub mod node;

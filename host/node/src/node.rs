@@ -1,16 +1,13 @@
-//! The node: a chain on RocksDB, its mempool and the single-validator
-//! block producer.
-//!
-//! Block agreement is this module's only consensus concern: `produce_block`
-//! executes a block through the blockchain layer and commits it with this
-//! validator's own precommit. A BFT engine would replace exactly this step
-//! (proposal, precommits from a quorum, commit) and nothing below it.
+//! The node: its chain on RocksDB (genesis on an empty data directory,
+//! resume otherwise), admission to its mempool, and the two ways its
+//! blocks are agreed — alone, by the single-validator producer
+//! (`produce_block`), or with its peers, through the consensus engine
+//! (`propose_block`, `validate_block`, `commit_decided`,
+//! `decided_block`, which the engine module calls).
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
 use wasmvisor_blockchain::{BlockFill, Blockchain, InvalidBlock, PendingBlock, Rejection, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
@@ -24,12 +21,11 @@ use wasmvisor_storage::RocksDatabase;
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::{Mode, NodeConfig};
+pub use crate::keys::{KEYS_FILE, NodeKeys};
 use crate::mempool::{Mempool, pooled_bytes};
 use crate::requests::ValidatorSpec;
 use crate::system::{self, Reconciler, SystemService};
 
-/// File in the data directory holding the node's key seeds.
-pub const KEYS_FILE: &str = "validator-keys.json";
 /// Directory in the data directory holding the database.
 pub const DATABASE_DIR: &str = "db";
 
@@ -39,6 +35,9 @@ pub enum StartError {
     /// The data directory or key file.
     #[error("{0}")]
     Io(String),
+    /// The node's keys cannot be read or created.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
     /// A file holding secrets cannot be used (created or read).
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretFileError),
@@ -76,71 +75,6 @@ pub enum SubmitError {
         /// Their bytes.
         bytes: usize,
     },
-}
-
-/// This validator's keys.
-#[derive(Clone)]
-pub struct NodeKeys {
-    /// Signs precommits.
-    pub consensus: SigningKey,
-    /// Signs this node's transactions (to the supervisor).
-    pub service: SigningKey,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct KeySeeds {
-    consensus_seed: String,
-    service_seed: String,
-}
-
-impl NodeKeys {
-    /// Reads the keys from `data_dir`, creating them (from the operating
-    /// system's randomness) on first start.
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, StartError> {
-        let path = data_dir.join(KEYS_FILE);
-        if !path.exists() {
-            let keys = Self::generate()?;
-            let stored = KeySeeds {
-                consensus_seed: hex::encode(keys.consensus.to_bytes()),
-                service_seed: hex::encode(keys.service.to_bytes()),
-            };
-            let text = serde_json::to_string_pretty(&stored).expect("plain strings serialize");
-            crate::secrets::create(&path, text.as_bytes()).map_err(StartError::Secret)?;
-        }
-        let text = crate::secrets::read(&path).map_err(StartError::Secret)?;
-        let stored: KeySeeds =
-            serde_json::from_str(&text).map_err(|error| StartError::Io(format!("{}: {error}", path.display())))?;
-        let seed = |hex_seed: &str| -> Result<SigningKey, StartError> {
-            let bytes: [u8; 32] = hex::decode(hex_seed)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| StartError::Io(format!("{}: seeds are 32 bytes in hex", path.display())))?;
-            Ok(SigningKey::from_bytes(&bytes))
-        };
-        Ok(Self {
-            consensus: seed(&stored.consensus_seed)?,
-            service: seed(&stored.service_seed)?,
-        })
-    }
-
-    /// Keys from the operating system's randomness, kept nowhere.
-    pub fn generate() -> Result<Self, StartError> {
-        let mut seeds = [0u8; 64];
-        getrandom::fill(&mut seeds).map_err(|error| StartError::Io(format!("no randomness: {error}")))?;
-        let seed = |bytes: &[u8]| SigningKey::from_bytes(bytes.try_into().expect("32 bytes"));
-        Ok(Self {
-            consensus: seed(&seeds[..32]),
-            service: seed(&seeds[32..]),
-        })
-    }
-
-    /// The public keys, as the consensus configuration names them.
-    pub fn validator_keys(&self) -> ValidatorKeys {
-        ValidatorKeys {
-            consensus_key: self.consensus.verifying_key().to_bytes().to_vec(),
-            service_key: self.service.verifying_key().to_bytes().to_vec(),
-        }
-    }
 }
 
 /// A running node's chain, mempool and keys.
