@@ -66,8 +66,10 @@ impl BlockError {
     /// a property of the block.
     pub fn is_node_local(&self) -> bool {
         match self {
+            BlockError::Node(wasmvisor_runtime::NodeError::Storage(error)) | BlockError::Storage(error) => {
+                error.is_node_local()
+            }
             BlockError::Node(_) => true,
-            BlockError::Storage(error) => error.is_node_local(),
             _ => false,
         }
     }

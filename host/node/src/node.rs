@@ -49,6 +49,20 @@ pub enum StartError {
     SystemService(String),
 }
 
+/// Why this node made no proposal.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    /// The node is shutting down.
+    #[error("the node is shut down")]
+    ShutDown,
+    /// This node failed (its store, its runtimes): it must stop.
+    #[error("this node cannot propose: {0}")]
+    Node(String),
+    /// The block cannot be made (the same on every node).
+    #[error("no block can be proposed: {0}")]
+    Block(String),
+}
+
 /// Why a transaction was not admitted to the mempool.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -452,9 +466,15 @@ impl Node {
         };
         // A transaction committed meanwhile (or repeated) would fail the
         // block: leave it out.
-        let (transactions, stale): (Vec<VerifiedTransaction>, Vec<VerifiedTransaction>) = drained
-            .into_iter()
-            .partition(|transaction| !chain.is_committed(&transaction.hash).unwrap_or(true));
+        let mut transactions = Vec::new();
+        let mut stale = Vec::new();
+        for transaction in drained {
+            match chain.is_committed(&transaction.hash) {
+                Ok(false) => transactions.push(transaction),
+                Ok(true) => stale.push(transaction),
+                Err(error) => return Err(format!("this node cannot read its chain: {error}")),
+            }
+        }
         let forget = |pool: &mut Mempool| {
             for transaction in transactions.iter().chain(&stale) {
                 pool.hashes.remove(&transaction.hash);
@@ -490,13 +510,14 @@ impl Node {
     /// maximum) executed on a fork. Unlike [`Node::produce_block`] they stay
     /// in the pool (the engine may decide another validator's block); only
     /// transactions found already committed leave it.
-    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), String> {
+    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), ProposeError> {
         let mut guard = self
             .chain
             .lock()
             .expect("a lock is poisoned only by a panic, and a panic stops the node");
-        let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| error.to_string())?);
+        let chain = guard.as_mut().ok_or(ProposeError::ShutDown)?;
+        let node_failed = |error: &dyn std::fmt::Display| ProposeError::Node(error.to_string());
+        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| node_failed(&error))?);
         let mut transactions = Vec::new();
         {
             // A transaction admitted while its block was being committed is
@@ -505,7 +526,10 @@ impl Node {
             let mut pool = self.mempool();
             let mut stale = HashSet::new();
             for transaction in &pool.queue {
-                if chain.is_committed(&transaction.hash).unwrap_or(true) {
+                if chain
+                    .is_committed(&transaction.hash)
+                    .map_err(|error| node_failed(&error))?
+                {
                     stale.insert(transaction.hash);
                 } else if fill.admit(transaction.signed.len()) {
                     transactions.push(transaction.clone());
@@ -517,7 +541,13 @@ impl Node {
                 pool.remove_where(|hash| stale.contains(hash));
             }
         }
-        chain.propose(&transactions).map_err(|error| error.to_string())
+        chain.propose(&transactions).map_err(|error| {
+            if error.is_node_local() {
+                node_failed(&error)
+            } else {
+                ProposeError::Block(error.to_string())
+            }
+        })
     }
 
     /// Executes another validator's proposed block on a fork of this

@@ -146,6 +146,8 @@ fn spawn_producer(
 ) -> Result<std::thread::JoinHandle<()>, String> {
     std::thread::Builder::new()
         .name("block-producer".into())
+        // Blocks execute here: room for the deepest call chain of guests.
+        .stack_size(wasmvisor_limits::BLOCK_THREAD_STACK_BYTES)
         .spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
                 std::thread::sleep(node.block_interval());

@@ -241,7 +241,20 @@ pub enum CallError {
     Execution(#[from] ExecutionError),
     /// Local to this node: ends the block's execution, and the node.
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Node(NodeError),
+}
+
+impl From<NodeError> for CallError {
+    /// A node error is a `Node` failure — but for a storage refusal that is
+    /// the same on every node (a key past its limit, a spent write budget),
+    /// which is a call's outcome like any other: an attacker who can make
+    /// every validator meet one must not stop them all.
+    fn from(error: NodeError) -> Self {
+        match error {
+            NodeError::Storage(storage) if !storage.is_node_local() => CallError::from(storage),
+            other => CallError::Node(other),
+        }
+    }
 }
 
 impl From<CommonError> for CallError {
@@ -308,6 +321,20 @@ pub fn catching_panics<T>(work: impl FnOnce() -> Result<T, CallError>) -> Result
                 .into(),
         )
     })
+}
+
+/// Runs `work` — the host's own, called from inside a native service (a
+/// call it routes to another service) — with no panic caught: a panic of
+/// the host is the node's, never the calling service's outcome.
+pub fn outside_services<T>(work: impl FnOnce() -> T) -> T {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CATCHING.with(|depth| depth.set(self.0));
+        }
+    }
+    let _restore = Restore(CATCHING.with(|depth| depth.replace(0)));
+    work()
 }
 
 /// Whether a panic on this thread will be caught by [`catching_panics`] (a

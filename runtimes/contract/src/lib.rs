@@ -13,8 +13,8 @@ mod runtime;
 mod types;
 
 pub use errors::{
-    CallError, CommonError, CoreError, ErrorKind, ExecutionError, NodeError, catching_panics, panic_is_caught,
-    write_budget_error,
+    CallError, CommonError, CoreError, ErrorKind, ExecutionError, NodeError, catching_panics, outside_services,
+    panic_is_caught, write_budget_error,
 };
 pub use meter::Meter;
 pub use runtime::{

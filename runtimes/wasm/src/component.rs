@@ -381,17 +381,17 @@ impl WasmService {
         let result = match store.set_fuel(fuel) {
             Err(error) => Err(node_failed(&store, format!("cannot set fuel: {error}"))),
             Ok(()) => {
-                // Instantiating runs no guest code the chain could blame but
-                // the component's start (a trap, or memory the limiter
-                // refused, the same on every node); anything else — a pool
-                // exhausted, memory the system would not map — is this
-                // node's failure.
+                // Instantiating fails the same way on every node (a trap in
+                // the component's start, memory or instances the limits
+                // refuse) unless this node ran out of what it must have: a
+                // pool slot (the pool is sized so that it cannot) or memory
+                // the system would not map.
                 let instance = match &self.pre {
                     Pre::Service(pre) => pre.instantiate(&mut store).map(Guest::Service),
                     Pre::Supervisor(pre) => pre.instantiate(&mut store).map(Guest::Supervisor),
                 };
                 match instance {
-                    Err(error) if error.downcast_ref::<wasmtime::Trap>().is_none() && !store.data().limiter.refused => {
+                    Err(error) if node_local(&error) => {
                         Err(node_failed(&store, format!("cannot instantiate: {error:#}")))
                     }
                     Err(error) => Err(error_from_trap(&error, store.data().limiter.refused)),
@@ -424,6 +424,16 @@ impl WasmService {
 enum Guest {
     Service(Service),
     Supervisor(Supervisor),
+}
+
+/// Whether an instantiation failed for want of this node's own resources
+/// (an exhausted pool, a mapping the system refused) rather than for
+/// anything in the component, which every node meets alike.
+fn node_local(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some()
+            || cause.downcast_ref::<std::io::Error>().is_some()
+    })
 }
 
 /// Records a failure of this node under the call in the call's slot (the

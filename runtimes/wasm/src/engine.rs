@@ -5,8 +5,9 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OperatorCost
 
 use crate::WasmError;
 use crate::limits::{
-    CORE_INSTANCES_PER_CALL_ITEMS_MAX, GUEST_MEMORY_BYTES_MAX, GUEST_STACK_BYTES_MAX, GUEST_TABLE_ITEMS_MAX,
-    INSTANCES_LIVE_ITEMS_MAX, MEMORY_COPY_BYTE_FUEL,
+    CORE_INSTANCES_PER_CALL_ITEMS_MAX, GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX, GUEST_MEMORY_BYTES_MAX,
+    GUEST_STACK_BYTES_MAX, GUEST_TABLE_ITEMS_MAX, GUEST_TABLES_PER_COMPONENT_ITEMS_MAX, INSTANCES_LIVE_ITEMS_MAX,
+    MEMORY_COPY_BYTE_FUEL,
 };
 
 /// Bytes of a pooled linear memory reset in place (not unmapped) after a
@@ -41,11 +42,18 @@ pub fn deterministic_engine_with_stack(stack_bytes: usize) -> Result<Engine, Was
     let mut config = deterministic_config();
     config.max_wasm_stack(stack_bytes);
     let mut pooling = PoolingAllocationConfig::default();
+    // Every count a component holds is capped per component, and the pool
+    // holds that for every live instance: a component past a cap is refused
+    // when it is deployed (the same on every node), and a pool can never run
+    // out under a call chain and the queries beside it.
     pooling
         .total_component_instances(INSTANCES_LIVE_ITEMS_MAX)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_CALL_ITEMS_MAX as u32)
         .total_core_instances(INSTANCES_LIVE_ITEMS_MAX * CORE_INSTANCES_PER_CALL_ITEMS_MAX as u32)
-        .total_memories(INSTANCES_LIVE_ITEMS_MAX)
-        .total_tables(INSTANCES_LIVE_ITEMS_MAX * 2)
+        .max_memories_per_component(GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX)
+        .total_memories(INSTANCES_LIVE_ITEMS_MAX * GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX)
+        .max_tables_per_component(GUEST_TABLES_PER_COMPONENT_ITEMS_MAX)
+        .total_tables(INSTANCES_LIVE_ITEMS_MAX * GUEST_TABLES_PER_COMPONENT_ITEMS_MAX)
         .max_memory_size(GUEST_MEMORY_BYTES_MAX)
         .table_elements(GUEST_TABLE_ITEMS_MAX)
         // A finished call's memory is reset by zeroing the pages it

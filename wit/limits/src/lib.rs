@@ -71,6 +71,23 @@ pub const GUEST_STACK_BYTES_MAX: usize = 512 * KIB;
 /// Core wasm instances one call may create (a component built from one
 /// core module instantiates it plus a few canonical-ABI shims).
 pub const CORE_INSTANCES_PER_CALL_ITEMS_MAX: usize = 16;
+/// Linear memories one component may contain (one core module's; the
+/// canonical-ABI shims have none). A component with more is refused when
+/// it is deployed, the same on every node.
+pub const GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX: u32 = 1;
+/// Tables one component may contain (its core module's and its shims').
+/// A component with more is refused when it is deployed.
+pub const GUEST_TABLES_PER_COMPONENT_ITEMS_MAX: u32 = 2;
+/// Native stack the host's own frames take between two nested guest
+/// calls (the dispatcher, the router, wasmtime's trampolines), at most, in
+/// bytes.
+pub const HOST_FRAMES_PER_CALL_BYTES_MAX: usize = 512 * KIB;
+/// Native stack of a thread that executes blocks, in bytes: every guest of
+/// the deepest call chain may use all of its stack (each nested call runs
+/// in a store of its own, with a stack budget of its own), with the host's
+/// frames between them.
+pub const BLOCK_THREAD_STACK_BYTES: usize =
+    (CALL_DEPTH_MAX as usize + 1) * (GUEST_STACK_BYTES_MAX + HOST_FRAMES_PER_CALL_BYTES_MAX);
 /// Guest instances alive at once in one engine (the pooling allocator's
 /// size): a call chain holds at most [`CALL_DEPTH_MAX`] of them, blocks
 /// execute one at a time, and queries take the rest.
@@ -451,6 +468,16 @@ pub const ALL: &[(&str, u128)] = &[
         CORE_INSTANCES_PER_CALL_ITEMS_MAX as u128,
     ),
     ("INSTANCES_LIVE_ITEMS_MAX", INSTANCES_LIVE_ITEMS_MAX as u128),
+    (
+        "GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX",
+        GUEST_MEMORIES_PER_COMPONENT_ITEMS_MAX as u128,
+    ),
+    (
+        "GUEST_TABLES_PER_COMPONENT_ITEMS_MAX",
+        GUEST_TABLES_PER_COMPONENT_ITEMS_MAX as u128,
+    ),
+    ("HOST_FRAMES_PER_CALL_BYTES_MAX", HOST_FRAMES_PER_CALL_BYTES_MAX as u128),
+    ("BLOCK_THREAD_STACK_BYTES", BLOCK_THREAD_STACK_BYTES as u128),
     ("CALL_DEPTH_MAX", CALL_DEPTH_MAX as u128),
     (
         "AFTER_COMMIT_REQUESTS_ITEMS_MAX",

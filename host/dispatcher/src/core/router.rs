@@ -9,7 +9,7 @@ use wasmvisor_runtime::{
 };
 use wasmvisor_storage::Fork;
 
-use crate::limits::CALL_DEPTH_MAX;
+use crate::limits::{CALL_DEPTH_MAX, INSTANCE_NAME_BYTES_MAX};
 use crate::schema::Schema;
 
 use super::Core;
@@ -27,40 +27,48 @@ impl CallRouter for Core {
         method_id: u32,
         arguments: &[u8],
     ) -> Result<(), CallError> {
-        if depth > CALL_DEPTH_MAX {
-            return Err(CoreError::StackOverflow
-                .with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
-                .into());
-        }
-        let state = Self::existing_instance(fork, target)?;
-        if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive
-                .with_description(format!("instance {target} is not active"))
-                .into());
-        }
-        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
-        let savepoint = fork.savepoint();
-        let context = ExecutionContext::new(
-            fork,
-            &state.spec,
-            Caller::Service(caller),
-            height,
-            interface,
-            depth,
-            self.router(),
-            self.lifecycle_for(target),
-        )
-        .with_meter(meter.clone());
-        let result = runtime.execute(context, method_id, arguments);
-        if result.is_err() {
-            // The callee's writes go; the caller decides what its own
-            // failure means.
-            fork.rollback_to(savepoint);
-        }
-        result
+        // The router is the host's: a panic here is the node's, even under
+        // a native service that catches its own.
+        wasmvisor_runtime::outside_services(|| {
+            if depth > CALL_DEPTH_MAX {
+                return Err(CoreError::StackOverflow
+                    .with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
+                    .into());
+            }
+            let state = Self::existing_instance(fork, target)?;
+            if state.status != Some(InstanceStatus::Active) {
+                return Err(CoreError::ServiceNotActive
+                    .with_description(format!("instance {target} is not active"))
+                    .into());
+            }
+            let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+            let savepoint = fork.savepoint();
+            let context = ExecutionContext::new(
+                fork,
+                &state.spec,
+                Caller::Service(caller),
+                height,
+                interface,
+                depth,
+                self.router(),
+                self.lifecycle_for(target),
+            )
+            .with_meter(meter.clone());
+            let result = runtime.execute(context, method_id, arguments);
+            if result.is_err() {
+                // The callee's writes go; the caller decides what its own
+                // failure means.
+                fork.rollback_to(savepoint);
+            }
+            result
+        })
     }
 
     fn instance_id_by_name(&self, fork: &mut Fork, name: &str) -> Result<Option<InstanceId>, NodeError> {
+        // No instance has a longer name, and a key that long is refused.
+        if name.len() > INSTANCE_NAME_BYTES_MAX {
+            return Ok(None);
+        }
         let Some(instance_id) = Schema::new(fork).instance_id_by_name(name)? else {
             return Ok(None);
         };

@@ -194,6 +194,8 @@ pub fn start(
     app.fatal = fatal;
     let app = std::thread::Builder::new()
         .name("consensus".into())
+        // Blocks execute here: room for the deepest call chain of guests.
+        .stack_size(wasmvisor_limits::BLOCK_THREAD_STACK_BYTES)
         .spawn(move || app.run(channels))
         .map_err(|error| format!("cannot start the consensus thread: {error}"))?;
     tracing::info!(%address, listen = %settings.listen_address, peers = settings.peers.len(), "consensus engine started");
@@ -434,7 +436,14 @@ impl App {
         {
             return Ok(built.value.clone());
         }
-        let (pending, block) = self.node.propose_block()?;
+        let (pending, block) = match self.node.propose_block() {
+            Ok(proposal) => proposal,
+            Err(crate::node::ProposeError::Node(error)) => {
+                (self.fatal)(format!("this node cannot propose: {error}"));
+                return Err(error);
+            }
+            Err(error) => return Err(error.to_string()),
+        };
         tracing::debug!(%height, %round, transactions = block.transactions.len(), "proposing");
         self.keep_executed(block.id(), pending);
         self.keep_value(ProposedValue {

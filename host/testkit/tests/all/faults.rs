@@ -1,10 +1,11 @@
-//! Node-local failures are never block outcomes: a read of the store that
-//! fails anywhere in a block — under the wasm supervisor's hooks, a wasm
-//! or a native service's transaction, the dispatcher's registries, the
-//! commit path, the after-commit that follows a block's write — ends the
-//! block's execution (or the commit) with a node error, and the chain,
-//! restarted on the same store, goes on from its last stored block and
-//! makes exactly the reference run's blocks.
+//! Node-local failures are never block outcomes: each read of the store in
+//! a run of three blocks — under the wasm supervisor's hooks, wasm and
+//! native token transactions, the dispatcher's registries, the admission
+//! check, the commit path, the after-commit that follows a block's write —
+//! fails in turn and ends the block's execution (or the commit) with a
+//! node error, and the chain, restarted on the same store, goes on from
+//! its last stored block and makes exactly the reference run's blocks. The
+//! blocks hold no lifecycle transition and no call between services.
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! Where a guest's native stack runs out depends on the machine (its
-//! frames, the engine's setting); what a block records must not.
+//! frames, the engine's setting); what a block records must not. Nor
+//! may a service make every node meet a refusal of the store and stop.
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_artifacts::HOSTILE;
@@ -41,4 +42,36 @@ fn a_recursion_bomb_records_the_same_outcome_whatever_the_native_stack() {
     }
     assert_eq!(small.errors, large.errors, "the same errors, descriptions too");
     assert_eq!(block_hash(&small.header), block_hash(&large.header));
+}
+
+#[test]
+fn a_lookup_by_a_name_past_every_limit_answers_none_and_stops_no_one() {
+    let mut kit = TestKitBuilder::new(1)
+        .with_wasm_service(HOSTILE_ID, "hostile", "test.hostile", HOSTILE.bytes, Vec::new())
+        .build();
+    let key = SigningKey::from_bytes(&[8; 32]);
+    let call = CallInfo {
+        instance_id: HOSTILE_ID,
+        method_id: 12,
+    };
+    // Method 12 looks the name up and stores the id found (u64::MAX: none):
+    // a name longer than any key the store takes is refused by the store,
+    // the same on every node — never a failure of the node.
+    for name in ["hostile".to_owned(), "x".repeat(1025), "y".repeat(64 * 1024)] {
+        let signed = kit.sign(&key, call, name.clone().into_bytes());
+        let block = kit.create_block_with(vec![signed]);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+        let mut fork = kit.read_fork();
+        let address =
+            wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Service(HOSTILE_ID), "found").unwrap();
+        let bytes = fork.entry(&address).unwrap().get().unwrap().unwrap();
+        // The SDK stores a u64 as the protobuf wrapper.
+        let found = <u64 as wasmvisor_proto::Message>::decode(bytes.as_slice()).unwrap();
+        let expected = if name == "hostile" {
+            u64::from(HOSTILE_ID)
+        } else {
+            u64::MAX
+        };
+        assert_eq!(found, expected, "{} bytes", name.len());
+    }
 }

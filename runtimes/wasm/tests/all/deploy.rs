@@ -61,6 +61,40 @@ fn bad_specs_are_refused_with_the_reason() {
         deploy(&runtime, "d", spec(&vec![0; COMPONENT_BYTES_MAX + 1])),
         "exceeds the maximum",
     );
+    // A component holding more than the pool gives one component is
+    // refused here, the same on every node, not when an instance of it
+    // cannot be made.
+    refused_with(
+        deploy(&runtime, "e", spec(&component_instantiating(&[1, 1]))),
+        "linear memories",
+    );
+    refused_with(
+        deploy(&runtime, "f", spec(&component_instantiating(&[0; 17]))),
+        "core module instances",
+    );
+}
+
+/// A component of one core module per entry of `memories` (with that many
+/// memories, 0 or 1), each instantiated once.
+fn component_instantiating(memories: &[u8]) -> Vec<u8> {
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    for &count in memories {
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        if count == 1 {
+            // Memory section: one memory of at least one page.
+            module.extend([0x05, 0x03, 0x01, 0x00, 0x01]);
+        }
+        component.extend([0x01, module.len() as u8]);
+        component.extend(module);
+    }
+    // Core instance section: module i instantiated with no arguments.
+    let mut instances = vec![memories.len() as u8];
+    for index in 0..memories.len() {
+        instances.extend([0x00, index as u8, 0x00]);
+    }
+    component.extend([0x02, instances.len() as u8]);
+    component.extend(instances);
+    component
 }
 
 #[test]
