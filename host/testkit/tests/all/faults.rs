@@ -139,15 +139,17 @@ fn a_read_failing_anywhere_in_a_block_is_never_recorded_and_the_chain_resumes_id
         let faulty = Arc::new(FaultyDatabase::new(u64::MAX, FaultMode::Fail).failing_read(failing));
         let mut headers = Vec::new();
         let outcome = run(Arc::clone(&faulty) as Arc<dyn Database>, cache.path(), &mut headers);
-        // Whatever was committed before the failure is the reference's.
-        for header in &headers {
-            assert_eq!(
-                block_hash(header),
-                block_hash(&reference[header.height as usize - 1]),
-                "read {failing} failing: block {} differs from the reference",
-                header.height
-            );
-        }
+        let same_as_reference = |headers: &[BlockHeader], when: &str| {
+            for header in headers {
+                assert_eq!(
+                    block_hash(header),
+                    block_hash(&reference[header.height as usize - 1]),
+                    "read {failing} failing: {when}, block {} differs from the reference",
+                    header.height
+                );
+            }
+        };
+        same_as_reference(&headers, "before the failure");
         match outcome {
             Ok(()) => ignored.push(failing),
             Err(error) => {
@@ -162,14 +164,7 @@ fn a_read_failing_anywhere_in_a_block_is_never_recorded_and_the_chain_resumes_id
                 let mut rest = Vec::new();
                 run(Arc::new(faulty.reopen()), cache.path(), &mut rest)
                     .unwrap_or_else(|error| panic!("read {failing} failing: the restart fails: {error}"));
-                for header in &rest {
-                    assert_eq!(
-                        block_hash(header),
-                        block_hash(&reference[header.height as usize - 1]),
-                        "read {failing} failing: after the restart, block {} differs",
-                        header.height
-                    );
-                }
+                same_as_reference(&rest, "after the restart");
                 // It goes on from the block after its last stored one: the
                 // block that failed, or — when the failure came after that
                 // block was written (its after-commit) — the next one,
