@@ -5,14 +5,12 @@
 //! (`propose_block`, `validate_block`, `commit_decided`,
 //! `decided_block`, which the engine module calls).
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wasmvisor_blockchain::blocks::sign_precommit;
-use wasmvisor_blockchain::{BlockFill, Blockchain, InvalidBlock, PendingBlock, Rejection, VerifiedTransaction};
+use wasmvisor_blockchain::Blockchain;
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, ValidatorKeys};
+use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
 use wasmvisor_storage::Hash;
@@ -25,6 +23,9 @@ pub use crate::keys::{KEYS_FILE, NodeKeys};
 use crate::mempool::{Mempool, pooled_bytes};
 use crate::requests::ValidatorSpec;
 use crate::system::{self, Reconciler, SystemService};
+
+mod consensus;
+mod producer;
 
 /// Directory in the data directory holding the database.
 pub const DATABASE_DIR: &str = "db";
@@ -423,199 +424,6 @@ impl Node {
     pub fn block_interval(&self) -> std::time::Duration {
         let interval_ms = self.with_chain(|chain| chain.consensus_config().map(|config| config.block_interval_ms));
         std::time::Duration::from_millis(interval_ms.unwrap_or(self.config.block_interval_ms).max(1))
-    }
-
-    /// Builds, executes and commits one block from the mempool (oldest
-    /// first, up to the consensus configuration's maximum), with this
-    /// validator's precommit; then pools what services broadcast and takes
-    /// the system services' next steps.
-    pub fn produce_block(&self) -> Result<BlockHeader, String> {
-        let mut guard = self
-            .chain
-            .lock()
-            .expect("a lock is poisoned only by a panic, and a panic stops the node");
-        let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let config = chain.consensus_config().map_err(|error| error.to_string())?;
-        let validators = config.validator_keys.len();
-        if validators > 1 {
-            return Err(format!(
-                "the chain has {validators} validators: a block needs {} precommits, and this node agrees on \
-                 blocks alone (multi-validator agreement needs the consensus engine)",
-                wasmvisor_blockchain::byzantine_quorum(validators)
-            ));
-        }
-        let me = config
-            .validator_keys
-            .iter()
-            .position(|keys| keys.consensus_key == self.keys.consensus.verifying_key().as_bytes())
-            .ok_or("this node is not a validator of the chain; it cannot produce blocks")?;
-        let drained: Vec<VerifiedTransaction> = {
-            let mut pool = self.mempool();
-            let mut fill = BlockFill::new(&config);
-            let count = pool
-                .queue
-                .iter()
-                .take_while(|transaction| fill.admit(transaction.signed.len()))
-                .count();
-            let drained: Vec<VerifiedTransaction> = pool.queue.drain(..count).collect();
-            pool.bytes -= drained
-                .iter()
-                .map(|transaction| pooled_bytes(transaction.signed.len()))
-                .sum::<usize>();
-            drained
-        };
-        // A transaction committed meanwhile (or repeated) would fail the
-        // block: leave it out.
-        let mut transactions = Vec::new();
-        let mut stale = Vec::new();
-        for transaction in drained {
-            match chain.is_committed(&transaction.hash) {
-                Ok(false) => transactions.push(transaction),
-                Ok(true) => stale.push(transaction),
-                Err(error) => return Err(format!("this node cannot read its chain: {error}")),
-            }
-        }
-        let forget = |pool: &mut Mempool| {
-            for transaction in transactions.iter().chain(&stale) {
-                pool.hashes.remove(&transaction.hash);
-            }
-        };
-        let block = match chain.execute(&transactions) {
-            Ok(block) => block,
-            Err(error) => {
-                // The drained transactions are gone: let them be sent again.
-                forget(&mut self.mempool());
-                return Err(error.to_string());
-            }
-        };
-        let precommits = vec![sign_precommit(
-            &self.keys.consensus,
-            me as u32,
-            &chain.chain_id(),
-            block.header.height,
-            0,
-            &block.hash,
-        )];
-        let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
-        forget(&mut self.mempool());
-        let header = committed?;
-        let broadcasts = chain.sign_broadcasts(&self.keys.service);
-        drop(guard);
-        self.after_block(transactions.len(), broadcasts);
-        Ok(header)
-    }
-
-    /// The next block this validator proposes to the consensus engine:
-    /// the oldest pooled transactions (up to the consensus configuration's
-    /// maximum) executed on a fork. Unlike [`Node::produce_block`] they stay
-    /// in the pool (the engine may decide another validator's block); only
-    /// transactions found already committed leave it.
-    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), ProposeError> {
-        let mut guard = self
-            .chain
-            .lock()
-            .expect("a lock is poisoned only by a panic, and a panic stops the node");
-        let chain = guard.as_mut().ok_or(ProposeError::ShutDown)?;
-        let node_failed = |error: &dyn std::fmt::Display| ProposeError::Node(error.to_string());
-        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| node_failed(&error))?);
-        let mut transactions = Vec::new();
-        {
-            // A transaction admitted while its block was being committed is
-            // committed but still pooled: it would fail the block, and no
-            // later commit would take it out — drop it here.
-            let mut pool = self.mempool();
-            let mut stale = HashSet::new();
-            for transaction in &pool.queue {
-                if chain
-                    .is_committed(&transaction.hash)
-                    .map_err(|error| node_failed(&error))?
-                {
-                    stale.insert(transaction.hash);
-                } else if fill.admit(transaction.signed.len()) {
-                    transactions.push(transaction.clone());
-                } else {
-                    break;
-                }
-            }
-            if !stale.is_empty() {
-                pool.remove_where(|hash| stale.contains(hash));
-            }
-        }
-        chain.propose(&transactions).map_err(|error| {
-            if error.is_node_local() {
-                node_failed(&error)
-            } else {
-                ProposeError::Block(error.to_string())
-            }
-        })
-    }
-
-    /// Executes another validator's proposed block on a fork of this
-    /// node's chain ([`Blockchain::validate`]).
-    pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
-        let mut guard = self
-            .chain
-            .lock()
-            .expect("a lock is poisoned only by a panic, and a panic stops the node");
-        let chain = guard
-            .as_mut()
-            .ok_or_else(|| InvalidBlock("the node is shut down".into()))?;
-        chain.validate(block)
-    }
-
-    /// Commits the block the consensus engine decided, with its commit
-    /// certificate as precommits; then drops its transactions from the pool,
-    /// pools (and relays) what services broadcast and takes the system
-    /// services' next steps.
-    pub fn commit_decided(
-        &self,
-        block: PendingBlock,
-        transactions: &[Vec<u8>],
-        precommits: Vec<wasmvisor_proto::blockchain::Precommit>,
-    ) -> Result<BlockHeader, String> {
-        let mut guard = self
-            .chain
-            .lock()
-            .expect("a lock is poisoned only by a panic, and a panic stops the node");
-        let chain = guard.as_mut().ok_or("the node is shut down")?;
-        let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
-        let committed: HashSet<Hash> = transactions
-            .iter()
-            .map(|signed| *blake3::hash(signed).as_bytes())
-            .collect();
-        self.mempool().remove_where(|hash| committed.contains(hash));
-        let broadcasts = chain.sign_broadcasts(&self.keys.service);
-        drop(guard);
-        self.after_block(transactions.len(), broadcasts);
-        Ok(header)
-    }
-
-    /// A committed block in the consensus engine's form, with its stored
-    /// precommits (none if there is no block at `height`).
-    pub fn decided_block(
-        &self,
-        height: u64,
-    ) -> Result<Option<(wasmvisor_consensus::Block, Vec<wasmvisor_proto::blockchain::Precommit>)>, String> {
-        use wasmvisor_blockchain::blocks;
-        let mut fork = self.reader.read_fork();
-        let storage = |error: wasmvisor_storage::StorageError| error.to_string();
-        let Some(header) = blocks::header(&mut fork, height).map_err(storage)? else {
-            return Ok(None);
-        };
-        let transactions = blocks::signed_transactions(&mut fork, height)
-            .map_err(storage)?
-            .into_iter()
-            .map(|(_, signed)| signed)
-            .collect();
-        let precommits = blocks::precommits(&mut fork, height)
-            .map_err(storage)?
-            .map(|stored| stored.precommits)
-            .unwrap_or_default();
-        let block = wasmvisor_consensus::Block {
-            header: header.encode_to_vec(),
-            transactions,
-        };
-        Ok(Some((block, precommits)))
     }
 
     /// The committed chain's consensus configuration (the validator set of

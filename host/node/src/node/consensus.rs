@@ -1,0 +1,127 @@
+//! The node's side of the consensus engine: proposing a block, checking a
+//! peer's, committing the decided one with its certificate, and answering
+//! a peer that syncs.
+
+use std::collections::HashSet;
+
+use wasmvisor_blockchain::{BlockFill, InvalidBlock, PendingBlock, Rejection};
+use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::BlockHeader;
+use wasmvisor_storage::Hash;
+
+use super::{Node, ProposeError};
+
+impl Node {
+    /// The next block this validator proposes to the consensus engine:
+    /// the oldest pooled transactions (up to the consensus configuration's
+    /// maximum) executed on a fork. Unlike [`Node::produce_block`] they stay
+    /// in the pool (the engine may decide another validator's block); only
+    /// transactions found already committed leave it.
+    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), ProposeError> {
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
+        let chain = guard.as_mut().ok_or(ProposeError::ShutDown)?;
+        let node_failed = |error: &dyn std::fmt::Display| ProposeError::Node(error.to_string());
+        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| node_failed(&error))?);
+        let mut transactions = Vec::new();
+        {
+            // A transaction admitted while its block was being committed is
+            // committed but still pooled: it would fail the block, and no
+            // later commit would take it out — drop it here.
+            let mut pool = self.mempool();
+            let mut stale = HashSet::new();
+            for transaction in &pool.queue {
+                if chain
+                    .is_committed(&transaction.hash)
+                    .map_err(|error| node_failed(&error))?
+                {
+                    stale.insert(transaction.hash);
+                } else if fill.admit(transaction.signed.len()) {
+                    transactions.push(transaction.clone());
+                } else {
+                    break;
+                }
+            }
+            if !stale.is_empty() {
+                pool.remove_where(|hash| stale.contains(hash));
+            }
+        }
+        chain.propose(&transactions).map_err(|error| {
+            if error.is_node_local() {
+                node_failed(&error)
+            } else {
+                ProposeError::Block(error.to_string())
+            }
+        })
+    }
+
+    /// Executes another validator's proposed block on a fork of this
+    /// node's chain ([`Blockchain::validate`]).
+    pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
+        let chain = guard
+            .as_mut()
+            .ok_or_else(|| InvalidBlock("the node is shut down".into()))?;
+        chain.validate(block)
+    }
+
+    /// Commits the block the consensus engine decided, with its commit
+    /// certificate as precommits; then drops its transactions from the pool,
+    /// pools (and relays) what services broadcast and takes the system
+    /// services' next steps.
+    pub fn commit_decided(
+        &self,
+        block: PendingBlock,
+        transactions: &[Vec<u8>],
+        precommits: Vec<wasmvisor_proto::blockchain::Precommit>,
+    ) -> Result<BlockHeader, String> {
+        let mut guard = self
+            .chain
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
+        let chain = guard.as_mut().ok_or("the node is shut down")?;
+        let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
+        let committed: HashSet<Hash> = transactions
+            .iter()
+            .map(|signed| *blake3::hash(signed).as_bytes())
+            .collect();
+        self.mempool().remove_where(|hash| committed.contains(hash));
+        let broadcasts = chain.sign_broadcasts(&self.keys.service);
+        drop(guard);
+        self.after_block(transactions.len(), broadcasts);
+        Ok(header)
+    }
+
+    /// A committed block in the consensus engine's form, with its stored
+    /// precommits (none if there is no block at `height`).
+    pub fn decided_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<(wasmvisor_consensus::Block, Vec<wasmvisor_proto::blockchain::Precommit>)>, String> {
+        use wasmvisor_blockchain::blocks;
+        let mut fork = self.reader.read_fork();
+        let storage = |error: wasmvisor_storage::StorageError| error.to_string();
+        let Some(header) = blocks::header(&mut fork, height).map_err(storage)? else {
+            return Ok(None);
+        };
+        let transactions = blocks::signed_transactions(&mut fork, height)
+            .map_err(storage)?
+            .into_iter()
+            .map(|(_, signed)| signed)
+            .collect();
+        let precommits = blocks::precommits(&mut fork, height)
+            .map_err(storage)?
+            .map(|stored| stored.precommits)
+            .unwrap_or_default();
+        let block = wasmvisor_consensus::Block {
+            header: header.encode_to_vec(),
+            transactions,
+        };
+        Ok(Some((block, precommits)))
+    }
+}
