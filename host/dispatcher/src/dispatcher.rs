@@ -560,7 +560,7 @@ impl Dispatcher {
             let runtime = self.runtime(spec.artifact.runtime_id)?;
             meter_hook_writes(&mut fork);
             let context = self.context(&mut fork, spec, Caller::Blockchain, height);
-            let result = runtime.before_commit(context);
+            let result = runtime.after_transactions(context);
             settle(&mut fork, &mut errors, CallLocation::AfterTransactions(spec.id), result)?;
         }
 

@@ -412,7 +412,7 @@ impl Mailbox {
 /// GENESIS  ::= (deploy_artifact | start_adding_service commit_service)* after_commit
 /// RESUME   ::= (deploy_artifact | commit_service)* on_resume
 /// BLOCK    ::= PROPOSAL+ COMMIT
-/// PROPOSAL ::= before_transactions* (execute | start_adding_service | start_resuming_service)* before_commit*
+/// PROPOSAL ::= before_transactions* (execute | start_adding_service | start_resuming_service)* after_transactions*
 /// COMMIT   ::= deploy_artifact* commit_service* unload_artifact* after_commit
 /// ```
 ///
@@ -519,8 +519,10 @@ pub trait Runtime: Send + Sync {
     /// The hook before the block's transactions.
     fn before_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError>;
 
-    /// The hook after the block's transactions (the seed's `before_commit`).
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError>;
+    /// The hook after the block's transactions (the seed's `before_commit`;
+    /// named `after_transactions` in every layer here: the native service,
+    /// the guest's WIT export, the block's error locations).
+    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError>;
 
     /// Answers the read query `method` of `context.instance`. Not part of
     /// consensus and outside the call ordering: queries run on committed

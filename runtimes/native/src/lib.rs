@@ -214,7 +214,7 @@ impl Runtime for NativeRuntime {
         catching_panics(|| service.before_transactions(context))
     }
 
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
+    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         let service = self.service(context.instance)?;
         catching_panics(|| service.after_transactions(context))
     }

@@ -505,7 +505,7 @@ impl Runtime for WasmRuntime {
         self.consensus_call(context, |service, env| service.before_transactions(env))
     }
 
-    fn before_commit(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
+    fn after_transactions(&self, context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.consensus_call(context, |service, env| service.after_transactions(env))
     }
 

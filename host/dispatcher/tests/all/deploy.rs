@@ -80,7 +80,7 @@ impl Runtime for SlowRuntime {
     fn before_transactions(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {
         Ok(())
     }
-    fn before_commit(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {
+    fn after_transactions(&self, _context: ExecutionContext<'_>) -> Result<(), CallError> {
         Ok(())
     }
     fn after_commit(&self, context: wasmvisor_runtime::AfterCommitContext<'_>) -> Result<(), NodeError> {

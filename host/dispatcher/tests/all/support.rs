@@ -191,7 +191,7 @@ impl Runtime for RecordingRuntime {
         bump(&mut context, "before", false)
     }
 
-    fn before_commit(&self, mut context: ExecutionContext<'_>) -> Result<(), CallError> {
+    fn after_transactions(&self, mut context: ExecutionContext<'_>) -> Result<(), CallError> {
         self.record('t', Some(context.instance.id));
         bump(&mut context, "after", false)
     }
@@ -213,7 +213,7 @@ impl Runtime for RecordingRuntime {
 /// The seed's grammar with this project's extensions, one letter per call:
 /// i initialize, d deploy_artifact, s start_adding_service, u
 /// start_resuming_service, c commit_service, n unload_artifact, e execute,
-/// b before_transactions, t before_commit, a after_commit, r on_resume, x
+/// b before_transactions, t after_transactions, a after_commit, r on_resume, x
 /// shutdown.
 pub const GRAMMAR: &str = r"^i(?:(?:d|sc)*a|(?:d|c)*r)(?:(?:b*[esu]*t*)+d*c*n*a)*x$";
 
