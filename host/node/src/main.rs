@@ -70,9 +70,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8081")]
         private_api: SocketAddr,
         /// Where the other validators' consensus engines reach it
-        /// (`ip:port`; required with more than one validator).
+        /// (`ip:port`; required with more than one validator, and for an
+        /// auditor).
         #[arg(long)]
         peer_address: Option<SocketAddr>,
+        /// Make an auditor: a node that follows the validators' chain,
+        /// re-executes and checks every block, serves the APIs, and never
+        /// votes or proposes.
+        #[arg(long)]
+        auditor: bool,
     },
     /// Combines a validator's private configuration with every
     /// validator's public one into its runnable node configuration.
@@ -81,7 +87,8 @@ enum Command {
         private: PathBuf,
         /// The node configuration to write.
         output: PathBuf,
-        /// Every validator's `public.toml` (this one's included).
+        /// Every validator's `public.toml` (this one's included; an
+        /// auditor's is not).
         #[arg(long, num_args = 1.., required = true)]
         public_configs: Vec<PathBuf>,
     },
@@ -374,9 +381,10 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             public_api,
             private_api,
             peer_address,
+            auditor,
         } => {
             let (public, private) =
-                network::generate_config(&template, &output_dir, public_api, private_api, peer_address)?;
+                network::generate_config(&template, &output_dir, public_api, private_api, peer_address, auditor)?;
             Ok(Some(json!({ "public": public, "private": private })))
         }
         Command::Finalize {

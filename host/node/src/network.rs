@@ -7,6 +7,11 @@
 //! Every validator finalizes with the same public parts and gets the same
 //! genesis block: the validator set is sorted by consensus key, whatever
 //! order the files are given in.
+//!
+//! An auditor (`generate-config --auditor`) is made the same way from the
+//! same template and the validators' public parts, its own not among them:
+//! it follows the chain through the consensus engine, re-executes and
+//! checks every block, and never votes or proposes.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,13 +59,18 @@ pub struct PublicConfig {
     pub public_api: Option<SocketAddr>,
 }
 
-/// A validator's private configuration before `finalize`: the node's
-/// configuration and how many validators the template expects.
+/// A validator's (or an auditor's) private configuration before
+/// `finalize`: the node's configuration and how many validators the
+/// template expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateConfig {
     /// Validators the template names.
     pub validators_count: u32,
+    /// For an auditor: where its consensus engine listens (it holds no
+    /// place in the validator set, so no public part names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auditor: Option<SocketAddr>,
     /// The node's configuration (without the validator set).
     pub node: NodeConfig,
 }
@@ -87,19 +97,30 @@ pub fn generate_template(path: &Path, template: &NetworkTemplate) -> Result<(), 
 }
 
 /// `generate-config`: creates the validator's keys in `<dir>/data` and
-/// writes `<dir>/public.toml` and `<dir>/private.toml`.
+/// writes `<dir>/public.toml` and `<dir>/private.toml`; with `auditor`, an
+/// auditor's keys and private configuration (its `public.toml` only says
+/// who it is: no validator set names it).
 pub fn generate_config(
     template: &Path,
     dir: &Path,
     public_api: SocketAddr,
     private_api: SocketAddr,
     peer_address: Option<SocketAddr>,
+    auditor: bool,
 ) -> Result<(PathBuf, PathBuf), String> {
     let template: NetworkTemplate = read_toml(template)?;
-    if template.validators_count > 1 && peer_address.is_none() {
+    if auditor && template.validators_count < 2 {
+        return Err(
+            "an auditor follows a network of several validators (a single validator runs without the consensus \
+             engine, which an auditor follows)"
+                .into(),
+        );
+    }
+    if (auditor || template.validators_count > 1) && peer_address.is_none() {
         return Err(format!(
-            "a network of {} validators needs this validator's --peer-address",
-            template.validators_count
+            "a network of {} validators needs this {}'s --peer-address",
+            template.validators_count,
+            if auditor { "auditor" } else { "validator" }
         ));
     }
     let data_dir = dir.join("data");
@@ -124,6 +145,7 @@ pub fn generate_config(
     node.supervisor_mode = template.supervisor_mode;
     let private = PrivateConfig {
         validators_count: template.validators_count,
+        auditor: if auditor { peer_address } else { None },
         node,
     };
     let (public_path, private_path) = (dir.join(PUBLIC_FILE), dir.join(PRIVATE_FILE));
@@ -137,6 +159,7 @@ pub fn generate_config(
 pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<NodeConfig, String> {
     let PrivateConfig {
         validators_count,
+        auditor,
         mut node,
     } = read_toml(private)?;
     if public.len() != validators_count as usize {
@@ -182,13 +205,21 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
     }
     let keys = NodeKeys::load_or_create(&node.data_dir).map_err(|error| error.to_string())?;
     let mine = ValidatorSpec::from(&keys.validator_keys());
-    if !validators.contains(&mine) {
-        return Err(format!(
-            "this validator's own {PUBLIC_FILE} is not among the public configurations"
-        ));
-    }
-    if validators.len() > 1 {
-        node.consensus = Some(consensus_settings(&mine, &members)?);
+    match auditor {
+        None if !validators.contains(&mine) => {
+            return Err(format!(
+                "this validator's own {PUBLIC_FILE} is not among the public configurations"
+            ));
+        }
+        None if validators.len() > 1 => node.consensus = Some(consensus_settings(&mine, None, &members)?),
+        None => {}
+        Some(_) if validators.contains(&mine) => {
+            return Err(format!(
+                "this auditor's {PUBLIC_FILE} is among the validators' public configurations: an auditor holds \
+                 no place in the validator set"
+            ));
+        }
+        Some(listen) => node.consensus = Some(consensus_settings(&mine, Some(listen), &members)?),
     }
     node.genesis_validators = validators;
     node.validate().map_err(|error| error.to_string())?;
@@ -196,10 +227,15 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
     Ok(node)
 }
 
-/// This validator's place in the network: its own peer address to listen
-/// on, and every other validator's peer address and public API.
-fn consensus_settings(mine: &ValidatorSpec, members: &[PublicConfig]) -> Result<ConsensusSettings, String> {
-    let mut listen_address = None;
+/// This node's place in the network: the peer address to listen on (its
+/// own public part's, or an auditor's `listen`), and every other
+/// validator's peer address and public API.
+fn consensus_settings(
+    mine: &ValidatorSpec,
+    listen: Option<SocketAddr>,
+    members: &[PublicConfig],
+) -> Result<ConsensusSettings, String> {
+    let mut listen_address = listen;
     let mut peers = Vec::new();
     for member in members {
         let key = &member.keys.consensus_key;

@@ -226,10 +226,17 @@ impl Node {
                 .map_err(|error| StartError::Io(format!("genesis_validators: {error}")))?
         };
         if !validator_keys.contains(&keys.validator_keys()) {
-            return Err(StartError::Io(format!(
-                "this node's keys ({}) are not among genesis_validators",
-                config.data_dir.join(KEYS_FILE).display()
-            )));
+            // Without the consensus engine a node makes its own blocks, and
+            // only a validator may; with it, a node outside the set is an
+            // auditor: it follows and checks the chain and never votes.
+            if config.consensus.is_none() {
+                return Err(StartError::Io(format!(
+                    "this node's keys ({}) are not among genesis_validators, and without a [consensus] section \
+                     it cannot follow a network as an auditor",
+                    config.data_dir.join(KEYS_FILE).display()
+                )));
+            }
+            tracing::info!("this node is not a genesis validator: it follows the chain as an auditor");
         }
         // The genesis set is held to the rules of every later one (each key
         // a valid Ed25519 key, used once; 1 to 256 validators).

@@ -640,3 +640,112 @@ fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
     all.push(&rejoined);
     assert!(assert_same_chain(&all) >= target);
 }
+
+#[test]
+fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
+    let network = configure();
+    let path = |name: &str| network.dir.path().join(name).to_str().unwrap().to_owned();
+    let address = |port: u16| format!("127.0.0.1:{port}");
+    // An auditor needs a peer address to follow the network from.
+    let error = wasmvisor_err(&["generate-config", &path("template.toml"), &path("nowhere"), "--auditor"]);
+    assert!(error.contains("auditor's --peer-address"), "{error}");
+    wasmvisor_ok(&[
+        "generate-config",
+        &path("template.toml"),
+        &path("auditor"),
+        "--auditor",
+        "--public-api",
+        &address(free_port()),
+        "--private-api",
+        &address(free_port()),
+        "--peer-address",
+        &address(free_port()),
+    ]);
+    let publics: Vec<String> = (0..4).map(|index| path(&format!("v{index}/public.toml"))).collect();
+    // Its own public part among the validators' would make it one: refused.
+    let mut with_itself = publics[..3].to_vec();
+    with_itself.push(path("auditor/public.toml"));
+    let mut args = vec![
+        "finalize".to_owned(),
+        path("auditor/private.toml"),
+        path("auditor/bad.toml"),
+        "--public-configs".to_owned(),
+    ];
+    args.extend(with_itself);
+    let error = wasmvisor_err(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(error.contains("holds no place in the validator set"), "{error}");
+    let mut args = vec![
+        "finalize".to_owned(),
+        path("auditor/private.toml"),
+        path("auditor/node.toml"),
+        "--public-configs".to_owned(),
+    ];
+    args.extend(publics);
+    wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let validators: Vec<RunningNode> = network.configs.iter().map(|config| RunningNode::run(config)).collect();
+    let auditor = RunningNode::run(&PathBuf::from(path("auditor/node.toml")));
+    // It follows: the same blocks and roots as the validators, block after
+    // block, and the set it reports is the four validators.
+    wait_for("blocks on every node", || {
+        validators.iter().chain([&auditor]).all(|node| height(node) >= 5)
+    });
+    let (_, info) = get(&format!("{}/api/system/v1/info", auditor.public));
+    assert_eq!(info["validators"].as_array().unwrap().len(), 4, "{info}");
+    let mut all: Vec<&RunningNode> = validators.iter().collect();
+    all.push(&auditor);
+    let common = assert_same_chain(&all);
+    assert!(common >= 5);
+    // Its restart resumes and catches up like any node.
+    auditor.stop();
+    let auditor = RunningNode::run(&PathBuf::from(path("auditor/node.toml")));
+    let target = height(&validators[0]) + 2;
+    let mut all: Vec<&RunningNode> = validators.iter().collect();
+    all.push(&auditor);
+    wait_for("the auditor to catch up", || {
+        all.iter().all(|node| height(node) >= target)
+    });
+    assert!(assert_same_chain(&all) >= target);
+
+    // The validators vote it in (3 of 4): from the enacting height on it is
+    // the fifth validator, and the quorum is 4 of 5 — so with one of the
+    // original four stopped, blocks come only if it votes.
+    let public: toml::Table = toml::from_str(&std::fs::read_to_string(path("auditor/public.toml")).unwrap()).unwrap();
+    let mut validators_after = info["validators"].as_array().unwrap().clone();
+    validators_after.push(json!({
+        "consensus_key": public["consensus_key"].as_str().unwrap(),
+        "service_key": public["service_key"].as_str().unwrap(),
+    }));
+    let change = json!({
+        "actual_from": height(&validators[0]) + 20,
+        "changes": [{ "action": "consensus", "validators": validators_after }],
+    });
+    let proposed = supervisor(&validators[0], "propose-config", &change)["tx_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for("the change's proposal", || {
+        validators.iter().all(|node| committed(node, &proposed))
+    });
+    supervisor(&validators[1], "confirm-config", &json!({}));
+    supervisor(&validators[2], "confirm-config", &json!({}));
+    wait_for("five validators", || {
+        validators.iter().chain([&auditor]).all(|node| {
+            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 5
+        })
+    });
+    let mut validators = validators.into_iter();
+    validators.next().unwrap().stop();
+    let rest: Vec<RunningNode> = validators.collect();
+    let after = height(&rest[0]) + 5;
+    wait_for("blocks of four of five, the new validator among them", || {
+        rest.iter().chain([&auditor]).all(|node| height(node) >= after)
+    });
+    let mut all: Vec<&RunningNode> = rest.iter().collect();
+    all.push(&auditor);
+    assert!(assert_same_chain(&all) >= after);
+}

@@ -824,6 +824,36 @@ fn a_one_validator_network_runs_by_itself() {
         stderr.contains("genesis consensus configuration") && stderr.contains("used twice"),
         "{stderr}"
     );
+    // A set without this node's keys, and no [consensus] section to follow
+    // it by: it cannot be a validator, nor an auditor. Refused.
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    let key = |seed: u8| {
+        hex::encode(
+            SigningKey::from_bytes(&[seed; 32])
+                .verifying_key()
+                .to_bytes(),
+        )
+    };
+    let other: toml::Table = toml::from_str(&format!(
+        "consensus_key = \"{}\"\nservice_key = \"{}\"",
+        key(31),
+        key(32)
+    ))
+    .unwrap();
+    table.insert(
+        "genesis_validators".into(),
+        toml::Value::Array(vec![toml::Value::Table(other)]),
+    );
+    std::fs::write(path("solo/outsider.toml"), toml::to_string(&table).unwrap()).unwrap();
+    let stderr = refused_to_start(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
+        "run",
+        "--config",
+        &path("solo/outsider.toml"),
+    ]));
+    assert!(
+        stderr.contains("not among genesis_validators") && stderr.contains("[consensus]"),
+        "{stderr}"
+    );
     let node = RunningNode::run(Path::new(&path("solo/node.toml")));
     wait_for("blocks", || {
         get(&format!("{}/api/system/v1/info", node.public)).1["height"]
