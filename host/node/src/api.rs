@@ -66,7 +66,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Invalid(wasmvisor_blockchain::TransactionError::Node(_)) | SubmitError::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
+            SubmitError::Invalid(_) | SubmitError::Refused(_) => StatusCode::BAD_REQUEST,
             SubmitError::AlreadyPooled | SubmitError::AlreadyCommitted => StatusCode::CONFLICT,
             SubmitError::InactiveTarget(_) => StatusCode::NOT_FOUND,
             SubmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,

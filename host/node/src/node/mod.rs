@@ -64,6 +64,9 @@ pub enum ProposeError {
     Block(String),
 }
 
+/// The supervisor's method that proposes a configuration change.
+const PROPOSE_CONFIG_CHANGE: u32 = 2;
+
 /// Why a transaction was not admitted to the mempool.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -79,6 +82,9 @@ pub enum SubmitError {
     /// Its target is not an Active instance.
     #[error("instance {0} does not exist or is not active")]
     InactiveTarget(u32),
+    /// The node will not sign this request (it could not follow it).
+    #[error("{0}")]
+    Refused(String),
     /// This node could not read what admission checks (its store failed).
     #[error("this node cannot admit transactions now: {0}")]
     Unavailable(String),
@@ -419,6 +425,22 @@ impl Node {
     /// Signs a transaction to the supervisor with this node's service key
     /// and submits it.
     pub fn submit_to_supervisor(&self, method_id: u32, arguments: Vec<u8>) -> Result<Hash, SubmitError> {
+        if method_id == PROPOSE_CONFIG_CHANGE && self.config.consensus.is_none() {
+            let propose = wasmvisor_proto::supervisor::ConfigPropose::decode(arguments.as_slice()).unwrap_or_default();
+            let validators = propose.changes.iter().find_map(|change| match &change.kind {
+                Some(wasmvisor_proto::supervisor::config_change::Kind::Consensus(config)) => {
+                    Some(config.validator_keys.len())
+                }
+                _ => None,
+            });
+            if let Some(count) = validators.filter(|count| *count > 1) {
+                return Err(SubmitError::Refused(format!(
+                    "this node makes its blocks alone (its configuration has no [consensus] section): a set of \
+                     {count} validators could never make another block with it; give every validator a \
+                     [consensus] section first"
+                )));
+            }
+        }
         let call = CallInfo {
             instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
             method_id,

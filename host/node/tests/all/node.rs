@@ -827,13 +827,7 @@ fn a_one_validator_network_runs_by_itself() {
     // A set without this node's keys, and no [consensus] section to follow
     // it by: it cannot be a validator, nor an auditor. Refused.
     let mut table: toml::Table = toml::from_str(&text).unwrap();
-    let key = |seed: u8| {
-        hex::encode(
-            SigningKey::from_bytes(&[seed; 32])
-                .verifying_key()
-                .to_bytes(),
-        )
-    };
+    let key = |seed: u8| hex::encode(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes());
     let other: toml::Table = toml::from_str(&format!(
         "consensus_key = \"{}\"\nservice_key = \"{}\"",
         key(31),
@@ -855,12 +849,28 @@ fn a_one_validator_network_runs_by_itself() {
         "{stderr}"
     );
     let node = RunningNode::run(Path::new(&path("solo/node.toml")));
-    wait_for("blocks", || {
+    let height = || {
         get(&format!("{}/api/system/v1/info", node.public)).1["height"]
             .as_u64()
             .unwrap()
-            >= 3
-    });
+    };
+    wait_for("blocks", || height() >= 3);
+    // Voting in a second validator would leave a node that makes its blocks
+    // alone unable to make another: it refuses to sign that proposal, and
+    // its chain goes on.
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    let mut validators = info["validators"].as_array().unwrap().clone();
+    validators.push(serde_json::json!({ "consensus_key": key(41), "service_key": key(42) }));
+    let body = serde_json::json!({ "changes": [{ "action": "consensus", "validators": validators }] });
+    let (status, reply) = post(
+        &format!("{}/api/services/supervisor/propose-config", node.private),
+        "application/json",
+        body.to_string().into_bytes(),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["error"].as_str().unwrap().contains("[consensus]"), "{reply}");
+    let after = height() + 3;
+    wait_for("blocks after the refusal", || height() >= after);
     node.stop();
 }
 
