@@ -7,13 +7,14 @@
 #   lld, which build std for wasm32 from source (see artifacts/build.rs).
 # - RocksDB's -sys crate runs bindgen: libclang-dev.
 # - rustfmt and clippy for the checks in scripts/test.sh.
+# - iproute2 (`ip`, `tc`) for the partition suite's network namespaces.
 set -euo pipefail
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(libclang-dev)
+packages=(libclang-dev iproute2)
 if ! rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi

@@ -16,11 +16,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # The SIGKILL crash-consistency test and the attack suite run on their own
 # below, so their reports are printed.
-cargo test --workspace --locked -- --skip sigkill_under_load --skip the_standing_attack_suite
+cargo test --workspace --locked -- --skip sigkill_under_load --skip the_standing_attack_suite \
+  --skip four_validators_survive_partitions
 echo "== crash consistency (the real binary, SIGKILL under load)"
 cargo test --locked -p wasmvisor-node --test all -- --exact \
   crash::sigkill_under_load_loses_no_committed_block_and_replays_identically --nocapture
 echo "== the standing attack suite (the real binary)"
 cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standing_attack_suite --nocapture
+echo "== partitions (four validators in network namespaces; needs root)"
+cargo test --locked -p wasmvisor-node --test all -- --exact \
+  partitions::four_validators_survive_partitions_and_converge_after_each --nocapture
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

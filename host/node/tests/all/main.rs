@@ -7,4 +7,5 @@ mod engine_codec;
 mod hostile;
 mod network;
 mod node;
+mod partitions;
 mod support;

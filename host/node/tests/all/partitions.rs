@@ -1,0 +1,450 @@
+//! Four validators, each in a network namespace of its own, through
+//! partitions: one node cut off, a 2|2 split, a one-way drop, links cut and
+//! restored one by one, a bandwidth cap — each healed, each twice. After
+//! every episode all four hold the same blocks and roots; where three of
+//! four can still talk, blocks keep coming during the fault.
+//!
+//! The layout (verified on these machines; nothing in the host's own
+//! namespace): the nodes' data links are ports of a bridge in `wvt-hub`
+//! (10.77.0.N), and a harness namespace `wvt-ctl` reaches each node's API
+//! over a point-to-point link of its own (10.78.N.2) that no fault touches.
+//! The test sets it up, runs itself again inside `wvt-ctl`, and always tears
+//! it down. It needs root and `ip netns`; elsewhere it says why it skips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{get, try_get};
+
+const NODES: [&str; 4] = ["a", "b", "c", "d"];
+const API_PORT: u16 = 8080;
+const PEER_PORT: u16 = 26656;
+/// Set in the run inside `wvt-ctl`: the directory of the nodes' configurations.
+const INNER: &str = "WASMVISOR_NETNS_CONFIGS";
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// `ip netns exec <namespace> <command...>`, which must succeed.
+fn in_ns(namespace: &str, command: &[&str]) {
+    let mut args = vec!["netns", "exec", namespace];
+    args.extend(command);
+    ip(&args).unwrap_or_else(|error| panic!("{error}"));
+}
+
+fn namespace(name: &str) -> String {
+    format!("wvt-{name}")
+}
+
+/// The namespaces, removed when dropped (and before they are made, in
+/// case a killed run left them).
+struct Topology;
+
+impl Topology {
+    fn remove() {
+        for name in NODES.iter().chain(&["hub", "ctl"]) {
+            let _ = ip(&["netns", "del", &namespace(name)]);
+        }
+    }
+
+    fn create() -> Result<Self, String> {
+        Self::remove();
+        let topology = Topology;
+        for name in ["hub", "ctl"] {
+            ip(&["netns", "add", &namespace(name)])?;
+        }
+        let hub = namespace("hub");
+        for bridge in ["br0", "br1"] {
+            ip(&["netns", "exec", &hub, "ip", "link", "add", bridge, "type", "bridge"])?;
+            ip(&["netns", "exec", &hub, "ip", "link", "set", bridge, "up"])?;
+        }
+        ip(&["netns", "exec", &namespace("ctl"), "ip", "link", "set", "lo", "up"])?;
+        for (index, name) in NODES.iter().enumerate() {
+            let (node, number) = (namespace(name), index + 1);
+            ip(&["netns", "add", &node])?;
+            ip(&["netns", "exec", &node, "ip", "link", "set", "lo", "up"])?;
+            let port = format!("v{name}");
+            ip(&[
+                "netns", "exec", &hub, "ip", "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &node,
+            ])?;
+            ip(&["netns", "exec", &hub, "ip", "link", "set", &port, "master", "br0", "up"])?;
+            ip(&[
+                "netns",
+                "exec",
+                &node,
+                "ip",
+                "addr",
+                "add",
+                &format!("10.77.0.{number}/24"),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["netns", "exec", &node, "ip", "link", "set", "eth0", "up"])?;
+            let control = format!("c{name}");
+            let ctl = namespace("ctl");
+            ip(&[
+                "netns", "exec", &ctl, "ip", "link", "add", &control, "type", "veth", "peer", "name", "ctl0", "netns",
+                &node,
+            ])?;
+            ip(&[
+                "netns",
+                "exec",
+                &ctl,
+                "ip",
+                "addr",
+                "add",
+                &format!("10.78.{number}.1/30"),
+                "dev",
+                &control,
+            ])?;
+            ip(&["netns", "exec", &ctl, "ip", "link", "set", &control, "up"])?;
+            ip(&[
+                "netns",
+                "exec",
+                &node,
+                "ip",
+                "addr",
+                "add",
+                &format!("10.78.{number}.2/30"),
+                "dev",
+                "ctl0",
+            ])?;
+            ip(&["netns", "exec", &node, "ip", "link", "set", "ctl0", "up"])?;
+        }
+        Ok(topology)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        Self::remove();
+    }
+}
+
+fn wasmvisor(args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The four validators' configurations: peers and relays on the data
+/// addresses, the public API bound to every address of the node's namespace
+/// (the harness reaches it on the control link).
+fn configure(dir: &Path) -> Vec<PathBuf> {
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    wasmvisor(&[
+        "generate-template",
+        &path("template.toml"),
+        "--validators-count",
+        "4",
+        "--supervisor-mode",
+        "decentralized",
+        "--block-interval-ms",
+        "200",
+    ]);
+    for (index, name) in NODES.iter().enumerate() {
+        let data = format!("10.77.0.{}", index + 1);
+        wasmvisor(&[
+            "generate-config",
+            &path("template.toml"),
+            &path(name),
+            "--public-api",
+            &format!("{data}:{API_PORT}"),
+            "--private-api",
+            "127.0.0.1:9090",
+            "--peer-address",
+            &format!("{data}:{PEER_PORT}"),
+        ]);
+    }
+    let publics: Vec<String> = NODES.iter().map(|name| path(&format!("{name}/public.toml"))).collect();
+    NODES
+        .iter()
+        .map(|name| {
+            let config = path(&format!("{name}/node.toml"));
+            let mut args = vec![
+                "finalize".to_owned(),
+                path(&format!("{name}/private.toml")),
+                config.clone(),
+                "--public-configs".to_owned(),
+            ];
+            args.extend(publics.iter().cloned());
+            wasmvisor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let mut table: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+            table.insert("public_api".into(), toml::Value::String(format!("0.0.0.0:{API_PORT}")));
+            std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+            PathBuf::from(config)
+        })
+        .collect()
+}
+
+/// A validator running in its namespace; killed when dropped.
+struct Validator {
+    child: Child,
+    api: String,
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(index: usize, config: &Path) -> Validator {
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &namespace(NODES[index]),
+            env!("CARGO_BIN_EXE_wasmvisor"),
+            "run",
+            "--config",
+        ])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Validator {
+        child,
+        api: format!("http://10.78.{}.2:{API_PORT}", index + 1),
+    }
+}
+
+fn height(node: &Validator) -> Option<u64> {
+    try_get(&format!("{}/api/system/v1/info", node.api)).and_then(|(_, info)| info["height"].as_u64())
+}
+
+fn block_hash(node: &Validator, height: u64) -> String {
+    let (status, block): (u16, Value) = get(&format!("{}/api/explorer/v1/block?height={height}", node.api));
+    assert_eq!(status, 200, "{block}");
+    format!("{}/{}", block["hash"], block["state_hash"])
+}
+
+fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+/// Every node holds the same blocks (hashes and state roots) up to the
+/// lowest height among them; the number of blocks compared.
+fn divergences(nodes: &[Validator]) -> (u64, usize) {
+    let common = nodes.iter().filter_map(height).min().unwrap();
+    let mut differing = 0;
+    for height in 1..=common {
+        let reference = block_hash(&nodes[0], height);
+        differing += nodes[1..]
+            .iter()
+            .filter(|node| block_hash(node, height) != reference)
+            .count();
+    }
+    (common, differing)
+}
+
+/// A fault on the data links, and how to heal it.
+struct Shape {
+    name: &'static str,
+    apply: &'static [&'static [&'static str]],
+    heal: &'static [&'static [&'static str]],
+    /// Whether three of four can still talk (blocks must keep coming).
+    quorum_connected: bool,
+}
+
+const SHAPES: &[Shape] = &[
+    Shape {
+        name: "node d cut off",
+        apply: &[&["ip", "link", "set", "vd", "down"]],
+        heal: &[&["ip", "link", "set", "vd", "up"]],
+        quorum_connected: true,
+    },
+    Shape {
+        name: "split a b | c d",
+        apply: &[
+            &["ip", "link", "set", "vc", "master", "br1"],
+            &["ip", "link", "set", "vd", "master", "br1"],
+        ],
+        heal: &[
+            &["ip", "link", "set", "vc", "master", "br0"],
+            &["ip", "link", "set", "vd", "master", "br0"],
+        ],
+        quorum_connected: false,
+    },
+    Shape {
+        name: "one-way drop a -> c",
+        apply: &[
+            &["ip", "link", "add", "sink0", "type", "ifb"],
+            &["tc", "qdisc", "add", "dev", "vc", "clsact"],
+            &[
+                "tc",
+                "filter",
+                "add",
+                "dev",
+                "vc",
+                "egress",
+                "protocol",
+                "ip",
+                "prio",
+                "1",
+                "u32",
+                "match",
+                "ip",
+                "src",
+                "10.77.0.1/32",
+                "action",
+                "mirred",
+                "egress",
+                "redirect",
+                "dev",
+                "sink0",
+            ],
+        ],
+        heal: &[
+            &["tc", "qdisc", "del", "dev", "vc", "clsact"],
+            &["ip", "link", "del", "sink0"],
+        ],
+        quorum_connected: true,
+    },
+    Shape {
+        name: "links cut and restored one by one",
+        apply: &[
+            &["ip", "link", "set", "va", "down"],
+            &["ip", "link", "set", "vb", "down"],
+        ],
+        heal: &[&["ip", "link", "set", "va", "up"], &["ip", "link", "set", "vb", "up"]],
+        quorum_connected: false,
+    },
+    Shape {
+        name: "bandwidth cap on b",
+        apply: &[&[
+            "tc", "qdisc", "add", "dev", "vb", "root", "tbf", "rate", "1mbit", "burst", "16kbit", "latency", "500ms",
+        ]],
+        heal: &[&["tc", "qdisc", "del", "dev", "vb", "root"]],
+        quorum_connected: true,
+    },
+];
+
+const EPISODES_PER_SHAPE: usize = 2;
+
+/// The episodes, run inside `wvt-ctl`.
+fn episodes(configs: &[PathBuf]) {
+    let nodes: Vec<Validator> = configs
+        .iter()
+        .enumerate()
+        .map(|(index, config)| start(index, config))
+        .collect();
+    let converge_limit = Duration::from_secs(90);
+    wait("the first blocks", converge_limit, || {
+        nodes.iter().all(|node| height(node).is_some_and(|h| h >= 3))
+    });
+    let (mut episodes, mut compared, mut divergent, mut slowest) = (0, 0, 0, Duration::ZERO);
+    for round in 0..EPISODES_PER_SHAPE {
+        for shape in SHAPES {
+            let before = nodes.iter().filter_map(height).max().unwrap();
+            for command in shape.apply {
+                in_ns("wvt-hub", command);
+            }
+            if shape.quorum_connected {
+                // Three of four still talk: blocks keep coming.
+                wait(&format!("blocks during {}", shape.name), converge_limit, || {
+                    nodes.iter().filter_map(height).max().unwrap() >= before + 3
+                });
+            } else {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            for command in shape.heal {
+                in_ns("wvt-hub", command);
+            }
+            let target = nodes.iter().filter_map(height).max().unwrap() + 2;
+            let took = wait(&format!("convergence after {}", shape.name), converge_limit, || {
+                nodes.iter().all(|node| height(node).is_some_and(|h| h >= target))
+            });
+            slowest = slowest.max(took);
+            let (blocks, differing) = divergences(&nodes);
+            compared = blocks;
+            divergent += differing;
+            episodes += 1;
+            println!(
+                "partitions: episode {episodes} (round {round}): {} — converged in {took:?} at height {blocks}",
+                shape.name
+            );
+        }
+    }
+    println!(
+        "partitions: {episodes} episodes, {} shapes, {compared} blocks on every node, {divergent} divergences, max time to converge {slowest:?}",
+        SHAPES.len()
+    );
+    assert_eq!(divergent, 0);
+}
+
+#[test]
+fn four_validators_survive_partitions_and_converge_after_each() {
+    if let Ok(dir) = std::env::var(INNER) {
+        let configs: Vec<PathBuf> = NODES
+            .iter()
+            .map(|name| Path::new(&dir).join(name).join("node.toml"))
+            .collect();
+        episodes(&configs);
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
+    if !root {
+        println!("partitions: skipped: network namespaces need root");
+        return;
+    }
+    let topology = match Topology::create() {
+        Ok(topology) => topology,
+        Err(error) => {
+            println!("partitions: skipped: cannot make network namespaces: {error}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    configure(dir.path());
+    // The same test again, as the harness inside `wvt-ctl`.
+    let status = Command::new("ip")
+        .args(["netns", "exec", "wvt-ctl"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "partitions::four_validators_survive_partitions_and_converge_after_each",
+            "--nocapture",
+        ])
+        .env(INNER, dir.path())
+        .status()
+        .unwrap();
+    drop(topology);
+    assert!(status.success(), "the episodes failed: {status:?}");
+}
