@@ -24,7 +24,7 @@ cargo test --locked -p wasmvisor-node --test all -- --exact \
 echo "== the standing attack suite (the real binary)"
 cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standing_attack_suite --nocapture
 echo "== partitions (four validators in network namespaces; needs root)"
-cargo test --locked -p wasmvisor-node --test all -- --exact \
+WASMVISOR_PARTITIONS_REQUIRED=1 cargo test --locked -p wasmvisor-node --test all -- --exact \
   partitions::four_validators_survive_partitions_and_converge_after_each --nocapture
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

@@ -127,6 +127,12 @@ pub struct NodeConfig {
     /// without it, this node produces blocks alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus: Option<ConsensusSettings>,
+    /// Whether this node is an auditor (written by `wasmvisor finalize` for
+    /// `generate-config --auditor`): it follows the network from outside
+    /// the validator set. A node outside the set without it refuses to
+    /// start — a validator with the wrong keys must not quietly stop voting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auditor: bool,
 }
 
 /// A validator's place in a network of validators.
@@ -212,6 +218,7 @@ impl NodeConfig {
             system_services: SystemServicesConfig::default(),
             genesis_validators: Vec::new(),
             consensus: None,
+            auditor: false,
         }
     }
 

@@ -219,7 +219,10 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
                  no place in the validator set"
             ));
         }
-        Some(listen) => node.consensus = Some(consensus_settings(&mine, Some(listen), &members)?),
+        Some(listen) => {
+            node.consensus = Some(consensus_settings(&mine, Some(listen), &members)?);
+            node.auditor = true;
+        }
     }
     node.genesis_validators = validators;
     node.validate().map_err(|error| error.to_string())?;

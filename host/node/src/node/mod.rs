@@ -64,9 +64,6 @@ pub enum ProposeError {
     Block(String),
 }
 
-/// The supervisor's method that proposes a configuration change.
-const PROPOSE_CONFIG_CHANGE: u32 = 2;
-
 /// Why a transaction was not admitted to the mempool.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -231,18 +228,31 @@ impl Node {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|error| StartError::Io(format!("genesis_validators: {error}")))?
         };
-        if !validator_keys.contains(&keys.validator_keys()) {
+        match (validator_keys.contains(&keys.validator_keys()), config.auditor) {
+            (true, false) => {}
+            (true, true) => {
+                return Err(StartError::Io(
+                    "this node is configured as an auditor, but its keys are among genesis_validators".into(),
+                ));
+            }
             // Without the consensus engine a node makes its own blocks, and
-            // only a validator may; with it, a node outside the set is an
-            // auditor: it follows and checks the chain and never votes.
-            if config.consensus.is_none() {
+            // only a validator may.
+            (false, true) if config.consensus.is_none() => {
+                return Err(StartError::Io(
+                    "an auditor follows a network through the consensus engine: its configuration needs a \
+                     [consensus] section"
+                        .into(),
+                ));
+            }
+            (false, true) => tracing::info!("this node is an auditor: it follows the chain and never votes"),
+            (false, false) => {
                 return Err(StartError::Io(format!(
-                    "this node's keys ({}) are not among genesis_validators, and without a [consensus] section \
-                     it cannot follow a network as an auditor",
+                    "this node's keys ({}) are not among genesis_validators (an auditor, which follows the \
+                     network from outside the set, is made with generate-config --auditor and has \
+                     `auditor = true` and a [consensus] section)",
                     config.data_dir.join(KEYS_FILE).display()
                 )));
             }
-            tracing::info!("this node is not a genesis validator: it follows the chain as an auditor");
         }
         // The genesis set is held to the rules of every later one (each key
         // a valid Ed25519 key, used once; 1 to 256 validators).
@@ -425,7 +435,7 @@ impl Node {
     /// Signs a transaction to the supervisor with this node's service key
     /// and submits it.
     pub fn submit_to_supervisor(&self, method_id: u32, arguments: Vec<u8>) -> Result<Hash, SubmitError> {
-        if method_id == PROPOSE_CONFIG_CHANGE && self.config.consensus.is_none() {
+        if method_id == crate::requests::SupervisorAction::Propose.method_id() && self.config.consensus.is_none() {
             let propose = wasmvisor_proto::supervisor::ConfigPropose::decode(arguments.as_slice()).unwrap_or_default();
             let validators = propose.changes.iter().find_map(|change| match &change.kind {
                 Some(wasmvisor_proto::supervisor::config_change::Kind::Consensus(config)) => {
@@ -504,7 +514,13 @@ impl Node {
                 .is_some_and(|config| config.validator_keys.iter().any(|keys| keys.service_key == service_key));
             let my_key = validator.then_some(&service_key[..]);
             let height = chain.last_header().map(|header| header.height).unwrap_or(0);
-            (reconciler.steps(chain, height, my_key), height)
+            // Only a validator's requests count: an auditor sends none.
+            let steps = if validator {
+                reconciler.steps(chain, height, my_key)
+            } else {
+                Vec::new()
+            };
+            (steps, height)
         });
         for (service, step) in steps {
             match self.submit_to_supervisor(step.method_id, step.payload) {
