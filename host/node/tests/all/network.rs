@@ -748,4 +748,61 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     let mut all: Vec<&RunningNode> = rest.iter().collect();
     all.push(&auditor);
     assert!(assert_same_chain(&all) >= after);
+    // Its precommit is in the block's commit certificate (four of five
+    // signed it, and only four run).
+    let (_, proof) = get(&format!(
+        "{}/api/proofs/v1/entry?service=supervisor&index=anything",
+        rest[0].public
+    ));
+    let signers: Vec<&str> = proof["precommits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|precommit| precommit["validator_key"].as_str().unwrap())
+        .collect();
+    assert!(
+        signers.contains(&public["consensus_key"].as_str().unwrap()),
+        "the new validator signed the latest block: {signers:?}"
+    );
+
+    // The stopped one is voted out (4 of 5, the new validator among the
+    // approvals); restarted, it follows the chain as a full node.
+    let leaving = consensus_key(&network, 0);
+    let remaining: Vec<Value> = validators_after
+        .iter()
+        .filter(|validator| validator["consensus_key"] != leaving.as_str())
+        .cloned()
+        .collect();
+    let change = json!({
+        "actual_from": height(&rest[0]) + 20,
+        "changes": [{ "action": "consensus", "validators": remaining }],
+    });
+    let proposed = supervisor(&rest[0], "propose-config", &change)["tx_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for("the removal's proposal", || {
+        rest.iter().chain([&auditor]).all(|node| committed(node, &proposed))
+    });
+    for voter in [&rest[1], &rest[2], &auditor] {
+        supervisor(voter, "confirm-config", &json!({}));
+    }
+    wait_for("four validators again", || {
+        rest.iter().chain([&auditor]).all(|node| {
+            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 4
+        })
+    });
+    let removed = RunningNode::run(&network.configs[0]);
+    let target = height(&rest[0]) + 3;
+    let mut all: Vec<&RunningNode> = rest.iter().collect();
+    all.push(&auditor);
+    all.push(&removed);
+    wait_for("the removed validator to follow", || {
+        all.iter().all(|node| height(node) >= target)
+    });
+    assert!(assert_same_chain(&all) >= target);
 }
