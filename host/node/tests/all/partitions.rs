@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{get, try_get};
+use ed25519_dalek::SigningKey;
+use wasmvisor_runtime::CallInfo;
+
+use crate::support::{get, post, try_get};
 
 const NODES: [&str; 4] = ["a", "b", "c", "d"];
 const API_PORT: u16 = 8080;
@@ -292,6 +295,57 @@ enum Expect {
     Stall,
 }
 
+/// The chain's id (its genesis block's hash), as `node` tells it.
+fn chain_id(node: &Validator) -> [u8; 32] {
+    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.api));
+    hex::decode(block["hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// Transactions submitted during the faults, and the hashes the nodes
+/// acknowledged: each must end up in a block on every node.
+struct Load {
+    chain_id: [u8; 32],
+    key: SigningKey,
+    sent: u64,
+    acknowledged: Vec<String>,
+}
+
+impl Load {
+    /// One transaction to each node (to the supervisor, which records it as
+    /// a stranger's failed call: what counts is that a block holds it).
+    fn round(&mut self, nodes: &[Validator]) {
+        for node in nodes {
+            self.sent += 1;
+            let call = CallInfo {
+                instance_id: 0,
+                method_id: 1,
+            };
+            let signed = wasmvisor_blockchain::sign(&self.key, &self.chain_id, call, self.sent.to_le_bytes().to_vec());
+            let (status, reply) = post(
+                &format!("{}/api/explorer/v1/transactions", node.api),
+                "application/octet-stream",
+                signed,
+            );
+            if status == 200 {
+                self.acknowledged.push(reply["tx_hash"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+
+    /// Whether every acknowledged transaction is in a block on every node.
+    fn all_recorded(&self, nodes: &[Validator]) -> bool {
+        self.acknowledged.iter().all(|hash| {
+            nodes.iter().all(|node| {
+                let (_, outcome) = get(&format!("{}/api/explorer/v1/transactions?hash={hash}", node.api));
+                outcome["status"] == "committed" || outcome["status"] == "failed"
+            })
+        })
+    }
+}
+
 /// A fault on the data links: steps applied in turn (each held until its
 /// expectation is seen), then healed.
 struct Shape {
@@ -408,6 +462,12 @@ fn episodes(configs: &[PathBuf]) {
         nodes.iter().all(|node| height(node).is_some_and(|h| h >= 3))
     });
     let (mut episodes, mut compared, mut divergent, mut slowest) = (0, 0, 0, Duration::ZERO);
+    let mut load = Load {
+        chain_id: chain_id(&nodes[0]),
+        key: SigningKey::from_bytes(&[77; 32]),
+        sent: 0,
+        acknowledged: Vec::new(),
+    };
     for round in 0..EPISODES_PER_SHAPE {
         for shape in SHAPES {
             for (commands, expect) in shape.steps {
@@ -415,6 +475,7 @@ fn episodes(configs: &[PathBuf]) {
                     in_ns("wvt-hub", command);
                 }
                 let before = nodes.iter().filter_map(height).max().unwrap();
+                load.round(&nodes);
                 match expect {
                     Expect::Progress => {
                         wait(&format!("blocks during {}", shape.name), converge_limit, || {
@@ -463,9 +524,21 @@ fn episodes(configs: &[PathBuf]) {
             );
         }
     }
+    // Every transaction a node acknowledged, whichever side of a fault it
+    // was on, ends up in a block on every node.
+    wait(
+        "every acknowledged transaction in a block on every node",
+        converge_limit,
+        || load.all_recorded(&nodes),
+    );
+    let (blocks, differing) = divergences(&nodes);
+    divergent += differing;
     println!(
-        "partitions: {episodes} episodes, {} shapes, {compared} blocks on every node, {divergent} divergences, max time to converge {slowest:?}",
-        SHAPES.len()
+        "partitions: {episodes} episodes, {} shapes, {blocks} blocks on every node, {} transactions sent, {} \
+         acknowledged, 0 lost, {divergent} divergences, max time to converge {slowest:?} ({compared} blocks compared after the last episode)",
+        SHAPES.len(),
+        load.sent,
+        load.acknowledged.len()
     );
     assert_eq!(divergent, 0);
 }
