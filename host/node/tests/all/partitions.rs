@@ -3,7 +3,9 @@
 //! restored one by one, a bandwidth cap — each healed, each twice. During a
 //! fault blocks keep coming where three of four can still talk, and stop
 //! where they cannot (at most the block in flight); after every episode all
-//! four hold the same blocks and roots.
+//! four hold the same blocks and roots; and every transaction a node
+//! acknowledged during the faults, whichever side it was on, ends up in a
+//! block on every node.
 //!
 //! The layout (verified on these machines; nothing in the host's own
 //! namespace): the nodes' data links are ports of a bridge in `wvt-hub`
