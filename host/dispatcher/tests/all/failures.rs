@@ -63,3 +63,24 @@ fn a_node_without_a_runtime_the_chain_uses_refuses_to_resume_naming_it() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_node_whose_migration_differs_from_the_agreed_root_stops_and_records_nothing() {
+    let mut chain = Chain::in_memory();
+    let setup: Vec<_> = ["register 5:counter:2.0.0", "freeze 1"]
+        .iter()
+        .map(|command| chain.command(command))
+        .collect();
+    assert!(chain.block(&setup).errors.is_empty());
+    let migrate = chain.command("migrate counter-a 5:counter:2.0.0");
+    assert!(chain.block(&[migrate]).errors.is_empty());
+    // The validators agreed on a root this node's migration does not give.
+    let agreed = chain.command("commit-migration-hash counter-a 7");
+    assert!(chain.block(&[agreed]).errors.is_empty());
+    let flush = chain.command("flush counter-a");
+    let error = chain.dispatcher.execute_proposal(&[flush]).unwrap_err();
+    assert!(
+        matches!(&error, NodeError::Divergence(text) if text.contains("differs from the result every validator agreed on")),
+        "{error:?}"
+    );
+}

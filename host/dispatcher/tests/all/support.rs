@@ -278,6 +278,11 @@ impl NativeService for TestSupervisor {
                 lifecycle.commit_migration(fork, name, hash)
             }
             ["panic", message] => panic!("{message}"),
+            ["commit-migration-hash", name, byte] => {
+                // Stands for validators agreeing on a root this node's own
+                // run does not give.
+                lifecycle.commit_migration(fork, name, [byte.parse().unwrap(); 32])
+            }
             ["rollback", name] => lifecycle.rollback_migration(fork, name),
             ["flush", name] => lifecycle.flush_migration(fork, name),
             _ => Err(CommonError::MalformedArguments.with_description(command).into()),
