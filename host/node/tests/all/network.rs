@@ -14,7 +14,10 @@ use wasmvisor_proto::supervisor::{
 };
 use wasmvisor_runtime::CallInfo;
 
-use crate::support::{Mounted, RunningNode, answer, chain_id, fill, get, post, wait_for, wasmvisor};
+use crate::support::{
+    Mounted, RunningNode, answer, chain_id, edit_toml, exits_non_zero, fill, get, post, refused_to_start, wait_for,
+    wasmvisor, wasmvisor_ok,
+};
 
 /// A port free at the time of asking (the OS hands out another on the
 /// next call).
@@ -26,16 +29,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wasmvisor_ok(args: &[&str]) -> String {
-    let output = wasmvisor(args);
-    assert!(
-        output.status.success(),
-        "wasmvisor {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn wasmvisor_err(args: &[&str]) -> String {
     let output = wasmvisor(args);
     assert!(!output.status.success(), "wasmvisor {args:?} should fail");
@@ -45,6 +38,61 @@ fn wasmvisor_err(args: &[&str]) -> String {
 /// The running nodes.
 fn live(nodes: &[Option<RunningNode>]) -> Vec<&RunningNode> {
     nodes.iter().flatten().collect()
+}
+
+/// A consensus change to `validators`, enacted `ahead` blocks from now:
+/// `proposer` proposes it, every voter confirms once the proposal is in a
+/// block on each of `nodes`, and it is waited for on all of them.
+fn change_validators(
+    nodes: &[&RunningNode],
+    proposer: &RunningNode,
+    voters: &[&RunningNode],
+    validators: &[Value],
+    ahead: u64,
+) {
+    let change = json!({
+        "actual_from": height(proposer) + ahead,
+        "changes": [{ "action": "consensus", "validators": validators }],
+    });
+    let proposed = supervisor(proposer, "propose-config", &change)["tx_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for("the change's proposal", || {
+        nodes.iter().all(|node| committed(node, &proposed))
+    });
+    for voter in voters {
+        supervisor(voter, "confirm-config", &json!({}));
+    }
+    wait_for_validators(nodes, validators.len());
+}
+
+/// Waits until every node of `nodes` counts `count` validators in force.
+fn wait_for_validators(nodes: &[&RunningNode], count: usize) {
+    wait_for(&format!("{count} validators"), || {
+        nodes.iter().all(|node| {
+            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
+                .as_array()
+                .unwrap()
+                .len()
+                == count
+        })
+    });
+}
+
+/// The stopped validator's peers go on without it; `restart` brings it
+/// back, and it catches up to the same blocks and roots.
+fn peers_go_on_and_it_rejoins(peers: &[RunningNode], restart: impl FnOnce() -> RunningNode) {
+    let after = height(&peers[0]) + 5;
+    wait_for("blocks without the stopped validator", || {
+        peers.iter().all(|node| height(node) >= after)
+    });
+    let rejoined = restart();
+    let target = height(&peers[0]);
+    wait_for("the restarted validator to catch up", || height(&rejoined) >= target);
+    let mut all: Vec<&RunningNode> = peers.iter().collect();
+    all.push(&rejoined);
+    assert!(assert_same_chain(&all) >= target);
 }
 
 fn height(node: &RunningNode) -> u64 {
@@ -443,28 +491,8 @@ fn four_validators_agree_govern_and_catch_up() {
         .cloned()
         .collect();
     assert_eq!(remaining.len(), 3);
-    let change = json!({
-        "actual_from": height(live(&nodes)[0]) + 40,
-        "changes": [{ "action": "consensus", "validators": remaining }],
-    });
-    let proposed = supervisor(live(&nodes)[0], "propose-config", &change)["tx_hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_for("the change's proposal", || {
-        live(&nodes).iter().all(|node| committed(node, &proposed))
-    });
-    supervisor(live(&nodes)[1], "confirm-config", &json!({}));
-    supervisor(live(&nodes)[2], "confirm-config", &json!({}));
-    wait_for("three validators", || {
-        live(&nodes).iter().all(|node| {
-            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
-                .as_array()
-                .unwrap()
-                .len()
-                == 3
-        })
-    });
+    let live_nodes = live(&nodes);
+    change_validators(&live_nodes, live_nodes[0], &live_nodes[1..3], &remaining, 40);
     let after_change = height(live(&nodes)[0]);
     let three = sign_entry(live(&nodes)[2], &author, instance_id, "three validators");
     wait_for("blocks of the three", || {
@@ -520,18 +548,11 @@ fn a_validator_whose_disk_fills_stops_its_peers_go_on_and_it_rejoins() {
 
     // Its disk fills: it stops on its own, exits non-zero and says why.
     let filler = fill(&data);
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = failing.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the validator went on with a full disk"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert!(!status.success(), "{status:?}");
+    exits_non_zero(
+        &mut failing.child,
+        std::time::Duration::from_secs(120),
+        "the validator went on with a full disk",
+    );
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(
         stderr.to_lowercase().contains("no space left"),
@@ -539,21 +560,12 @@ fn a_validator_whose_disk_fills_stops_its_peers_go_on_and_it_rejoins() {
     );
     drop(failing);
 
-    // Three of four go on.
-    let others_refs: Vec<&RunningNode> = others.iter().collect();
-    let after = height(others_refs[0]) + 5;
-    wait_for("blocks without validator 3", || {
-        others_refs.iter().all(|node| height(node) >= after)
+    // Three of four go on; with space again it restarts, catches up and
+    // holds the same chain.
+    peers_go_on_and_it_rejoins(&others, || {
+        std::fs::remove_file(&filler).unwrap();
+        start_failing()
     });
-
-    // Space again: it restarts, catches up and holds the same chain.
-    std::fs::remove_file(&filler).unwrap();
-    let rejoined = start_failing();
-    let target = height(others_refs[0]);
-    wait_for("validator 3 to catch up", || height(&rejoined) >= target);
-    let mut all = others_refs.clone();
-    all.push(&rejoined);
-    assert!(assert_same_chain(&all) >= target);
 }
 
 #[test]
@@ -562,13 +574,13 @@ fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
     // Every validator starts the native token at genesis.
     let params = hex::encode(wasmvisor_proto::token::TokenConfig { issue_max: 100 }.encode_to_vec());
     for config in &network.configs {
-        let mut table: toml::Table = toml::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
-        let service: toml::Table = toml::from_str(&format!(
-            "enable = [\"coins\"]\n[coins]\nartifact = \"native:wasmvisor.token:1.0.0\"\nparams = \"{params}\"\n"
-        ))
-        .unwrap();
-        table.insert("system_services".into(), toml::Value::Table(service));
-        std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
+        edit_toml(config, config, |table| {
+            let service: toml::Table = toml::from_str(&format!(
+                "enable = [\"coins\"]\n[coins]\nartifact = \"native:wasmvisor.token:1.0.0\"\nparams = \"{params}\"\n"
+            ))
+            .unwrap();
+            table.insert("system_services".into(), toml::Value::Table(service));
+        });
     }
     let others: Vec<RunningNode> = network.configs[..3]
         .iter()
@@ -593,52 +605,27 @@ fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
     // its configuration would otherwise refuse), it cannot follow the
     // chain: it exits non-zero naming the runtime, recording nothing.
     let kept = std::fs::read_to_string(&network.configs[3]).unwrap();
-    let mut table: toml::Table = toml::from_str(&kept).unwrap();
-    table.remove("system_services");
-    let runtimes: toml::Table = toml::from_str("enabled = [\"wasm\"]").unwrap();
-    table.insert("runtimes".into(), toml::Value::Table(runtimes));
-    std::fs::write(&network.configs[3], toml::to_string(&table).unwrap()).unwrap();
-    let mut missing = std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(["run", "--config"])
-        .arg(&network.configs[3])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = missing.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the validator ran without a runtime its chain uses"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert!(!status.success(), "{status:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut missing.stderr.take().unwrap(), &mut stderr).unwrap();
+    edit_toml(&network.configs[3], &network.configs[3], |table| {
+        table.remove("system_services");
+        let runtimes: toml::Table = toml::from_str("enabled = [\"wasm\"]").unwrap();
+        table.insert("runtimes".into(), toml::Value::Table(runtimes));
+    });
+    let stderr = refused_to_start(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args(["run", "--config"])
+            .arg(&network.configs[3]),
+    );
     assert!(
         stderr.contains("runtime 0") && stderr.contains("not enabled"),
         "the cause is named: {stderr}"
     );
 
-    // Three of four go on.
-    let others_refs: Vec<&RunningNode> = others.iter().collect();
-    let after = height(others_refs[0]) + 5;
-    wait_for("blocks without validator 3", || {
-        others_refs.iter().all(|node| height(node) >= after)
+    // Three of four go on; with the runtime enabled again it catches up and
+    // holds the same chain.
+    peers_go_on_and_it_rejoins(&others, || {
+        std::fs::write(&network.configs[3], kept).unwrap();
+        RunningNode::run(&network.configs[3])
     });
-
-    // The runtime enabled again: it catches up and holds the same chain.
-    std::fs::write(&network.configs[3], kept).unwrap();
-    let rejoined = RunningNode::run(&network.configs[3]);
-    let target = height(others_refs[0]);
-    wait_for("validator 3 to catch up", || height(&rejoined) >= target);
-    let mut all = others_refs.clone();
-    all.push(&rejoined);
-    assert!(assert_same_chain(&all) >= target);
 }
 
 #[test]
@@ -716,28 +703,14 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
         "consensus_key": public["consensus_key"].as_str().unwrap(),
         "service_key": public["service_key"].as_str().unwrap(),
     }));
-    let change = json!({
-        "actual_from": height(&validators[0]) + 20,
-        "changes": [{ "action": "consensus", "validators": validators_after }],
-    });
-    let proposed = supervisor(&validators[0], "propose-config", &change)["tx_hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_for("the change's proposal", || {
-        validators.iter().all(|node| committed(node, &proposed))
-    });
-    supervisor(&validators[1], "confirm-config", &json!({}));
-    supervisor(&validators[2], "confirm-config", &json!({}));
-    wait_for("five validators", || {
-        validators.iter().chain([&auditor]).all(|node| {
-            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
-                .as_array()
-                .unwrap()
-                .len()
-                == 5
-        })
-    });
+    let everyone: Vec<&RunningNode> = validators.iter().chain([&auditor]).collect();
+    change_validators(
+        &everyone,
+        &validators[0],
+        &[&validators[1], &validators[2]],
+        &validators_after,
+        20,
+    );
     let mut validators = validators.into_iter();
     validators.next().unwrap().stop();
     let rest: Vec<RunningNode> = validators.collect();
@@ -773,29 +746,8 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
         .filter(|validator| validator["consensus_key"] != leaving.as_str())
         .cloned()
         .collect();
-    let change = json!({
-        "actual_from": height(&rest[0]) + 20,
-        "changes": [{ "action": "consensus", "validators": remaining }],
-    });
-    let proposed = supervisor(&rest[0], "propose-config", &change)["tx_hash"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_for("the removal's proposal", || {
-        rest.iter().chain([&auditor]).all(|node| committed(node, &proposed))
-    });
-    for voter in [&rest[1], &rest[2], &auditor] {
-        supervisor(voter, "confirm-config", &json!({}));
-    }
-    wait_for("four validators again", || {
-        rest.iter().chain([&auditor]).all(|node| {
-            get(&format!("{}/api/system/v1/info", node.public)).1["validators"]
-                .as_array()
-                .unwrap()
-                .len()
-                == 4
-        })
-    });
+    let everyone: Vec<&RunningNode> = rest.iter().chain([&auditor]).collect();
+    change_validators(&everyone, &rest[0], &[&rest[1], &rest[2], &auditor], &remaining, 20);
     let removed = RunningNode::run(&network.configs[0]);
     let target = height(&rest[0]) + 3;
     let mut all: Vec<&RunningNode> = rest.iter().collect();

@@ -19,7 +19,8 @@ use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
 use crate::support::{
-    Mounted, RunningNode, agent, answer, chain_id, fill, get, post, run_dev, try_get, wait_for, wasmvisor, write_config,
+    Mounted, RunningNode, agent, answer, chain_id, edit_toml, fill, get, post, refused_to_start, run_dev, try_get,
+    wait_for, wasmvisor, write_config,
 };
 
 #[test]
@@ -810,40 +811,32 @@ fn a_one_validator_network_runs_by_itself() {
     ]);
     // The same configuration naming its validator twice: refused at start,
     // as a consensus change naming one twice would be.
-    let text = std::fs::read_to_string(path("solo/node.toml")).unwrap();
-    let mut table: toml::Table = toml::from_str(&text).unwrap();
-    let validators = table["genesis_validators"].as_array_mut().unwrap();
-    validators.push(validators[0].clone());
-    std::fs::write(path("solo/twice.toml"), toml::to_string(&table).unwrap()).unwrap();
-    let stderr = refused_to_start(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
-        "run",
-        "--config",
-        &path("solo/twice.toml"),
-    ]));
+    let solo = Path::new(&path("solo/node.toml")).to_owned();
+    edit_toml(&solo, Path::new(&path("solo/twice.toml")), |table| {
+        let validators = table["genesis_validators"].as_array_mut().unwrap();
+        validators.push(validators[0].clone());
+    });
+    let stderr = refused_to_run(Path::new(&path("solo/twice.toml")));
     assert!(
         stderr.contains("genesis consensus configuration") && stderr.contains("used twice"),
         "{stderr}"
     );
     // A set without this node's keys, and no [consensus] section to follow
     // it by: it cannot be a validator, nor an auditor. Refused.
-    let mut table: toml::Table = toml::from_str(&text).unwrap();
     let key = |seed: u8| hex::encode(SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes());
-    let other: toml::Table = toml::from_str(&format!(
-        "consensus_key = \"{}\"\nservice_key = \"{}\"",
-        key(31),
-        key(32)
-    ))
-    .unwrap();
-    table.insert(
-        "genesis_validators".into(),
-        toml::Value::Array(vec![toml::Value::Table(other)]),
-    );
-    std::fs::write(path("solo/outsider.toml"), toml::to_string(&table).unwrap()).unwrap();
-    let stderr = refused_to_start(Command::new(env!("CARGO_BIN_EXE_wasmvisor")).args([
-        "run",
-        "--config",
-        &path("solo/outsider.toml"),
-    ]));
+    edit_toml(&solo, Path::new(&path("solo/outsider.toml")), |table| {
+        let other: toml::Table = toml::from_str(&format!(
+            "consensus_key = \"{}\"\nservice_key = \"{}\"",
+            key(31),
+            key(32)
+        ))
+        .unwrap();
+        table.insert(
+            "genesis_validators".into(),
+            toml::Value::Array(vec![toml::Value::Table(other)]),
+        );
+    });
+    let stderr = refused_to_run(Path::new(&path("solo/outsider.toml")));
     assert!(
         stderr.contains("not among genesis_validators") && stderr.contains("[consensus]"),
         "{stderr}"
@@ -1019,31 +1012,6 @@ fn the_private_api_refuses_web_pages_and_callers_without_its_token() {
 /// its stderr.
 fn refused_to_run_dev(data_dir: &Path) -> String {
     refused_to_start(&mut run_dev(data_dir))
-}
-
-/// Runs a node with `command`, which must refuse to start within a minute:
-/// its stderr.
-fn refused_to_start(command: &mut Command) -> String {
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the node started");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(!status.success(), "the node must refuse to start: {status:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    stderr
 }
 
 #[cfg(unix)]

@@ -19,14 +19,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use ed25519_dalek::SigningKey;
 use wasmvisor_runtime::CallInfo;
 
-use crate::support::{get, post, try_get};
+use crate::support::{chain_id_at, edit_toml, get, is_root, post, try_get, wait_for_within, wasmvisor_ok};
 
 const NODES: [&str; 4] = ["a", "b", "c", "d"];
 const API_PORT: u16 = 8080;
@@ -83,67 +83,48 @@ impl Topology {
     fn create() -> Result<Self, String> {
         Self::remove();
         let topology = Topology;
-        for name in ["hub", "ctl"] {
-            ip(&["netns", "add", &namespace(name)])?;
+        let (hub, ctl) = (namespace("hub"), namespace("ctl"));
+        // `ip <args>` inside namespace `ns`.
+        let at = |ns: &str, args: &[&str]| {
+            let mut all = vec!["netns", "exec", ns, "ip"];
+            all.extend(args);
+            ip(&all)
+        };
+        for ns in [&hub, &ctl] {
+            ip(&["netns", "add", ns])?;
         }
-        let hub = namespace("hub");
         for bridge in ["br0", "br1"] {
-            ip(&["netns", "exec", &hub, "ip", "link", "add", bridge, "type", "bridge"])?;
-            ip(&["netns", "exec", &hub, "ip", "link", "set", bridge, "up"])?;
+            at(&hub, &["link", "add", bridge, "type", "bridge"])?;
+            at(&hub, &["link", "set", bridge, "up"])?;
         }
-        ip(&["netns", "exec", &namespace("ctl"), "ip", "link", "set", "lo", "up"])?;
+        at(&ctl, &["link", "set", "lo", "up"])?;
         for (index, name) in NODES.iter().enumerate() {
             let (node, number) = (namespace(name), index + 1);
             ip(&["netns", "add", &node])?;
-            ip(&["netns", "exec", &node, "ip", "link", "set", "lo", "up"])?;
+            at(&node, &["link", "set", "lo", "up"])?;
+            // Data link: the node's eth0, a port of br0 in the hub.
             let port = format!("v{name}");
-            ip(&[
-                "netns", "exec", &hub, "ip", "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
-                &node,
-            ])?;
-            ip(&["netns", "exec", &hub, "ip", "link", "set", &port, "master", "br0", "up"])?;
-            ip(&[
-                "netns",
-                "exec",
-                &node,
-                "ip",
-                "addr",
-                "add",
-                &format!("10.77.0.{number}/24"),
-                "dev",
-                "eth0",
-            ])?;
-            ip(&["netns", "exec", &node, "ip", "link", "set", "eth0", "up"])?;
+            at(
+                &hub,
+                &[
+                    "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &node,
+                ],
+            )?;
+            at(&hub, &["link", "set", &port, "master", "br0", "up"])?;
+            at(&node, &["addr", "add", &format!("10.77.0.{number}/24"), "dev", "eth0"])?;
+            at(&node, &["link", "set", "eth0", "up"])?;
+            // Control link: the harness's own point-to-point link.
             let control = format!("c{name}");
-            let ctl = namespace("ctl");
-            ip(&[
-                "netns", "exec", &ctl, "ip", "link", "add", &control, "type", "veth", "peer", "name", "ctl0", "netns",
-                &node,
-            ])?;
-            ip(&[
-                "netns",
-                "exec",
+            at(
                 &ctl,
-                "ip",
-                "addr",
-                "add",
-                &format!("10.78.{number}.1/30"),
-                "dev",
-                &control,
-            ])?;
-            ip(&["netns", "exec", &ctl, "ip", "link", "set", &control, "up"])?;
-            ip(&[
-                "netns",
-                "exec",
-                &node,
-                "ip",
-                "addr",
-                "add",
-                &format!("10.78.{number}.2/30"),
-                "dev",
-                "ctl0",
-            ])?;
-            ip(&["netns", "exec", &node, "ip", "link", "set", "ctl0", "up"])?;
+                &[
+                    "link", "add", &control, "type", "veth", "peer", "name", "ctl0", "netns", &node,
+                ],
+            )?;
+            at(&ctl, &["addr", "add", &format!("10.78.{number}.1/30"), "dev", &control])?;
+            at(&ctl, &["link", "set", &control, "up"])?;
+            at(&node, &["addr", "add", &format!("10.78.{number}.2/30"), "dev", "ctl0"])?;
+            at(&node, &["link", "set", "ctl0", "up"])?;
         }
         Ok(topology)
     }
@@ -155,24 +136,12 @@ impl Drop for Topology {
     }
 }
 
-fn wasmvisor(args: &[&str]) {
-    let output = Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "wasmvisor {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The four validators' configurations: peers and relays on the data
 /// addresses, the public API bound to every address of the node's namespace
 /// (the harness reaches it on the control link).
 fn configure(dir: &Path) -> Vec<PathBuf> {
     let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    wasmvisor(&[
+    wasmvisor_ok(&[
         "generate-template",
         &path("template.toml"),
         "--validators-count",
@@ -184,7 +153,7 @@ fn configure(dir: &Path) -> Vec<PathBuf> {
     ]);
     for (index, name) in NODES.iter().enumerate() {
         let data = format!("10.77.0.{}", index + 1);
-        wasmvisor(&[
+        wasmvisor_ok(&[
             "generate-config",
             &path("template.toml"),
             &path(name),
@@ -208,11 +177,12 @@ fn configure(dir: &Path) -> Vec<PathBuf> {
                 "--public-configs".to_owned(),
             ];
             args.extend(publics.iter().cloned());
-            wasmvisor(&args.iter().map(String::as_str).collect::<Vec<_>>());
-            let mut table: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-            table.insert("public_api".into(), toml::Value::String(format!("0.0.0.0:{API_PORT}")));
-            std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
-            PathBuf::from(config)
+            wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let config = PathBuf::from(config);
+            edit_toml(&config, &config, |table| {
+                table.insert("public_api".into(), toml::Value::String(format!("0.0.0.0:{API_PORT}")));
+            });
+            config
         })
         .collect()
 }
@@ -261,18 +231,6 @@ fn block_hash(node: &Validator, height: u64) -> String {
     format!("{}/{}", block["hash"], block["state_hash"])
 }
 
-fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    started.elapsed()
-}
-
 /// Every node holds the same blocks (hashes and state roots) up to the
 /// lowest height among them; the number of blocks compared.
 fn divergences(nodes: &[Validator]) -> (u64, usize) {
@@ -295,15 +253,6 @@ enum Expect {
     Progress,
     /// No three can: no node gains more than the block in flight.
     Stall,
-}
-
-/// The chain's id (its genesis block's hash), as `node` tells it.
-fn chain_id(node: &Validator) -> [u8; 32] {
-    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.api));
-    hex::decode(block["hash"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap()
 }
 
 /// Transactions submitted during the faults, and the hashes the nodes
@@ -460,12 +409,12 @@ fn episodes(configs: &[PathBuf]) {
         .map(|(index, config)| start(index, config))
         .collect();
     let converge_limit = Duration::from_secs(90);
-    wait("the first blocks", converge_limit, || {
+    wait_for_within("the first blocks", converge_limit, || {
         nodes.iter().all(|node| height(node).is_some_and(|h| h >= 3))
     });
     let (mut episodes, mut compared, mut divergent, mut slowest) = (0, 0, 0, Duration::ZERO);
     let mut load = Load {
-        chain_id: chain_id(&nodes[0]),
+        chain_id: chain_id_at(&nodes[0].api),
         key: SigningKey::from_bytes(&[77; 32]),
         sent: 0,
         acknowledged: Vec::new(),
@@ -480,7 +429,7 @@ fn episodes(configs: &[PathBuf]) {
                 load.round(&nodes);
                 match expect {
                     Expect::Progress => {
-                        wait(&format!("blocks during {}", shape.name), converge_limit, || {
+                        wait_for_within(&format!("blocks during {}", shape.name), converge_limit, || {
                             nodes.iter().filter_map(height).max().unwrap() >= before + 3
                         });
                     }
@@ -512,7 +461,7 @@ fn episodes(configs: &[PathBuf]) {
                 in_ns("wvt-hub", command);
             }
             let target = nodes.iter().filter_map(height).max().unwrap() + 2;
-            let took = wait(&format!("convergence after {}", shape.name), converge_limit, || {
+            let took = wait_for_within(&format!("convergence after {}", shape.name), converge_limit, || {
                 nodes.iter().all(|node| height(node).is_some_and(|h| h >= target))
             });
             slowest = slowest.max(took);
@@ -528,7 +477,7 @@ fn episodes(configs: &[PathBuf]) {
     }
     // Every transaction a node acknowledged, whichever side of a fault it
     // was on, ends up in a block on every node.
-    wait(
+    wait_for_within(
         "every acknowledged transaction in a block on every node",
         converge_limit,
         || load.all_recorded(&nodes),
@@ -555,20 +504,19 @@ fn four_validators_survive_partitions_and_converge_after_each() {
         episodes(&configs);
         return;
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
-    if !root {
-        println!("partitions: skipped: network namespaces need root");
-        return;
+    let skip = |why: String| {
+        assert!(
+            std::env::var_os("WASMVISOR_PARTITIONS_REQUIRED").is_none(),
+            "partitions: required, but {why}"
+        );
+        println!("partitions: skipped: {why}");
+    };
+    if !is_root() {
+        return skip("network namespaces need root".into());
     }
     let topology = match Topology::create() {
         Ok(topology) => topology,
-        Err(error) => {
-            println!("partitions: skipped: cannot make network namespaces: {error}");
-            return;
-        }
+        Err(error) => return skip(format!("cannot make network namespaces: {error}")),
     };
     let dir = tempfile::tempdir().unwrap();
     configure(dir.path());

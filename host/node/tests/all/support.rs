@@ -182,20 +182,28 @@ pub fn answer(value: &Value) -> Vec<u8> {
     hex::decode(value["answer"].as_str().expect("an answer")).unwrap()
 }
 
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(what, Duration::from_secs(120), done);
+}
+
+/// Waits until `done`, at most `limit`; how long it took.
+pub fn wait_for_within(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    start.elapsed()
 }
 
 pub fn chain_id(node: &RunningNode) -> [u8; 32] {
+    chain_id_at(&node.public)
+}
+
+/// The chain id as the public API at `public` tells it.
+pub fn chain_id_at(public: &str) -> [u8; 32] {
     // The chain id is the genesis block's hash.
-    let (_, block) = get(&format!("{}/api/explorer/v1/block?height=0", node.public));
+    let (_, block) = get(&format!("{public}/api/explorer/v1/block?height=0"));
     hex::decode(block["hash"].as_str().unwrap())
         .unwrap()
         .try_into()
@@ -244,15 +252,19 @@ pub fn outcome(node: &RunningNode, hash: &str) -> Value {
 /// A small tmpfs the test mounted (as root), unmounted when dropped.
 pub struct Mounted(PathBuf);
 
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
 impl Mounted {
     /// Mounts a 64 MiB tmpfs on `dir` (created); `None`, with the reason
     /// printed, where that cannot be done (not root, no tmpfs).
     pub fn tmpfs(dir: &Path) -> Option<Self> {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
-        if !root {
+        if !is_root() {
             eprintln!("skipped: mounting a tmpfs needs root");
             return None;
         }
@@ -287,4 +299,50 @@ pub fn fill(dir: &Path) -> PathBuf {
     while file.write_all(&[0u8; 512]).is_ok() {}
     let _ = file.sync_all();
     filler
+}
+
+/// Runs the binary with `args`, which must succeed; its standard output.
+pub fn wasmvisor_ok(args: &[&str]) -> String {
+    let output = wasmvisor(args);
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits for `child` to exit on its own within `limit` (else kills it and
+/// fails, saying `what` it did instead); its status, which must not be a
+/// success.
+pub fn exits_non_zero(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "the node must stop with a failure: {status:?}");
+    status
+}
+
+/// Runs a node that must refuse to start; what it said on standard error.
+pub fn refused_to_start(command: &mut Command) -> String {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    exits_non_zero(&mut child, Duration::from_secs(60), "the node started");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+/// Reads the TOML file `from`, changes it with `edit` and writes it to `to`.
+pub fn edit_toml(from: &Path, to: &Path, edit: impl FnOnce(&mut toml::Table)) {
+    let mut table: toml::Table = toml::from_str(&std::fs::read_to_string(from).unwrap()).unwrap();
+    edit(&mut table);
+    std::fs::write(to, toml::to_string(&table).unwrap()).unwrap();
 }
