@@ -66,12 +66,20 @@ impl BlockError {
     /// a property of the block.
     pub fn is_node_local(&self) -> bool {
         match self {
-            BlockError::Node(wasmvisor_runtime::NodeError::Storage(error)) | BlockError::Storage(error) => {
-                error.is_node_local()
-            }
-            BlockError::Node(_) => true,
+            BlockError::Node(error) => error.is_node_local(),
+            BlockError::Storage(error) => error.is_node_local(),
             _ => false,
         }
+    }
+}
+
+/// The largest signed transaction `config` accepts: its
+/// `transaction_size_max`, never more than [`TRANSACTION_BYTES_MAX`] (the
+/// default when unset), which every block can record.
+pub fn transaction_size_max(config: &ConsensusConfig) -> usize {
+    match config.transaction_size_max as usize {
+        0 => TRANSACTION_BYTES_MAX,
+        configured => configured.min(TRANSACTION_BYTES_MAX),
     }
 }
 
@@ -188,11 +196,7 @@ impl ChainReader {
     /// [`TRANSACTION_BYTES_MAX`] (the default), which every block can
     /// record.
     pub fn transaction_size_max(&self) -> Result<usize, NodeError> {
-        let configured = self.state.consensus_config()?.transaction_size_max as usize;
-        Ok(match configured {
-            0 => TRANSACTION_BYTES_MAX,
-            configured => configured.min(TRANSACTION_BYTES_MAX),
-        })
+        Ok(transaction_size_max(&self.state.consensus_config()?))
     }
 
     /// Verifies a signed transaction against this chain and its size limit
@@ -487,6 +491,8 @@ impl Blockchain {
     pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
         let config = self.consensus_config().map_err(BlockError::Node)?;
         check_block_size(&config, value.transactions.iter().map(Vec::as_slice)).map_err(InvalidBlock)?;
+        // The limit read once for the block's transactions.
+        let (chain_id, size_max) = (self.chain_id(), transaction_size_max(&config));
         let proposed = BlockHeader::decode(value.header.as_slice())
             .map_err(|error| InvalidBlock(format!("the header does not decode: {error}")))?;
         if proposed.encode_to_vec() != value.header {
@@ -504,12 +510,11 @@ impl Blockchain {
             .transactions
             .iter()
             .enumerate()
-            .map(|(position, signed)| match self.verify(signed) {
-                Ok(transaction) => Ok(transaction),
-                Err(TransactionError::Node(error)) => Err(Rejection::Node(error.into())),
-                Err(error) => Err(InvalidBlock(format!("transaction {position}: {error}")).into()),
+            .map(|(position, signed)| {
+                verify(signed, &chain_id, size_max)
+                    .map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
             })
-            .collect::<Result<Vec<_>, Rejection>>()?;
+            .collect::<Result<Vec<_>, InvalidBlock>>()?;
         let block = self.execute(&transactions).map_err(|error| {
             if error.is_node_local() {
                 Rejection::Node(error)

@@ -257,6 +257,18 @@ impl From<NodeError> for CallError {
     }
 }
 
+impl NodeError {
+    /// Whether this is truly this node's own failure: every kind is, but a
+    /// storage refusal that every node meets alike (see
+    /// [`wasmvisor_storage::StorageError::is_node_local`]).
+    pub fn is_node_local(&self) -> bool {
+        match self {
+            NodeError::Storage(error) => error.is_node_local(),
+            _ => true,
+        }
+    }
+}
+
 impl From<CommonError> for CallError {
     fn from(error: CommonError) -> Self {
         CallError::Execution(error.into())

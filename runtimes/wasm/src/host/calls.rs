@@ -29,12 +29,9 @@ impl Host for HostState {
             return Ok(Err(incorrect_call("calls to other services are not allowed here")));
         };
         let result = self.nested(|state| match state.env.storage.fork_mut() {
-            None => Err(wasmvisor_runtime::CallError::Execution(
-                wasmvisor_runtime::ExecutionError::new(
-                    wasmvisor_runtime::ErrorKind::Core(wasmvisor_runtime::CoreError::IncorrectCall as u8),
-                    "this storage cannot carry calls to other services",
-                ),
-            )),
+            None => Err(wasmvisor_runtime::CoreError::IncorrectCall
+                .with_description("this storage cannot carry calls to other services")
+                .into()),
             Some(fork) => site.call(fork, target, &interface_name, method_id, &arguments),
         });
         self.answer_guest(result)

@@ -108,12 +108,9 @@ impl HostState {
         let height = self.env.height;
         let meter = self.env.meter.clone();
         let result = self.nested(|state| {
-            let (lifecycle, fork) = state.lifecycle().map_err(|error| {
-                wasmvisor_runtime::ExecutionError::new(
-                    wasmvisor_runtime::ErrorKind::Core(wasmvisor_runtime::CoreError::IncorrectCall as u8),
-                    error.description,
-                )
-            })?;
+            let (lifecycle, fork) = state
+                .lifecycle()
+                .map_err(|error| wasmvisor_runtime::CoreError::IncorrectCall.with_description(error.description))?;
             transition(&*lifecycle, fork, height, &meter)
         });
         self.answer_guest(result)
