@@ -150,6 +150,7 @@ async fn info(State(node): State<Arc<Node>>) -> ApiResult {
             })
             .collect();
         Ok(Json(json!({
+            "chain_id": hex::encode(node.reader().chain_id()),
             "height": header.height,
             "last_block_hash": hex::encode(blocks::block_hash(&header)),
             "state_hash": hex::encode(&header.state_hash),

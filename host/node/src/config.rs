@@ -133,6 +133,14 @@ pub struct NodeConfig {
     /// start — a validator with the wrong keys must not quietly stop voting.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auditor: bool,
+    /// An exported genesis file (written by `wasmvisor finalize
+    /// --genesis`; relative paths are relative to this file): the node
+    /// builds its genesis block from it instead of from
+    /// `genesis_validators`, `[system_services]` and the genesis settings
+    /// above, and refuses to start on a chain whose id is not the one the
+    /// file names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
 }
 
 /// A validator's place in a network of validators.
@@ -219,6 +227,7 @@ impl NodeConfig {
             genesis_validators: Vec::new(),
             consensus: None,
             auditor: false,
+            genesis: None,
         }
     }
 
@@ -243,6 +252,11 @@ impl NodeConfig {
                 *cache = base.join(&*cache);
             }
             config.system_services.resolve_paths(base);
+            if let Some(genesis) = &mut config.genesis
+                && genesis.is_relative()
+            {
+                *genesis = base.join(&*genesis);
+            }
         }
         config.validate()?;
         Ok(config)
@@ -298,6 +312,11 @@ impl NodeConfig {
             validator
                 .keys()
                 .map_err(|error| ConfigError::Invalid(format!("genesis_validators[{index}]: {error}")))?;
+        }
+        if self.genesis.is_some() && !self.genesis_validators.is_empty() {
+            return Err(ConfigError::Invalid(
+                "genesis and genesis_validators both name the genesis validators: keep one".into(),
+            ));
         }
         if let Some(consensus) = &self.consensus {
             consensus.validate()?;

@@ -12,6 +12,7 @@ pub mod api;
 pub mod config;
 #[cfg(feature = "engine")]
 pub mod engine;
+pub mod genesis;
 pub mod gossip;
 pub mod http;
 pub mod keys;

@@ -88,9 +88,25 @@ enum Command {
         /// The node configuration to write.
         output: PathBuf,
         /// Every validator's `public.toml` (this one's included; an
-        /// auditor's is not).
+        /// auditor's is not). With `--genesis`, today's validators.
         #[arg(long, num_args = 1.., required = true)]
         public_configs: Vec<PathBuf>,
+        /// Start from an exported genesis file (`wasmvisor genesis
+        /// export`) instead of making the genesis from the public
+        /// configurations: how a node joins a network whose validators have
+        /// changed since genesis. The file is copied into the data
+        /// directory.
+        #[arg(long, requires = "chain_id")]
+        genesis: Option<PathBuf>,
+        /// The chain id (hex) the network's operators give: the genesis
+        /// file must name it and make it.
+        #[arg(long, requires = "genesis")]
+        chain_id: Option<String>,
+    },
+    /// A network's genesis.
+    Genesis {
+        #[command(subcommand)]
+        command: GenesisCommand,
     },
     /// Runs a node from a configuration file.
     Run {
@@ -210,6 +226,22 @@ enum Command {
         hash: String,
         #[command(flatten)]
         apis: Apis,
+    },
+}
+
+/// `wasmvisor genesis` commands.
+#[derive(Subcommand)]
+enum GenesisCommand {
+    /// Writes the genesis of a node's chain to a file another node can
+    /// start from, and prints its chain id. Reads the node's configuration
+    /// and files, not its database: the node may be running.
+    Export {
+        /// The node's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// The genesis file to write.
+        #[arg(long)]
+        output: PathBuf,
     },
 }
 
@@ -391,11 +423,25 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             private,
             output,
             public_configs,
+            genesis,
+            chain_id,
         } => {
-            let config = network::finalize(&private, &public_configs, &output)?;
-            Ok(Some(
-                json!({ "config": output, "validators": config.genesis_validators.len() }),
-            ))
+            let genesis = genesis.as_deref().zip(chain_id.as_deref());
+            let config = network::finalize(&private, &public_configs, &output, genesis)?;
+            let mut report = json!({ "config": output, "validators": config.genesis_validators.len() });
+            if let Some(file) = &config.genesis {
+                report["genesis"] = json!(file);
+                report["auditor"] = json!(config.auditor);
+            }
+            Ok(Some(report))
+        }
+        Command::Genesis {
+            command: GenesisCommand::Export { config, output },
+        } => {
+            let config = NodeConfig::load(&config).map_err(|error| error.to_string())?;
+            let file = wasmvisor_node::Node::export_genesis(&config)?;
+            wasmvisor_node::genesis::write(&output, &file)?;
+            Ok(Some(json!({ "genesis": output, "chain_id": file.chain_id })))
         }
         Command::Deploy {
             file,

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConsensusSettings, Mode, NodeConfig, PeerSettings};
+use crate::genesis::{Genesis, GenesisFile};
 use crate::node::{KEYS_FILE, NodeKeys};
 use crate::requests::ValidatorSpec;
 
@@ -28,6 +29,9 @@ pub use wasmvisor_limits::VALIDATORS_ITEMS_MAX;
 pub const PUBLIC_FILE: &str = "public.toml";
 /// See [`PUBLIC_FILE`].
 pub const PRIVATE_FILE: &str = "private.toml";
+/// The copy of an imported genesis file `finalize --genesis` keeps in the
+/// node's data directory.
+pub const GENESIS_FILE: &str = "genesis.toml";
 
 /// The settings every validator of a network shares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +100,22 @@ pub fn generate_template(path: &Path, template: &NetworkTemplate) -> Result<(), 
     write_toml(path, template)
 }
 
+/// A network template, or the template of an exported genesis file (its
+/// settings and the size of its validator set).
+fn read_template(path: &Path) -> Result<NetworkTemplate, String> {
+    if let Ok(template) = read_toml::<NetworkTemplate>(path) {
+        return Ok(template);
+    }
+    let genesis: GenesisFile = read_toml(path)
+        .map_err(|error| format!("{error} (neither a network template nor an exported genesis file)"))?;
+    Ok(NetworkTemplate {
+        validators_count: u32::try_from(genesis.validators.len()).unwrap_or(u32::MAX),
+        supervisor_mode: genesis.supervisor_mode,
+        block_interval_ms: genesis.block_interval_ms,
+        transactions_per_block_max: genesis.transactions_per_block_max,
+    })
+}
+
 /// `generate-config`: creates the validator's keys in `<dir>/data` and
 /// writes `<dir>/public.toml` and `<dir>/private.toml`; with `auditor`, an
 /// auditor's keys and private configuration (its `public.toml` only says
@@ -108,7 +128,7 @@ pub fn generate_config(
     peer_address: Option<SocketAddr>,
     auditor: bool,
 ) -> Result<(PathBuf, PathBuf), String> {
-    let template: NetworkTemplate = read_toml(template)?;
+    let template = read_template(template)?;
     if auditor && template.validators_count < 2 {
         return Err(
             "an auditor follows a network of several validators (a single validator runs without the consensus \
@@ -156,13 +176,20 @@ pub fn generate_config(
 
 /// `finalize`: the private configuration plus every validator's public
 /// part (this validator's among them), written as a node configuration.
-pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<NodeConfig, String> {
+pub fn finalize(
+    private: &Path,
+    public: &[PathBuf],
+    output: &Path,
+    genesis: Option<(&Path, &str)>,
+) -> Result<NodeConfig, String> {
     let PrivateConfig {
         validators_count,
         auditor,
         mut node,
     } = read_toml(private)?;
-    if public.len() != validators_count as usize {
+    // With an imported genesis the public parts are the validators of
+    // today, however many; the genesis set is the file's.
+    if genesis.is_none() && public.len() != validators_count as usize {
         return Err(format!(
             "the template names {validators_count} validators; {} public configurations were given",
             public.len()
@@ -205,6 +232,10 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
     }
     let keys = NodeKeys::load_or_create(&node.data_dir).map_err(|error| error.to_string())?;
     let mine = ValidatorSpec::from(&keys.validator_keys());
+    let imported = match genesis {
+        Some((path, chain_id)) => Some(import_genesis(&node, path, chain_id)?),
+        None => None,
+    };
     match auditor {
         None if !validators.contains(&mine) => {
             return Err(format!(
@@ -224,10 +255,50 @@ pub fn finalize(private: &Path, public: &[PathBuf], output: &Path) -> Result<Nod
             node.auditor = true;
         }
     }
-    node.genesis_validators = validators;
+    match imported {
+        Some((copy, file)) => {
+            node.supervisor_mode = file.supervisor_mode;
+            node.block_interval_ms = file.block_interval_ms;
+            node.transactions_per_block_max = file.transactions_per_block_max;
+            // A validator of today that the genesis did not name follows
+            // through the engine from genesis like an auditor until its
+            // height, and then votes.
+            node.auditor = !file.validators.contains(&mine);
+            node.genesis = Some(copy);
+        }
+        None => node.genesis_validators = validators,
+    }
     node.validate().map_err(|error| error.to_string())?;
     write_toml(output, &node)?;
     Ok(node)
+}
+
+/// Checks an exported genesis file against the chain id the operator was
+/// given: the file must name it, and its contents must make it (the genesis
+/// block is built in memory with `node`'s runtimes). Copies the file into
+/// the node's data directory, which the node configuration then names.
+fn import_genesis(node: &NodeConfig, path: &Path, chain_id: &str) -> Result<(PathBuf, GenesisFile), String> {
+    let expected = crate::genesis::parse_chain_id(chain_id)?;
+    let (genesis, named) = Genesis::read(path)?;
+    if named != expected {
+        return Err(format!(
+            "the genesis file {} names the chain {}, not {chain_id}",
+            path.display(),
+            hex::encode(named)
+        ));
+    }
+    let made = crate::Node::genesis_chain_id(node, &genesis)?;
+    if made != expected {
+        return Err(format!(
+            "the genesis file {} makes the chain {}, not the {chain_id} it names: its contents were changed",
+            path.display(),
+            hex::encode(made)
+        ));
+    }
+    let file = genesis.to_file(&made);
+    let copy = node.data_dir.join(GENESIS_FILE);
+    crate::genesis::write(&copy, &file)?;
+    Ok((copy, file))
 }
 
 /// This node's place in the network: the peer address to listen on (its

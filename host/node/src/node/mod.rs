@@ -8,21 +8,19 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmvisor_blockchain::Blockchain;
-use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
-use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
-use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, InstanceStatus, Runtime, runtime_id};
+use wasmvisor_runtime::{CallInfo, InstanceStatus, Runtime, runtime_id};
 use wasmvisor_storage::Hash;
 #[cfg(feature = "rocksdb")]
 use wasmvisor_storage::RocksDatabase;
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
-use crate::config::{Mode, NodeConfig};
+use crate::config::NodeConfig;
+use crate::genesis::{Genesis, GenesisFile};
 pub use crate::keys::{KEYS_FILE, NodeKeys};
 use crate::mempool::{Mempool, pooled_bytes};
-use crate::requests::ValidatorSpec;
-use crate::system::{self, Reconciler, SystemService};
+use crate::system::{Reconciler, SystemService};
 
 mod consensus;
 mod producer;
@@ -136,43 +134,6 @@ fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
     Ok(runtimes)
 }
 
-/// The genesis consensus configuration of a node configured by `config`.
-fn genesis_consensus(config: &NodeConfig, validator_keys: Vec<ValidatorKeys>) -> ConsensusConfig {
-    ConsensusConfig {
-        validator_keys,
-        transactions_per_block_max: config.transactions_per_block_max,
-        block_interval_ms: config.block_interval_ms,
-        ..ConsensusConfig::default()
-    }
-}
-
-fn genesis_config(
-    config: &NodeConfig,
-    validator_keys: Vec<ValidatorKeys>,
-    system_services: &[SystemService],
-) -> GenesisConfig {
-    let spec = wasmvisor_wasm::deploy_spec(wasmvisor_artifacts::SUPERVISOR.bytes);
-    let supervisor = ArtifactId::new(runtime_id::WASM, "wasmvisor.supervisor", "1.0.0").expect("a valid version");
-    let mode = match config.supervisor_mode {
-        Mode::Simple => SupervisorMode::Simple,
-        Mode::Decentralized => SupervisorMode::Decentralized,
-    };
-    let mut genesis = GenesisConfig {
-        artifacts: vec![(supervisor.clone(), spec.encode_to_vec())],
-        instances: vec![(
-            InstanceSpec {
-                id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
-                name: "supervisor".into(),
-                artifact: supervisor,
-            },
-            SupervisorConfig { mode: mode as i32 }.encode_to_vec(),
-        )],
-        consensus: genesis_consensus(config, validator_keys),
-    };
-    system::add_to_genesis(system_services, &mut genesis);
-    genesis
-}
-
 impl Node {
     /// Opens the node's chain: genesis on an empty data directory, else a
     /// restart from the stored state.
@@ -218,16 +179,17 @@ impl Node {
             config.private_api_token = Some(crate::secrets::random_token()?);
         }
         let runtimes = runtimes(&config)?;
-        let validator_keys = if config.genesis_validators.is_empty() {
-            vec![keys.validator_keys()]
-        } else {
-            config
-                .genesis_validators
-                .iter()
-                .map(ValidatorSpec::keys)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|error| StartError::Io(format!("genesis_validators: {error}")))?
+        let (genesis, chain_id) = match &config.genesis {
+            Some(path) => {
+                let (genesis, chain_id) = Genesis::read(path).map_err(StartError::Io)?;
+                (genesis, Some(chain_id))
+            }
+            None => (
+                Genesis::of_config(&config, keys.validator_keys(), system_services.clone()).map_err(StartError::Io)?,
+                None,
+            ),
         };
+        let validator_keys = genesis.validators.clone();
         match (validator_keys.contains(&keys.validator_keys()), config.auditor) {
             (true, false) => {}
             (true, true) => {
@@ -256,25 +218,41 @@ impl Node {
         }
         // The genesis set is held to the rules of every later one (each key
         // a valid Ed25519 key, used once; 1 to 256 validators).
-        wasmvisor_dispatcher::validate_consensus_config(&genesis_consensus(&config, validator_keys.clone()))
+        wasmvisor_dispatcher::validate_consensus_config(&genesis.consensus())
             .map_err(|error| StartError::Io(format!("the genesis consensus configuration: {error}")))?;
         let node_key = Some(keys.service.verifying_key().to_bytes());
-        let genesis = || genesis_config(&config, validator_keys, &system_services);
-        let (chain, created) = Blockchain::open(database, runtimes.clone(), genesis, node_key).map_err(|error| {
-            let error = error.to_string();
-            // A genesis deploy failure names the artifact: say which
-            // system service it is.
-            match system_services
-                .iter()
-                .find(|service| error.contains(&service.artifact.to_string()))
-            {
-                Some(service) => StartError::SystemService(format!(
-                    "system service {:?} ({}) cannot be deployed: {error}",
-                    service.name, service.artifact
-                )),
-                None => StartError::Chain(error),
-            }
-        })?;
+        let (chain, created) =
+            Blockchain::open(database, runtimes.clone(), || genesis.config(), node_key).map_err(|error| {
+                let error = error.to_string();
+                // A genesis deploy failure names the artifact: say which
+                // system service it is.
+                match genesis
+                    .system_services
+                    .iter()
+                    .find(|service| error.contains(&service.artifact.to_string()))
+                {
+                    Some(service) => StartError::SystemService(format!(
+                        "system service {:?} ({}) cannot be deployed: {error}",
+                        service.name, service.artifact
+                    )),
+                    None => StartError::Chain(error),
+                }
+            })?;
+        if let Some(expected) = chain_id
+            && chain.chain_id() != expected
+        {
+            return Err(StartError::Chain(format!(
+                "the chain in {} has the id {}, but the genesis file names {}{}",
+                config.data_dir.display(),
+                hex::encode(chain.chain_id()),
+                hex::encode(expected),
+                if created {
+                    " (its contents make another chain: the file was changed after it was exported)"
+                } else {
+                    " (the data directory holds another network's chain)"
+                }
+            )));
+        }
         if created {
             tracing::info!("created the genesis block in {}", config.data_dir.display());
         } else {
@@ -294,6 +272,46 @@ impl Node {
                 wasmvisor_limits::QUERIES_CONCURRENT_ITEMS_MAX,
             )),
         }))
+    }
+
+    /// The id of the chain `genesis` makes for a node configured by
+    /// `config` (its runtimes): the genesis block is built on a memory
+    /// database and thrown away.
+    pub fn genesis_chain_id(config: &NodeConfig, genesis: &Genesis) -> Result<Hash, String> {
+        let database: Arc<dyn wasmvisor_storage::Database> = Arc::new(wasmvisor_storage::MemoryDatabase::new());
+        let runtimes = runtimes(config).map_err(|error| error.to_string())?;
+        let chain = Blockchain::genesis(database, runtimes, genesis.config(), None)
+            .map_err(|error| format!("the genesis block cannot be built: {error}"))?;
+        let chain_id = chain.chain_id();
+        chain.shutdown();
+        Ok(chain_id)
+    }
+
+    /// The genesis of the chain a node configured by `config` runs, with
+    /// the chain id it makes (`wasmvisor genesis export`). It reads the
+    /// configuration's files (keys, system services' components, an
+    /// imported genesis) and never the database, so the node may be
+    /// running.
+    pub fn export_genesis(config: &NodeConfig) -> Result<GenesisFile, String> {
+        let genesis = match &config.genesis {
+            Some(path) => Genesis::read(path)?.0,
+            None => {
+                let own = if config.genesis_validators.is_empty() {
+                    let keys_path = config.data_dir.join(KEYS_FILE);
+                    if !keys_path.exists() {
+                        return Err(format!("{} is missing: no node's keys", keys_path.display()));
+                    }
+                    NodeKeys::load_or_create(&config.data_dir)
+                        .map_err(|error| error.to_string())?
+                        .validator_keys()
+                } else {
+                    ValidatorKeys::default()
+                };
+                Genesis::of_config(config, own, config.system_services.load()?)?
+            }
+        };
+        let chain_id = Self::genesis_chain_id(config, &genesis)?;
+        Ok(genesis.to_file(&chain_id))
     }
 
     /// The bearer token the private API requires: the configured one, or

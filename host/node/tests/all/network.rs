@@ -633,12 +633,37 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     let network = configure();
     let path = |name: &str| network.dir.path().join(name).to_str().unwrap().to_owned();
     let address = |port: u16| format!("127.0.0.1:{port}");
+    // The genesis block deploys a wasm system service on every validator.
+    std::fs::copy(wasmvisor_artifacts::GUESTBOOK.path, path("guestbook.wasm")).unwrap();
+    for config in &network.configs {
+        edit_toml(config, config, |table| {
+            let service: toml::Table = toml::from_str(&format!(
+                "[guestbook]\nartifact = \"guestbook:1.0.0\"\ncomponent = \"{}\"\n",
+                path("guestbook.wasm")
+            ))
+            .unwrap();
+            table.insert("system_services".into(), toml::Value::Table(service));
+        });
+    }
+    // Any node exports the network's genesis; the operators give a newcomer
+    // its chain id.
+    let exported: Value = serde_json::from_str(&wasmvisor_ok(&[
+        "genesis",
+        "export",
+        "--config",
+        network.configs[1].to_str().unwrap(),
+        "--output",
+        &path("genesis.toml"),
+    ]))
+    .unwrap();
+    let chain_id = exported["chain_id"].as_str().unwrap().to_owned();
     // An auditor needs a peer address to follow the network from.
-    let error = wasmvisor_err(&["generate-config", &path("template.toml"), &path("nowhere"), "--auditor"]);
+    let error = wasmvisor_err(&["generate-config", &path("genesis.toml"), &path("nowhere"), "--auditor"]);
     assert!(error.contains("auditor's --peer-address"), "{error}");
+    // The genesis file serves as its template.
     wasmvisor_ok(&[
         "generate-config",
-        &path("template.toml"),
+        &path("genesis.toml"),
         &path("auditor"),
         "--auditor",
         "--public-api",
@@ -661,17 +686,50 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     args.extend(with_itself);
     let error = wasmvisor_err(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(error.contains("holds no place in the validator set"), "{error}");
-    let mut args = vec![
-        "finalize".to_owned(),
-        path("auditor/private.toml"),
-        path("auditor/node.toml"),
-        "--public-configs".to_owned(),
-    ];
-    args.extend(publics);
-    wasmvisor_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // It starts from the exported genesis, checked against the chain id:
+    // a file naming another chain, or whose contents were changed, is
+    // refused.
+    let finalize = |genesis: &str, chain_id: &str| {
+        let mut args = vec![
+            "finalize".to_owned(),
+            path("auditor/private.toml"),
+            path("auditor/node.toml"),
+            "--genesis".to_owned(),
+            genesis.to_owned(),
+            "--chain-id".to_owned(),
+            chain_id.to_owned(),
+            "--public-configs".to_owned(),
+        ];
+        args.extend(publics.clone());
+        wasmvisor(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let mut other_chain = hex::decode(&chain_id).unwrap();
+    other_chain[0] ^= 1;
+    let refused = finalize(&path("genesis.toml"), &hex::encode(&other_chain));
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains("names the chain"),
+        "{error}"
+    );
+    edit_toml(
+        &PathBuf::from(path("genesis.toml")),
+        &PathBuf::from(path("changed.toml")),
+        |table| {
+            table.insert("transactions_per_block_max".into(), toml::Value::Integer(999));
+        },
+    );
+    let refused = finalize(&path("changed.toml"), &chain_id);
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains("contents were changed"),
+        "{error}"
+    );
+    let done = finalize(&path("genesis.toml"), &chain_id);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
 
     let validators: Vec<RunningNode> = network.configs.iter().map(|config| RunningNode::run(config)).collect();
     let auditor = RunningNode::run(&PathBuf::from(path("auditor/node.toml")));
+    assert_eq!(hex::encode(crate::support::chain_id(&validators[0])), chain_id);
     // It follows: the same blocks and roots as the validators, block after
     // block, and the set it reports is the four validators.
     wait_for("blocks on every node", || {
@@ -679,6 +737,7 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     });
     let (_, info) = get(&format!("{}/api/system/v1/info", auditor.public));
     assert_eq!(info["validators"].as_array().unwrap().len(), 4, "{info}");
+    assert_eq!(info["chain_id"], chain_id.as_str(), "{info}");
     let mut all: Vec<&RunningNode> = validators.iter().collect();
     all.push(&auditor);
     let common = assert_same_chain(&all);
@@ -757,4 +816,18 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
         all.iter().all(|node| height(node) >= target)
     });
     assert!(assert_same_chain(&all) >= target);
+
+    // The genesis file the node keeps names its chain: a node whose file
+    // names another refuses to start, saying so.
+    auditor.stop();
+    let kept = PathBuf::from(path("auditor/data/genesis.toml"));
+    edit_toml(&kept, &kept, |table| {
+        table.insert("chain_id".into(), toml::Value::String(hex::encode(&other_chain)));
+    });
+    let stderr = refused_to_start(
+        std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+            .args(["run", "--config"])
+            .arg(path("auditor/node.toml")),
+    );
+    assert!(stderr.contains("another network's chain"), "{stderr}");
 }
