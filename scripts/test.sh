@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test of the workspace (the
 # first build also compiles every wasm guest into a component), the crash
-# consistency run and the standing attack suite with their reports, then a
-# bounded run of every fuzz target.
+# consistency run, the standing attack suite, the partition suite and the
+# Byzantine suite with their reports, then a bounded run of every fuzz
+# target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,9 @@ cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standin
 echo "== partitions (four validators in network namespaces; needs root)"
 WASMVISOR_PARTITIONS_REQUIRED=1 cargo test --locked -p wasmvisor-node --test all -- --exact \
   partitions::four_validators_survive_partitions_and_converge_after_each --nocapture
+echo "== the Byzantine suite (one of four validators lies; the node's test-only build)"
+cargo clippy --locked -p wasmvisor-node --all-targets --features byzantine -- -D warnings
+cargo test --locked -p wasmvisor-node --features byzantine --test all -- --exact \
+  byzantine::one_byzantine_validator_of_four_neither_forks_nor_stops_the_chain --nocapture
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

@@ -309,6 +309,38 @@ impl core::ValidatorSet<WasmvisorContext> for ValidatorSet {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WasmvisorContext;
 
+/// What a misbehaving validator puts in its own votes instead of what the
+/// consensus rules chose: the Byzantine suite's behaviours that act before
+/// a vote is signed (ignoring a lock, forcing a nil precommit), which no
+/// network proxy can do. Only the node's test build (feature `byzantine`
+/// of `wasmvisor-node`) installs one.
+pub trait VoteRewrite: Send + Sync {
+    /// The value of this validator's prevote at `height`/`round`.
+    fn prevote(&self, height: Height, round: Round, value: NilOrVal<BlockId>) -> NilOrVal<BlockId>;
+    /// The value of this validator's precommit at `height`/`round`.
+    fn precommit(&self, height: Height, round: Round, value: NilOrVal<BlockId>) -> NilOrVal<BlockId>;
+}
+
+/// The installed rewrite and the validator whose votes it rewrites (the
+/// engine also builds votes of other validators, to check their
+/// signatures: those are left alone).
+static VOTE_REWRITE: std::sync::OnceLock<(Address, Box<dyn VoteRewrite>)> = std::sync::OnceLock::new();
+
+/// Installs `rewrite` for the votes of `own` in this process; the first
+/// installation stays.
+pub fn install_vote_rewrite(own: Address, rewrite: Box<dyn VoteRewrite>) -> Result<(), &'static str> {
+    VOTE_REWRITE
+        .set((own, rewrite))
+        .map_err(|_| "a vote rewrite is already installed")
+}
+
+fn own_vote_rewrite(address: &Address) -> Option<&'static dyn VoteRewrite> {
+    VOTE_REWRITE
+        .get()
+        .filter(|(own, _)| own == address)
+        .map(|(_, rewrite)| rewrite.as_ref())
+}
+
 impl core::Context for WasmvisorContext {
     type Address = Address;
     type Height = Height;
@@ -344,6 +376,10 @@ impl core::Context for WasmvisorContext {
     }
 
     fn new_prevote(&self, height: Height, round: Round, value_id: NilOrVal<BlockId>, address: Address) -> Vote {
+        let value_id = match own_vote_rewrite(&address) {
+            Some(rewrite) => rewrite.prevote(height, round, value_id),
+            None => value_id,
+        };
         Vote {
             height,
             round,
@@ -355,6 +391,10 @@ impl core::Context for WasmvisorContext {
     }
 
     fn new_precommit(&self, height: Height, round: Round, value_id: NilOrVal<BlockId>, address: Address) -> Vote {
+        let value_id = match own_vote_rewrite(&address) {
+            Some(rewrite) => rewrite.precommit(height, round, value_id),
+            None => value_id,
+        };
         Vote {
             height,
             round,

@@ -14,6 +14,6 @@ pub mod signing;
 
 pub use context::{
     Address, Block, BlockId, Height, Proposal, ProposalPart, Validator, ValidatorSet, ValidatorSetError, Vote,
-    WasmvisorContext,
+    VoteRewrite, WasmvisorContext, install_vote_rewrite,
 };
 pub use signing::{ConsensusSigner, ConsensusVerifier};

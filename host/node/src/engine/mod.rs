@@ -17,6 +17,8 @@
 //! most, plus re-proposals): only the decided one commits; the others are
 //! dropped when the height ends.
 
+#[cfg(feature = "byzantine")]
+mod byzantine;
 pub mod codec;
 #[cfg(test)]
 mod tests;
@@ -171,6 +173,18 @@ pub fn start(
     let timeouts = timeouts(settings);
     let wal = node.config().data_dir.join(WAL_DIR);
     let verifier = signer.verifier().clone();
+    #[cfg(feature = "byzantine")]
+    let byzantine = byzantine::from_env()?;
+    #[cfg(feature = "byzantine")]
+    let votes = byzantine
+        .as_ref()
+        .and_then(|behaviour| behaviour.engine.as_ref())
+        .and_then(byzantine::Votes::of)
+        .map(Arc::new);
+    #[cfg(feature = "byzantine")]
+    if let Some(votes) = &votes {
+        byzantine::install(address, Arc::clone(votes))?;
+    }
     let (channels, handle) = runtime.block_on(async {
         let proof = signer
             .sign_validator_proof(public_key.as_bytes().to_vec(), peer_id.to_bytes())
@@ -178,6 +192,24 @@ pub fn start(
             .map_err(|error| format!("cannot sign the validator proof: {error}"))?;
         let proof = Codec::encode(&EngineCodec, &proof).map_err(|error| error.to_string())?;
         let identity = NetworkIdentity::new_validator(moniker, keypair, address.to_string(), proof);
+        #[cfg(feature = "byzantine")]
+        if let Some(config) = byzantine.as_ref().and_then(|behaviour| behaviour.engine.clone()) {
+            return malachitebft_app_channel::EngineBuilder::new(WasmvisorContext, engine_settings)
+                .with_default_wal(WalContext::new(wal, EngineCodec))
+                .with_byzantine_network(byzantine::network(identity, config, &signer, address))
+                .await
+                .map_err(|error| format!("cannot start the Byzantine network: {error:#}"))?
+                .with_default_sync(SyncContext::new(EngineCodec))
+                .with_default_consensus(ConsensusContext::new_validator(
+                    address,
+                    Box::new(verifier.clone()),
+                    Box::new(signer.clone()),
+                ))
+                .with_default_request(RequestContext::new(100))
+                .build()
+                .await
+                .map_err(|error| format!("cannot start the consensus engine: {error:#}"));
+        }
         malachitebft_app_channel::start_engine(
             WasmvisorContext,
             engine_settings,
@@ -192,6 +224,11 @@ pub fn start(
     })?;
     let mut app = App::new(node, signer, timeouts);
     app.fatal = fatal;
+    #[cfg(feature = "byzantine")]
+    {
+        app.lie = byzantine.and_then(|behaviour| behaviour.lie);
+        app.votes = votes;
+    }
     let app = std::thread::Builder::new()
         .name("consensus".into())
         // Blocks execute here: room for the deepest call chain of guests.
@@ -252,6 +289,13 @@ struct App {
     /// Whether the decided block of this height was committed.
     committed: bool,
     streams: u64,
+    /// The application's lie (the Byzantine suite's build).
+    #[cfg(feature = "byzantine")]
+    lie: Option<byzantine::Lie>,
+    /// The vote behaviours, told of every proposed block (the Byzantine
+    /// suite's build).
+    #[cfg(feature = "byzantine")]
+    votes: Option<Arc<byzantine::Votes>>,
 }
 
 impl App {
@@ -273,6 +317,10 @@ impl App {
             future_parts: std::collections::VecDeque::new(),
             committed: false,
             streams: 0,
+            #[cfg(feature = "byzantine")]
+            lie: None,
+            #[cfg(feature = "byzantine")]
+            votes: None,
         }
     }
 
@@ -345,6 +393,10 @@ impl App {
                 height, round, reply, ..
             } => match self.own_proposal(height, round) {
                 Ok(block) => {
+                    #[cfg(feature = "byzantine")]
+                    if let Some(votes) = &self.votes {
+                        votes.proposed(height, round, block.id());
+                    }
                     let _ = reply.send(LocallyProposedValue::new(height, round, block.clone()));
                     self.publish(network, height, round, Round::Nil, block);
                 }
@@ -381,6 +433,12 @@ impl App {
                     StreamContent::Data(part) => self.received_part(part),
                     StreamContent::Fin => None,
                 };
+                #[cfg(feature = "byzantine")]
+                if let (Some(votes), Some(value)) = (&self.votes, &value) {
+                    votes.proposed(value.height, value.round, value.value.id());
+                }
+                #[cfg(feature = "byzantine")]
+                let value = value.map(|value| byzantine::verdict(self.lie, value));
                 let _ = reply.send(value);
             }
             AppMsg::Decided { certificate, reply, .. } => {
@@ -444,6 +502,8 @@ impl App {
             }
             Err(error) => return Err(error.to_string()),
         };
+        #[cfg(feature = "byzantine")]
+        let block = byzantine::proposal(self.lie, block);
         tracing::debug!(%height, %round, transactions = block.transactions.len(), "proposing");
         self.keep_executed(block.id(), pending);
         self.keep_value(ProposedValue {
@@ -752,6 +812,8 @@ impl App {
                 value_id: block.id(),
                 commit_signatures: signatures,
             };
+            #[cfg(feature = "byzantine")]
+            let block = byzantine::synced(self.lie, height, block);
             let encoded = encode_block(&block);
             let size = encoded.len() + wasmvisor_limits::CERTIFICATE_BYTES_MAX;
             if !values.is_empty() && bytes + size > CONSENSUS_MESSAGE_BYTES_MAX {
@@ -777,14 +839,25 @@ impl App {
         if height != self.height {
             return SyncedValueOutcome::LocalTransientError;
         }
-        let validity = self.execute(&block);
+        // The engine checked the certificate's signatures, and checks the
+        // block's id (its header's hash) against it after this answer; the
+        // transactions are tied to the header only by its transaction root,
+        // which executing checks. A block that does not execute was changed
+        // by the peer that sent it (or this node has diverged, when every
+        // peer's copy fails): it is asked of another peer. A verdict of
+        // invalid would leave the engine's sync waiting past this height
+        // for good.
+        if self.execute(&block) == Validity::Invalid {
+            tracing::warn!(%height, "a peer sent a decided block that does not execute here; asking another");
+            return SyncedValueOutcome::PeerFault;
+        }
         let value = ProposedValue {
             height,
             round,
             valid_round: Round::Nil,
             proposer,
             value: block,
-            validity,
+            validity: Validity::Valid,
         };
         self.keep_value(value.clone());
         SyncedValueOutcome::Verdict(value)

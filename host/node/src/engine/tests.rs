@@ -186,20 +186,20 @@ fn bogus_synced_blocks_are_refused() {
         ));
     }
     // Blocks that decode but are not this chain's next (empty, or made up):
-    // invalid, nothing executed is kept, nothing committed.
+    // the peer is at fault too — a verdict of invalid on a block the
+    // certificate names would leave the engine's sync waiting past its
+    // height — and nothing executed or heard of is kept, nothing committed.
     let made_up = Block {
         header: vec![1; 40],
         transactions: vec![vec![2; 100]],
     };
     for bytes in [Vec::new(), wasmvisor_consensus::codec::encode_block(&made_up)] {
-        match app.synced(height, Round::new(0), proposer, &bytes) {
-            SyncedValueOutcome::Verdict(value) => assert_eq!(
-                value.validity,
-                malachitebft_app_channel::app::types::core::Validity::Invalid
-            ),
-            _ => panic!("a verdict on a decoded block"),
-        }
+        assert!(matches!(
+            app.synced(height, Round::new(0), proposer, &bytes),
+            SyncedValueOutcome::PeerFault
+        ));
     }
     assert!(app.executed.is_empty());
+    assert!(app.values.is_empty());
     assert_eq!(app.node.height().unwrap(), 0);
 }

@@ -2,6 +2,8 @@
 //! operator and a client would (one test binary).
 
 mod attacks;
+#[cfg(feature = "byzantine")]
+mod byzantine;
 mod crash;
 mod engine_codec;
 mod hostile;

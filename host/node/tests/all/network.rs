@@ -95,7 +95,7 @@ fn peers_go_on_and_it_rejoins(peers: &[RunningNode], restart: impl FnOnce() -> R
     assert!(assert_same_chain(&all) >= target);
 }
 
-fn height(node: &RunningNode) -> u64 {
+pub(crate) fn height(node: &RunningNode) -> u64 {
     get(&format!("{}/api/system/v1/info", node.public)).1["height"]
         .as_u64()
         .unwrap()
@@ -117,7 +117,7 @@ fn blocks(node: &RunningNode, up_to: u64) -> Vec<(String, String)> {
 
 /// Every node holds the same blocks and state roots up to the lowest
 /// height among them; answers that height.
-fn assert_same_chain(nodes: &[&RunningNode]) -> u64 {
+pub(crate) fn assert_same_chain(nodes: &[&RunningNode]) -> u64 {
     let common = nodes.iter().map(|node| height(node)).min().unwrap();
     let reference = blocks(nodes[0], common);
     for (index, node) in nodes.iter().enumerate().skip(1) {
@@ -172,13 +172,13 @@ fn proposal_approvals(node: &RunningNode) -> Option<Vec<Vec<u8>>> {
     })
 }
 
-struct Network {
-    dir: tempfile::TempDir,
-    configs: Vec<PathBuf>,
+pub(crate) struct Network {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) configs: Vec<PathBuf>,
 }
 
 /// Four validators' configurations from the documented commands.
-fn configure() -> Network {
+pub(crate) fn configure() -> Network {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     wasmvisor_ok(&[
@@ -255,7 +255,7 @@ fn consensus_key(network: &Network, index: usize) -> String {
 }
 
 /// A guestbook entry signed by `author`, submitted to `node`; its hash.
-fn sign_entry(node: &RunningNode, author: &SigningKey, instance_id: u32, text: &str) -> String {
+pub(crate) fn sign_entry(node: &RunningNode, author: &SigningKey, instance_id: u32, text: &str) -> String {
     let call = CallInfo {
         instance_id,
         method_id: 0,
@@ -276,7 +276,7 @@ fn guestbook_count(node: &RunningNode) -> Option<u64> {
 }
 
 /// Whether the transaction is in a block on `node` (committed or failed).
-fn recorded(node: &RunningNode, tx_hash: &str) -> bool {
+pub(crate) fn recorded(node: &RunningNode, tx_hash: &str) -> bool {
     let (_, outcome) = get(&format!("{}/api/explorer/v1/transactions?hash={tx_hash}", node.public));
     outcome["status"] == "committed" || outcome["status"] == "failed"
 }

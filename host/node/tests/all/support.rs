@@ -56,6 +56,14 @@ impl RunningNode {
 
     /// `wasmvisor run --config <file>`.
     pub fn run(config: &Path) -> Self {
+        Self::run_with(config, |command| {
+            command.stderr(Stdio::null());
+        })
+    }
+
+    /// `wasmvisor run --config <file>`, its command set up by `setup`
+    /// (environment, where its log goes).
+    pub fn run_with(config: &Path, setup: impl FnOnce(&mut Command)) -> Self {
         let text = std::fs::read_to_string(config).unwrap();
         let table: toml::Table = toml::from_str(&text).unwrap();
         let data_dir = config
@@ -66,13 +74,10 @@ impl RunningNode {
             .get("private_api_token")
             .and_then(|token| token.as_str())
             .map(str::to_owned);
-        Self::spawn(
-            Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-                .args(["run", "--config", config.to_str().unwrap()])
-                .stderr(Stdio::null()),
-            data_dir,
-            token,
-        )
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+        command.args(["run", "--config", config.to_str().unwrap()]);
+        setup(&mut command);
+        Self::spawn(&mut command, data_dir, token)
     }
 
     /// Starts the node and reads the addresses it prints; its private
