@@ -19,6 +19,12 @@ echo "== cargo test"
 # below, so their reports are printed.
 cargo test --workspace --locked -- --skip sigkill_under_load --skip the_standing_attack_suite \
   --skip four_validators_survive_partitions
+# The Byzantine build runs before the steps below, which put the normal
+# binary back in place.
+echo "== the Byzantine suite (one of four validators lies; the node's test-only build)"
+cargo clippy --locked -p wasmvisor-node --all-targets --features byzantine -- -D warnings
+cargo test --locked -p wasmvisor-node --features byzantine --test all -- --exact \
+  byzantine::one_byzantine_validator_of_four_neither_forks_nor_stops_the_chain --nocapture
 echo "== crash consistency (the real binary, SIGKILL under load)"
 cargo test --locked -p wasmvisor-node --test all -- --exact \
   crash::sigkill_under_load_loses_no_committed_block_and_replays_identically --nocapture
@@ -27,9 +33,5 @@ cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standin
 echo "== partitions (four validators in network namespaces; needs root)"
 WASMVISOR_PARTITIONS_REQUIRED=1 cargo test --locked -p wasmvisor-node --test all -- --exact \
   partitions::four_validators_survive_partitions_and_converge_after_each --nocapture
-echo "== the Byzantine suite (one of four validators lies; the node's test-only build)"
-cargo clippy --locked -p wasmvisor-node --all-targets --features byzantine -- -D warnings
-cargo test --locked -p wasmvisor-node --features byzantine --test all -- --exact \
-  byzantine::one_byzantine_validator_of_four_neither_forks_nor_stops_the_chain --nocapture
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

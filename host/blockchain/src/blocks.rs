@@ -33,6 +33,23 @@ pub fn transactions_root(hashes: &[Hash]) -> Hash {
     list_root_from_scratch(&items)
 }
 
+/// Whether `transactions` are the ones the encoded `header` commits to:
+/// the header decodes canonically and names their count and Merkle root. A
+/// block's hash covers only its header, so this is what ties a block's
+/// transactions to the precommits of its hash.
+pub fn header_commits_to(header: &[u8], transactions: &[Vec<u8>]) -> bool {
+    let Ok(decoded) = BlockHeader::decode(header) else {
+        return false;
+    };
+    let hashes: Vec<Hash> = transactions
+        .iter()
+        .map(|signed| *blake3::hash(signed).as_bytes())
+        .collect();
+    decoded.encode_to_vec() == header
+        && usize::try_from(decoded.tx_count).is_ok_and(|count| count == hashes.len())
+        && decoded.tx_hash.as_slice() == transactions_root(&hashes).as_slice()
+}
+
 /// Validator number `validator`'s precommit of block `block_hash` at
 /// `height` and `round`, signed with its consensus `key`.
 pub fn sign_precommit(

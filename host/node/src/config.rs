@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use wasmvisor_storage::Hash;
+
 use crate::requests::ValidatorSpec;
 use crate::system::SystemServicesConfig;
 
@@ -141,6 +143,11 @@ pub struct NodeConfig {
     /// file names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genesis: Option<PathBuf>,
+    /// The chain id (hex) the network's operators gave for `genesis`
+    /// (written by `wasmvisor finalize --genesis`): the file must name it,
+    /// and the chain the node holds must have it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
 }
 
 /// A validator's place in a network of validators.
@@ -173,6 +180,17 @@ pub struct PeerSettings {
     /// transactions are relayed.
     pub public_api: String,
 }
+
+/// A chain id from its hex form.
+pub fn parse_chain_id(text: &str) -> Result<Hash, String> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| <Hash>::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| format!("the chain id {text:?} is not 32 bytes of hex"))
+}
+
+/// Longest block interval a configuration may set, in milliseconds.
+pub const BLOCK_INTERVAL_MS_MAX: u64 = 60_000;
 
 /// Longest consensus timeout a configuration may set, in milliseconds.
 pub const CONSENSUS_TIMEOUT_MAX_MS: u64 = 60_000;
@@ -228,6 +246,7 @@ impl NodeConfig {
             consensus: None,
             auditor: false,
             genesis: None,
+            chain_id: None,
         }
     }
 
@@ -296,8 +315,10 @@ impl NodeConfig {
                 "the wasm runtime must be enabled: the supervisor is a wasm component".into(),
             ));
         }
-        if self.block_interval_ms == 0 || self.block_interval_ms > 60_000 {
-            return Err(ConfigError::Invalid("block_interval_ms must be 1..=60000".into()));
+        if self.block_interval_ms == 0 || self.block_interval_ms > BLOCK_INTERVAL_MS_MAX {
+            return Err(ConfigError::Invalid(format!(
+                "block_interval_ms must be 1..={BLOCK_INTERVAL_MS_MAX}"
+            )));
         }
         if self.mempool_size_max == 0 {
             return Err(ConfigError::Invalid("mempool_size_max must be positive".into()));
@@ -312,6 +333,14 @@ impl NodeConfig {
             validator
                 .keys()
                 .map_err(|error| ConfigError::Invalid(format!("genesis_validators[{index}]: {error}")))?;
+        }
+        if self.genesis.is_some() != self.chain_id.is_some() {
+            return Err(ConfigError::Invalid(
+                "genesis and chain_id go together: the file, and the id its network's operators gave".into(),
+            ));
+        }
+        if let Some(chain_id) = &self.chain_id {
+            parse_chain_id(chain_id).map_err(ConfigError::Invalid)?;
         }
         if self.genesis.is_some() && !self.genesis_validators.is_empty() {
             return Err(ConfigError::Invalid(

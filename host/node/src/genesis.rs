@@ -14,6 +14,7 @@
 //! refuses the file unless it makes that id; the node then starts its
 //! chain from it, and refuses to start on a chain with another id.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use wasmvisor_proto::supervisor::{SupervisorConfig, SupervisorMode};
 use wasmvisor_runtime::{ArtifactId, InstanceSpec, runtime_id};
 use wasmvisor_storage::Hash;
 
-use crate::config::{Mode, NodeConfig};
+use crate::config::{Mode, NodeConfig, parse_chain_id};
 use crate::requests::{ValidatorSpec, artifact_text, parse_artifact};
 use crate::system::{self, SYSTEM_SERVICES_MAX, SystemService};
 
@@ -119,11 +120,16 @@ impl Genesis {
     /// the contents make it).
     pub fn read(path: &Path) -> Result<(Self, Hash), String> {
         let why = |message: String| format!("the genesis file {}: {message}", path.display());
-        let size = std::fs::metadata(path).map_err(|error| why(error.to_string()))?.len();
-        if size > GENESIS_FILE_BYTES_MAX as u64 {
-            return Err(why(format!("{size} bytes; at most {GENESIS_FILE_BYTES_MAX}")));
+        let mut text = String::new();
+        std::io::Read::take(
+            std::fs::File::open(path).map_err(|error| why(error.to_string()))?,
+            GENESIS_FILE_BYTES_MAX as u64 + 1,
+        )
+        .read_to_string(&mut text)
+        .map_err(|error| why(error.to_string()))?;
+        if text.len() > GENESIS_FILE_BYTES_MAX {
+            return Err(why(format!("more than {GENESIS_FILE_BYTES_MAX} bytes")));
         }
-        let text = std::fs::read_to_string(path).map_err(|error| why(error.to_string()))?;
         let file: GenesisFile = toml::from_str(&text).map_err(|error| why(error.to_string()))?;
         Self::from_file(&file).map_err(why)
     }
@@ -131,6 +137,12 @@ impl Genesis {
     /// The genesis a file describes, and the chain id it names.
     pub fn from_file(file: &GenesisFile) -> Result<(Self, Hash), String> {
         let chain_id = parse_chain_id(&file.chain_id)?;
+        if file.block_interval_ms == 0 || file.block_interval_ms > crate::config::BLOCK_INTERVAL_MS_MAX {
+            return Err(format!(
+                "block_interval_ms must be 1..={}",
+                crate::config::BLOCK_INTERVAL_MS_MAX
+            ));
+        }
         if file.system_services.len() > SYSTEM_SERVICES_MAX {
             return Err(format!("at most {SYSTEM_SERVICES_MAX} system services"));
         }
@@ -140,41 +152,56 @@ impl Genesis {
             .map(ValidatorSpec::keys)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| format!("validators: {error}"))?;
-        let system_services = file
-            .system_services
-            .iter()
-            .map(|service| {
-                let why = |message: String| format!("system service {:?}: {message}", service.name);
-                let (runtime, name, version) = parse_artifact(&service.artifact).map_err(|error| why(error.0))?;
-                let spec = hex::decode(&service.spec).map_err(|error| why(format!("spec is not hex: {error}")))?;
-                let params =
-                    hex::decode(&service.params).map_err(|error| why(format!("params are not hex: {error}")))?;
-                if spec.len() > DEPLOY_SPEC_BYTES_MAX || params.len() > SERVICE_PARAMS_BYTES_MAX {
-                    return Err(why(format!(
-                        "a spec has at most {DEPLOY_SPEC_BYTES_MAX} bytes, parameters at most \
-                         {SERVICE_PARAMS_BYTES_MAX}"
-                    )));
-                }
-                Ok(SystemService {
-                    name: service.name.clone(),
-                    artifact: ArtifactId {
-                        runtime_id: runtime.unwrap_or(runtime_id::WASM),
-                        name,
-                        version,
-                    },
-                    spec,
-                    params,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let mut services: Vec<SystemService> = Vec::new();
+        for service in &file.system_services {
+            let service = Self::service(service, &services)?;
+            services.push(service);
+        }
         let genesis = Self {
             supervisor_mode: file.supervisor_mode,
             block_interval_ms: file.block_interval_ms,
             transactions_per_block_max: file.transactions_per_block_max,
             validators,
-            system_services,
+            system_services: services,
         };
         Ok((genesis, chain_id))
+    }
+
+    /// A system service of a genesis file, held to the rules of a node
+    /// configuration's, after the ones `before` it.
+    fn service(service: &GenesisService, before: &[SystemService]) -> Result<SystemService, String> {
+        system::check_name(&service.name, before.iter().map(|known| known.name.as_str()))?;
+        let why = |message: String| format!("system service {:?}: {message}", service.name);
+        let (runtime, name, version) = parse_artifact(&service.artifact).map_err(|error| why(error.0))?;
+        let runtime = runtime.unwrap_or(runtime_id::WASM);
+        let spec = hex::decode(&service.spec).map_err(|error| why(format!("spec is not hex: {error}")))?;
+        let params = hex::decode(&service.params).map_err(|error| why(format!("params are not hex: {error}")))?;
+        if (runtime == runtime_id::NATIVE) != spec.is_empty() {
+            return Err(why("a wasm artifact has a deploy spec, a native one none".into()));
+        }
+        if spec.len() > DEPLOY_SPEC_BYTES_MAX || params.len() > SERVICE_PARAMS_BYTES_MAX {
+            return Err(why(format!(
+                "a spec has at most {DEPLOY_SPEC_BYTES_MAX} bytes, parameters at most {SERVICE_PARAMS_BYTES_MAX}"
+            )));
+        }
+        let artifact = ArtifactId {
+            runtime_id: runtime,
+            name,
+            version,
+        };
+        // The genesis block deploys an artifact once: another service of
+        // it carries the same spec.
+        if let Some(first) = before.iter().find(|known| known.artifact == artifact)
+            && first.spec != spec
+        {
+            return Err(why(format!("another spec for the artifact of {:?}", first.name)));
+        }
+        Ok(SystemService {
+            name: service.name.clone(),
+            artifact,
+            spec,
+            params,
+        })
     }
 
     /// The file describing this genesis, naming `chain_id`.
@@ -232,14 +259,6 @@ impl Genesis {
         system::add_to_genesis(&self.system_services, &mut genesis);
         genesis
     }
-}
-
-/// A chain id from its hex form.
-pub fn parse_chain_id(text: &str) -> Result<Hash, String> {
-    hex::decode(text)
-        .ok()
-        .and_then(|bytes| <Hash>::try_from(bytes.as_slice()).ok())
-        .ok_or_else(|| format!("the chain id {text:?} is not 32 bytes of hex"))
 }
 
 /// Writes `file` to `path`.

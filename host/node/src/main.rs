@@ -428,11 +428,15 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         } => {
             let genesis = genesis.as_deref().zip(chain_id.as_deref());
             let config = network::finalize(&private, &public_configs, &output, genesis)?;
-            let mut report = json!({ "config": output, "validators": config.genesis_validators.len() });
-            if let Some(file) = &config.genesis {
-                report["genesis"] = json!(file);
-                report["auditor"] = json!(config.auditor);
-            }
+            let report = match &config.genesis {
+                Some(file) => json!({
+                    "config": output,
+                    "genesis": file,
+                    "chain_id": config.chain_id,
+                    "auditor": config.auditor,
+                }),
+                None => json!({ "config": output, "validators": config.genesis_validators.len() }),
+            };
             Ok(Some(report))
         }
         Command::Genesis {

@@ -94,8 +94,11 @@ pub fn generate_template(path: &Path, template: &NetworkTemplate) -> Result<(), 
     if template.validators_count == 0 || template.validators_count as usize > VALIDATORS_ITEMS_MAX {
         return Err(format!("a network has 1 to {VALIDATORS_ITEMS_MAX} validators"));
     }
-    if template.block_interval_ms == 0 || template.block_interval_ms > 60_000 {
-        return Err("block_interval_ms must be 1..=60000".into());
+    if template.block_interval_ms == 0 || template.block_interval_ms > crate::config::BLOCK_INTERVAL_MS_MAX {
+        return Err(format!(
+            "block_interval_ms must be 1..={}",
+            crate::config::BLOCK_INTERVAL_MS_MAX
+        ));
     }
     write_toml(path, template)
 }
@@ -265,6 +268,7 @@ pub fn finalize(
             // height, and then votes.
             node.auditor = !file.validators.contains(&mine);
             node.genesis = Some(copy);
+            node.chain_id = Some(file.chain_id);
         }
         None => node.genesis_validators = validators,
     }
@@ -278,7 +282,7 @@ pub fn finalize(
 /// block is built in memory with `node`'s runtimes). Copies the file into
 /// the node's data directory, which the node configuration then names.
 fn import_genesis(node: &NodeConfig, path: &Path, chain_id: &str) -> Result<(PathBuf, GenesisFile), String> {
-    let expected = crate::genesis::parse_chain_id(chain_id)?;
+    let expected = crate::config::parse_chain_id(chain_id)?;
     let (genesis, named) = Genesis::read(path)?;
     if named != expected {
         return Err(format!(

@@ -104,6 +104,20 @@ fn valid_name(name: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
 }
 
+/// A system service's name: 1 to `INSTANCE_NAME_BYTES_MAX` bytes of
+/// `[A-Za-z0-9_.-]`, not the supervisor's, and not among `before`.
+pub(crate) fn check_name<'a>(name: &str, mut before: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    if !valid_name(name) || name == "supervisor" {
+        return Err(format!(
+            "system service name {name:?} must be 1 to {INSTANCE_NAME_BYTES_MAX} bytes of [A-Za-z0-9_.-] and not \"supervisor\""
+        ));
+    }
+    if before.any(|known| known == name) {
+        return Err(format!("system service {name:?} is named twice"));
+    }
+    Ok(())
+}
+
 impl SystemServicesConfig {
     /// The enabled services in order, checked against the rules the types
     /// cannot express.
@@ -117,14 +131,7 @@ impl SystemServicesConfig {
         }
         let mut enabled = Vec::new();
         for name in names {
-            if !valid_name(name) || name == "supervisor" {
-                return Err(format!(
-                    "system service name {name:?} must be 1 to {INSTANCE_NAME_BYTES_MAX} bytes of [A-Za-z0-9_.-] and not \"supervisor\""
-                ));
-            }
-            if enabled.iter().any(|(known, _)| *known == name) {
-                return Err(format!("system service {name:?} is enabled twice"));
-            }
+            check_name(name, enabled.iter().map(|(known, _)| *known))?;
             let config = self.services.get(name).ok_or_else(|| {
                 format!("system service {name:?} is enabled but has no [system_services.{name}] table")
             })?;

@@ -33,6 +33,10 @@ use wasmvisor_proto::blockchain::BlockHeader;
 
 use super::codec::EngineCodec;
 
+// Never in a build that validators run.
+#[cfg(not(debug_assertions))]
+compile_error!("the `byzantine` feature is for the Byzantine suite's debug test build only");
+
 /// The environment variable holding the behaviour (JSON).
 pub const ENV: &str = "WASMVISOR_BYZANTINE";
 
@@ -122,6 +126,10 @@ pub struct Votes {
     amnesia: Amnesia<WasmvisorContext>,
     force_precommit_nil: Trigger,
     rng: Mutex<rand08::rngs::StdRng>,
+    /// Whether the precommit of a height and round is forced nil, drawn
+    /// once: the engine also rebuilds this validator's own precommits to
+    /// check certificates holding them, which must come out as sent.
+    forced: Mutex<Option<(Height, Round, bool)>>,
 }
 
 impl Votes {
@@ -131,6 +139,7 @@ impl Votes {
             amnesia: Amnesia::new(config.ignore_locks.clone(), config.seed),
             force_precommit_nil: config.force_precommit_nil.clone(),
             rng: Mutex::new(malachitebft_engine_byzantine::config::make_rng(config.seed)),
+            forced: Mutex::new(None),
         })
     }
 
@@ -161,13 +170,24 @@ impl VoteRewrite for Installed {
     }
 
     fn precommit(&self, height: Height, round: Round, value: NilOrVal<BlockId>) -> NilOrVal<BlockId> {
+        let NilOrVal::Val(_) = value else {
+            return value;
+        };
         let votes = &self.0;
-        let fires = votes.force_precommit_nil.fires(
-            height,
-            round,
-            &mut votes.rng.lock().expect("a lock is poisoned only by a panic"),
-        );
-        if fires && matches!(value, NilOrVal::Val(_)) {
+        let mut forced = votes.forced.lock().expect("a lock is poisoned only by a panic");
+        let fires = match *forced {
+            Some((at, of, fires)) if (at, of) == (height, round) => fires,
+            _ => {
+                let fires = votes.force_precommit_nil.fires(
+                    height,
+                    round,
+                    &mut votes.rng.lock().expect("a lock is poisoned only by a panic"),
+                );
+                *forced = Some((height, round, fires));
+                fires
+            }
+        };
+        if fires {
             tracing::warn!(%height, %round, "BYZANTINE: precommitting nil instead of the block");
             return NilOrVal::Nil;
         }

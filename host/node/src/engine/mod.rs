@@ -840,16 +840,24 @@ impl App {
             return SyncedValueOutcome::LocalTransientError;
         }
         // The engine checked the certificate's signatures, and checks the
-        // block's id (its header's hash) against it after this answer; the
-        // transactions are tied to the header only by its transaction root,
-        // which executing checks. A block that does not execute was changed
-        // by the peer that sent it (or this node has diverged, when every
-        // peer's copy fails): it is asked of another peer. A verdict of
-        // invalid would leave the engine's sync waiting past this height
-        // for good.
-        if self.execute(&block) == Validity::Invalid {
-            tracing::warn!(%height, "a peer sent a decided block that does not execute here; asking another");
+        // block's id (its header's hash) against it after this answer. The
+        // transactions are tied to the header by its transaction root: a
+        // block whose transactions are not the ones its header commits to
+        // was changed by the peer that sent it, and is asked of another (a
+        // verdict of invalid on it would leave the engine's sync waiting
+        // past this height for good).
+        if !wasmvisor_blockchain::blocks::header_commits_to(&block.header, &block.transactions) {
+            tracing::warn!(%height, "a peer sent a decided block with other transactions than its header's; asking another");
             return SyncedValueOutcome::PeerFault;
+        }
+        // A block that is what its header says and still does not execute
+        // here: its header was changed (the engine then finds its id is
+        // not the certificate's and asks another peer), or this node has
+        // diverged from the validators (the engine reports a certificate
+        // for an invalid value and this node stays at this height).
+        let validity = self.execute(&block);
+        if validity == Validity::Invalid {
+            tracing::warn!(%height, "a decided block a peer sent does not execute here");
         }
         let value = ProposedValue {
             height,
@@ -857,7 +865,7 @@ impl App {
             valid_round: Round::Nil,
             proposer,
             value: block,
-            validity: Validity::Valid,
+            validity,
         };
         self.keep_value(value.clone());
         SyncedValueOutcome::Verdict(value)

@@ -9,6 +9,7 @@ use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
 use malachitebft_app_channel::app::types::core::{Context as _, Round};
 use wasmvisor_consensus::{Address, Block, ConsensusSigner, Height, Proposal, ProposalPart, WasmvisorContext};
 use wasmvisor_limits::{FUTURE_PARTS_BYTES_MAX, FUTURE_PARTS_ITEMS_MAX, MIB, PROPOSAL_ROUNDS_AHEAD_MAX};
+use wasmvisor_proto::Message as _;
 use wasmvisor_storage::MemoryDatabase;
 
 use super::{App, block_bytes, timeouts};
@@ -185,21 +186,68 @@ fn bogus_synced_blocks_are_refused() {
             SyncedValueOutcome::PeerFault
         ));
     }
-    // Blocks that decode but are not this chain's next (empty, or made up):
-    // the peer is at fault too — a verdict of invalid on a block the
-    // certificate names would leave the engine's sync waiting past its
-    // height — and nothing executed or heard of is kept, nothing committed.
+    // Blocks whose transactions are not the ones their header commits to
+    // (empty, made up, or a transaction changed under a real header): the
+    // peer changed them — a verdict of invalid on a block the certificate
+    // names would leave the engine's sync waiting past its height — and
+    // nothing executed or heard of is kept.
     let made_up = Block {
         header: vec![1; 40],
         transactions: vec![vec![2; 100]],
     };
-    for bytes in [Vec::new(), wasmvisor_consensus::codec::encode_block(&made_up)] {
+    let header = |transactions: &[Vec<u8>]| {
+        let hashes: Vec<[u8; 32]> = transactions
+            .iter()
+            .map(|signed| *blake3::hash(signed).as_bytes())
+            .collect();
+        wasmvisor_proto::blockchain::BlockHeader {
+            height: 1,
+            tx_count: hashes.len() as u32,
+            tx_hash: wasmvisor_blockchain::blocks::transactions_root(&hashes).to_vec(),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let changed = Block {
+        header: header(&[vec![3; 100]]),
+        transactions: vec![vec![4; 100]],
+    };
+    for block in [&made_up, &changed] {
         assert!(matches!(
-            app.synced(height, Round::new(0), proposer, &bytes),
+            app.synced(
+                height,
+                Round::new(0),
+                proposer,
+                &wasmvisor_consensus::codec::encode_block(block)
+            ),
             SyncedValueOutcome::PeerFault
         ));
     }
+    assert!(matches!(
+        app.synced(height, Round::new(0), proposer, &[]),
+        SyncedValueOutcome::PeerFault
+    ));
     assert!(app.executed.is_empty());
     assert!(app.values.is_empty());
+    // A block that is what its header says but does not execute here (its
+    // roots are not this chain's): a verdict of invalid, which the engine
+    // checks against the certificate.
+    let consistent = Block {
+        header: header(&[vec![5; 100]]),
+        transactions: vec![vec![5; 100]],
+    };
+    match app.synced(
+        height,
+        Round::new(0),
+        proposer,
+        &wasmvisor_consensus::codec::encode_block(&consistent),
+    ) {
+        SyncedValueOutcome::Verdict(value) => assert_eq!(
+            value.validity,
+            malachitebft_app_channel::app::types::core::Validity::Invalid
+        ),
+        _ => panic!("a verdict on a block that is what its header says"),
+    }
+    assert!(app.executed.is_empty());
     assert_eq!(app.node.height().unwrap(), 0);
 }

@@ -134,6 +134,44 @@ fn runtimes(config: &NodeConfig) -> Result<Vec<Arc<dyn Runtime>>, StartError> {
     Ok(runtimes)
 }
 
+/// The id of the chain a node configured by `config` holds: its genesis
+/// block's hash, from its database when it is stopped, else from its public
+/// API (RocksDB admits one process).
+#[cfg(feature = "rocksdb")]
+fn held_chain_id(config: &NodeConfig) -> Result<Hash, String> {
+    let database_path = config.data_dir.join(DATABASE_DIR);
+    if !database_path.exists() {
+        return Err(format!(
+            "no chain in {}: a node's genesis is exported once it has started",
+            config.data_dir.display()
+        ));
+    }
+    match RocksDatabase::open(&database_path) {
+        Ok(database) => {
+            let mut fork = wasmvisor_storage::Fork::new(wasmvisor_storage::Database::snapshot(&database));
+            let header = wasmvisor_blockchain::blocks::header(&mut fork, 0)
+                .map_err(|error| format!("the database: {error}"))?
+                .ok_or_else(|| format!("no genesis block in {}", database_path.display()))?;
+            Ok(wasmvisor_blockchain::blocks::block_hash(&header))
+        }
+        Err(open_error) => {
+            let mut address = config.public_api;
+            if address.ip().is_unspecified() {
+                address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let info = crate::operator::Client::new(&format!("http://{address}"), None)
+                .get("/api/system/v1/info")
+                .map_err(|error| {
+                    format!("the node's database cannot be opened ({open_error}) nor its public API asked ({error})")
+                })?;
+            info["chain_id"]
+                .as_str()
+                .ok_or_else(|| format!("the public API at {address} reports no chain_id"))
+                .and_then(crate::config::parse_chain_id)
+        }
+    }
+}
+
 impl Node {
     /// Opens the node's chain: genesis on an empty data directory, else a
     /// restart from the stored state.
@@ -179,12 +217,39 @@ impl Node {
             config.private_api_token = Some(crate::secrets::random_token()?);
         }
         let runtimes = runtimes(&config)?;
-        let (genesis, chain_id) = match &config.genesis {
-            Some(path) => {
-                let (genesis, chain_id) = Genesis::read(path).map_err(StartError::Io)?;
-                (genesis, Some(chain_id))
+        let (genesis, chain_id) = match (&config.genesis, &config.chain_id) {
+            (Some(path), Some(given)) => {
+                let given = crate::config::parse_chain_id(given).map_err(StartError::Io)?;
+                let (genesis, named) = Genesis::read(path).map_err(StartError::Io)?;
+                if named != given {
+                    return Err(StartError::Io(format!(
+                        "the genesis file {} names the chain {}, not this configuration's chain_id {}",
+                        path.display(),
+                        hex::encode(named),
+                        hex::encode(given)
+                    )));
+                }
+                // Before a genesis block is written from the file, the file
+                // must make that chain (built in memory first).
+                let fresh =
+                    wasmvisor_blockchain::blocks::header(&mut wasmvisor_storage::Fork::new(database.snapshot()), 0)
+                        .map_err(|error| StartError::Chain(error.to_string()))?
+                        .is_none();
+                if fresh {
+                    let made = Self::genesis_chain_id(&config, &genesis).map_err(StartError::Chain)?;
+                    if made != given {
+                        return Err(StartError::Io(format!(
+                            "the genesis file {} makes the chain {}, not the {} it names: it was changed after it \
+                             was imported (nothing was written)",
+                            path.display(),
+                            hex::encode(made),
+                            hex::encode(given)
+                        )));
+                    }
+                }
+                (genesis, Some(given))
             }
-            None => (
+            _ => (
                 Genesis::of_config(&config, keys.validator_keys(), system_services.clone()).map_err(StartError::Io)?,
                 None,
             ),
@@ -241,16 +306,14 @@ impl Node {
         if let Some(expected) = chain_id
             && chain.chain_id() != expected
         {
+            let held = chain.chain_id();
+            chain.shutdown();
             return Err(StartError::Chain(format!(
-                "the chain in {} has the id {}, but the genesis file names {}{}",
+                "the chain in {} has the id {}, not this configuration's chain_id {}: the data directory holds \
+                 another network's chain",
                 config.data_dir.display(),
-                hex::encode(chain.chain_id()),
+                hex::encode(held),
                 hex::encode(expected),
-                if created {
-                    " (its contents make another chain: the file was changed after it was exported)"
-                } else {
-                    " (the data directory holds another network's chain)"
-                }
             )));
         }
         if created {
@@ -279,6 +342,8 @@ impl Node {
     /// database and thrown away.
     pub fn genesis_chain_id(config: &NodeConfig, genesis: &Genesis) -> Result<Hash, String> {
         let database: Arc<dyn wasmvisor_storage::Database> = Arc::new(wasmvisor_storage::MemoryDatabase::new());
+        wasmvisor_dispatcher::validate_consensus_config(&genesis.consensus())
+            .map_err(|error| format!("the genesis consensus configuration: {error}"))?;
         let runtimes = runtimes(config).map_err(|error| error.to_string())?;
         let chain = Blockchain::genesis(database, runtimes, genesis.config(), None)
             .map_err(|error| format!("the genesis block cannot be built: {error}"))?;
@@ -288,10 +353,14 @@ impl Node {
     }
 
     /// The genesis of the chain a node configured by `config` runs, with
-    /// the chain id it makes (`wasmvisor genesis export`). It reads the
+    /// the chain id it makes (`wasmvisor genesis export`): built from the
     /// configuration's files (keys, system services' components, an
-    /// imported genesis) and never the database, so the node may be
-    /// running.
+    /// imported genesis), and refused unless the node's own chain has that
+    /// id — a configuration edited since genesis (a system service
+    /// upgraded, a setting changed) no longer describes it. The node's
+    /// chain id is read from its stopped database, or asked of its public
+    /// API while it runs.
+    #[cfg(feature = "rocksdb")]
     pub fn export_genesis(config: &NodeConfig) -> Result<GenesisFile, String> {
         let genesis = match &config.genesis {
             Some(path) => Genesis::read(path)?.0,
@@ -311,6 +380,16 @@ impl Node {
             }
         };
         let chain_id = Self::genesis_chain_id(config, &genesis)?;
+        let held = held_chain_id(config)?;
+        if held != chain_id {
+            return Err(format!(
+                "this configuration makes the chain {}, but the node holds the chain {}: it was changed since \
+                 genesis (system services, genesis settings or validators), so it no longer describes the genesis; \
+                 export from a node whose configuration is the one its chain started with",
+                hex::encode(chain_id),
+                hex::encode(held)
+            ));
+        }
         Ok(genesis.to_file(&chain_id))
     }
 

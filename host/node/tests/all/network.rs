@@ -3,7 +3,7 @@
 //! governance across processes, three keep going without the fourth, and
 //! the fourth catches up after a restart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
@@ -15,8 +15,8 @@ use wasmvisor_proto::supervisor::{
 use wasmvisor_runtime::CallInfo;
 
 use crate::support::{
-    Mounted, RunningNode, answer, chain_id, edit_toml, exits_non_zero, fill, get, post, refused_to_start, wait_for,
-    wasmvisor, wasmvisor_ok,
+    Mounted, RunningNode, answer, chain_id, edit_toml, exits_non_zero, fill, get, post, refused_to_start, replays,
+    wait_for, wasmvisor, wasmvisor_ok,
 };
 
 /// A port free at the time of asking (the OS hands out another on the
@@ -507,8 +507,7 @@ fn four_validators_agree_govern_and_catch_up() {
         node.stop();
     }
     // The stored chain of a validator replays identically.
-    let output = wasmvisor_ok(&["replay", "--config", network.configs[1].to_str().unwrap()]);
-    assert!(output.contains("every block replayed identically"), "{output}");
+    replays(&network.configs[1]);
     drop(network.dir);
 }
 
@@ -645,18 +644,40 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
             table.insert("system_services".into(), toml::Value::Table(service));
         });
     }
-    // Any node exports the network's genesis; the operators give a newcomer
-    // its chain id.
-    let exported: Value = serde_json::from_str(&wasmvisor_ok(&[
-        "genesis",
-        "export",
-        "--config",
-        network.configs[1].to_str().unwrap(),
-        "--output",
-        &path("genesis.toml"),
-    ]))
-    .unwrap();
+    let validators: Vec<RunningNode> = network.configs.iter().map(|config| RunningNode::run(config)).collect();
+    // Any node exports the network's genesis (a running one: its chain id
+    // asked of its API); the operators give a newcomer the chain id.
+    let export = |config: &Path, output: &str| {
+        wasmvisor(&[
+            "genesis",
+            "export",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            &path(output),
+        ])
+    };
+    let exported = export(&network.configs[1], "genesis.toml");
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let exported: Value = serde_json::from_slice(&exported.stdout).unwrap();
     let chain_id = exported["chain_id"].as_str().unwrap().to_owned();
+    assert_eq!(hex::encode(crate::support::chain_id(&validators[0])), chain_id);
+    // A configuration changed since genesis no longer describes it: refused.
+    let mut changed = network.configs[1].clone();
+    changed.set_file_name("changed-node.toml");
+    edit_toml(&network.configs[1], &changed, |table| {
+        table.insert("transactions_per_block_max".into(), toml::Value::Integer(999));
+    });
+    let refused = export(&changed, "wrong-genesis.toml");
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains("changed since genesis"),
+        "{error}"
+    );
     // An auditor needs a peer address to follow the network from.
     let error = wasmvisor_err(&["generate-config", &path("genesis.toml"), &path("nowhere"), "--auditor"]);
     assert!(error.contains("auditor's --peer-address"), "{error}");
@@ -727,9 +748,7 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     let done = finalize(&path("genesis.toml"), &chain_id);
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
 
-    let validators: Vec<RunningNode> = network.configs.iter().map(|config| RunningNode::run(config)).collect();
     let auditor = RunningNode::run(&PathBuf::from(path("auditor/node.toml")));
-    assert_eq!(hex::encode(crate::support::chain_id(&validators[0])), chain_id);
     // It follows: the same blocks and roots as the validators, block after
     // block, and the set it reports is the four validators.
     wait_for("blocks on every node", || {
@@ -772,6 +791,17 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     );
     let mut validators = validators.into_iter();
     validators.next().unwrap().stop();
+    // A stopped node exports too (its chain id read from its database).
+    let exported = export(&network.configs[0], "genesis-again.toml");
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(path("genesis-again.toml")).unwrap(),
+        std::fs::read_to_string(path("genesis.toml")).unwrap()
+    );
     let rest: Vec<RunningNode> = validators.collect();
     let after = height(&rest[0]) + 5;
     wait_for("blocks of four of five, the new validator among them", || {
@@ -817,17 +847,28 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     });
     assert!(assert_same_chain(&all) >= target);
 
-    // The genesis file the node keeps names its chain: a node whose file
-    // names another refuses to start, saying so.
+    // The node checks its genesis file and its chain against the chain id
+    // its configuration holds: a file naming another chain, or a data
+    // directory holding another chain, and it refuses to start, saying so.
     auditor.stop();
+    let run_auditor = || {
+        refused_to_start(
+            std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
+                .args(["run", "--config"])
+                .arg(path("auditor/node.toml")),
+        )
+    };
     let kept = PathBuf::from(path("auditor/data/genesis.toml"));
+    let other = toml::Value::String(hex::encode(&other_chain));
     edit_toml(&kept, &kept, |table| {
-        table.insert("chain_id".into(), toml::Value::String(hex::encode(&other_chain)));
+        table.insert("chain_id".into(), other.clone());
     });
-    let stderr = refused_to_start(
-        std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-            .args(["run", "--config"])
-            .arg(path("auditor/node.toml")),
-    );
+    let stderr = run_auditor();
+    assert!(stderr.contains("not this configuration's chain_id"), "{stderr}");
+    let node_config = PathBuf::from(path("auditor/node.toml"));
+    edit_toml(&node_config, &node_config, |table| {
+        table.insert("chain_id".into(), other.clone());
+    });
+    let stderr = run_auditor();
     assert!(stderr.contains("another network's chain"), "{stderr}");
 }

@@ -317,6 +317,19 @@ pub fn wasmvisor_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `wasmvisor replay` of a stopped node's stored chain, which must replay
+/// identically (the replay oracle); the blocks and transactions it
+/// re-executed.
+pub fn replays(config: &Path) -> (u64, u64) {
+    let output = wasmvisor_ok(&["replay", "--config", config.to_str().unwrap()]);
+    let report: Value = serde_json::from_str(&output).unwrap_or_else(|_| panic!("a replay report: {output}"));
+    assert_eq!(report["result"], "every block replayed identically", "{report}");
+    (
+        report["blocks"].as_u64().unwrap(),
+        report["transactions"].as_u64().unwrap(),
+    )
+}
+
 /// Waits for `child` to exit on its own within `limit` (else kills it and
 /// fails, saying `what` it did instead); its status, which must not be a
 /// success.
