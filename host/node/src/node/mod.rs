@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmvisor_blockchain::Blockchain;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
+use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_runtime::{CallInfo, InstanceStatus, Runtime, runtime_id};
 use wasmvisor_storage::Hash;
 #[cfg(feature = "rocksdb")]
@@ -17,7 +17,7 @@ use wasmvisor_storage::RocksDatabase;
 use wasmvisor_wasm::{WasmRuntime, WasmRuntimeConfig};
 
 use crate::config::NodeConfig;
-use crate::genesis::{Genesis, GenesisFile};
+use crate::genesis::Genesis;
 pub use crate::keys::{KEYS_FILE, NodeKeys};
 use crate::mempool::{Mempool, pooled_bytes};
 use crate::system::{Reconciler, SystemService};
@@ -361,7 +361,7 @@ impl Node {
     /// chain id is read from its stopped database, or asked of its public
     /// API while it runs.
     #[cfg(feature = "rocksdb")]
-    pub fn export_genesis(config: &NodeConfig) -> Result<GenesisFile, String> {
+    pub fn export_genesis(config: &NodeConfig) -> Result<crate::genesis::GenesisFile, String> {
         let genesis = match &config.genesis {
             Some(path) => Genesis::read(path)?.0,
             None => {
@@ -374,7 +374,7 @@ impl Node {
                         .map_err(|error| error.to_string())?
                         .validator_keys()
                 } else {
-                    ValidatorKeys::default()
+                    wasmvisor_proto::blockchain::ValidatorKeys::default()
                 };
                 Genesis::of_config(config, own, config.system_services.load()?)?
             }
