@@ -53,6 +53,9 @@ pub use errors::{CommonError, ServiceError, common_error, service_error, storage
 pub use service::{Call, MigrationPlan, QueryError, Service};
 pub use storage::{Entry, KeySet, List, Map, ProofEntry, ProofList, ProofMap};
 pub use value::{RawBytes, StorageKey, StorageValue};
+/// `#[derive(ServiceError)]`: a service's error enum, each variant with its
+/// explicit stable code (`Name = 0..=255`) and its name as the description.
+pub use wasmvisor_sdk_macros::ServiceError;
 
 pub use bindings::wasmvisor::service::types::{
     ArtifactId, Caller, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus, TransactionCaller,

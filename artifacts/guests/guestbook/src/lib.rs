@@ -8,20 +8,10 @@ const SIGN: u32 = 0;
 const MESSAGE_LEN_MAX: usize = 280;
 
 /// The guestbook's own errors, with stable codes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, ServiceError)]
 enum GuestbookError {
     EmptyMessage = 0,
     MessageTooLong = 1,
-}
-
-impl ServiceError for GuestbookError {
-    fn code(&self) -> u8 {
-        *self as u8
-    }
-
-    fn description(&self) -> String {
-        format!("{self:?}")
-    }
 }
 
 /// Every entry: the signer's public key followed by the message. A proof

@@ -19,22 +19,12 @@ const NOTE_LEN_MAX: usize = 280;
 /// Longest title, in bytes.
 const TITLE_LEN_MAX: usize = 64;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, ServiceError)]
 enum NotebookError {
     EmptyNote = 0,
     NoteTooLong = 1,
     InvalidTitle = 2,
     PoisonedNote = 3,
-}
-
-impl ServiceError for NotebookError {
-    fn code(&self) -> u8 {
-        *self as u8
-    }
-
-    fn description(&self) -> String {
-        format!("{self:?}")
-    }
 }
 
 fn notes() -> ProofList<Vec<u8>> {

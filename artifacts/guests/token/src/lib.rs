@@ -17,7 +17,7 @@ const ISSUE: u32 = 1;
 const TRANSFER: u32 = 2;
 
 /// The token service's own errors (kind `service`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ServiceError)]
 enum TokenError {
     WalletExists = 0,
     WalletNotFound = 1,
@@ -26,16 +26,6 @@ enum TokenError {
     IssueLimitExceeded = 4,
     BalanceOverflow = 5,
     SelfTransfer = 6,
-}
-
-impl ServiceError for TokenError {
-    fn code(&self) -> u8 {
-        *self as u8
-    }
-
-    fn description(&self) -> String {
-        format!("{self:?}")
-    }
 }
 
 fn wallets() -> ProofMap<[u8; 32], Wallet> {

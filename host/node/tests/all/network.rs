@@ -19,14 +19,17 @@ use crate::support::{
     wait_for, wasmvisor, wasmvisor_ok,
 };
 
-/// A port free at the time of asking (the OS hands out another on the
-/// next call).
+/// A port free at the time of asking, below the kernel's ephemeral range
+/// (32768 and up here): a port the kernel handed out would be free again
+/// for it to give to any outgoing connection — the other tests' — before
+/// the node configured with it binds it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn wasmvisor_err(args: &[&str]) -> String {
@@ -408,7 +411,9 @@ fn four_validators_agree_govern_and_catch_up() {
     wait_for("the proposal", || committed(live(&nodes)[1], &proposed));
     let vote = supervisor(live(&nodes)[1], "confirm-config", &json!({}));
     let vote = vote["tx_hash"].as_str().unwrap().to_owned();
-    wait_for("the first vote", || committed(live(&nodes)[3], &vote));
+    wait_for("the first vote on every validator", || {
+        live(&nodes).iter().all(|node| committed(node, &vote))
+    });
     // Every validator holds the proposal with two approvals (the proposer's
     // and one vote), not yet enough; the service is not running.
     for node in live(&nodes) {
