@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # Guest crates live outside the host workspace; check them file by file.
-find guest-supervisor artifacts/guests wit/sdk wit/sdk-macros tests/fuzz -name '*.rs' -not -path '*/target/*' -print0 |
+find guest-supervisor artifacts/guests wit/sdk tests/fuzz -name '*.rs' -not -path '*/target/*' -print0 |
   xargs -0 rustfmt --edition 2024 --config max_width=120 --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -98,3 +98,56 @@ fn service_error(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::service_error;
+
+    fn refusal(input: syn::DeriveInput) -> String {
+        service_error(&input).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn codes_and_names_are_the_variants_own() {
+        let tokens = service_error(&parse_quote! {
+            enum TokenError {
+                WalletExists = 0,
+                InsufficientFunds = 3,
+                Last = 255,
+            }
+        })
+        .unwrap()
+        .to_string();
+        for expected in [
+            "impl :: wasmvisor_sdk :: ServiceError for TokenError",
+            "Self :: WalletExists => 0u8",
+            "Self :: InsufficientFunds => 3u8",
+            "Self :: Last => 255u8",
+            "Self :: InsufficientFunds => \"InsufficientFunds\"",
+        ] {
+            assert!(tokens.contains(expected), "{expected:?} in {tokens}");
+        }
+    }
+
+    #[test]
+    fn an_error_without_a_stable_code_does_not_compile() {
+        for (input, why) in [
+            (parse_quote! { enum E { A = 0, B } }, "its stable code"),
+            (
+                parse_quote! { enum E { A = 0, B = 0 } },
+                "another variant has this code",
+            ),
+            (parse_quote! { enum E { A = 256 } }, "0..=255"),
+            (parse_quote! { enum E { A = 1 + 1 } }, "integer literal"),
+            (parse_quote! { enum E { A(u8) = 0 } }, "carries no data"),
+            (parse_quote! { enum E<T> { A = 0 } }, "no generic parameters"),
+            (parse_quote! { enum E {} }, "at least one variant"),
+            (parse_quote! { struct E; }, "for an enum"),
+        ] {
+            let error = refusal(input);
+            assert!(error.contains(why), "{why:?} in {error:?}");
+        }
+    }
+}
