@@ -41,13 +41,19 @@ pub fn header_commits_to(header: &[u8], transactions: &[Vec<u8>]) -> bool {
     let Ok(decoded) = BlockHeader::decode(header) else {
         return false;
     };
+    decoded.encode_to_vec() == header
+        && usize::try_from(decoded.tx_count).is_ok_and(|count| count == transactions.len())
+        && decoded.tx_hash.as_slice() == signed_transactions_root(transactions).as_slice()
+}
+
+/// Merkle root of signed transactions (each one's hash is blake3 of its
+/// signed bytes).
+pub fn signed_transactions_root(transactions: &[Vec<u8>]) -> Hash {
     let hashes: Vec<Hash> = transactions
         .iter()
         .map(|signed| *blake3::hash(signed).as_bytes())
         .collect();
-    decoded.encode_to_vec() == header
-        && usize::try_from(decoded.tx_count).is_ok_and(|count| count == hashes.len())
-        && decoded.tx_hash.as_slice() == transactions_root(&hashes).as_slice()
+    transactions_root(&hashes)
 }
 
 /// Validator number `validator`'s precommit of block `block_hash` at

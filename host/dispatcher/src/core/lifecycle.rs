@@ -368,13 +368,7 @@ impl LifecycleControl for Core {
         stage: ConfigStage,
         meter: &Meter,
     ) -> Result<(), CallError> {
-        let state = Self::existing_instance(fork, instance_id)?;
-        if state.status != Some(InstanceStatus::Active) {
-            return Err(CoreError::ServiceNotActive
-                .with_description(format!("instance {instance_id} is not active"))
-                .into());
-        }
-        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        let (state, runtime) = self.active_instance(fork, instance_id)?;
         let savepoint = fork.savepoint();
         let context = ExecutionContext::new(
             fork,

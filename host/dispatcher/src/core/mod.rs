@@ -111,6 +111,23 @@ impl Core {
         })
     }
 
+    /// The state of an instance that must exist and be Active, and its
+    /// runtime (what a call to it or a configuration of it needs).
+    fn active_instance(
+        &self,
+        fork: &mut Fork,
+        instance_id: InstanceId,
+    ) -> Result<(InstanceState, Arc<dyn Runtime>), CallError> {
+        let state = Self::existing_instance(fork, instance_id)?;
+        if state.status != Some(InstanceStatus::Active) {
+            return Err(CoreError::ServiceNotActive
+                .with_description(format!("instance {instance_id} is not active"))
+                .into());
+        }
+        let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+        Ok((state, runtime))
+    }
+
     /// The state of the instance called `name`, which must exist and have
     /// no pending transition.
     fn instance_by_name(fork: &mut Fork, name: &str) -> Result<InstanceState, CallError> {

@@ -2,11 +2,7 @@
 //! deeper each (at most `CALL_DEPTH_MAX`), on the caller's budget; a failed
 //! callee leaves no writes behind.
 
-use std::sync::Arc;
-
-use wasmvisor_runtime::{
-    CallError, CallRouter, Caller, CoreError, ExecutionContext, InstanceId, InstanceStatus, Meter, NodeError,
-};
+use wasmvisor_runtime::{CallError, CallRouter, Caller, CoreError, ExecutionContext, InstanceId, Meter, NodeError};
 use wasmvisor_storage::Fork;
 
 use crate::limits::{CALL_DEPTH_MAX, INSTANCE_NAME_BYTES_MAX};
@@ -35,13 +31,7 @@ impl CallRouter for Core {
                     .with_description(format!("call depth {depth} exceeds {CALL_DEPTH_MAX}"))
                     .into());
             }
-            let state = Self::existing_instance(fork, target)?;
-            if state.status != Some(InstanceStatus::Active) {
-                return Err(CoreError::ServiceNotActive
-                    .with_description(format!("instance {target} is not active"))
-                    .into());
-            }
-            let runtime = Arc::clone(self.runtime(state.spec.artifact.runtime_id)?);
+            let (state, runtime) = self.active_instance(fork, target)?;
             let savepoint = fork.savepoint();
             let context = ExecutionContext::new(
                 fork,

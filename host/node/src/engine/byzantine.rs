@@ -217,13 +217,8 @@ pub fn proposal(lie: Option<Lie>, mut block: Block) -> Block {
                 },
             );
             block.transactions.push(forged);
-            let hashes: Vec<[u8; 32]> = block
-                .transactions
-                .iter()
-                .map(|signed| *blake3::hash(signed).as_bytes())
-                .collect();
-            header.tx_count = hashes.len() as u32;
-            header.tx_hash = wasmvisor_blockchain::blocks::transactions_root(&hashes).to_vec();
+            header.tx_count = block.transactions.len() as u32;
+            header.tx_hash = wasmvisor_blockchain::blocks::signed_transactions_root(&block.transactions).to_vec();
         }
     }
     tracing::warn!(height = header.height, ?lie, "BYZANTINE: proposing a lie");

@@ -196,14 +196,10 @@ fn bogus_synced_blocks_are_refused() {
         transactions: vec![vec![2; 100]],
     };
     let header = |transactions: &[Vec<u8>]| {
-        let hashes: Vec<[u8; 32]> = transactions
-            .iter()
-            .map(|signed| *blake3::hash(signed).as_bytes())
-            .collect();
         wasmvisor_proto::blockchain::BlockHeader {
             height: 1,
-            tx_count: hashes.len() as u32,
-            tx_hash: wasmvisor_blockchain::blocks::transactions_root(&hashes).to_vec(),
+            tx_count: transactions.len() as u32,
+            tx_hash: wasmvisor_blockchain::blocks::signed_transactions_root(transactions).to_vec(),
             ..Default::default()
         }
         .encode_to_vec()

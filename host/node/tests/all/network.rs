@@ -32,6 +32,26 @@ fn free_port() -> u16 {
     }
 }
 
+/// `wasmvisor generate-config` of `template` into `dir` with its APIs and
+/// peer address on free loopback ports, and `extra` arguments.
+fn generate_config_on_loopback(template: &str, dir: &str, extra: &[&str]) {
+    let address = || format!("127.0.0.1:{}", free_port());
+    let (public, private, peer) = (address(), address(), address());
+    let mut args = vec![
+        "generate-config",
+        template,
+        dir,
+        "--public-api",
+        &public,
+        "--private-api",
+        &private,
+        "--peer-address",
+        &peer,
+    ];
+    args.extend(extra);
+    wasmvisor_ok(&args);
+}
+
 fn wasmvisor_err(args: &[&str]) -> String {
     let output = wasmvisor(args);
     assert!(!output.status.success(), "wasmvisor {args:?} should fail");
@@ -198,18 +218,7 @@ pub(crate) fn configure() -> Network {
     let error = wasmvisor_err(&["generate-config", &path("template.toml"), &path("nowhere")]);
     assert!(error.contains("needs this validator's --peer-address"), "{error}");
     for index in 0..4 {
-        let address = |port: u16| format!("127.0.0.1:{port}");
-        wasmvisor_ok(&[
-            "generate-config",
-            &path("template.toml"),
-            &path(&format!("v{index}")),
-            "--public-api",
-            &address(free_port()),
-            "--private-api",
-            &address(free_port()),
-            "--peer-address",
-            &address(free_port()),
-        ]);
+        generate_config_on_loopback(&path("template.toml"), &path(&format!("v{index}")), &[]);
     }
     // A second generate-config in the same directory would replace a
     // validator's keys: refused.
@@ -636,7 +645,6 @@ fn a_validator_missing_a_runtime_the_chain_uses_stops_naming_it_and_rejoins() {
 fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     let network = configure();
     let path = |name: &str| network.dir.path().join(name).to_str().unwrap().to_owned();
-    let address = |port: u16| format!("127.0.0.1:{port}");
     // The genesis block deploys a wasm system service on every validator.
     std::fs::copy(wasmvisor_artifacts::GUESTBOOK.path, path("guestbook.wasm")).unwrap();
     for config in &network.configs {
@@ -687,18 +695,7 @@ fn an_auditor_follows_the_chain_and_joins_the_validators_when_voted_in() {
     let error = wasmvisor_err(&["generate-config", &path("genesis.toml"), &path("nowhere"), "--auditor"]);
     assert!(error.contains("auditor's --peer-address"), "{error}");
     // The genesis file serves as its template.
-    wasmvisor_ok(&[
-        "generate-config",
-        &path("genesis.toml"),
-        &path("auditor"),
-        "--auditor",
-        "--public-api",
-        &address(free_port()),
-        "--private-api",
-        &address(free_port()),
-        "--peer-address",
-        &address(free_port()),
-    ]);
+    generate_config_on_loopback(&path("genesis.toml"), &path("auditor"), &["--auditor"]);
     let publics: Vec<String> = (0..4).map(|index| path(&format!("v{index}/public.toml"))).collect();
     // Its own public part among the validators' would make it one: refused.
     let mut with_itself = publics[..3].to_vec();
