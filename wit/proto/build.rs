@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use prost::Message;
+
 const SCHEMAS: &[&str] = &[
     "runtime.proto",
     "messages.proto",
@@ -22,6 +24,16 @@ fn main() {
         Ok(descriptors) => descriptors,
         Err(error) => panic!("the protobuf schemas in wit/proto/schemas do not compile: {error}"),
     };
+    // The token service's interface embeds the descriptors of its messages
+    // (token.proto and what it imports), so clients can read them.
+    let token = match protox::compile(["token.proto"], [schema_dir]) {
+        Ok(token) => token,
+        Err(error) => panic!("token.proto does not compile: {error}"),
+    };
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if let Err(error) = std::fs::write(out_dir.join("token.descriptors.bin"), token.encode_to_vec()) {
+        panic!("cannot write token.descriptors.bin: {error}");
+    }
     let mut config = prost_build::Config::new();
     config.enable_type_names();
     if let Err(error) = config.compile_fds(descriptors) {

@@ -241,6 +241,21 @@ impl ChainReader {
     ) -> Result<Vec<u8>, wasmvisor_runtime::QueryError> {
         self.state.query(instance_name, method, arguments)
     }
+
+    /// An instance and the interface it declares on this node
+    /// ([`wasmvisor_dispatcher::StateReader::interface`]).
+    pub fn interface(
+        &self,
+        instance: wasmvisor_dispatcher::InstanceRef<'_>,
+    ) -> Result<
+        (
+            wasmvisor_runtime::InstanceSpec,
+            Option<std::sync::Arc<wasmvisor_runtime::interface::ServiceInterface>>,
+        ),
+        wasmvisor_runtime::QueryError,
+    > {
+        self.state.interface(instance)
+    }
 }
 
 fn last_header(fork: &mut Fork) -> Result<BlockHeader, BlockError> {
@@ -614,14 +629,14 @@ impl Blockchain {
 
     /// Signs, with this node's `service_key`, the transactions services
     /// asked the node to broadcast since the last call (each to the
-    /// supervisor, instance 0), ready for the pool.
+    /// service that asked), ready for the pool.
     pub fn sign_broadcasts(&self, service_key: &ed25519_dalek::SigningKey) -> Vec<Vec<u8>> {
         self.dispatcher
             .take_broadcasts()
             .into_iter()
             .map(|broadcast| {
                 let call = wasmvisor_runtime::CallInfo {
-                    instance_id: wasmvisor_runtime::SUPERVISOR_INSTANCE_ID,
+                    instance_id: broadcast.instance_id,
                     method_id: broadcast.method_id,
                 };
                 crate::transactions::sign(service_key, &self.reader.chain_id, call, broadcast.arguments)

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmvisor_proto::dispatcher::ArtifactState;
+use wasmvisor_runtime::interface::ServiceInterface;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, CallError, CallInfo, CallLocation, Caller, CoreError, ExecutionContext,
-    ExecutionError, InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter, NodeError,
-    QueryContext, QueryError, Runtime,
+    ExecutionError, InstanceId, InstanceSpec, InstanceStatus, LocalDeployStatus, Mailbox, MailboxRequest, Meter,
+    NodeError, QueryContext, QueryError, Runtime, ServiceSettings,
 };
 use wasmvisor_storage::hash::hash_bytes;
 use wasmvisor_storage::{Database, Fork, Hash, WriteLimits, smt_root_from_scratch};
@@ -100,11 +101,13 @@ enum Phase {
     ShutDown,
 }
 
-/// A transaction to the supervisor that a service asked this node to sign
+/// A transaction to a service that the service asked this node to sign
 /// and submit (from `after_commit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broadcast {
-    /// Method of the supervisor (instance 0).
+    /// The service (the instance that asked).
+    pub instance_id: InstanceId,
+    /// Its method.
     pub method_id: u32,
     /// Encoded arguments.
     pub arguments: Vec<u8>,
@@ -190,6 +193,45 @@ impl StateReader {
         }
         Ok(answer)
     }
+
+    /// The instance called `instance_name` (or, with `instance_id`, the
+    /// instance with that id) and the interface its artifact declares on
+    /// this node (`None`: the service declares none, or its runtime keeps
+    /// no interfaces). Node-local, for clients; never part of consensus.
+    pub fn interface(
+        &self,
+        instance: InstanceRef<'_>,
+    ) -> Result<(InstanceSpec, Option<Arc<ServiceInterface>>), QueryError> {
+        let internal = |error: NodeError| QueryError::Internal(error.to_string());
+        let mut fork = self.read_fork();
+        let mut schema = Schema::new(&mut fork);
+        let instance_id = match instance {
+            InstanceRef::Name(name) => schema
+                .instance_id_by_name(name)
+                .map_err(internal)?
+                .ok_or_else(|| QueryError::NotFound(format!("no service named {name:?}")))?,
+            InstanceRef::Id(id) => id,
+        };
+        let state = schema
+            .instance(instance_id)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(format!("no service with id {instance_id}")))?;
+        let interface = self
+            .core
+            .runtime(state.spec.artifact.runtime_id)
+            .ok()
+            .and_then(|runtime| runtime.interface(&state.spec.artifact));
+        Ok((state.spec, interface))
+    }
+}
+
+/// How a client names an instance.
+#[derive(Debug, Clone, Copy)]
+pub enum InstanceRef<'a> {
+    /// By its name.
+    Name(&'a str),
+    /// By its id.
+    Id(InstanceId),
 }
 
 /// The dispatcher: keeps the registries and drives every runtime.
@@ -197,6 +239,9 @@ pub struct Dispatcher {
     database: Arc<dyn Database>,
     core: Arc<Core>,
     outbox: std::sync::Mutex<Vec<Broadcast>>,
+    /// This node's settings for its services (node-local; handed to
+    /// services only in after-commit).
+    service_settings: std::sync::Mutex<Arc<ServiceSettings>>,
     node_service_key: std::sync::Mutex<Option<[u8; 32]>>,
     phase: Phase,
     /// Height of the last committed block.
@@ -265,6 +310,7 @@ impl Dispatcher {
             database,
             core,
             outbox: std::sync::Mutex::default(),
+            service_settings: std::sync::Mutex::default(),
             node_service_key: std::sync::Mutex::default(),
             phase: Phase::Initialized,
             height: None,
@@ -303,6 +349,15 @@ impl Dispatcher {
     /// A fork over the committed state, for reads.
     pub fn read_fork(&self) -> Fork {
         Fork::new(self.database.snapshot())
+    }
+
+    /// Sets this node's settings for its services (node-local: services
+    /// read their own in after-commit only).
+    pub fn set_service_settings(&self, settings: ServiceSettings) {
+        *self
+            .service_settings
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node") = Arc::new(settings);
     }
 
     /// Tells services (in after-commit) this node's service key: set on
@@ -349,6 +404,12 @@ impl Dispatcher {
     /// on the committed state (see [`StateReader::query`]).
     pub fn query(&self, instance_name: &str, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
         self.reader().query(instance_name, method, arguments)
+    }
+
+    /// The interface `artifact` declares, if it is deployed on this node
+    /// and declares one (node-local; never part of consensus).
+    pub fn artifact_interface(&self, artifact: &ArtifactId) -> Option<Arc<ServiceInterface>> {
+        self.core.runtime(artifact.runtime_id).ok()?.interface(artifact)
     }
 
     /// This node's outcome of deploying `artifact`.
@@ -728,6 +789,12 @@ impl Dispatcher {
 
     fn after_commit(&self) -> Result<(), NodeError> {
         let snapshot = self.database.snapshot();
+        let settings = Arc::clone(
+            &self
+                .service_settings
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node"),
+        );
         let mut mailbox = Mailbox::default();
         for runtime in self.core.runtimes.values() {
             runtime.after_commit(AfterCommitContext {
@@ -739,16 +806,25 @@ impl Dispatcher {
                     .node_service_key
                     .lock()
                     .expect("a lock is poisoned only by a panic, and a panic stops the node"),
+                service_settings: &settings,
             })?;
         }
         for request in mailbox.drain() {
             match request {
                 MailboxRequest::DeployArtifact { artifact, spec } => self.core.start_deploy(&artifact, spec),
-                MailboxRequest::Broadcast { method_id, arguments } => self
+                MailboxRequest::Broadcast {
+                    instance_id,
+                    method_id,
+                    arguments,
+                } => self
                     .outbox
                     .lock()
                     .expect("a lock is poisoned only by a panic, and a panic stops the node")
-                    .push(Broadcast { method_id, arguments }),
+                    .push(Broadcast {
+                        instance_id,
+                        method_id,
+                        arguments,
+                    }),
             }
         }
         Ok(())

@@ -20,7 +20,7 @@ mod schema;
 
 pub use core::{fuel_per_query, fuel_per_transaction, validate_consensus_config};
 pub use dispatcher::{
-    Broadcast, CommittedBlock, Dispatcher, GenesisConfig, Proposal, StateReader, Transaction, error_root,
+    Broadcast, CommittedBlock, Dispatcher, GenesisConfig, InstanceRef, Proposal, StateReader, Transaction, error_root,
     registered_artifacts, registered_instance_by_name, registered_instances,
 };
 pub use schema::{InstanceState, artifact_to_proto};

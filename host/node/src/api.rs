@@ -15,9 +15,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wasmvisor_blockchain::blocks;
+use wasmvisor_dispatcher::InstanceRef;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
-use wasmvisor_runtime::QueryError;
+use wasmvisor_proto::messages::{AnyTx, SignedMessage};
+use wasmvisor_runtime::interface::ServiceInterface;
+use wasmvisor_runtime::{ErrorKind, QueryError};
 use wasmvisor_storage::Hash;
 
 use crate::node::{Node, SubmitError};
@@ -215,15 +218,21 @@ async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuer
     blocking(move || {
         let mut fork = node.reader().read_fork();
         match blocks::transaction(&mut fork, &hash).map_err(|error| ApiError::internal(error.to_string()))? {
-            Some((_, record)) => {
+            Some((signed, record)) => {
+                let call = described_call(&node, &signed);
                 let error = record.error.as_ref().map(|error| {
                     let error = blocks::from_proto_error(error);
-                    json!({ "kind": format!("{:?}", error.kind), "description": error.description })
+                    let name = match (error.kind, &call) {
+                        (ErrorKind::Service(code), Some((_, Some(interface)))) => interface.error_name(code),
+                        _ => None,
+                    };
+                    json!({ "kind": format!("{:?}", error.kind), "name": name, "description": error.description })
                 });
                 Ok(Json(json!({
                     "status": if error.is_some() { "failed" } else { "committed" },
                     "height": record.height,
                     "index": record.index,
+                    "call": call.map(|(call, _)| call),
                     "error": error,
                 })))
             }
@@ -232,6 +241,35 @@ async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuer
         }
     })
     .await?
+}
+
+/// What a committed transaction calls, for people: the service, the
+/// method by id and, where the service's interface (as deployed now)
+/// names it, by name with its arguments decoded; with that interface.
+fn described_call(node: &Node, signed: &[u8]) -> Option<(Value, Option<Arc<ServiceInterface>>)> {
+    let signed = SignedMessage::decode(signed).ok()?;
+    let transaction = AnyTx::decode(signed.payload.as_slice()).ok()?;
+    let call_info = transaction.call_info?;
+    let (spec, interface) = node.reader().interface(InstanceRef::Id(call_info.instance_id)).ok()?;
+    let method = interface.as_ref().and_then(|interface| {
+        interface
+            .method_by_id(call_info.method_id)
+            .map(|method| (interface, method))
+    });
+    let arguments = method.map(|(interface, method)| {
+        interface
+            .decode_json(&method.arguments, &transaction.arguments)
+            .unwrap_or_else(|error| json!({ "undecodable": error }))
+    });
+    let call = json!({
+        "service": spec.name,
+        "instance_id": call_info.instance_id,
+        "method_id": call_info.method_id,
+        "method": method.map(|(_, method)| method.name.clone()),
+        "arguments": arguments,
+        "author": hex::encode(&signed.author),
+    });
+    Some((call, interface))
 }
 
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -251,8 +289,18 @@ async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) 
 
 #[derive(Deserialize)]
 struct ArgumentsQuery {
-    /// Hex-encoded query arguments.
+    /// Hex-encoded query arguments (the answer is hex too).
     arguments: Option<String>,
+    /// JSON query arguments, encoded through the service's interface (the
+    /// answer is JSON too).
+    args: Option<String>,
+}
+
+/// Which API a query came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Public,
+    Private,
 }
 
 fn query_error(error: QueryError) -> ApiError {
@@ -267,18 +315,94 @@ fn query_error(error: QueryError) -> ApiError {
 /// `QUERIES_CONCURRENT_ITEMS_MAX` at once (each holds a guest instance and
 /// its memory until it ends, whether or not its client still waits).
 async fn run_query(node: Arc<Node>, service: String, method: String, arguments: Vec<u8>) -> ApiResult {
+    let answer = query_bytes(node, service, method, arguments).await?;
+    Ok(Json(json!({ "answer": hex::encode(answer) })))
+}
+
+async fn query_bytes(
+    node: Arc<Node>,
+    service: String,
+    method: String,
+    arguments: Vec<u8>,
+) -> Result<Vec<u8>, ApiError> {
     let permit = Arc::clone(node.query_permits())
         .acquire_owned()
         .await
         .map_err(|_| ApiError::internal("the node is stopping"))?;
-    let answer = blocking(move || {
+    blocking(move || {
         let answer = node.reader().query(&service, &method, &arguments);
         drop(permit);
         answer
     })
     .await?
-    .map_err(query_error)?;
-    Ok(Json(json!({ "answer": hex::encode(answer) })))
+    .map_err(query_error)
+}
+
+/// Answers query `method` of `service`: with hex `raw` arguments as hex,
+/// with `json` arguments (encoded through the service's interface) as
+/// JSON. A query the interface marks private is not found on the public
+/// API.
+async fn answer_query(
+    node: Arc<Node>,
+    api: Api,
+    service: String,
+    method: String,
+    raw: Vec<u8>,
+    json: Option<Value>,
+) -> ApiResult {
+    if api == Api::Public && service == "supervisor" && PRIVATE_SUPERVISOR_QUERIES.contains(&method.as_str()) {
+        return Err(ApiError::not_found(format!("{method} is on the private API")));
+    }
+    let reader = node.reader().clone();
+    let name = service.clone();
+    let (_, interface) = blocking(move || reader.interface(InstanceRef::Name(&name)))
+        .await?
+        .map_err(query_error)?;
+    let declared = interface
+        .as_ref()
+        .and_then(|interface| interface.query(&method))
+        .cloned();
+    if api == Api::Public && declared.as_ref().is_some_and(|query| query.private) {
+        return Err(ApiError::not_found(format!("{method} is on the private API")));
+    }
+    let Some(value) = json else {
+        return run_query(node, service, method, raw).await;
+    };
+    let interface = interface.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "{service} declares no interface: send its arguments in hex (`arguments`)"
+        ))
+    })?;
+    let query = declared.ok_or_else(|| ApiError::not_found(format!("{service} declares no query named {method:?}")))?;
+    let arguments = interface
+        .encode_json(&query.arguments, &value)
+        .map_err(|error| ApiError::bad_request(format!("the arguments of {method}: {error}")))?;
+    if arguments.len() > QUERY_ARGUMENTS_BYTES_MAX {
+        return Err(ApiError::bad_request(format!(
+            "query arguments are at most {QUERY_ARGUMENTS_BYTES_MAX} bytes"
+        )));
+    }
+    let answer = query_bytes(node, service, method.clone(), arguments).await?;
+    let answer = interface
+        .decode_json(&query.answer, &answer)
+        .map_err(|error| ApiError::internal(format!("the answer of {method} does not match its interface: {error}")))?;
+    Ok(Json(json!({ "answer": answer })))
+}
+
+/// The JSON arguments of a GET (`?args=<json>`), if any.
+fn json_args(query: &ArgumentsQuery) -> Result<Option<Value>, ApiError> {
+    if query.args.is_some() && query.arguments.is_some() {
+        return Err(ApiError::bad_request(
+            "send `args` (JSON) or `arguments` (hex), not both",
+        ));
+    }
+    query
+        .args
+        .as_deref()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|error| ApiError::bad_request(format!("`args` is not JSON: {error}")))
+        })
+        .transpose()
 }
 
 fn arguments(query: &ArgumentsQuery) -> Result<Vec<u8>, ApiError> {
@@ -305,10 +429,81 @@ async fn service_query(
     Path((service, method)): Path<(String, String)>,
     Query(query): Query<ArgumentsQuery>,
 ) -> ApiResult {
-    if service == "supervisor" && PRIVATE_SUPERVISOR_QUERIES.contains(&method.as_str()) {
-        return Err(ApiError::not_found(format!("{method} is on the private API")));
+    let json = json_args(&query)?;
+    answer_query(node, Api::Public, service, method, arguments(&query)?, json).await
+}
+
+/// A POST's JSON arguments: the body, or `null` if it is empty.
+fn json_or_null(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        Ok(Value::Null)
+    } else {
+        json_body(body)
     }
-    run_query(node, service, method, arguments(&query)?).await
+}
+
+/// `POST /api/services/<instance>/<query>` with the JSON arguments as the
+/// body (`null` or an empty body for none): the answer is JSON.
+async fn service_query_json(
+    State(node): State<Arc<Node>>,
+    Path((service, method)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    answer_query(
+        node,
+        Api::Public,
+        service,
+        method,
+        Vec::new(),
+        Some(json_or_null(&body)?),
+    )
+    .await
+}
+
+/// The private API's service queries: every query, private ones included
+/// (`GET` with hex `arguments` or JSON `args`, or `POST` with a JSON body).
+async fn private_service_query(
+    State(node): State<Arc<Node>>,
+    Path((service, method)): Path<(String, String)>,
+    Query(query): Query<ArgumentsQuery>,
+) -> ApiResult {
+    let json = json_args(&query)?;
+    answer_query(node, Api::Private, service, method, arguments(&query)?, json).await
+}
+
+async fn private_service_query_json(
+    State(node): State<Arc<Node>>,
+    Path((service, method)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    answer_query(
+        node,
+        Api::Private,
+        service,
+        method,
+        Vec::new(),
+        Some(json_or_null(&body)?),
+    )
+    .await
+}
+
+/// `GET /api/services/<instance>/interface`: the interface the service
+/// declares (methods, queries, errors, its messages' fields and
+/// descriptors), with the instance's id and artifact.
+async fn service_interface(State(node): State<Arc<Node>>, Path(service): Path<String>) -> ApiResult {
+    blocking(move || {
+        let (spec, interface) = node
+            .reader()
+            .interface(InstanceRef::Name(&service))
+            .map_err(query_error)?;
+        let interface = interface.ok_or_else(|| ApiError::not_found(format!("{service} declares no interface")))?;
+        let mut shown = interface.to_json();
+        shown["service"] = json!(spec.name);
+        shown["instance_id"] = json!(spec.id);
+        shown["artifact"] = json!(artifact_text(&spec.artifact));
+        Ok(Json(shown))
+    })
+    .await?
 }
 
 /// Supervisor reads served only on the private API.
@@ -606,7 +801,11 @@ pub fn public_router(node: Arc<Node>) -> Router {
         )
         .route("/api/system/v1/services", get(services))
         .route("/api/proofs/v1/{kind}", get(proof))
-        .route("/api/services/{service}/{method}", get(service_query))
+        .route("/api/services/{service}/interface", get(service_interface))
+        .route(
+            "/api/services/{service}/{method}",
+            get(service_query).post(service_query_json),
+        )
         .fallback(fallback);
     crate::http::bounded(router)
         .with_state(node)
@@ -670,6 +869,10 @@ pub fn private_router(node: Arc<Node>) -> Router {
         .route(
             "/api/services/supervisor/{action}",
             get(private_supervisor_query).merge(crate::http::large_bodies(post(supervisor_action), &gate)),
+        )
+        .route(
+            "/api/services/{service}/{method}",
+            get(private_service_query).post(private_service_query_json),
         )
         .fallback(fallback);
     crate::http::bounded(router)

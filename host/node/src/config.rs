@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use wasmvisor_limits::{
+    SERVICE_SETTING_KEY_BYTES_MAX, SERVICE_SETTING_VALUE_BYTES_MAX, SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX,
+};
+use wasmvisor_runtime::ServiceSettings;
 use wasmvisor_storage::Hash;
 
 use crate::requests::ValidatorSpec;
@@ -148,6 +152,12 @@ pub struct NodeConfig {
     /// and the chain the node holds must have it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_id: Option<String>,
+    /// This node's settings for its services, by instance name
+    /// (`[service_settings.<instance>]`, string values): node-local, read by
+    /// a service only in after-commit, so they never change a block's
+    /// outcome.
+    #[serde(default, skip_serializing_if = "ServiceSettings::is_empty")]
+    pub service_settings: ServiceSettings,
 }
 
 /// A validator's place in a network of validators.
@@ -247,6 +257,7 @@ impl NodeConfig {
             auditor: false,
             genesis: None,
             chain_id: None,
+            service_settings: ServiceSettings::new(),
         }
     }
 
@@ -283,6 +294,28 @@ impl NodeConfig {
 
     /// Checks the rules the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (instance, settings) in &self.service_settings {
+            let invalid = |what: String| ConfigError::Invalid(format!("service_settings.{instance}: {what}"));
+            if settings.len() > SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX {
+                return Err(invalid(format!(
+                    "{} settings exceed the maximum of {SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX}",
+                    settings.len()
+                )));
+            }
+            for (key, value) in settings {
+                if key.is_empty() || key.len() > SERVICE_SETTING_KEY_BYTES_MAX {
+                    return Err(invalid(format!(
+                        "a setting's name is 1 to {SERVICE_SETTING_KEY_BYTES_MAX} bytes"
+                    )));
+                }
+                if value.len() > SERVICE_SETTING_VALUE_BYTES_MAX {
+                    return Err(invalid(format!(
+                        "{key} is {} bytes; a value is at most {SERVICE_SETTING_VALUE_BYTES_MAX}",
+                        value.len()
+                    )));
+                }
+            }
+        }
         if self
             .private_api_token
             .as_ref()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use wasmvisor_node::NodeConfig;
+use wasmvisor_node::client::{self, ClientKey};
 use wasmvisor_node::config::Mode;
 use wasmvisor_node::network;
 use wasmvisor_node::operator::{self, Client, deploy};
@@ -164,8 +165,12 @@ enum Command {
         #[arg(long)]
         instance: String,
         /// A file holding the constructor parameters (binary).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "params_json")]
         params: Option<PathBuf>,
+        /// The constructor parameters in JSON, encoded through the
+        /// artifact's interface.
+        #[arg(long)]
+        params_json: Option<String>,
         #[command(flatten)]
         apis: Apis,
     },
@@ -220,12 +225,77 @@ enum Command {
         #[command(flatten)]
         apis: Apis,
     },
+    /// Client keys: an Ed25519 signing key in a file only its user may read.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Shows the interface a service declares: its methods, queries,
+    /// errors and messages.
+    Interface {
+        /// The instance's name.
+        instance: String,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Calls a service's method: encodes the JSON arguments through the
+    /// service's interface, signs the transaction with the key, submits
+    /// it, waits for its block and prints its outcome (a failure names the
+    /// error, and the command exits non-zero).
+    Call {
+        /// The instance's name.
+        instance: String,
+        /// The method's name.
+        method: String,
+        /// The arguments in JSON (a message in the protobuf JSON mapping,
+        /// with its bytes fields in base64).
+        #[arg(long, default_value = "null")]
+        args: String,
+        /// The key file that signs (`wasmvisor keys new`).
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Runs a service's read query with JSON arguments and prints its JSON
+    /// answer.
+    Query {
+        /// The instance's name.
+        instance: String,
+        /// The query's name.
+        query: String,
+        /// The arguments in JSON.
+        #[arg(long, default_value = "null")]
+        args: String,
+        /// Ask the private API (which also serves private queries).
+        #[arg(long)]
+        private: bool,
+        #[command(flatten)]
+        apis: Apis,
+    },
     /// Prints a transaction's status.
     Tx {
         /// The transaction hash (hex).
         hash: String,
         #[command(flatten)]
         apis: Apis,
+    },
+}
+
+/// `wasmvisor keys` commands.
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Makes a new key and writes it to a new file (mode 0600), printing
+    /// its public key.
+    New {
+        /// The key file to create (never overwritten).
+        output: PathBuf,
+    },
+    /// Prints a key file's public key (hex, and base64 as message JSON
+    /// writes bytes).
+    Show {
+        /// The key file.
+        file: PathBuf,
     },
 }
 
@@ -315,6 +385,11 @@ fn one_change(change: ChangeSpec) -> ProposalSpec {
         configuration_number: None,
         changes: vec![change],
     }
+}
+
+/// Parses an option's JSON, naming the option when it does not parse.
+fn parse_json(option: &str, text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("{option} is not JSON: {error}"))
 }
 
 /// Reads a parameters file as hex (none: empty parameters).
@@ -472,12 +547,17 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             artifact,
             instance,
             params,
+            params_json,
             apis,
         } => {
             let change = ChangeSpec::Start {
                 artifact,
                 instance: instance.clone(),
                 params: read_params(params.as_ref())?,
+                params_json: params_json
+                    .as_deref()
+                    .map(|text| parse_json("--params-json", text))
+                    .transpose()?,
             };
             let (public, private) = apis.clients()?;
             let mut result = operator::propose(&public, &private, &one_change(change))?;
@@ -508,6 +588,52 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         }
         Command::Services { apis } => apis.clients()?.0.get("/api/system/v1/services").map(Some),
         Command::Status { apis } => apis.clients()?.0.get("/api/system/v1/info").map(Some),
+        Command::Keys {
+            command: KeysCommand::New { output },
+        } => ClientKey::create(&output).map(|key| Some(key.shown())),
+        Command::Keys {
+            command: KeysCommand::Show { file },
+        } => ClientKey::load(&file).map(|key| Some(key.shown())),
+        Command::Interface { instance, apis } => apis
+            .clients()?
+            .0
+            .get(&format!("/api/services/{instance}/interface"))
+            .map(Some),
+        Command::Call {
+            instance,
+            method,
+            args,
+            key,
+            apis,
+        } => {
+            let arguments = parse_json("--args", &args)?;
+            let key = ClientKey::load(&key)?;
+            let outcome = client::call(&apis.clients()?.0, &instance, &method, &arguments, &key)?;
+            if outcome["status"] == "failed" {
+                println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+                let error = &outcome["error"];
+                return Err(format!(
+                    "the transaction failed: {}",
+                    error["name"]
+                        .as_str()
+                        .or(error["description"].as_str())
+                        .unwrap_or("unknown error")
+                ));
+            }
+            Ok(Some(outcome))
+        }
+        Command::Query {
+            instance,
+            query,
+            args,
+            private,
+            apis,
+        } => {
+            let arguments = parse_json("--args", &args)?;
+            let (public, private_client) = apis.clients()?;
+            let client = if private { &private_client } else { &public };
+            client::query(client, &instance, &query, &arguments).map(Some)
+        }
         Command::Tx { hash, apis } => apis
             .clients()?
             .0

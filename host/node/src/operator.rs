@@ -104,20 +104,30 @@ pub const TRANSACTION_WAIT_MAX: Duration = Duration::from_secs(120);
 /// Waits until transaction `tx_hash` is in a block; an error says why it
 /// failed.
 pub fn wait_for_transaction(public: &Client, tx_hash: &str) -> Result<Value, String> {
+    let transaction = wait_for_outcome(public, tx_hash)?;
+    if transaction["status"] == "failed" {
+        let error = &transaction["error"];
+        return Err(format!(
+            "transaction {tx_hash} failed: {} ({}{})",
+            error["description"].as_str().unwrap_or("no description"),
+            error["kind"].as_str().unwrap_or("unknown kind"),
+            error["name"]
+                .as_str()
+                .map(|name| format!(", {name}"))
+                .unwrap_or_default(),
+        ));
+    }
+    Ok(transaction)
+}
+
+/// Waits until transaction `tx_hash` is in a block and answers its record
+/// (`status` `committed` or `failed`).
+pub fn wait_for_outcome(public: &Client, tx_hash: &str) -> Result<Value, String> {
     let start = Instant::now();
     loop {
         let transaction = public.get(&format!("/api/explorer/v1/transactions?hash={tx_hash}"))?;
-        match transaction["status"].as_str() {
-            Some("committed") => return Ok(transaction),
-            Some("failed") => {
-                let error = &transaction["error"];
-                return Err(format!(
-                    "transaction {tx_hash} failed: {} ({})",
-                    error["description"].as_str().unwrap_or("no description"),
-                    error["kind"].as_str().unwrap_or("unknown kind"),
-                ));
-            }
-            _ => {}
+        if matches!(transaction["status"].as_str(), Some("committed" | "failed")) {
+            return Ok(transaction);
         }
         if start.elapsed() > TRANSACTION_WAIT_MAX {
             return Err(format!(

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 use wasmvisor_blockchain::Blockchain;
+use wasmvisor_dispatcher::InstanceRef;
 use wasmvisor_dispatcher::artifact_to_proto;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
@@ -16,6 +17,7 @@ use wasmvisor_proto::supervisor::{
     ConfigChange, ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, FreezeService, MigrationRequest,
     ResumeService, ServiceConfig, StartService, StopService, UnloadArtifact, config_change,
 };
+use wasmvisor_runtime::interface::{Payload, ServiceInterface};
 use wasmvisor_runtime::{ArtifactId, runtime_id};
 
 /// How far ahead of the current height a deploy or migration deadline is
@@ -111,6 +113,10 @@ pub enum ChangeSpec {
         /// Constructor parameters (hex).
         #[serde(default)]
         params: String,
+        /// Constructor parameters in JSON, encoded through the artifact's
+        /// interface (instead of `params`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        params_json: Option<serde_json::Value>,
     },
     /// Stop an instance.
     Stop {
@@ -135,7 +141,12 @@ pub enum ChangeSpec {
         /// The instance's name.
         instance: String,
         /// The new configuration (hex).
+        #[serde(default)]
         params: String,
+        /// The new configuration in JSON, encoded through the instance's
+        /// interface (instead of `params`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        params_json: Option<serde_json::Value>,
     },
     /// Unload an artifact no instance uses.
     Unload {
@@ -253,13 +264,36 @@ pub fn pending_proposal(chain: &Blockchain) -> Option<ConfigProposalState> {
 }
 
 /// Names resolved against the committed state.
+/// Parameters given in JSON, encoded as the payload `which` picks from
+/// the service's interface.
+fn encode_params(
+    params: &str,
+    value: &serde_json::Value,
+    interface: Option<&ServiceInterface>,
+    which: fn(&ServiceInterface) -> Option<&Payload>,
+) -> Result<Vec<u8>, RequestError> {
+    if !params.is_empty() {
+        return Err(error("give params (hex) or params_json, not both"));
+    }
+    let interface = interface.ok_or_else(|| error("the service declares no interface: give params in hex"))?;
+    let payload = which(interface).ok_or_else(|| error("the service's interface states no such parameters"))?;
+    interface
+        .encode_json(payload, value)
+        .map_err(|cause| error(format!("params_json: {cause}")))
+}
+
 struct Resolver<'a> {
     chain: &'a Blockchain,
 }
 
 impl Resolver<'_> {
-    /// A registered artifact; the runtime is looked up unless given.
+    /// A registered artifact, in its wire form.
     fn artifact(&self, text: &str) -> Result<wasmvisor_proto::runtime::ArtifactId, RequestError> {
+        self.artifact_id(text).map(|artifact| artifact_to_proto(&artifact))
+    }
+
+    /// A registered artifact; the runtime is looked up unless given.
+    fn artifact_id(&self, text: &str) -> Result<ArtifactId, RequestError> {
         let (runtime, name, version) = parse_artifact(text)?;
         let artifacts = self
             .chain
@@ -273,7 +307,7 @@ impl Resolver<'_> {
             .filter(|artifact| runtime.is_none_or(|runtime| artifact.runtime_id == runtime))
             .collect();
         match matching.as_slice() {
-            [artifact] => Ok(artifact_to_proto(artifact)),
+            [artifact] => Ok((*artifact).clone()),
             [] => Err(error(format!("no artifact {text} is deployed"))),
             _ => Err(error(format!(
                 "{text} exists in several runtimes: write native:{text} or wasm:{text}"
@@ -337,11 +371,22 @@ impl ChangeSpec {
                 artifact,
                 instance,
                 params,
-            } => Kind::StartService(StartService {
-                artifact: Some(resolver.artifact(artifact)?),
-                name: instance.clone(),
-                config: hex_bytes("params", params)?,
-            }),
+                params_json,
+            } => {
+                let artifact = resolver.artifact_id(artifact)?;
+                let config = match params_json {
+                    None => hex_bytes("params", params)?,
+                    Some(value) => {
+                        let interface = resolver.chain.dispatcher().artifact_interface(&artifact);
+                        encode_params(params, value, interface.as_deref(), ServiceInterface::constructor)?
+                    }
+                };
+                Kind::StartService(StartService {
+                    artifact: Some(artifact_to_proto(&artifact)),
+                    name: instance.clone(),
+                    config,
+                })
+            }
             ChangeSpec::Stop { instance } => Kind::StopService(StopService {
                 instance_id: resolver.instance_id(instance)?,
             }),
@@ -352,10 +397,28 @@ impl ChangeSpec {
                 instance_id: resolver.instance_id(instance)?,
                 params: hex_bytes("params", params)?,
             }),
-            ChangeSpec::Configure { instance, params } => Kind::Service(ServiceConfig {
-                instance_id: resolver.instance_id(instance)?,
-                params: hex_bytes("params", params)?,
-            }),
+            ChangeSpec::Configure {
+                instance,
+                params,
+                params_json,
+            } => {
+                let params = match params_json {
+                    None => hex_bytes("params", params)?,
+                    Some(value) => {
+                        let interface = resolver
+                            .chain
+                            .reader()
+                            .interface(InstanceRef::Name(instance))
+                            .map_err(|cause| error(format!("{cause:?}")))?
+                            .1;
+                        encode_params(params, value, interface.as_deref(), ServiceInterface::configuration)?
+                    }
+                };
+                Kind::Service(ServiceConfig {
+                    instance_id: resolver.instance_id(instance)?,
+                    params,
+                })
+            }
             ChangeSpec::Unload { artifact } => Kind::UnloadArtifact(UnloadArtifact {
                 artifact_id: Some(resolver.artifact(artifact)?),
             }),

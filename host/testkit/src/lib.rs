@@ -109,6 +109,7 @@ pub struct TestKitBuilder {
     fuel_per_transaction: u64,
     transactions_per_block_max: u32,
     guest_stack_bytes: Option<usize>,
+    service_settings: wasmvisor_runtime::ServiceSettings,
 }
 
 impl TestKitBuilder {
@@ -124,6 +125,7 @@ impl TestKitBuilder {
             fuel_per_transaction: 0,
             transactions_per_block_max: 0,
             guest_stack_bytes: None,
+            service_settings: wasmvisor_runtime::ServiceSettings::new(),
         }
     }
 
@@ -175,6 +177,16 @@ impl TestKitBuilder {
             wasmvisor_artifacts::SUPERVISOR.bytes,
             config,
         )
+    }
+
+    /// This node's (validator 0's) setting `key` for the service called
+    /// `instance`: node-local, read by the service in after-commit only.
+    pub fn with_service_setting(mut self, instance: &str, key: &str, value: &str) -> Self {
+        self.service_settings
+            .entry(instance.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value.to_owned());
+        self
     }
 
     /// Sets the consensus configuration's maximum number of transactions per
@@ -288,6 +300,7 @@ impl TestKitBuilder {
             node_key,
         )
         .expect("the genesis block commits");
+        chain.dispatcher().set_service_settings(self.service_settings.clone());
         let mut testkit = TestKit {
             builder: self,
             validators,
@@ -581,7 +594,11 @@ impl TestKit {
         let database: Arc<dyn Database> = Arc::new(self.database.clone());
         // The testkit is the node of the validator with keys number 0.
         let node_key = Some(Validator::numbered(0).service_key.verifying_key().to_bytes());
-        self.chain = Some(Blockchain::resume(database, self.builder.runtimes(), node_key).expect("the chain resumes"));
+        let chain = Blockchain::resume(database, self.builder.runtimes(), node_key).expect("the chain resumes");
+        chain
+            .dispatcher()
+            .set_service_settings(self.builder.service_settings.clone());
+        self.chain = Some(chain);
         self.follow_validator_set();
     }
 

@@ -8,6 +8,7 @@
 //! [`CoreError`]).
 
 mod errors;
+pub mod interface;
 mod meter;
 mod runtime;
 mod types;
@@ -20,7 +21,7 @@ pub use meter::Meter;
 pub use runtime::{
     AfterCommitContext, CallRouter, CallSite, ConfigStage, DeployTask, ExecutionContext, LifecycleControl,
     LocalDeployStatus, LocalMigrationStatus, Mailbox, MailboxRequest, QueryContext, QueryError, Runtime,
-    RuntimeMetrics,
+    RuntimeMetrics, ServiceSettings,
 };
 pub use types::{
     ArtifactId, ArtifactState, ArtifactView, CallInfo, CallLocation, Caller, InstanceId, InstanceSpec, InstanceStatus,

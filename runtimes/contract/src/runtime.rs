@@ -5,6 +5,7 @@ use std::sync::Arc;
 use wasmvisor_storage::{Fork, IndexAddress, Namespace, Snapshot, StorageError};
 
 use crate::errors::{CallError, CoreError, ExecutionError, NodeError};
+use crate::interface::ServiceInterface;
 use crate::meter::Meter;
 use crate::types::{
     ArtifactId, ArtifactView, Caller, InstanceId, InstanceSpec, InstanceStatus, InstanceView, MigrationKind,
@@ -359,7 +360,15 @@ pub struct AfterCommitContext<'a> {
     pub supervisor_lifecycle: Option<Arc<dyn LifecycleControl>>,
     /// This node's service key, if it is a validator.
     pub node_service_key: Option<[u8; 32]>,
+    /// This node's settings for its services, by instance name (node-local:
+    /// given to services only here).
+    pub service_settings: &'a ServiceSettings,
 }
+
+/// A node's settings for its services: instance name → key → value, from
+/// the node's configuration; a service reads its own in `after_commit`
+/// only.
+pub type ServiceSettings = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
 
 /// Asynchronous commands a runtime sends the dispatcher from `after_commit`.
 #[derive(Debug, Default)]
@@ -370,10 +379,13 @@ pub struct Mailbox {
 /// One command in a [`Mailbox`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxRequest {
-    /// Sign a transaction to the supervisor with this node's service key
-    /// and submit it (e.g. a deploy result).
+    /// Sign a transaction to a service with this node's service key and
+    /// submit it (e.g. the supervisor's deploy results).
     Broadcast {
-        /// Method of the supervisor (instance 0).
+        /// The service: the instance that asked (a service broadcasts
+        /// only to itself).
+        instance_id: InstanceId,
+        /// Its method.
         method_id: u32,
         /// Encoded arguments.
         arguments: Vec<u8>,
@@ -530,6 +542,14 @@ pub trait Runtime: Send + Sync {
     fn query(&self, context: QueryContext<'_>, method: &str, arguments: &[u8]) -> Result<Vec<u8>, QueryError> {
         let _ = (context, arguments);
         Err(QueryError::NotFound(format!("no query named {method:?}")))
+    }
+
+    /// The interface `artifact` declares (see [`crate::interface`]), if
+    /// it is deployed here and declares one. Node-local and never part of
+    /// consensus: clients use it to call the service with JSON.
+    fn interface(&self, artifact: &ArtifactId) -> Option<Arc<ServiceInterface>> {
+        let _ = artifact;
+        None
     }
 
     /// A block was committed (`context.snapshot` holds it). Node-local: the

@@ -27,6 +27,7 @@ pub mod supervisor_world {
             "wasmvisor:service/storage": super::service_world::wasmvisor::service::storage,
             "wasmvisor:service/context": super::service_world::wasmvisor::service::context,
             "wasmvisor:service/calls": super::service_world::wasmvisor::service::calls,
+            "wasmvisor:service/node": super::service_world::wasmvisor::service::node,
         },
     });
 }

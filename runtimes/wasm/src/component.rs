@@ -20,6 +20,7 @@ pub const SERVICE_IMPORTS: &[&str] = &[
     "wasmvisor:service/storage@0.1.0",
     "wasmvisor:service/context@0.1.0",
     "wasmvisor:service/calls@0.1.0",
+    "wasmvisor:service/node@0.1.0",
 ];
 
 /// Which world a component is checked against and linked with.

@@ -19,6 +19,7 @@ mod engine;
 mod errors;
 mod fork_storage;
 mod host;
+mod interface;
 pub mod limits;
 mod runtime;
 mod state;
@@ -35,5 +36,6 @@ pub use component::{
 pub use engine::{deterministic_engine, deterministic_engine_on_demand, deterministic_engine_with_stack};
 pub use errors::{RuntimeErrorCode, WasmError};
 pub use fork_storage::{ForkStorage, NodeFailure};
+pub use interface::embedded_interface;
 pub use runtime::{WasmRuntime, WasmRuntimeConfig, deploy_spec};
 pub use state::{AfterCommitState, CallEnv, Entries, InstanceStorage, Outbox, RangeLimit, StorageAccess, StorageFault};

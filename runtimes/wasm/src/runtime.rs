@@ -8,6 +8,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::WasmDeploySpec;
+use wasmvisor_runtime::interface::ServiceInterface;
 use wasmvisor_runtime::{
     AfterCommitContext, ArtifactId, CallError, Caller, ConfigStage, CoreError, DeployTask, ErrorKind as CoreKind,
     ExecutionContext, ExecutionError, InstanceId, InstanceSpec, InstanceStatus, Meter, MigrationKind, NodeError,
@@ -20,6 +21,7 @@ use crate::cache::{CacheLookup, CacheStats, CompiledCache};
 use crate::component::{CallOutcome, Privilege, ServiceComponent, WasmService};
 use crate::errors::{RuntimeErrorCode, WasmError};
 use crate::fork_storage::{ForkStorage, NodeFailure};
+use crate::interface::embedded_interface;
 use crate::limits::{COMPONENT_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, FUEL_PER_TRANSACTION_DEFAULT, MIGRATION_FUEL};
 use crate::state::{CallEnv, StorageAccess};
 
@@ -51,6 +53,8 @@ impl Default for WasmRuntimeConfig {
 #[derive(Default)]
 struct State {
     services: BTreeMap<ArtifactId, Arc<WasmService>>,
+    /// The interfaces deployed components embed.
+    interfaces: BTreeMap<ArtifactId, Arc<ServiceInterface>>,
     instances: BTreeMap<InstanceId, (InstanceSpec, InstanceStatus)>,
 }
 
@@ -143,7 +147,11 @@ pub fn deploy_spec(component: &[u8]) -> WasmDeploySpec {
 impl Compiler {
     /// Validates a deploy spec and compiles its component (or loads it from
     /// the cache): the work of a deploy task, off the block path.
-    fn compile(&self, artifact: &ArtifactId, spec: &[u8]) -> Result<WasmService, ExecutionError> {
+    fn compile(
+        &self,
+        artifact: &ArtifactId,
+        spec: &[u8],
+    ) -> Result<(WasmService, Option<ServiceInterface>), ExecutionError> {
         if spec.len() > DEPLOY_SPEC_BYTES_MAX {
             return Err(refused(format!(
                 "the deploy spec of {} bytes exceeds the maximum of {DEPLOY_SPEC_BYTES_MAX}",
@@ -169,7 +177,9 @@ impl Compiler {
         };
         let component = self.load_or_compile(&hash, &spec.component)?;
         let component = ServiceComponent::validate(&self.engine, component, privilege).map_err(refused)?;
-        WasmService::new(&self.engine, &component).map_err(refused)
+        let interface = embedded_interface(&spec.component).map_err(refused)?;
+        let service = WasmService::new(&self.engine, &component).map_err(refused)?;
+        Ok((service, interface))
     }
 
     fn load_or_compile(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<Component, ExecutionError> {
@@ -380,12 +390,15 @@ impl Runtime for WasmRuntime {
         };
         let state = Arc::clone(&self.state);
         Box::new(move || {
-            let service = compiler.compile(&artifact, &spec)?;
-            state
+            let (service, interface) = compiler.compile(&artifact, &spec)?;
+            let mut state = state
                 .lock()
-                .expect("a lock is poisoned only by a panic, and a panic stops the node")
-                .services
-                .insert(artifact, Arc::new(service));
+                .expect("a lock is poisoned only by a panic, and a panic stops the node");
+            match interface {
+                Some(interface) => state.interfaces.insert(artifact.clone(), Arc::new(interface)),
+                None => state.interfaces.remove(&artifact),
+            };
+            state.services.insert(artifact, Arc::new(service));
             Ok(())
         })
     }
@@ -491,7 +504,13 @@ impl Runtime for WasmRuntime {
     }
 
     fn unload_artifact(&self, artifact: &ArtifactId) {
-        self.state().services.remove(artifact);
+        let mut state = self.state();
+        state.services.remove(artifact);
+        state.interfaces.remove(artifact);
+    }
+
+    fn interface(&self, artifact: &ArtifactId) -> Option<Arc<ServiceInterface>> {
+        self.state().interfaces.get(artifact).cloned()
     }
 
     fn execute(&self, context: ExecutionContext<'_>, method_id: u32, arguments: &[u8]) -> Result<(), CallError> {
@@ -571,6 +590,7 @@ impl Runtime for WasmRuntime {
             let state = crate::state::AfterCommitState {
                 outbox: crate::state::Outbox::default(),
                 node_service_key: context.node_service_key,
+                settings: Arc::new(context.service_settings.get(&spec.name).cloned().unwrap_or_default()),
             };
             let outbox = Arc::clone(&state.outbox);
             let capabilities = Capabilities {

@@ -125,6 +125,8 @@ pub struct AfterCommitState {
     pub outbox: Outbox,
     /// This node's service key, if it is a validator.
     pub node_service_key: Option<[u8; 32]>,
+    /// This node's settings for the instance being called.
+    pub settings: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 /// Mailbox requests a guest queued from `after-commit`.

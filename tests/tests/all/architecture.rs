@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-limits", 0),
     ("wasmvisor-proto", 0),
     ("wasmvisor-artifacts", 0),
+    ("wasmvisor-sdk-macros", 1),
     ("wasmvisor-storage", 1),
     ("wasmvisor-consensus", 1),
     ("wasmvisor-runtime", 2),

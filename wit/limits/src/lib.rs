@@ -205,6 +205,18 @@ pub const COMPONENT_BYTES_MAX: usize = 8 * MIB;
 pub const DEPLOY_SPEC_OVERHEAD_BYTES_MAX: usize = 64;
 /// Largest deploy spec, in bytes.
 pub const DEPLOY_SPEC_BYTES_MAX: usize = COMPONENT_BYTES_MAX + DEPLOY_SPEC_OVERHEAD_BYTES_MAX;
+/// Largest interface a component embeds (its `wasmvisor:interface` custom
+/// section, JSON), in bytes.
+pub const INTERFACE_BYTES_MAX: usize = 64 * KIB;
+/// Largest protobuf descriptor set a component embeds (its
+/// `wasmvisor:descriptors` custom section), in bytes.
+pub const INTERFACE_DESCRIPTORS_BYTES_MAX: usize = MIB;
+/// Most methods, queries or errors one interface lists (each).
+pub const INTERFACE_ENTRIES_ITEMS_MAX: usize = 256;
+/// Longest method, query or error name in an interface, in bytes.
+pub const INTERFACE_NAME_BYTES_MAX: usize = 64;
+// Both sections fit the largest component.
+const _: () = assert!(INTERFACE_BYTES_MAX + INTERFACE_DESCRIPTORS_BYTES_MAX <= COMPONENT_BYTES_MAX);
 /// Bytes a deploy request carries beyond its spec: the artifact id, the
 /// deadline and framing.
 pub const DEPLOY_REQUEST_OVERHEAD_BYTES_MAX: usize = KIB;
@@ -412,6 +424,17 @@ pub const HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX: usize = 2;
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Longest a client may take to send a request's head, in milliseconds.
 pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Most settings a node's configuration gives one service.
+pub const SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX: usize = 64;
+/// Longest service setting name, in bytes.
+pub const SERVICE_SETTING_KEY_BYTES_MAX: usize = 64;
+/// Longest service setting value, in bytes.
+pub const SERVICE_SETTING_VALUE_BYTES_MAX: usize = 4 * KIB;
+// One service's settings fit what a guest may be handed at once.
+const _: () = assert!(
+    SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX * (SERVICE_SETTING_KEY_BYTES_MAX + SERVICE_SETTING_VALUE_BYTES_MAX)
+        <= GUEST_MEMORY_BYTES_MAX / 64
+);
 /// Largest query arguments, in bytes (they travel hex-encoded in a URL).
 pub const QUERY_ARGUMENTS_BYTES_MAX: usize = 64 * KIB;
 /// Largest request head the HTTP server reads, in bytes (its read buffer).
@@ -573,4 +596,20 @@ pub const ALL: &[(&str, u128)] = &[
     ("QUERY_ANSWER_BYTES_MAX", QUERY_ANSWER_BYTES_MAX as u128),
     ("BLOCKS_PER_PAGE_ITEMS_MAX", BLOCKS_PER_PAGE_ITEMS_MAX as u128),
     ("LIST_PROOF_ITEMS_MAX", LIST_PROOF_ITEMS_MAX as u128),
+    (
+        "SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX",
+        SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX as u128,
+    ),
+    ("SERVICE_SETTING_KEY_BYTES_MAX", SERVICE_SETTING_KEY_BYTES_MAX as u128),
+    (
+        "SERVICE_SETTING_VALUE_BYTES_MAX",
+        SERVICE_SETTING_VALUE_BYTES_MAX as u128,
+    ),
+    ("INTERFACE_BYTES_MAX", INTERFACE_BYTES_MAX as u128),
+    (
+        "INTERFACE_DESCRIPTORS_BYTES_MAX",
+        INTERFACE_DESCRIPTORS_BYTES_MAX as u128,
+    ),
+    ("INTERFACE_ENTRIES_ITEMS_MAX", INTERFACE_ENTRIES_ITEMS_MAX as u128),
+    ("INTERFACE_NAME_BYTES_MAX", INTERFACE_NAME_BYTES_MAX as u128),
 ];

@@ -48,6 +48,10 @@ pub mod supervisor {
 /// The sample token service (`token.proto`).
 pub mod token {
     include!(concat!(env!("OUT_DIR"), "/wasmvisor.token.rs"));
+
+    /// The encoded `google.protobuf.FileDescriptorSet` of `token.proto` and
+    /// what it imports: the token service embeds it in its interface.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/token.descriptors.bin"));
 }
 
 pub use prost::Message;

@@ -4,6 +4,52 @@ use proc_macro::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, Expr, ExprLit, Fields, Lit, parse_macro_input};
 
+mod service;
+
+/// Makes a service of an inherent `impl` block: implements
+/// `wasmvisor_sdk::Service` from its marked functions, embeds the service's
+/// interface in the component, and exports the service.
+///
+/// ```ignore
+/// struct Token;
+///
+/// #[wasmvisor_sdk::service(errors = TokenError, descriptors = token::FILE_DESCRIPTOR_SET)]
+/// impl Token {
+///     #[constructor]
+///     fn initialize(config: TokenConfig) -> Result<(), ExecutionError> { .. }
+///     #[method(id = 0)]
+///     fn create_wallet(arguments: CreateWallet) -> Result<(), ExecutionError> { .. }
+///     #[query]
+///     fn wallet(query: WalletQuery) -> Result<Wallet, QueryError> { .. }
+/// }
+/// ```
+///
+/// Functions are marked `#[method(id = N)]` (a transaction with its stable
+/// id), `#[query]`, `#[query(name = "...")]` or `#[query(private)]` (a read
+/// query; private ones are served only on the node's private API),
+/// `#[constructor]`, `#[verify_config]` and `#[apply_config]` (the
+/// configuration, of one type), or `#[hook]` (`resume`,
+/// `before_transactions`, `after_transactions`, `after_commit`,
+/// `plan_migration`, `migrate_data`, passed through unchanged). Unmarked
+/// functions stay ordinary associated functions.
+///
+/// A function takes at most one argument, its payload: `Vec<u8>` (raw
+/// bytes), `String` (UTF-8), `u64` (8 bytes, little-endian) or a protobuf
+/// message (a `prost` type with `prost::Name`); a query's answer is one of
+/// the same. Arguments that do not decode fail with `MalformedArguments`
+/// (a query's with a bad request). A service with messages names the
+/// encoded `FileDescriptorSet` of their schemas (`descriptors = ...`); the
+/// interface and the descriptors go into the custom sections
+/// `wasmvisor:interface` and `wasmvisor:descriptors`, which the node checks
+/// at deploy and serves to clients.
+#[proc_macro_attribute]
+pub fn service(attribute: TokenStream, item: TokenStream) -> TokenStream {
+    match service::expand(attribute.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
 /// Implements `wasmvisor_sdk::ServiceError` for an enum of unit variants,
 /// each with an explicit discriminant: the variant's code (0 to 255, part
 /// of consensus, so stated rather than implied by the order) and its name
@@ -82,8 +128,18 @@ fn service_error(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         names.push(quote!(Self::#ident => #name));
     }
     let ident = &input.ident;
+    let interface_json = format!(
+        "[{}]",
+        seen.iter()
+            .zip(&data.variants)
+            .map(|(code, variant)| format!("{{\"code\":{code},\"name\":\"{}\"}}", variant.ident))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     Ok(quote! {
         impl ::wasmvisor_sdk::ServiceError for #ident {
+            const INTERFACE_JSON: &'static str = #interface_json;
+
             fn code(&self) -> u8 {
                 match self {
                     #(#codes,)*

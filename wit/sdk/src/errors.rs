@@ -44,6 +44,12 @@ pub trait ServiceError {
     fn code(&self) -> u8;
     /// Text for people (not part of consensus).
     fn description(&self) -> String;
+
+    /// The errors as the interface lists them: a JSON array of
+    /// `{"code": N, "name": "..."}`. `#[derive(ServiceError)]` writes it;
+    /// a hand-written implementation lists none.
+    #[doc(hidden)]
+    const INTERFACE_JSON: &'static str = "[]";
 }
 
 impl<E: ServiceError> From<E> for ExecutionError {

@@ -32,7 +32,9 @@
 //!   merkelized [`ProofEntry`], [`ProofMap`], [`ProofList`]) over the host's
 //!   scoped storage;
 //! - typed errors ([`CommonError`], [`ServiceError`], [`ExecutionError`]);
-//! - the call context ([`context`]) and cross-service calls ([`calls`]).
+//! - the call context ([`context`]) and cross-service calls ([`calls`]);
+//! - node-local capabilities of `after_commit` ([`node`]): broadcasting
+//!   transactions signed by the node, and the node's settings.
 //!
 //! Guests built with it import only the `service` world of the contract;
 //! there is no WASI, clock or randomness to reach for.
@@ -45,6 +47,7 @@ pub mod bindings;
 pub mod calls;
 pub mod context;
 mod errors;
+pub mod node;
 mod service;
 pub mod storage;
 mod value;
@@ -56,12 +59,14 @@ pub use value::{RawBytes, StorageKey, StorageValue};
 /// `#[derive(ServiceError)]`: a service's error enum, each variant with its
 /// explicit stable code (`Name = 0..=255`) and its name as the description.
 pub use wasmvisor_sdk_macros::ServiceError;
+/// `#[service]`: a service from an `impl` block of marked functions, with
+/// its interface embedded in the component (see the macro's documentation).
+pub use wasmvisor_sdk_macros::service;
 
 pub use bindings::wasmvisor::service::types::{
     ArtifactId, Caller, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus, TransactionCaller,
 };
 
 #[doc(hidden)]
-pub mod __private {
-    pub use wit_bindgen;
-}
+#[path = "private.rs"]
+pub mod __private;

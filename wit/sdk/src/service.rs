@@ -49,6 +49,14 @@ impl Call {
     }
 }
 
+impl From<ExecutionError> for QueryError {
+    /// A failure while answering a query (a refused storage read) is the
+    /// node's problem, not the client's: `Internal`.
+    fn from(error: ExecutionError) -> Self {
+        QueryError::Internal(error.description)
+    }
+}
+
 /// A service. Every function has a default, so a service implements only
 /// what it uses. Services keep no state in memory between calls: the host
 /// creates a fresh instance for every call, and all state lives in storage.

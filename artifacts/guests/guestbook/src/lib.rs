@@ -1,9 +1,7 @@
 //! The guide's example service: a guestbook. See docs/SERVICE-AUTHORS.md.
 
-use wasmvisor_sdk::{Call, ExecutionError, ProofList, QueryError, Service, ServiceError, context};
+use wasmvisor_sdk::{ExecutionError, ProofList, QueryError, ServiceError, context};
 
-/// Method 0: sign the guestbook; the arguments are the message (UTF-8).
-const SIGN: u32 = 0;
 /// Longest message, in bytes.
 const MESSAGE_LEN_MAX: usize = 280;
 
@@ -22,36 +20,38 @@ fn entries() -> ProofList<Vec<u8>> {
 
 struct Guestbook;
 
-impl Service for Guestbook {
-    fn execute(call: Call) -> Result<(), ExecutionError> {
-        call.require_default_interface()?;
-        match call.method_id {
-            SIGN => {
-                let author = context::require_transaction_author()?;
-                if call.arguments.is_empty() {
-                    return Err(GuestbookError::EmptyMessage.into());
-                }
-                if call.arguments.len() > MESSAGE_LEN_MAX {
-                    return Err(GuestbookError::MessageTooLong.into());
-                }
-                entries().push(&[&author[..], &call.arguments].concat())?;
-                Ok(())
-            }
-            _ => Err(call.no_such_method()),
+#[wasmvisor_sdk::service(errors = GuestbookError)]
+impl Guestbook {
+    /// Signs the guestbook; the arguments are the message (UTF-8).
+    #[method(id = 0)]
+    fn sign(message: Vec<u8>) -> Result<(), ExecutionError> {
+        let author = context::require_transaction_author()?;
+        if message.is_empty() {
+            return Err(GuestbookError::EmptyMessage.into());
         }
+        if message.len() > MESSAGE_LEN_MAX {
+            return Err(GuestbookError::MessageTooLong.into());
+        }
+        entries().push(&[&author[..], &message].concat())?;
+        Ok(())
     }
 
-    fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
-        match method.as_str() {
-            "count" => {
-                let count = entries()
-                    .len()
-                    .map_err(|error| QueryError::Internal(error.description))?;
-                Ok(count.to_le_bytes().to_vec())
-            }
-            _ => Err(QueryError::NotFound(method)),
-        }
+    /// How many entries there are.
+    #[query]
+    fn count() -> Result<u64, QueryError> {
+        Ok(entries().len()?)
+    }
+
+    /// The latest entry, for the node's operator only (its private API).
+    #[query(name = "latest-entry", private)]
+    fn latest_entry() -> Result<Vec<u8>, QueryError> {
+        let count = entries().len()?;
+        let latest = count
+            .checked_sub(1)
+            .map(|position| entries().get(position))
+            .transpose()?;
+        latest
+            .flatten()
+            .ok_or_else(|| QueryError::NotFound("the guestbook is empty".into()))
     }
 }
-
-wasmvisor_sdk::export_service!(Guestbook);

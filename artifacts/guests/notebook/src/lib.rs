@@ -7,13 +7,13 @@
 //! version is a fast-forward; from any other version it is unsupported.
 //! A note reading exactly "poison" makes the data migration fail, on every
 //! node alike.
+//!
+//! Node-local: a node whose configuration sets `announce` for a notebook
+//! writes that note once, signed by the node (a broadcast from
+//! after-commit).
 
-use wasmvisor_sdk::{
-    Call, ExecutionError, MigrationPlan, ProofEntry, ProofList, QueryError, Service, ServiceError, context,
-};
+use wasmvisor_sdk::{ExecutionError, MigrationPlan, ProofEntry, ProofList, QueryError, ServiceError, context, node};
 
-/// Method 0: write a note; the arguments are its text (UTF-8).
-const WRITE: u32 = 0;
 /// Longest note, in bytes.
 const NOTE_LEN_MAX: usize = 280;
 /// Longest title, in bytes.
@@ -39,6 +39,8 @@ fn note_count() -> ProofEntry<u64> {
     ProofEntry::new("note_count")
 }
 
+/// A title is 1 to `TITLE_LEN_MAX` bytes of UTF-8 (checked here rather
+/// than by the payload type, so that every bad title is `InvalidTitle`).
 fn parse_title(params: &[u8]) -> Result<String, ExecutionError> {
     match std::str::from_utf8(params) {
         Ok(text) if !text.is_empty() && text.len() <= TITLE_LEN_MAX => Ok(text.to_owned()),
@@ -52,7 +54,10 @@ fn major(version: &str) -> Option<&str> {
 
 struct Notebook;
 
-impl Service for Notebook {
+#[wasmvisor_sdk::service(errors = NotebookError)]
+impl Notebook {
+    /// The title, if any.
+    #[constructor]
     fn initialize(params: Vec<u8>) -> Result<(), ExecutionError> {
         if !params.is_empty() {
             title().set(&parse_title(&params)?)?;
@@ -60,40 +65,40 @@ impl Service for Notebook {
         Ok(())
     }
 
+    #[hook]
     fn resume(_params: Vec<u8>) -> Result<(), ExecutionError> {
         Ok(())
     }
 
-    fn execute(call: Call) -> Result<(), ExecutionError> {
-        call.require_default_interface()?;
-        match call.method_id {
-            WRITE => {
-                context::require_transaction_author()?;
-                if call.arguments.is_empty() {
-                    return Err(NotebookError::EmptyNote.into());
-                }
-                if call.arguments.len() > NOTE_LEN_MAX {
-                    return Err(NotebookError::NoteTooLong.into());
-                }
-                notes().push(&call.arguments)?;
-                // Layout 2 keeps the count current.
-                if let Some(count) = note_count().get()? {
-                    note_count().set(&(count + 1))?;
-                }
-                Ok(())
-            }
-            _ => Err(call.no_such_method()),
+    /// Writes a note; the arguments are its text (UTF-8).
+    #[method(id = 0)]
+    fn write(note: Vec<u8>) -> Result<(), ExecutionError> {
+        context::require_transaction_author()?;
+        if note.is_empty() {
+            return Err(NotebookError::EmptyNote.into());
         }
+        if note.len() > NOTE_LEN_MAX {
+            return Err(NotebookError::NoteTooLong.into());
+        }
+        notes().push(&note)?;
+        // Layout 2 keeps the count current.
+        if let Some(count) = note_count().get()? {
+            note_count().set(&(count + 1))?;
+        }
+        Ok(())
     }
 
+    #[verify_config]
     fn verify_config(params: Vec<u8>) -> Result<(), ExecutionError> {
         parse_title(&params).map(drop)
     }
 
+    #[apply_config]
     fn apply_config(params: Vec<u8>) -> Result<(), ExecutionError> {
         title().set(&parse_title(&params)?)
     }
 
+    #[hook]
     fn plan_migration(from_version: String) -> MigrationPlan {
         let this = context::instance().artifact.version;
         match (major(&from_version), major(&this)) {
@@ -103,6 +108,7 @@ impl Service for Notebook {
         }
     }
 
+    #[hook]
     fn migrate_data(_from_version: String) -> Result<(), ExecutionError> {
         let all = notes().items()?;
         if all.iter().any(|note| note.as_slice() == b"poison") {
@@ -111,23 +117,42 @@ impl Service for Notebook {
         note_count().set(&(all.len() as u64))
     }
 
-    fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
-        let internal = |error: ExecutionError| QueryError::Internal(error.description);
-        match method.as_str() {
-            "count" => Ok(notes().len().map_err(internal)?.to_le_bytes().to_vec()),
-            "title" => title()
-                .get()
-                .map_err(internal)?
-                .map(String::into_bytes)
-                .ok_or_else(|| QueryError::NotFound("no title".into())),
-            "note-count" => note_count()
-                .get()
-                .map_err(internal)?
-                .map(|count| count.to_le_bytes().to_vec())
-                .ok_or_else(|| QueryError::NotFound("layout 1 keeps no note count".into())),
-            _ => Err(QueryError::NotFound(method)),
+    #[hook]
+    fn after_commit() {
+        let Ok(Some(announcement)) = node::setting("announce") else {
+            return;
+        };
+        let written = notes()
+            .items()
+            .map_or(true, |all| all.iter().any(|note| note == announcement.as_bytes()));
+        if !written {
+            // A broadcast this node cannot make changes nothing.
+            let _ = node::broadcast(0, announcement.into_bytes());
         }
     }
-}
 
-wasmvisor_sdk::export_service!(Notebook);
+    /// What a query sees of the node's settings: nothing (the read fails).
+    #[query(name = "announcement")]
+    fn announcement() -> Result<String, QueryError> {
+        node::setting("announce")
+            .map_err(QueryError::BadRequest)?
+            .ok_or_else(|| QueryError::NotFound("no announcement".into()))
+    }
+
+    #[query]
+    fn count() -> Result<u64, QueryError> {
+        Ok(notes().len()?)
+    }
+
+    #[query(name = "title")]
+    fn stored_title() -> Result<String, QueryError> {
+        title().get()?.ok_or_else(|| QueryError::NotFound("no title".into()))
+    }
+
+    #[query(name = "note-count")]
+    fn stored_note_count() -> Result<u64, QueryError> {
+        note_count()
+            .get()?
+            .ok_or_else(|| QueryError::NotFound("layout 1 keeps no note count".into()))
+    }
+}

@@ -303,6 +303,9 @@ impl Node {
                     None => StartError::Chain(error),
                 }
             })?;
+        // Node-local: services read them in after-commit only (from the
+        // first block after the start).
+        chain.dispatcher().set_service_settings(config.service_settings.clone());
         if let Some(expected) = chain_id
             && chain.chain_id() != expected
         {

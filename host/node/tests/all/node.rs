@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::SigningKey;
-use serde_json::Value;
+use serde_json::{Value, json};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_proto::runtime::ArtifactId;
@@ -196,6 +198,67 @@ fn the_documented_example_configuration_loads() {
 }
 
 #[test]
+fn service_settings_are_checked_when_loaded() {
+    use wasmvisor_limits::{
+        SERVICE_SETTING_KEY_BYTES_MAX, SERVICE_SETTING_VALUE_BYTES_MAX, SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX,
+    };
+    // The example's commented [service_settings.book], uncommented, loads.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let example =
+        std::fs::read_to_string(std::path::Path::new(&manifest_dir).join("../../docs/node.example.toml")).unwrap();
+    let start = example
+        .find("# [service_settings.book]")
+        .expect("the example documents [service_settings]");
+    let section: String = example[start..]
+        .lines()
+        .take(2)
+        .map(|line| line.trim_start_matches("# "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("node.toml");
+    let load = |settings: &str| {
+        std::fs::write(&path, format!("data_dir = \"x\"\n\n{settings}\n")).unwrap();
+        wasmvisor_node::NodeConfig::load(&path)
+    };
+    let config = load(&section).expect("the example's [service_settings.book] is valid");
+    assert_eq!(config.service_settings["book"]["announce"], "hello from this node");
+    // At the limits they load; one over, they are refused with the reason.
+    let entries = |count: usize| -> String { (0..count).map(|index| format!("k{index} = \"v\"\n")).collect() };
+    let key = |len: usize| format!("{} = \"v\"", "k".repeat(len));
+    let value = |len: usize| format!("k = \"{}\"", "v".repeat(len));
+    for accepted in [
+        entries(SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX),
+        key(SERVICE_SETTING_KEY_BYTES_MAX),
+        value(SERVICE_SETTING_VALUE_BYTES_MAX),
+    ] {
+        load(&format!("[service_settings.book]\n{accepted}")).expect("at the limit");
+    }
+    for (refused, reason) in [
+        (
+            entries(SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX + 1),
+            "65 settings exceed the maximum of 64",
+        ),
+        (
+            key(SERVICE_SETTING_KEY_BYTES_MAX + 1),
+            "a setting's name is 1 to 64 bytes",
+        ),
+        ("\"\" = \"v\"".to_owned(), "a setting's name is 1 to 64 bytes"),
+        (value(SERVICE_SETTING_VALUE_BYTES_MAX + 1), "a value is at most 4096"),
+        ("k = 5".to_owned(), "invalid type"),
+    ] {
+        let error = load(&format!("[service_settings.book]\n{refused}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(reason), "{reason:?} in {error}");
+        assert!(
+            error.contains("service_settings") || reason == "invalid type",
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn consensus_settings_are_checked_when_loaded() {
     // The example's commented [consensus] section, uncommented, loads.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
@@ -269,6 +332,17 @@ fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
     );
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
+}
+
+/// `text` for a URL's query string (every byte but unreserved ones
+/// percent-encoded).
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// Submits a signed token transaction and waits for its block; answers
@@ -363,21 +437,21 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("AlreadyDeployed"), "{stderr}");
 
-    // An instance with constructor parameters from a file.
-    let params = data.path().join("coins.params");
-    std::fs::write(&params, TokenConfig { issue_max: 5000 }.encode_to_vec()).unwrap();
-    let started = cli_ok(
-        &node,
-        &[
-            "start-service",
-            "--artifact",
-            "token:1.0.0",
-            "--instance",
-            "coins",
-            "--params",
-            params.to_str().unwrap(),
-        ],
+    // An instance with constructor parameters in JSON, encoded through the
+    // token's interface; ones that do not fit it are refused.
+    let start_coins = |params: &str| {
+        let args = ["start-service", "--artifact", "token:1.0.0", "--instance", "coins"];
+        cli(&node, &[&args[..], &["--params-json", params]].concat())
+    };
+    let output = start_coins(r#"{"issue_maximum": 5000}"#);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("params_json"),
+        "{output:?}"
     );
+    let output = start_coins(r#"{"issue_max": 5000}"#);
+    assert!(output.status.success(), "{output:?}");
+    let started: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(started["proposal"]["status"], "enacted", "{started}");
     assert_eq!(started["service"]["status"], "active", "{started}");
     let instance_id = u32::try_from(started["service"]["id"].as_u64().unwrap()).unwrap();
@@ -435,6 +509,125 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     assert_eq!(bob_balance, Some(150));
     let (alice_balance, _) = proven_balance(&node, &alice);
     assert_eq!(alice_balance, Some(850));
+
+    // The token's interface, embedded in its component, names everything.
+    let (status, interface) = get(&format!("{}/api/services/coins/interface", node.public));
+    assert_eq!(status, 200, "{interface}");
+    let names = |list: &str| -> Vec<String> {
+        let entries = interface[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} in {interface}"));
+        entries
+            .iter()
+            .map(|entry| entry["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("methods"), ["create_wallet", "issue", "transfer"]);
+    assert_eq!(names("queries"), ["wallet"]);
+    assert!(names("errors").contains(&"InsufficientFunds".to_owned()), "{interface}");
+    assert_eq!(interface["constructor"]["message"], "wasmvisor.token.TokenConfig");
+    // Queries take and answer JSON through it (bytes in base64, as the
+    // protobuf JSON mapping has them); raw hex still answers hex.
+    let owner = BASE64.encode(alice.verifying_key().to_bytes());
+    let query_url = format!("{}/api/services/coins/wallet", node.public);
+    let (status, reply) = post(
+        &query_url,
+        "application/json",
+        json!({ "owner": owner }).to_string().into_bytes(),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["answer"]["balance"], "850", "{reply}");
+    assert_eq!(reply["answer"]["name"], "alice", "{reply}");
+    let args = json!({ "owner": owner }).to_string();
+    let (status, reply) = get(&format!("{query_url}?args={}", url_encode(&args)));
+    assert_eq!((status, &reply["answer"]["balance"]), (200, &json!("850")), "{reply}");
+    let (status, reply) = post(&query_url, "application/json", br#"{"owner": 5}"#.to_vec());
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("arguments of wallet"),
+        "{reply}"
+    );
+    let (status, _) = post(
+        &format!("{}/api/services/coins/nothing", node.public),
+        "application/json",
+        b"null".to_vec(),
+    );
+    assert_eq!(status, 404);
+    // A failed transfer's status names the call and the error.
+    let overdraft = Transfer {
+        to: bob.verifying_key().to_bytes().to_vec(),
+        amount: 10_000,
+        seed: 99,
+    };
+    let outcome = transact(&node, &alice, instance_id, 2, overdraft.encode_to_vec());
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    assert_eq!(outcome["error"]["name"], "InsufficientFunds", "{outcome}");
+    assert_eq!(outcome["call"]["service"], "coins", "{outcome}");
+    assert_eq!(outcome["call"]["method"], "transfer", "{outcome}");
+    assert_eq!(outcome["call"]["arguments"]["amount"], "10000", "{outcome}");
+
+    // From the command line: a key file, calls by name with JSON
+    // arguments, a query.
+    let carol = data.path().join("carol.key");
+    let carol_path = carol.to_str().unwrap();
+    let made = wasmvisor(&["keys", "new", carol_path]);
+    assert!(made.status.success(), "{made:?}");
+    let shown: Value = serde_json::from_slice(&made.stdout).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&carol).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a key file is its user's alone");
+    }
+    assert!(
+        !wasmvisor(&["keys", "new", carol_path]).status.success(),
+        "a key file is never overwritten"
+    );
+    let again = wasmvisor(&["keys", "show", carol_path]);
+    assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), shown);
+    let created = cli_ok(
+        &node,
+        &[
+            "call",
+            "coins",
+            "create_wallet",
+            "--args",
+            r#"{"name": "carol"}"#,
+            "--key",
+            carol_path,
+        ],
+    );
+    assert_eq!(created["status"], "committed", "{created}");
+    assert_eq!(created["call"]["method"], "create_wallet", "{created}");
+    let to_alice = json!({ "to": BASE64.encode(alice.verifying_key().to_bytes()), "amount": "5" }).to_string();
+    let failed = cli(
+        &node,
+        &["call", "coins", "transfer", "--args", &to_alice, "--key", carol_path],
+    );
+    assert!(!failed.status.success(), "a failed transaction fails the command");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("the transaction failed: InsufficientFunds"), "{stderr}");
+    let outcome: Value = serde_json::from_slice(&failed.stdout).unwrap();
+    assert_eq!(outcome["error"]["name"], "InsufficientFunds", "{outcome}");
+    let wallet = cli_ok(
+        &node,
+        &[
+            "query",
+            "coins",
+            "wallet",
+            "--args",
+            &json!({ "owner": shown["public_key_base64"] }).to_string(),
+        ],
+    );
+    assert_eq!(
+        (&wallet["name"], &wallet["balance"]),
+        (&json!("carol"), &json!("0")),
+        "{wallet}"
+    );
+    let unknown = cli(&node, &["call", "coins", "mint", "--key", carol_path]);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no method \"mint\"; it has: create_wallet, issue, transfer")
+    );
     // Absence is provable too.
     assert_eq!(proven_balance(&node, &SigningKey::from_bytes(&[13; 32])).0, None);
 
@@ -729,6 +922,31 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     let (status, count) = node.get_public("/api/services/book/count");
     assert_eq!(status, 200, "{count}");
     assert_eq!(answer(&count), 1u64.to_le_bytes());
+    let (status, count) = node.get_public("/api/services/book/count?args=null");
+    assert_eq!((status, &count["answer"]), (200, &Value::from("1")), "{count}");
+    // A private query is not found on the public API, in either form, and
+    // is answered on the private one.
+    for path in [
+        "/api/services/book/latest-entry",
+        "/api/services/book/latest-entry?args=null",
+    ] {
+        let (status, reply) = node.get_public(path);
+        assert_eq!(status, 404, "{reply}");
+        assert!(reply["error"].as_str().unwrap().contains("private API"), "{reply}");
+    }
+    let (status, latest) = node.get_private("/api/services/book/latest-entry?args=null");
+    assert_eq!(status, 200, "{latest}");
+    let author = SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();
+    assert_eq!(
+        latest["answer"],
+        Value::from(hex::encode([&author[..], b"hi"].concat()))
+    );
+    let (status, latest) = node.get_private("/api/services/book/latest-entry");
+    assert_eq!(
+        (status, latest["answer"].as_str().unwrap().len()),
+        (200, 2 * (32 + 2)),
+        "{latest}"
+    );
 
     // Human forms are checked with clear refusals.
     let (status, reply) = node.post_private(

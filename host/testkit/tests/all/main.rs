@@ -4,5 +4,6 @@ mod chain;
 mod faults;
 mod governance;
 mod guide;
+mod node_local;
 mod stack;
 mod supervisor;

@@ -141,13 +141,35 @@ impl HostState {
 
     /// Charges a dispatcher call: [`HOST_CALL_FUEL`] and the bytes it
     /// moves.
-    fn pay(&mut self, bytes: usize) -> wasmtime::Result<()> {
+    pub(super) fn pay(&mut self, bytes: usize) -> wasmtime::Result<()> {
         let fuel = HOST_CALL_FUEL.saturating_add((bytes as u64).saturating_mul(READ_BYTE_FUEL));
         self.fuel.charge(fuel).map_err(host_trap)
     }
 }
 
 impl HostState {
+    /// Queues a transaction to the calling service for this node to sign
+    /// and pool: after-commit only, bounded, charged by its bytes.
+    pub(super) fn queue_broadcast(
+        &mut self,
+        method_id: u32,
+        arguments: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.pay(arguments.len())?;
+        if arguments.len() > BROADCAST_ARGUMENTS_BYTES_MAX {
+            return Ok(Err(format!(
+                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_BYTES_MAX}",
+                arguments.len()
+            )));
+        }
+        let instance_id = self.env.instance.id;
+        Ok(self.queue(MailboxRequest::Broadcast {
+            instance_id,
+            method_id,
+            arguments,
+        }))
+    }
+
     /// Queues a request for the dispatcher: after-commit only, bounded.
     fn queue(&mut self, request: MailboxRequest) -> Result<(), String> {
         let Some(state) = &self.env.after_commit else {
@@ -410,13 +432,6 @@ impl Host for HostState {
     }
 
     fn broadcast(&mut self, method_id: u32, arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        self.pay(arguments.len())?;
-        if arguments.len() > BROADCAST_ARGUMENTS_BYTES_MAX {
-            return Ok(Err(format!(
-                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_BYTES_MAX}",
-                arguments.len()
-            )));
-        }
-        Ok(self.queue(MailboxRequest::Broadcast { method_id, arguments }))
+        self.queue_broadcast(method_id, arguments)
     }
 }

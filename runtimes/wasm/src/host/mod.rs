@@ -3,6 +3,7 @@
 mod calls;
 mod context;
 mod dispatcher;
+mod node;
 mod storage;
 mod types;
 

@@ -1,8 +1,9 @@
 //! Deploys, service states and artifacts through governance.
 
 use wasmvisor_proto::Message;
+use wasmvisor_proto::runtime::ArtifactId;
 use wasmvisor_proto::supervisor::{
-    DeployStatus, FreezeService, ResumeService, StopService, UnloadArtifact, config_change::Kind,
+    DeployState, DeployStatus, FreezeService, ResumeService, StopService, UnloadArtifact, config_change::Kind,
 };
 use wasmvisor_runtime::{CallLocation, ErrorKind, InstanceStatus};
 
@@ -157,28 +158,117 @@ fn services_stop_freeze_resume_and_unused_artifacts_unload() {
     }
 }
 
+/// Requests a deploy of `component` (approved by a quorum), waits for this
+/// node's outcome, checks that it failed, and answers the request's state.
+fn refused_deploy(
+    testkit: &mut TestKit,
+    count: usize,
+    mode: SupervisorMode,
+    artifact: &ArtifactId,
+    component: &[u8],
+) -> DeployState {
+    let request = deploy_request(artifact, component, testkit.height() + 100, 0);
+    let requests = (0..quorum(count, mode))
+        .map(|validator| testkit.sign_as_validator(validator, REQUEST_DEPLOY, request.encode_to_vec()))
+        .collect();
+    let block = testkit.create_block_with(requests);
+    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    create_blocks_until(testkit, |testkit| {
+        deploy_state(testkit, &request).status != DeployStatus::DeployPending as i32
+    });
+    let state = deploy_state(testkit, &request);
+    assert_eq!(
+        state.status,
+        DeployStatus::DeployFailed as i32,
+        "{artifact:?} {count} {mode:?}"
+    );
+    state
+}
+
+/// `component` with a custom section appended (custom sections may come
+/// anywhere in a component).
+fn with_custom_section(component: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    let mut out = component.to_vec();
+    out.push(0);
+    leb128(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn a_component_with_a_malformed_interface_is_refused_at_deploy_with_the_reason() {
+    for (count, mode) in matrix() {
+        let mut testkit = chain(count, mode);
+        let cases = [
+            (
+                "garbled",
+                with_custom_section(wasmvisor_artifacts::PROBE.bytes, "wasmvisor:interface", b"{\"format\":1"),
+                "the JSON does not parse",
+            ),
+            (
+                "doubled",
+                with_custom_section(wasmvisor_artifacts::TOKEN.bytes, "wasmvisor:interface", b"{}"),
+                "more than one \"wasmvisor:interface\" section",
+            ),
+            (
+                "undescribed",
+                with_custom_section(
+                    wasmvisor_artifacts::PROBE.bytes,
+                    "wasmvisor:interface",
+                    br#"{"format":1,"constructor":null,"configuration":null,"methods":[{"id":0,"name":"go","arguments":{"message":"x.Missing"}}],"queries":[],"errors":[]}"#,
+                ),
+                "message \"x.Missing\" is not in the service's descriptors",
+            ),
+        ];
+        for (name, component, why) in cases {
+            let state = refused_deploy(&mut testkit, count, mode, &artifact(name, "1.0.0"), &component);
+            assert!(
+                state.error.contains("interface is malformed"),
+                "{name}: {}",
+                state.error
+            );
+            assert!(state.error.contains(why), "{name}: {why:?} in {}", state.error);
+        }
+        // The same components without the extra section deploy.
+        deploy(
+            &mut testkit,
+            mode,
+            &artifact("probe", "1.0.0"),
+            wasmvisor_artifacts::PROBE.bytes,
+        );
+        deploy(
+            &mut testkit,
+            mode,
+            &artifact("token", "1.0.0"),
+            wasmvisor_artifacts::TOKEN.bytes,
+        );
+        testkit.replay().unwrap();
+    }
+}
+
 #[test]
 fn a_component_importing_the_dispatcher_is_refused_at_deploy_and_the_chain_goes_on() {
     for (count, mode) in matrix() {
         let mut testkit = chain(count, mode);
         let sneaky = artifact("sneaky", "1.0.0");
-        let request = deploy_request(
-            &sneaky,
-            wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes,
-            testkit.height() + 100,
-            0,
-        );
-        let requests = (0..quorum(count, mode))
-            .map(|validator| testkit.sign_as_validator(validator, REQUEST_DEPLOY, request.encode_to_vec()))
-            .collect();
-        let block = testkit.create_block_with(requests);
-        assert!(block.errors.is_empty(), "{:?}", block.errors);
         // This node's own deploy refuses the component and reports so.
-        create_blocks_until(&mut testkit, |testkit| {
-            deploy_state(testkit, &request).status != DeployStatus::DeployPending as i32
-        });
-        let state = deploy_state(&testkit, &request);
-        assert_eq!(state.status, DeployStatus::DeployFailed as i32, "{count} {mode:?}");
+        let intruder = wasmvisor_artifacts::DISPATCHER_INTRUDER.bytes;
+        let state = refused_deploy(&mut testkit, count, mode, &sneaky, intruder);
         assert!(
             state.error.contains(wasmvisor_wasm::DISPATCHER_IMPORT),
             "{count} {mode:?}: the refusal names the forbidden import: {}",
