@@ -7,18 +7,16 @@
 //! `wit-component`, writes the components to `<target-dir>/wasm/<name>.wasm`
 //! and generates one constant per guest for the host and the tests.
 //!
-//! Toolchain choice, in order:
-//! 1. the rustup toolchain, if its `wasm32-unknown-unknown` standard
-//!    library is installed (`rustup target add wasm32-unknown-unknown`);
-//! 2. Debian's `rustc-web`/`cargo-web` with `rust-web-src` and `lld`
-//!    (building `std` from source with `-Zbuild-std`);
-//! 3. otherwise the build fails with one message naming what to install.
+//! The toolchain choice and the component encoding live in
+//! `wasmvisor-guest-build` (`artifacts/guest-build`), which `wasmvisor
+//! build` uses too.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use wasmvisor_guest_build::{Toolchain, componentize, module_path};
 
 /// A guest crate and the component it becomes.
 struct Guest {
@@ -68,20 +66,6 @@ const GUESTS: &[Guest] = &[
     },
 ];
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
-
-/// How the guests will be compiled.
-enum Toolchain {
-    /// rustup's cargo with the installed wasm32 standard library.
-    Rustup { cargo: PathBuf },
-    /// Debian's newer Rust, building `std` from source.
-    Debian {
-        cargo: PathBuf,
-        rustc: PathBuf,
-        linker: PathBuf,
-    },
-}
-
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let repo_root = manifest_dir.parent().expect("artifacts/ has a parent").to_path_buf();
@@ -98,20 +82,22 @@ fn main() {
     fs::create_dir_all(&component_dir)
         .unwrap_or_else(|error| panic!("cannot create {}: {error}", component_dir.display()));
 
-    let toolchain = choose_toolchain();
-    compile_guests(
-        &toolchain,
-        &repo_root.join("artifacts/guests/Cargo.toml"),
-        &guest_target_dir,
-    );
+    let toolchain = Toolchain::choose(None, None)
+        .unwrap_or_else(|error| panic!("\n\nwasmvisor cannot build its wasm guests: {error}\n\n"));
+    println!("cargo:warning=guests: using {}", toolchain.describe());
+    let manifest = repo_root.join("artifacts/guests/Cargo.toml");
+    if let Err(error) = toolchain.build(&manifest, &guest_target_dir, &["--workspace"]) {
+        panic!("{error}");
+    }
 
-    let module_dir = guest_target_dir.join(WASM_TARGET).join("release");
     let mut generated = String::new();
     let mut all = String::new();
     for guest in GUESTS {
-        let module_path = module_dir.join(format!("{}.wasm", guest.package.replace('-', "_")));
+        let module_path = module_path(&guest_target_dir, guest.package);
         let component_path = component_dir.join(format!("{}.wasm", guest.name));
-        componentize(&module_path, &component_path);
+        if let Err(error) = componentize(&module_path, &component_path) {
+            panic!("{error}");
+        }
         let constant = guest.name.to_uppercase();
         let path = component_path.display().to_string();
         writeln!(
@@ -151,143 +137,4 @@ fn target_dir(out_dir: &Path) -> PathBuf {
         dir.pop();
     }
     dir
-}
-
-fn choose_toolchain() -> Toolchain {
-    let forced = env::var("WASMVISOR_GUEST_TOOLCHAIN").ok();
-    if forced.as_deref() != Some("debian") && rustup_has_wasm_target() {
-        let cargo = env::var_os("CARGO")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("cargo"));
-        println!("cargo:warning=guests: using the rustup toolchain's {WASM_TARGET} target");
-        return Toolchain::Rustup { cargo };
-    }
-    let cargo = PathBuf::from("/usr/bin/cargo");
-    let rustc = PathBuf::from("/usr/bin/rustc");
-    let std_source = Path::new("/usr/lib/rustlib/src/rust/library");
-    let linker = find_wasm_ld();
-    if let Some(linker) = linker
-        && cargo.exists()
-        && rustc.exists()
-        && std_source.exists()
-    {
-        return Toolchain::Debian { cargo, rustc, linker };
-    }
-    panic!(
-        "\n\nwasmvisor cannot build its wasm guests: no wasm toolchain was found.\n\
-         Install one of:\n\
-         - with internet access: `rustup target add {WASM_TARGET}`\n\
-         - on Debian 12 without it: `apt-get install -y rustc-web cargo-web rust-web-src lld-22`\n\
-         (or run scripts/setup.sh, which installs the latter)\n\n"
-    );
-}
-
-/// Whether the rustup toolchain compiling this script has a wasm32 `std`.
-fn rustup_has_wasm_target() -> bool {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let Ok(output) = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", WASM_TARGET])
-        .output()
-    else {
-        return false;
-    };
-    if !output.status.success() {
-        return false;
-    }
-    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    fs::read_dir(&libdir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .any(|entry| entry.file_name().to_string_lossy().starts_with("libstd-"))
-        })
-        .unwrap_or(false)
-}
-
-/// Newest `wasm-ld` shipped by a Debian `lld-N` package.
-fn find_wasm_ld() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = fs::read_dir("/usr/lib")
-        .ok()?
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("llvm-"))
-        .map(|entry| entry.path().join("bin/wasm-ld"))
-        .filter(|path| path.exists())
-        .collect();
-    candidates.sort_by_key(|path| {
-        path.components()
-            .find_map(|part| part.as_os_str().to_str()?.strip_prefix("llvm-")?.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    candidates.pop()
-}
-
-fn compile_guests(toolchain: &Toolchain, manifest: &Path, guest_target_dir: &Path) {
-    let mut command = match toolchain {
-        Toolchain::Rustup { cargo } => Command::new(cargo),
-        Toolchain::Debian { cargo, .. } => Command::new(cargo),
-    };
-    // A nested cargo inherits the outer build's configuration; clear it so
-    // the guests build with their own settings and target directory.
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        let inherited_cargo_setting = key.starts_with("CARGO_") && key != "CARGO_HOME";
-        let compiler_setting = matches!(
-            key.as_str(),
-            "RUSTC"
-                | "RUSTC_WRAPPER"
-                | "RUSTC_WORKSPACE_WRAPPER"
-                | "RUSTFLAGS"
-                | "RUSTDOCFLAGS"
-                | "MAKEFLAGS"
-                | "MFLAGS"
-        );
-        if inherited_cargo_setting || compiler_setting {
-            command.env_remove(&key);
-        }
-    }
-    command
-        .arg("build")
-        .arg("--release")
-        .args(["--target", WASM_TARGET])
-        .arg("--workspace")
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(guest_target_dir);
-    if let Toolchain::Debian { rustc, linker, .. } = toolchain {
-        command
-            .env("RUSTC", rustc)
-            .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", linker)
-            .arg("-Zbuild-std=std,panic_abort");
-        println!(
-            "cargo:warning=guests: using Debian's rustc-web with -Zbuild-std ({})",
-            linker.display()
-        );
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run cargo to build the wasm guests: {error}"));
-    if !output.status.success() {
-        panic!(
-            "building the wasm guests failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
-
-/// Encodes a core module (with its embedded WIT metadata) as a component,
-/// rewriting the output only when it changed.
-fn componentize(module_path: &Path, component_path: &Path) {
-    let module = fs::read(module_path).unwrap_or_else(|error| panic!("cannot read {}: {error}", module_path.display()));
-    let component = wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .and_then(|encoder| encoder.encode())
-        .unwrap_or_else(|error| panic!("cannot encode {} as a component: {error:?}", module_path.display()));
-    if fs::read(component_path).ok().as_deref() != Some(component.as_slice()) {
-        fs::write(component_path, &component)
-            .unwrap_or_else(|error| panic!("cannot write {}: {error}", component_path.display()));
-    }
 }

@@ -9,6 +9,7 @@
 //! cleanly on Ctrl-C / SIGTERM.
 
 pub mod api;
+pub mod author;
 pub mod client;
 pub mod config;
 #[cfg(feature = "engine")]

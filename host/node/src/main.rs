@@ -1,12 +1,13 @@
 //! `wasmvisor`: run a node.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use wasmvisor_node::NodeConfig;
+use wasmvisor_node::author;
 use wasmvisor_node::client::{self, ClientKey};
 use wasmvisor_node::config::Mode;
 use wasmvisor_node::network;
@@ -224,6 +225,26 @@ enum Command {
     Status {
         #[command(flatten)]
         apis: Apis,
+    },
+    /// Writes a new service project into a new directory `<name>`: a
+    /// typed example service (one transaction, one query, one error), its
+    /// protobuf schema and a test on the testkit.
+    New {
+        /// The service's name (also the directory's).
+        name: String,
+        /// The wasmvisor source the project depends on (its SDK and
+        /// testkit; default: WASMVISOR_SOURCE, else the source this binary
+        /// was built from).
+        #[arg(long)]
+        wasmvisor_path: Option<PathBuf>,
+    },
+    /// Compiles the service project in a directory to a component
+    /// (`build/<name>.wasm`), checks it as a deploy will, and prints its
+    /// path, hash and interface.
+    Build {
+        /// The project's directory.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
     },
     /// Client keys: an Ed25519 signing key in a file only its user may read.
     Keys {
@@ -588,6 +609,11 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         }
         Command::Services { apis } => apis.clients()?.0.get("/api/system/v1/services").map(Some),
         Command::Status { apis } => apis.clients()?.0.get("/api/system/v1/info").map(Some),
+        Command::New { name, wasmvisor_path } => {
+            let source = author::wasmvisor_source(wasmvisor_path)?;
+            author::new_project(Path::new(&name), &name, &source).map(Some)
+        }
+        Command::Build { project } => author::build_project(&project).map(Some),
         Command::Keys {
             command: KeysCommand::New { output },
         } => ClientKey::create(&output).map(|key| Some(key.shown())),

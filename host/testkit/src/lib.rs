@@ -24,18 +24,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
 use wasmvisor_blockchain::blocks::sign_precommit;
 use wasmvisor_blockchain::{BlockHeader, Blockchain, VerifiedTransaction, sign};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
-use wasmvisor_proto::supervisor::SupervisorConfig;
 
+pub use ed25519_dalek::SigningKey;
+pub use serde_json;
 pub use wasmvisor_blockchain::ReplayMismatch;
 pub use wasmvisor_proto::supervisor::SupervisorMode;
 
+#[cfg(feature = "guests")]
 pub mod governance;
 
 /// Artifact name under which the supervisor component is deployed (the
@@ -167,9 +168,10 @@ impl TestKitBuilder {
     }
 
     /// Starts the supervisor component (built from `guest-supervisor/`) as
-    /// instance 0, in `mode`.
+    /// instance 0, in `mode` (feature `guests`).
+    #[cfg(feature = "guests")]
     pub fn with_supervisor(self, mode: SupervisorMode) -> Self {
-        let config = SupervisorConfig { mode: mode as i32 }.encode_to_vec();
+        let config = wasmvisor_proto::supervisor::SupervisorConfig { mode: mode as i32 }.encode_to_vec();
         self.with_wasm_service(
             0,
             "supervisor",
@@ -524,6 +526,78 @@ impl TestKit {
                 Err(PoolError::Invalid(error)) => panic!("the node's own broadcast does not verify: {error}"),
             }
         }
+    }
+
+    /// Signs a call of `method` of the service called `instance`, with
+    /// JSON `arguments` encoded through the interface its component
+    /// declares, and puts it in the pool (what `wasmvisor call` sends).
+    pub fn call_json(
+        &mut self,
+        key: &SigningKey,
+        instance: &str,
+        method: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<Hash, String> {
+        let (spec, interface) = self.interface(instance)?;
+        let declared = interface
+            .method(method)
+            .ok_or_else(|| format!("{instance} declares no method {method:?}"))?;
+        let arguments = interface.encode_json(&declared.arguments, arguments)?;
+        let call = CallInfo {
+            instance_id: spec.id,
+            method_id: declared.id,
+        };
+        let signed = self.sign(key, call, arguments);
+        self.add_to_pool(signed).map_err(|error| format!("{error:?}"))
+    }
+
+    /// Runs query `query` of the service called `instance` with JSON
+    /// `arguments` and answers JSON, through its interface (what the
+    /// node's API answers).
+    pub fn query_json(
+        &self,
+        instance: &str,
+        query: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let (_, interface) = self.interface(instance)?;
+        let declared = interface
+            .query(query)
+            .ok_or_else(|| format!("{instance} declares no query {query:?}"))?;
+        let arguments = interface.encode_json(&declared.arguments, arguments)?;
+        let answer = self
+            .query(instance, query, &arguments)
+            .map_err(|error| format!("{error:?}"))?;
+        interface.decode_json(&declared.answer, &answer)
+    }
+
+    /// The name the service called `instance` gives `error`, if it is one
+    /// of its own errors and its interface names it.
+    pub fn error_name(&self, instance: &str, error: &ExecutionError) -> Option<String> {
+        let wasmvisor_runtime::ErrorKind::Service(code) = error.kind else {
+            return None;
+        };
+        let (_, interface) = self.interface(instance).ok()?;
+        interface.error_name(code).map(str::to_owned)
+    }
+
+    fn interface(
+        &self,
+        instance: &str,
+    ) -> Result<
+        (
+            wasmvisor_runtime::InstanceSpec,
+            Arc<wasmvisor_runtime::interface::ServiceInterface>,
+        ),
+        String,
+    > {
+        let (spec, interface) = self
+            .chain()
+            .reader()
+            .interface(wasmvisor_dispatcher::InstanceRef::Name(instance))
+            .map_err(|error| format!("{error:?}"))?;
+        let interface = interface.ok_or_else(|| format!("{instance} declares no interface"))?;
+        Ok((spec, interface))
     }
 
     /// Height of the last committed block.

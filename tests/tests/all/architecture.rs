@@ -37,7 +37,8 @@ fn every_path_in_the_code_map_exists() {
 const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-limits", 0),
     ("wasmvisor-proto", 0),
-    ("wasmvisor-artifacts", 0),
+    ("wasmvisor-guest-build", 0),
+    ("wasmvisor-artifacts", 1),
     ("wasmvisor-sdk-macros", 1),
     ("wasmvisor-storage", 1),
     ("wasmvisor-consensus", 1),

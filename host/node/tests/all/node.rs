@@ -1329,3 +1329,134 @@ fn a_node_whose_disk_fills_stops_naming_the_cause_and_resumes_once_freed() {
     });
     node.stop();
 }
+
+/// `command` without the settings of the cargo running this test (so a
+/// nested cargo builds the project with its own).
+fn without_outer_cargo(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUST") {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
+fn succeeded(what: &str, output: std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
+/// The repository's `git status`, if it is a git checkout.
+fn repository_status() -> Option<String> {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let output = Command::new("git")
+        .args(["status", "--porcelain", "--ignored=no"])
+        .current_dir(Path::new(&manifest_dir).join("../.."))
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn a_service_author_goes_from_an_empty_directory_to_a_called_service() {
+    let before = repository_status();
+    let authors = tempfile::tempdir().unwrap();
+    // The project's builds keep their own target directory beside this
+    // test's (`<target>/author-project`), so later runs are incremental.
+    let target = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("author-project");
+    let wasmvisor_in = |dir: &Path, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+        without_outer_cargo(&mut command)
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap()
+    };
+
+    // `wasmvisor new` writes a project; a second time it refuses.
+    let made = succeeded("wasmvisor new", wasmvisor_in(authors.path(), &["new", "hello"]));
+    assert_eq!(made["service"], "hello", "{made}");
+    assert!(!wasmvisor_in(authors.path(), &["new", "hello"]).status.success());
+    assert!(!wasmvisor_in(authors.path(), &["new", "Hello_World"]).status.success());
+    let project = authors.path().join("hello");
+
+    // `wasmvisor build` compiles and checks the component.
+    let built = succeeded("wasmvisor build", wasmvisor_in(&project, &["build"]));
+    assert_eq!(built["interface"]["methods"], json!(["greet"]), "{built}");
+    assert_eq!(built["interface"]["errors"], json!(["EmptyName"]), "{built}");
+    let component = project.join("build/hello.wasm");
+    let bytes = std::fs::read(&component).unwrap();
+    assert_eq!(built["blake3"], blake3::hash(&bytes).to_hex().to_string());
+
+    // `cargo test` in the project runs its test on the testkit.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    let tested = without_outer_cargo(&mut command)
+        .arg("test")
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&tested.stdout).into_owned();
+    succeeded("cargo test in the project", tested);
+    assert!(
+        stdout.contains("test visitors_are_greeted_and_counted ... ok"),
+        "{stdout}"
+    );
+
+    // On a development node: deploy, start, call and query by name.
+    let data = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(data.path());
+    cli_ok(
+        &node,
+        &[
+            "deploy",
+            component.to_str().unwrap(),
+            "--name",
+            "hello",
+            "--version",
+            "0.1.0",
+        ],
+    );
+    let started = cli_ok(
+        &node,
+        &["start-service", "--artifact", "hello:0.1.0", "--instance", "hello"],
+    );
+    assert_eq!(started["service"]["status"], "active", "{started}");
+    let key = data.path().join("author.key");
+    let key = key.to_str().unwrap();
+    succeeded("wasmvisor keys new", wasmvisor(&["keys", "new", key]));
+    let greeted = cli_ok(
+        &node,
+        &["call", "hello", "greet", "--args", r#"{"name": "alice"}"#, "--key", key],
+    );
+    assert_eq!(greeted["status"], "committed", "{greeted}");
+    let answer = cli_ok(
+        &node,
+        &["query", "hello", "greetings", "--args", r#"{"name": "alice"}"#],
+    );
+    assert_eq!(answer, json!({ "name": "alice", "count": "1" }));
+    let refused = cli(
+        &node,
+        &["call", "hello", "greet", "--args", r#"{"name": ""}"#, "--key", key],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the transaction failed: EmptyName"));
+
+    // None of it touched the repository.
+    assert_eq!(repository_status(), before, "the repository is unchanged");
+}
