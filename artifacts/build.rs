@@ -86,7 +86,7 @@ fn main() {
         .unwrap_or_else(|error| panic!("\n\nwasmvisor cannot build its wasm guests: {error}\n\n"));
     println!("cargo:warning=guests: using {}", toolchain.describe());
     let manifest = repo_root.join("artifacts/guests/Cargo.toml");
-    if let Err(error) = toolchain.build(&manifest, &guest_target_dir, &["--workspace"]) {
+    if let Err(error) = toolchain.build(&manifest, &guest_target_dir, &["--workspace"], true) {
         panic!("{error}");
     }
 

@@ -81,13 +81,15 @@ impl Toolchain {
 
     /// `cargo build --release --target wasm32-unknown-unknown` of the
     /// crate or workspace at `manifest`, into `target_dir`, with `args`
-    /// added. The cargo settings of an enclosing build (environment
-    /// variables) are cleared, so the guests build with their own.
-    pub fn build(&self, manifest: &Path, target_dir: &Path, args: &[&str]) -> Result<(), String> {
+    /// added. Called from a build script (`nested`), the cargo settings of
+    /// the enclosing build (its environment variables) are cleared, so the
+    /// guests build with their own; otherwise the caller's environment
+    /// (registry mirrors, offline mode, ...) is kept.
+    pub fn build(&self, manifest: &Path, target_dir: &Path, args: &[&str], nested: bool) -> Result<(), String> {
         let mut command = match self {
             Toolchain::Rustup { cargo } | Toolchain::Debian { cargo, .. } => Command::new(cargo),
         };
-        for (key, _) in env::vars_os() {
+        for (key, _) in env::vars_os().filter(|_| nested) {
             let key = key.to_string_lossy().into_owned();
             let inherited_cargo_setting = key.starts_with("CARGO_") && key != "CARGO_HOME";
             let compiler_setting = matches!(
@@ -122,10 +124,10 @@ impl Toolchain {
         }
         let output = command
             .output()
-            .map_err(|error| format!("cannot run cargo to build the wasm guests: {error}"))?;
+            .map_err(|error| format!("cannot run cargo to build for {WASM_TARGET}: {error}"))?;
         if !output.status.success() {
             return Err(format!(
-                "building the wasm guests failed ({}):\n{}",
+                "cargo build for {WASM_TARGET} failed ({}):\n{}",
                 output.status,
                 String::from_utf8_lossy(&output.stderr)
             ));

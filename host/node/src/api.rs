@@ -383,9 +383,9 @@ async fn answer_query(
         )));
     }
     let answer = query_bytes(node, service, method.clone(), arguments).await?;
-    let answer = interface
-        .decode_json(&query.answer, &answer)
-        .map_err(|error| ApiError::internal(format!("the answer of {method} does not match its interface: {error}")))?;
+    let answer = blocking(move || interface.decode_json(&query.answer, &answer))
+        .await?
+        .map_err(|error| ApiError::internal(format!("the answer of {method} cannot be shown as JSON: {error}")))?;
     Ok(Json(json!({ "answer": answer })))
 }
 
@@ -524,6 +524,11 @@ async fn private_supervisor_query(
         return Err(ApiError::not_found(format!(
             "no private supervisor endpoint {method:?}"
         )));
+    }
+    if query.args.is_some() {
+        return Err(ApiError::bad_request(
+            "the supervisor declares no interface: send its arguments in hex (`arguments`)",
+        ));
     }
     run_query(node, "supervisor".into(), method, arguments(&query)?).await
 }

@@ -59,10 +59,87 @@ pub fn wasmvisor_source(given: Option<PathBuf>) -> Result<PathBuf, String> {
     Ok(source)
 }
 
+/// Names a project may not have: Rust keywords and crates a package may not
+/// be called, and names whose generated types (`<Name>`, `<Name>Error`)
+/// would clash with the template's imports and messages.
+const RESERVED_NAMES: &[&str] = &[
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "gen",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "std",
+    "core",
+    "alloc",
+    "proc-macro",
+    "test",
+    "build",
+    "prost",
+    "proto",
+    "execution",
+    "query",
+    "service",
+    "proof-map",
+    "greet",
+    "greetings",
+    "greetings-query",
+];
+
 /// Checks a project name: 1 to [`PROJECT_NAME_BYTES_MAX`] bytes of `a-z`,
 /// `0-9` and `-`, starting with a letter (a cargo package, an artifact and
-/// an instance name at once).
+/// an instance name at once), and none of [`RESERVED_NAMES`].
 pub fn check_name(name: &str) -> Result<(), String> {
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "{name:?} is reserved: the project's code would not compile; choose another name"
+        ));
+    }
     let valid = name.len() <= PROJECT_NAME_BYTES_MAX
         && name.starts_with(|first: char| first.is_ascii_lowercase())
         && name
@@ -95,9 +172,12 @@ fn type_name(name: &str) -> String {
 /// source at `source`: each path in the project and its contents.
 pub fn render(name: &str, source: &str) -> Result<Vec<(String, String)>, String> {
     check_name(name)?;
-    if source.contains('"') || source.contains('\\') {
-        return Err(format!("{source} cannot be written into Cargo.toml"));
+    if source.chars().any(char::is_control) {
+        return Err(format!("{source:?} cannot be written into Cargo.toml"));
     }
+    // The path, as the inside of a TOML basic string.
+    let escaped = source.replace('\\', "\\\\").replace('"', "\\\"");
+    let source = escaped.as_str();
     let crate_name = name.replace('-', "_");
     let fill = |text: &str| {
         text.replace("{name}", name)
@@ -177,7 +257,7 @@ pub fn build_project(project: &Path) -> Result<Value, String> {
         .unwrap_or_else(|| project.join("target"));
     let toolchain = Toolchain::choose(None, None)?;
     tracing::info!("building {name} with {}", toolchain.describe());
-    toolchain.build(&manifest, &target_dir, &["--lib"])?;
+    toolchain.build(&manifest, &target_dir, &["--lib"], false)?;
     let output_dir = project.join("build");
     std::fs::create_dir_all(&output_dir).map_err(|error| format!("{}: {error}", output_dir.display()))?;
     let component_path = output_dir.join(format!("{name}.wasm"));
@@ -227,9 +307,22 @@ mod tests {
             "héllo",
             "a b",
             &"a".repeat(65),
+            "query",
+            "type",
         ] {
             assert!(check_name(name).is_err(), "{name}");
         }
         assert_eq!(type_name("hello-world"), "HelloWorld");
+    }
+
+    #[test]
+    fn any_source_path_is_written_into_the_manifest_as_itself() {
+        let source = r#"/opt/my "wasmvisor" \ copy"#;
+        let files = super::render("hello", source).unwrap();
+        let (_, manifest) = files.iter().find(|(path, _)| path == "Cargo.toml").unwrap();
+        let manifest: toml::Table = manifest.parse().expect("the manifest is TOML");
+        let sdk = &manifest["target"]["cfg(target_arch = \"wasm32\")"]["dependencies"]["wasmvisor-sdk"]["path"];
+        assert_eq!(sdk.as_str(), Some(format!("{source}/wit/sdk").as_str()));
+        assert!(super::render("hello", "/a\nb").is_err());
     }
 }

@@ -71,10 +71,15 @@ impl ClientKey {
     }
 }
 
+/// The interface `instance` declares, as the node serves it.
+pub fn interface_json(public: &Client, instance: &str) -> Result<Value, String> {
+    public.get(&format!("/api/services/{}/interface", url_encode(instance)))
+}
+
 /// The instance id and interface `instance` declares, as the node serves
 /// them.
 pub fn interface(public: &Client, instance: &str) -> Result<(u32, ServiceInterface), String> {
-    let served = public.get(&format!("/api/services/{instance}/interface"))?;
+    let served = interface_json(public, instance)?;
     let instance_id = served["instance_id"]
         .as_u64()
         .and_then(|id| u32::try_from(id).ok())
@@ -131,8 +136,25 @@ pub fn call(
 
 /// Runs query `query` of `instance` with JSON `arguments` and answers the
 /// service's JSON answer (on the private API, `client` reaches private
-/// queries too).
+/// queries too). A `GET`: on the private API a `POST` to the supervisor's
+/// paths is an action, never a query.
 pub fn query(client: &Client, instance: &str, query: &str, arguments: &Value) -> Result<Value, String> {
-    let reply = client.post_json(&format!("/api/services/{instance}/{query}"), arguments)?;
+    let path = format!(
+        "/api/services/{}/{}?args={}",
+        url_encode(instance),
+        url_encode(query),
+        url_encode(&arguments.to_string())
+    );
+    let reply = client.get(&path)?;
     Ok(reply["answer"].clone())
+}
+
+/// `text` for a URL (every byte but the unreserved ones percent-encoded).
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

@@ -356,6 +356,11 @@ struct Apis {
 }
 
 impl Apis {
+    /// The public client alone (no token is read).
+    fn public(&self) -> Client {
+        Client::new(&self.public_api, None)
+    }
+
     /// The public and private clients; the private one with the token
     /// given, or the one found in the data directory (an error if that
     /// file cannot be used; no token if there is none).
@@ -620,11 +625,7 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         Command::Keys {
             command: KeysCommand::Show { file },
         } => ClientKey::load(&file).map(|key| Some(key.shown())),
-        Command::Interface { instance, apis } => apis
-            .clients()?
-            .0
-            .get(&format!("/api/services/{instance}/interface"))
-            .map(Some),
+        Command::Interface { instance, apis } => client::interface_json(&apis.public(), &instance).map(Some),
         Command::Call {
             instance,
             method,
@@ -634,7 +635,7 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         } => {
             let arguments = parse_json("--args", &args)?;
             let key = ClientKey::load(&key)?;
-            let outcome = client::call(&apis.clients()?.0, &instance, &method, &arguments, &key)?;
+            let outcome = client::call(&apis.public(), &instance, &method, &arguments, &key)?;
             if outcome["status"] == "failed" {
                 println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
                 let error = &outcome["error"];
@@ -656,9 +657,8 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             apis,
         } => {
             let arguments = parse_json("--args", &args)?;
-            let (public, private_client) = apis.clients()?;
-            let client = if private { &private_client } else { &public };
-            client::query(client, &instance, &query, &arguments).map(Some)
+            let client = if private { apis.clients()?.1 } else { apis.public() };
+            client::query(&client, &instance, &query, &arguments).map(Some)
         }
         Command::Tx { hash, apis } => apis
             .clients()?

@@ -275,7 +275,9 @@ fn encode_params(
     if !params.is_empty() {
         return Err(error("give params (hex) or params_json, not both"));
     }
-    let interface = interface.ok_or_else(|| error("the service declares no interface: give params in hex"))?;
+    let interface = interface.ok_or_else(|| {
+        error("the service declares no interface (or is not deployed on this node): give params in hex")
+    })?;
     let payload = which(interface).ok_or_else(|| error("the service's interface states no such parameters"))?;
     interface
         .encode_json(payload, value)
@@ -409,7 +411,7 @@ impl ChangeSpec {
                             .chain
                             .reader()
                             .interface(InstanceRef::Name(instance))
-                            .map_err(|cause| error(format!("{cause:?}")))?
+                            .map_err(|cause| error(cause.to_string()))?
                             .1;
                         encode_params(params, value, interface.as_deref(), ServiceInterface::configuration)?
                     }

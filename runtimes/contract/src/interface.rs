@@ -8,8 +8,10 @@
 //! `google.protobuf.FileDescriptorSet`). A deploy refuses a component whose
 //! interface does not parse ([`ServiceInterface::parse`] says why); a
 //! component without one deploys as an untyped service. The interface
-//! never enters consensus: it only translates JSON to the bytes a service
-//! sees and back.
+//! changes no call's outcome: it only translates JSON to the bytes a
+//! service sees and back. Its validity is part of a deploy's check, like
+//! the component's own; a future format is a new `format` number, which
+//! this node refuses rather than half-reads.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wasmvisor_limits::{
     INTERFACE_BYTES_MAX, INTERFACE_DESCRIPTORS_BYTES_MAX, INTERFACE_ENTRIES_ITEMS_MAX, INTERFACE_NAME_BYTES_MAX,
+    JSON_DECODE_BYTES_MAX,
 };
 
 /// Name of the custom section holding the interface (JSON).
@@ -26,6 +29,8 @@ pub const INTERFACE_SECTION: &str = "wasmvisor:interface";
 pub const DESCRIPTORS_SECTION: &str = "wasmvisor:descriptors";
 /// The interface format this node reads.
 pub const INTERFACE_FORMAT: u32 = 1;
+/// Longest full name of a message an interface names, in bytes.
+pub const MESSAGE_NAME_BYTES_MAX: usize = 256;
 /// Query names the node's API keeps for itself (`/api/services/<i>/interface`).
 pub const RESERVED_QUERY_NAMES: &[&str] = &["interface"];
 
@@ -275,11 +280,33 @@ impl ServiceInterface {
             )
     }
 
+    /// The message a payload names: a top-level message of the
+    /// descriptors. A nested message cannot be a payload: the SDK names a
+    /// payload by its package and short name (`prost::Name`'s constants),
+    /// which for a nested message would name another message or none, so
+    /// a short name that a nested message also has in that package is
+    /// refused rather than guessed.
     fn message(&self, name: &str) -> Result<MessageDescriptor, String> {
         let name = name.strip_prefix('.').unwrap_or(name);
-        self.pool
+        if name.len() > MESSAGE_NAME_BYTES_MAX {
+            return Err(format!("a message name is at most {MESSAGE_NAME_BYTES_MAX} bytes"));
+        }
+        let message = self
+            .pool
             .get_message_by_name(name)
-            .ok_or_else(|| format!("message {name:?} is not in the service's descriptors"))
+            .ok_or_else(|| format!("message {name:?} is not in the service's descriptors"))?;
+        let ambiguous = self.pool.all_messages().any(|other| {
+            other.parent_message().is_some()
+                && other.package_name() == message.package_name()
+                && other.name() == message.name()
+        });
+        if message.parent_message().is_some() || ambiguous {
+            return Err(format!(
+                "message {name:?} is, or shares its name with, a nested message: a payload is a top-level message \
+                 with a name of its own in its package"
+            ));
+        }
+        Ok(message)
     }
 
     /// The transaction methods.
@@ -372,8 +399,17 @@ impl ServiceInterface {
         }
     }
 
-    /// Decodes `bytes` as `payload` into JSON (what a client is shown).
+    /// Decodes `bytes` as `payload` into JSON (what a client is shown), at
+    /// most [`JSON_DECODE_BYTES_MAX`] of them: JSON may be many times larger
+    /// than the bytes it shows (every field of every empty sub-message is
+    /// written out), so larger payloads are refused rather than expanded.
     pub fn decode_json(&self, payload: &Payload, bytes: &[u8]) -> Result<Value, String> {
+        if bytes.len() > JSON_DECODE_BYTES_MAX {
+            return Err(format!(
+                "{} bytes are more than the {JSON_DECODE_BYTES_MAX} shown as JSON",
+                bytes.len()
+            ));
+        }
         match payload {
             Payload::Empty if bytes.is_empty() => Ok(Value::Null),
             Payload::Empty => Err(format!("{} bytes where none were expected", bytes.len())),

@@ -207,7 +207,7 @@ pub const DEPLOY_SPEC_OVERHEAD_BYTES_MAX: usize = 64;
 pub const DEPLOY_SPEC_BYTES_MAX: usize = COMPONENT_BYTES_MAX + DEPLOY_SPEC_OVERHEAD_BYTES_MAX;
 /// Largest interface a component embeds (its `wasmvisor:interface` custom
 /// section, JSON), in bytes.
-pub const INTERFACE_BYTES_MAX: usize = 64 * KIB;
+pub const INTERFACE_BYTES_MAX: usize = MIB;
 /// Largest protobuf descriptor set a component embeds (its
 /// `wasmvisor:descriptors` custom section), in bytes.
 pub const INTERFACE_DESCRIPTORS_BYTES_MAX: usize = MIB;
@@ -215,8 +215,18 @@ pub const INTERFACE_DESCRIPTORS_BYTES_MAX: usize = MIB;
 pub const INTERFACE_ENTRIES_ITEMS_MAX: usize = 256;
 /// Longest method, query or error name in an interface, in bytes.
 pub const INTERFACE_NAME_BYTES_MAX: usize = 64;
+/// Largest payload the node shows as JSON (a transaction's arguments, a
+/// query's answer), in bytes: JSON may be many times larger than the
+/// protobuf it shows.
+pub const JSON_DECODE_BYTES_MAX: usize = 64 * KIB;
 // Both sections fit the largest component.
 const _: () = assert!(INTERFACE_BYTES_MAX + INTERFACE_DESCRIPTORS_BYTES_MAX <= COMPONENT_BYTES_MAX);
+// An interface of the most entries with the longest names fits: each
+// method, query or error with its name, two message names of at most 256
+// bytes (`wasmvisor_runtime::interface::MESSAGE_NAME_BYTES_MAX`) and 128
+// bytes of JSON around them.
+const _: () =
+    assert!(3 * INTERFACE_ENTRIES_ITEMS_MAX * (INTERFACE_NAME_BYTES_MAX + 2 * 256 + 128) <= INTERFACE_BYTES_MAX);
 /// Bytes a deploy request carries beyond its spec: the artifact id, the
 /// deadline and framing.
 pub const DEPLOY_REQUEST_OVERHEAD_BYTES_MAX: usize = KIB;
@@ -424,17 +434,20 @@ pub const HTTP_LARGE_BODIES_PER_SOURCE_ITEMS_MAX: usize = 2;
 pub const HTTP_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// Longest a client may take to send a request's head, in milliseconds.
 pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Most transactions an ordinary service may broadcast from one
+/// after-commit (the supervisor's own are bounded by
+/// `AFTER_COMMIT_REQUESTS_ITEMS_MAX`).
+pub const SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX: usize = 4;
+/// Largest arguments of an ordinary service's broadcast, in bytes.
+pub const SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX: usize = 64 * KIB;
+const _: () = assert!(SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX <= AFTER_COMMIT_REQUESTS_ITEMS_MAX);
+const _: () = assert!(SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX <= BROADCAST_ARGUMENTS_BYTES_MAX);
 /// Most settings a node's configuration gives one service.
 pub const SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX: usize = 64;
 /// Longest service setting name, in bytes.
 pub const SERVICE_SETTING_KEY_BYTES_MAX: usize = 64;
 /// Longest service setting value, in bytes.
 pub const SERVICE_SETTING_VALUE_BYTES_MAX: usize = 4 * KIB;
-// One service's settings fit what a guest may be handed at once.
-const _: () = assert!(
-    SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX * (SERVICE_SETTING_KEY_BYTES_MAX + SERVICE_SETTING_VALUE_BYTES_MAX)
-        <= GUEST_MEMORY_BYTES_MAX / 64
-);
 /// Largest query arguments, in bytes (they travel hex-encoded in a URL).
 pub const QUERY_ARGUMENTS_BYTES_MAX: usize = 64 * KIB;
 /// Largest request head the HTTP server reads, in bytes (its read buffer).
@@ -597,6 +610,14 @@ pub const ALL: &[(&str, u128)] = &[
     ("BLOCKS_PER_PAGE_ITEMS_MAX", BLOCKS_PER_PAGE_ITEMS_MAX as u128),
     ("LIST_PROOF_ITEMS_MAX", LIST_PROOF_ITEMS_MAX as u128),
     (
+        "SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX",
+        SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX as u128,
+    ),
+    (
+        "SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX",
+        SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX as u128,
+    ),
+    (
         "SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX",
         SERVICE_SETTINGS_PER_SERVICE_ITEMS_MAX as u128,
     ),
@@ -612,4 +633,5 @@ pub const ALL: &[(&str, u128)] = &[
     ),
     ("INTERFACE_ENTRIES_ITEMS_MAX", INTERFACE_ENTRIES_ITEMS_MAX as u128),
     ("INTERFACE_NAME_BYTES_MAX", INTERFACE_NAME_BYTES_MAX as u128),
+    ("JSON_DECODE_BYTES_MAX", JSON_DECODE_BYTES_MAX as u128),
 ];

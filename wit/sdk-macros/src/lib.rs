@@ -124,6 +124,17 @@ fn service_error(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         seen.push(code);
         let ident = &variant.ident;
         let name = ident.to_string();
+        let valid = name.len() <= wasmvisor_limits::INTERFACE_NAME_BYTES_MAX
+            && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+        if !valid {
+            return Err(syn::Error::new_spanned(
+                ident,
+                format!(
+                    "a ServiceError name is at most {} bytes of A-Z, a-z, 0-9 and `_`",
+                    wasmvisor_limits::INTERFACE_NAME_BYTES_MAX
+                ),
+            ));
+        }
         codes.push(quote!(Self::#ident => #code));
         names.push(quote!(Self::#ident => #name));
     }
@@ -201,6 +212,7 @@ mod tests {
             (parse_quote! { enum E<T> { A = 0 } }, "no generic parameters"),
             (parse_quote! { enum E {} }, "at least one variant"),
             (parse_quote! { struct E; }, "for an enum"),
+            (parse_quote! { enum E { r#Type = 0 } }, "A-Z, a-z, 0-9"),
         ] {
             let error = refusal(input);
             assert!(error.contains(why), "{why:?} in {error:?}");

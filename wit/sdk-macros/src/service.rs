@@ -462,6 +462,17 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
             }
         }
     }
+    for (what, count) in [("methods", method_ids.len()), ("queries", query_names.len())] {
+        if count > wasmvisor_limits::INTERFACE_ENTRIES_ITEMS_MAX {
+            return Err(syn::Error::new_spanned(
+                &self_ty,
+                format!(
+                    "a service has at most {} {what}",
+                    wasmvisor_limits::INTERFACE_ENTRIES_ITEMS_MAX
+                ),
+            ));
+        }
+    }
     if verify.is_some() != apply.is_some() {
         return Err(syn::Error::new_spanned(
             &self_ty,

@@ -10,7 +10,8 @@
 //!
 //! Node-local: a node whose configuration sets `announce` for a notebook
 //! writes that note once, signed by the node (a broadcast from
-//! after-commit).
+//! after-commit); one that sets `flood` tries more broadcasts than a
+//! service may make.
 
 use wasmvisor_sdk::{ExecutionError, MigrationPlan, ProofEntry, ProofList, QueryError, ServiceError, context, node};
 
@@ -45,6 +46,20 @@ fn parse_title(params: &[u8]) -> Result<String, ExecutionError> {
     match std::str::from_utf8(params) {
         Ok(text) if !text.is_empty() && text.len() <= TITLE_LEN_MAX => Ok(text.to_owned()),
         _ => Err(NotebookError::InvalidTitle.into()),
+    }
+}
+
+/// Tries more broadcasts, and a larger one, than a service may make (the
+/// node keeps the first four, each small); once.
+fn flood() {
+    let flooded = notes()
+        .items()
+        .map_or(true, |all| all.iter().any(|note| note == b"flood-0"));
+    if !flooded {
+        let _ = node::broadcast(0, vec![b'x'; 64 * 1024 + 1]);
+        for index in 0..8 {
+            let _ = node::broadcast(0, format!("flood-{index}").into_bytes());
+        }
     }
 }
 
@@ -119,6 +134,9 @@ impl Notebook {
 
     #[hook]
     fn after_commit() {
+        if let Ok(Some(_)) = node::setting("flood") {
+            flood();
+        }
         let Ok(Some(announcement)) = node::setting("announce") else {
             return;
         };

@@ -934,6 +934,10 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
         assert_eq!(status, 404, "{reply}");
         assert!(reply["error"].as_str().unwrap().contains("private API"), "{reply}");
     }
+    let (status, reply) = node.post_public("/api/services/book/latest-entry", &Value::Null);
+    assert_eq!(status, 404, "{reply}");
+    let (status, reply) = node.get_private("/api/services/supervisor/deploy-status?args=null");
+    assert_eq!(status, 400, "the supervisor's private reads take hex: {reply}");
     let (status, latest) = node.get_private("/api/services/book/latest-entry?args=null");
     assert_eq!(status, 200, "{latest}");
     let author = SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();

@@ -8,12 +8,30 @@ use wasmvisor_testkit::{TestKit, TestKitBuilder};
 const BOOK: u32 = 1;
 
 fn notebook(announce: Option<&str>) -> TestKit {
+    notebook_with(announce.map(|text| ("announce", text)))
+}
+
+fn notebook_with(setting: Option<(&str, &str)>) -> TestKit {
     let builder = TestKitBuilder::new(1).with_wasm_service(BOOK, "book", "notebook", NOTEBOOK.bytes, vec![]);
-    match announce {
-        Some(text) => builder.with_service_setting("book", "announce", text),
+    match setting {
+        Some((key, value)) => builder.with_service_setting("book", key, value),
         None => builder,
     }
     .build()
+}
+
+#[test]
+fn an_ordinary_service_broadcasts_a_few_small_transactions_at_most() {
+    // The notebook tries one broadcast over the size limit and eight small
+    // ones from one after-commit: the node keeps the first four small ones.
+    let mut testkit = notebook_with(Some(("flood", "1")));
+    let counts: Vec<u32> = (0..4).map(|_| testkit.create_block().header.tx_count).collect();
+    assert_eq!(
+        counts.iter().sum::<u32>(),
+        u32::try_from(wasmvisor_limits::SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX).unwrap(),
+        "{counts:?}"
+    );
+    assert_eq!(count(&testkit), 4);
 }
 
 fn count(testkit: &TestKit) -> u64 {

@@ -242,7 +242,11 @@ fn a_malformed_interface_is_refused_with_the_reason() {
     let error = ServiceInterface::parse(&oversized, Some(FILE_DESCRIPTOR_SET))
         .expect_err("refused")
         .to_string();
-    assert!(error.contains("65537 bytes exceeds the maximum of 65536"), "{error}");
+    let expected = format!(
+        "{} bytes exceeds the maximum of {INTERFACE_BYTES_MAX}",
+        INTERFACE_BYTES_MAX + 1
+    );
+    assert!(error.contains(&expected), "{error}");
     oversized.truncate(INTERFACE_BYTES_MAX);
     assert!(
         ServiceInterface::parse(&oversized, Some(FILE_DESCRIPTOR_SET)).is_ok(),
@@ -253,4 +257,63 @@ fn a_malformed_interface_is_refused_with_the_reason() {
         .expect_err("refused")
         .to_string();
     assert!(error.contains("exceed the maximum"), "{error}");
+}
+
+/// Descriptors of package `n`: a top-level `Inner` and `Outer` with a
+/// nested `Inner` (what prost names `n.Inner` too), and `Lone` with a
+/// nested `Only`.
+fn nested_descriptors() -> Vec<u8> {
+    use prost_reflect::prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
+    let message = |name: &str, nested: Vec<DescriptorProto>| DescriptorProto {
+        name: Some(name.into()),
+        nested_type: nested,
+        ..Default::default()
+    };
+    let file = FileDescriptorProto {
+        name: Some("n.proto".into()),
+        package: Some("n".into()),
+        syntax: Some("proto3".into()),
+        message_type: vec![
+            message("Inner", vec![]),
+            message("Outer", vec![message("Inner", vec![])]),
+            message("Lone", vec![message("Only", vec![])]),
+        ],
+        ..Default::default()
+    };
+    FileDescriptorSet { file: vec![file] }.encode_to_vec()
+}
+
+#[test]
+fn a_nested_message_is_never_taken_for_a_payload() {
+    let descriptors = nested_descriptors();
+    let naming = |message: &str| {
+        let document = with(token_document(), |document| {
+            document["constructor"] = Value::Null;
+            document["methods"] = json!([{"id": 0, "name": "go", "arguments": {"message": message}}]);
+            document["queries"] = json!([]);
+        });
+        ServiceInterface::parse(&serde_json::to_vec(&document).unwrap(), Some(&descriptors))
+    };
+    assert!(
+        naming("n.Lone").is_ok(),
+        "a top-level message of its own name is a payload"
+    );
+    for message in ["n.Inner", "n.Outer.Inner", "n.Lone.Only", "n.Only"] {
+        let error = naming(message).expect_err(message).to_string();
+        assert!(
+            error.contains("nested message") || error.contains("not in the service's descriptors"),
+            "{message}: {error}"
+        );
+    }
+    assert!(naming(&format!("n.{}", "L".repeat(MESSAGE_NAME_BYTES_MAX))).is_err());
+}
+
+#[test]
+fn only_small_payloads_are_shown_as_json() {
+    let interface = parse(&token_document()).unwrap();
+    let at_limit = vec![0u8; JSON_DECODE_BYTES_MAX];
+    assert!(interface.decode_json(&Payload::Bytes, &at_limit).is_ok());
+    let over = vec![0u8; JSON_DECODE_BYTES_MAX + 1];
+    let error = interface.decode_json(&Payload::Bytes, &over).expect_err("refused");
+    assert!(error.contains("more than the 65536 shown as JSON"), "{error}");
 }

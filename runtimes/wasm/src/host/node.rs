@@ -4,6 +4,7 @@
 
 use crate::bindings::service_world::wasmvisor::service::node::Host;
 use crate::state::HostState;
+use wasmvisor_limits::{SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX, SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX};
 
 /// The error every call outside `after-commit` gets.
 const OUTSIDE_AFTER_COMMIT: &str = "node-local capabilities are only available in after-commit";
@@ -21,7 +22,27 @@ impl Host for HostState {
                     "this node is not a validator: it has no service key to sign with".into()
                 ))
             }
-            Some(_) => self.queue_broadcast(method_id, arguments),
+            Some(state) => {
+                let queued = state
+                    .outbox
+                    .lock()
+                    .expect("a lock is poisoned only by a panic, and a panic stops the node")
+                    .len();
+                if queued >= SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX {
+                    self.pay(0)?;
+                    return Ok(Err(format!(
+                        "at most {SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX} broadcasts per after-commit"
+                    )));
+                }
+                if arguments.len() > SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX {
+                    self.pay(0)?;
+                    return Ok(Err(format!(
+                        "arguments of {} bytes exceed {SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX}",
+                        arguments.len()
+                    )));
+                }
+                self.queue_broadcast(method_id, arguments)
+            }
         }
     }
 
