@@ -24,8 +24,8 @@ use crate::errors::SupervisorError;
 use crate::privileged::wasmvisor::service::dispatcher::{self, LocalOutcome};
 use crate::{registry, validators};
 
-/// Method ids.
-pub const REQUEST_ARTIFACT_DEPLOY: u32 = 0;
+/// The id of `report_deploy_result` (`#[method(id = 1)]` in `lib.rs`),
+/// which validators broadcast.
 pub const REPORT_DEPLOY_RESULT: u32 = 1;
 
 fn deploys() -> ProofMap<[u8; 32], DeployState> {

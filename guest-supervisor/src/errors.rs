@@ -3,8 +3,9 @@
 
 use wasmvisor_sdk::{ExecutionError, ServiceError, service_error};
 
-/// Errors of the supervisor's transactions and hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Errors of the supervisor's transactions and hooks; the description of
+/// each is its name (`#[derive(ServiceError)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ServiceError)]
 pub enum SupervisorError {
     /// A deadline that is not in the future.
     DeadlineExceeded = 0,
@@ -52,15 +53,5 @@ impl SupervisorError {
     /// This error with a description of the case.
     pub fn with(self, description: impl std::fmt::Display) -> ExecutionError {
         service_error(self as u8, format!("{self:?}: {description}"))
-    }
-}
-
-impl ServiceError for SupervisorError {
-    fn code(&self) -> u8 {
-        *self as u8
-    }
-
-    fn description(&self) -> String {
-        format!("{self:?}")
     }
 }

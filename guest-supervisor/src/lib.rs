@@ -40,15 +40,18 @@ mod proposals;
 mod registry;
 mod validators;
 
+use errors::SupervisorError;
 use prost::Message;
+use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_proto::dispatcher::{
     ArtifactRecord, ArtifactState as ProtoArtifactState, InstanceRecord, InstanceStatusCode, InstanceStatusRecord,
 };
-use wasmvisor_proto::runtime::InstanceSpec as ProtoInstanceSpec;
-use wasmvisor_proto::supervisor::{ServicesView, SupervisorConfig};
-use wasmvisor_sdk::{
-    Call, CommonError, ExecutionError, InstanceStatus, MigrationPlan, ProofEntry, QueryError, Service, common_error,
+use wasmvisor_proto::runtime::{ArtifactId, InstanceSpec as ProtoInstanceSpec};
+use wasmvisor_proto::supervisor::{
+    ConfigProposalState, ConfigPropose, ConfigVote, DeployRequest, DeployResult, DeployState, MigrationRequest,
+    MigrationResult, MigrationState, ServicesView, SupervisorConfig,
 };
+use wasmvisor_sdk::{ExecutionError, InstanceStatus, MigrationPlan, ProofEntry, QueryError};
 
 pub(crate) mod privileged {
     wit_bindgen::generate!({
@@ -67,10 +70,6 @@ pub(crate) const SUPERVISOR_ARTIFACT_NAME: &str = "wasmvisor.supervisor";
 
 pub(crate) fn supervisor_config() -> ProofEntry<SupervisorConfig> {
     ProofEntry::new("config")
-}
-
-fn internal(error: ExecutionError) -> QueryError {
-    QueryError::Internal(error.description)
 }
 
 fn status_record(status: &Option<InstanceStatus>) -> Option<InstanceStatusRecord> {
@@ -123,34 +122,48 @@ fn services() -> ServicesView {
 
 struct Supervisor;
 
-impl Service for Supervisor {
-    fn initialize(params: Vec<u8>) -> Result<(), ExecutionError> {
-        let config = SupervisorConfig::decode(params.as_slice()).map_err(|error| {
-            common_error(
-                CommonError::MalformedArguments,
-                format!("SupervisorConfig does not decode: {error}"),
-            )
-        })?;
+#[wasmvisor_sdk::service(errors = SupervisorError, descriptors = wasmvisor_proto::supervisor::FILE_DESCRIPTOR_SET)]
+impl Supervisor {
+    #[constructor]
+    fn initialize(config: SupervisorConfig) -> Result<(), ExecutionError> {
         supervisor_config().set(&config)
     }
 
-    fn execute(call: Call) -> Result<(), ExecutionError> {
-        call.require_default_interface()?;
-        match call.method_id {
-            deploy::REQUEST_ARTIFACT_DEPLOY => deploy::request(call.decode()?),
-            deploy::REPORT_DEPLOY_RESULT => deploy::report(call.decode()?),
-            proposals::PROPOSE_CONFIG_CHANGE => proposals::propose(call.decode()?),
-            proposals::CONFIRM_CONFIG_CHANGE => proposals::vote(call.decode()?),
-            migrations::REQUEST_MIGRATION => migrations::request(call.decode()?),
-            migrations::REPORT_MIGRATION_RESULT => migrations::report(call.decode()?),
-            _ => Err(call.no_such_method()),
-        }
+    #[method(id = 0)]
+    fn request_artifact_deploy(request: DeployRequest) -> Result<(), ExecutionError> {
+        deploy::request(request)
+    }
+
+    #[method(id = 1)]
+    fn report_deploy_result(result: DeployResult) -> Result<(), ExecutionError> {
+        deploy::report(result)
+    }
+
+    #[method(id = 2)]
+    fn propose_config_change(propose: ConfigPropose) -> Result<(), ExecutionError> {
+        proposals::propose(propose)
+    }
+
+    #[method(id = 3)]
+    fn confirm_config_change(vote: ConfigVote) -> Result<(), ExecutionError> {
+        proposals::vote(vote)
+    }
+
+    #[method(id = 4)]
+    fn request_migration(request: MigrationRequest) -> Result<(), ExecutionError> {
+        migrations::request(request)
+    }
+
+    #[method(id = 5)]
+    fn report_migration_result(result: MigrationResult) -> Result<(), ExecutionError> {
+        migrations::report(result)
     }
 
     /// Three independent steps: a failing step (an error, not a trap)
     /// keeps only its own work from happening — it is tried again next
     /// block — and the others go on. Each step reads only what is pending
     /// (never the history), and each write it makes stands on its own.
+    #[hook]
     fn before_transactions() -> Result<(), ExecutionError> {
         let _expired = deploy::expire();
         let _flushed = migrations::before_transactions();
@@ -158,55 +171,78 @@ impl Service for Supervisor {
         Ok(())
     }
 
+    #[hook]
     fn after_transactions() -> Result<(), ExecutionError> {
         proposals::enact()
     }
 
+    #[hook]
     fn after_commit() {
         deploy::after_commit();
         migrations::after_commit();
     }
 
     /// A newer supervisor keeps this data layout: fast-forward.
+    #[hook]
     fn plan_migration(_from_version: String) -> MigrationPlan {
         MigrationPlan::FastForward
     }
 
-    fn query(method: String, arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
-        match method.as_str() {
-            "consensus-config" => Ok(dispatcher::consensus_config()),
-            "config-proposal" => proposals::pending_proposal()
-                .map_err(internal)?
-                .map(|state| state.encode_to_vec())
-                .ok_or_else(|| QueryError::NotFound("no proposal is pending".into())),
-            "services" => Ok(services().encode_to_vec()),
-            "configuration-number" => Ok(proposals::current_configuration_number()
-                .map_err(internal)?
-                .encode_to_vec()),
-            "deploy-status" => deploy::status(&arguments)
-                .map(|state| state.encode_to_vec())
-                .ok_or_else(|| QueryError::NotFound("no such deploy request".into())),
-            "deploy-status-by-hash" => deploy::status_by_hash(&arguments)
-                .map(|state| state.encode_to_vec())
-                .ok_or_else(|| QueryError::NotFound("no deploy request has this hash".into())),
-            "migration-status" => migrations::status(&arguments)
-                .map(|state| state.encode_to_vec())
-                .ok_or_else(|| QueryError::NotFound("no such migration request".into())),
-            "supervisor-config" => supervisor_config()
-                .get()
-                .map_err(internal)?
-                .map(|config| config.encode_to_vec())
-                .ok_or_else(|| QueryError::NotFound("the supervisor is not initialized".into())),
-            "validator-count" => {
-                let count = dispatcher::validators().len() as u32;
-                Ok(count.encode_to_vec())
-            }
-            "supervisor-artifact" => {
-                Ok(registry::proto_artifact(&wasmvisor_sdk::context::instance().artifact).encode_to_vec())
-            }
-            _ => Err(QueryError::NotFound(format!("no query named {method:?}"))),
-        }
+    #[query(name = "consensus-config")]
+    fn consensus_config() -> Result<ConsensusConfig, QueryError> {
+        ConsensusConfig::decode(dispatcher::consensus_config().as_slice())
+            .map_err(|error| QueryError::Internal(format!("the consensus configuration does not decode: {error}")))
+    }
+
+    #[query(name = "config-proposal")]
+    fn config_proposal() -> Result<ConfigProposalState, QueryError> {
+        proposals::pending_proposal()?.ok_or_else(|| QueryError::NotFound("no proposal is pending".into()))
+    }
+
+    #[query(name = "services")]
+    fn services_view() -> Result<ServicesView, QueryError> {
+        Ok(services())
+    }
+
+    /// A `uint64` in protobuf's wrapper encoding (field 1).
+    #[query(name = "configuration-number", private)]
+    fn configuration_number() -> Result<Vec<u8>, QueryError> {
+        Ok(proposals::current_configuration_number()?.encode_to_vec())
+    }
+
+    /// Argument: the encoded `DeployRequest`.
+    #[query(name = "deploy-status", private)]
+    fn deploy_status(request: Vec<u8>) -> Result<DeployState, QueryError> {
+        deploy::status(&request).ok_or_else(|| QueryError::NotFound("no such deploy request".into()))
+    }
+
+    /// Argument: the request's 32-byte blake3 hash.
+    #[query(name = "deploy-status-by-hash", private)]
+    fn deploy_status_by_hash(hash: Vec<u8>) -> Result<DeployState, QueryError> {
+        deploy::status_by_hash(&hash).ok_or_else(|| QueryError::NotFound("no deploy request has this hash".into()))
+    }
+
+    /// Argument: the encoded `MigrationRequest`.
+    #[query(name = "migration-status", private)]
+    fn migration_status(request: Vec<u8>) -> Result<MigrationState, QueryError> {
+        migrations::status(&request).ok_or_else(|| QueryError::NotFound("no such migration request".into()))
+    }
+
+    #[query(name = "supervisor-config", private)]
+    fn stored_config() -> Result<SupervisorConfig, QueryError> {
+        supervisor_config()
+            .get()?
+            .ok_or_else(|| QueryError::NotFound("the supervisor is not initialized".into()))
+    }
+
+    /// A `uint32` in protobuf's wrapper encoding (field 1).
+    #[query(name = "validator-count")]
+    fn validator_count() -> Result<Vec<u8>, QueryError> {
+        Ok((dispatcher::validators().len() as u32).encode_to_vec())
+    }
+
+    #[query(name = "supervisor-artifact")]
+    fn supervisor_artifact() -> Result<ArtifactId, QueryError> {
+        Ok(registry::proto_artifact(&wasmvisor_sdk::context::instance().artifact))
     }
 }
-
-wasmvisor_sdk::export_service!(Supervisor);

@@ -20,8 +20,8 @@ use crate::privileged::wasmvisor::service::dispatcher::{self, LocalOutcome, Migr
 use crate::registry::{self, artifact_id};
 use crate::validators;
 
-/// Method ids.
-pub const REQUEST_MIGRATION: u32 = 4;
+/// The id of `report_migration_result` (`#[method(id = 5)]` in `lib.rs`),
+/// which validators broadcast.
 pub const REPORT_MIGRATION_RESULT: u32 = 5;
 
 fn migrations() -> ProofMap<[u8; 32], MigrationState> {

@@ -19,10 +19,6 @@ use crate::privileged::wasmvisor::service::dispatcher;
 use crate::registry::{self, artifact_id, same};
 use crate::{SUPERVISOR_ARTIFACT_NAME, supervisor_config, validators};
 
-/// Method ids.
-pub const PROPOSE_CONFIG_CHANGE: u32 = 2;
-pub const CONFIRM_CONFIG_CHANGE: u32 = 3;
-
 use wasmvisor_limits::{INSTANCE_NAME_BYTES_MAX, PROPOSAL_CHANGES_ITEMS_MAX, SERVICE_PARAMS_BYTES_MAX};
 
 fn pending() -> ProofEntry<ConfigProposalState> {

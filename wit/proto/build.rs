@@ -34,6 +34,15 @@ fn main() {
     if let Err(error) = std::fs::write(out_dir.join("token.descriptors.bin"), token.encode_to_vec()) {
         panic!("cannot write token.descriptors.bin: {error}");
     }
+    // The supervisor's interface embeds the descriptors of its messages
+    // (supervisor.proto and what it imports).
+    let supervisor = match protox::compile(["supervisor.proto"], [schema_dir]) {
+        Ok(supervisor) => supervisor,
+        Err(error) => panic!("supervisor.proto does not compile: {error}"),
+    };
+    if let Err(error) = std::fs::write(out_dir.join("supervisor.descriptors.bin"), supervisor.encode_to_vec()) {
+        panic!("cannot write supervisor.descriptors.bin: {error}");
+    }
     let mut config = prost_build::Config::new();
     config.enable_type_names();
     if let Err(error) = config.compile_fds(descriptors) {

@@ -26,6 +26,11 @@ pub mod blockchain {
 pub mod supervisor {
     include!(concat!(env!("OUT_DIR"), "/wasmvisor.supervisor.rs"));
 
+    /// The encoded `google.protobuf.FileDescriptorSet` of
+    /// `supervisor.proto` and what it imports: the supervisor embeds it in
+    /// its interface.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/supervisor.descriptors.bin"));
+
     impl DeployRequest {
         /// What a deploy request's key is the blake3 hash of: the request
         /// encoded with its spec replaced by `spec_hash`, the spec's blake3

@@ -934,6 +934,31 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
         assert_eq!(status, 404, "{reply}");
         assert!(reply["error"].as_str().unwrap().contains("private API"), "{reply}");
     }
+    // The supervisor declares its interface too: its methods by name, its
+    // operators' reads as private queries, and JSON answers.
+    let (status, interface) = node.get_public("/api/services/supervisor/interface");
+    assert_eq!(status, 200, "{interface}");
+    let methods: Vec<&str> = interface["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(methods.contains(&"confirm_config_change"), "{methods:?}");
+    let private: Vec<&str> = interface["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|query| query["private"] == true)
+        .map(|query| query["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        private.contains(&"deploy-status") && private.contains(&"supervisor-config"),
+        "{private:?}"
+    );
+    let (status, services) = node.get_public("/api/services/supervisor/services?args=null");
+    assert_eq!(status, 200, "{services}");
+    assert_eq!(services["answer"]["instances"][1]["spec"]["name"], "book", "{services}");
     let (status, reply) = node.post_public("/api/services/book/latest-entry", &Value::Null);
     assert_eq!(status, 404, "{reply}");
     let (status, reply) = node.get_private("/api/services/supervisor/deploy-status?args=null");
