@@ -444,20 +444,19 @@ fn json_or_null(body: &Bytes) -> Result<Value, ApiError> {
 
 /// `POST /api/services/<instance>/<query>` with the JSON arguments as the
 /// body (`null` or an empty body for none): the answer is JSON.
-async fn service_query_json(
+async fn service_query_json(state: State<Arc<Node>>, path: Path<(String, String)>, body: Bytes) -> ApiResult {
+    query_with_json_body(Api::Public, state, path, body).await
+}
+
+/// A query whose JSON arguments are the body, on `api`.
+async fn query_with_json_body(
+    api: Api,
     State(node): State<Arc<Node>>,
     Path((service, method)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    answer_query(
-        node,
-        Api::Public,
-        service,
-        method,
-        Vec::new(),
-        Some(json_or_null(&body)?),
-    )
-    .await
+    let arguments = json_or_null(&body)?;
+    answer_query(node, api, service, method, Vec::new(), Some(arguments)).await
 }
 
 /// The private API's service queries: every query, private ones included
@@ -471,20 +470,8 @@ async fn private_service_query(
     answer_query(node, Api::Private, service, method, arguments(&query)?, json).await
 }
 
-async fn private_service_query_json(
-    State(node): State<Arc<Node>>,
-    Path((service, method)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    answer_query(
-        node,
-        Api::Private,
-        service,
-        method,
-        Vec::new(),
-        Some(json_or_null(&body)?),
-    )
-    .await
+async fn private_service_query_json(state: State<Arc<Node>>, path: Path<(String, String)>, body: Bytes) -> ApiResult {
+    query_with_json_body(Api::Private, state, path, body).await
 }
 
 /// `GET /api/services/<instance>/interface`: the interface the service

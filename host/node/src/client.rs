@@ -150,7 +150,7 @@ pub fn query(client: &Client, instance: &str, query: &str, arguments: &Value) ->
 }
 
 /// `text` for a URL (every byte but the unreserved ones percent-encoded).
-fn url_encode(text: &str) -> String {
+pub fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),

@@ -130,9 +130,14 @@ pub fn create_blocks_until(testkit: &mut TestKit, mut done: impl FnMut(&TestKit)
     panic!("the condition did not hold within 500 blocks");
 }
 
-/// Deploys a component through the whole flow: a quorum of requests, this
-/// node's local deploy and report, the other validators' reports.
-pub fn deploy(testkit: &mut TestKit, mode: SupervisorMode, artifact: &ArtifactId, component: &[u8]) {
+/// A quorum of validators requests a deploy of `component` (deadline 100
+/// blocks ahead), in a block that records no error; answers the request.
+pub fn request_deploy(
+    testkit: &mut TestKit,
+    mode: SupervisorMode,
+    artifact: &ArtifactId,
+    component: &[u8],
+) -> DeployRequest {
     let count = testkit.validators().len();
     let request = deploy_request(artifact, component, testkit.height() + 100, 0);
     let requests = (0..quorum(count, mode))
@@ -140,6 +145,14 @@ pub fn deploy(testkit: &mut TestKit, mode: SupervisorMode, artifact: &ArtifactId
         .collect();
     let block = testkit.create_block_with(requests);
     assert!(block.errors.is_empty(), "{:?}", block.errors);
+    request
+}
+
+/// Deploys a component through the whole flow: a quorum of requests, this
+/// node's local deploy and report, the other validators' reports.
+pub fn deploy(testkit: &mut TestKit, mode: SupervisorMode, artifact: &ArtifactId, component: &[u8]) {
+    let count = testkit.validators().len();
+    let request = request_deploy(testkit, mode, artifact, component);
     create_blocks_until(testkit, |testkit| {
         deploy_state(testkit, &request).reported_ok.contains(&node_key())
     });

@@ -334,17 +334,6 @@ fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
 }
 
-/// `text` for a URL's query string (every byte but unreserved ones
-/// percent-encoded).
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(byte).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// Submits a signed token transaction and waits for its block; answers
 /// its status.
 fn transact(node: &RunningNode, key: &SigningKey, instance_id: u32, method_id: u32, arguments: Vec<u8>) -> Value {
@@ -539,7 +528,10 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     assert_eq!(reply["answer"]["balance"], "850", "{reply}");
     assert_eq!(reply["answer"]["name"], "alice", "{reply}");
     let args = json!({ "owner": owner }).to_string();
-    let (status, reply) = get(&format!("{query_url}?args={}", url_encode(&args)));
+    let (status, reply) = get(&format!(
+        "{query_url}?args={}",
+        wasmvisor_node::client::url_encode(&args)
+    ));
     assert_eq!((status, &reply["answer"]["balance"]), (200, &json!("850")), "{reply}");
     let (status, reply) = post(&query_url, "application/json", br#"{"owner": 5}"#.to_vec());
     assert_eq!(status, 400, "{reply}");

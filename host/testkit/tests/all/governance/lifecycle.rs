@@ -167,12 +167,7 @@ fn refused_deploy(
     artifact: &ArtifactId,
     component: &[u8],
 ) -> DeployState {
-    let request = deploy_request(artifact, component, testkit.height() + 100, 0);
-    let requests = (0..quorum(count, mode))
-        .map(|validator| testkit.sign_as_validator(validator, REQUEST_DEPLOY, request.encode_to_vec()))
-        .collect();
-    let block = testkit.create_block_with(requests);
-    assert!(block.errors.is_empty(), "{:?}", block.errors);
+    let request = request_deploy(testkit, mode, artifact, component);
     create_blocks_until(testkit, |testkit| {
         deploy_state(testkit, &request).status != DeployStatus::DeployPending as i32
     });
