@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use ed25519_dalek::SigningKey;
-use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
+use wasmvisor_blockchain::blocks::sign_precommit;
+use wasmvisor_blockchain::{BlockHeader, Blockchain, VerifiedTransaction};
 use wasmvisor_dispatcher::GenesisConfig;
 use wasmvisor_native::{NativeArtifact, NativeRuntime, TokenService};
 use wasmvisor_proto::Message;
+use wasmvisor_proto::blockchain::{ConsensusConfig, ValidatorKeys};
 use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer};
 use wasmvisor_runtime::{ArtifactId, CallInfo, InstanceSpec, Runtime, runtime_id};
 use wasmvisor_storage::{Database, Hash};
@@ -153,9 +155,27 @@ pub fn token_instance(runtime: TokenRuntime) -> u32 {
     }
 }
 
-/// A chain (no validators, no supervisor: blocks are committed without
-/// precommits) with the native token as instance 1 and the wasm token as
-/// instance 2, on `database`.
+/// The bench chain's one validator: every block is committed with its
+/// precommit ([`commit_block`]).
+pub fn validator() -> SigningKey {
+    SigningKey::from_bytes(&[0x5a; 32])
+}
+
+/// Executes `transactions` as the chain's next block and commits it with
+/// [`validator`]'s precommit.
+pub fn commit_block(chain: &mut Blockchain, transactions: &[VerifiedTransaction]) -> anyhow::Result<BlockHeader> {
+    let block = chain
+        .execute(transactions)
+        .map_err(|error| anyhow!("a block: {error}"))?;
+    let precommit = sign_precommit(&validator(), 0, &chain.chain_id(), block.header.height, 0, &block.hash);
+    chain
+        .commit(block, vec![precommit])
+        .map_err(|error| anyhow!("committing a block: {error}"))
+}
+
+/// A chain of one validator ([`validator`]) and no supervisor, with the
+/// native token as instance 1 and the wasm token as instance 2, on
+/// `database`.
 pub fn token_chain(database: Arc<dyn Database>) -> anyhow::Result<Blockchain> {
     let wasm = WasmRuntime::new(WasmRuntimeConfig::default()).context("the wasm runtime")?;
     let runtimes: Vec<Arc<dyn Runtime>> = vec![
@@ -180,7 +200,13 @@ pub fn token_chain(database: Arc<dyn Database>) -> anyhow::Result<Blockchain> {
                 (spec, params.clone())
             })
             .collect(),
-        ..GenesisConfig::default()
+        consensus: ConsensusConfig {
+            validator_keys: vec![ValidatorKeys {
+                consensus_key: validator().verifying_key().to_bytes().to_vec(),
+                service_key: validator().verifying_key().to_bytes().to_vec(),
+            }],
+            ..GenesisConfig::default().consensus
+        },
     };
     Blockchain::genesis(database, runtimes, genesis, None).map_err(|error| anyhow!("genesis: {error}"))
 }

@@ -566,12 +566,6 @@ impl Blockchain {
         Ok(block.header)
     }
 
-    /// Executes and commits a block without precommits (single-node use).
-    pub fn create_block(&mut self, transactions: &[VerifiedTransaction]) -> Result<BlockHeader, BlockError> {
-        let block = self.execute(transactions)?;
-        self.commit(block, Vec::new())
-    }
-
     fn check_precommits(&self, block: &PendingBlock, precommits: &[Precommit]) -> Result<(), BlockError> {
         let validators = self.consensus_config()?.validator_keys;
         // Never "no validators, so anything goes": genesis and every

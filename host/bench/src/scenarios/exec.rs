@@ -30,9 +30,7 @@ pub fn run() -> anyhow::Result<()> {
         let setup = workload::setup_transactions(&chain.chain_id(), instance, &keys);
         let setup = workload::verify_all(&chain, &setup)?;
         for block in setup.chunks(wasmvisor_limits::BLOCK_TRANSACTIONS_ITEMS_MAX) {
-            chain
-                .create_block(block)
-                .map_err(|error| anyhow!("a setup block: {error}"))?;
+            workload::commit_block(&mut chain, block).context("a setup block")?;
         }
         let block = workload::transfers(&chain.chain_id(), instance, &keys, BLOCK_TRANSFERS, 0);
         let block = workload::verify_all(&chain, &block)?;
