@@ -951,6 +951,23 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     let (status, services) = node.get_public("/api/services/supervisor/services?args=null");
     assert_eq!(status, 200, "{services}");
     assert_eq!(services["answer"]["instances"][1]["spec"]["name"], "book", "{services}");
+    // JSON that is not the query's arguments, or both forms at once, is a
+    // clear 400; an unknown service or query a 404.
+    for (path, status_expected, reason) in [
+        ("/api/services/book/count?args=5", 400, "takes no arguments"),
+        ("/api/services/book/count?args={", 400, "`args` is not JSON"),
+        ("/api/services/book/count?args=null&arguments=00", 400, "not both"),
+        ("/api/services/book/nothing?args=null", 404, "no query named"),
+        ("/api/services/nobody/interface", 404, "no service named"),
+        ("/api/services/nobody/count?args=null", 404, "no service named"),
+    ] {
+        let (status, reply) = node.get_public(path);
+        assert_eq!(status, status_expected, "{path}: {reply}");
+        assert!(
+            reply["error"].as_str().unwrap().contains(reason),
+            "{path}: {reason:?} in {reply}"
+        );
+    }
     let (status, reply) = node.post_public("/api/services/book/latest-entry", &Value::Null);
     assert_eq!(status, 404, "{reply}");
     let (status, reply) = node.get_private("/api/services/supervisor/deploy-status?args=null");
@@ -1459,6 +1476,12 @@ fn a_service_author_goes_from_an_empty_directory_to_a_called_service() {
         &["start-service", "--artifact", "hello:0.1.0", "--instance", "hello"],
     );
     assert_eq!(started["service"]["status"], "active", "{started}");
+    let declared = cli_ok(&node, &["interface", "hello"]);
+    assert_eq!(declared["methods"][0]["name"], "greet", "{declared}");
+    assert_eq!(
+        declared["messages"]["hello.Greet"]["fields"][0]["name"], "name",
+        "{declared}"
+    );
     let key = data.path().join("author.key");
     let key = key.to_str().unwrap();
     succeeded("wasmvisor keys new", wasmvisor(&["keys", "new", key]));
