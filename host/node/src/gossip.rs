@@ -64,12 +64,7 @@ impl Gossip {
         let shared: Arc<[u8]> = Arc::from(signed);
         for peer in &self.peers {
             let size = shared.len();
-            let reserved = peer
-                .queued_bytes
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |queued| {
-                    queued.checked_add(size).filter(|next| *next <= RELAY_QUEUE_BYTES_MAX)
-                })
-                .is_ok();
+            let reserved = reserve(&peer.queued_bytes, size);
             let refused = if reserved {
                 match peer.sender.try_send(Arc::clone(&shared)) {
                     Ok(()) => None,
@@ -117,6 +112,21 @@ fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize
                     reported = true;
                 }
             }
+        }
+    }
+}
+
+/// Adds `size` bytes to a peer's queued bytes if the sum stays within
+/// [`RELAY_QUEUE_BYTES_MAX`]; answers whether it did.
+fn reserve(queued_bytes: &AtomicUsize, size: usize) -> bool {
+    let mut queued = queued_bytes.load(Ordering::SeqCst);
+    loop {
+        let Some(next) = queued.checked_add(size).filter(|next| *next <= RELAY_QUEUE_BYTES_MAX) else {
+            return false;
+        };
+        match queued_bytes.compare_exchange_weak(queued, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return true,
+            Err(now) => queued = now,
         }
     }
 }

@@ -52,26 +52,34 @@ impl Meter {
     /// Takes `bytes` of guest memory for a call of the chain, if the chain
     /// stays within its memory budget; answers whether it did.
     pub fn reserve_memory(&self, bytes: usize) -> bool {
-        self.0
-            .memory_bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
-                held.checked_add(bytes).filter(|next| *next <= self.0.memory_bytes_max)
-            })
-            .is_ok()
+        update(&self.0.memory_bytes, |held| {
+            held.checked_add(bytes).filter(|next| *next <= self.0.memory_bytes_max)
+        })
     }
 
     /// Gives back memory a finished call held.
     pub fn release_memory(&self, bytes: usize) {
-        let _ = self
-            .0
-            .memory_bytes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
-                Some(held.saturating_sub(bytes))
-            });
+        update(&self.0.memory_bytes, |held| Some(held.saturating_sub(bytes)));
     }
 
     /// Guest memory the chain holds now, in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.0.memory_bytes.load(Ordering::SeqCst)
+    }
+}
+
+/// Sets `counter` to `next(held)` atomically unless `next` answers `None`;
+/// answers whether it did. (A compare-and-swap loop: `fetch_update` is
+/// deprecated on newer toolchains and its successor missing on older ones.)
+fn update(counter: &AtomicUsize, next: impl Fn(usize) -> Option<usize>) -> bool {
+    let mut held = counter.load(Ordering::SeqCst);
+    loop {
+        let Some(new) = next(held) else {
+            return false;
+        };
+        match counter.compare_exchange_weak(held, new, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return true,
+            Err(now) => held = now,
+        }
     }
 }

@@ -93,7 +93,7 @@ fn tampered_map_proofs_are_rejected() {
     assert!(index_root.verify(&root).is_err(), "tampered index root");
 
     let mut aggregator = honest.clone();
-    aggregator.index.aggregator.siblings.truncate(0);
+    aggregator.index.aggregator.siblings.clear();
     assert!(aggregator.verify(&root).is_err(), "truncated aggregator path");
 
     let mut moved = honest.clone();
