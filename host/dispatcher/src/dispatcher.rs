@@ -156,14 +156,7 @@ impl StateReader {
         let mut schema = Schema::new(&mut fork);
         let height = schema.height().map_err(internal)?.unwrap_or(0);
         let fuel = crate::core::fuel_per_query(&schema.consensus_config().map_err(internal)?);
-        let instance_id = schema
-            .instance_id_by_name(instance_name)
-            .map_err(internal)?
-            .ok_or_else(|| QueryError::NotFound(format!("no service named {instance_name:?}")))?;
-        let state = schema
-            .instance(instance_id)
-            .map_err(internal)?
-            .ok_or_else(|| QueryError::NotFound(instance_name.into()))?;
+        let state = registered_instance(&mut schema, InstanceRef::Name(instance_name))?;
         if !matches!(state.status, Some(InstanceStatus::Active | InstanceStatus::Frozen)) {
             return Err(QueryError::NotFound(format!(
                 "{instance_name:?} is not serving queries"
@@ -202,20 +195,8 @@ impl StateReader {
         &self,
         instance: InstanceRef<'_>,
     ) -> Result<(InstanceSpec, Option<Arc<ServiceInterface>>), QueryError> {
-        let internal = |error: NodeError| QueryError::Internal(error.to_string());
         let mut fork = self.read_fork();
-        let mut schema = Schema::new(&mut fork);
-        let instance_id = match instance {
-            InstanceRef::Name(name) => schema
-                .instance_id_by_name(name)
-                .map_err(internal)?
-                .ok_or_else(|| QueryError::NotFound(format!("no service named {name:?}")))?,
-            InstanceRef::Id(id) => id,
-        };
-        let state = schema
-            .instance(instance_id)
-            .map_err(internal)?
-            .ok_or_else(|| QueryError::NotFound(format!("no service with id {instance_id}")))?;
+        let state = registered_instance(&mut Schema::new(&mut fork), instance)?;
         let interface = self
             .core
             .runtime(state.spec.artifact.runtime_id)
@@ -223,6 +204,23 @@ impl StateReader {
             .and_then(|runtime| runtime.interface(&state.spec.artifact));
         Ok((state.spec, interface))
     }
+}
+
+/// The registry's record of `instance`, for a read: an unknown one is not
+/// found.
+fn registered_instance(schema: &mut Schema<'_>, instance: InstanceRef<'_>) -> Result<InstanceState, QueryError> {
+    let internal = |error: NodeError| QueryError::Internal(error.to_string());
+    let instance_id = match instance {
+        InstanceRef::Name(name) => schema
+            .instance_id_by_name(name)
+            .map_err(internal)?
+            .ok_or_else(|| QueryError::NotFound(format!("no service named {name:?}")))?,
+        InstanceRef::Id(id) => id,
+    };
+    schema
+        .instance(instance_id)
+        .map_err(internal)?
+        .ok_or_else(|| QueryError::NotFound(format!("no service with id {instance_id}")))
 }
 
 /// How a client names an instance.

@@ -514,7 +514,7 @@ async fn private_supervisor_query(
     }
     if query.args.is_some() {
         return Err(ApiError::bad_request(
-            "the supervisor declares no interface: send its arguments in hex (`arguments`)",
+            "the supervisor's private reads take hex arguments (`arguments`)",
         ));
     }
     run_query(node, "supervisor".into(), method, arguments(&query)?).await

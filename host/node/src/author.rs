@@ -15,7 +15,7 @@ use wasmvisor_wasm::{Privilege, ServiceComponent, deterministic_engine_on_demand
 
 /// Longest project name, in bytes (it becomes the artifact's and the
 /// instance's name).
-pub const PROJECT_NAME_BYTES_MAX: usize = 64;
+pub const PROJECT_NAME_BYTES_MAX: usize = wasmvisor_limits::INSTANCE_NAME_BYTES_MAX;
 
 /// The files of a new project: path in the project, template.
 const TEMPLATES: &[(&str, &str)] = &[

@@ -11,7 +11,7 @@ use wasmvisor_runtime::CallInfo;
 use wasmvisor_runtime::interface::ServiceInterface;
 
 use crate::operator::{Client, wait_for_outcome};
-use crate::secrets;
+use crate::{keys, secrets};
 
 /// A client's signing key, kept in a file only its user may read: JSON
 /// `{"public_key": "<hex>", "seed": "<hex>"}`.
@@ -25,12 +25,10 @@ impl ClientKey {
     /// to `path` (created with mode 0600; an existing file is never
     /// overwritten).
     pub fn create(path: &Path) -> Result<Self, String> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|error| format!("no randomness: {error}"))?;
         let key = Self {
-            signing: SigningKey::from_bytes(&seed),
+            signing: keys::random_key().map_err(|error| error.to_string())?,
         };
-        let file = json!({ "public_key": key.public_hex(), "seed": hex::encode(seed) });
+        let file = json!({ "public_key": key.public_hex(), "seed": hex::encode(key.signing.to_bytes()) });
         secrets::create(path, format!("{file:#}\n").as_bytes()).map_err(|error| error.to_string())?;
         Ok(key)
     }
@@ -40,14 +38,11 @@ impl ClientKey {
         let text = secrets::read(path).map_err(|error| error.to_string())?;
         let file: Value =
             serde_json::from_str(&text).map_err(|error| format!("{}: not a key file: {error}", path.display()))?;
-        let seed: [u8; 32] = file["seed"]
+        let signing = file["seed"]
             .as_str()
-            .and_then(|seed| hex::decode(seed).ok())
-            .and_then(|seed| seed.try_into().ok())
+            .and_then(keys::key_from_hex_seed)
             .ok_or_else(|| format!("{}: \"seed\" is not 32 bytes of hex", path.display()))?;
-        let key = Self {
-            signing: SigningKey::from_bytes(&seed),
-        };
+        let key = Self { signing };
         if file["public_key"].as_str() != Some(key.public_hex().as_str()) {
             return Err(format!(
                 "{}: \"public_key\" is not the seed's public key",

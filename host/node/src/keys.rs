@@ -53,12 +53,9 @@ impl NodeKeys {
         let text = crate::secrets::read(&path).map_err(KeyError::Secret)?;
         let stored: KeySeeds =
             serde_json::from_str(&text).map_err(|error| KeyError::Io(format!("{}: {error}", path.display())))?;
-        let seed = |hex_seed: &str| -> Result<SigningKey, KeyError> {
-            let bytes: [u8; 32] = hex::decode(hex_seed)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| KeyError::Io(format!("{}: seeds are 32 bytes in hex", path.display())))?;
-            Ok(SigningKey::from_bytes(&bytes))
+        let seed = |hex_seed: &str| {
+            key_from_hex_seed(hex_seed)
+                .ok_or_else(|| KeyError::Io(format!("{}: seeds are 32 bytes in hex", path.display())))
         };
         Ok(Self {
             consensus: seed(&stored.consensus_seed)?,
@@ -68,12 +65,9 @@ impl NodeKeys {
 
     /// Keys from the operating system's randomness, kept nowhere.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut seeds = [0u8; 64];
-        getrandom::fill(&mut seeds).map_err(|error| KeyError::Io(format!("no randomness: {error}")))?;
-        let seed = |bytes: &[u8]| SigningKey::from_bytes(bytes.try_into().expect("32 bytes"));
         Ok(Self {
-            consensus: seed(&seeds[..32]),
-            service: seed(&seeds[32..]),
+            consensus: random_key()?,
+            service: random_key()?,
         })
     }
 
@@ -84,4 +78,17 @@ impl NodeKeys {
             service_key: self.service.verifying_key().to_bytes().to_vec(),
         }
     }
+}
+
+/// A signing key from the operating system's randomness.
+pub fn random_key() -> Result<SigningKey, KeyError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|error| KeyError::Io(format!("no randomness: {error}")))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// A signing key from its 32-byte seed in hex (`None` if it is not one).
+pub fn key_from_hex_seed(text: &str) -> Option<SigningKey> {
+    let seed: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
+    Some(SigningKey::from_bytes(&seed))
 }

@@ -7,6 +7,8 @@
 //! `wasm:name:version` when both runtimes hold the same name and version;
 //! instances by name; parameters as hex.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use wasmvisor_blockchain::Blockchain;
 use wasmvisor_dispatcher::InstanceRef;
@@ -263,19 +265,22 @@ pub fn pending_proposal(chain: &Blockchain) -> Option<ConfigProposalState> {
     ConfigProposalState::decode(answer.as_slice()).ok()
 }
 
-/// Names resolved against the committed state.
-/// Parameters given in JSON, encoded as the payload `which` picks from
-/// the service's interface.
-fn encode_params(
+/// Parameters as bytes: `params` (hex), or `json` encoded as the payload
+/// `which` picks from the service's interface (looked up only then).
+fn parameters(
     params: &str,
-    value: &serde_json::Value,
-    interface: Option<&ServiceInterface>,
+    json: Option<&serde_json::Value>,
+    interface: impl FnOnce() -> Result<Option<Arc<ServiceInterface>>, RequestError>,
     which: fn(&ServiceInterface) -> Option<&Payload>,
 ) -> Result<Vec<u8>, RequestError> {
+    let Some(value) = json else {
+        return hex_bytes("params", params);
+    };
     if !params.is_empty() {
         return Err(error("give params (hex) or params_json, not both"));
     }
-    let interface = interface.ok_or_else(|| {
+    let interface = interface()?;
+    let interface = interface.as_deref().ok_or_else(|| {
         error("the service declares no interface (or is not deployed on this node): give params in hex")
     })?;
     let payload = which(interface).ok_or_else(|| error("the service's interface states no such parameters"))?;
@@ -284,6 +289,7 @@ fn encode_params(
         .map_err(|cause| error(format!("params_json: {cause}")))
 }
 
+/// Names resolved against the committed state.
 struct Resolver<'a> {
     chain: &'a Blockchain,
 }
@@ -376,13 +382,8 @@ impl ChangeSpec {
                 params_json,
             } => {
                 let artifact = resolver.artifact_id(artifact)?;
-                let config = match params_json {
-                    None => hex_bytes("params", params)?,
-                    Some(value) => {
-                        let interface = resolver.chain.dispatcher().artifact_interface(&artifact);
-                        encode_params(params, value, interface.as_deref(), ServiceInterface::constructor)?
-                    }
-                };
+                let interface = || Ok(resolver.chain.dispatcher().artifact_interface(&artifact));
+                let config = parameters(params, params_json.as_ref(), interface, ServiceInterface::constructor)?;
                 Kind::StartService(StartService {
                     artifact: Some(artifact_to_proto(&artifact)),
                     name: instance.clone(),
@@ -404,18 +405,13 @@ impl ChangeSpec {
                 params,
                 params_json,
             } => {
-                let params = match params_json {
-                    None => hex_bytes("params", params)?,
-                    Some(value) => {
-                        let interface = resolver
-                            .chain
-                            .reader()
-                            .interface(InstanceRef::Name(instance))
-                            .map_err(|cause| error(cause.to_string()))?
-                            .1;
-                        encode_params(params, value, interface.as_deref(), ServiceInterface::configuration)?
-                    }
+                let interface = || {
+                    let declared = resolver.chain.reader().interface(InstanceRef::Name(instance));
+                    declared
+                        .map(|(_, interface)| interface)
+                        .map_err(|cause| error(cause.to_string()))
                 };
+                let params = parameters(params, params_json.as_ref(), interface, ServiceInterface::configuration)?;
                 Kind::Service(ServiceConfig {
                     instance_id: resolver.instance_id(instance)?,
                     params,

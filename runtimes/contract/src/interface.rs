@@ -19,8 +19,9 @@ use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, Ser
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wasmvisor_limits::{
-    INTERFACE_BYTES_MAX, INTERFACE_DESCRIPTORS_BYTES_MAX, INTERFACE_ENTRIES_ITEMS_MAX, INTERFACE_NAME_BYTES_MAX,
-    JSON_DECODE_BYTES_MAX,
+    INTERFACE_BYTES_MAX, INTERFACE_DESCRIPTORS_BYTES_MAX, INTERFACE_ENTRIES_ITEMS_MAX,
+    INTERFACE_MESSAGE_NAME_BYTES_MAX, INTERFACE_NAME_BYTES_MAX, JSON_DECODE_BYTES_MAX, is_interface_error_name,
+    is_interface_member_name,
 };
 
 /// Name of the custom section holding the interface (JSON).
@@ -29,10 +30,6 @@ pub const INTERFACE_SECTION: &str = "wasmvisor:interface";
 pub const DESCRIPTORS_SECTION: &str = "wasmvisor:descriptors";
 /// The interface format this node reads.
 pub const INTERFACE_FORMAT: u32 = 1;
-/// Longest full name of a message an interface names, in bytes.
-pub const MESSAGE_NAME_BYTES_MAX: usize = 256;
-/// Query names the node's API keeps for itself (`/api/services/<i>/interface`).
-pub const RESERVED_QUERY_NAMES: &[&str] = &["interface"];
 
 /// How a payload (arguments, an answer, parameters) is carried as bytes,
 /// and how it is written in JSON.
@@ -119,17 +116,18 @@ fn refuse(reason: impl Into<String>) -> InterfaceError {
     InterfaceError(reason.into())
 }
 
-fn check_name(what: &str, name: &str, allowed: impl Fn(u8) -> bool) -> Result<(), InterfaceError> {
-    if name.is_empty() || name.len() > INTERFACE_NAME_BYTES_MAX || !name.bytes().all(allowed) {
+fn check_name(what: &str, name: &str, valid: fn(&str) -> bool) -> Result<(), InterfaceError> {
+    if !valid(name) {
+        let reserved = if what == "error" {
+            ""
+        } else {
+            ", and not `interface` (reserved by the node's API)"
+        };
         return Err(refuse(format!(
-            "{what} name {name:?} is not 1 to {INTERFACE_NAME_BYTES_MAX} bytes of the allowed characters"
+            "{what} name {name:?} is not 1 to {INTERFACE_NAME_BYTES_MAX} bytes of the allowed characters{reserved}"
         )));
     }
     Ok(())
-}
-
-fn lower_name(byte: u8) -> bool {
-    byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
 }
 
 fn unique<T: Ord>(
@@ -186,21 +184,13 @@ impl ServiceInterface {
             }
         }
         for method in &document.methods {
-            check_name("method", &method.name, lower_name)?;
+            check_name("method", &method.name, is_interface_member_name)?;
         }
         for query in &document.queries {
-            check_name("query", &query.name, lower_name)?;
-            if RESERVED_QUERY_NAMES.contains(&query.name.as_str()) {
-                return Err(refuse(format!(
-                    "query name {:?} is reserved by the node's API",
-                    query.name
-                )));
-            }
+            check_name("query", &query.name, is_interface_member_name)?;
         }
         for error in &document.errors {
-            check_name("error", &error.name, |byte| {
-                byte.is_ascii_alphanumeric() || byte == b'_'
-            })?;
+            check_name("error", &error.name, is_interface_error_name)?;
         }
         unique("method ids", document.methods.iter().map(|method| method.id), |id| {
             id.to_string()
@@ -235,7 +225,7 @@ impl ServiceInterface {
         };
         for payload in interface.payloads() {
             if let Payload::Message(name) = payload {
-                interface.message(name).map_err(refuse)?;
+                interface.check_payload_message(name).map_err(refuse)?;
             }
         }
         Ok(interface)
@@ -280,21 +270,14 @@ impl ServiceInterface {
             )
     }
 
-    /// The message a payload names: a top-level message of the
+    /// Checks the message a payload names: a top-level message of the
     /// descriptors. A nested message cannot be a payload: the SDK names a
     /// payload by its package and short name (`prost::Name`'s constants),
     /// which for a nested message would name another message or none, so
     /// a short name that a nested message also has in that package is
-    /// refused rather than guessed.
-    fn message(&self, name: &str) -> Result<MessageDescriptor, String> {
-        let name = name.strip_prefix('.').unwrap_or(name);
-        if name.len() > MESSAGE_NAME_BYTES_MAX {
-            return Err(format!("a message name is at most {MESSAGE_NAME_BYTES_MAX} bytes"));
-        }
-        let message = self
-            .pool
-            .get_message_by_name(name)
-            .ok_or_else(|| format!("message {name:?} is not in the service's descriptors"))?;
+    /// refused rather than guessed. Done once, at parse.
+    fn check_payload_message(&self, name: &str) -> Result<(), String> {
+        let message = self.message(name)?;
         let ambiguous = self.pool.all_messages().any(|other| {
             other.parent_message().is_some()
                 && other.package_name() == message.package_name()
@@ -306,7 +289,20 @@ impl ServiceInterface {
                  with a name of its own in its package"
             ));
         }
-        Ok(message)
+        Ok(())
+    }
+
+    /// The message a payload names (every one was checked at parse).
+    fn message(&self, name: &str) -> Result<MessageDescriptor, String> {
+        let name = name.strip_prefix('.').unwrap_or(name);
+        if name.len() > INTERFACE_MESSAGE_NAME_BYTES_MAX {
+            return Err(format!(
+                "a message name is at most {INTERFACE_MESSAGE_NAME_BYTES_MAX} bytes"
+            ));
+        }
+        self.pool
+            .get_message_by_name(name)
+            .ok_or_else(|| format!("message {name:?} is not in the service's descriptors"))
     }
 
     /// The transaction methods.

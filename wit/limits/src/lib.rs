@@ -215,6 +215,8 @@ pub const INTERFACE_DESCRIPTORS_BYTES_MAX: usize = MIB;
 pub const INTERFACE_ENTRIES_ITEMS_MAX: usize = 256;
 /// Longest method, query or error name in an interface, in bytes.
 pub const INTERFACE_NAME_BYTES_MAX: usize = 64;
+/// Longest full name of a protobuf message an interface names, in bytes.
+pub const INTERFACE_MESSAGE_NAME_BYTES_MAX: usize = 256;
 /// Largest payload the node shows as JSON (a transaction's arguments, a
 /// query's answer), in bytes: JSON may be many times larger than the
 /// protobuf it shows.
@@ -222,11 +224,34 @@ pub const JSON_DECODE_BYTES_MAX: usize = 64 * KIB;
 // Both sections fit the largest component.
 const _: () = assert!(INTERFACE_BYTES_MAX + INTERFACE_DESCRIPTORS_BYTES_MAX <= COMPONENT_BYTES_MAX);
 // An interface of the most entries with the longest names fits: each
-// method, query or error with its name, two message names of at most 256
-// bytes (`wasmvisor_runtime::interface::MESSAGE_NAME_BYTES_MAX`) and 128
-// bytes of JSON around them.
-const _: () =
-    assert!(3 * INTERFACE_ENTRIES_ITEMS_MAX * (INTERFACE_NAME_BYTES_MAX + 2 * 256 + 128) <= INTERFACE_BYTES_MAX);
+// method, query or error with its name, two message names and 128 bytes of
+// JSON around them.
+const _: () = assert!(
+    3 * INTERFACE_ENTRIES_ITEMS_MAX * (INTERFACE_NAME_BYTES_MAX + 2 * INTERFACE_MESSAGE_NAME_BYTES_MAX + 128)
+        <= INTERFACE_BYTES_MAX
+);
+
+/// Whether `name` may name a method or a query of an interface: 1 to
+/// [`INTERFACE_NAME_BYTES_MAX`] bytes of `a-z`, `0-9`, `_` and `-`, and
+/// not a name the node's API keeps for itself (`interface`, as in
+/// `/api/services/<instance>/interface`). The SDK's macro and the node's
+/// check at deploy both hold names to it.
+pub fn is_interface_member_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= INTERFACE_NAME_BYTES_MAX
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-')
+        && name != "interface"
+}
+
+/// Whether `name` may name a service error: 1 to
+/// [`INTERFACE_NAME_BYTES_MAX`] bytes of `A-Z`, `a-z`, `0-9` and `_`.
+pub fn is_interface_error_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= INTERFACE_NAME_BYTES_MAX
+        && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+}
 /// Bytes a deploy request carries beyond its spec: the artifact id, the
 /// deadline and framing.
 pub const DEPLOY_REQUEST_OVERHEAD_BYTES_MAX: usize = KIB;
@@ -633,5 +658,9 @@ pub const ALL: &[(&str, u128)] = &[
     ),
     ("INTERFACE_ENTRIES_ITEMS_MAX", INTERFACE_ENTRIES_ITEMS_MAX as u128),
     ("INTERFACE_NAME_BYTES_MAX", INTERFACE_NAME_BYTES_MAX as u128),
+    (
+        "INTERFACE_MESSAGE_NAME_BYTES_MAX",
+        INTERFACE_MESSAGE_NAME_BYTES_MAX as u128,
+    ),
     ("JSON_DECODE_BYTES_MAX", JSON_DECODE_BYTES_MAX as u128),
 ];

@@ -124,9 +124,7 @@ fn service_error(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         seen.push(code);
         let ident = &variant.ident;
         let name = ident.to_string();
-        let valid = name.len() <= wasmvisor_limits::INTERFACE_NAME_BYTES_MAX
-            && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
-        if !valid {
+        if !wasmvisor_limits::is_interface_error_name(&name) {
             return Err(syn::Error::new_spanned(
                 ident,
                 format!(

@@ -6,11 +6,7 @@ use quote::{ToTokens, format_ident, quote};
 use syn::parse::Parser;
 use syn::{Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Path, ReturnType, Type};
 
-use wasmvisor_limits::INTERFACE_NAME_BYTES_MAX as NAME_BYTES_MAX;
-
-/// Query names the node's API keeps for itself (as
-/// `wasmvisor_runtime::interface::RESERVED_QUERY_NAMES`).
-const RESERVED_QUERY_NAMES: &[&str] = &["interface"];
+use wasmvisor_limits::{INTERFACE_NAME_BYTES_MAX as NAME_BYTES_MAX, is_interface_member_name};
 
 /// The lifecycle hooks `#[hook]` passes through unchanged.
 const HOOKS: &[&str] = &[
@@ -203,30 +199,19 @@ fn query_role(attribute: &Attribute, function: &ImplItemFn) -> syn::Result<Role>
             }
         })?;
     }
-    if !valid_name(&name) {
-        return Err(syn::Error::new_spanned(
-            attribute,
-            format!("a query name is 1 to {NAME_BYTES_MAX} of a-z, 0-9, `_` and `-`"),
-        ));
-    }
-    if RESERVED_QUERY_NAMES.contains(&name.as_str()) {
+    if name == "interface" {
         return Err(syn::Error::new_spanned(
             attribute,
             format!("query name {name:?} is reserved by the node's API"),
         ));
     }
+    if !is_interface_member_name(&name) {
+        return Err(syn::Error::new_spanned(
+            attribute,
+            format!("a query name is 1 to {NAME_BYTES_MAX} of a-z, 0-9, `_` and `-`"),
+        ));
+    }
     Ok(Role::Query { name, private })
-}
-
-/// Whether `name` may name a method or query: 1 to `NAME_BYTES_MAX` bytes
-/// of `a-z`, `0-9`, `_` and `-` (the host holds interfaces to the same
-/// rule).
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= NAME_BYTES_MAX
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-')
 }
 
 /// The single typed argument of a function (none, or one `name: Type`).
@@ -246,6 +231,16 @@ fn argument(function: &ImplItemFn) -> syn::Result<Option<&Type>> {
         ));
     }
     Ok(first)
+}
+
+/// What the generated code passes to the author's function: nothing if it
+/// takes no argument, else the decoded payload held in `carrier`.
+fn passed(function: &ImplItemFn, payload: &Payload, carrier: TokenStream) -> TokenStream {
+    if function.sig.inputs.is_empty() {
+        quote!()
+    } else {
+        payload.unwrap(carrier)
+    }
 }
 
 /// The `T` of a query's `-> Result<T, QueryError>`.
@@ -310,7 +305,7 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                         format!("method {other} has id {id} already"),
                     ));
                 }
-                if !valid_name(&name) {
+                if !is_interface_member_name(&name) {
                     return Err(syn::Error::new_spanned(
                         &ident,
                         format!("a method name is 1 to {NAME_BYTES_MAX} of a-z, 0-9, `_` and `-`"),
@@ -320,12 +315,7 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 let payload = Payload::of(argument(function)?);
                 needs_descriptors |= payload.is_message();
                 let carrier = payload.carrier();
-                let value = payload.unwrap(quote!(_arguments));
-                let pass = if function.sig.inputs.is_empty() {
-                    quote!()
-                } else {
-                    value
-                };
+                let pass = passed(function, &payload, quote!(_arguments));
                 methods.push(quote! {
                     #id => {
                         let _arguments: #carrier = ::wasmvisor_sdk::__private::method_arguments(#id, call.arguments)?;
@@ -361,12 +351,7 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 needs_descriptors |= payload.is_message() || answer.is_message();
                 let carrier = payload.carrier();
                 let what = payload.what(&format!("the arguments of query {query_name}"));
-                let value = payload.unwrap(quote!(_arguments));
-                let pass = if function.sig.inputs.is_empty() {
-                    quote!()
-                } else {
-                    value
-                };
+                let pass = passed(function, &payload, quote!(_arguments));
                 let wrapped = answer.wrap(quote!(Self::#ident(#pass)?));
                 queries.push(quote! {
                     #query_name => {
@@ -394,12 +379,7 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 needs_descriptors |= payload.is_message();
                 let carrier = payload.carrier();
                 let what = payload.what("the constructor's parameters");
-                let value = payload.unwrap(quote!(_params));
-                let pass = if function.sig.inputs.is_empty() {
-                    quote!()
-                } else {
-                    value
-                };
+                let pass = passed(function, &payload, quote!(_params));
                 let json = payload.json();
                 constructor = Some((
                     quote! {
@@ -440,10 +420,16 @@ pub fn expand(attribute: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                         Self::#ident(#value)
                     }
                 };
-                if matches!(role, Role::VerifyConfig) {
-                    verify = Some(hook);
+                let slot = if matches!(role, Role::VerifyConfig) {
+                    &mut verify
                 } else {
-                    apply = Some(hook);
+                    &mut apply
+                };
+                if slot.replace(hook).is_some() {
+                    return Err(syn::Error::new_spanned(
+                        &function.sig,
+                        format!("a service has one #[{trait_fn}]"),
+                    ));
                 }
                 configuration = Some((payload, argument_type.to_token_stream()));
             }
@@ -669,6 +655,11 @@ mod tests {
                 quote!(),
                 quote!(impl S { #[verify_config] fn v(c: Vec<u8>) {} }),
                 "both #[verify_config]",
+            ),
+            (
+                quote!(),
+                quote!(impl S { #[verify_config] fn v(c: Vec<u8>) {} #[verify_config] fn w(c: Vec<u8>) {} }),
+                "one #[verify_config]",
             ),
             (
                 quote!(),

@@ -118,12 +118,7 @@ impl Payload for () {
 /// Decodes a method's arguments: undecodable ones fail with
 /// `MalformedArguments`.
 pub fn method_arguments<P: Payload>(method_id: u32, arguments: Vec<u8>) -> Result<P, ExecutionError> {
-    P::decode_payload(arguments).map_err(|error| {
-        common_error(
-            CommonError::MalformedArguments,
-            format!("arguments of method {method_id} do not decode: {error}"),
-        )
-    })
+    P::decode_payload(arguments).map_err(|error| crate::service::malformed_arguments(method_id, error))
 }
 
 /// Decodes constructor or configuration parameters named `what`:

@@ -19,12 +19,7 @@ impl Call {
     /// Decodes the arguments as protobuf message `M`; undecodable arguments
     /// fail with `MalformedArguments`.
     pub fn decode<M: prost::Message + Default>(&self) -> Result<M, ExecutionError> {
-        M::decode(self.arguments.as_slice()).map_err(|error| {
-            common_error(
-                CommonError::MalformedArguments,
-                format!("arguments of method {} do not decode: {error}", self.method_id),
-            )
-        })
+        M::decode(self.arguments.as_slice()).map_err(|error| malformed_arguments(self.method_id, error))
     }
 
     /// Fails with `NoSuchInterface` unless this call targets the default
@@ -47,6 +42,15 @@ impl Call {
             format!("no method {} in interface {:?}", self.method_id, self.interface),
         )
     }
+}
+
+/// The `MalformedArguments` error of method `method_id`, whose arguments
+/// do not decode (`error` says why).
+pub(crate) fn malformed_arguments(method_id: u32, error: impl std::fmt::Display) -> ExecutionError {
+    common_error(
+        CommonError::MalformedArguments,
+        format!("arguments of method {method_id} do not decode: {error}"),
+    )
 }
 
 impl From<ExecutionError> for QueryError {

@@ -1012,6 +1012,22 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
         &serde_json::json!({ "changes": [] }),
     );
     assert_eq!(status, 400, "an empty proposal");
+    // JSON parameters need the service to state them.
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [{ "action": "configure", "instance": "book", "params_json": "00" }] }),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("states no such parameters"),
+        "{reply}"
+    );
+    let (status, reply) = node.post_private(
+        "/api/services/supervisor/propose-config",
+        &serde_json::json!({ "changes": [{ "action": "configure", "instance": "book", "params": "00", "params_json": "00" }] }),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["error"].as_str().unwrap().contains("not both"), "{reply}");
 
     // The framework's own rejections are JSON errors too.
     let (status, reply) = node.get_public("/api/explorer/v1/block?height=tall");

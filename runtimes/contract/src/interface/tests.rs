@@ -305,7 +305,7 @@ fn a_nested_message_is_never_taken_for_a_payload() {
             "{message}: {error}"
         );
     }
-    assert!(naming(&format!("n.{}", "L".repeat(MESSAGE_NAME_BYTES_MAX))).is_err());
+    assert!(naming(&format!("n.{}", "L".repeat(INTERFACE_MESSAGE_NAME_BYTES_MAX))).is_err());
 }
 
 #[test]

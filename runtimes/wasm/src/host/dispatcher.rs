@@ -27,7 +27,7 @@ use crate::bindings::{ArtifactId, ExecutionError, InstanceSpec, InstanceStatus};
 use crate::errors::host_trap;
 use crate::limits::{
     AFTER_COMMIT_REQUESTS_ITEMS_MAX, BROADCAST_ARGUMENTS_BYTES_MAX, DEPLOY_SPEC_BYTES_MAX, HOST_CALL_FUEL, ITEM_FUEL,
-    READ_BYTE_FUEL,
+    READ_BYTE_FUEL, SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX, SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX,
 };
 use crate::state::{HostState, StorageAccess};
 use wasmvisor_proto::Message;
@@ -147,20 +147,64 @@ impl HostState {
     }
 }
 
+/// The error every node-local action gets outside `after-commit`.
+pub(super) const OUTSIDE_AFTER_COMMIT: &str = "node-local capabilities are only available in after-commit";
+
+/// What one service may broadcast from one after-commit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BroadcastBudget {
+    /// Largest arguments of one broadcast, in bytes.
+    pub arguments_bytes_max: usize,
+    /// Most requests queued by the end of the broadcast.
+    pub items_max: usize,
+}
+
+impl BroadcastBudget {
+    /// The supervisor's: its deploy and migration reports.
+    pub const SUPERVISOR: Self = Self {
+        arguments_bytes_max: BROADCAST_ARGUMENTS_BYTES_MAX,
+        items_max: AFTER_COMMIT_REQUESTS_ITEMS_MAX,
+    };
+    /// Any other service's.
+    pub const SERVICE: Self = Self {
+        arguments_bytes_max: SERVICE_BROADCAST_ARGUMENTS_BYTES_MAX,
+        items_max: SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX,
+    };
+}
+
 impl HostState {
     /// Queues a transaction to the calling service for this node to sign
-    /// and pool: after-commit only, bounded, charged by its bytes.
+    /// and pool: after-commit only, on a validator, within `budget`,
+    /// charged by its bytes.
     pub(super) fn queue_broadcast(
         &mut self,
         method_id: u32,
         arguments: Vec<u8>,
+        budget: BroadcastBudget,
     ) -> wasmtime::Result<Result<(), String>> {
         self.pay(arguments.len())?;
-        if arguments.len() > BROADCAST_ARGUMENTS_BYTES_MAX {
+        let Some(state) = &self.env.after_commit else {
+            return Ok(Err(OUTSIDE_AFTER_COMMIT.into()));
+        };
+        if state.node_service_key.is_none() {
+            return Ok(Err(
+                "this node is not a validator: it has no service key to sign with".into()
+            ));
+        }
+        if arguments.len() > budget.arguments_bytes_max {
             return Ok(Err(format!(
-                "arguments of {} bytes exceed {BROADCAST_ARGUMENTS_BYTES_MAX}",
-                arguments.len()
+                "arguments of {} bytes exceed {}",
+                arguments.len(),
+                budget.arguments_bytes_max
             )));
+        }
+        let queued = state
+            .outbox
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
+            .len();
+        if queued >= budget.items_max {
+            return Ok(Err(format!("at most {} broadcasts per after-commit", budget.items_max)));
         }
         let instance_id = self.env.instance.id;
         Ok(self.queue(MailboxRequest::Broadcast {
@@ -173,7 +217,7 @@ impl HostState {
     /// Queues a request for the dispatcher: after-commit only, bounded.
     fn queue(&mut self, request: MailboxRequest) -> Result<(), String> {
         let Some(state) = &self.env.after_commit else {
-            return Err("node-local actions are only possible in after-commit".into());
+            return Err(OUTSIDE_AFTER_COMMIT.into());
         };
         let mut queued = state
             .outbox
@@ -432,6 +476,6 @@ impl Host for HostState {
     }
 
     fn broadcast(&mut self, method_id: u32, arguments: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        self.queue_broadcast(method_id, arguments)
+        self.queue_broadcast(method_id, arguments, BroadcastBudget::SUPERVISOR)
     }
 }
