@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use wasmvisor_dispatcher::{Dispatcher, GenesisConfig, Proposal};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::{BlockHeader, ConsensusConfig, Precommit, Precommits};
@@ -14,7 +13,7 @@ use wasmvisor_storage::{Database, Fork, Hash};
 use crate::blocks::{self, block_hash, precommit_message, transactions_root};
 use wasmvisor_limits::{BLOCK_TRANSACTIONS_BYTES_MAX, BLOCK_TRANSACTIONS_ITEMS_MAX, TRANSACTION_BYTES_MAX};
 
-use crate::transactions::{TransactionError, VerifiedTransaction, verify};
+use crate::transactions::{TransactionError, VerifiedTransaction, verify, verify_each};
 
 /// Why a block could not be committed.
 #[derive(Debug, thiserror::Error)]
@@ -410,6 +409,18 @@ impl Blockchain {
         self.reader.verify(bytes)
     }
 
+    /// [`Blockchain::verify`]'s verdict on each of `transactions`, the
+    /// signatures checked in batches over every core.
+    pub fn verify_each(&self, transactions: &[Vec<u8>]) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+        match self.reader.transaction_size_max() {
+            Ok(size_max) => verify_each(transactions, &self.chain_id(), size_max),
+            Err(error) => transactions
+                .iter()
+                .map(|_| Err(TransactionError::Node(error.clone())))
+                .collect(),
+        }
+    }
+
     /// The largest signed transaction the consensus configuration in force
     /// accepts.
     pub fn transaction_size_max(&self) -> Result<usize, NodeError> {
@@ -521,13 +532,13 @@ impl Blockchain {
             ))
             .into());
         }
-        let transactions = value
-            .transactions
-            .iter()
+        // The signatures in batches over every core: the same verdicts as
+        // one at a time (`wasmvisor_signature`), the first refusal named.
+        let transactions = verify_each(&value.transactions, &chain_id, size_max)
+            .into_iter()
             .enumerate()
-            .map(|(position, signed)| {
-                verify(signed, &chain_id, size_max)
-                    .map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
+            .map(|(position, verified)| {
+                verified.map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
             })
             .collect::<Result<Vec<_>, InvalidBlock>>()?;
         let block = self.execute(&transactions).map_err(|error| {
@@ -592,23 +603,15 @@ impl Blockchain {
                 .as_slice()
                 .try_into()
                 .map_err(|_| BlockError::Precommits("bad key".into()))?;
-            let key = VerifyingKey::from_bytes(&key).map_err(|_| BlockError::Precommits("bad key".into()))?;
             let signature: [u8; 64] = precommit
                 .signature
                 .as_slice()
                 .try_into()
                 .map_err(|_| BlockError::Precommits("bad signature".into()))?;
-            let message = precommit_message(
-                &chain_id,
-                block.header.height,
-                precommit.round,
-                &block.hash,
-                key.as_bytes(),
-            );
-            key.verify_strict(&message, &Signature::from_bytes(&signature))
-                .map_err(|_| {
-                    BlockError::Precommits(format!("validator {}'s signature does not verify", precommit.validator))
-                })?;
+            let message = precommit_message(&chain_id, block.header.height, precommit.round, &block.hash, &key);
+            wasmvisor_signature::verify(&key, &message, &signature).map_err(|_| {
+                BlockError::Precommits(format!("validator {}'s signature does not verify", precommit.validator))
+            })?;
             signers.insert(precommit.validator);
         }
         let needed = byzantine_quorum(validators.len());

@@ -15,6 +15,6 @@ pub use chain::{
     BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, Rejection, block_transactions_max,
     byzantine_quorum, check_block_size,
 };
-pub use replay::{ReplayMismatch, ReplayReport, replay};
-pub use transactions::{TransactionError, VerifiedTransaction, sign, sign_to_size, verify};
+pub use replay::{BlockLog, ReplayMismatch, ReplayReport, replay};
+pub use transactions::{TransactionError, VerifiedTransaction, sign, sign_to_size, verify, verify_each};
 pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

@@ -8,8 +8,8 @@
 //! transaction and error roots, and the header as a whole), and commits it
 //! with the stored precommits, which the fresh chain checks again.
 
-use wasmvisor_proto::blockchain::BlockHeader;
-use wasmvisor_storage::Fork;
+use wasmvisor_proto::blockchain::{BlockHeader, Precommit};
+use wasmvisor_storage::{Fork, Hash};
 
 use crate::blocks::{self, block_hash};
 use crate::chain::Blockchain;
@@ -33,11 +33,47 @@ pub struct ReplayReport {
     pub transactions: u64,
 }
 
-/// Replays every block stored in `original` on `fresh`, a chain at its
-/// genesis block. Stops at the first block that differs.
-pub fn replay(original: &mut Fork, fresh: &mut Blockchain) -> Result<ReplayReport, ReplayMismatch> {
+/// A block log the oracle can replay: the stored chain of a node (a
+/// [`Fork`] of its database) or a recording kept elsewhere.
+pub trait BlockLog {
+    /// Blocks in the log, the genesis block included.
+    fn block_count(&mut self) -> Result<u64, String>;
+    /// The header of the block at `height`, if the log has it.
+    fn header(&mut self, height: u64) -> Result<Option<BlockHeader>, String>;
+    /// The signed transactions of the block at `height` with their hashes,
+    /// in block order.
+    fn signed_transactions(&mut self, height: u64) -> Result<Vec<(Hash, Vec<u8>)>, String>;
+    /// The precommits that committed the block at `height` (none for the
+    /// genesis block).
+    fn precommits(&mut self, height: u64) -> Result<Vec<Precommit>, String>;
+}
+
+impl BlockLog for Fork {
+    fn block_count(&mut self) -> Result<u64, String> {
+        blocks::block_count(self).map_err(|error| error.to_string())
+    }
+
+    fn header(&mut self, height: u64) -> Result<Option<BlockHeader>, String> {
+        blocks::header(self, height).map_err(|error| error.to_string())
+    }
+
+    fn signed_transactions(&mut self, height: u64) -> Result<Vec<(Hash, Vec<u8>)>, String> {
+        blocks::signed_transactions(self, height).map_err(|error| error.to_string())
+    }
+
+    fn precommits(&mut self, height: u64) -> Result<Vec<Precommit>, String> {
+        Ok(blocks::precommits(self, height)
+            .map_err(|error| error.to_string())?
+            .map(|stored| stored.precommits)
+            .unwrap_or_default())
+    }
+}
+
+/// Replays every block of `original` on `fresh`, a chain at its genesis
+/// block. Stops at the first block that differs.
+pub fn replay(original: &mut impl BlockLog, fresh: &mut Blockchain) -> Result<ReplayReport, ReplayMismatch> {
     let mismatch = |height: u64, what: String| ReplayMismatch { height, what };
-    let count = blocks::block_count(original).map_err(|error| mismatch(0, error.to_string()))?;
+    let count = original.block_count().map_err(|error| mismatch(0, error))?;
     let genesis = stored_header(original, 0)?;
     let fresh_genesis = fresh.last_header().map_err(|error| mismatch(0, error.to_string()))?;
     if fresh_genesis.height != 0 {
@@ -47,22 +83,20 @@ pub fn replay(original: &mut Fork, fresh: &mut Blockchain) -> Result<ReplayRepor
     let mut transactions = 0;
     for height in 1..count {
         let expected = stored_header(original, height)?;
-        let stored =
-            blocks::signed_transactions(original, height).map_err(|error| mismatch(height, error.to_string()))?;
+        let stored = original
+            .signed_transactions(height)
+            .map_err(|error| mismatch(height, error))?;
+        let signed: Vec<Vec<u8>> = stored.iter().map(|(_, signed)| signed.clone()).collect();
         let mut verified = Vec::with_capacity(stored.len());
-        for (hash, signed) in &stored {
-            let transaction = fresh
-                .verify(signed)
+        for ((hash, _), transaction) in stored.iter().zip(fresh.verify_each(&signed)) {
+            let transaction = transaction
                 .map_err(|error| mismatch(height, format!("a stored transaction does not verify: {error}")))?;
             if transaction.hash != *hash {
                 return Err(mismatch(height, "a stored transaction has another hash".into()));
             }
             verified.push(transaction);
         }
-        let precommits = blocks::precommits(original, height)
-            .map_err(|error| mismatch(height, error.to_string()))?
-            .map(|stored| stored.precommits)
-            .unwrap_or_default();
+        let precommits = original.precommits(height).map_err(|error| mismatch(height, error))?;
         let block = fresh
             .execute(&verified)
             .map_err(|error| mismatch(height, format!("the block does not execute: {error}")))?;
@@ -78,12 +112,10 @@ pub fn replay(original: &mut Fork, fresh: &mut Blockchain) -> Result<ReplayRepor
     })
 }
 
-fn stored_header(original: &mut Fork, height: u64) -> Result<BlockHeader, ReplayMismatch> {
-    blocks::header(original, height)
-        .map_err(|error| ReplayMismatch {
-            height,
-            what: error.to_string(),
-        })?
+fn stored_header(original: &mut impl BlockLog, height: u64) -> Result<BlockHeader, ReplayMismatch> {
+    original
+        .header(height)
+        .map_err(|what| ReplayMismatch { height, what })?
         .ok_or_else(|| ReplayMismatch {
             height,
             what: "the original block is missing".into(),

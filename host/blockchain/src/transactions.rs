@@ -4,7 +4,7 @@
 //! (call, arguments, chain id); the Ed25519 signature covers the payload
 //! bytes; the transaction hash is blake3 of the encoded `SignedMessage`.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::messages::{AnyTx, SignedMessage};
 use wasmvisor_runtime::CallInfo;
@@ -25,7 +25,9 @@ pub enum TransactionError {
     /// The bytes are not a signed transaction.
     #[error("malformed transaction: {0}")]
     Malformed(String),
-    /// The author is not a valid Ed25519 public key.
+    /// The author is not a public key the chain's signature rule accepts
+    /// (32 bytes, a canonical encoding of a curve point not of small
+    /// order).
     #[error("the author is not a valid Ed25519 public key")]
     BadAuthor,
     /// The signature does not verify.
@@ -114,8 +116,69 @@ pub fn sign_to_size(
 
 /// Checks a signed transaction: size first (before decoding anything),
 /// then shape (the canonical encoding only), author key, chain and
-/// signature (strict verification).
+/// signature (the chain's rule, `wasmvisor_signature`).
 pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<VerifiedTransaction, TransactionError> {
+    let parsed = parse(bytes, chain_id, size_max)?;
+    let verdict = wasmvisor_signature::verify(&parsed.transaction.author, &parsed.payload, &parsed.signature);
+    parsed.checked(verdict)
+}
+
+/// [`verify`]'s verdict on each of `transactions`, in order, with the
+/// signatures checked in batches over every core
+/// (`wasmvisor_signature::verify_each`, which gives the same verdicts).
+pub fn verify_each(
+    transactions: &[Vec<u8>],
+    chain_id: &Hash,
+    size_max: usize,
+) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+    let parsed: Vec<Result<Parsed, TransactionError>> = transactions
+        .iter()
+        .map(|bytes| parse(bytes, chain_id, size_max))
+        .collect();
+    let signed: Vec<wasmvisor_signature::Signed<'_>> = parsed
+        .iter()
+        .filter_map(|parsed| parsed.as_ref().ok())
+        .map(|parsed| wasmvisor_signature::Signed {
+            public_key: &parsed.transaction.author,
+            message: &parsed.payload,
+            signature: &parsed.signature,
+        })
+        .collect();
+    let mut verdicts = wasmvisor_signature::verify_each(&signed).into_iter();
+    parsed
+        .into_iter()
+        .map(|parsed| {
+            let parsed = parsed?;
+            let verdict = verdicts.next().expect("a verdict for each parsed transaction");
+            parsed.checked(verdict)
+        })
+        .collect()
+}
+
+/// A transaction checked in all but its signature.
+struct Parsed {
+    transaction: VerifiedTransaction,
+    /// The signed payload bytes.
+    payload: Vec<u8>,
+    signature: [u8; wasmvisor_signature::SIGNATURE_BYTES],
+}
+
+impl Parsed {
+    /// The transaction, if its signature's verdict accepts it.
+    fn checked(
+        self,
+        verdict: Result<(), wasmvisor_signature::Refusal>,
+    ) -> Result<VerifiedTransaction, TransactionError> {
+        match verdict {
+            Ok(()) => Ok(self.transaction),
+            Err(refusal) if refusal.is_key_refusal() => Err(TransactionError::BadAuthor),
+            Err(_) => Err(TransactionError::BadSignature),
+        }
+    }
+}
+
+/// Everything [`verify`] checks but the signature, in its order.
+fn parse(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<Parsed, TransactionError> {
     if bytes.len() > size_max {
         return Err(TransactionError::TooLarge {
             size: bytes.len(),
@@ -137,7 +200,6 @@ pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<Verified
         .as_slice()
         .try_into()
         .map_err(|_| TransactionError::BadAuthor)?;
-    let key = VerifyingKey::from_bytes(&author).map_err(|_| TransactionError::BadAuthor)?;
     let signature: [u8; 64] = signed
         .signature
         .as_slice()
@@ -148,19 +210,21 @@ pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<Verified
     if payload.chain_id.as_slice() != chain_id.as_slice() {
         return Err(TransactionError::WrongChain);
     }
-    key.verify_strict(&signed.payload, &Signature::from_bytes(&signature))
-        .map_err(|_| TransactionError::BadSignature)?;
     let call = payload
         .call_info
         .ok_or_else(|| TransactionError::Malformed("no call info".into()))?;
-    Ok(VerifiedTransaction {
-        hash: *blake3::hash(bytes).as_bytes(),
-        author,
-        call: CallInfo {
-            instance_id: call.instance_id,
-            method_id: call.method_id,
+    Ok(Parsed {
+        transaction: VerifiedTransaction {
+            hash: *blake3::hash(bytes).as_bytes(),
+            author,
+            call: CallInfo {
+                instance_id: call.instance_id,
+                method_id: call.method_id,
+            },
+            arguments: payload.arguments,
+            signed: bytes.to_vec(),
         },
-        arguments: payload.arguments,
-        signed: bytes.to_vec(),
+        payload: signed.payload,
+        signature,
     })
 }

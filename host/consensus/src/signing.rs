@@ -108,17 +108,15 @@ pub fn extension_sign_bytes(
     bytes
 }
 
-/// Whether `signature` is `public_key`'s over `message` under the strict
-/// rule the chain applies to precommits and transactions
-/// (`ed25519_dalek::VerifyingKey::verify_strict`: no small-order keys or
-/// points, canonical encodings). The engine's own keys verify with ZIP-215,
-/// which accepts more; a vote it took that the chain then refused would
-/// make a certificate no node can commit.
+/// Whether `signature` is `public_key`'s over `message` under the rule the
+/// chain applies to precommits and transactions (`wasmvisor_signature`:
+/// canonical, not small-order keys and `R`, reduced `S`, the cofactored
+/// equation). The engine's own keys verify with plain ZIP-215, which also
+/// accepts small-order keys and non-canonical encodings; a vote it took
+/// that the chain then refused would make a certificate no node can
+/// commit.
 fn strictly_signed(public_key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
-    ed25519_dalek::VerifyingKey::from_bytes(public_key.as_bytes()).is_ok_and(|key| {
-        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.to_bytes()))
-            .is_ok()
-    })
+    wasmvisor_signature::verify(public_key.as_bytes(), message, &signature.to_bytes()).is_ok()
 }
 
 fn verified(public_key: &PublicKey, message: &[u8], signature: &Signature) -> VerificationResult {

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("wasmvisor-limits", 0),
     ("wasmvisor-proto", 0),
     ("wasmvisor-guest-build", 0),
+    ("wasmvisor-signature", 0),
     ("wasmvisor-artifacts", 1),
     ("wasmvisor-sdk-macros", 1),
     ("wasmvisor-storage", 1),

@@ -1,16 +1,22 @@
 //! The scenario suite: one artifact's whole life on a 4-validator network
 //! in decentralized mode, driven only by signed transactions (the
 //! validators' requests, proposals, votes and reports, and this node's own
-//! broadcasts from its pool), then replayed on a fresh node.
+//! broadcasts from its pool), between blocks of token transfers in both
+//! runtimes, then replayed on a fresh node. `block_log.rs` keeps a
+//! recording of this chain as a fixture.
 
+use std::sync::Arc;
+
+use wasmvisor_native::{TOKEN_ARTIFACT_NAME, TokenService};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::supervisor::{
     FreezeService, MigrationRequest, MigrationResult, MigrationStatus, ResumeService, ServiceConfig, StopService,
     SupervisorMode, UnloadArtifact, config_change::Kind, migration_result,
 };
+use wasmvisor_proto::token::{CreateWallet, Issue, TokenConfig, Transfer};
 use wasmvisor_runtime::{CallInfo, InstanceStatus};
-use wasmvisor_testkit::TestKit;
 use wasmvisor_testkit::governance::*;
+use wasmvisor_testkit::{SigningKey, TestKit, TestKitBuilder};
 
 const MODE: SupervisorMode = SupervisorMode::Decentralized;
 const VALIDATORS: usize = 4;
@@ -32,7 +38,120 @@ fn text(testkit: &TestKit, service: &str, query: &str) -> Vec<u8> {
 
 #[test]
 fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
-    let mut testkit = chain(VALIDATORS, MODE);
+    let testkit = whole_life();
+    // A fresh node replaying the block log reproduces every state root.
+    testkit.replay().expect("the replay matches at every height");
+}
+
+/// The scenario's chain: four validators, the supervisor in decentralized
+/// mode, and the token in both runtimes, whose wallets trade between the
+/// governance steps (the block-log fixture records this chain).
+pub fn genesis() -> TestKitBuilder {
+    let params = TokenConfig { issue_max: 1_000_000 }.encode_to_vec();
+    TestKitBuilder::new(VALIDATORS as u8)
+        .with_supervisor(MODE)
+        .with_native_service(NATIVE_TOKEN, "native-coins", Arc::new(TokenService), params.clone())
+        .with_wasm_service(
+            WASM_TOKEN,
+            "coins",
+            TOKEN_ARTIFACT_NAME,
+            wasmvisor_artifacts::TOKEN.bytes,
+            params,
+        )
+}
+
+/// Instance ids of the tokens.
+pub const NATIVE_TOKEN: u32 = 2;
+/// See [`NATIVE_TOKEN`].
+pub const WASM_TOKEN: u32 = 3;
+/// Wallets trading in each token.
+const WALLETS: u8 = 12;
+
+/// A wallet owner's key.
+pub fn wallet(index: u8) -> SigningKey {
+    let mut seed = [0xb1; 32];
+    seed[0] = index;
+    SigningKey::from_bytes(&seed)
+}
+
+/// The same call to both tokens.
+fn to_both_tokens(testkit: &TestKit, owner: &SigningKey, method_id: u32, arguments: &[u8]) -> [Vec<u8>; 2] {
+    [NATIVE_TOKEN, WASM_TOKEN]
+        .map(|instance_id| testkit.sign(owner, CallInfo { instance_id, method_id }, arguments.to_vec()))
+}
+
+/// Two blocks: every wallet created in both tokens, then funded.
+fn open_wallets(testkit: &mut TestKit) {
+    for (method_id, arguments) in [
+        (
+            0,
+            (0..WALLETS)
+                .map(|index| {
+                    CreateWallet {
+                        name: format!("wallet {index}"),
+                    }
+                    .encode_to_vec()
+                })
+                .collect::<Vec<_>>(),
+        ),
+        (
+            1,
+            (0..WALLETS)
+                .map(|index| {
+                    Issue {
+                        amount: 50_000,
+                        seed: u64::from(index),
+                    }
+                    .encode_to_vec()
+                })
+                .collect(),
+        ),
+    ] {
+        let transactions = (0..WALLETS)
+            .zip(&arguments)
+            .flat_map(|(index, arguments)| to_both_tokens(testkit, &wallet(index), method_id, arguments))
+            .collect();
+        let block = testkit.create_block_with(transactions);
+        assert!(block.errors.is_empty(), "{:?}", block.errors);
+    }
+}
+
+/// `blocks` blocks of transfers in both tokens, a third of the wallets
+/// sending in each; one transfer in eleven is for more than any wallet
+/// holds, and fails in both runtimes alike.
+fn trade(testkit: &mut TestKit, blocks: u64) {
+    for _ in 0..blocks {
+        let height = testkit.height();
+        let mut transactions = Vec::new();
+        let mut failing = 0;
+        for index in (0..WALLETS).filter(|index| (u64::from(*index) + height).is_multiple_of(3)) {
+            let to = wallet((index + 1 + (height % 7) as u8) % WALLETS);
+            let too_much = (u64::from(index) * 7 + height).is_multiple_of(11);
+            failing += usize::from(too_much);
+            let transfer = Transfer {
+                to: to.verifying_key().to_bytes().to_vec(),
+                amount: if too_much { 10_000_000 } else { 1 + height % 97 },
+                seed: height,
+            };
+            transactions.extend(to_both_tokens(testkit, &wallet(index), 2, &transfer.encode_to_vec()));
+        }
+        let block = testkit.create_block_with(transactions);
+        assert_eq!(
+            block.errors.len(),
+            2 * failing,
+            "at height {height}: {:?}",
+            block.errors
+        );
+    }
+}
+
+/// The scenario, ending on a chain whose block log holds token traffic,
+/// deploys, configuration, freezing, data migrations, unloading and the
+/// supervisor's own upgrade.
+pub fn whole_life() -> TestKit {
+    let mut testkit = genesis().build();
+    open_wallets(&mut testkit);
+    trade(&mut testkit, 50);
     let v1 = artifact("notebook", "1.0.0");
     let v2 = artifact("notebook", "2.0.0");
 
@@ -43,6 +162,7 @@ fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
     assert_eq!(testkit.instance_status(journal), Some(InstanceStatus::Active));
     let notes = ["first", "second"].map(|text| note(&testkit, journal, text)).to_vec();
     assert!(testkit.create_block_with(notes).errors.is_empty());
+    trade(&mut testkit, 25);
 
     // Configured.
     enacted(
@@ -72,6 +192,8 @@ fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
             .errors
             .is_empty()
     );
+
+    trade(&mut testkit, 25);
 
     // Migrated to 2.0.0 with a data migration: stopped, the new version
     // deployed, the migration run on every node and agreed on, flushed,
@@ -119,6 +241,8 @@ fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
         "migrated data"
     );
     assert_eq!(text(&testkit, "journal", "title"), b"Journal, volume 2", "kept data");
+
+    trade(&mut testkit, 25);
 
     // Stopped for good; the version it no longer uses is unloaded.
     enacted(&mut testkit, Kind::StopService(StopService { instance_id: journal }));
@@ -172,7 +296,6 @@ fn one_artifact_lives_its_whole_life_through_governance_and_replays() {
             .errors
             .is_empty()
     );
-
-    // A fresh node replaying the block log reproduces every state root.
-    testkit.replay().expect("the replay matches at every height");
+    trade(&mut testkit, 50);
+    testkit
 }

@@ -2,8 +2,10 @@
 //! everything else, so every other figure can be read as a fraction of
 //! what the hardware allows. Each is single-threaded (per core), the
 //! median of [`RUNS`] after a warm-up:
-//! - Ed25519 verification of transaction-sized messages, one signature at
-//!   a time (`verify_strict`, as the node does) and in batches;
+//! - Ed25519 verification of transaction-sized messages under the chain's
+//!   rule (`wasmvisor_signature`), one signature at a time and in batches
+//!   (one core, then every core), and, for comparison, ed25519-dalek's
+//!   `verify_strict` (the rule before it) and cofactorless `verify_batch`;
 //! - blake3 hashes of Merkle tree nodes (two child hashes and a prefix
 //!   byte, as the storage's `map_branch_hash`);
 //! - raw RocksDB writes: batches of [`ROCKS_BATCH`] puts (8-byte keys,
@@ -81,6 +83,79 @@ fn ed25519() -> anyhow::Result<()> {
         .with("message_bytes", MESSAGE_BYTES)
         .print();
     }
+    rule(&messages, &signatures, &keys)
+}
+
+/// The chain's rule: single checks and `verify_each` on one core (a
+/// one-thread pool) and on every core.
+fn rule(messages: &[Vec<u8>], signatures: &[Signature], keys: &[VerifyingKey]) -> anyhow::Result<()> {
+    let signatures: Vec<[u8; 64]> = signatures.iter().map(Signature::to_bytes).collect();
+    let keys: Vec<[u8; 32]> = keys.iter().map(VerifyingKey::to_bytes).collect();
+    let signed: Vec<wasmvisor_signature::Signed<'_>> = messages
+        .iter()
+        .zip(&signatures)
+        .zip(&keys)
+        .map(|((message, signature), public_key)| wasmvisor_signature::Signed {
+            public_key,
+            message,
+            signature,
+        })
+        .collect();
+    let single = repeat(RUNS, || {
+        time(|| {
+            for item in &signed {
+                wasmvisor_signature::verify(item.public_key, item.message, item.signature).expect("a valid signature");
+            }
+        })
+    });
+    Figure::new(
+        "limits",
+        "signature_rule_verify_per_s_per_core",
+        SIGNATURES as f64 / median_s(&single),
+        "signatures/s",
+    )
+    .with("message_bytes", MESSAGE_BYTES)
+    .print();
+    let one_core = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .context("a one-thread pool")?;
+    for batch in BATCH_SIZES {
+        let batched = repeat(RUNS, || {
+            time(|| {
+                for chunk in signed.chunks(batch) {
+                    let verdicts = one_core.install(|| wasmvisor_signature::verify_each(chunk));
+                    assert!(verdicts.iter().all(Result::is_ok), "valid signatures");
+                }
+            })
+        });
+        Figure::new(
+            "limits",
+            "signature_rule_batch_verify_per_s_per_core",
+            SIGNATURES as f64 / median_s(&batched),
+            "signatures/s",
+        )
+        .with("batch", batch)
+        .with("message_bytes", MESSAGE_BYTES)
+        .print();
+    }
+    let every_core = repeat(RUNS, || {
+        time(|| {
+            for chunk in signed.chunks(BATCH_SIZES[1]) {
+                let verdicts = wasmvisor_signature::verify_each(chunk);
+                assert!(verdicts.iter().all(Result::is_ok), "valid signatures");
+            }
+        })
+    });
+    Figure::new(
+        "limits",
+        "signature_rule_verify_each_per_s",
+        SIGNATURES as f64 / median_s(&every_core),
+        "signatures/s",
+    )
+    .with("batch", BATCH_SIZES[1])
+    .with("threads", rayon::current_num_threads())
+    .print();
     Ok(())
 }
 
