@@ -3,13 +3,16 @@
 //! Every figure is the median of [`RUNS`] independent runs on a fresh
 //! RocksDB database (synced writes), after one discarded warm-up run. A
 //! run puts [`BLOCK_WRITES`] fresh keys (8-byte keys in scrambled order,
-//! 32-byte values) into one ProofMap in one fork, timing the puts with
-//! their incremental tree updates (`proof_map_puts_per_s`); computes the
-//! state root, turns the fork into a patch and merges it (`commit_ms`: the
-//! commit latency of a block of 10,000 writes); then generates [`PROOFS`]
-//! map proofs for present keys against the committed state
-//! (`proofs_generated_per_s`) and verifies each against the state root
-//! (`proofs_verified_per_s`).
+//! 32-byte values) into one ProofMap in one fork, timing the puts
+//! (`proof_map_puts_per_s`; with whatever tree work a put does at once);
+//! computes the state root, turns the fork into a patch and merges it
+//! (`commit_ms`: with the tree work left for the end of the block);
+//! `block_of_new_keys_ms` is the two together. Then a second block writes
+//! new values under the same keys, now in a committed tree, from puts to
+//! merge (`block_of_updates_ms`: what a block of transfers does to a
+//! ledger's tree). Last, [`PROOFS`] map proofs for present keys are
+//! generated against the committed state (`proofs_generated_per_s`) and
+//! verified against the state root (`proofs_verified_per_s`).
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,7 @@ pub const PROOFS: u64 = 2_000;
 struct Run {
     puts: Duration,
     commit: Duration,
+    updates: Duration,
     prove: Duration,
     verify: Duration,
 }
@@ -61,6 +65,15 @@ fn run_once() -> anyhow::Result<Run> {
     })?;
 
     let mut fork = Fork::new(database.snapshot());
+    let (state_root, updates) = timed(|| {
+        let mut map = fork.proof_map(&address)?;
+        (0..BLOCK_WRITES).try_for_each(|i| map.put(&key(i), &[!(i as u8); 32]))?;
+        let state_root = fork.state_root()?;
+        database.merge(fork.into_patch()?)?;
+        Ok(state_root)
+    })?;
+
+    let mut fork = Fork::new(database.snapshot());
     let (proofs, prove) = timed(|| {
         (0..PROOFS)
             .map(|i| fork.map_proof(&address, &key(i * 7 % BLOCK_WRITES)))
@@ -76,6 +89,7 @@ fn run_once() -> anyhow::Result<Run> {
     Ok(Run {
         puts,
         commit,
+        updates,
         prove,
         verify,
     })
@@ -102,6 +116,16 @@ pub fn run() -> anyhow::Result<()> {
     figure(
         "commit_ms",
         runs.iter().map(|run| run.commit.as_secs_f64() * 1e3).collect(),
+        "ms",
+    );
+    figure(
+        "block_of_new_keys_ms",
+        runs.iter().map(|run| (run.puts + run.commit).as_secs_f64() * 1e3).collect(),
+        "ms",
+    );
+    figure(
+        "block_of_updates_ms",
+        runs.iter().map(|run| run.updates.as_secs_f64() * 1e3).collect(),
         "ms",
     );
     figure(
