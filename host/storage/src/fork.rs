@@ -175,6 +175,14 @@ pub struct Fork {
     /// A superset is harmless: recomputing an unchanged index gives the
     /// same hash.
     pub(crate) touched: BTreeSet<IndexAddress>,
+    /// Keys of proof maps written since their trees were last brought up
+    /// to date (see [`Fork::take_unsettled`]). A superset is harmless:
+    /// settling a key its tree already holds changes nothing.
+    pub(crate) unsettled: BTreeMap<IndexAddress, BTreeSet<Vec<u8>>>,
+    /// Keys settled since the last checkpoint, with the undo position
+    /// their tree writes start at: rolling back past it undoes those
+    /// writes, so the keys are unsettled again.
+    settled: Vec<(usize, IndexAddress, BTreeSet<Vec<u8>>)>,
     /// Point reads answered by the snapshot. The snapshot never changes,
     /// so an answer stays true for the fork's whole life; the overlay is
     /// always consulted first.
@@ -210,6 +218,8 @@ impl Fork {
             overlay: BTreeMap::new(),
             undo: Vec::new(),
             touched: BTreeSet::new(),
+            unsettled: BTreeMap::new(),
+            settled: Vec::new(),
             read_cache: Mutex::default(),
             meter: None,
             block_writes: WriteUsage::default(),
@@ -264,16 +274,12 @@ impl Fork {
     /// Marks a checkpoint: changes so far can no longer be rolled back.
     pub fn flush(&mut self) {
         self.undo.clear();
+        self.settled.clear();
     }
 
     /// Discards every change since the last checkpoint.
     pub fn rollback(&mut self) {
-        while let Some((key, previous)) = self.undo.pop() {
-            match previous {
-                Some(change) => self.overlay.insert(key, change),
-                None => self.overlay.remove(&key),
-            };
-        }
+        self.rollback_to(Savepoint(0));
     }
 
     /// A mark inside the current checkpoint, for nested calls: rolling back
@@ -292,6 +298,46 @@ impl Fork {
                 None => self.overlay.remove(&key),
             };
         }
+        while self
+            .settled
+            .last()
+            .is_some_and(|(position, ..)| *position >= savepoint.0)
+        {
+            let (_, address, keys) = self.settled.pop().expect("checked above");
+            self.unsettled.entry(address).or_default().extend(keys);
+        }
+    }
+
+    /// Marks `key` of the proof map at `address` as written: its tree is
+    /// brought up to date once, with every other key written, when a root
+    /// or proof is next asked for.
+    pub(crate) fn mark_unsettled(&mut self, address: &IndexAddress, key: &[u8]) {
+        match self.unsettled.get_mut(address) {
+            Some(keys) => {
+                keys.insert(key.to_vec());
+            }
+            None => {
+                self.unsettled.insert(address.clone(), BTreeSet::from([key.to_vec()]));
+            }
+        }
+    }
+
+    /// Takes the unsettled keys of every proof map (`only: None`) or of one,
+    /// for the caller to bring their trees up to date and then hand back
+    /// to [`Fork::settled`].
+    pub(crate) fn take_unsettled(&mut self, only: Option<&IndexAddress>) -> Vec<(IndexAddress, BTreeSet<Vec<u8>>)> {
+        match only {
+            None => std::mem::take(&mut self.unsettled).into_iter().collect(),
+            Some(address) => self.unsettled.remove_entry(address).into_iter().collect(),
+        }
+    }
+
+    /// Records that the trees of `keys` were brought up to date by writes
+    /// made since `from`: a rollback past `from` undoes those writes and
+    /// makes the keys unsettled again.
+    pub(crate) fn settled(&mut self, from: Savepoint, keys: Vec<(IndexAddress, BTreeSet<Vec<u8>>)>) {
+        self.settled
+            .extend(keys.into_iter().map(|(address, keys)| (from.0, address, keys)));
     }
 
     /// Number of keys changed in this fork.

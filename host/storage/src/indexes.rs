@@ -8,7 +8,7 @@ use crate::address::{IndexAddress, IndexKind, SUBSPACE_DATA, SUBSPACE_NODES, SUB
 use crate::backend::Entries;
 use crate::error::StorageError;
 use crate::fork::{Fork, Scan, prefix_end};
-use crate::hash::{Hash, entry_hash, hash_bytes};
+use crate::hash::{Hash, entry_hash};
 use crate::limits::{KEY_BYTES_MAX, RANGE_BYTES_MAX, RANGE_ITEMS_MAX};
 use crate::list_tree::ListTree;
 use crate::smt::Smt;
@@ -80,7 +80,7 @@ impl IndexCore {
         key
     }
 
-    fn data_key(&self, key: &[u8]) -> Vec<u8> {
+    pub(crate) fn data_key(&self, key: &[u8]) -> Vec<u8> {
         let mut full = self.subspace(SUBSPACE_DATA);
         full.extend_from_slice(key);
         full
@@ -179,7 +179,8 @@ impl IndexCore {
             .ok_or_else(|| StorageError::Corrupt(format!("list item {position} is missing")))
     }
 
-    /// The root committed for a proof index.
+    /// The root committed for a proof index (for a proof map, as of its
+    /// last settlement: see [`Fork::settle_maps`]).
     pub(crate) fn root(&self, fork: &Fork) -> Result<Hash, StorageError> {
         match self.kind {
             IndexKind::ProofEntry => Ok(entry_hash(fork.get_raw(&self.data_key(&[]))?.as_deref())),
@@ -272,9 +273,7 @@ impl<'a> MapIndex<'a> {
             self.core.set_len(self.fork, len + 1);
         }
         if self.core.kind == IndexKind::ProofMap {
-            self.core
-                .smt()
-                .update(self.fork, &hash_bytes(key), Some(hash_bytes(value)))?;
+            self.fork.mark_unsettled(&self.core.address, key);
         }
         Ok(())
     }
@@ -290,7 +289,7 @@ impl<'a> MapIndex<'a> {
         let len = self.core.len(self.fork)?;
         self.core.set_len(self.fork, len.saturating_sub(1));
         if self.core.kind == IndexKind::ProofMap {
-            self.core.smt().update(self.fork, &hash_bytes(key), None)?;
+            self.fork.mark_unsettled(&self.core.address, key);
         }
         Ok(true)
     }
@@ -342,8 +341,12 @@ impl<'a> MapIndex<'a> {
         self.core.clear(self.fork, scan)
     }
 
-    /// The root of the map's tree (`ProofMap` only).
-    pub fn root(&self) -> Result<Hash, StorageError> {
+    /// The root of the map's tree (`ProofMap` only). Brings the tree up to
+    /// date with the keys written since it last was.
+    pub fn root(&mut self) -> Result<Hash, StorageError> {
+        if self.core.kind == IndexKind::ProofMap {
+            self.fork.settle_maps(Some(&self.core.address))?;
+        }
         self.core.root(self.fork)
     }
 }

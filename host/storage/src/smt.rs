@@ -10,8 +10,10 @@
 //! The definition depends only on the set, never on the order of updates,
 //! so incremental updates and a from-scratch recomputation agree (the
 //! property tests check it). Nodes are stored in the fork under
-//! `node_space + depth (u16 LE) + the depth's leading bits of the key hash`,
-//! so each update rewrites only the nodes on one path.
+//! `node_space + depth (u16 LE) + the depth's leading bits of the key hash`.
+//! Updates are applied in batches ([`Smt::apply`]): a block's changed keys,
+//! sorted, rewrite each node on their paths once, however many of them
+//! share it.
 
 use crate::error::StorageError;
 use crate::fork::Fork;
@@ -68,6 +70,18 @@ fn flip_bit(key_hash: &Hash, depth: usize) -> Hash {
     flipped
 }
 
+/// `key_hash` with bit `depth` set to `set`.
+fn with_bit(key_hash: &Hash, depth: usize, set: bool) -> Hash {
+    if bit(key_hash, depth) == set {
+        *key_hash
+    } else {
+        flip_bit(key_hash, depth)
+    }
+}
+
+/// A change to a tree: a key hash and its new value hash (`None`: removed).
+pub(crate) type Update = (Hash, Option<Hash>);
+
 /// A sparse Merkle tree stored in a fork under one key prefix.
 pub(crate) struct Smt {
     node_space: Vec<u8>,
@@ -111,84 +125,119 @@ impl Smt {
         Ok(self.read(fork, &[0; 32], 0)?.map_or(EMPTY_HASH, |node| node.hash()))
     }
 
-    /// Sets (`Some`) or removes (`None`) the value hash of `key_hash`.
-    pub(crate) fn update(
-        &self,
-        fork: &mut Fork,
-        key_hash: &Hash,
-        value_hash: Option<Hash>,
-    ) -> Result<(), StorageError> {
-        let root = self.update_at(fork, 0, key_hash, value_hash)?;
-        self.write(fork, key_hash, 0, root);
+    /// Applies `updates` — key hashes in ascending order, each once, with
+    /// their new value hashes (`None`: removed) — visiting each node on
+    /// their paths once and never reading a subtree no update enters.
+    pub(crate) fn apply(&self, fork: &mut Fork, updates: &[Update]) -> Result<(), StorageError> {
+        let Some((path, _)) = updates.first() else {
+            return Ok(());
+        };
+        if updates.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return Err(StorageError::Corrupt(
+                "sparse Merkle tree updates are not in ascending key order".into(),
+            ));
+        }
+        let root = self.read(fork, path, 0)?;
+        let new_root = self.apply_at(fork, 0, root, updates)?;
+        if new_root != root {
+            self.write(fork, path, 0, new_root);
+        }
         Ok(())
     }
 
-    /// The new node at `depth` on `key_hash`'s path; writes every node below.
-    fn update_at(
+    /// The new node at `depth` on the path all `updates` share (their first
+    /// `depth` bits), where `existing` is stored now; writes every node
+    /// below it, leaving this position to the caller.
+    fn apply_at(
         &self,
         fork: &mut Fork,
         depth: usize,
-        key_hash: &Hash,
-        value_hash: Option<Hash>,
+        existing: Option<Node>,
+        updates: &[Update],
     ) -> Result<Option<Node>, StorageError> {
-        let new_leaf = value_hash.map(|value_hash| Node::Leaf {
-            key_hash: *key_hash,
-            value_hash,
-        });
-        match self.read(fork, key_hash, depth)? {
-            None => Ok(new_leaf),
-            Some(Node::Leaf { key_hash: existing, .. }) if existing == *key_hash => Ok(new_leaf),
-            Some(leaf @ Node::Leaf { key_hash: existing, .. }) => {
-                if value_hash.is_none() {
-                    // Removing a key that is not there changes nothing.
-                    return Ok(Some(leaf));
-                }
-                // Two keys share this subtree now: push the existing leaf
-                // one level down, then treat this node as a branch.
-                self.write(fork, &existing, depth + 1, Some(leaf));
-                self.update_branch(fork, depth, key_hash, value_hash)
+        let Some(Node::Branch { .. }) = existing else {
+            // Nothing is stored below an empty position or a leaf: the
+            // subtree is rebuilt from its (few) keys.
+            let mut pairs: Vec<(Hash, Hash)> = updates
+                .iter()
+                .filter_map(|(key_hash, value_hash)| value_hash.map(|value_hash| (*key_hash, value_hash)))
+                .collect();
+            if let Some(Node::Leaf { key_hash, value_hash }) = existing
+                && updates.binary_search_by(|(updated, _)| updated.cmp(&key_hash)).is_err()
+            {
+                // The stored key stays, unless an update names it.
+                let position = pairs.partition_point(|(other, _)| *other < key_hash);
+                pairs.insert(position, (key_hash, value_hash));
             }
-            Some(Node::Branch { .. }) => self.update_branch(fork, depth, key_hash, value_hash),
+            return self.build(fork, depth, &pairs);
+        };
+        if depth >= 256 {
+            return Err(StorageError::Corrupt("sparse Merkle tree deeper than 256".into()));
         }
+        let (left, right) = updates.split_at(updates.partition_point(|(key_hash, _)| !bit(key_hash, depth)));
+        let path = updates[0].0;
+        let paths = [with_bit(&path, depth, false), with_bit(&path, depth, true)];
+        let mut old = [None, None];
+        let mut new = [None, None];
+        for (side, side_updates) in [left, right].into_iter().enumerate() {
+            old[side] = self.read(fork, &paths[side], depth + 1)?;
+            new[side] = if side_updates.is_empty() {
+                old[side]
+            } else {
+                self.apply_at(fork, depth + 1, old[side], side_updates)?
+            };
+        }
+        let node = match new {
+            [None, None] => None,
+            // One key left in this subtree: it collapses to its leaf here.
+            [Some(leaf @ Node::Leaf { .. }), None] | [None, Some(leaf @ Node::Leaf { .. })] => {
+                for side in 0..2 {
+                    if old[side].is_some() {
+                        self.write(fork, &paths[side], depth + 1, None);
+                    }
+                }
+                return Ok(Some(leaf));
+            }
+            [left, right] => Some(Node::Branch {
+                hash: map_branch_hash(
+                    &left.map_or(EMPTY_HASH, |node| node.hash()),
+                    &right.map_or(EMPTY_HASH, |node| node.hash()),
+                ),
+            }),
+        };
+        for side in 0..2 {
+            if new[side] != old[side] {
+                self.write(fork, &paths[side], depth + 1, new[side]);
+            }
+        }
+        Ok(node)
     }
 
-    fn update_branch(
-        &self,
-        fork: &mut Fork,
-        depth: usize,
-        key_hash: &Hash,
-        value_hash: Option<Hash>,
-    ) -> Result<Option<Node>, StorageError> {
-        let child = self.update_at(fork, depth + 1, key_hash, value_hash)?;
-        let sibling_path = flip_bit(key_hash, depth);
-        let sibling = self.read(fork, &sibling_path, depth + 1)?;
-        let node = match (child, sibling) {
-            (None, None) => None,
-            // One key left in this subtree: it collapses to its leaf here.
-            (Some(leaf @ Node::Leaf { .. }), None) => {
-                self.write(fork, key_hash, depth + 1, None);
-                return Ok(Some(leaf));
+    /// The node at `depth` of a subtree holding exactly `pairs` (ascending,
+    /// sharing their first `depth` bits) where nothing is stored yet;
+    /// writes every node below it.
+    fn build(&self, fork: &mut Fork, depth: usize, pairs: &[(Hash, Hash)]) -> Result<Option<Node>, StorageError> {
+        match pairs {
+            [] => Ok(None),
+            [(key_hash, value_hash)] => Ok(Some(Node::Leaf {
+                key_hash: *key_hash,
+                value_hash: *value_hash,
+            })),
+            _ if depth >= 256 => Err(StorageError::Corrupt("sparse Merkle tree deeper than 256".into())),
+            _ => {
+                let (left, right) = pairs.split_at(pairs.partition_point(|(key_hash, _)| !bit(key_hash, depth)));
+                let mut hashes = [EMPTY_HASH; 2];
+                for (side, side_pairs) in [left, right].into_iter().enumerate() {
+                    if let Some(node) = self.build(fork, depth + 1, side_pairs)? {
+                        hashes[side] = node.hash();
+                        self.write(fork, &side_pairs[0].0, depth + 1, Some(node));
+                    }
+                }
+                Ok(Some(Node::Branch {
+                    hash: map_branch_hash(&hashes[0], &hashes[1]),
+                }))
             }
-            (None, Some(leaf @ Node::Leaf { .. })) => {
-                // Both children's nodes go: the emptied one and the leaf
-                // that moves up.
-                self.write(fork, key_hash, depth + 1, None);
-                self.write(fork, &sibling_path, depth + 1, None);
-                return Ok(Some(leaf));
-            }
-            (child, sibling) => {
-                let child_hash = child.map_or(EMPTY_HASH, |node| node.hash());
-                let sibling_hash = sibling.map_or(EMPTY_HASH, |node| node.hash());
-                let hash = if bit(key_hash, depth) {
-                    map_branch_hash(&sibling_hash, &child_hash)
-                } else {
-                    map_branch_hash(&child_hash, &sibling_hash)
-                };
-                Some(Node::Branch { hash })
-            }
-        };
-        self.write(fork, key_hash, depth + 1, child);
-        Ok(node)
+        }
     }
 
     /// A proof of the presence or absence of `key_hash`.

@@ -111,7 +111,8 @@ impl Fork {
     /// The raw contents of every index of `namespace`: what a data
     /// migration hands from the background fork it ran on to the block
     /// that flushes it.
-    pub fn export_namespace(&self, namespace: Namespace) -> Result<NamespaceData, StorageError> {
+    pub fn export_namespace(&mut self, namespace: Namespace) -> Result<NamespaceData, StorageError> {
+        self.settle_maps(None)?;
         let mut indexes = Vec::new();
         for (address, kind) in self.indexes_in(namespace)? {
             let prefix = address.index_prefix();
@@ -182,6 +183,7 @@ impl Fork {
     /// independent of every other namespace: what validators compare after
     /// a data migration.
     pub fn namespace_root(&mut self, namespace: Namespace) -> Result<Hash, StorageError> {
+        self.settle_maps(None)?;
         let mut pairs = Vec::new();
         for (address, kind) in self.indexes_in(namespace)? {
             if kind.is_proof() {
@@ -198,17 +200,47 @@ impl Fork {
     /// apart from the indexes it summarizes) and after updating it.
     pub fn state_root(&mut self) -> Result<Hash, StorageError> {
         self.flush();
+        self.settle_maps(None)?;
         let touched = std::mem::take(&mut self.touched);
+        let mut updates = Vec::with_capacity(touched.len());
         for address in touched {
             let key_hash = hash_bytes(&address.to_bytes());
             let value_hash = match stored_kind(self, &address)? {
                 None => None,
                 Some(kind) => Some(index_hash(kind, &IndexCore::open(self, &address, kind)?.root(self)?)),
             };
-            aggregator().update(self, &key_hash, value_hash)?;
+            updates.push((key_hash, value_hash));
         }
+        updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
+        aggregator().apply(self, &updates)?;
         self.flush();
         aggregator().root(self)
+    }
+
+    /// Brings the trees of proof maps (every one, or only `only`) up to
+    /// date with the keys written since they last were: each tree takes
+    /// its changed keys in one sorted batch (see `Smt::apply`), so a node
+    /// many keys share is rewritten once.
+    pub(crate) fn settle_maps(&mut self, only: Option<&IndexAddress>) -> Result<(), StorageError> {
+        let start = self.savepoint();
+        let unsettled = self.take_unsettled(only);
+        for (address, keys) in &unsettled {
+            // A map removed with its namespace has no tree left to update
+            // (and its name may be bound to another kind since).
+            if stored_kind(self, address)? != Some(IndexKind::ProofMap) {
+                continue;
+            }
+            let core = IndexCore::open(self, address, IndexKind::ProofMap)?;
+            let mut updates = Vec::with_capacity(keys.len());
+            for key in keys {
+                let value = self.get_raw(&core.data_key(key))?;
+                updates.push((hash_bytes(key), value.map(|value| hash_bytes(&value))));
+            }
+            updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
+            core.smt().apply(self, &updates)?;
+        }
+        self.settled(start, unsettled);
+        Ok(())
     }
 
     /// Proof linking the index at `address` (or its absence) to the state root.

@@ -120,7 +120,9 @@ pub fn run() -> anyhow::Result<()> {
     );
     figure(
         "block_of_new_keys_ms",
-        runs.iter().map(|run| (run.puts + run.commit).as_secs_f64() * 1e3).collect(),
+        runs.iter()
+            .map(|run| (run.puts + run.commit).as_secs_f64() * 1e3)
+            .collect(),
         "ms",
     );
     figure(

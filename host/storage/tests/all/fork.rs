@@ -236,7 +236,7 @@ fn a_namespace_moves_with_its_proofs() {
     let data = fork.export_namespace(Namespace::Migration(4)).unwrap();
     fork.import_namespace(Namespace::Service(4), &data).unwrap();
     fork.clear_namespace(Namespace::Migration(4)).unwrap();
-    let map = fork.proof_map(&live).unwrap();
+    let mut map = fork.proof_map(&live).unwrap();
     assert_eq!(map.root().unwrap(), shadow_root, "the tree moved intact");
     assert_eq!(map.get(b"old").unwrap(), None, "the target's old contents are replaced");
     assert_eq!(map.len().unwrap(), 2);

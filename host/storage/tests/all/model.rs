@@ -20,6 +20,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => Just(Op::Flush),
         2 => Just(Op::Rollback),
         1 => Just(Op::Commit),
+        3 => Just(Op::Root),
     ]
 }
 
@@ -58,16 +59,20 @@ fn every_kind_is_covered_by_a_fixed_sequence() {
     // A deterministic run per kind, so a regression shows up even if the
     // random cases happen to miss a kind.
     let ops: Vec<Op> = (0u8..40)
-        .map(|step| match step % 9 {
+        .map(|step| match step % 10 {
             0..=4 => Op::Write(step, vec![step; (step % 5) as usize]),
             5 => Op::Remove(step - 3),
             6 => Op::Flush,
             7 => Op::Rollback,
-            _ => Op::Commit,
+            8 => Op::Commit,
+            _ => Op::Root,
         })
         .collect();
+    // The roots asked for after every step too: trees settled key by key.
+    let rooted: Vec<Op> = ops.iter().flat_map(|op| [op.clone(), Op::Root]).collect();
     for kind in IndexKind::ALL {
         run_model(&MemoryDatabase::new(), kind, &ops);
+        run_model(&MemoryDatabase::new(), kind, &rooted);
     }
 }
 
@@ -94,4 +99,75 @@ fn a_large_proof_map_matches_the_from_scratch_root() {
         .map(|(key, value)| (hash_bytes(key), hash_bytes(value)))
         .collect();
     assert_eq!(map.root().unwrap(), smt_root_from_scratch(&pairs));
+}
+
+/// What a proof map's namespace holds once committed (data, tree nodes and
+/// length), after `ops` (writes, removals and commits), with the tree
+/// settled after every operation or only when the fork is committed.
+fn stored_after(ops: &[Op], settle_each: bool) -> wasmvisor_storage::NamespaceData {
+    let database = MemoryDatabase::new();
+    let address = IndexAddress::new(Namespace::Service(7), "subject").unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    for op in ops {
+        let mut map = fork.proof_map(&address).unwrap();
+        match op {
+            Op::Write(key, value) => map.put(&[*key], value).unwrap(),
+            Op::Remove(key) => drop(map.remove(&[*key]).unwrap()),
+            Op::Commit => {
+                database.merge(fork.into_patch().unwrap()).unwrap();
+                fork = Fork::new(database.snapshot());
+                continue;
+            }
+            _ => {}
+        }
+        if settle_each {
+            fork.proof_map(&address).unwrap().root().unwrap();
+        }
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    Fork::new(database.snapshot())
+        .export_namespace(Namespace::Service(7))
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The stored tree is the one the definition gives for the final set of
+    /// keys, however its changes were batched: settled after every write,
+    /// once per commit, or built from the final contents in one batch. So
+    /// nodes that settle at different moments store the same bytes.
+    #[test]
+    fn a_proof_maps_tree_is_stored_the_same_however_its_changes_are_batched(
+        ops in proptest::collection::vec(
+            prop_oneof![
+                6 => (0u8..64, proptest::collection::vec(any::<u8>(), 0..4))
+                    .prop_map(|(key, value)| Op::Write(key, value)),
+                3 => (0u8..64).prop_map(Op::Remove),
+                1 => Just(Op::Commit),
+            ],
+            1..120,
+        ),
+    ) {
+        let mut contents = BTreeMap::new();
+        for op in &ops {
+            match op {
+                Op::Write(key, value) => drop(contents.insert(*key, value.clone())),
+                Op::Remove(key) => drop(contents.remove(key)),
+                _ => {}
+            }
+        }
+        // Bound as the sequence bound it (by a write), with the final
+        // contents written in one batch.
+        let bound = ops.iter().any(|op| matches!(op, Op::Write(..)));
+        let binding = [Op::Write(200, Vec::new()), Op::Remove(200)];
+        let in_one_batch: Vec<Op> = binding
+            .into_iter()
+            .filter(|_| bound)
+            .chain(contents.into_iter().map(|(key, value)| Op::Write(key, value)))
+            .collect();
+        let per_key = stored_after(&ops, true);
+        prop_assert_eq!(&per_key, &stored_after(&ops, false));
+        prop_assert_eq!(&per_key, &stored_after(&in_one_batch, false));
+    }
 }
