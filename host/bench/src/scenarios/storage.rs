@@ -58,10 +58,9 @@ fn run_once() -> anyhow::Result<Run> {
         let mut map = fork.proof_map(&address)?;
         (0..BLOCK_WRITES).try_for_each(|i| map.put(&key(i), &[i as u8; 32]))
     })?;
-    let (state_root, commit) = timed(|| {
-        let state_root = fork.state_root()?;
-        database.merge(fork.into_patch()?)?;
-        Ok(state_root)
+    let ((), commit) = timed(|| {
+        fork.state_root()?;
+        database.merge(fork.into_patch()?)
     })?;
 
     let mut fork = Fork::new(database.snapshot());
