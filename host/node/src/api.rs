@@ -216,6 +216,9 @@ struct HashQuery {
 async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuery>) -> ApiResult {
     let hash = parse_hash(&query.hash)?;
     blocking(move || {
+        // Asked before the committed state is read: a transaction committed
+        // in between is then found in it, rather than in neither place.
+        let pooled = node.is_pooled(&hash);
         let mut fork = node.reader().read_fork();
         match blocks::transaction(&mut fork, &hash).map_err(|error| ApiError::internal(error.to_string()))? {
             Some((signed, record)) => {
@@ -236,7 +239,7 @@ async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuer
                     "error": error,
                 })))
             }
-            None if node.is_pooled(&hash) => Ok(Json(json!({ "status": "pending" }))),
+            None if pooled => Ok(Json(json!({ "status": "pending" }))),
             None => Err(ApiError::not_found("no such transaction")),
         }
     })

@@ -159,15 +159,38 @@ impl IndexCore {
     /// at a time, every entry read counts against `scan` (so a clear of an
     /// index larger than `scan` allows fails before going past it), and
     /// each removal is metered as a write.
+    ///
+    /// A proof map's tree nodes are the exception: which of them are
+    /// stored depends on when the tree was last settled (keys written in
+    /// this block have none yet), so they are removed unmetered and
+    /// unscanned, and what a clear costs depends on the map's contents
+    /// alone. They are fewer than twice its keys (a compact tree of `n`
+    /// leaves has `n - 1` branches), so the metered work bounds them.
     fn clear(&self, fork: &mut Fork, scan: &mut Scan) -> Result<usize, StorageError> {
         self.bind(fork)?;
+        let metered = if self.kind == IndexKind::ProofMap {
+            vec![self.subspace(SUBSPACE_DATA), self.subspace(SUBSPACE_STATE)]
+        } else {
+            vec![self.prefix.clone()]
+        };
         let mut removed = 0usize;
-        let mut cursor = self.prefix.clone();
-        while let Some(page) = fork.prefix_page(&self.prefix, &mut cursor, scan)? {
-            for (key, _) in page {
-                Self::charge_write(fork, &key, &[])?;
-                fork.delete_raw(key);
-                removed += 1;
+        for prefix in metered {
+            let mut cursor = prefix.clone();
+            while let Some(page) = fork.prefix_page(&prefix, &mut cursor, scan)? {
+                for (key, _) in page {
+                    Self::charge_write(fork, &key, &[])?;
+                    fork.delete_raw(key);
+                    removed += 1;
+                }
+            }
+        }
+        if self.kind == IndexKind::ProofMap {
+            let nodes = self.subspace(SUBSPACE_NODES);
+            let mut cursor = nodes.clone();
+            while let Some(page) = fork.prefix_page(&nodes, &mut cursor, &mut Scan::unlimited())? {
+                for (key, _) in page {
+                    fork.delete_raw(key);
+                }
             }
         }
         Ok(removed)

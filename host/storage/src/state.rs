@@ -5,6 +5,8 @@
 //! It is updated lazily, for the proof indexes written since the last
 //! update, when the root is asked for and when the fork becomes a patch.
 
+use std::collections::BTreeSet;
+
 use crate::address::{IndexAddress, IndexKind, Namespace, SPACE_AGGREGATOR};
 use crate::error::StorageError;
 use crate::fork::Fork;
@@ -200,21 +202,34 @@ impl Fork {
     /// apart from the indexes it summarizes) and after updating it.
     pub fn state_root(&mut self) -> Result<Hash, StorageError> {
         self.flush();
-        self.settle_maps(None)?;
+        let start = self.savepoint();
         let touched = std::mem::take(&mut self.touched);
+        if let Err(error) = self.update_aggregator(&touched) {
+            // Nothing half-done stays: the writes are undone, and the maps
+            // and indexes are left to settle on the next attempt.
+            self.rollback_to(start);
+            self.touched.extend(touched);
+            return Err(error);
+        }
+        self.flush();
+        aggregator().root(self)
+    }
+
+    /// Settles every proof map, then brings the aggregator up to date with
+    /// the roots of the `touched` indexes.
+    fn update_aggregator(&mut self, touched: &BTreeSet<IndexAddress>) -> Result<(), StorageError> {
+        self.settle_maps(None)?;
         let mut updates = Vec::with_capacity(touched.len());
         for address in touched {
             let key_hash = hash_bytes(&address.to_bytes());
-            let value_hash = match stored_kind(self, &address)? {
+            let value_hash = match stored_kind(self, address)? {
                 None => None,
-                Some(kind) => Some(index_hash(kind, &IndexCore::open(self, &address, kind)?.root(self)?)),
+                Some(kind) => Some(index_hash(kind, &IndexCore::open(self, address, kind)?.root(self)?)),
             };
             updates.push((key_hash, value_hash));
         }
         updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
-        aggregator().apply(self, &updates)?;
-        self.flush();
-        aggregator().root(self)
+        aggregator().apply(self, &updates)
     }
 
     /// Brings the trees of proof maps (every one, or only `only`) up to
@@ -224,7 +239,21 @@ impl Fork {
     pub(crate) fn settle_maps(&mut self, only: Option<&IndexAddress>) -> Result<(), StorageError> {
         let start = self.savepoint();
         let unsettled = self.take_unsettled(only);
-        for (address, keys) in &unsettled {
+        if let Err(error) = self.apply_unsettled(&unsettled) {
+            // A failed read leaves no half-updated tree: its writes are
+            // undone and its keys stay unsettled.
+            self.rollback_to(start);
+            for (address, keys) in unsettled {
+                self.unsettled.entry(address).or_default().extend(keys);
+            }
+            return Err(error);
+        }
+        self.settled(start, unsettled);
+        Ok(())
+    }
+
+    fn apply_unsettled(&mut self, unsettled: &[(IndexAddress, BTreeSet<Vec<u8>>)]) -> Result<(), StorageError> {
+        for (address, keys) in unsettled {
             // A map removed with its namespace has no tree left to update
             // (and its name may be bound to another kind since).
             if stored_kind(self, address)? != Some(IndexKind::ProofMap) {
@@ -239,7 +268,6 @@ impl Fork {
             updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
             core.smt().apply(self, &updates)?;
         }
-        self.settled(start, unsettled);
         Ok(())
     }
 

@@ -523,3 +523,41 @@ fn a_range_over_entries_the_fork_removed_pays_for_passing_them() {
     ));
     assert!(few_bytes.bytes() <= 1_000);
 }
+
+/// What a clear of a proof map examines and removes depends on the map's
+/// contents alone, not on whether its tree was settled since its keys were
+/// written (tree nodes of keys written in the block do not exist yet): so
+/// a transaction's fuel for a clear cannot depend on when a root was last
+/// asked for.
+#[test]
+fn a_proof_maps_clear_costs_the_same_whether_or_not_its_tree_was_settled() {
+    let database = MemoryDatabase::new();
+    let map = address("ledger");
+    let mut fork = Fork::new(database.snapshot());
+    for i in 0u32..50 {
+        fork.proof_map(&map)
+            .unwrap()
+            .put(&i.to_be_bytes(), b"committed")
+            .unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+
+    let cost = |settle: bool| {
+        let mut fork = Fork::new(database.snapshot());
+        let mut ledger = fork.proof_map(&map).unwrap();
+        for i in 50u32..80 {
+            ledger.put(&i.to_be_bytes(), b"this block").unwrap();
+        }
+        if settle {
+            ledger.root().unwrap();
+        }
+        let mut scan = Scan::unlimited();
+        let removed = ledger.clear_scanned(&mut scan).unwrap();
+        assert!(ledger.is_empty().unwrap());
+        let root = fork.state_root().unwrap();
+        (removed, scan.items(), scan.bytes(), root)
+    };
+    let unsettled = cost(false);
+    assert_eq!(unsettled, cost(true));
+    assert_eq!(unsettled.0, 81, "80 keys and the length");
+}
