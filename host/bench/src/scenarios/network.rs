@@ -9,7 +9,9 @@
 //! timed), four client threads — one per validator — submit [`TRANSFERS`]
 //! signed transfers over HTTP to their validator's public API (a full
 //! mempool is retried); each validator relays what it admits to the
-//! others. A watcher polls validator 0 every 10 ms for new blocks.
+//! others. A watcher polls validator 0 every 10 ms for new blocks and
+//! checks each block's error root to be that of no errors: a failed
+//! transfer stops the run instead of flattering it.
 //!
 //! Figures: committed transfers per second (transfers over the time from
 //! the first submission to the block that holds the last of them);
@@ -167,12 +169,19 @@ fn height(client: &Client) -> anyhow::Result<u64> {
         .context("no height")
 }
 
+/// The transactions of block `height`, which must have recorded no error
+/// (its error root is that of no errors): a failed transfer would make the
+/// figure meaningless.
 fn tx_count(client: &Client, height: u64) -> anyhow::Result<u64> {
-    client
+    let block = client
         .get(&format!("/api/explorer/v1/block?height={height}"))
-        .map_err(|error| anyhow!(error))?["tx_count"]
-        .as_u64()
-        .context("no tx_count")
+        .map_err(|error| anyhow!(error))?;
+    let no_errors = hex::encode(wasmvisor_dispatcher::error_root(&Default::default()));
+    ensure!(
+        block["error_hash"].as_str() == Some(no_errors.as_str()),
+        "block {height} recorded errors: the workload must succeed"
+    );
+    block["tx_count"].as_u64().context("no tx_count")
 }
 
 /// Submits `signed`, retrying while the mempool is full.
