@@ -16,6 +16,7 @@ mod workload;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use wasmvisor_node::batch::SUBMIT_BATCH_ITEMS_MAX;
 
 /// A benchmark scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +55,22 @@ struct Arguments {
     /// time). Both by default.
     #[arg(long, value_enum)]
     runtime: Option<workload::TokenRuntime>,
+    /// Transactions a client submits at once (`tps`, `network`): 1 submits
+    /// each alone (`Node::submit`, `POST /api/explorer/v1/transactions`),
+    /// more through the batch path (`Node::submit_many`, `POST
+    /// /api/explorer/v1/transactions/batch`), at most
+    /// `SUBMIT_BATCH_ITEMS_MAX`.
+    #[arg(long, default_value_t = SUBMIT_BATCH_ITEMS_MAX)]
+    submit_batch: usize,
+}
+
+/// How the scenarios run, as the command line says.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Only this runtime's token.
+    pub runtime: Option<workload::TokenRuntime>,
+    /// Transactions a client submits at once (1..=`SUBMIT_BATCH_ITEMS_MAX`).
+    pub submit_batch: usize,
 }
 
 const ORDER: [Scenario; 9] = [
@@ -68,18 +85,18 @@ const ORDER: [Scenario; 9] = [
     Scenario::Supervisor,
 ];
 
-fn run(scenario: Scenario, runtime: Option<workload::TokenRuntime>) -> anyhow::Result<()> {
+fn run(scenario: Scenario, options: Options) -> anyhow::Result<()> {
     match scenario {
-        Scenario::Tps => scenarios::tps::run(runtime),
+        Scenario::Tps => scenarios::tps::run(options),
         Scenario::Exec => scenarios::exec::run(),
         Scenario::HostCall => scenarios::host_call::run(),
         Scenario::Instantiate => scenarios::instantiate::run(),
         Scenario::Deploy => scenarios::deploy::run(),
         Scenario::Storage => scenarios::storage::run(),
         Scenario::Limits => scenarios::limits::run(),
-        Scenario::Network => scenarios::network::run(),
+        Scenario::Network => scenarios::network::run(options),
         Scenario::Supervisor => scenarios::supervisor::run(),
-        Scenario::All => ORDER.into_iter().try_for_each(|scenario| run(scenario, runtime)),
+        Scenario::All => ORDER.into_iter().try_for_each(|scenario| run(scenario, options)),
     }
 }
 
@@ -88,7 +105,15 @@ fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; figures are meaningless (use --release)");
     }
-    match run(arguments.scenario, arguments.runtime) {
+    if !(1..=SUBMIT_BATCH_ITEMS_MAX).contains(&arguments.submit_batch) {
+        eprintln!("error: --submit-batch takes 1 to {SUBMIT_BATCH_ITEMS_MAX}");
+        return ExitCode::FAILURE;
+    }
+    let options = Options {
+        runtime: arguments.runtime,
+        submit_batch: arguments.submit_batch,
+    };
+    match run(arguments.scenario, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -205,6 +205,19 @@ impl ChainReader {
         verify(bytes, &self.chain_id, size_max)
     }
 
+    /// [`ChainReader::verify`]'s verdict on each of `transactions`, in
+    /// order, the signatures checked in batches over every core
+    /// (`wasmvisor_signature::verify_each`, which gives the same verdicts).
+    pub fn verify_each(&self, transactions: &[Vec<u8>]) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+        match self.transaction_size_max() {
+            Ok(size_max) => verify_each(transactions, &self.chain_id, size_max),
+            Err(error) => transactions
+                .iter()
+                .map(|_| Err(TransactionError::Node(error.clone())))
+                .collect(),
+        }
+    }
+
     /// Whether a transaction with this hash is in a committed block.
     pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
         Ok(blocks::transaction(&mut self.state.read_fork(), hash)?.is_some())
@@ -412,13 +425,7 @@ impl Blockchain {
     /// [`Blockchain::verify`]'s verdict on each of `transactions`, the
     /// signatures checked in batches over every core.
     pub fn verify_each(&self, transactions: &[Vec<u8>]) -> Vec<Result<VerifiedTransaction, TransactionError>> {
-        match self.reader.transaction_size_max() {
-            Ok(size_max) => verify_each(transactions, &self.chain_id(), size_max),
-            Err(error) => transactions
-                .iter()
-                .map(|_| Err(TransactionError::Node(error.clone())))
-                .collect(),
-        }
+        self.reader.verify_each(transactions)
     }
 
     /// The largest signed transaction the consensus configuration in force

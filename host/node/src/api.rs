@@ -290,6 +290,49 @@ async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) 
     Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
 }
 
+/// `POST /api/explorer/v1/transactions/batch`: an encoded
+/// `TransactionBatch` ([`crate::batch`]); each transaction is judged as a
+/// single submission would be, with the signatures checked in batches over
+/// every core. Answers one result per transaction, in order: `{"tx_hash"}`
+/// if admitted, else `{"status", "error"}` with the status a single
+/// submission would have got.
+async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    if !is_binary(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a batch is an encoded TransactionBatch (application/x-protobuf or application/octet-stream)",
+        ));
+    }
+    let transactions = crate::batch::decode(&body).map_err(|error| {
+        let status = match error {
+            crate::batch::BatchError::TooLarge(_) | crate::batch::BatchError::TooMany => StatusCode::PAYLOAD_TOO_LARGE,
+            crate::batch::BatchError::Malformed(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, error.to_string())
+    })?;
+    // Transactions another validator relayed are not relayed again.
+    let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
+    let verdicts = blocking(move || {
+        if relayed {
+            node.submit_many(&transactions)
+        } else {
+            node.submit_many_and_relay(&transactions)
+        }
+    })
+    .await?;
+    let results: Vec<Value> = verdicts
+        .into_iter()
+        .map(|verdict| match verdict {
+            Ok(hash) => json!({ "tx_hash": hex::encode(hash) }),
+            Err(error) => {
+                let ApiError(status, error) = ApiError::from(error);
+                json!({ "status": status.as_u16(), "error": error })
+            }
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
 #[derive(Deserialize)]
 struct ArgumentsQuery {
     /// Hex-encoded query arguments (the answer is hex too).
@@ -793,6 +836,10 @@ pub fn public_router(node: Arc<Node>) -> Router {
         .route(
             "/api/explorer/v1/transactions",
             get(transaction).merge(crate::http::large_bodies(post(submit), &gate)),
+        )
+        .route(
+            "/api/explorer/v1/transactions/batch",
+            crate::http::large_bodies(post(submit_batch), &gate),
         )
         .route("/api/system/v1/services", get(services))
         .route("/api/proofs/v1/{kind}", get(proof))

@@ -8,20 +8,28 @@
 //! a transaction is shared by every queue): a slow or stopped peer never
 //! slows admission; when its queue is full, relays to it are dropped (and
 //! counted in the log) — the transaction stays in this node's pool and is proposed when
-//! this node's turn comes. Relayed transactions carry [`RELAYED_HEADER`]
-//! and are not relayed again, so a transaction crosses the network once
-//! per peer.
+//! this node's turn comes. The sender takes whatever its queue holds, up to
+//! a batch's limits ([`SUBMIT_BATCH_ITEMS_MAX`], [`SUBMIT_BATCH_BYTES_MAX`]),
+//! and posts it as one batch (`/api/explorer/v1/transactions/batch`): it
+//! never waits for a batch to fill, so a lone transaction goes at once and
+//! under load one request carries many. Relayed transactions carry
+//! [`RELAYED_HEADER`] and are not relayed again, so a transaction crosses
+//! the network once per peer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
-pub use wasmvisor_limits::{RELAY_QUEUE_BYTES_MAX, RELAY_QUEUE_ITEMS_MAX};
+pub use wasmvisor_limits::{
+    RELAY_QUEUE_BYTES_MAX, RELAY_QUEUE_ITEMS_MAX, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_ITEMS_MAX,
+};
+
+use crate::batch;
 
 /// The header marking a transaction relayed by another validator.
 pub const RELAYED_HEADER: &str = "x-wasmvisor-relayed";
-/// How long one relay request may take.
+/// How long one relay request (a batch) may take.
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One peer's queue.
@@ -43,7 +51,7 @@ impl Gossip {
         let mut peers = Vec::with_capacity(public_apis.len());
         for base in public_apis {
             let (sender, receiver) = std::sync::mpsc::sync_channel(RELAY_QUEUE_ITEMS_MAX);
-            let url = format!("{}/api/explorer/v1/transactions", base.trim_end_matches('/'));
+            let url = format!("{}/api/explorer/v1/transactions/batch", base.trim_end_matches('/'));
             let queued_bytes = Arc::new(AtomicUsize::new(0));
             let drained = Arc::clone(&queued_bytes);
             std::thread::Builder::new()
@@ -92,17 +100,19 @@ fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize
         .into();
     // Whether the peer's being unreachable has been reported.
     let mut reported = false;
+    // A transaction taken from the queue that did not fit the last batch.
+    let mut carried = None;
     // Ends when the node drops its `Gossip` (the senders).
-    while let Ok(signed) = queue.recv() {
-        queued_bytes.fetch_sub(signed.len(), Ordering::SeqCst);
+    while let Some(transactions) = next_batch(queue, queued_bytes, &mut carried) {
         let sent = agent
             .post(url)
             .header("content-type", "application/x-protobuf")
             .header(RELAYED_HEADER, "1")
-            .send(&signed[..]);
+            .send(&batch::encode(&transactions)[..]);
         match sent {
-            // Admitted, or refused because the peer has it already (409) or
-            // judges it otherwise: either way the peer has had its chance.
+            // Answered: each transaction admitted, or refused because the
+            // peer has it already (409) or judges it otherwise; either way
+            // the peer has had its chance.
             Ok(_) => reported = false,
             Err(error) => {
                 // A stopped peer: report once, keep draining (a peer that
@@ -114,6 +124,41 @@ fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize
             }
         }
     }
+}
+
+/// Waits for a transaction (or takes `carried`, left over from the last
+/// batch), then takes as many more as are queued, within a batch's limits:
+/// `None` once the queue is closed and empty.
+fn next_batch(
+    queue: &Receiver<Arc<[u8]>>,
+    queued_bytes: &AtomicUsize,
+    carried: &mut Option<Arc<[u8]>>,
+) -> Option<Vec<Arc<[u8]>>> {
+    let first = match carried.take() {
+        Some(first) => first,
+        None => {
+            let first = queue.recv().ok()?;
+            queued_bytes.fetch_sub(first.len(), Ordering::SeqCst);
+            first
+        }
+    };
+    // A transaction always fits a batch alone (`wasmvisor-limits` checks
+    // it), so the first is taken whatever its size.
+    let mut bytes = batch::item_bytes(first.len());
+    let mut transactions = vec![first];
+    while transactions.len() < SUBMIT_BATCH_ITEMS_MAX {
+        let Ok(next) = queue.try_recv() else { break };
+        queued_bytes.fetch_sub(next.len(), Ordering::SeqCst);
+        let size = batch::item_bytes(next.len());
+        if bytes + size > SUBMIT_BATCH_BYTES_MAX {
+            // Opens the next batch.
+            *carried = Some(next);
+            break;
+        }
+        bytes += size;
+        transactions.push(next);
+    }
+    Some(transactions)
 }
 
 /// Adds `size` bytes to a peer's queued bytes if the sum stays within
@@ -128,5 +173,64 @@ fn reserve(queued_bytes: &AtomicUsize, size: usize) -> bool {
             Ok(_) => return true,
             Err(now) => queued = now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queues `transactions` as `Gossip::relay` does (bytes counted).
+    fn queued(transactions: &[Arc<[u8]>]) -> (Receiver<Arc<[u8]>>, AtomicUsize) {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(RELAY_QUEUE_ITEMS_MAX);
+        let bytes = AtomicUsize::new(0);
+        for transaction in transactions {
+            assert!(reserve(&bytes, transaction.len()));
+            sender.send(Arc::clone(transaction)).unwrap();
+        }
+        (receiver, bytes)
+    }
+
+    #[test]
+    fn the_relay_sends_what_is_queued_in_batches_within_their_limits() {
+        let small: Arc<[u8]> = Arc::from(vec![1u8; 100]);
+        // One transaction over a batch's count: two batches, nothing lost.
+        let transactions = vec![Arc::clone(&small); SUBMIT_BATCH_ITEMS_MAX + 1];
+        let (queue, bytes) = queued(&transactions);
+        let mut carried = None;
+        let first = next_batch(&queue, &bytes, &mut carried).unwrap();
+        assert_eq!(first.len(), SUBMIT_BATCH_ITEMS_MAX);
+        assert!(carried.is_none());
+        assert_eq!(bytes.load(Ordering::SeqCst), 100, "the one not yet taken");
+        let second = next_batch(&queue, &bytes, &mut carried).unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(bytes.load(Ordering::SeqCst), 0);
+
+        // Bytes: two transactions whose batch would pass the byte limit go
+        // in two batches, the second opening the next one.
+        let half = SUBMIT_BATCH_BYTES_MAX / 2;
+        let large: Arc<[u8]> = Arc::from(vec![2u8; half]);
+        let (queue, bytes) = queued(&[Arc::clone(&large), Arc::clone(&large), Arc::clone(&small)]);
+        let mut carried = None;
+        let first = next_batch(&queue, &bytes, &mut carried).unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(batch::encode(&first).len() <= SUBMIT_BATCH_BYTES_MAX);
+        assert!(carried.is_some());
+        let second = next_batch(&queue, &bytes, &mut carried).unwrap();
+        assert_eq!(second.iter().map(|t| t.len()).collect::<Vec<_>>(), [half, 100]);
+        assert!(batch::encode(&second).len() <= SUBMIT_BATCH_BYTES_MAX);
+        assert_eq!(bytes.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_relay_stops_when_its_queue_is_closed_and_empty() {
+        let small: Arc<[u8]> = Arc::from(vec![1u8; 10]);
+        let (sender, queue) = std::sync::mpsc::sync_channel(4);
+        sender.send(Arc::clone(&small)).unwrap();
+        drop(sender);
+        let bytes = AtomicUsize::new(10);
+        let mut carried = None;
+        assert_eq!(next_batch(&queue, &bytes, &mut carried).unwrap().len(), 1);
+        assert!(next_batch(&queue, &bytes, &mut carried).is_none());
     }
 }

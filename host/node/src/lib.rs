@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod author;
+pub mod batch;
 pub mod client;
 pub mod config;
 #[cfg(feature = "engine")]

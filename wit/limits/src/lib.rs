@@ -448,6 +448,13 @@ pub const RELAY_QUEUE_ITEMS_MAX: usize = 10_000;
 pub const HTTP_LARGE_BODY_BYTES_MAX: usize = 2 * TRANSACTION_BYTES_MAX + 4 * KIB;
 /// Largest request body of every other route, in bytes.
 pub const HTTP_BODY_BYTES_MAX: usize = 256 * KIB;
+/// Transactions one batch submission carries (`POST
+/// /api/explorer/v1/transactions/batch`, which the relay between validators
+/// uses too).
+pub const SUBMIT_BATCH_ITEMS_MAX: usize = 1_024;
+/// Largest batch submission, in bytes: the encoded `TransactionBatch`
+/// (each transaction costs its bytes and its field's framing).
+pub const SUBMIT_BATCH_BYTES_MAX: usize = HTTP_LARGE_BODY_BYTES_MAX;
 /// Requests one API serves at once; more wait in the kernel's backlog.
 pub const HTTP_CONNECTIONS_ITEMS_MAX: usize = 256;
 /// Requests with a large body one API reads at once.
@@ -486,6 +493,10 @@ pub const LIST_PROOF_ITEMS_MAX: usize = 1_000;
 
 const _: () = assert!(MEMPOOL_BYTES_MAX_DEFAULT >= BLOCK_TRANSACTIONS_BYTES_MAX);
 const _: () = assert!(RELAY_QUEUE_BYTES_MAX >= TRANSACTION_BYTES_MAX);
+// The largest transaction fits a batch alone, and a full batch fits one
+// peer's relay queue.
+const _: () = assert!(TRANSACTION_BYTES_MAX + PROTOBUF_FIELD_OVERHEAD_BYTES_MAX <= SUBMIT_BATCH_BYTES_MAX);
+const _: () = assert!(SUBMIT_BATCH_ITEMS_MAX <= RELAY_QUEUE_ITEMS_MAX);
 // A transaction, hex-encoded in a JSON body, fits the large body.
 const _: () = assert!(2 * TRANSACTION_BYTES_MAX + KIB <= HTTP_LARGE_BODY_BYTES_MAX);
 // A consensus configuration proposal in JSON (hex keys) fits a small body.
@@ -621,6 +632,8 @@ pub const ALL: &[(&str, u128)] = &[
     ("RELAY_QUEUE_ITEMS_MAX", RELAY_QUEUE_ITEMS_MAX as u128),
     ("HTTP_LARGE_BODY_BYTES_MAX", HTTP_LARGE_BODY_BYTES_MAX as u128),
     ("HTTP_BODY_BYTES_MAX", HTTP_BODY_BYTES_MAX as u128),
+    ("SUBMIT_BATCH_ITEMS_MAX", SUBMIT_BATCH_ITEMS_MAX as u128),
+    ("SUBMIT_BATCH_BYTES_MAX", SUBMIT_BATCH_BYTES_MAX as u128),
     ("HTTP_CONNECTIONS_ITEMS_MAX", HTTP_CONNECTIONS_ITEMS_MAX as u128),
     ("HTTP_LARGE_BODIES_ITEMS_MAX", HTTP_LARGE_BODIES_ITEMS_MAX as u128),
     (

@@ -7,9 +7,11 @@
 //! service, block interval [`BLOCK_INTERVAL_MS`] and the default block
 //! size (1,000). After [`WALLETS`] wallets are created and funded (not
 //! timed), four client threads — one per validator — submit [`TRANSFERS`]
-//! signed transfers over HTTP to their validator's public API (a full
-//! mempool is retried); each validator relays what it admits to the
-//! others. A watcher polls validator 0 every 10 ms for new blocks and
+//! signed transfers over HTTP to their validator's public API, in batches
+//! of `--submit-batch` (`POST /api/explorer/v1/transactions/batch`), or
+//! one per request with `--submit-batch 1` (what a full mempool refuses
+//! is retried); each validator relays what it admits to the others, in
+//! batches of what its relay queue holds. A watcher polls validator 0 every 10 ms for new blocks and
 //! checks each block's error root to be that of no errors: a failed
 //! transfer stops the run instead of flattering it.
 //!
@@ -30,6 +32,7 @@ use wasmvisor_node::NodeConfig;
 use wasmvisor_node::operator::Client;
 use wasmvisor_node::system::{SystemServiceConfig, SystemServicesConfig};
 
+use crate::Options;
 use crate::report::{Figure, note, percentile};
 use crate::workload;
 
@@ -195,6 +198,33 @@ fn submit(client: &Client, signed: &[u8]) -> anyhow::Result<String> {
     }
 }
 
+/// Submits `signed` in one batch request, retrying what a full mempool
+/// refuses.
+fn submit_batch(client: &Client, signed: &[Vec<u8>]) -> anyhow::Result<()> {
+    let mut waiting: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
+    while !waiting.is_empty() {
+        let body = wasmvisor_node::batch::encode(&waiting);
+        let reply = client
+            .post_protobuf("/api/explorer/v1/transactions/batch", &body)
+            .map_err(|error| anyhow!("a batch was refused: {error}"))?;
+        let results = reply["results"].as_array().context("no results")?;
+        ensure!(results.len() == waiting.len(), "a result per transaction");
+        let mut refused = Vec::new();
+        for (transaction, result) in waiting.into_iter().zip(results) {
+            match result["status"].as_u64() {
+                None => {}
+                Some(503) => refused.push(transaction),
+                Some(_) => bail!("a transaction was refused: {result}"),
+            }
+        }
+        if !refused.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        waiting = refused;
+    }
+    Ok(())
+}
+
 fn wait_committed(client: &Client, hash: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
@@ -238,7 +268,8 @@ fn intervals_ms(seen: &[(Instant, u64)]) -> Vec<f64> {
 }
 
 /// Runs the scenario.
-pub fn run() -> anyhow::Result<()> {
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let batch = options.submit_batch;
     let binary = std::env::current_exe()?.with_file_name("wasmvisor");
     ensure!(
         binary.exists(),
@@ -299,8 +330,13 @@ pub fn run() -> anyhow::Result<()> {
             .map(|index| {
                 let (validators, transfers) = (&validators, &transfers);
                 scope.spawn(move || -> anyhow::Result<()> {
-                    for signed in transfers.iter().skip(index).step_by(4) {
-                        submit(&validators[index].public, signed)?;
+                    let mine: Vec<Vec<u8>> = transfers.iter().skip(index).step_by(4).cloned().collect();
+                    for signed in mine.chunks(batch) {
+                        if batch == 1 {
+                            submit(&validators[index].public, &signed[0])?;
+                        } else {
+                            submit_batch(&validators[index].public, signed)?;
+                        }
                     }
                     Ok(())
                 })
@@ -332,6 +368,7 @@ pub fn run() -> anyhow::Result<()> {
     Figure::new("network", "transfers_per_s", TRANSFERS as f64 / seconds, "1/s")
         .with("validators", 4)
         .with("transfers", TRANSFERS)
+        .with("submit_batch", batch)
         .print();
     let loaded = intervals_ms(&loaded);
     let idle = intervals_ms(&idle);

@@ -4,9 +4,13 @@
 //! native or wasm — with the default block size (1,000 transactions) and
 //! mempool (10,000). After [`workload::WALLETS`] wallets are created and
 //! funded, [`TRANSFERS`] transfers signed beforehand (clients' work, not
-//! timed) are submitted by one thread, as the API's handlers do
-//! (`Node::submit`: decoding, signature, duplicate and target checks,
-//! mempool admission; a full mempool is retried), while the block producer
+//! timed) are submitted by one thread, as the API's handlers do, in
+//! batches of `--submit-batch` (`Node::submit_many`, as `POST
+//! /api/explorer/v1/transactions/batch` does: decoding, signatures checked
+//! in batches over both cores, duplicate and target checks, mempool
+//! admission), or one at a time with `--submit-batch 1` (`Node::submit`,
+//! as `POST /api/explorer/v1/transactions` does); what a full mempool
+//! refuses is retried. Meanwhile the block producer
 //! makes a block as soon as a full block's worth of transactions waits (no
 //! block interval; the last block takes the rest), executing and
 //! committing it with its precommit. Throughput is transfers
@@ -27,6 +31,7 @@ use wasmvisor_node::system::{SystemServiceConfig, SystemServicesConfig};
 use wasmvisor_node::{Node, NodeConfig};
 use wasmvisor_proto::blockchain::BlockHeader;
 
+use crate::Options;
 use crate::report::{Figure, note, percentile};
 use crate::workload::{self, TokenRuntime};
 
@@ -35,11 +40,12 @@ pub const TRANSFERS: usize = 200_000;
 /// The token's instance name on the node.
 const TOKEN: &str = "token";
 
-/// Runs the scenario for `only` that runtime, or both.
-pub fn run(only: Option<TokenRuntime>) -> anyhow::Result<()> {
+/// Runs the scenario for `options.runtime` only, or both.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let only = options.runtime;
     for runtime in TokenRuntime::BOTH {
         if only.is_none_or(|only| only == runtime) {
-            run_one(runtime)?;
+            run_one(runtime, options.submit_batch)?;
         }
     }
     Ok(())
@@ -109,7 +115,7 @@ pub fn commit_all(node: &Node, signed: &[Vec<u8>]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
+fn run_one(runtime: TokenRuntime, submit_batch: usize) -> anyhow::Result<()> {
     let directory = tempfile::tempdir().context("a temporary directory")?;
     let node = token_node(directory.path(), runtime)?;
     let instance = token_id(&node)?;
@@ -132,16 +138,29 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     let started = Instant::now();
     let latencies = std::thread::scope(|scope| -> anyhow::Result<Vec<f64>> {
         let submitter = scope.spawn(|| -> anyhow::Result<()> {
-            for transaction in &transfers {
+            for batch in transfers.chunks(submit_batch) {
+                let mut waiting = batch.to_vec();
                 loop {
                     let began = Instant::now();
-                    let outcome = node.submit(transaction);
+                    let verdicts = if submit_batch == 1 {
+                        vec![node.submit(&waiting[0])]
+                    } else {
+                        node.submit_many(&waiting)
+                    };
                     submit_busy_ns.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    match outcome {
-                        Ok(_) => break,
-                        Err(SubmitError::Full { .. }) => std::thread::sleep(Duration::from_micros(200)),
-                        Err(error) => bail!("a transfer was refused: {error}"),
+                    let mut refused = Vec::new();
+                    for (transaction, verdict) in waiting.into_iter().zip(verdicts) {
+                        match verdict {
+                            Ok(_) => {}
+                            Err(SubmitError::Full { .. }) => refused.push(transaction),
+                            Err(error) => bail!("a transfer was refused: {error}"),
+                        }
                     }
+                    if refused.is_empty() {
+                        break;
+                    }
+                    waiting = refused;
+                    std::thread::sleep(Duration::from_micros(200));
                 }
             }
             Ok(())
@@ -179,6 +198,7 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
         .with("runtime", name)
         .with("transfers", TRANSFERS)
         .with("wallets", keys.len())
+        .with("submit_batch", submit_batch)
         .print();
     for (metric, p) in [("block_commit_p50_ms", 50.0), ("block_commit_p99_ms", 99.0)] {
         Figure::new("tps", metric, percentile(&latencies, p) * 1e3, "ms")
@@ -191,6 +211,7 @@ fn run_one(runtime: TokenRuntime) -> anyhow::Result<()> {
     let submit_busy = Duration::from_nanos(submit_busy_ns.into_inner()).as_secs_f64();
     Figure::new("tps", "submit_busy_fraction", submit_busy / elapsed, "fraction")
         .with("runtime", name)
+        .with("submit_batch", submit_batch)
         .print();
     Figure::new(
         "tps",

@@ -5,9 +5,10 @@
 //! (`propose_block`, `validate_block`, `commit_decided`,
 //! `decided_block`, which the engine module calls).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wasmvisor_blockchain::Blockchain;
+use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_runtime::{CallInfo, InstanceStatus, Runtime, runtime_id};
@@ -481,39 +482,83 @@ impl Node {
     /// here holds the chain: admission and block production run side by
     /// side, admission reading the last committed state.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
-        let transaction = self.reader.verify(signed)?;
+        let verified = self.reader.verify(signed);
+        self.admit(vec![verified])
+            .pop()
+            .expect("one verdict for one transaction")
+    }
+
+    /// [`Node::submit`]'s verdict on each of `transactions`, in order: the
+    /// signatures are checked in batches over every core, and the mempool
+    /// is taken once for them all. A transaction given twice is admitted
+    /// once (the second is [`SubmitError::AlreadyPooled`]); once the
+    /// mempool is full, the rest are [`SubmitError::Full`].
+    pub fn submit_many(&self, transactions: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        self.admit(self.reader.verify_each(transactions))
+    }
+
+    /// Admits verified transactions: not committed, to an Active instance,
+    /// not pooled already, within the mempool's limits.
+    fn admit(
+        &self,
+        verified: Vec<Result<VerifiedTransaction, wasmvisor_blockchain::TransactionError>>,
+    ) -> Vec<Result<Hash, SubmitError>> {
         let unavailable = |error: String| SubmitError::Unavailable(error);
-        let committed = self
-            .reader
-            .is_committed(&transaction.hash)
-            .map_err(|error| unavailable(error.to_string()))?;
-        let active = self
-            .reader
-            .instance(transaction.call.instance_id)
-            .map_err(|error| unavailable(error.to_string()))?
-            .is_some_and(|state| state.status == Some(InstanceStatus::Active));
-        if committed {
-            return Err(SubmitError::AlreadyCommitted);
-        }
-        if !active {
-            return Err(SubmitError::InactiveTarget(transaction.call.instance_id));
-        }
+        // Each target's status is read once per call.
+        let mut active: HashMap<u32, bool> = HashMap::new();
+        let checked: Vec<Result<VerifiedTransaction, SubmitError>> = verified
+            .into_iter()
+            .map(|transaction| {
+                let transaction = transaction?;
+                let committed = self
+                    .reader
+                    .is_committed(&transaction.hash)
+                    .map_err(|error| unavailable(error.to_string()))?;
+                if committed {
+                    return Err(SubmitError::AlreadyCommitted);
+                }
+                let instance_id = transaction.call.instance_id;
+                let is_active = match active.get(&instance_id) {
+                    Some(is_active) => *is_active,
+                    None => {
+                        let is_active = self
+                            .reader
+                            .instance(instance_id)
+                            .map_err(|error| unavailable(error.to_string()))?
+                            .is_some_and(|state| state.status == Some(InstanceStatus::Active));
+                        active.insert(instance_id, is_active);
+                        is_active
+                    }
+                };
+                if !is_active {
+                    return Err(SubmitError::InactiveTarget(instance_id));
+                }
+                Ok(transaction)
+            })
+            .collect();
         let mut pool = self.mempool();
-        if pool.hashes.contains(&transaction.hash) {
-            return Err(SubmitError::AlreadyPooled);
-        }
-        let size = pooled_bytes(transaction.signed.len());
-        if pool.queue.len() >= self.config.mempool_size_max || pool.bytes + size > self.config.mempool_bytes_max {
-            return Err(SubmitError::Full {
-                count: pool.queue.len(),
-                bytes: pool.bytes,
-            });
-        }
-        let hash = transaction.hash;
-        pool.hashes.insert(hash);
-        pool.bytes += size;
-        pool.queue.push_back(transaction);
-        Ok(hash)
+        checked
+            .into_iter()
+            .map(|transaction| {
+                let transaction = transaction?;
+                if pool.hashes.contains(&transaction.hash) {
+                    return Err(SubmitError::AlreadyPooled);
+                }
+                let size = pooled_bytes(transaction.signed.len());
+                if pool.queue.len() >= self.config.mempool_size_max || pool.bytes + size > self.config.mempool_bytes_max
+                {
+                    return Err(SubmitError::Full {
+                        count: pool.queue.len(),
+                        bytes: pool.bytes,
+                    });
+                }
+                let hash = transaction.hash;
+                pool.hashes.insert(hash);
+                pool.bytes += size;
+                pool.queue.push_back(transaction);
+                Ok(hash)
+            })
+            .collect()
     }
 
     /// Admits a transaction like [`Node::submit`] and, once admitted,
@@ -525,6 +570,20 @@ impl Node {
             gossip.relay(signed);
         }
         Ok(hash)
+    }
+
+    /// Admits transactions like [`Node::submit_many`] and relays the
+    /// admitted ones like [`Node::submit_and_relay`].
+    pub fn submit_many_and_relay(&self, transactions: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+        let verdicts = self.submit_many(transactions);
+        if let Some(gossip) = self.gossip.get() {
+            for (signed, verdict) in transactions.iter().zip(&verdicts) {
+                if verdict.is_ok() {
+                    gossip.relay(signed);
+                }
+            }
+        }
+        verdicts
     }
 
     /// Sets the relay of admitted transactions (once, before serving).

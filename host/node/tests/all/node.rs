@@ -1520,3 +1520,141 @@ fn a_service_author_goes_from_an_empty_directory_to_a_called_service() {
     // None of it touched the repository.
     assert_eq!(repository_status(), before, "the repository is unchanged");
 }
+
+#[test]
+fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
+    use wasmvisor_node::testing::InProcessNode;
+
+    let node = InProcessNode::new().unwrap();
+    let chain_id: [u8; 32] = hex::decode(
+        node.get_public("/api/explorer/v1/block?height=0").1["hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    // The supervisor (instance 0) is active; admission does not judge what
+    // a call will do.
+    let signed = |seed: u8, instance_id: u32| {
+        let call = CallInfo {
+            instance_id,
+            method_id: 0,
+        };
+        wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[seed; 32]), &chain_id, call, vec![seed])
+    };
+    let first = signed(1, 0);
+    let second = signed(2, 0);
+    let mut forged = signed(3, 0);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let inactive = signed(4, 99);
+    let batch = vec![
+        first.clone(),
+        second.clone(),
+        first.clone(),
+        forged.clone(),
+        inactive.clone(),
+        b"not a transaction".to_vec(),
+    ];
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&batch),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let results = reply["results"].as_array().unwrap();
+    assert_eq!(results.len(), batch.len(), "{reply}");
+    let hash = |signed: &[u8]| hex::encode(blake3::hash(signed).as_bytes());
+    assert_eq!(results[0], serde_json::json!({ "tx_hash": hash(&first) }));
+    assert_eq!(results[1], serde_json::json!({ "tx_hash": hash(&second) }));
+    // Each refusal is what a single submission of it gets.
+    let single = |signed: &[u8]| node.post_public_bytes("/api/explorer/v1/transactions", signed.to_vec());
+    for (index, signed) in batch.iter().enumerate().skip(2) {
+        let (status, reply) = single(signed);
+        assert_eq!(
+            (results[index]["status"].as_u64(), results[index]["error"].as_str()),
+            (Some(u64::from(status)), reply["error"].as_str()),
+            "item {index}: {}",
+            results[index]
+        );
+    }
+    let statuses: Vec<u64> = results[2..].iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [409, 400, 404, 400], "{reply}");
+    assert_eq!(node.node().mempool_len(), 2);
+
+    // Committed, a transaction is refused in a batch as it is alone.
+    node.create_block();
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(std::slice::from_ref(&first)),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["results"][0]["status"], 409, "{reply}");
+    assert!(
+        reply["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already committed"),
+        "{reply}"
+    );
+
+    // Refused whole: one transaction over the count, a malformed body, JSON.
+    let limit = wasmvisor_limits::SUBMIT_BATCH_ITEMS_MAX;
+    let full: Vec<Vec<u8>> = (0..limit).map(|_| Vec::new()).collect();
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&full),
+    );
+    assert_eq!((status, reply["results"].as_array().map(Vec::len)), (200, Some(limit)));
+    let over: Vec<Vec<u8>> = (0..=limit).map(|_| Vec::new()).collect();
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&over),
+    );
+    assert_eq!(status, 413, "{reply}");
+    assert!(reply["error"].as_str().unwrap().contains("at most 1024"), "{reply}");
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions/batch", vec![0x12, 0x00]);
+    assert_eq!(status, 400, "{reply}");
+    let (status, reply) = node.post_public("/api/explorer/v1/transactions/batch", &serde_json::json!({}));
+    assert_eq!(status, 415, "{reply}");
+    let oversized = vec![0u8; wasmvisor_limits::SUBMIT_BATCH_BYTES_MAX + 1];
+    let (status, _) = node.post_public_bytes("/api/explorer/v1/transactions/batch", oversized);
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn the_relay_hands_a_peer_every_transaction_it_is_given() {
+    let data = tempfile::tempdir().unwrap();
+    let node = RunningNode::start(data.path());
+    let chain_id = chain_id(&node);
+    let gossip = wasmvisor_node::gossip::Gossip::start(std::slice::from_ref(&node.public)).unwrap();
+    // More than a batch's worth, queued at once: the relay sends them in
+    // batches (the supervisor refuses these callers, so each is recorded
+    // as failed: what counts is that the peer has every one).
+    let count = wasmvisor_limits::SUBMIT_BATCH_ITEMS_MAX + 10;
+    let signed: Vec<Vec<u8>> = (0..count)
+        .map(|index| {
+            let call = CallInfo {
+                instance_id: 0,
+                method_id: 0,
+            };
+            let seed = u8::try_from(index % 200).unwrap();
+            let key = SigningKey::from_bytes(&[seed; 32]);
+            wasmvisor_blockchain::sign(&key, &chain_id, call, (index as u64).to_le_bytes().to_vec())
+        })
+        .collect();
+    for transaction in &signed {
+        gossip.relay(transaction);
+    }
+    // One given twice is admitted once.
+    gossip.relay(&signed[0]);
+    for transaction in &signed {
+        let hash = hex::encode(blake3::hash(transaction).as_bytes());
+        wait_for("every relayed transaction recorded", || {
+            crate::network::recorded(&node, &hash)
+        });
+    }
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    assert_eq!(info["mempool_size"], 0, "{info}");
+    node.stop();
+}
