@@ -62,6 +62,10 @@ struct Arguments {
     /// `SUBMIT_BATCH_ITEMS_MAX`.
     #[arg(long, default_value_t = SUBMIT_BATCH_ITEMS_MAX)]
     submit_batch: usize,
+    /// The network's most transactions per block (`network`; the genesis
+    /// configuration's `transactions_per_block_max`, whose default is 1,000).
+    #[arg(long, default_value_t = 1_000)]
+    block_size: u32,
 }
 
 /// How the scenarios run, as the command line says.
@@ -71,6 +75,8 @@ pub struct Options {
     pub runtime: Option<workload::TokenRuntime>,
     /// Transactions a client submits at once (1..=`SUBMIT_BATCH_ITEMS_MAX`).
     pub submit_batch: usize,
+    /// The network's most transactions per block.
+    pub block_size: u32,
 }
 
 const ORDER: [Scenario; 9] = [
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
     let options = Options {
         runtime: arguments.runtime,
         submit_batch: arguments.submit_batch,
+        block_size: arguments.block_size,
     };
     match run(arguments.scenario, options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,9 @@ use wasmvisor_storage::{Database, Fork, Hash};
 use crate::blocks::{self, block_hash, precommit_message, transactions_root};
 use wasmvisor_limits::{BLOCK_TRANSACTIONS_BYTES_MAX, BLOCK_TRANSACTIONS_ITEMS_MAX, TRANSACTION_BYTES_MAX};
 
-use crate::transactions::{TransactionError, VerifiedTransaction, verify, verify_each};
+use crate::transactions::{
+    TransactionError, VerifiedTransaction, verify, verify_each, verify_each_unless_signed_checked,
+};
 
 /// Why a block could not be committed.
 #[derive(Debug, thiserror::Error)]
@@ -522,6 +524,19 @@ impl Blockchain {
     /// pending block, to commit if the engine decides it; several proposals
     /// may be validated per height and only the decided one commits.
     pub fn validate(&mut self, value: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
+        self.validate_unless_signed_checked(value, |_| false)
+    }
+
+    /// [`Blockchain::validate`], without checking again the signatures of
+    /// the transactions `signature_checked` names by hash: those this node
+    /// admitted (checked under the same rule) and still holds. The verdict
+    /// is [`Blockchain::validate`]'s
+    /// ([`crate::verify_each_unless_signed_checked`]).
+    pub fn validate_unless_signed_checked(
+        &mut self,
+        value: &wasmvisor_consensus::Block,
+        signature_checked: impl Fn(&Hash) -> bool,
+    ) -> Result<PendingBlock, Rejection> {
         let config = self.consensus_config().map_err(BlockError::Node)?;
         check_block_size(&config, value.transactions.iter().map(Vec::as_slice)).map_err(InvalidBlock)?;
         // The limit read once for the block's transactions.
@@ -541,13 +556,14 @@ impl Blockchain {
         }
         // The signatures in batches over every core: the same verdicts as
         // one at a time (`wasmvisor_signature`), the first refusal named.
-        let transactions = verify_each(&value.transactions, &chain_id, size_max)
-            .into_iter()
-            .enumerate()
-            .map(|(position, verified)| {
-                verified.map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
-            })
-            .collect::<Result<Vec<_>, InvalidBlock>>()?;
+        let transactions =
+            verify_each_unless_signed_checked(&value.transactions, &chain_id, size_max, signature_checked)
+                .into_iter()
+                .enumerate()
+                .map(|(position, verified)| {
+                    verified.map_err(|error| InvalidBlock(format!("transaction {position}: {error}")))
+                })
+                .collect::<Result<Vec<_>, InvalidBlock>>()?;
         let block = self.execute(&transactions).map_err(|error| {
             if error.is_node_local() {
                 Rejection::Node(error)

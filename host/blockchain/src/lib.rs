@@ -16,5 +16,7 @@ pub use chain::{
     byzantine_quorum, check_block_size,
 };
 pub use replay::{BlockLog, ReplayMismatch, ReplayReport, replay};
-pub use transactions::{TransactionError, VerifiedTransaction, sign, sign_to_size, verify, verify_each};
+pub use transactions::{
+    TransactionError, VerifiedTransaction, sign, sign_to_size, verify, verify_each, verify_each_unless_signed_checked,
+};
 pub use wasmvisor_proto::blockchain::{BlockHeader, Precommit};

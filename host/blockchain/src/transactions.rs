@@ -131,12 +131,32 @@ pub fn verify_each(
     chain_id: &Hash,
     size_max: usize,
 ) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+    verify_each_unless_signed_checked(transactions, chain_id, size_max, |_| false)
+}
+
+/// [`verify_each`]'s verdicts, without checking again the signatures of
+/// the transactions `signature_checked` names by hash: transactions whose
+/// very bytes (the hash covers every byte) passed this rule on this node
+/// before, at admission. Everything else — size, encoding, chain — is
+/// checked again, so the verdicts are [`verify_each`]'s.
+pub fn verify_each_unless_signed_checked(
+    transactions: &[Vec<u8>],
+    chain_id: &Hash,
+    size_max: usize,
+    signature_checked: impl Fn(&Hash) -> bool,
+) -> Vec<Result<VerifiedTransaction, TransactionError>> {
     let parsed: Vec<Result<Parsed, TransactionError>> = transactions
         .iter()
         .map(|bytes| parse(bytes, chain_id, size_max))
         .collect();
+    let needs_check = |parsed: &Result<Parsed, TransactionError>| {
+        parsed
+            .as_ref()
+            .is_ok_and(|parsed| !signature_checked(&parsed.transaction.hash))
+    };
     let signed: Vec<wasmvisor_signature::Signed<'_>> = parsed
         .iter()
+        .filter(|parsed| needs_check(parsed))
         .filter_map(|parsed| parsed.as_ref().ok())
         .map(|parsed| wasmvisor_signature::Signed {
             public_key: &parsed.transaction.author,
@@ -148,8 +168,13 @@ pub fn verify_each(
     parsed
         .into_iter()
         .map(|parsed| {
+            let checked_before = !needs_check(&parsed);
             let parsed = parsed?;
-            let verdict = verdicts.next().expect("a verdict for each parsed transaction");
+            let verdict = if checked_before {
+                Ok(())
+            } else {
+                verdicts.next().expect("a verdict for each transaction checked")
+            };
             parsed.checked(verdict)
         })
         .collect()

@@ -6,6 +6,11 @@
 //!   rule (`wasmvisor_signature`), one signature at a time and in batches
 //!   (one core, then every core), and, for comparison, ed25519-dalek's
 //!   `verify_strict` (the rule before it) and cofactorless `verify_batch`;
+//! - whole transactions as admission checks them (decoding, the size and
+//!   chain checks, hashing, the signature; `wasmvisor_blockchain::verify`
+//!   one at a time on one core, `verify_each` in batches on every core):
+//!   [`SIGNATURES`] token transfers from as many wallets, so no key repeats
+//!   in a batch;
 //! - blake3 hashes of Merkle tree nodes (two child hashes and a prefix
 //!   byte, as the storage's `map_branch_hash`);
 //! - raw RocksDB writes: batches of [`ROCKS_BATCH`] puts (8-byte keys,
@@ -207,10 +212,53 @@ fn rocksdb_writes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Transfers from [`SIGNATURES`] distinct wallets, checked as admission
+/// checks them.
+fn transactions() -> anyhow::Result<()> {
+    let chain_id = [7u8; 32];
+    let keys: Vec<SigningKey> = (0..SIGNATURES).map(crate::workload::wallet_key).collect();
+    let signed = crate::workload::transfers(&chain_id, 1, &keys, SIGNATURES, 0);
+    let size_max = wasmvisor_limits::TRANSACTION_BYTES_MAX;
+    let single = repeat(RUNS, || {
+        time(|| {
+            for transaction in &signed {
+                wasmvisor_blockchain::verify(transaction, &chain_id, size_max).expect("a valid transaction");
+            }
+        })
+    });
+    Figure::new(
+        "limits",
+        "transaction_verify_per_s_per_core",
+        SIGNATURES as f64 / median_s(&single),
+        "transactions/s",
+    )
+    .print();
+    let every_core = repeat(RUNS, || {
+        time(|| {
+            for chunk in signed.chunks(BATCH_SIZES[1]) {
+                let verdicts = wasmvisor_blockchain::verify_each(chunk, &chain_id, size_max);
+                assert!(verdicts.iter().all(Result::is_ok), "valid transactions");
+            }
+        })
+    });
+    Figure::new(
+        "limits",
+        "transaction_verify_each_per_s",
+        SIGNATURES as f64 / median_s(&every_core),
+        "transactions/s",
+    )
+    .with("batch", BATCH_SIZES[1])
+    .with("threads", rayon::current_num_threads())
+    .print();
+    Ok(())
+}
+
 /// Runs the scenario.
 pub fn run() -> anyhow::Result<()> {
     note("limits: ed25519");
     ed25519()?;
+    note("limits: transactions");
+    transactions()?;
     note("limits: blake3");
     blake3_nodes();
     note("limits: RocksDB");

@@ -77,9 +77,10 @@ fn wasmvisor(binary: &Path, args: &[&str]) -> anyhow::Result<()> {
 
 /// Configures four validators in `dir`; answers their configurations and
 /// public API addresses.
-fn configure(binary: &Path, dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+fn configure(binary: &Path, dir: &Path, block_size: u32) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let interval = BLOCK_INTERVAL_MS.to_string();
+    let block_size = block_size.to_string();
     wasmvisor(
         binary,
         &[
@@ -89,6 +90,8 @@ fn configure(binary: &Path, dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>
             "4",
             "--block-interval-ms",
             &interval,
+            "--transactions-per-block-max",
+            &block_size,
         ],
     )?;
     let mut publics = Vec::new();
@@ -277,7 +280,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         binary.display()
     );
     let dir = tempfile::tempdir()?;
-    let configs = configure(&binary, dir.path())?;
+    let configs = configure(&binary, dir.path(), options.block_size)?;
     note("network: starting 4 validators");
     let validators = configs
         .into_iter()
@@ -369,6 +372,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         .with("validators", 4)
         .with("transfers", TRANSFERS)
         .with("submit_batch", batch)
+        .with("block_size", options.block_size)
         .print();
     let loaded = intervals_ms(&loaded);
     let idle = intervals_ms(&idle);

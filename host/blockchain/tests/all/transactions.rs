@@ -1,7 +1,7 @@
 //! Signing and verifying transactions.
 
 use ed25519_dalek::SigningKey;
-use wasmvisor_blockchain::{TransactionError, sign, verify};
+use wasmvisor_blockchain::{TransactionError, sign, verify, verify_each, verify_each_unless_signed_checked};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::messages::SignedMessage;
 use wasmvisor_runtime::CallInfo;
@@ -122,4 +122,39 @@ fn another_encoding_of_a_signed_transaction_is_refused() {
             "{what}"
         );
     }
+}
+
+#[test]
+fn a_signature_checked_before_is_not_checked_again_and_nothing_else_changes() {
+    let honest: Vec<Vec<u8>> = (1..=6).map(|seed| sign(&key(seed), &CHAIN, CALL, vec![seed])).collect();
+    let mut forged = sign(&key(9), &CHAIN, CALL, b"x".to_vec());
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let other_chain = sign(&key(8), &[1; 32], CALL, b"y".to_vec());
+    let mut batch = honest.clone();
+    batch.extend([forged.clone(), other_chain.clone(), honest[0][..10].to_vec()]);
+    let hash = |bytes: &[u8]| *blake3::hash(bytes).as_bytes();
+    let every = verify_each(&batch, &CHAIN, 1 << 20);
+    // Naming the honest ones (as a node names what it pooled): the same
+    // verdicts, in the same order.
+    let pooled: Vec<[u8; 32]> = honest.iter().step_by(2).map(|bytes| hash(bytes)).collect();
+    let known = verify_each_unless_signed_checked(&batch, &CHAIN, 1 << 20, |hash| pooled.contains(hash));
+    assert_eq!(known, every);
+    assert!(every[..6].iter().all(Result::is_ok));
+    assert_eq!(every[6], Err(TransactionError::BadSignature));
+    assert_eq!(every[7], Err(TransactionError::WrongChain));
+    assert!(matches!(every[8], Err(TransactionError::Malformed(_))));
+    // Every check but the signature runs again: a transaction named but of
+    // another chain, or now over the size limit, is still refused.
+    let named = [hash(&other_chain), hash(&honest[1])];
+    let again = verify_each_unless_signed_checked(&batch, &CHAIN, 1 << 20, |hash| named.contains(hash));
+    assert_eq!(again[7], Err(TransactionError::WrongChain));
+    let smaller = verify_each_unless_signed_checked(&batch, &CHAIN, honest[1].len() - 1, |hash| named.contains(hash));
+    assert!(matches!(smaller[1], Err(TransactionError::TooLarge { .. })));
+    // The signature is what is skipped: a forged one named as checked
+    // passes (which is why only what this node admitted is named).
+    let skipped = verify_each_unless_signed_checked(std::slice::from_ref(&forged), &CHAIN, 1 << 20, |candidate| {
+        *candidate == hash(&forged)
+    });
+    assert!(skipped[0].is_ok());
 }

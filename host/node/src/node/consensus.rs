@@ -59,7 +59,22 @@ impl Node {
 
     /// Executes another validator's proposed block on a fork of this
     /// node's chain ([`Blockchain::validate`]).
+    /// The signatures of transactions this node admitted and still pools
+    /// are not checked again ([`Blockchain::validate_unless_signed_checked`]):
+    /// on a validator that was relayed the block's transactions, that
+    /// halves the signature checks per transaction.
     pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
+        // Read, and the pool let go, before the chain is taken: admission
+        // does not wait while the block executes.
+        let pooled: HashSet<Hash> = {
+            let pool = self.mempool();
+            block
+                .transactions
+                .iter()
+                .map(|signed| *blake3::hash(signed).as_bytes())
+                .filter(|hash| pool.hashes.contains(hash))
+                .collect()
+        };
         let mut guard = self
             .chain
             .lock()
@@ -67,7 +82,7 @@ impl Node {
         let chain = guard
             .as_mut()
             .ok_or_else(|| InvalidBlock("the node is shut down".into()))?;
-        chain.validate(block)
+        chain.validate_unless_signed_checked(block, |hash| pooled.contains(hash))
     }
 
     /// Commits the block the consensus engine decided, with its commit

@@ -481,7 +481,13 @@ impl Node {
     /// Verifies a signed transaction and admits it to the mempool. Nothing
     /// here holds the chain: admission and block production run side by
     /// side, admission reading the last committed state.
+    /// A full mempool refuses before anything is checked: it spends no
+    /// signature check on a transaction it has no room for.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
+        if self.room(std::slice::from_ref(&signed)) == 0 {
+            let (count, bytes) = self.mempool_usage();
+            return Err(SubmitError::Full { count, bytes });
+        }
         let verified = self.reader.verify(signed);
         self.admit(vec![verified])
             .pop()
@@ -492,9 +498,46 @@ impl Node {
     /// signatures are checked in batches over every core, and the mempool
     /// is taken once for them all. A transaction given twice is admitted
     /// once (the second is [`SubmitError::AlreadyPooled`]); once the
-    /// mempool is full, the rest are [`SubmitError::Full`].
+    /// mempool is full, the rest are [`SubmitError::Full`]: those the
+    /// mempool has no room for when the call begins are refused before
+    /// their signatures are checked.
     pub fn submit_many(&self, transactions: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
-        self.admit(self.reader.verify_each(transactions))
+        let room = self.room(transactions);
+        let mut verdicts = self.admit(self.reader.verify_each(&transactions[..room]));
+        if room < transactions.len() {
+            let (count, bytes) = self.mempool_usage();
+            verdicts.extend((room..transactions.len()).map(|_| Err(SubmitError::Full { count, bytes })));
+        }
+        verdicts
+    }
+
+    /// How many of `transactions`, from the first, the mempool has room
+    /// for now (in count and in bytes).
+    fn room(&self, transactions: &[impl AsRef<[u8]>]) -> usize {
+        let pool = self.mempool();
+        let mut count = pool.queue.len();
+        let mut bytes = pool.bytes;
+        transactions
+            .iter()
+            .take_while(|transaction| {
+                let size = pooled_bytes(transaction.as_ref().len());
+                let fits = count < self.config.mempool_size_max
+                    && bytes
+                        .checked_add(size)
+                        .is_some_and(|total| total <= self.config.mempool_bytes_max);
+                if fits {
+                    count += 1;
+                    bytes += size;
+                }
+                fits
+            })
+            .count()
+    }
+
+    /// Transactions waiting and the bytes they hold.
+    fn mempool_usage(&self) -> (usize, usize) {
+        let pool = self.mempool();
+        (pool.queue.len(), pool.bytes)
     }
 
     /// Admits verified transactions: not committed, to an Active instance,

@@ -1526,14 +1526,7 @@ fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
     use wasmvisor_node::testing::InProcessNode;
 
     let node = InProcessNode::new().unwrap();
-    let chain_id: [u8; 32] = hex::decode(
-        node.get_public("/api/explorer/v1/block?height=0").1["hash"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap()
-    .try_into()
-    .unwrap();
+    let chain_id = chain_id_of(&node);
     // The supervisor (instance 0) is active; admission does not judge what
     // a call will do.
     let signed = |seed: u8, instance_id: u32| {
@@ -1657,4 +1650,61 @@ fn the_relay_hands_a_peer_every_transaction_it_is_given() {
     let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
     assert_eq!(info["mempool_size"], 0, "{info}");
     node.stop();
+}
+
+#[test]
+fn a_full_mempool_refuses_before_it_checks_a_signature() {
+    use wasmvisor_node::testing::InProcessNode;
+
+    let mut config = wasmvisor_node::NodeConfig::development("in-memory".into());
+    config.mempool_size_max = 2;
+    let node = InProcessNode::with_config(config).unwrap();
+    let chain_id = chain_id_of(&node);
+    let signed = |seed: u8| {
+        let call = CallInfo {
+            instance_id: 0,
+            method_id: 0,
+        };
+        wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[seed; 32]), &chain_id, call, vec![seed])
+    };
+    let mut forged = signed(9);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    // With room, a forged signature is refused as such.
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged.clone());
+    assert_eq!(status, 400, "{reply}");
+    // A batch the pool has room for two of: the third is refused as full,
+    // forged or not, and so is a forged one alone afterwards.
+    let batch = [signed(1), signed(2), forged.clone()];
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&batch),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let statuses: Vec<Value> = reply["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| result["status"].clone())
+        .collect();
+    assert_eq!(statuses, [Value::Null, Value::Null, Value::from(503)], "{reply}");
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged);
+    assert_eq!(status, 503, "{reply}");
+    assert!(reply["error"].as_str().unwrap().contains("mempool is full"), "{reply}");
+    // A block frees the pool: admitted again.
+    node.create_block();
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", signed(3));
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// The chain id an in-process node's transactions sign.
+fn chain_id_of(node: &wasmvisor_node::testing::InProcessNode) -> [u8; 32] {
+    hex::decode(
+        node.get_public("/api/explorer/v1/block?height=0").1["hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap()
 }
