@@ -210,7 +210,10 @@ impl ChainReader {
     /// [`ChainReader::verify`]'s verdict on each of `transactions`, in
     /// order, the signatures checked in batches over every core
     /// (`wasmvisor_signature::verify_each`, which gives the same verdicts).
-    pub fn verify_each(&self, transactions: &[Vec<u8>]) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+    pub fn verify_each<T: AsRef<[u8]>>(
+        &self,
+        transactions: &[T],
+    ) -> Vec<Result<VerifiedTransaction, TransactionError>> {
         match self.transaction_size_max() {
             Ok(size_max) => verify_each(transactions, &self.chain_id, size_max),
             Err(error) => transactions
@@ -426,7 +429,10 @@ impl Blockchain {
 
     /// [`Blockchain::verify`]'s verdict on each of `transactions`, the
     /// signatures checked in batches over every core.
-    pub fn verify_each(&self, transactions: &[Vec<u8>]) -> Vec<Result<VerifiedTransaction, TransactionError>> {
+    pub fn verify_each<T: AsRef<[u8]>>(
+        &self,
+        transactions: &[T],
+    ) -> Vec<Result<VerifiedTransaction, TransactionError>> {
         self.reader.verify_each(transactions)
     }
 

@@ -126,8 +126,8 @@ pub fn verify(bytes: &[u8], chain_id: &Hash, size_max: usize) -> Result<Verified
 /// [`verify`]'s verdict on each of `transactions`, in order, with the
 /// signatures checked in batches over every core
 /// (`wasmvisor_signature::verify_each`, which gives the same verdicts).
-pub fn verify_each(
-    transactions: &[Vec<u8>],
+pub fn verify_each<T: AsRef<[u8]>>(
+    transactions: &[T],
     chain_id: &Hash,
     size_max: usize,
 ) -> Vec<Result<VerifiedTransaction, TransactionError>> {
@@ -139,15 +139,15 @@ pub fn verify_each(
 /// very bytes (the hash covers every byte) passed this rule on this node
 /// before, at admission. Everything else — size, encoding, chain — is
 /// checked again, so the verdicts are [`verify_each`]'s.
-pub fn verify_each_unless_signed_checked(
-    transactions: &[Vec<u8>],
+pub fn verify_each_unless_signed_checked<T: AsRef<[u8]>>(
+    transactions: &[T],
     chain_id: &Hash,
     size_max: usize,
     signature_checked: impl Fn(&Hash) -> bool,
 ) -> Vec<Result<VerifiedTransaction, TransactionError>> {
     let parsed: Vec<Result<Parsed, TransactionError>> = transactions
         .iter()
-        .map(|bytes| parse(bytes, chain_id, size_max))
+        .map(|bytes| parse(bytes.as_ref(), chain_id, size_max))
         .collect();
     let needs_check = |parsed: &Result<Parsed, TransactionError>| {
         parsed

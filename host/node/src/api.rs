@@ -303,13 +303,16 @@ async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: B
             "a batch is an encoded TransactionBatch (application/x-protobuf or application/octet-stream)",
         ));
     }
-    let transactions = crate::batch::decode(&body).map_err(|error| {
+    let ranges = crate::batch::decode_ranges(&body).map_err(|error| {
         let status = match error {
             crate::batch::BatchError::TooLarge(_) | crate::batch::BatchError::TooMany => StatusCode::PAYLOAD_TOO_LARGE,
             crate::batch::BatchError::Malformed(_) => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, error.to_string())
     })?;
+    // Slices of the body: the transactions are not copied.
+    let transactions: Vec<Bytes> = ranges.into_iter().map(|range| body.slice(range)).collect();
+    drop(body);
     // Transactions another validator relayed are not relayed again.
     let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
     let verdicts = blocking(move || {

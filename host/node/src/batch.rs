@@ -8,6 +8,8 @@
 //! transactions, so a body of many empty items costs no more memory than
 //! its bytes.
 
+use std::ops::Range;
+
 use prost::bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint, encoded_len_varint, key_len};
 
@@ -55,12 +57,21 @@ pub fn encode<T: AsRef<[u8]>>(transactions: &[T]) -> Vec<u8> {
 /// The transactions of an encoded `TransactionBatch`, in order. Only its
 /// one field is accepted; the limits are checked before anything is kept.
 pub fn decode(body: &[u8]) -> Result<Vec<Vec<u8>>, BatchError> {
+    Ok(decode_ranges(body)?
+        .into_iter()
+        .map(|range| body[range].to_vec())
+        .collect())
+}
+
+/// Where [`decode`]'s transactions lie in `body`: the same checks, no
+/// copies (the API slices the request body with them).
+pub fn decode_ranges(body: &[u8]) -> Result<Vec<Range<usize>>, BatchError> {
     if body.len() > SUBMIT_BATCH_BYTES_MAX {
         return Err(BatchError::TooLarge(body.len()));
     }
     let malformed = |error: prost::DecodeError| BatchError::Malformed(error.to_string());
     let mut rest = body;
-    let mut transactions = Vec::new();
+    let mut ranges = Vec::new();
     while rest.has_remaining() {
         let (field, wire_type) = decode_key(&mut rest).map_err(malformed)?;
         if field != TRANSACTIONS_FIELD || wire_type != WireType::LengthDelimited {
@@ -73,13 +84,14 @@ pub fn decode(body: &[u8]) -> Result<Vec<Vec<u8>>, BatchError> {
             .ok()
             .filter(|length| *length <= rest.len())
             .ok_or_else(|| BatchError::Malformed("a transaction runs past the end of the batch".into()))?;
-        if transactions.len() == SUBMIT_BATCH_ITEMS_MAX {
+        if ranges.len() == SUBMIT_BATCH_ITEMS_MAX {
             return Err(BatchError::TooMany);
         }
-        transactions.push(rest[..length].to_vec());
+        let start = body.len() - rest.len();
+        ranges.push(start..start + length);
         rest.advance(length);
     }
-    Ok(transactions)
+    Ok(ranges)
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ use crate::batch;
 pub const RELAYED_HEADER: &str = "x-wasmvisor-relayed";
 /// How long one relay request (a batch) may take.
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a batch a busy peer refused (408, 429, 503) is sent
+/// again, after [`RELAY_RETRY_PAUSE`] times the attempt.
+pub const RELAY_RETRIES: u32 = 2;
+/// The pause before sending a refused batch again (times the attempt).
+pub const RELAY_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// One peer's queue.
 struct Peer {
@@ -104,21 +109,46 @@ fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize
     let mut carried = None;
     // Ends when the node drops its `Gossip` (the senders).
     while let Some(transactions) = next_batch(queue, queued_bytes, &mut carried) {
-        let sent = agent
-            .post(url)
-            .header("content-type", "application/x-protobuf")
-            .header(RELAYED_HEADER, "1")
-            .send(&batch::encode(&transactions)[..]);
-        match sent {
-            // Answered: each transaction admitted, or refused because the
-            // peer has it already (409) or judges it otherwise; either way
-            // the peer has had its chance.
-            Ok(_) => reported = false,
-            Err(error) => {
-                // A stopped peer: report once, keep draining (a peer that
-                // comes back gets the transactions submitted after).
+        let body = batch::encode(&transactions);
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let sent = agent
+                .post(url)
+                .header("content-type", "application/x-protobuf")
+                .header(RELAYED_HEADER, "1")
+                .send(&body[..]);
+            let refusal = match sent {
+                // Answered, one verdict per transaction: each admitted, or
+                // refused because the peer has it already (409) or judges
+                // it otherwise; either way the peer has had its chance.
+                Ok(response) if response.status().is_success() => break Ok(()),
+                Ok(response) => (
+                    Some(response.status().as_u16()),
+                    format!("answered {}", response.status()),
+                ),
+                Err(error) => (None, error.to_string()),
+            };
+            // A busy peer (too many large bodies at once, a timeout) is
+            // asked again, a little later.
+            let busy = matches!(refusal.0, Some(408 | 429 | 503));
+            if !busy || attempts > RELAY_RETRIES {
+                break Err(refusal.1);
+            }
+            std::thread::sleep(RELAY_RETRY_PAUSE * attempts);
+        };
+        match outcome {
+            Ok(()) => reported = false,
+            Err(reason) => {
+                // A stopped or refusing peer: report once, keep draining
+                // (a peer that comes back gets the transactions submitted
+                // after; these stay in this node's pool).
                 if !reported {
-                    tracing::warn!(url, "cannot relay transactions: {error}");
+                    tracing::warn!(
+                        url,
+                        transactions = transactions.len(),
+                        "cannot relay transactions ({reason}); the batch is dropped"
+                    );
                     reported = true;
                 }
             }

@@ -64,16 +64,16 @@ impl Node {
     /// on a validator that was relayed the block's transactions, that
     /// halves the signature checks per transaction.
     pub fn validate_block(&self, block: &wasmvisor_consensus::Block) -> Result<PendingBlock, Rejection> {
-        // Read, and the pool let go, before the chain is taken: admission
-        // does not wait while the block executes.
+        // Hashed before the pool is taken, and the pool let go before the
+        // chain is: admission waits for neither.
+        let hashes: Vec<Hash> = block
+            .transactions
+            .iter()
+            .map(|signed| *blake3::hash(signed).as_bytes())
+            .collect();
         let pooled: HashSet<Hash> = {
             let pool = self.mempool();
-            block
-                .transactions
-                .iter()
-                .map(|signed| *blake3::hash(signed).as_bytes())
-                .filter(|hash| pool.hashes.contains(hash))
-                .collect()
+            hashes.into_iter().filter(|hash| pool.hashes.contains(hash)).collect()
         };
         let mut guard = self
             .chain

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wasmvisor_blockchain::{Blockchain, VerifiedTransaction};
+use wasmvisor_blockchain::{Blockchain, TransactionError, VerifiedTransaction};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::ConsensusConfig;
 use wasmvisor_runtime::{CallInfo, InstanceStatus, Runtime, runtime_id};
@@ -480,47 +480,92 @@ impl Node {
 
     /// Verifies a signed transaction and admits it to the mempool. Nothing
     /// here holds the chain: admission and block production run side by
-    /// side, admission reading the last committed state.
-    /// A full mempool refuses before anything is checked: it spends no
-    /// signature check on a transaction it has no room for.
+    /// side, admission reading the last committed state. A transaction over
+    /// the size limit is refused as such first; then a full mempool refuses
+    /// before anything else is checked: it spends no signature check on a
+    /// transaction it has no room for.
     pub fn submit(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
-        if self.room(std::slice::from_ref(&signed)) == 0 {
-            let (count, bytes) = self.mempool_usage();
-            return Err(SubmitError::Full { count, bytes });
-        }
-        let verified = self.reader.verify(signed);
-        self.admit(vec![verified])
+        self.submit_many(std::slice::from_ref(&signed))
             .pop()
             .expect("one verdict for one transaction")
     }
 
-    /// [`Node::submit`]'s verdict on each of `transactions`, in order: the
-    /// signatures are checked in batches over every core, and the mempool
-    /// is taken once for them all. A transaction given twice is admitted
-    /// once (the second is [`SubmitError::AlreadyPooled`]); once the
-    /// mempool is full, the rest are [`SubmitError::Full`]: those the
-    /// mempool has no room for when the call begins are refused before
-    /// their signatures are checked.
-    pub fn submit_many(&self, transactions: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
-        let room = self.room(transactions);
-        let mut verdicts = self.admit(self.reader.verify_each(&transactions[..room]));
-        if room < transactions.len() {
-            let (count, bytes) = self.mempool_usage();
-            verdicts.extend((room..transactions.len()).map(|_| Err(SubmitError::Full { count, bytes })));
+    /// [`Node::submit`]'s verdict on each of `transactions`, in order, as
+    /// if each were submitted alone after those before it: the signatures
+    /// are checked in batches over every core, at most a largest
+    /// transaction's bytes (or one transaction) parsed at once, so a batch
+    /// holds no more memory than a single submission does. Only what the
+    /// mempool has room for is checked; a transaction refused for another
+    /// reason takes no room. A transaction given twice is admitted once
+    /// (the second is [`SubmitError::AlreadyPooled`]).
+    pub fn submit_many<T: AsRef<[u8]>>(&self, transactions: &[T]) -> Vec<Result<Hash, SubmitError>> {
+        let size_max = match self.reader.transaction_size_max() {
+            Ok(size_max) => size_max,
+            Err(error) => {
+                return transactions
+                    .iter()
+                    .map(|_| Err(SubmitError::Invalid(TransactionError::Node(error.clone()))))
+                    .collect();
+            }
+        };
+        let mut verdicts: Vec<Option<Result<Hash, SubmitError>>> = transactions.iter().map(|_| None).collect();
+        let mut waiting = std::collections::VecDeque::with_capacity(transactions.len());
+        for (index, transaction) in transactions.iter().enumerate() {
+            let size = transaction.as_ref().len();
+            if size > size_max {
+                verdicts[index] = Some(Err(SubmitError::Invalid(TransactionError::TooLarge {
+                    size,
+                    max: size_max,
+                })));
+            } else {
+                waiting.push_back(index);
+            }
+        }
+        let length = |index: &usize| transactions[*index].as_ref().len();
+        while !waiting.is_empty() {
+            let room = self.room(waiting.iter().map(length));
+            if room == 0 {
+                let (count, bytes) = self.mempool_usage();
+                for index in waiting.drain(..) {
+                    verdicts[index] = Some(Err(SubmitError::Full { count, bytes }));
+                }
+                break;
+            }
+            let mut take = 0;
+            let mut bytes = 0;
+            for size in waiting.iter().take(room).map(length) {
+                if take > 0 && bytes + size > wasmvisor_limits::TRANSACTION_BYTES_MAX {
+                    break;
+                }
+                take += 1;
+                bytes += size;
+            }
+            let chunk: Vec<usize> = waiting.drain(..take).collect();
+            let items: Vec<&[u8]> = chunk.iter().map(|index| transactions[*index].as_ref()).collect();
+            // One alone is checked on this thread; more, over every core.
+            let verified = match items.as_slice() {
+                [one] => vec![self.reader.verify(one)],
+                many => self.reader.verify_each(many),
+            };
+            for (index, verdict) in chunk.into_iter().zip(self.admit(verified)) {
+                verdicts[index] = Some(verdict);
+            }
         }
         verdicts
+            .into_iter()
+            .map(|verdict| verdict.expect("a verdict for each transaction"))
+            .collect()
     }
 
-    /// How many of `transactions`, from the first, the mempool has room
-    /// for now (in count and in bytes).
-    fn room(&self, transactions: &[impl AsRef<[u8]>]) -> usize {
+    /// How many transactions of these sizes, from the first, the mempool
+    /// has room for now (in count and in bytes).
+    fn room(&self, sizes: impl Iterator<Item = usize>) -> usize {
         let pool = self.mempool();
         let mut count = pool.queue.len();
         let mut bytes = pool.bytes;
-        transactions
-            .iter()
-            .take_while(|transaction| {
-                let size = pooled_bytes(transaction.as_ref().len());
+        sizes
+            .take_while(|size| {
+                let size = pooled_bytes(*size);
                 let fits = count < self.config.mempool_size_max
                     && bytes
                         .checked_add(size)
@@ -542,10 +587,7 @@ impl Node {
 
     /// Admits verified transactions: not committed, to an Active instance,
     /// not pooled already, within the mempool's limits.
-    fn admit(
-        &self,
-        verified: Vec<Result<VerifiedTransaction, wasmvisor_blockchain::TransactionError>>,
-    ) -> Vec<Result<Hash, SubmitError>> {
+    fn admit(&self, verified: Vec<Result<VerifiedTransaction, TransactionError>>) -> Vec<Result<Hash, SubmitError>> {
         let unavailable = |error: String| SubmitError::Unavailable(error);
         // Each target's status is read once per call.
         let mut active: HashMap<u32, bool> = HashMap::new();
@@ -617,12 +659,12 @@ impl Node {
 
     /// Admits transactions like [`Node::submit_many`] and relays the
     /// admitted ones like [`Node::submit_and_relay`].
-    pub fn submit_many_and_relay(&self, transactions: &[Vec<u8>]) -> Vec<Result<Hash, SubmitError>> {
+    pub fn submit_many_and_relay<T: AsRef<[u8]>>(&self, transactions: &[T]) -> Vec<Result<Hash, SubmitError>> {
         let verdicts = self.submit_many(transactions);
         if let Some(gossip) = self.gossip.get() {
             for (signed, verdict) in transactions.iter().zip(&verdicts) {
                 if verdict.is_ok() {
-                    gossip.relay(signed);
+                    gossip.relay(signed.as_ref());
                 }
             }
         }

@@ -1688,13 +1688,42 @@ fn a_full_mempool_refuses_before_it_checks_a_signature() {
         .map(|result| result["status"].clone())
         .collect();
     assert_eq!(statuses, [Value::Null, Value::Null, Value::from(503)], "{reply}");
-    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged);
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged.clone());
     assert_eq!(status, 503, "{reply}");
     assert!(reply["error"].as_str().unwrap().contains("mempool is full"), "{reply}");
-    // A block frees the pool: admitted again.
+    // One over the size limit is refused as such, full pool or not: no
+    // retry would ever admit it.
+    let call = CallInfo {
+        instance_id: 0,
+        method_id: 0,
+    };
+    let key = SigningKey::from_bytes(&[10; 32]);
+    let limit = wasmvisor_limits::TRANSACTION_BYTES_MAX;
+    let oversized = wasmvisor_blockchain::sign_to_size(&key, &chain_id, call, 0xff, limit + 1).unwrap();
+    let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", oversized);
+    assert_eq!(status, 413, "{reply}");
+    // A block frees the pool. With room for one, a refused transaction
+    // takes no room: the one after it is admitted, as it would be alone.
     node.create_block();
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", signed(3));
     assert_eq!(status, 200, "{reply}");
+    let batch = [forged, signed(3), signed(4), signed(5)];
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&batch),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let statuses: Vec<Value> = reply["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| result["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        [Value::from(400), Value::from(409), Value::Null, Value::from(503)],
+        "{reply}"
+    );
 }
 
 /// The chain id an in-process node's transactions sign.
