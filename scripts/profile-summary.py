@@ -19,6 +19,9 @@ import sys
 PHASES = [
     ("Node::submit", "admission (Node::submit)"),
     ("Node::produce_block", "block (Node::produce_block)"),
+    # Batches' signatures, checked on rayon's threads (no `Node::submit`
+    # frame there).
+    ("wasmvisor_signature::verify_batch", "admission (signature pool)"),
 ]
 
 # Steps of a block, by priority (a sample belongs to the first step any of
@@ -65,7 +68,10 @@ def samples(stream):
             continue
         if line.startswith("\t") or line.startswith(" "):
             parts = line.strip().split(" ", 1)
-            frames.append(parts[1] if len(parts) > 1 else parts[0])
+            frame = parts[1] if len(parts) > 1 else parts[0]
+            # Newer demanglers write `<crate::Type>::method`: read it as
+            # `crate::Type::method`, as the markers do.
+            frames.append(frame.replace(">::", "::").replace("<", ""))
     if frames:
         yield frames
 
