@@ -118,21 +118,43 @@ pub(crate) fn record_block(
         position, header.height,
         "the block list and the header disagree on the height"
     );
-    for (position, (hash, signed)) in transactions.iter().enumerate() {
-        let error = errors
-            .get(&CallLocation::Transaction(position as u32))
-            .map(to_proto_error);
-        let record = TransactionRecord {
-            height: header.height,
-            index: position as u32,
-            error,
-        };
-        fork.map(&index("transactions"))?.put(hash, signed)?;
-        fork.map(&index("transaction_records"))?
-            .put(hash, &record.encode_to_vec())?;
-        let key = [&header.height.to_be_bytes()[..], &(position as u32).to_be_bytes()].concat();
-        fork.map(&index("block_transactions"))?.put(&key, hash)?;
-    }
+    // Each map opened once and filled in one `put_many`: the same entries,
+    // in the same order, as a put per transaction.
+    let records: Vec<Vec<u8>> = transactions
+        .iter()
+        .enumerate()
+        .map(|(position, _)| {
+            let error = errors
+                .get(&CallLocation::Transaction(position as u32))
+                .map(to_proto_error);
+            TransactionRecord {
+                height: header.height,
+                index: position as u32,
+                error,
+            }
+            .encode_to_vec()
+        })
+        .collect();
+    let positions: Vec<Vec<u8>> = (0..transactions.len())
+        .map(|position| [&header.height.to_be_bytes()[..], &(position as u32).to_be_bytes()].concat())
+        .collect();
+    fork.map(&index("transactions"))?.put_many(
+        transactions
+            .iter()
+            .map(|(hash, signed)| (hash.as_slice(), signed.as_slice())),
+    )?;
+    fork.map(&index("transaction_records"))?.put_many(
+        transactions
+            .iter()
+            .zip(&records)
+            .map(|((hash, _), record)| (hash.as_slice(), record.as_slice())),
+    )?;
+    fork.map(&index("block_transactions"))?.put_many(
+        positions
+            .iter()
+            .zip(transactions)
+            .map(|(key, (hash, _))| (key.as_slice(), hash.as_slice())),
+    )?;
     Ok(())
 }
 

@@ -301,6 +301,48 @@ impl<'a> MapIndex<'a> {
         Ok(())
     }
 
+    /// Puts each of `entries` in order, leaving exactly what as many
+    /// [`MapIndex::put`]s would — the same data, length, binding, charged
+    /// writes and unsettled keys, and, on an entry that is refused, the
+    /// entries before it put and the same error — while binding the index
+    /// and updating its length once for them all.
+    pub fn put_many<'k>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
+    ) -> Result<(), StorageError> {
+        let mut added = 0u64;
+        let mut bound = false;
+        let put_each = || -> Result<(), StorageError> {
+            for (key, value) in entries {
+                check_key(key)?;
+                self.core.check_value(value)?;
+                if self.core.kind == IndexKind::KeySet && !value.is_empty() {
+                    return Err(StorageError::Unsupported("key-set values must be empty"));
+                }
+                IndexCore::charge_write(self.fork, key, value)?;
+                let existed = self.contains(key)?;
+                if !bound {
+                    self.core.bind(self.fork)?;
+                    bound = true;
+                }
+                self.fork.put_raw(self.core.data_key(key), value.to_vec());
+                if !existed {
+                    added += 1;
+                }
+                if self.core.kind == IndexKind::ProofMap {
+                    self.fork.mark_unsettled(&self.core.address, key);
+                }
+            }
+            Ok(())
+        };
+        let outcome = put_each();
+        if added > 0 {
+            let len = self.core.len(self.fork)?;
+            self.core.set_len(self.fork, len + added);
+        }
+        outcome
+    }
+
     /// Removes `key`; returns whether it was present.
     pub fn remove(&mut self, key: &[u8]) -> Result<bool, StorageError> {
         if !self.contains(key)? {

@@ -171,3 +171,97 @@ proptest! {
         prop_assert_eq!(&per_key, &stored_after(&in_one_batch, false));
     }
 }
+
+/// What a map of `kind` holds after `committed` then `batch` were put into
+/// it, the batch one put at a time or in one `put_many`, under a call write
+/// budget of `budget_items` keys: the outcome, what was charged, and the
+/// namespace as stored.
+fn after_puts(
+    kind: IndexKind,
+    committed: &[(Vec<u8>, Vec<u8>)],
+    batch: &[(Vec<u8>, Vec<u8>)],
+    budget_items: usize,
+    together: bool,
+) -> (
+    Result<(), wasmvisor_storage::StorageError>,
+    wasmvisor_storage::WriteUsage,
+    wasmvisor_storage::NamespaceData,
+) {
+    let database = MemoryDatabase::new();
+    let address = IndexAddress::new(Namespace::Service(7), "subject").unwrap();
+    fn open<'a>(fork: &'a mut Fork, kind: IndexKind, address: &IndexAddress) -> wasmvisor_storage::MapIndex<'a> {
+        match kind {
+            IndexKind::Map => fork.map(address).unwrap(),
+            IndexKind::KeySet => fork.key_set(address).unwrap(),
+            _ => fork.proof_map(address).unwrap(),
+        }
+    }
+    let mut fork = Fork::new(database.snapshot());
+    for (key, value) in committed {
+        open(&mut fork, kind, &address).put(key, value).unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let mut fork = Fork::new(database.snapshot());
+    fork.meter_writes(
+        wasmvisor_storage::WriteLimits {
+            bytes_max: usize::MAX,
+            items_max: budget_items,
+        },
+        wasmvisor_storage::WriteLimits::UNLIMITED,
+    );
+    let outcome = if together {
+        open(&mut fork, kind, &address).put_many(batch.iter().map(|(key, value)| (key.as_slice(), value.as_slice())))
+    } else {
+        batch
+            .iter()
+            .try_for_each(|(key, value)| open(&mut fork, kind, &address).put(key, value))
+    };
+    let (charged, _) = fork.write_usage();
+    fork.stop_metering_writes();
+    if kind == IndexKind::ProofMap {
+        fork.proof_map(&address).unwrap().root().unwrap();
+    }
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    let stored = Fork::new(database.snapshot())
+        .export_namespace(Namespace::Service(7))
+        .unwrap();
+    (outcome, charged, stored)
+}
+
+fn entries(kind: IndexKind) -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
+    let value = if kind == IndexKind::KeySet {
+        Just(Vec::new()).boxed()
+    } else {
+        proptest::collection::vec(any::<u8>(), 0..4).boxed()
+    };
+    // Keys from a small range (repeats, and keys already committed), now
+    // and then one over the key limit (refused mid-batch).
+    let key = prop_oneof![
+        20 => (0u8..16).prop_map(|key| vec![key]),
+        1 => Just(vec![0u8; wasmvisor_storage::limits::KEY_BYTES_MAX + 1]),
+    ];
+    proptest::collection::vec((key, value), 0..24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `put_many` leaves what as many `put`s would: the same stored
+    /// namespace (data, length, binding, tree), the same writes charged and
+    /// the same outcome — also when an entry mid-batch is refused, by the
+    /// key limit or the write budget.
+    #[test]
+    fn putting_many_entries_at_once_is_putting_them_one_by_one(
+        (kind, committed, batch) in proptest::sample::select(vec![IndexKind::Map, IndexKind::KeySet, IndexKind::ProofMap])
+            .prop_flat_map(|kind| (Just(kind), entries(kind), entries(kind))),
+        budget_items in 0usize..30,
+    ) {
+        let committed: Vec<_> = committed
+            .into_iter()
+            .filter(|(key, _)| key.len() <= wasmvisor_storage::limits::KEY_BYTES_MAX)
+            .collect();
+        let one_by_one = after_puts(kind, &committed, &batch, budget_items, false);
+        let together = after_puts(kind, &committed, &batch, budget_items, true);
+        prop_assert_eq!(one_by_one, together);
+    }
+}
