@@ -179,6 +179,16 @@ pub fn block_count(fork: &mut Fork) -> Result<u64, StorageError> {
     fork.list(&index("blocks"))?.len()
 }
 
+/// Which of `hashes` name committed transactions, in order: one index
+/// opened for them all.
+pub fn committed_each<'h>(
+    fork: &mut Fork,
+    hashes: impl IntoIterator<Item = &'h Hash>,
+) -> Result<Vec<bool>, StorageError> {
+    let committed = fork.map(&index("transactions"))?;
+    hashes.into_iter().map(|hash| committed.contains(hash)).collect()
+}
+
 /// A committed transaction and its record.
 pub fn transaction(fork: &mut Fork, hash: &Hash) -> Result<Option<(Vec<u8>, TransactionRecord)>, StorageError> {
     let Some(signed) = fork.map(&index("transactions"))?.get(hash)? else {

@@ -228,6 +228,12 @@ impl ChainReader {
         Ok(blocks::transaction(&mut self.state.read_fork(), hash)?.is_some())
     }
 
+    /// Which of `hashes` are in committed blocks, in order, read from one
+    /// snapshot (one read fork for them all, not one each).
+    pub fn committed_each<'h>(&self, hashes: impl IntoIterator<Item = &'h Hash>) -> Result<Vec<bool>, BlockError> {
+        Ok(blocks::committed_each(&mut self.state.read_fork(), hashes)?)
+    }
+
     /// The registry's view of an instance.
     pub fn instance(&self, instance_id: u32) -> Result<Option<wasmvisor_dispatcher::InstanceState>, NodeError> {
         self.state.instance(instance_id)
@@ -447,6 +453,12 @@ impl Blockchain {
         self.reader.is_committed(hash)
     }
 
+    /// Which of `hashes` are in committed blocks, read from one snapshot
+    /// ([`ChainReader::committed_each`]).
+    pub fn committed_each<'h>(&self, hashes: impl IntoIterator<Item = &'h Hash>) -> Result<Vec<bool>, BlockError> {
+        self.reader.committed_each(hashes)
+    }
+
     /// A reader of the committed chain that needs no access to the chain
     /// itself, for checks made while a block is being executed (a node's
     /// admission of transactions).
@@ -473,8 +485,12 @@ impl Blockchain {
         )
         .map_err(BlockError::TooLarge)?;
         let mut seen = std::collections::BTreeSet::new();
-        for transaction in transactions {
-            if !seen.insert(transaction.hash) || self.is_committed(&transaction.hash)? {
+        // The committed ones read from one snapshot for the whole block.
+        let committed = self
+            .reader
+            .committed_each(transactions.iter().map(|transaction| &transaction.hash))?;
+        for (transaction, committed) in transactions.iter().zip(committed) {
+            if !seen.insert(transaction.hash) || committed {
                 return Err(BlockError::DuplicateTransaction(transaction.hash));
             }
         }

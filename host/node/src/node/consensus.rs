@@ -32,11 +32,15 @@ impl Node {
             // later commit would take it out — drop it here.
             let mut pool = self.mempool();
             let mut stale = HashSet::new();
+            // One snapshot read for the whole pool, not one per transaction.
+            let mut committed = chain.read_fork();
             for transaction in &pool.queue {
-                if chain
-                    .is_committed(&transaction.hash)
-                    .map_err(|error| node_failed(&error))?
-                {
+                let is_committed =
+                    wasmvisor_blockchain::blocks::committed_each(&mut committed, std::iter::once(&transaction.hash))
+                        .map_err(|error| node_failed(&error))?
+                        .into_iter()
+                        .any(|committed| committed);
+                if is_committed {
                     stale.insert(transaction.hash);
                 } else if fill.admit(transaction.signed.len()) {
                     transactions.push(transaction.clone());

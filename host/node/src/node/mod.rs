@@ -589,17 +589,29 @@ impl Node {
     /// not pooled already, within the mempool's limits.
     fn admit(&self, verified: Vec<Result<VerifiedTransaction, TransactionError>>) -> Vec<Result<Hash, SubmitError>> {
         let unavailable = |error: String| SubmitError::Unavailable(error);
+        // Which are committed, read from one snapshot for the call (a
+        // failed read refuses each of them as this node's failure).
+        let mut committed = self
+            .reader
+            .committed_each(
+                verified
+                    .iter()
+                    .filter_map(|transaction| transaction.as_ref().ok())
+                    .map(|transaction| &transaction.hash),
+            )
+            .map(Vec::into_iter)
+            .map_err(|error| error.to_string());
         // Each target's status is read once per call.
         let mut active: HashMap<u32, bool> = HashMap::new();
         let checked: Vec<Result<VerifiedTransaction, SubmitError>> = verified
             .into_iter()
             .map(|transaction| {
                 let transaction = transaction?;
-                let committed = self
-                    .reader
-                    .is_committed(&transaction.hash)
-                    .map_err(|error| unavailable(error.to_string()))?;
-                if committed {
+                let is_committed = match &mut committed {
+                    Ok(each) => each.next().expect("a verdict for each verified transaction"),
+                    Err(error) => return Err(unavailable(error.clone())),
+                };
+                if is_committed {
                     return Err(SubmitError::AlreadyCommitted);
                 }
                 let instance_id = transaction.call.instance_id;

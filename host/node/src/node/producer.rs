@@ -52,11 +52,14 @@ impl Node {
         // block: leave it out.
         let mut transactions = Vec::new();
         let mut stale = Vec::new();
-        for transaction in drained {
-            match chain.is_committed(&transaction.hash) {
-                Ok(false) => transactions.push(transaction),
-                Ok(true) => stale.push(transaction),
-                Err(error) => return Err(format!("this node cannot read its chain: {error}")),
+        let committed = chain
+            .committed_each(drained.iter().map(|transaction| &transaction.hash))
+            .map_err(|error| format!("this node cannot read its chain: {error}"))?;
+        for (transaction, committed) in drained.into_iter().zip(committed) {
+            if committed {
+                stale.push(transaction);
+            } else {
+                transactions.push(transaction);
             }
         }
         let forget = |pool: &mut Mempool| {
