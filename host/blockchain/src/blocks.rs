@@ -180,13 +180,28 @@ pub fn block_count(fork: &mut Fork) -> Result<u64, StorageError> {
 }
 
 /// Which of `hashes` name committed transactions, in order: one index
-/// opened for them all.
+/// opened for them all. A committed transaction without its record is
+/// this store's corruption (an error), as [`transaction`] answers it.
 pub fn committed_each<'h>(
     fork: &mut Fork,
     hashes: impl IntoIterator<Item = &'h Hash>,
 ) -> Result<Vec<bool>, StorageError> {
-    let committed = fork.map(&index("transactions"))?;
-    hashes.into_iter().map(|hash| committed.contains(hash)).collect()
+    let hashes: Vec<&Hash> = hashes.into_iter().collect();
+    let committed: Vec<bool> = {
+        let transactions = fork.map(&index("transactions"))?;
+        hashes
+            .iter()
+            .map(|hash| transactions.contains(*hash))
+            .collect::<Result<_, _>>()?
+    };
+    // Rare (a repeat of a committed transaction): its record is checked.
+    let records = fork.map(&index("transaction_records"))?;
+    for (hash, committed) in hashes.iter().zip(&committed) {
+        if *committed && !records.contains(*hash)? {
+            return Err(StorageError::Corrupt("a transaction without its record".into()));
+        }
+    }
+    Ok(committed)
 }
 
 /// A committed transaction and its record.
