@@ -242,3 +242,32 @@ fn a_reader_sees_each_newly_committed_block_from_another_thread() {
     assert!(committed, "the reader made before the commit sees it");
     assert_eq!(token.unwrap().spec.name, "token");
 }
+
+#[test]
+fn a_committed_transaction_without_its_record_is_this_nodes_corruption_not_a_duplicate() {
+    let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
+    let mut chain = Blockchain::genesis(Arc::clone(&database), runtimes(), genesis(), None).unwrap();
+    let first = wallet_transaction(&chain, 1, "alice");
+    let block = chain.execute(std::slice::from_ref(&first)).unwrap();
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 3]);
+    chain.commit(block, votes).unwrap();
+    // Committed: a repeat is a duplicate, which refuses the block.
+    assert!(matches!(
+        chain.execute(std::slice::from_ref(&first)),
+        Err(BlockError::DuplicateTransaction(hash)) if hash == first.hash
+    ));
+    // The store loses the record (a corrupt database).
+    let records =
+        wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Core, "transaction_records").unwrap();
+    let mut fork = chain.read_fork();
+    assert!(fork.map(&records).unwrap().remove(&first.hash).unwrap());
+    database.merge(fork.into_patch().unwrap()).unwrap();
+    // Now the check is this node's failure, not a verdict on the block.
+    let mut fork = chain.read_fork();
+    assert!(matches!(
+        blocks::committed_each(&mut fork, [&first.hash]),
+        Err(wasmvisor_storage::StorageError::Corrupt(_))
+    ));
+    let error = chain.execute(std::slice::from_ref(&first)).unwrap_err();
+    assert!(error.is_node_local(), "{error}");
+}
