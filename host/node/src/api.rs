@@ -277,17 +277,29 @@ fn described_call(node: &Node, signed: &[u8]) -> Option<(Value, Option<Arc<Servi
 
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let signed = body_bytes(&headers, &body, "tx_body")?;
-    // A transaction another validator relayed is not relayed again.
+    let hash = admit(node, &headers, vec![signed])
+        .await?
+        .pop()
+        .expect("one verdict for one transaction")?;
+    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
+}
+
+/// Admits `transactions` off the async threads, relaying the admitted ones
+/// unless another validator relayed them here (they are not relayed again).
+async fn admit<T: AsRef<[u8]> + Send + 'static>(
+    node: Arc<Node>,
+    headers: &HeaderMap,
+    transactions: Vec<T>,
+) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
     let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
-    let hash = blocking(move || {
+    blocking(move || {
         if relayed {
-            node.submit(&signed)
+            node.submit_many(&transactions)
         } else {
-            node.submit_and_relay(&signed)
+            node.submit_many_and_relay(&transactions)
         }
     })
-    .await??;
-    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
+    .await
 }
 
 /// `POST /api/explorer/v1/transactions/batch`: an encoded
@@ -312,17 +324,7 @@ async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: B
     })?;
     // Slices of the body: the transactions are not copied.
     let transactions: Vec<Bytes> = ranges.into_iter().map(|range| body.slice(range)).collect();
-    drop(body);
-    // Transactions another validator relayed are not relayed again.
-    let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
-    let verdicts = blocking(move || {
-        if relayed {
-            node.submit_many(&transactions)
-        } else {
-            node.submit_many_and_relay(&transactions)
-        }
-    })
-    .await?;
+    let verdicts = admit(node, &headers, transactions).await?;
     let results: Vec<Value> = verdicts
         .into_iter()
         .map(|verdict| match verdict {
