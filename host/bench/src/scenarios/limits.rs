@@ -144,24 +144,27 @@ fn rule(messages: &[Vec<u8>], signatures: &[Signature], keys: &[VerifyingKey]) -
         .with("message_bytes", MESSAGE_BYTES)
         .print();
     }
-    let every_core = repeat(RUNS, || {
+    every_core("signature_rule_verify_each_per_s", "signatures/s", &signed, |chunk| {
+        wasmvisor_signature::verify_each(chunk).iter().all(Result::is_ok)
+    });
+    Ok(())
+}
+
+/// Prints how many of `items` per second `check` accepts, given them in
+/// batches of `BATCH_SIZES[1]` (spread over every core), the median of
+/// [`RUNS`].
+fn every_core<T>(metric: &'static str, unit: &'static str, items: &[T], check: impl Fn(&[T]) -> bool) {
+    let runs = repeat(RUNS, || {
         time(|| {
-            for chunk in signed.chunks(BATCH_SIZES[1]) {
-                let verdicts = wasmvisor_signature::verify_each(chunk);
-                assert!(verdicts.iter().all(Result::is_ok), "valid signatures");
+            for chunk in items.chunks(BATCH_SIZES[1]) {
+                assert!(check(chunk), "every item is valid");
             }
         })
     });
-    Figure::new(
-        "limits",
-        "signature_rule_verify_each_per_s",
-        SIGNATURES as f64 / median_s(&every_core),
-        "signatures/s",
-    )
-    .with("batch", BATCH_SIZES[1])
-    .with("threads", rayon::current_num_threads())
-    .print();
-    Ok(())
+    Figure::new("limits", metric, items.len() as f64 / median_s(&runs), unit)
+        .with("batch", BATCH_SIZES[1])
+        .with("threads", rayon::current_num_threads())
+        .print();
 }
 
 fn blake3_nodes() {
@@ -214,7 +217,7 @@ fn rocksdb_writes() -> anyhow::Result<()> {
 
 /// Transfers from [`SIGNATURES`] distinct wallets, checked as admission
 /// checks them.
-fn transactions() -> anyhow::Result<()> {
+fn transactions() {
     let chain_id = [7u8; 32];
     let keys: Vec<SigningKey> = (0..SIGNATURES).map(crate::workload::wallet_key).collect();
     let signed = crate::workload::transfers(&chain_id, 1, &keys, SIGNATURES, 0);
@@ -233,24 +236,11 @@ fn transactions() -> anyhow::Result<()> {
         "transactions/s",
     )
     .print();
-    let every_core = repeat(RUNS, || {
-        time(|| {
-            for chunk in signed.chunks(BATCH_SIZES[1]) {
-                let verdicts = wasmvisor_blockchain::verify_each(chunk, &chain_id, size_max);
-                assert!(verdicts.iter().all(Result::is_ok), "valid transactions");
-            }
-        })
+    every_core("transaction_verify_each_per_s", "transactions/s", &signed, |chunk| {
+        wasmvisor_blockchain::verify_each(chunk, &chain_id, size_max)
+            .iter()
+            .all(Result::is_ok)
     });
-    Figure::new(
-        "limits",
-        "transaction_verify_each_per_s",
-        SIGNATURES as f64 / median_s(&every_core),
-        "transactions/s",
-    )
-    .with("batch", BATCH_SIZES[1])
-    .with("threads", rayon::current_num_threads())
-    .print();
-    Ok(())
 }
 
 /// Runs the scenario.
@@ -258,7 +248,7 @@ pub fn run() -> anyhow::Result<()> {
     note("limits: ed25519");
     ed25519()?;
     note("limits: transactions");
-    transactions()?;
+    transactions();
     note("limits: blake3");
     blake3_nodes();
     note("limits: RocksDB");
