@@ -203,8 +203,8 @@ fn submit(client: &Client, signed: &[u8]) -> anyhow::Result<String> {
 
 /// Submits `signed` in one batch request, retrying what a full mempool
 /// refuses.
-fn submit_batch(client: &Client, signed: &[Vec<u8>]) -> anyhow::Result<()> {
-    let mut waiting: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
+fn submit_batch(client: &Client, signed: &[&[u8]]) -> anyhow::Result<()> {
+    let mut waiting = signed.to_vec();
     while !waiting.is_empty() {
         let body = wasmvisor_node::batch::encode(&waiting);
         let reply = client
@@ -333,10 +333,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             .map(|index| {
                 let (validators, transfers) = (&validators, &transfers);
                 scope.spawn(move || -> anyhow::Result<()> {
-                    let mine: Vec<Vec<u8>> = transfers.iter().skip(index).step_by(4).cloned().collect();
+                    let mine: Vec<&[u8]> = transfers.iter().skip(index).step_by(4).map(Vec::as_slice).collect();
                     for signed in mine.chunks(batch) {
                         if batch == 1 {
-                            submit(&validators[index].public, &signed[0])?;
+                            submit(&validators[index].public, signed[0])?;
                         } else {
                             submit_batch(&validators[index].public, signed)?;
                         }
