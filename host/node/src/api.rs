@@ -277,29 +277,17 @@ fn described_call(node: &Node, signed: &[u8]) -> Option<(Value, Option<Arc<Servi
 
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let signed = body_bytes(&headers, &body, "tx_body")?;
-    let hash = admit(node, &headers, vec![signed])
-        .await?
-        .pop()
-        .expect("one verdict for one transaction")?;
-    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
-}
-
-/// Admits `transactions` off the async threads, relaying the admitted ones
-/// unless another validator relayed them here (they are not relayed again).
-async fn admit<T: AsRef<[u8]> + Send + 'static>(
-    node: Arc<Node>,
-    headers: &HeaderMap,
-    transactions: Vec<T>,
-) -> Result<Vec<Result<Hash, SubmitError>>, ApiError> {
+    // A transaction another validator relayed is not relayed again.
     let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
-    blocking(move || {
+    let hash = blocking(move || {
         if relayed {
-            node.submit_many(&transactions)
+            node.submit(&signed)
         } else {
-            node.submit_many_and_relay(&transactions)
+            node.submit_and_relay(&signed)
         }
     })
-    .await
+    .await??;
+    Ok(Json(json!({ "tx_hash": hex::encode(hash) })))
 }
 
 /// `POST /api/explorer/v1/transactions/batch`: an encoded
@@ -324,7 +312,17 @@ async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: B
     })?;
     // Slices of the body: the transactions are not copied.
     let transactions: Vec<Bytes> = ranges.into_iter().map(|range| body.slice(range)).collect();
-    let verdicts = admit(node, &headers, transactions).await?;
+    drop(body);
+    // Transactions another validator relayed are not relayed again.
+    let relayed = headers.contains_key(crate::gossip::RELAYED_HEADER);
+    let verdicts = blocking(move || {
+        if relayed {
+            node.submit_many(&transactions)
+        } else {
+            node.submit_many_and_relay(&transactions)
+        }
+    })
+    .await?;
     let results: Vec<Value> = verdicts
         .into_iter()
         .map(|verdict| match verdict {

@@ -4,9 +4,7 @@
 
 use std::collections::HashSet;
 
-use wasmvisor_blockchain::{
-    BlockFill, InvalidBlock, PendingBlock, Rejection, VerifiedTransaction, block_transactions_max,
-};
+use wasmvisor_blockchain::{BlockFill, InvalidBlock, PendingBlock, Rejection};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_storage::Hash;
@@ -26,8 +24,7 @@ impl Node {
             .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard.as_mut().ok_or(ProposeError::ShutDown)?;
         let node_failed = |error: &dyn std::fmt::Display| ProposeError::Node(error.to_string());
-        let config = chain.consensus_config().map_err(|error| node_failed(&error))?;
-        let mut fill = BlockFill::new(&config);
+        let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| node_failed(&error))?);
         let mut transactions = Vec::new();
         {
             // A transaction admitted while its block was being committed is
@@ -35,21 +32,20 @@ impl Node {
             // later commit would take it out — drop it here.
             let mut pool = self.mempool();
             let mut stale = HashSet::new();
-            // Looked up a block's worth at a time, each from one snapshot:
-            // a full block seldom needs more than the first.
-            let queue: Vec<&VerifiedTransaction> = pool.queue.iter().collect();
-            'fill: for candidates in queue.chunks(block_transactions_max(&config).max(1)) {
-                let committed = chain
-                    .committed_each(candidates.iter().map(|transaction| &transaction.hash))
-                    .map_err(|error| node_failed(&error))?;
-                for (transaction, committed) in candidates.iter().zip(committed) {
-                    if committed {
-                        stale.insert(transaction.hash);
-                    } else if fill.admit(transaction.signed.len()) {
-                        transactions.push((*transaction).clone());
-                    } else {
-                        break 'fill;
-                    }
+            // One snapshot read for the whole pool, not one per transaction.
+            let mut committed = chain.read_fork();
+            for transaction in &pool.queue {
+                let is_committed =
+                    wasmvisor_blockchain::blocks::committed_each(&mut committed, std::iter::once(&transaction.hash))
+                        .map_err(|error| node_failed(&error))?
+                        .into_iter()
+                        .any(|committed| committed);
+                if is_committed {
+                    stale.insert(transaction.hash);
+                } else if fill.admit(transaction.signed.len()) {
+                    transactions.push(transaction.clone());
+                } else {
+                    break;
                 }
             }
             if !stale.is_empty() {
@@ -67,7 +63,6 @@ impl Node {
 
     /// Executes another validator's proposed block on a fork of this
     /// node's chain ([`Blockchain::validate`]).
-    ///
     /// The signatures of transactions this node admitted and still pools
     /// are not checked again ([`Blockchain::validate_unless_signed_checked`]):
     /// on a validator that was relayed the block's transactions, that

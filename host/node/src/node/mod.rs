@@ -566,7 +566,10 @@ impl Node {
         sizes
             .take_while(|size| {
                 let size = pooled_bytes(*size);
-                let fits = self.fits(count, bytes, size);
+                let fits = count < self.config.mempool_size_max
+                    && bytes
+                        .checked_add(size)
+                        .is_some_and(|total| total <= self.config.mempool_bytes_max);
                 if fits {
                     count += 1;
                     bytes += size;
@@ -574,15 +577,6 @@ impl Node {
                 fits
             })
             .count()
-    }
-
-    /// Whether a pool of `count` transactions holding `bytes` takes one
-    /// more of `size` pooled bytes.
-    fn fits(&self, count: usize, bytes: usize, size: usize) -> bool {
-        count < self.config.mempool_size_max
-            && bytes
-                .checked_add(size)
-                .is_some_and(|total| total <= self.config.mempool_bytes_max)
     }
 
     /// Transactions waiting and the bytes they hold.
@@ -648,7 +642,8 @@ impl Node {
                     return Err(SubmitError::AlreadyPooled);
                 }
                 let size = pooled_bytes(transaction.signed.len());
-                if !self.fits(pool.queue.len(), pool.bytes, size) {
+                if pool.queue.len() >= self.config.mempool_size_max || pool.bytes + size > self.config.mempool_bytes_max
+                {
                     return Err(SubmitError::Full {
                         count: pool.queue.len(),
                         bytes: pool.bytes,
@@ -667,13 +662,15 @@ impl Node {
     /// relays it to the other validators (if the node runs with peers), so
     /// whichever validator proposes next can include it.
     pub fn submit_and_relay(&self, signed: &[u8]) -> Result<Hash, SubmitError> {
-        self.submit_many_and_relay(std::slice::from_ref(&signed))
-            .pop()
-            .expect("one verdict for one transaction")
+        let hash = self.submit(signed)?;
+        if let Some(gossip) = self.gossip.get() {
+            gossip.relay(signed);
+        }
+        Ok(hash)
     }
 
     /// Admits transactions like [`Node::submit_many`] and relays the
-    /// admitted ones to the other validators (if the node runs with peers).
+    /// admitted ones like [`Node::submit_and_relay`].
     pub fn submit_many_and_relay<T: AsRef<[u8]>>(&self, transactions: &[T]) -> Vec<Result<Hash, SubmitError>> {
         let verdicts = self.submit_many(transactions);
         if let Some(gossip) = self.gossip.get() {

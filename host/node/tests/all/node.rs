@@ -1527,11 +1527,20 @@ fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
 
     let node = InProcessNode::new().unwrap();
     let chain_id = chain_id_of(&node);
-    // The supervisor (instance 0) is active.
-    let signed = |seed: u8, instance_id: u32| call_signed(&chain_id, seed, instance_id, vec![seed]);
+    // The supervisor (instance 0) is active; admission does not judge what
+    // a call will do.
+    let signed = |seed: u8, instance_id: u32| {
+        let call = CallInfo {
+            instance_id,
+            method_id: 0,
+        };
+        wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[seed; 32]), &chain_id, call, vec![seed])
+    };
     let first = signed(1, 0);
     let second = signed(2, 0);
-    let forged = forged(signed(3, 0));
+    let mut forged = signed(3, 0);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
     let inactive = signed(4, 99);
     let batch = vec![
         first.clone(),
@@ -1541,8 +1550,13 @@ fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
         inactive.clone(),
         b"not a transaction".to_vec(),
     ];
-    let reply = post_batch(&node, &batch);
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&batch),
+    );
+    assert_eq!(status, 200, "{reply}");
     let results = reply["results"].as_array().unwrap();
+    assert_eq!(results.len(), batch.len(), "{reply}");
     let hash = |signed: &[u8]| hex::encode(blake3::hash(signed).as_bytes());
     assert_eq!(results[0], serde_json::json!({ "tx_hash": hash(&first) }));
     assert_eq!(results[1], serde_json::json!({ "tx_hash": hash(&second) }));
@@ -1563,7 +1577,11 @@ fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
 
     // Committed, a transaction is refused in a batch as it is alone.
     node.create_block();
-    let reply = post_batch(&node, std::slice::from_ref(&first));
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(std::slice::from_ref(&first)),
+    );
+    assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["results"][0]["status"], 409, "{reply}");
     assert!(
         reply["results"][0]["error"]
@@ -1576,7 +1594,11 @@ fn a_batch_of_transactions_is_judged_item_by_item_as_single_submissions_are() {
     // Refused whole: one transaction over the count, a malformed body, JSON.
     let limit = wasmvisor_limits::SUBMIT_BATCH_ITEMS_MAX;
     let full: Vec<Vec<u8>> = (0..limit).map(|_| Vec::new()).collect();
-    post_batch(&node, &full);
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&full),
+    );
+    assert_eq!((status, reply["results"].as_array().map(Vec::len)), (200, Some(limit)));
     let over: Vec<Vec<u8>> = (0..=limit).map(|_| Vec::new()).collect();
     let (status, reply) = node.post_public_bytes(
         "/api/explorer/v1/transactions/batch",
@@ -1605,18 +1627,20 @@ fn the_relay_hands_a_peer_every_transaction_it_is_given() {
     let count = wasmvisor_limits::SUBMIT_BATCH_ITEMS_MAX + 10;
     let signed: Vec<Vec<u8>> = (0..count)
         .map(|index| {
+            let call = CallInfo {
+                instance_id: 0,
+                method_id: 0,
+            };
             let seed = u8::try_from(index % 200).unwrap();
-            call_signed(&chain_id, seed, 0, (index as u64).to_le_bytes().to_vec())
+            let key = SigningKey::from_bytes(&[seed; 32]);
+            wasmvisor_blockchain::sign(&key, &chain_id, call, (index as u64).to_le_bytes().to_vec())
         })
         .collect();
-    // A repeat among them, which the peer refuses (409): the rest of its
-    // batch is recorded all the same.
-    for (index, transaction) in signed.iter().enumerate() {
+    for transaction in &signed {
         gossip.relay(transaction);
-        if index == count / 2 {
-            gossip.relay(&signed[0]);
-        }
     }
+    // One given twice is admitted once.
+    gossip.relay(&signed[0]);
     for transaction in &signed {
         let hash = hex::encode(blake3::hash(transaction).as_bytes());
         wait_for("every relayed transaction recorded", || {
@@ -1636,15 +1660,34 @@ fn a_full_mempool_refuses_before_it_checks_a_signature() {
     config.mempool_size_max = 2;
     let node = InProcessNode::with_config(config).unwrap();
     let chain_id = chain_id_of(&node);
-    let signed = |seed: u8| call_signed(&chain_id, seed, 0, vec![seed]);
-    let forged = forged(signed(9));
+    let signed = |seed: u8| {
+        let call = CallInfo {
+            instance_id: 0,
+            method_id: 0,
+        };
+        wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[seed; 32]), &chain_id, call, vec![seed])
+    };
+    let mut forged = signed(9);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
     // With room, a forged signature is refused as such.
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged.clone());
     assert_eq!(status, 400, "{reply}");
     // A batch the pool has room for two of: the third is refused as full,
     // forged or not, and so is a forged one alone afterwards.
-    let statuses = batch_statuses(&node, &[signed(1), signed(2), forged.clone()]);
-    assert_eq!(statuses, [Value::Null, Value::Null, Value::from(503)]);
+    let batch = [signed(1), signed(2), forged.clone()];
+    let (status, reply) = node.post_public_bytes(
+        "/api/explorer/v1/transactions/batch",
+        wasmvisor_node::batch::encode(&batch),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let statuses: Vec<Value> = reply["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| result["status"].clone())
+        .collect();
+    assert_eq!(statuses, [Value::Null, Value::Null, Value::from(503)], "{reply}");
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", forged.clone());
     assert_eq!(status, 503, "{reply}");
     assert!(reply["error"].as_str().unwrap().contains("mempool is full"), "{reply}");
@@ -1664,50 +1707,23 @@ fn a_full_mempool_refuses_before_it_checks_a_signature() {
     node.create_block();
     let (status, reply) = node.post_public_bytes("/api/explorer/v1/transactions", signed(3));
     assert_eq!(status, 200, "{reply}");
-    let statuses = batch_statuses(&node, &[forged, signed(3), signed(4), signed(5)]);
-    assert_eq!(
-        statuses,
-        [Value::from(400), Value::from(409), Value::Null, Value::from(503)]
-    );
-}
-
-/// A transaction to method 0 of `instance_id`, signed by the key of
-/// `seed` (admission does not judge what a call will do).
-fn call_signed(chain_id: &[u8; 32], seed: u8, instance_id: u32, arguments: Vec<u8>) -> Vec<u8> {
-    let call = CallInfo {
-        instance_id,
-        method_id: 0,
-    };
-    wasmvisor_blockchain::sign(&SigningKey::from_bytes(&[seed; 32]), chain_id, call, arguments)
-}
-
-/// `signed` with the last byte of its signature flipped.
-fn forged(mut signed: Vec<u8>) -> Vec<u8> {
-    let last = signed.len() - 1;
-    signed[last] ^= 1;
-    signed
-}
-
-/// Posts `batch` to the batch endpoint: its answer (200, a result for each
-/// transaction).
-fn post_batch(node: &wasmvisor_node::testing::InProcessNode, batch: &[Vec<u8>]) -> Value {
+    let batch = [forged, signed(3), signed(4), signed(5)];
     let (status, reply) = node.post_public_bytes(
         "/api/explorer/v1/transactions/batch",
-        wasmvisor_node::batch::encode(batch),
+        wasmvisor_node::batch::encode(&batch),
     );
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["results"].as_array().map(Vec::len), Some(batch.len()), "{reply}");
-    reply
-}
-
-/// The status of each result of `batch` (`null`: admitted).
-fn batch_statuses(node: &wasmvisor_node::testing::InProcessNode, batch: &[Vec<u8>]) -> Vec<Value> {
-    post_batch(node, batch)["results"]
+    let statuses: Vec<Value> = reply["results"]
         .as_array()
-        .expect("results")
+        .unwrap()
         .iter()
         .map(|result| result["status"].clone())
-        .collect()
+        .collect();
+    assert_eq!(
+        statuses,
+        [Value::from(400), Value::from(409), Value::Null, Value::from(503)],
+        "{reply}"
+    );
 }
 
 /// The chain id an in-process node's transactions sign.
