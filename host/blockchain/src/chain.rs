@@ -225,7 +225,7 @@ impl ChainReader {
 
     /// Whether a transaction with this hash is in a committed block.
     pub fn is_committed(&self, hash: &Hash) -> Result<bool, BlockError> {
-        Ok(self.committed_each([hash])?.contains(&true))
+        Ok(blocks::transaction(&mut self.state.read_fork(), hash)?.is_some())
     }
 
     /// Which of `hashes` are in committed blocks, in order, read from one

@@ -149,20 +149,15 @@ pub fn verify_each_unless_signed_checked<T: AsRef<[u8]>>(
         .iter()
         .map(|bytes| parse(bytes.as_ref(), chain_id, size_max))
         .collect();
-    // The parsed transactions whose signatures are checked now.
-    let to_check: Vec<bool> = parsed
-        .iter()
-        .map(|parsed| {
-            parsed
-                .as_ref()
-                .is_ok_and(|parsed| !signature_checked(&parsed.transaction.hash))
-        })
-        .collect();
+    let needs_check = |parsed: &Result<Parsed, TransactionError>| {
+        parsed
+            .as_ref()
+            .is_ok_and(|parsed| !signature_checked(&parsed.transaction.hash))
+    };
     let signed: Vec<wasmvisor_signature::Signed<'_>> = parsed
         .iter()
-        .zip(&to_check)
-        .filter(|(_, check)| **check)
-        .filter_map(|(parsed, _)| parsed.as_ref().ok())
+        .filter(|parsed| needs_check(parsed))
+        .filter_map(|parsed| parsed.as_ref().ok())
         .map(|parsed| wasmvisor_signature::Signed {
             public_key: &parsed.transaction.author,
             message: &parsed.payload,
@@ -172,13 +167,13 @@ pub fn verify_each_unless_signed_checked<T: AsRef<[u8]>>(
     let mut verdicts = wasmvisor_signature::verify_each(&signed).into_iter();
     parsed
         .into_iter()
-        .zip(to_check)
-        .map(|(parsed, check)| {
+        .map(|parsed| {
+            let checked_before = !needs_check(&parsed);
             let parsed = parsed?;
-            let verdict = if check {
-                verdicts.next().expect("a verdict for each transaction checked")
-            } else {
+            let verdict = if checked_before {
                 Ok(())
+            } else {
+                verdicts.next().expect("a verdict for each transaction checked")
             };
             parsed.checked(verdict)
         })
