@@ -282,15 +282,30 @@ impl<'a> MapIndex<'a> {
 
     /// Stores `value` under `key` (key sets take only empty values).
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
-        self.put_many([(key, value)])
+        check_key(key)?;
+        self.core.check_value(value)?;
+        if self.core.kind == IndexKind::KeySet && !value.is_empty() {
+            return Err(StorageError::Unsupported("key-set values must be empty"));
+        }
+        IndexCore::charge_write(self.fork, key, value)?;
+        let existed = self.contains(key)?;
+        self.core.bind(self.fork)?;
+        self.fork.put_raw(self.core.data_key(key), value.to_vec());
+        if !existed {
+            let len = self.core.len(self.fork)?;
+            self.core.set_len(self.fork, len + 1);
+        }
+        if self.core.kind == IndexKind::ProofMap {
+            self.fork.mark_unsettled(&self.core.address, key);
+        }
+        Ok(())
     }
 
-    /// Puts each of `entries` in order (key sets take only empty values),
-    /// binding the index and updating its length once for them all. An
-    /// entry refused (key or value size, write budget) ends the call with
-    /// its error, the entries before it put: batched or one by one, the
-    /// same state and charges
-    /// (`putting_many_entries_at_once_is_putting_them_one_by_one`).
+    /// Puts each of `entries` in order, leaving exactly what as many
+    /// [`MapIndex::put`]s would — the same data, length, binding, charged
+    /// writes and unsettled keys, and, on an entry that is refused, the
+    /// entries before it put and the same error — while binding the index
+    /// and updating its length once for them all.
     pub fn put_many<'k>(
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
