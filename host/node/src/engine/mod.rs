@@ -239,6 +239,27 @@ pub fn start(
     Ok(Engine { handle, app })
 }
 
+/// The part of `GetValue`'s timeout a proposer may spend executing its
+/// block, as a divisor: the block must then reach the other validators and
+/// be executed by them before their own propose timeouts end, or they
+/// prevote nil and the round is lost.
+const PROPOSAL_EXECUTION_SHARE: u32 = 3;
+
+/// How many transactions a proposal may take so that this node executes
+/// it within its share ([`PROPOSAL_EXECUTION_SHARE`]) of the engine's
+/// `timeout`, at `per_transaction` each: at least one, so a loaded network
+/// still moves, and no bound before this node has executed a block (the
+/// consensus configuration's limits still hold).
+fn proposal_transactions_max(timeout: Duration, per_transaction: Option<Duration>) -> usize {
+    let Some(per_transaction) = per_transaction.filter(|cost| !cost.is_zero()) else {
+        return usize::MAX;
+    };
+    let budget = timeout / PROPOSAL_EXECUTION_SHARE;
+    usize::try_from(budget.as_nanos() / per_transaction.as_nanos())
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
 fn timeouts(settings: &ConsensusSettings) -> LinearTimeouts {
     let propose = Duration::from_millis(settings.propose_timeout_ms);
     let vote = Duration::from_millis(settings.vote_timeout_ms);
@@ -289,6 +310,10 @@ struct App {
     /// Whether the decided block of this height was committed.
     committed: bool,
     streams: u64,
+    /// What executing a block cost this node per transaction, averaged
+    /// over the last blocks it proposed or checked (`None` before the
+    /// first): sizes its proposals to the engine's timeout.
+    execution_per_transaction: Option<Duration>,
     /// The application's lie (the Byzantine suite's build).
     #[cfg(feature = "byzantine")]
     lie: Option<byzantine::Lie>,
@@ -317,6 +342,7 @@ impl App {
             future_parts: std::collections::VecDeque::new(),
             committed: false,
             streams: 0,
+            execution_per_transaction: None,
             #[cfg(feature = "byzantine")]
             lie: None,
             #[cfg(feature = "byzantine")]
@@ -390,8 +416,11 @@ impl App {
                 let _ = reply_value.send(known);
             }
             AppMsg::GetValue {
-                height, round, reply, ..
-            } => match self.own_proposal(height, round) {
+                height,
+                round,
+                timeout,
+                reply,
+            } => match self.own_proposal(height, round, timeout) {
                 Ok(block) => {
                     #[cfg(feature = "byzantine")]
                     if let Some(votes) = &self.votes {
@@ -482,8 +511,10 @@ impl App {
     }
 
     /// This validator's block for `round`: the one built for it before (the
-    /// engine may ask again), else a new one from the pool.
-    fn own_proposal(&mut self, height: Height, round: Round) -> Result<Block, String> {
+    /// engine may ask again), else a new one from the pool, of no more
+    /// transactions than this node executes in its share of `timeout`
+    /// ([`proposal_transactions_max`]).
+    fn own_proposal(&mut self, height: Height, round: Round, timeout: Duration) -> Result<Block, String> {
         if height != self.height {
             return Err(format!("asked for height {height} while at {}", self.height));
         }
@@ -494,8 +525,13 @@ impl App {
         {
             return Ok(built.value.clone());
         }
-        let (pending, block) = match self.node.propose_block() {
-            Ok(proposal) => proposal,
+        let transactions_max = proposal_transactions_max(timeout, self.execution_per_transaction);
+        let started = std::time::Instant::now();
+        let (pending, block) = match self.node.propose_block(transactions_max) {
+            Ok(proposal) => {
+                self.executed_in(started.elapsed(), proposal.1.transactions.len());
+                proposal
+            }
             Err(crate::node::ProposeError::Node(error)) => {
                 (self.fatal)(format!("this node cannot propose: {error}"));
                 return Err(error);
@@ -699,6 +735,23 @@ impl App {
         }
     }
 
+    /// Takes into [`App::execution_per_transaction`] a block of
+    /// `transactions` executed in `elapsed` (an empty block says nothing of
+    /// a transaction's cost). The new block weighs a quarter.
+    fn executed_in(&mut self, elapsed: Duration, transactions: usize) {
+        let Ok(count) = u32::try_from(transactions) else {
+            return;
+        };
+        if count == 0 {
+            return;
+        }
+        let sample = elapsed / count;
+        self.execution_per_transaction = Some(match self.execution_per_transaction {
+            None => sample,
+            Some(average) => (average * 3 + sample) / 4,
+        });
+    }
+
     /// Executes `block` on a fork (once per block id) and keeps it if valid.
     fn execute(&mut self, block: &Block) -> Validity {
         let id = block.id();
@@ -712,8 +765,10 @@ impl App {
                 Validity::Invalid
             };
         }
+        let started = std::time::Instant::now();
         match self.node.validate_block(block) {
             Ok(pending) => {
+                self.executed_in(started.elapsed(), block.transactions.len());
                 self.keep_executed(id, pending);
                 Validity::Valid
             }

@@ -247,3 +247,59 @@ fn bogus_synced_blocks_are_refused() {
     assert!(app.executed.is_empty());
     assert_eq!(app.node.height().unwrap(), 0);
 }
+
+#[test]
+fn a_proposal_takes_what_the_proposer_executes_in_its_share_of_the_timeout() {
+    use super::{PROPOSAL_EXECUTION_SHARE, proposal_transactions_max};
+    use std::time::Duration;
+    let timeout = Duration::from_millis(900);
+    let share = timeout / PROPOSAL_EXECUTION_SHARE;
+    // Before this node has executed a block, only the configuration bounds it.
+    assert_eq!(proposal_transactions_max(timeout, None), usize::MAX);
+    assert_eq!(proposal_transactions_max(timeout, Some(Duration::ZERO)), usize::MAX);
+    // Exactly the share, a nanosecond less, a nanosecond more.
+    let per_transaction = share / 100;
+    assert_eq!(proposal_transactions_max(timeout, Some(per_transaction)), 100);
+    assert_eq!(
+        proposal_transactions_max(timeout, Some(per_transaction + Duration::from_nanos(1))),
+        99
+    );
+    assert_eq!(
+        proposal_transactions_max(timeout, Some(per_transaction - Duration::from_nanos(1))),
+        100
+    );
+    // A transaction slower than the whole share: one still goes, so a
+    // loaded network keeps moving.
+    assert_eq!(proposal_transactions_max(timeout, Some(timeout)), 1);
+    assert_eq!(proposal_transactions_max(Duration::ZERO, Some(per_transaction)), 1);
+}
+
+#[test]
+fn a_proposer_that_executes_slowly_proposes_smaller_blocks() {
+    let (mut app, _) = app();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let chain_id = app.node.with_chain(|chain| chain.chain_id());
+    // The supervisor is active from genesis; what the calls do does not
+    // matter here.
+    let call = wasmvisor_runtime::CallInfo {
+        instance_id: 0,
+        method_id: u32::MAX,
+    };
+    for nonce in 0u32..20 {
+        let signed = wasmvisor_blockchain::sign(&key, &chain_id, call, nonce.to_le_bytes().to_vec());
+        app.node.submit(&signed).unwrap();
+    }
+    let timeout = std::time::Duration::from_millis(300);
+    // The first proposal knows no cost yet: the whole pool.
+    let first = app.own_proposal(Height(1), Round::new(0), timeout).unwrap();
+    assert_eq!(first.transactions.len(), 20);
+    assert!(app.execution_per_transaction.is_some());
+    // A node that took a third of the timeout per transaction proposes one.
+    app.execution_per_transaction = Some(timeout / super::PROPOSAL_EXECUTION_SHARE);
+    let second = app.own_proposal(Height(1), Round::new(1), timeout).unwrap();
+    assert_eq!(second.transactions, first.transactions[..1]);
+    // A tenth of that: ten.
+    app.execution_per_transaction = Some(timeout / super::PROPOSAL_EXECUTION_SHARE / 10);
+    let third = app.own_proposal(Height(1), Round::new(2), timeout).unwrap();
+    assert_eq!(third.transactions, first.transactions[..10]);
+}

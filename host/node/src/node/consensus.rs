@@ -14,10 +14,14 @@ use super::{Node, ProposeError};
 impl Node {
     /// The next block this validator proposes to the consensus engine:
     /// the oldest pooled transactions (up to the consensus configuration's
-    /// maximum) executed on a fork. Unlike [`Node::produce_block`] they stay
-    /// in the pool (the engine may decide another validator's block); only
-    /// transactions found already committed leave it.
-    pub fn propose_block(&self) -> Result<(PendingBlock, wasmvisor_consensus::Block), ProposeError> {
+    /// maximum, and at most `transactions_max` of them) executed on a fork.
+    /// Unlike [`Node::produce_block`] they stay in the pool (the engine may
+    /// decide another validator's block); only transactions found already
+    /// committed leave it.
+    pub fn propose_block(
+        &self,
+        transactions_max: usize,
+    ) -> Result<(PendingBlock, wasmvisor_consensus::Block), ProposeError> {
         let mut guard = self
             .chain
             .lock()
@@ -42,7 +46,7 @@ impl Node {
                         .any(|committed| committed);
                 if is_committed {
                     stale.insert(transaction.hash);
-                } else if fill.admit(transaction.signed.len()) {
+                } else if transactions.len() < transactions_max && fill.admit(transaction.signed.len()) {
                     transactions.push(transaction.clone());
                 } else {
                     break;
