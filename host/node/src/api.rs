@@ -137,6 +137,41 @@ fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>,
     hex_field(&json_body(body)?, field)
 }
 
+/// `GET /healthz`: the process is alive (200 whenever its API answers).
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+/// `GET /readyz`: 200 when this node makes or follows blocks
+/// ([`Node::readiness`]), 503 when it does not, with the height, the time
+/// since its last block and the most allowed (`null` before its first
+/// block since it started).
+async fn readyz(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
+    let readiness = blocking(move || node.readiness())
+        .await?
+        .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}")))?;
+    let age_ms = readiness.block_age.map(|age| age.as_millis() as u64);
+    let age_max_ms = readiness.block_age_max.as_millis() as u64;
+    let reason = match age_ms {
+        _ if readiness.ready => None,
+        None => Some("no block committed since this node started".to_owned()),
+        Some(age) => Some(format!("no block committed for {age} ms (at most {age_max_ms} ms)")),
+    };
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": readiness.ready,
+        "height": readiness.height,
+        "last_block_age_ms": age_ms,
+        "block_age_max_ms": age_max_ms,
+        "reason": reason,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
 async fn info(State(node): State<Arc<Node>>) -> ApiResult {
     blocking(move || {
         let (header, config) = (node.reader().last_header(), node.reader().consensus_config());
@@ -834,6 +869,8 @@ pub fn public_router(node: Arc<Node>) -> Router {
     let gate = crate::http::LargeBodyGate::new();
     let router = Router::new()
         .route("/api/system/v1/info", get(info))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/explorer/v1/blocks", get(blocks_list))
         .route("/api/explorer/v1/block", get(block))
         .route(

@@ -151,8 +151,9 @@ fn spawn_producer(
         .spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
                 std::thread::sleep(node.block_interval());
+                // Each committed block logs itself (`Node::after_block`).
                 match node.produce_block() {
-                    Ok(header) => tracing::debug!(height = header.height, txs = header.tx_count, "block"),
+                    Ok(_) => {}
                     Err(error) => {
                         fatal.raise(format!("block production failed: {error}"));
                         break;

@@ -821,11 +821,13 @@ impl App {
         // failure to commit it is this node's (its store, or a certificate
         // its chain refuses), and the node stops rather than run the height
         // again on a chain that may already hold it.
+        // The block logs itself (`Node::after_block`); the round is the
+        // engine's detail.
         let header = self
             .node
             .commit_decided(pending, transactions, precommits)
             .inspect_err(|error| (self.fatal)(format!("the decided block cannot be committed: {error}")))?;
-        tracing::debug!(height = header.height, txs = header.tx_count, round, "block committed");
+        tracing::debug!(height = header.height, round, "decided in round");
         Ok(())
     }
 

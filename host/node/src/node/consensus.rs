@@ -116,7 +116,7 @@ impl Node {
         self.mempool().remove_where(|hash| committed.contains(hash));
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        self.after_block(transactions.len(), broadcasts);
+        self.after_block(&header, broadcasts);
         Ok(header)
     }
 

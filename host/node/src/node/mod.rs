@@ -29,6 +29,54 @@ mod producer;
 /// Directory in the data directory holding the database.
 pub const DATABASE_DIR: &str = "db";
 
+/// Bytes of a block's hash its log line shows (as hex).
+const BLOCK_LOG_HASH_BYTES: usize = 8;
+
+/// Rounds of consensus that may fail in a row, each ending in its
+/// timeouts, before a node that commits no block is not ready
+/// ([`Node::readiness`]).
+pub const READY_ROUNDS_MISSED_MAX: u32 = 3;
+
+/// The least time without a block after which a node is not ready: a block
+/// that compiles a deployed component may take seconds.
+pub const READY_BLOCK_AGE_FLOOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a node makes or follows blocks ([`Node::readiness`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// The last block was committed by this process less than
+    /// `block_age_max` ago.
+    pub ready: bool,
+    /// Height of the last committed block.
+    pub height: u64,
+    /// Time since this process committed its last block (`None`: none
+    /// since it started).
+    pub block_age: Option<std::time::Duration>,
+    /// The age past which it is not ready.
+    pub block_age_max: std::time::Duration,
+}
+
+/// How long a node may go without committing a block and still be ready:
+/// the block interval and [`READY_ROUNDS_MISSED_MAX`] failed rounds (the
+/// propose and both vote timeouts each; a node without the consensus
+/// engine makes a block each interval), at least
+/// [`READY_BLOCK_AGE_FLOOR`].
+pub fn ready_block_age_max(
+    block_interval: std::time::Duration,
+    consensus: Option<&crate::config::ConsensusSettings>,
+) -> std::time::Duration {
+    let round = consensus.map_or(block_interval, |settings| {
+        std::time::Duration::from_millis(
+            settings
+                .propose_timeout_ms
+                .saturating_add(settings.vote_timeout_ms.saturating_mul(2)),
+        )
+    });
+    block_interval
+        .saturating_add(round.saturating_mul(READY_ROUNDS_MISSED_MAX))
+        .max(READY_BLOCK_AGE_FLOOR)
+}
+
 /// Why the node cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -104,6 +152,10 @@ pub struct Node {
     reader: wasmvisor_blockchain::ChainReader,
     mempool: Mutex<Mempool>,
     committed_transactions: std::sync::atomic::AtomicU64,
+    /// When this process last committed a block (`None` before its
+    /// first): the block log line's interval and readiness
+    /// ([`Node::readiness`]).
+    last_block_at: Mutex<Option<std::time::Instant>>,
     reconciler: Mutex<Reconciler>,
     runtimes: Vec<Arc<dyn Runtime>>,
     /// Relays admitted transactions to the other validators (set when the
@@ -332,6 +384,7 @@ impl Node {
             chain: Mutex::new(Some(chain)),
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
+            last_block_at: Mutex::new(None),
             reconciler: Mutex::new(Reconciler::new(system_services)),
             runtimes,
             gossip: std::sync::OnceLock::new(),
@@ -727,6 +780,35 @@ impl Node {
         self.with_chain(|chain| chain.consensus_config().map_err(|error| error.to_string()))
     }
 
+    /// Whether this node makes or follows blocks: ready when this process
+    /// committed a block less than [`ready_block_age_max`] ago. Reads
+    /// neither waits for a block being made nor takes the chain's lock.
+    /// A node catching up counts as ready once it commits blocks, however
+    /// far behind it still is (a block carries no time to compare).
+    pub fn readiness(&self) -> Result<Readiness, String> {
+        let height = self.reader.last_header().map_err(|error| error.to_string())?.height;
+        let interval_ms = self
+            .reader
+            .consensus_config()
+            .map_err(|error| error.to_string())?
+            .block_interval_ms;
+        let block_age_max = ready_block_age_max(
+            std::time::Duration::from_millis(interval_ms.max(1)),
+            self.config.consensus.as_ref(),
+        );
+        let block_age = self
+            .last_block_at
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
+            .map(|at| at.elapsed());
+        Ok(Readiness {
+            ready: block_age.is_some_and(|age| age < block_age_max),
+            height,
+            block_age,
+            block_age_max,
+        })
+    }
+
     /// Height of the last committed block.
     pub fn height(&self) -> Result<u64, String> {
         self.with_chain(|chain| {
@@ -737,12 +819,28 @@ impl Node {
         })
     }
 
-    /// What follows a committed block of `committed` transactions, with
-    /// the chain released: count them, pool (and relay) what services
-    /// asked to broadcast, and take the system services' next steps.
-    fn after_block(&self, committed: usize, broadcasts: Vec<Vec<u8>>) {
+    /// What follows a committed block, with the chain released: one INFO
+    /// line (height, transactions, the time since the block before it,
+    /// the hash's first bytes), count its transactions, pool (and relay)
+    /// what services asked to broadcast, and take the system services'
+    /// next steps.
+    fn after_block(&self, header: &wasmvisor_proto::blockchain::BlockHeader, broadcasts: Vec<Vec<u8>>) {
+        let now = std::time::Instant::now();
+        let before = self
+            .last_block_at
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
+            .replace(now);
+        let hash = wasmvisor_blockchain::blocks::block_hash(header);
+        tracing::info!(
+            height = header.height,
+            transactions = header.tx_count,
+            interval_ms = before.map(|before| now.duration_since(before).as_millis() as u64),
+            hash = %hex::encode(&hash[..BLOCK_LOG_HASH_BYTES]),
+            "block committed"
+        );
         self.committed_transactions
-            .fetch_add(committed as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(u64::from(header.tx_count), std::sync::atomic::Ordering::Relaxed);
         for signed in broadcasts {
             if let Err(error) = self.submit_and_relay(&signed) {
                 tracing::debug!("a broadcast was not pooled: {error}");

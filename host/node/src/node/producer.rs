@@ -88,7 +88,7 @@ impl Node {
         let header = committed?;
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        self.after_block(transactions.len(), broadcasts);
+        self.after_block(&header, broadcasts);
         Ok(header)
     }
 }

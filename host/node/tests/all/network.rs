@@ -517,6 +517,28 @@ fn four_validators_agree_govern_and_catch_up() {
     assert_eq!(guestbook_count(nodes[3].as_ref().unwrap()), Some(16));
     assert_same_chain(&live(&nodes));
 
+    // Readiness: all four make or follow blocks. Two of the three
+    // validators stopped, the validator and the follower left commit
+    // nothing and say so; they are still alive.
+    let readyz = |node: &RunningNode| get(&format!("{}/readyz", node.public));
+    for node in live(&nodes) {
+        let (status, ready) = readyz(node);
+        assert_eq!(status, 200, "{ready}");
+    }
+    nodes[1].take().unwrap().stop();
+    nodes[2].take().unwrap().stop();
+    wait_for("the others not ready", || {
+        live(&nodes).iter().all(|node| readyz(node).0 == 503)
+    });
+    for node in live(&nodes) {
+        let (_, ready) = readyz(node);
+        assert!(
+            ready["reason"].as_str().unwrap().starts_with("no block committed for"),
+            "{ready}"
+        );
+        assert_eq!(get(&format!("{}/healthz", node.public)).0, 200);
+    }
+
     for node in nodes.into_iter().flatten() {
         node.stop();
     }

@@ -858,6 +858,118 @@ fn a_system_service_that_cannot_be_deployed_stops_the_node_at_genesis() {
 }
 
 #[test]
+fn a_node_logs_each_block_once_and_answers_whether_it_is_alive_and_ready() {
+    let data = tempfile::tempdir().unwrap();
+    let log_path = data.path().join("node.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let node = RunningNode::spawn(
+        run_dev(&data.path().join("data"))
+            .args(["--log-format", "json"])
+            .stderr(log),
+        data.path().join("data"),
+        None,
+    );
+    let (status, alive) = get(&format!("{}/healthz", node.public));
+    assert_eq!((status, &alive), (200, &json!({ "status": "alive" })));
+    let height = || {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+    };
+    wait_for("three blocks", || height() >= 3);
+    let (status, ready) = get(&format!("{}/readyz", node.public));
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["ready"], true);
+    assert!(ready["height"].as_u64().unwrap() >= 3, "{ready}");
+    assert!(
+        ready["last_block_age_ms"].as_u64().unwrap() < ready["block_age_max_ms"].as_u64().unwrap(),
+        "{ready}"
+    );
+    assert_eq!(ready["reason"], Value::Null);
+    // Neither is on the private API, and neither takes a token.
+    assert_eq!(try_get(&format!("{}/readyz", node.private)).unwrap().0, 401);
+    node.stop();
+
+    // One JSON object per line; one INFO line per committed block with its
+    // height, transactions and the start of its hash.
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    let blocks: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "block committed")
+        .collect();
+    let heights: Vec<u64> = blocks
+        .iter()
+        .map(|line| line["fields"]["height"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = (1..=heights.len() as u64).collect();
+    assert!(heights.len() >= 3, "{text}");
+    assert_eq!(heights, expected, "each block once, in order");
+    for line in &blocks {
+        assert_eq!(line["level"], "INFO");
+        assert!(line["fields"]["transactions"].is_u64(), "{line}");
+        assert_eq!(line["fields"]["hash"].as_str().unwrap().len(), 16, "{line}");
+    }
+    assert!(blocks[1]["fields"]["interval_ms"].is_u64(), "{}", blocks[1]);
+
+    // The default, text, written to a file: the same line, and no terminal
+    // escape codes.
+    let log = std::fs::File::create(&log_path).unwrap();
+    let node = RunningNode::spawn(
+        run_dev(&data.path().join("data")).stderr(log),
+        data.path().join("data"),
+        None,
+    );
+    let height = || {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+    };
+    let restarted_at = height();
+    wait_for("a block after the restart", || height() > restarted_at);
+    node.stop();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.lines().any(|line| line.contains(" INFO ")
+            && line.contains("block committed")
+            && line.contains(&format!("height={}", restarted_at + 1))),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
+#[test]
+fn a_node_is_not_ready_before_it_commits_a_block() {
+    use wasmvisor_node::testing::InProcessNode;
+
+    let node = InProcessNode::new().unwrap();
+    let (status, ready) = node.get_public("/readyz");
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["ready"], false);
+    assert_eq!(ready["height"], 0);
+    assert_eq!(ready["last_block_age_ms"], Value::Null);
+    assert_eq!(ready["reason"], "no block committed since this node started");
+    // Alive all the same.
+    assert_eq!(node.get_public("/healthz").0, 200);
+    node.create_block();
+    let (status, ready) = node.get_public("/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        (ready["ready"].clone(), ready["height"].clone()),
+        (json!(true), json!(1))
+    );
+    // The development chain makes a block each 200 ms or so: a node is
+    // not ready after the floor of 10 s without one.
+    assert_eq!(
+        ready["block_age_max_ms"].as_u64(),
+        Some(wasmvisor_node::node::READY_BLOCK_AGE_FLOOR.as_millis() as u64)
+    );
+}
+
+#[test]
 fn service_authors_test_their_endpoints_in_process_with_human_json() {
     use wasmvisor_node::testing::InProcessNode;
 
