@@ -13,6 +13,7 @@ pub mod author;
 pub mod batch;
 pub mod client;
 pub mod config;
+pub mod datadir;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod genesis;

@@ -154,6 +154,7 @@ pub fn generate_config(
         ));
     }
     std::fs::create_dir_all(&data_dir).map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+    crate::datadir::check_format(&data_dir).map_err(|error| error.to_string())?;
     let keys = NodeKeys::load_or_create(&data_dir).map_err(|error| error.to_string())?;
     let public = PublicConfig {
         keys: ValidatorSpec::from(&keys.validator_keys()),

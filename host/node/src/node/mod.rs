@@ -86,6 +86,9 @@ pub enum StartError {
     /// The node's keys cannot be read or created.
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    /// The data directory is in a format this binary cannot read.
+    #[error(transparent)]
+    Format(#[from] crate::datadir::FormatError),
     /// A file holding secrets cannot be used (created or read).
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretFileError),
@@ -199,6 +202,7 @@ fn held_chain_id(config: &NodeConfig) -> Result<Hash, String> {
             config.data_dir.display()
         ));
     }
+    crate::datadir::check_format(&config.data_dir).map_err(|error| error.to_string())?;
     match RocksDatabase::open(&database_path) {
         Ok(database) => {
             let mut fork = wasmvisor_storage::Fork::new(wasmvisor_storage::Database::snapshot(&database));
@@ -235,6 +239,8 @@ impl Node {
         let system_services = config.system_services.load().map_err(StartError::SystemService)?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
+        // Before anything in it is read or written.
+        crate::datadir::check_format(&config.data_dir)?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
         // The private API always wants a token: the configured one, else
         // the one kept in the data directory (which the CLI reads).
@@ -902,6 +908,7 @@ impl Node {
         if !keys_path.exists() || !database_path.exists() {
             return Err(format!("no node's chain in {}", config.data_dir.display()));
         }
+        crate::datadir::check_format(&config.data_dir).map_err(|error| error.to_string())?;
         let keys = NodeKeys::load_or_create(&config.data_dir).map_err(|error| error.to_string())?;
         let stored = RocksDatabase::open(&database_path).map_err(|error| format!("the database: {error}"))?;
         let mut original = wasmvisor_storage::Fork::new(wasmvisor_storage::Database::snapshot(&stored));

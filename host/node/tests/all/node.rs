@@ -1849,3 +1849,54 @@ fn chain_id_of(node: &wasmvisor_node::testing::InProcessNode) -> [u8; 32] {
     .try_into()
     .unwrap()
 }
+
+#[test]
+fn a_data_directory_in_another_format_is_refused_naming_the_version() {
+    use wasmvisor_node::datadir::{DATA_FORMAT_VERSION, FORMAT_FILE};
+
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("data");
+    let node = RunningNode::start(&dir);
+    let height = |node: &RunningNode| {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+    };
+    wait_for("a block", || height(&node) >= 1);
+    node.stop();
+    let format = dir.join(FORMAT_FILE);
+    assert_eq!(
+        std::fs::read_to_string(&format).unwrap(),
+        format!("{DATA_FORMAT_VERSION}\n")
+    );
+
+    // A directory a later release wrote: refused, naming both versions,
+    // and left as it was.
+    let later = DATA_FORMAT_VERSION + 1;
+    std::fs::write(&format, format!("{later}\n")).unwrap();
+    let stderr = refused_to_start(&mut run_dev(&dir));
+    assert!(
+        stderr.contains(&format!("is in format version {later}"))
+            && stderr.contains(&format!("reads format version {DATA_FORMAT_VERSION} only")),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&format).unwrap(), format!("{later}\n"));
+    // Not a number: refused, naming the file.
+    std::fs::write(&format, "latest").unwrap();
+    let stderr = refused_to_start(&mut run_dev(&dir));
+    assert!(
+        stderr.contains("format-version does not hold a data format version"),
+        "{stderr}"
+    );
+
+    // A directory from before versions were recorded is this version: it
+    // starts with its chain and gets the file.
+    std::fs::remove_file(&format).unwrap();
+    let node = RunningNode::start(&dir);
+    assert!(height(&node) >= 1);
+    node.stop();
+    assert_eq!(
+        std::fs::read_to_string(&format).unwrap(),
+        format!("{DATA_FORMAT_VERSION}\n")
+    );
+}

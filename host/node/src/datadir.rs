@@ -1,0 +1,128 @@
+//! The data directory's format version: written when a node first uses a
+//! directory, checked on every start, so a binary never opens a directory
+//! written in a format it cannot read (a rolling upgrade's node refuses
+//! to start and names the version it needs instead).
+
+use std::path::Path;
+
+/// File in the data directory holding its format version (a decimal
+/// number and a newline).
+pub const FORMAT_FILE: &str = "format-version";
+
+/// The data directory format this binary writes and reads: the database
+/// (`db`), the keys, the private API token and the consensus engine's
+/// write-ahead log as laid out today.
+pub const DATA_FORMAT_VERSION: u32 = 1;
+
+/// Longest format file the node reads, in bytes.
+const FORMAT_FILE_BYTES_MAX: u64 = 64;
+
+/// Why a data directory cannot be used by this binary.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// Reading or writing the format file failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// The format file does not hold a version number.
+    #[error("{path} does not hold a data format version (a decimal number): not a file the node wrote")]
+    Unreadable {
+        /// The file.
+        path: String,
+    },
+    /// The directory is in another format than this binary's.
+    #[error(
+        "the data directory {dir} is in format version {found}; this binary (wasmvisor {binary}) reads format \
+         version {DATA_FORMAT_VERSION} only: run a wasmvisor release that reads version {found}"
+    )]
+    Unsupported {
+        /// The data directory.
+        dir: String,
+        /// Its version.
+        found: u32,
+        /// This binary's version.
+        binary: &'static str,
+    },
+}
+
+/// Checks that `data_dir` (which exists) is in [`DATA_FORMAT_VERSION`],
+/// recording that version in a directory that has none: a new one, or one
+/// written before versions were recorded (which is version 1).
+pub fn check_format(data_dir: &Path) -> Result<(), FormatError> {
+    let path = data_dir.join(FORMAT_FILE);
+    let display = path.display().to_string();
+    let io = |error| FormatError::Io {
+        path: display.clone(),
+        error,
+    };
+    let text = match std::fs::File::open(&path) {
+        Ok(file) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(file, FORMAT_FILE_BYTES_MAX), &mut text)
+                .map_err(|_| FormatError::Unreadable { path: display.clone() })?;
+            text
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            // Written whole or not at all: a crash leaves no half number.
+            let temporary = data_dir.join(format!("{FORMAT_FILE}.tmp"));
+            std::fs::write(&temporary, format!("{DATA_FORMAT_VERSION}\n")).map_err(io)?;
+            std::fs::File::open(&temporary)
+                .and_then(|file| file.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&temporary, &path).map_err(io)?;
+            return Ok(());
+        }
+        Err(error) => return Err(io(error)),
+    };
+    let found: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| FormatError::Unreadable { path: display.clone() })?;
+    if found != DATA_FORMAT_VERSION {
+        return Err(FormatError::Unsupported {
+            dir: data_dir.display().to_string(),
+            found,
+            binary: env!("CARGO_PKG_VERSION"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_gets_this_version_once_and_another_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        check_format(dir.path()).unwrap();
+        let path = dir.path().join(FORMAT_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{DATA_FORMAT_VERSION}\n")
+        );
+        // Checked again: the same, nothing rewritten.
+        check_format(dir.path()).unwrap();
+        for (text, refused) in [
+            (format!("{}\n", DATA_FORMAT_VERSION + 1), "is in format version 2"),
+            ("0".to_owned(), "is in format version 0"),
+            ("one".to_owned(), "does not hold a data format version"),
+            ("".to_owned(), "does not hold a data format version"),
+            ("1".repeat(100), "does not hold a data format version"),
+            (format!("{DATA_FORMAT_VERSION} "), ""),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            match check_format(dir.path()) {
+                Ok(()) => assert!(refused.is_empty(), "{text:?} was accepted"),
+                Err(error) => assert!(
+                    !refused.is_empty() && error.to_string().contains(refused),
+                    "{text:?}: {error}"
+                ),
+            }
+        }
+    }
+}
