@@ -11,7 +11,7 @@ use wasmvisor_node::author;
 use wasmvisor_node::client::{self, ClientKey};
 use wasmvisor_node::config::Mode;
 use wasmvisor_node::network;
-use wasmvisor_node::operator::{self, Client, deploy};
+use wasmvisor_node::operator::{self, Client};
 use wasmvisor_node::requests::{ChangeSpec, MigrateSpec, ProposalSpec, VoteSpec};
 
 /// The wasmvisor node.
@@ -139,15 +139,34 @@ enum Command {
         data_dir: Option<PathBuf>,
     },
     /// Deploys a wasm component and waits until it is active.
+    ///
+    /// In decentralized mode every validator must post the same request:
+    /// one operator writes it with `--request-out FILE`, and each validator
+    /// posts that file with `--request FILE`. Until the request has enough
+    /// approvals the command answers at once with the count (`2/3`); the
+    /// post that completes them waits until the artifact is active.
     Deploy {
         /// The component (`.wasm`).
-        file: PathBuf,
+        #[arg(required_unless_present = "request", conflicts_with = "request")]
+        file: Option<PathBuf>,
         /// Artifact name.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "request", conflicts_with = "request")]
+        name: Option<String>,
         /// Artifact version (semver).
+        #[arg(long, required_unless_present = "request", conflicts_with = "request")]
+        version: Option<String>,
+        /// Writes the request to this file instead of posting it.
+        #[arg(long, conflicts_with = "request")]
+        request_out: Option<PathBuf>,
+        /// Posts the request in this file (written by `--request-out`).
         #[arg(long)]
-        version: String,
+        request: Option<PathBuf>,
+        #[command(flatten)]
+        apis: Apis,
+    },
+    /// Shows the pending proposal: its approvals against those needed
+    /// (`2/3`), who approved it, and what it changes.
+    Proposals {
         #[command(flatten)]
         apis: Apis,
     },
@@ -568,11 +587,27 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             file,
             name,
             version,
+            request_out,
+            request,
             apis,
         } => {
-            let component = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+            let request = match (request, file, name, version) {
+                (Some(path), ..) => operator::read_deploy_request(&path)?,
+                (None, Some(file), Some(name), Some(version)) => {
+                    let component = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+                    operator::deploy_request(&apis.public(), &component, &name, &version)?
+                }
+                _ => return Err("give the component, --name and --version, or --request".into()),
+            };
+            if let Some(path) = request_out {
+                return operator::write_deploy_request(&request, &path).map(Some);
+            }
             let (public, private) = apis.clients()?;
-            deploy(&public, &private, &component, &name, &version).map(|()| None)
+            operator::deploy(&public, &private, &request).map(Some)
+        }
+        Command::Proposals { apis } => {
+            let (public, private) = apis.clients()?;
+            operator::proposals(&public, &private).map(Some)
         }
         Command::Propose { file, apis } => {
             let text = std::fs::read_to_string(&file).map_err(|error| format!("{}: {error}", file.display()))?;

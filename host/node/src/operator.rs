@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmvisor_proto::Message;
-use wasmvisor_proto::supervisor::{ConfigProposalState, DeployState, DeployStatus};
+use wasmvisor_proto::supervisor::{
+    ConfigProposalState, DeployRequest, DeployState, DeployStatus, SupervisorConfig, SupervisorMode,
+};
 
 /// How long `deploy` waits for the artifact to become Active.
 pub const DEPLOY_WAIT_MAX: Duration = Duration::from_secs(600);
@@ -203,50 +205,209 @@ fn hex_answer(value: &Value) -> Result<Vec<u8>, String> {
     hex::decode(text).map_err(|error| format!("the answer is not hex: {error}"))
 }
 
-/// Deploys a wasm component as `name`:`version` through the private API
-/// and waits until it is Active, printing progress; says why not if it
-/// fails or times out.
-pub fn deploy(public: &Client, private: &Client, component: &[u8], name: &str, version: &str) -> Result<(), String> {
+/// The deploy request of a wasm component as `name`:`version`, its
+/// deadline [`crate::requests::DEADLINE_BLOCKS_DEFAULT`] blocks after the
+/// node's height (which is also its seed: two requests of the same
+/// component made at different heights are different requests).
+pub fn deploy_request(public: &Client, component: &[u8], name: &str, version: &str) -> Result<DeployRequest, String> {
     let height = public.get("/api/system/v1/info")?["height"]
         .as_u64()
         .ok_or("the node reported no height")?;
     let artifact = wasmvisor_runtime::ArtifactId::new(wasmvisor_runtime::runtime_id::WASM, name, version)
         .map_err(|error| format!("version {version:?}: {error}"))?;
     let deadline_height = height + crate::requests::DEADLINE_BLOCKS_DEFAULT;
-    let request = crate::requests::deploy_request(&artifact, component, deadline_height, height);
-    let encoded = request.encode_to_vec();
-    let sent = private.post_protobuf("/api/services/supervisor/deploy-artifact", &encoded)?;
+    Ok(crate::requests::deploy_request(
+        &artifact,
+        component,
+        deadline_height,
+        height,
+    ))
+}
+
+/// Writes `request` to `path` (the encoded `DeployRequest`): the bytes
+/// every validator posts with `deploy --request`. Answers what it holds.
+pub fn write_deploy_request(request: &DeployRequest, path: &std::path::Path) -> Result<Value, String> {
+    std::fs::write(path, request.encode_to_vec()).map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(serde_json::json!({
+        "request": path,
+        "artifact": request.artifact.as_ref().map(artifact_json),
+        "deadline_height": request.deadline_height,
+        "request_hash": hex::encode(crate::requests::deploy_request_key(request)),
+    }))
+}
+
+/// Reads a deploy request written by [`write_deploy_request`]: at most
+/// the private API's largest body, and it must decode.
+pub fn read_deploy_request(path: &std::path::Path) -> Result<DeployRequest, String> {
+    let limit = wasmvisor_limits::HTTP_LARGE_BODY_BYTES_MAX;
+    let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit as u64 + 1), &mut bytes)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "{} is larger than {limit} bytes, the most the node takes",
+            path.display()
+        ));
+    }
+    DeployRequest::decode(bytes.as_slice())
+        .map_err(|error| format!("{} is not a deploy request: {error}", path.display()))
+}
+
+fn artifact_json(artifact: &wasmvisor_proto::runtime::ArtifactId) -> String {
+    format!("{}:{}", artifact.name, artifact.version)
+}
+
+/// Approvals of validators in force among `approvals` (service keys) and
+/// how many the supervisor's mode needs: one in simple mode, more than two
+/// thirds of the validators in decentralized mode.
+pub fn approvals_of(public: &Client, private: &Client, approvals: &[Vec<u8>]) -> Result<(usize, usize), String> {
+    let info = public.get("/api/system/v1/info")?;
+    let validators: Vec<Vec<u8>> = info["validators"]
+        .as_array()
+        .ok_or("the node reported no validators")?
+        .iter()
+        .filter_map(|validator| validator["service_key"].as_str().and_then(|key| hex::decode(key).ok()))
+        .collect();
+    let counted = approvals.iter().filter(|key| validators.contains(key)).count();
+    let config = private.get("/api/services/supervisor/supervisor-config")?;
+    let config = SupervisorConfig::decode(hex_answer(&config)?.as_slice())
+        .map_err(|error| format!("the supervisor's configuration does not decode: {error}"))?;
+    let needed = if config.mode == SupervisorMode::Decentralized as i32 {
+        wasmvisor_blockchain::byzantine_quorum(validators.len())
+    } else {
+        1
+    };
+    Ok((counted, needed))
+}
+
+/// Whether progress dots go to standard error: only on a terminal, so
+/// piped output carries none.
+fn show_progress() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Posts `request` through the private API and waits for its block. Once
+/// the request has the approvals the supervisor's mode needs, waits until
+/// the artifact is Active; before that (the first validators of a
+/// decentralized network), answers at once with the approvals so far.
+/// Says why if the deploy fails or times out.
+pub fn deploy(public: &Client, private: &Client, request: &DeployRequest) -> Result<Value, String> {
+    let artifact = request.artifact.as_ref().map(artifact_json).unwrap_or_default();
+    let sent = private.post_protobuf("/api/services/supervisor/deploy-artifact", &request.encode_to_vec())?;
     let tx_hash = sent["tx_hash"]
         .as_str()
         .ok_or("the node answered no transaction hash")?
         .to_owned();
-    eprintln!("deploy requested in transaction {tx_hash}");
+    if show_progress() {
+        eprintln!("deploy requested in transaction {tx_hash}");
+    }
     // The request itself may fail (e.g. the artifact is known).
     wait_for_transaction(public, &tx_hash)?;
     let path = format!(
         "/api/services/supervisor/deploy-status-by-hash?arguments={}",
-        hex::encode(crate::requests::deploy_request_key(&request))
+        hex::encode(crate::requests::deploy_request_key(request))
     );
     let start = Instant::now();
+    let mut progress = false;
     loop {
         if let Some(value) = private.get_optional(&path)? {
             let state = DeployState::decode(hex_answer(&value)?.as_slice())
                 .map_err(|error| format!("the deploy status does not decode: {error}"))?;
+            let (approvals, needed) = approvals_of(public, private, &state.approvals)?;
+            let report = |status: &str| {
+                serde_json::json!({
+                    "artifact": artifact,
+                    "status": status,
+                    "tx_hash": tx_hash,
+                    "approvals": format!("{approvals}/{needed}"),
+                })
+            };
             match DeployStatus::try_from(state.status) {
                 Ok(DeployStatus::DeploySucceeded) => {
-                    eprintln!();
-                    println!("{name}:{version} is active");
-                    return Ok(());
+                    if progress {
+                        eprintln!();
+                    }
+                    return Ok(report("active"));
                 }
                 Ok(DeployStatus::DeployFailed) => return Err(format!("the deploy failed: {}", state.error)),
                 Ok(DeployStatus::DeployTimeout) => return Err("the deploy timed out".into()),
+                _ if approvals < needed => return Ok(report("waiting for approvals")),
                 _ => {}
             }
         }
         if start.elapsed() > DEPLOY_WAIT_MAX {
-            return Err(format!("the artifact is not active after {DEPLOY_WAIT_MAX:?}"));
+            return Err(format!("{artifact} is not active after {DEPLOY_WAIT_MAX:?}"));
         }
-        eprint!(".");
+        if show_progress() {
+            eprint!(".");
+            progress = true;
+        }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The pending proposal, if any: its hash, the height it is enacted at,
+/// its approvals against the number needed (`"2/3"`), who approved it, and
+/// each change it makes.
+pub fn proposals(public: &Client, private: &Client) -> Result<Value, String> {
+    let Some(value) = public.get_optional("/api/services/supervisor/config-proposal")? else {
+        return Ok(serde_json::json!({ "pending": null }));
+    };
+    let state = ConfigProposalState::decode(hex_answer(&value)?.as_slice())
+        .map_err(|error| format!("the pending proposal does not decode: {error}"))?;
+    let (approvals, needed) = approvals_of(public, private, &state.approvals)?;
+    let changes: Vec<Value> = state
+        .propose
+        .as_ref()
+        .map(|propose| propose.changes.iter().map(describe_change).collect())
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "pending": {
+            "propose_hash": hex::encode(&state.propose_hash),
+            "actual_from": state.actual_from,
+            "approvals": format!("{approvals}/{needed}"),
+            "approved_by": state.approvals.iter().map(hex::encode).collect::<Vec<_>>(),
+            "changes": changes,
+        }
+    }))
+}
+
+/// One change of a proposal, as the CLI shows it.
+fn describe_change(change: &wasmvisor_proto::supervisor::ConfigChange) -> Value {
+    use serde_json::json;
+    use wasmvisor_proto::supervisor::config_change::Kind;
+    match &change.kind {
+        Some(Kind::Consensus(config)) => json!({
+            "action": "consensus",
+            "validators": config.validator_keys.iter().map(|keys| json!({
+                "consensus_key": hex::encode(&keys.consensus_key),
+                "service_key": hex::encode(&keys.service_key),
+            })).collect::<Vec<_>>(),
+            "block_interval_ms": config.block_interval_ms,
+        }),
+        Some(Kind::Service(service)) => json!({
+            "action": "configure",
+            "instance_id": service.instance_id,
+            "params_bytes": service.params.len(),
+        }),
+        Some(Kind::StartService(start)) => json!({
+            "action": "start",
+            "artifact": start.artifact.as_ref().map(artifact_json),
+            "instance": start.name,
+            "config_bytes": start.config.len(),
+        }),
+        Some(Kind::StopService(stop)) => json!({ "action": "stop", "instance_id": stop.instance_id }),
+        Some(Kind::FreezeService(freeze)) => json!({ "action": "freeze", "instance_id": freeze.instance_id }),
+        Some(Kind::ResumeService(resume)) => json!({
+            "action": "resume",
+            "instance_id": resume.instance_id,
+            "params_bytes": resume.params.len(),
+        }),
+        Some(Kind::UnloadArtifact(unload)) => json!({
+            "action": "unload",
+            "artifact": unload.artifact_id.as_ref().map(artifact_json),
+        }),
+        None => json!({ "action": "none" }),
     }
 }

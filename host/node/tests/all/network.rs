@@ -15,8 +15,8 @@ use wasmvisor_proto::supervisor::{
 use wasmvisor_runtime::CallInfo;
 
 use crate::support::{
-    Mounted, RunningNode, answer, chain_id, edit_toml, exits_non_zero, fill, get, post, refused_to_start, replays,
-    wait_for, wasmvisor, wasmvisor_ok,
+    Mounted, RunningNode, answer, chain_id, cli_ok, edit_toml, exits_non_zero, fill, get, post, refused_to_start,
+    replays, wait_for, wasmvisor, wasmvisor_ok,
 };
 
 /// A port free at the time of asking, below the kernel's ephemeral range
@@ -343,31 +343,45 @@ fn four_validators_agree_govern_and_catch_up() {
     // Decentralized governance across processes: the same deploy request
     // from 3 of the 4 validators (2 are not enough), then every validator
     // deploys and reports.
-    let component = wasmvisor_artifacts::GUESTBOOK.bytes;
     let artifact = ArtifactId {
         runtime_id: 1,
         name: "guestbook".into(),
         version: "1.0.0".into(),
     };
-    let request = DeployRequest {
-        artifact: Some(artifact.clone()),
-        spec: wasmvisor_wasm::deploy_spec(component).encode_to_vec(),
-        deadline_height: height(live(&nodes)[0]) + 10_000,
-        seed: 0,
-    };
-    let send_deploy = |node: &RunningNode| -> String {
-        let (status, reply) = post(
-            &format!("{}/api/services/supervisor/deploy-artifact", node.private),
-            "application/x-protobuf",
-            request.encode_to_vec(),
-        );
-        assert_eq!(status, 200, "{reply}");
-        reply["tx_hash"].as_str().unwrap().to_owned()
-    };
-    let first = send_deploy(live(&nodes)[0]);
-    let second = send_deploy(live(&nodes)[1]);
+    // Written once by the operator's CLI, the same bytes posted by each
+    // validator's.
+    let request_file = network.dir.path().join("guestbook.request");
+    let request_path = request_file.to_str().unwrap();
+    let written = cli_ok(
+        live(&nodes)[0],
+        &[
+            "deploy",
+            wasmvisor_artifacts::GUESTBOOK.path,
+            "--name",
+            "guestbook",
+            "--version",
+            "1.0.0",
+            "--request-out",
+            request_path,
+        ],
+    );
+    assert_eq!(written["artifact"], "guestbook:1.0.0");
+    let request = DeployRequest::decode(std::fs::read(&request_file).unwrap().as_slice()).unwrap();
+    assert_eq!(request.artifact.as_ref(), Some(&artifact));
+    let post_request = |node: &RunningNode| cli_ok(node, &["deploy", "--request", request_path]);
+    // Each of the first two answers once its request is in a block, with
+    // the approvals so far.
+    let first = post_request(live(&nodes)[0]);
+    assert_eq!(
+        (&first["status"], &first["approvals"]),
+        (&json!("waiting for approvals"), &json!("1/3")),
+        "{first}"
+    );
+    let second = post_request(live(&nodes)[1]);
+    assert_eq!(second["approvals"], "2/3", "{second}");
+    let (first, second) = (first["tx_hash"].as_str().unwrap(), second["tx_hash"].as_str().unwrap());
     wait_for("two deploy requests", || {
-        committed(live(&nodes)[2], &first) && committed(live(&nodes)[2], &second)
+        committed(live(&nodes)[2], first) && committed(live(&nodes)[2], second)
     });
     // Ten more blocks — time enough for a deploy to be reported — and still
     // no validator has deployed: every one records the two approvals only.
@@ -387,7 +401,14 @@ fn four_validators_agree_govern_and_catch_up() {
         })),
         "two requests of four validators do not deploy: {two_of_four:?}"
     );
-    send_deploy(live(&nodes)[2]);
+    // The third completes the approvals: its command waits until the
+    // artifact is active.
+    let third = post_request(live(&nodes)[2]);
+    assert_eq!(
+        (&third["status"], &third["approvals"]),
+        (&json!("active"), &json!("3/3")),
+        "{third}"
+    );
     wait_for("the deploy on every validator", || {
         live(&nodes)
             .iter()
@@ -423,6 +444,14 @@ fn four_validators_agree_govern_and_catch_up() {
     wait_for("the first vote on every validator", || {
         live(&nodes).iter().all(|node| committed(node, &vote))
     });
+    // The operator's CLI shows it pending, with two approvals of the three
+    // needed and what it changes.
+    let shown = cli_ok(live(&nodes)[3], &["proposals"]);
+    assert_eq!(shown["pending"]["approvals"], "2/3", "{shown}");
+    assert_eq!(
+        shown["pending"]["changes"],
+        json!([{ "action": "start", "artifact": "guestbook:1.0.0", "instance": "guestbook", "config_bytes": 0 }])
+    );
     // Every validator holds the proposal with two approvals (the proposer's
     // and one vote), not yet enough; the service is not running.
     for node in live(&nodes) {
@@ -433,6 +462,7 @@ fn four_validators_agree_govern_and_catch_up() {
     wait_for("the service on every validator", || {
         live(&nodes).iter().all(|node| guestbook_count(node) == Some(0))
     });
+    assert_eq!(cli_ok(live(&nodes)[0], &["proposals"]), json!({ "pending": null }));
     let services = get(&format!("{}/api/services/supervisor/services", live(&nodes)[0].public)).1;
     let services = wasmvisor_proto::supervisor::ServicesView::decode(answer(&services).as_slice()).unwrap();
     let instance_id = services

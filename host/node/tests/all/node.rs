@@ -21,8 +21,8 @@ use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
 use crate::support::{
-    Mounted, RunningNode, agent, answer, chain_id, edit_toml, fill, get, post, refused_to_start, run_dev, try_get,
-    wait_for, wasmvisor, write_config,
+    Mounted, RunningNode, agent, answer, chain_id, cli, cli_ok, edit_toml, fill, get, post, refused_to_start, run_dev,
+    try_get, wait_for, wasmvisor, write_config,
 };
 
 #[test]
@@ -313,27 +313,6 @@ fn refused_to_run(config: &Path) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wasmvisor"))
-        .args(args)
-        .args(["--public-api", &node.public, "--private-api", &node.private])
-        .arg("--data-dir")
-        .arg(&node.data_dir)
-        .output()
-        .unwrap()
-}
-
-fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
-    let output = cli(node, args);
-    assert!(
-        output.status.success(),
-        "wasmvisor {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
-}
-
 /// Submits a signed token transaction and waits for its block; answers
 /// its status.
 fn transact(node: &RunningNode, key: &SigningKey, instance_id: u32, method_id: u32, arguments: Vec<u8>) -> Value {
@@ -418,7 +397,16 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
     let token = wasmvisor_artifacts::TOKEN.path;
     let output = cli(&node, &["deploy", token, "--name", "token", "--version", "1.0.0"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "token:1.0.0 is active");
+    let deployed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (&deployed["artifact"], &deployed["status"], &deployed["approvals"]),
+        (&json!("token:1.0.0"), &json!("active"), &json!("1/1"))
+    );
+    // Piped, its output carries no progress dots or escape codes.
+    assert!(
+        !output.stderr.contains(&b'.') && !output.stderr.contains(&0x1b),
+        "{output:?}"
+    );
 
     // Deploying it again is refused, with the reason.
     let output = cli(&node, &["deploy", token, "--name", "token", "--version", "1.0.0"]);

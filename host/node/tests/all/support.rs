@@ -140,6 +140,36 @@ impl Drop for RunningNode {
     }
 }
 
+/// The operator's CLI against `node`, with its APIs and its data
+/// directory, which holds its token unless its configuration names one
+/// (then given with `--token`); piped, so nothing is on a terminal.
+pub fn cli(node: &RunningNode, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+    command
+        .args(args)
+        .args(["--public-api", &node.public, "--private-api", &node.private])
+        .arg("--data-dir")
+        .arg(&node.data_dir);
+    if !node.data_dir.join("private-api-token").exists()
+        && let Some(token) = token_for(&format!("{}/", node.private))
+    {
+        command.args(["--token", &token]);
+    }
+    command.output().unwrap()
+}
+
+/// [`cli`], which must succeed: its standard output as JSON (or text).
+pub fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
+    let output = cli(node, args);
+    assert!(
+        output.status.success(),
+        "wasmvisor {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
