@@ -100,6 +100,13 @@ pub struct NodeConfig {
     /// Bearer token the private API requires (mandatory off loopback).
     #[serde(default)]
     pub private_api_token: Option<String>,
+    /// A file (mode 0600) whose first line is the passphrase of the
+    /// validator's encrypted key file (written by `wasmvisor
+    /// generate-config --passphrase-file`; relative paths are relative to
+    /// this file). Without it the passphrase is read from
+    /// `WASMVISOR_KEY_PASSPHRASE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_passphrase_file: Option<PathBuf>,
     /// Milliseconds between blocks (genesis consensus configuration; later
     /// changed by a supervisor proposal).
     #[serde(default = "default_block_interval_ms")]
@@ -245,6 +252,7 @@ impl NodeConfig {
             public_api: default_public_api(),
             private_api: default_private_api(),
             private_api_token: None,
+            key_passphrase_file: None,
             block_interval_ms: 200,
             transactions_per_block_max: default_transactions_per_block_max(),
             mempool_size_max: default_mempool_size_max(),
@@ -286,6 +294,11 @@ impl NodeConfig {
                 && genesis.is_relative()
             {
                 *genesis = base.join(&*genesis);
+            }
+            if let Some(passphrase) = &mut config.key_passphrase_file
+                && passphrase.is_relative()
+            {
+                *passphrase = base.join(&*passphrase);
             }
         }
         config.validate()?;

@@ -10,6 +10,7 @@ use wasmvisor_node::NodeConfig;
 use wasmvisor_node::author;
 use wasmvisor_node::client::{self, ClientKey};
 use wasmvisor_node::config::Mode;
+use wasmvisor_node::keys::Passphrase;
 use wasmvisor_node::network;
 use wasmvisor_node::operator::{self, Client};
 use wasmvisor_node::requests::{ChangeSpec, MigrateSpec, ProposalSpec, VoteSpec};
@@ -92,6 +93,12 @@ enum Command {
         /// votes or proposes.
         #[arg(long)]
         auditor: bool,
+        /// A file (mode 0600) whose first line is the passphrase that seals
+        /// the keys; the node configuration names it. Without it, the
+        /// passphrase comes from WASMVISOR_KEY_PASSPHRASE, or is asked for
+        /// on a terminal.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
     /// Combines a validator's private configuration with every
     /// validator's public one into its runnable node configuration.
@@ -276,7 +283,8 @@ enum Command {
         #[arg(long, default_value = ".")]
         project: PathBuf,
     },
-    /// Client keys: an Ed25519 signing key in a file only its user may read.
+    /// Client keys (an Ed25519 signing key in a file only its user may
+    /// read), and a validator's keys (`keys validator ...`).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -348,6 +356,140 @@ enum KeysCommand {
         /// The key file.
         file: PathBuf,
     },
+    /// A validator's keys.
+    Validator {
+        #[command(subcommand)]
+        command: ValidatorKeysCommand,
+    },
+}
+
+/// `wasmvisor keys validator` commands: a validator's key file in its
+/// data directory (`validator-keys.json`).
+#[derive(Subcommand)]
+enum ValidatorKeysCommand {
+    /// Creates a validator's keys in a data directory, sealed with a
+    /// passphrase, and prints the public keys.
+    Generate {
+        /// The data directory (created if missing; its key file must not
+        /// exist).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// A file (mode 0600) whose first line is the passphrase; else
+        /// WASMVISOR_KEY_PASSPHRASE, else asked on a terminal.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Prints the public keys of a data directory's key file (no
+    /// passphrase needed) and whether it is sealed.
+    Show {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Seals the keys with a new passphrase (an unencrypted development
+    /// key file too).
+    ChangePassphrase {
+        /// The data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The current passphrase's file; else WASMVISOR_KEY_PASSPHRASE,
+        /// else asked on a terminal (not needed for unencrypted keys).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// The new passphrase's file (mode 0600); else asked on a
+        /// terminal.
+        #[arg(long)]
+        new_passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// Runs a `keys validator` command.
+fn validator_keys(command: ValidatorKeysCommand) -> Result<Value, String> {
+    use wasmvisor_node::keys::NodeKeys;
+    let shown = |data_dir: &Path| -> Result<Value, String> {
+        let keys = NodeKeys::public_keys(data_dir).map_err(|error| error.to_string())?;
+        Ok(json!({
+            "consensus_key": hex::encode(&keys.consensus_key),
+            "service_key": hex::encode(&keys.service_key),
+            "sealed": NodeKeys::is_sealed(data_dir).map_err(|error| error.to_string())?,
+        }))
+    };
+    match command {
+        ValidatorKeysCommand::Generate {
+            data_dir,
+            passphrase_file,
+        } => {
+            let path = data_dir.join(wasmvisor_node::keys::KEYS_FILE);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(format!("{} exists: this directory already holds keys", path.display()));
+            }
+            let passphrase = new_passphrase(passphrase_file.as_deref())?;
+            std::fs::create_dir_all(&data_dir)
+                .map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
+            NodeKeys::open_or_create(&data_dir, Some(&passphrase)).map_err(|error| error.to_string())?;
+            shown(&data_dir)
+        }
+        ValidatorKeysCommand::Show { data_dir } => shown(&data_dir),
+        ValidatorKeysCommand::ChangePassphrase {
+            data_dir,
+            passphrase_file,
+            new_passphrase_file,
+        } => {
+            let sealed = NodeKeys::is_sealed(&data_dir).map_err(|error| error.to_string())?;
+            let old = if sealed {
+                Some(existing_passphrase(passphrase_file.as_deref())?)
+            } else {
+                None
+            };
+            let new = match &new_passphrase_file {
+                Some(path) => Passphrase::from_file(path).map_err(|error| error.to_string())?,
+                None => prompt_new_passphrase()?,
+            };
+            NodeKeys::change_passphrase(&data_dir, old.as_ref(), &new).map_err(|error| error.to_string())?;
+            shown(&data_dir)
+        }
+    }
+}
+
+/// The passphrase of existing keys: from `file`, else the environment,
+/// else asked on a terminal.
+fn existing_passphrase(file: Option<&Path>) -> Result<Passphrase, String> {
+    if let Some(passphrase) = Passphrase::from_file_or_env(file).map_err(|error| error.to_string())? {
+        return Ok(passphrase);
+    }
+    let text = prompt("the keys' passphrase: ")?;
+    Passphrase::new(text, "the terminal").map_err(|error| error.to_string())
+}
+
+/// The passphrase that seals new keys: from `file`, else the
+/// environment, else asked twice on a terminal.
+fn new_passphrase(file: Option<&Path>) -> Result<Passphrase, String> {
+    match Passphrase::from_file_or_env(file).map_err(|error| error.to_string())? {
+        Some(passphrase) => Ok(passphrase),
+        None => prompt_new_passphrase(),
+    }
+}
+
+fn prompt_new_passphrase() -> Result<Passphrase, String> {
+    let first = prompt("a passphrase for the keys: ")?;
+    let second = zeroize::Zeroizing::new(prompt("the same passphrase again: ")?);
+    let first = Passphrase::new(first, "the terminal").map_err(|error| error.to_string())?;
+    if !first.is(&second) {
+        return Err("the two passphrases differ".into());
+    }
+    Ok(first)
+}
+
+/// Asks on the terminal without echo; an error naming the other ways when
+/// there is no terminal.
+fn prompt(question: &str) -> Result<String, String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(format!(
+            "no passphrase: give --passphrase-file (a file of mode 0600) or set {}; there is no terminal to ask on",
+            wasmvisor_node::keys::PASSPHRASE_ENV
+        ));
+    }
+    rpassword::prompt_password(question).map_err(|error| format!("reading the passphrase: {error}"))
 }
 
 /// `wasmvisor genesis` commands.
@@ -550,9 +692,18 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             private_api,
             peer_address,
             auditor,
+            passphrase_file,
         } => {
-            let (public, private) =
-                network::generate_config(&template, &output_dir, public_api, private_api, peer_address, auditor)?;
+            let (public, private) = network::generate_config(
+                &template,
+                &output_dir,
+                public_api,
+                private_api,
+                peer_address,
+                auditor,
+                || new_passphrase(passphrase_file.as_deref()),
+                passphrase_file.as_deref(),
+            )?;
             Ok(Some(json!({ "public": public, "private": private })))
         }
         Command::Finalize {
@@ -676,6 +827,9 @@ fn command(command: Command) -> Result<Option<Value>, String> {
         Command::Keys {
             command: KeysCommand::Show { file },
         } => ClientKey::load(&file).map(|key| Some(key.shown())),
+        Command::Keys {
+            command: KeysCommand::Validator { command },
+        } => validator_keys(command).map(Some),
         Command::Interface { instance, apis } => client::interface_json(&apis.public(), &instance).map(Some),
         Command::Call {
             instance,

@@ -119,10 +119,14 @@ fn read_template(path: &Path) -> Result<NetworkTemplate, String> {
     })
 }
 
-/// `generate-config`: creates the validator's keys in `<dir>/data` and
-/// writes `<dir>/public.toml` and `<dir>/private.toml`; with `auditor`, an
+/// `generate-config`: creates the validator's keys in `<dir>/data`, sealed
+/// with the passphrase `passphrase` gives (asked once the rest was
+/// checked), and writes `<dir>/public.toml` and
+/// `<dir>/private.toml` (which names `passphrase_file`, the file the
+/// passphrase came from, if any, as an absolute path); with `auditor`, an
 /// auditor's keys and private configuration (its `public.toml` only says
 /// who it is: no validator set names it).
+#[allow(clippy::too_many_arguments)]
 pub fn generate_config(
     template: &Path,
     dir: &Path,
@@ -130,6 +134,8 @@ pub fn generate_config(
     private_api: SocketAddr,
     peer_address: Option<SocketAddr>,
     auditor: bool,
+    passphrase: impl FnOnce() -> Result<crate::keys::Passphrase, String>,
+    passphrase_file: Option<&Path>,
 ) -> Result<(PathBuf, PathBuf), String> {
     let template = read_template(template)?;
     if auditor && template.validators_count < 2 {
@@ -153,9 +159,10 @@ pub fn generate_config(
             data_dir.join(KEYS_FILE).display()
         ));
     }
+    let passphrase = passphrase()?;
     std::fs::create_dir_all(&data_dir).map_err(|error| format!("cannot create {}: {error}", data_dir.display()))?;
     crate::datadir::check_format(&data_dir).map_err(|error| error.to_string())?;
-    let keys = NodeKeys::load_or_create(&data_dir).map_err(|error| error.to_string())?;
+    let keys = NodeKeys::open_or_create(&data_dir, Some(&passphrase)).map_err(|error| error.to_string())?;
     let public = PublicConfig {
         keys: ValidatorSpec::from(&keys.validator_keys()),
         peer_address,
@@ -167,6 +174,10 @@ pub fn generate_config(
     node.block_interval_ms = template.block_interval_ms;
     node.transactions_per_block_max = template.transactions_per_block_max;
     node.supervisor_mode = template.supervisor_mode;
+    node.key_passphrase_file = passphrase_file
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|error| format!("cannot resolve the passphrase file: {error}"))?;
     let private = PrivateConfig {
         validators_count: template.validators_count,
         auditor: if auditor { peer_address } else { None },
@@ -234,8 +245,7 @@ pub fn finalize(
             node.data_dir.join(KEYS_FILE).display()
         ));
     }
-    let keys = NodeKeys::load_or_create(&node.data_dir).map_err(|error| error.to_string())?;
-    let mine = ValidatorSpec::from(&keys.validator_keys());
+    let mine = ValidatorSpec::from(&NodeKeys::public_keys(&node.data_dir).map_err(|error| error.to_string())?);
     let imported = match genesis {
         Some((path, chain_id)) => Some(import_genesis(&node, path, chain_id)?),
         None => None,

@@ -81,6 +81,19 @@ fn configure(binary: &Path, dir: &Path, block_size: u32) -> anyhow::Result<Vec<(
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let interval = BLOCK_INTERVAL_MS.to_string();
     let block_size = block_size.to_string();
+    // The validators' keys are sealed with a passphrase, as in production
+    // (a file only its user may read).
+    let passphrase = path("passphrase");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&passphrase)?
+            .write_all(b"the benchmark network's passphrase\n")?;
+    }
     wasmvisor(
         binary,
         &[
@@ -109,6 +122,8 @@ fn configure(binary: &Path, dir: &Path, block_size: u32) -> anyhow::Result<Vec<(
                 &format!("127.0.0.1:{}", free_port()?),
                 "--peer-address",
                 &format!("127.0.0.1:{}", free_port()?),
+                "--passphrase-file",
+                &passphrase,
             ],
         )?;
         publics.push(public);

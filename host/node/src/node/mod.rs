@@ -241,7 +241,7 @@ impl Node {
             .map_err(|error| StartError::Io(format!("{}: {error}", config.data_dir.display())))?;
         // Before anything in it is read or written.
         crate::datadir::check_format(&config.data_dir)?;
-        let keys = NodeKeys::load_or_create(&config.data_dir)?;
+        let keys = NodeKeys::for_config(&config)?;
         // The private API always wants a token: the configured one, else
         // the one kept in the data directory (which the CLI reads).
         if config.private_api_token.is_none() {
@@ -433,9 +433,7 @@ impl Node {
                     if !keys_path.exists() {
                         return Err(format!("{} is missing: no node's keys", keys_path.display()));
                     }
-                    NodeKeys::load_or_create(&config.data_dir)
-                        .map_err(|error| error.to_string())?
-                        .validator_keys()
+                    NodeKeys::public_keys(&config.data_dir).map_err(|error| error.to_string())?
                 } else {
                     wasmvisor_proto::blockchain::ValidatorKeys::default()
                 };
@@ -909,7 +907,7 @@ impl Node {
             return Err(format!("no node's chain in {}", config.data_dir.display()));
         }
         crate::datadir::check_format(&config.data_dir).map_err(|error| error.to_string())?;
-        let keys = NodeKeys::load_or_create(&config.data_dir).map_err(|error| error.to_string())?;
+        let keys = NodeKeys::for_config(&config).map_err(|error| error.to_string())?;
         let stored = RocksDatabase::open(&database_path).map_err(|error| format!("the database: {error}"))?;
         let mut original = wasmvisor_storage::Fork::new(wasmvisor_storage::Database::snapshot(&stored));
         let fresh = Self::open_with(config, keys, Arc::new(wasmvisor_storage::MemoryDatabase::new()))

@@ -15,8 +15,8 @@ use wasmvisor_proto::supervisor::{
 use wasmvisor_runtime::CallInfo;
 
 use crate::support::{
-    Mounted, RunningNode, answer, chain_id, cli_ok, edit_toml, exits_non_zero, fill, get, post, refused_to_start,
-    replays, wait_for, wasmvisor, wasmvisor_ok,
+    Mounted, RunningNode, answer, chain_id, cli_ok, edit_toml, exits_non_zero, fill, get, passphrase_file, post,
+    refused_to_start, replays, wait_for, wasmvisor, wasmvisor_ok,
 };
 
 /// A port free at the time of asking, below the kernel's ephemeral range
@@ -37,6 +37,7 @@ fn free_port() -> u16 {
 fn generate_config_on_loopback(template: &str, dir: &str, extra: &[&str]) {
     let address = || format!("127.0.0.1:{}", free_port());
     let (public, private, peer) = (address(), address(), address());
+    let passphrase = passphrase_file(Path::new(dir).parent().unwrap());
     let mut args = vec![
         "generate-config",
         template,
@@ -47,6 +48,8 @@ fn generate_config_on_loopback(template: &str, dir: &str, extra: &[&str]) {
         &private,
         "--peer-address",
         &peer,
+        "--passphrase-file",
+        &passphrase,
     ];
     args.extend(extra);
     wasmvisor_ok(&args);

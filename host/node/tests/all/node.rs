@@ -22,7 +22,7 @@ use wasmvisor_storage::proof::MapProof;
 
 use crate::support::{
     Mounted, RunningNode, agent, answer, chain_id, cli, cli_ok, edit_toml, fill, get, post, refused_to_start, run_dev,
-    try_get, wait_for, wasmvisor, write_config,
+    try_get, wait_for, wasmvisor, wasmvisor_ok, write_config,
 };
 
 #[test]
@@ -1142,15 +1142,6 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     assert!(reply["error"].is_string(), "{reply}");
 }
 
-fn wasmvisor_ok(args: &[&str]) {
-    let output = wasmvisor(args);
-    assert!(
-        output.status.success(),
-        "wasmvisor {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn a_one_validator_network_runs_by_itself() {
     // (Four validators: `network.rs`.)
@@ -1173,6 +1164,8 @@ fn a_one_validator_network_runs_by_itself() {
         "127.0.0.1:0",
         "--private-api",
         "127.0.0.1:0",
+        "--passphrase-file",
+        &crate::support::passphrase_file(dir.path()),
     ]);
     wasmvisor_ok(&[
         "finalize",
@@ -1887,4 +1880,129 @@ fn a_data_directory_in_another_format_is_refused_naming_the_version() {
         std::fs::read_to_string(&format).unwrap(),
         format!("{DATA_FORMAT_VERSION}\n")
     );
+}
+
+#[test]
+fn a_validator_with_sealed_keys_starts_only_with_its_passphrase() {
+    use crate::support::{PASSPHRASE, passphrase_file, write_secret};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    wasmvisor_ok(&["generate-template", &path("solo.toml"), "--validators-count", "1"]);
+    let passphrase = passphrase_file(dir.path());
+    // Without a passphrase and no terminal to ask on: refused, naming the ways.
+    let refused = wasmvisor(&["generate-config", &path("solo.toml"), &path("nowhere")]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--passphrase-file"),
+        "{stderr}"
+    );
+    wasmvisor_ok(&[
+        "generate-config",
+        &path("solo.toml"),
+        &path("solo"),
+        "--public-api",
+        "127.0.0.1:0",
+        "--private-api",
+        "127.0.0.1:0",
+        "--passphrase-file",
+        &passphrase,
+    ]);
+    wasmvisor_ok(&[
+        "finalize",
+        &path("solo/private.toml"),
+        &path("solo/node.toml"),
+        "--public-configs",
+        &path("solo/public.toml"),
+    ]);
+    // The key file names the public keys, and holds no seed in clear text.
+    let key_file = std::fs::read_to_string(path("solo/data/validator-keys.json")).unwrap();
+    let public: toml::Table = toml::from_str(&std::fs::read_to_string(path("solo/public.toml")).unwrap()).unwrap();
+    let shown: Value = serde_json::from_str(&wasmvisor_ok(&[
+        "keys",
+        "validator",
+        "show",
+        "--data-dir",
+        &path("solo/data"),
+    ]))
+    .unwrap();
+    assert_eq!(shown["sealed"], true);
+    assert_eq!(shown["consensus_key"].as_str(), public["consensus_key"].as_str());
+    assert!(key_file.contains(public["service_key"].as_str().unwrap()));
+    assert!(!key_file.contains("seed"), "{key_file}");
+
+    // It starts with the passphrase file its configuration names.
+    let config = Path::new(&path("solo/node.toml")).to_owned();
+    let run = |config: &Path| RunningNode::run(config);
+    let node = run(&config);
+    let height = |node: &RunningNode| {
+        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
+            .as_u64()
+            .unwrap()
+    };
+    wait_for("a block", || height(&node) >= 1);
+    node.stop();
+
+    // No passphrase: refused, naming the ways to give one.
+    let without = Path::new(&path("solo/without.toml")).to_owned();
+    edit_toml(&config, &without, |table| {
+        table.remove("key_passphrase_file");
+    });
+    let stderr = refused_to_run(&without);
+    assert!(
+        stderr.contains("is encrypted and no passphrase was given") && stderr.contains("WASMVISOR_KEY_PASSPHRASE"),
+        "{stderr}"
+    );
+    // A wrong one: refused.
+    write_secret(&dir.path().join("wrong"), "not the passphrase\n");
+    let wrong = Path::new(&path("solo/wrong.toml")).to_owned();
+    edit_toml(&config, &wrong, |table| {
+        table.insert("key_passphrase_file".into(), path("wrong").into());
+    });
+    let stderr = refused_to_run(&wrong);
+    assert!(stderr.contains("the passphrase does not open"), "{stderr}");
+    // An exposed passphrase file: refused, naming the file and the fix.
+    let exposed = dir.path().join("exposed");
+    write_secret(&exposed, &format!("{PASSPHRASE}\n"));
+    std::fs::set_permissions(&exposed, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    edit_toml(&config, &wrong, |table| {
+        table.insert("key_passphrase_file".into(), exposed.to_str().unwrap().into());
+    });
+    let stderr = refused_to_run(&wrong);
+    assert!(
+        stderr.contains("is readable by group or others") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    // From the environment instead of a file.
+    let node = RunningNode::run_with(&without, |command| {
+        command
+            .env("WASMVISOR_KEY_PASSPHRASE", PASSPHRASE)
+            .stderr(std::process::Stdio::null());
+    });
+    assert!(height(&node) >= 1);
+    node.stop();
+
+    // A new passphrase: the old one no longer opens the keys, the new one does.
+    write_secret(&dir.path().join("new"), "a new passphrase\n");
+    let changed: Value = serde_json::from_str(&wasmvisor_ok(&[
+        "keys",
+        "validator",
+        "change-passphrase",
+        "--data-dir",
+        &path("solo/data"),
+        "--passphrase-file",
+        &passphrase,
+        "--new-passphrase-file",
+        &path("new"),
+    ]))
+    .unwrap();
+    assert_eq!(changed, shown);
+    let stderr = refused_to_run(&config);
+    assert!(stderr.contains("the passphrase does not open"), "{stderr}");
+    edit_toml(&config, &wrong, |table| {
+        table.insert("key_passphrase_file".into(), path("new").into());
+    });
+    let node = run(&wrong);
+    assert!(height(&node) >= 1);
+    node.stop();
 }

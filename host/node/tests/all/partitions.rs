@@ -163,6 +163,8 @@ fn configure(dir: &Path) -> Vec<PathBuf> {
             "127.0.0.1:9090",
             "--peer-address",
             &format!("{data}:{PEER_PORT}"),
+            "--passphrase-file",
+            &crate::support::passphrase_file(dir),
         ]);
     }
     let publics: Vec<String> = NODES.iter().map(|name| path(&format!("{name}/public.toml"))).collect();

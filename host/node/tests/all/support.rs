@@ -170,6 +170,33 @@ pub fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
 }
 
+/// The passphrase the tests seal validators' keys with.
+pub const PASSPHRASE: &str = "a test network's passphrase";
+
+/// A passphrase file (mode 0600) holding [`PASSPHRASE`] in `dir`, made on
+/// first use: its path.
+pub fn passphrase_file(dir: &Path) -> String {
+    let path = dir.join("passphrase");
+    if !path.exists() {
+        write_secret(&path, &format!("{PASSPHRASE}\n"));
+    }
+    path.to_str().unwrap().to_owned()
+}
+
+/// Writes `text` to a new file only its user may read.
+pub fn write_secret(path: &Path, text: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
