@@ -8,13 +8,16 @@
 # - RocksDB's -sys crate runs bindgen: libclang-dev.
 # - rustfmt and clippy for the checks in scripts/test.sh.
 # - iproute2 (`ip`, `tc`) for the partition suite's network namespaces.
+# - prometheus (`prometheus`, `promtool`) for the metrics tests: promtool
+#   checks /metrics and the alert rules under deploy/, and a Prometheus
+#   server scrapes four validators.
 set -euo pipefail
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(libclang-dev iproute2)
+packages=(libclang-dev iproute2 prometheus)
 if ! rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi

@@ -761,75 +761,29 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
     .await?
 }
 
-/// Reads one counter of a runtime's metrics.
-type RuntimeCounter = fn(&wasmvisor_runtime::RuntimeMetrics) -> u64;
-
 /// `GET /metrics`: Prometheus text exposition (format 0.0.4), read from
 /// the node's counters at scrape time.
-async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
+/// `GET /metrics`: OpenMetrics text to a scraper that asks for it (its
+/// `Accept` header), else the Prometheus text format.
+async fn metrics(State(node): State<Arc<Node>>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"));
     let text = blocking(move || {
-        let height = node.reader().last_header().map(|header| header.height).unwrap_or(0);
-        let mut text = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in samples {
-                text.push_str(&format!("{name}{labels} {value}\n"));
-            }
-        };
-        metric(
-            "wasmvisor_block_height",
-            "gauge",
-            "Height of the last committed block.",
-            &[(String::new(), height)],
-        );
-        metric(
-            "wasmvisor_transactions_committed_total",
-            "counter",
-            "Transactions committed in blocks since the node started.",
-            &[(String::new(), node.committed_transactions())],
-        );
-        metric(
-            "wasmvisor_mempool_size",
-            "gauge",
-            "Transactions waiting in the mempool.",
-            &[(String::new(), node.mempool_len() as u64)],
-        );
-        let runtimes = node.runtime_metrics();
-        let per_runtime = |value: RuntimeCounter| -> Vec<(String, u64)> {
-            runtimes
-                .iter()
-                .map(|(name, metrics)| (format!("{{runtime=\"{name}\"}}"), value(metrics)))
-                .collect()
-        };
-        let runtime_counters: [(&str, &str, RuntimeCounter); 4] = [
-            (
-                "wasmvisor_runtime_calls_total",
-                "Calls into services, per runtime.",
-                |metrics| metrics.calls,
-            ),
-            (
-                "wasmvisor_runtime_fuel_consumed_total",
-                "Fuel burned by service calls, per runtime.",
-                |metrics| metrics.fuel_consumed,
-            ),
-            (
-                "wasmvisor_runtime_compilations_total",
-                "Artifacts compiled from their bytes, per runtime.",
-                |metrics| metrics.compilations,
-            ),
-            (
-                "wasmvisor_runtime_compile_cache_hits_total",
-                "Artifacts loaded from the compiled cache, per runtime.",
-                |metrics| metrics.cache_hits,
-            ),
-        ];
-        for (name, help, value) in runtime_counters {
-            metric(name, "counter", help, &per_runtime(value));
-        }
-        text
+        let snapshot = node.metrics_snapshot().map_err(ApiError::internal)?;
+        node.metrics()
+            .encode(&snapshot)
+            .map_err(|error| ApiError::internal(format!("the metrics cannot be written: {error}")))
     })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    .await??;
+    Ok(if openmetrics {
+        ([(header::CONTENT_TYPE, crate::metrics::OPENMETRICS_CONTENT_TYPE)], text).into_response()
+    } else {
+        let text = crate::metrics::to_prometheus_text(&text);
+        ([(header::CONTENT_TYPE, crate::metrics::PROMETHEUS_CONTENT_TYPE)], text).into_response()
+    })
 }
 
 /// Longest text of a framework rejection carried into its JSON error.

@@ -51,6 +51,19 @@ pub struct Gossip {
 }
 
 impl Gossip {
+    /// Bytes waiting in the queues to every peer.
+    pub fn queued_bytes(&self) -> usize {
+        self.peers
+            .iter()
+            .map(|peer| peer.queued_bytes.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The peers it relays to.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
     /// Starts one sender thread per peer public API (`http://host:port`).
     pub fn start(public_apis: &[String]) -> Result<Self, String> {
         let mut peers = Vec::with_capacity(public_apis.len());

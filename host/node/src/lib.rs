@@ -21,6 +21,7 @@ pub mod gossip;
 pub mod http;
 pub mod keys;
 pub mod mempool;
+pub mod metrics;
 pub mod network;
 pub mod node;
 pub mod operator;

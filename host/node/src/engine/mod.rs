@@ -398,6 +398,7 @@ impl App {
             } => {
                 tracing::debug!(%height, %round, "round started");
                 self.round = round;
+                self.node.metrics().consensus_round.set(round.as_i64().max(0));
                 let parts = std::mem::take(&mut self.future_parts);
                 for part in parts {
                     if part.proposal.height == self.height {
@@ -739,6 +740,7 @@ impl App {
     /// `transactions` executed in `elapsed` (an empty block says nothing of
     /// a transaction's cost). The new block weighs a quarter.
     fn executed_in(&mut self, elapsed: Duration, transactions: usize) {
+        self.node.metrics().block_execution.observe(elapsed.as_secs_f64());
         let Ok(count) = u32::try_from(transactions) else {
             return;
         };

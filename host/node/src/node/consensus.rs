@@ -108,7 +108,21 @@ impl Node {
             .lock()
             .expect("a lock is poisoned only by a panic, and a panic stops the node");
         let chain = guard.as_mut().ok_or("the node is shut down")?;
+        // A validator of this height whose precommit the certificate lacks
+        // missed the vote (or was late to it).
+        let own_key = self.keys.consensus.verifying_key().to_bytes();
+        let validator = chain
+            .consensus_config()
+            .map_err(|error| error.to_string())?
+            .validator_keys
+            .iter()
+            .any(|keys| keys.consensus_key == own_key);
+        if validator && !precommits.iter().any(|precommit| precommit.validator_key == own_key) {
+            self.metrics.blocks_without_own_precommit.inc();
+        }
+        let started = std::time::Instant::now();
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
+        self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
         let committed: HashSet<Hash> = transactions
             .iter()
             .map(|signed| *blake3::hash(signed).as_bytes())

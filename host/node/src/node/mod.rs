@@ -159,6 +159,8 @@ pub struct Node {
     /// first): the block log line's interval and readiness
     /// ([`Node::readiness`]).
     last_block_at: Mutex<Option<std::time::Instant>>,
+    /// What the node observes for its metrics.
+    metrics: crate::metrics::NodeMetrics,
     reconciler: Mutex<Reconciler>,
     runtimes: Vec<Arc<dyn Runtime>>,
     /// Relays admitted transactions to the other validators (set when the
@@ -391,6 +393,7 @@ impl Node {
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
             last_block_at: Mutex::new(None),
+            metrics: crate::metrics::NodeMetrics::default(),
             reconciler: Mutex::new(Reconciler::new(system_services)),
             runtimes,
             gossip: std::sync::OnceLock::new(),
@@ -813,6 +816,38 @@ impl Node {
         })
     }
 
+    /// What the node observes for its metrics.
+    pub fn metrics(&self) -> &crate::metrics::NodeMetrics {
+        &self.metrics
+    }
+
+    /// The metrics read now, for a scrape.
+    pub fn metrics_snapshot(&self) -> Result<crate::metrics::Snapshot, String> {
+        let readiness = self.readiness()?;
+        let (relay_queue_bytes, relay_peers) = self
+            .gossip
+            .get()
+            .map_or((0, 0), |gossip| (gossip.queued_bytes(), gossip.peer_count()));
+        let (mempool_transactions, mempool_bytes) = {
+            let pool = self.mempool();
+            (pool.queue.len(), pool.bytes)
+        };
+        Ok(crate::metrics::Snapshot {
+            height: readiness.height,
+            ready: readiness.ready,
+            last_block_age_seconds: readiness.block_age.map(|age| age.as_secs_f64()),
+            ready_block_age_max_seconds: readiness.block_age_max.as_secs_f64(),
+            transactions_committed: self.committed_transactions(),
+            mempool_transactions: mempool_transactions as u64,
+            mempool_bytes: mempool_bytes as u64,
+            mempool_transactions_max: self.config.mempool_size_max as u64,
+            mempool_bytes_max: self.config.mempool_bytes_max as u64,
+            relay_queue_bytes: relay_queue_bytes as u64,
+            relay_peers: relay_peers as u64,
+            runtimes: self.runtime_metrics(),
+        })
+    }
+
     /// Height of the last committed block.
     pub fn height(&self) -> Result<u64, String> {
         self.with_chain(|chain| {
@@ -835,6 +870,11 @@ impl Node {
             .lock()
             .expect("a lock is poisoned only by a panic, and a panic stops the node")
             .replace(now);
+        if let Some(before) = before {
+            self.metrics
+                .block_interval
+                .observe(now.duration_since(before).as_secs_f64());
+        }
         let hash = wasmvisor_blockchain::blocks::block_hash(header);
         tracing::info!(
             height = header.height,

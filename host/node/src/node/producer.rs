@@ -67,6 +67,7 @@ impl Node {
                 pool.hashes.remove(&transaction.hash);
             }
         };
+        let started = std::time::Instant::now();
         let block = match chain.execute(&transactions) {
             Ok(block) => block,
             Err(error) => {
@@ -83,7 +84,10 @@ impl Node {
             0,
             &block.hash,
         )];
+        self.metrics.block_execution.observe(started.elapsed().as_secs_f64());
+        let started = std::time::Instant::now();
         let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
+        self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
         forget(&mut self.mempool());
         let header = committed?;
         let broadcasts = chain.sign_broadcasts(&self.keys.service);

@@ -4,6 +4,7 @@
 //! the fourth catches up after a restart.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
@@ -15,8 +16,8 @@ use wasmvisor_proto::supervisor::{
 use wasmvisor_runtime::CallInfo;
 
 use crate::support::{
-    Mounted, RunningNode, answer, chain_id, cli_ok, edit_toml, exits_non_zero, fill, get, passphrase_file, post,
-    refused_to_start, replays, wait_for, wasmvisor, wasmvisor_ok,
+    Mounted, RunningNode, answer, chain_id, cli_ok, deploy_file, edit_toml, exits_non_zero, fill, get, passphrase_file,
+    post, private_token, refused_to_start, replays, try_get, wait_for, wasmvisor, wasmvisor_ok, write_secret,
 };
 
 /// A port free at the time of asking, below the kernel's ephemeral range
@@ -30,6 +31,84 @@ fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// A Prometheus server (Debian's `prometheus` package, which
+/// `scripts/setup.sh` installs) scraping nodes' private APIs every second,
+/// on a free loopback port; stopped when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn scraping(nodes: &[&RunningNode]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n".to_owned();
+        for (index, node) in nodes.iter().enumerate() {
+            let token = dir.path().join(format!("token-{index}"));
+            write_secret(&token, &private_token(node));
+            config.push_str(&format!(
+                "  - job_name: wasmvisor-{index}\n    authorization:\n      credentials_file: {}\n    \
+                 static_configs:\n      - targets: [\"{}\"]\n",
+                token.display(),
+                node.private.trim_start_matches("http://")
+            ));
+        }
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let url = format!("http://127.0.0.1:{}", free_port());
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={}", url.trim_start_matches("http://")))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus runs (Debian's prometheus package: scripts/setup.sh installs it)");
+        Self { child, url, _dir: dir }
+    }
+
+    /// The series an instant query of `expression` answers now (none if
+    /// the server does not answer yet).
+    fn query(&self, expression: &str) -> Vec<Value> {
+        let encoded: String = expression
+            .bytes()
+            .map(|byte| {
+                if byte.is_ascii_alphanumeric() {
+                    (byte as char).to_string()
+                } else {
+                    format!("%{byte:02X}")
+                }
+            })
+            .collect();
+        let Some((200, answer)) = try_get(&format!("{}/api/v1/query?query={encoded}", self.url)) else {
+            return Vec::new();
+        };
+        answer["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The expression of the alert rule `alert` in deploy/prometheus/alerts.yml.
+fn alert_expression(alert: &str) -> String {
+    let rules = std::fs::read_to_string(deploy_file("prometheus/alerts.yml")).unwrap();
+    let mut lines = rules
+        .lines()
+        .skip_while(|line| line.trim() != format!("- alert: {alert}"));
+    lines
+        .find_map(|line| line.trim().strip_prefix("expr:"))
+        .unwrap_or_else(|| panic!("no rule {alert}"))
+        .trim()
+        .to_owned()
 }
 
 /// `wasmvisor generate-config` of `template` into `dir` with its APIs and
@@ -558,11 +637,24 @@ fn four_validators_agree_govern_and_catch_up() {
         let (status, ready) = readyz(node);
         assert_eq!(status, 200, "{ready}");
     }
+    // Prometheus scrapes the two that stay: the no-new-block alert's
+    // expression holds for neither while blocks come, for both once two
+    // of the three validators are stopped.
+    let no_new_block = alert_expression("WasmvisorNoNewBlock");
+    let prometheus = Prometheus::scraping(&[nodes[0].as_ref().unwrap(), nodes[3].as_ref().unwrap()]);
+    wait_for("both scraped as ready", || {
+        prometheus.query("wasmvisor_ready == 1").len() == 2
+    });
+    assert_eq!(prometheus.query(&no_new_block), Vec::<Value>::new());
     nodes[1].take().unwrap().stop();
     nodes[2].take().unwrap().stop();
     wait_for("the others not ready", || {
         live(&nodes).iter().all(|node| readyz(node).0 == 503)
     });
+    wait_for("the no-new-block alert's expression on both", || {
+        prometheus.query(&no_new_block).len() == 2
+    });
+    drop(prometheus);
     for node in live(&nodes) {
         let (_, ready) = readyz(node);
         assert!(

@@ -21,8 +21,8 @@ use wasmvisor_runtime::CallInfo;
 use wasmvisor_storage::proof::MapProof;
 
 use crate::support::{
-    Mounted, RunningNode, agent, answer, chain_id, cli, cli_ok, edit_toml, fill, get, post, refused_to_start, run_dev,
-    try_get, wait_for, wasmvisor, wasmvisor_ok, write_config,
+    Mounted, RunningNode, agent, answer, chain_id, cli, cli_ok, deploy_file, edit_toml, fill, get, metric_names, post,
+    promtool_ok, refused_to_start, run_dev, try_get, wait_for, wasmvisor, wasmvisor_ok, write_config,
 };
 
 #[test]
@@ -639,6 +639,22 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
         2,
         "the supervisor and the token"
     );
+    // The text passes promtool's checks, and every metric the alert rules
+    // and the dashboard under deploy/ use is in it (rules pass promtool).
+    promtool_ok(&["check", "metrics"], metrics.as_bytes());
+    let alerts = deploy_file("prometheus/alerts.yml");
+    promtool_ok(&["check", "rules", alerts.to_str().unwrap()], b"");
+    let served = metric_names(&metrics);
+    for file in ["prometheus/alerts.yml", "grafana/wasmvisor-node.json"] {
+        let text = std::fs::read_to_string(deploy_file(file)).unwrap();
+        let used = metric_names(&text);
+        assert!(used.len() >= 4, "{file} names {used:?}");
+        let unknown: Vec<&String> = used.difference(&served).collect();
+        assert!(
+            unknown.is_empty(),
+            "{file} uses metrics the node does not serve: {unknown:?}"
+        );
+    }
     assert_eq!(
         get(&format!("{}/metrics", node.public)).0,
         404,

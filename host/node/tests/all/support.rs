@@ -170,6 +170,53 @@ pub fn cli_ok(node: &RunningNode, args: &[&str]) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&output.stdout).into()))
 }
 
+/// The private API token of a node these tests started.
+pub fn private_token(node: &RunningNode) -> String {
+    token_for(&format!("{}/", node.private)).expect("a node these tests started")
+}
+
+/// A file of the repository's `deploy/` directory.
+pub fn deploy_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(name)
+}
+
+/// Runs Debian's `promtool` (package `prometheus`, which
+/// `scripts/setup.sh` installs) with `args` and `stdin`; it must succeed.
+pub fn promtool_ok(args: &[&str], stdin: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian's prometheus package: scripts/setup.sh installs it)");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool {args:?}: {text}");
+    text
+}
+
+/// The metric names (`wasmvisor_...`) `text` mentions.
+pub fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("wasmvisor_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
 /// The passphrase the tests seal validators' keys with.
 pub const PASSPHRASE: &str = "a test network's passphrase";
 
