@@ -14,6 +14,10 @@ pub const FORMAT_FILE: &str = "format-version";
 /// write-ahead log as laid out today.
 pub const DATA_FORMAT_VERSION: u32 = 1;
 
+/// The format of a directory written before versions were recorded (one
+/// holding a database or keys and no format file).
+pub const UNVERSIONED_FORMAT: u32 = 1;
+
 /// Longest format file the node reads, in bytes.
 const FORMAT_FILE_BYTES_MAX: u64 = 64;
 
@@ -50,8 +54,9 @@ pub enum FormatError {
 }
 
 /// Checks that `data_dir` (which exists) is in [`DATA_FORMAT_VERSION`],
-/// recording that version in a directory that has none: a new one, or one
-/// written before versions were recorded (which is version 1).
+/// recording a version in a directory that has none: this binary's in a
+/// new one, [`UNVERSIONED_FORMAT`] in one written before versions were
+/// recorded (then checked like any other).
 pub fn check_format(data_dir: &Path) -> Result<(), FormatError> {
     let path = data_dir.join(FORMAT_FILE);
     let display = path.display().to_string();
@@ -61,20 +66,34 @@ pub fn check_format(data_dir: &Path) -> Result<(), FormatError> {
     };
     let text = match std::fs::File::open(&path) {
         Ok(file) => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::Read::take(file, FORMAT_FILE_BYTES_MAX), &mut text)
-                .map_err(|_| FormatError::Unreadable { path: display.clone() })?;
-            text
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, FORMAT_FILE_BYTES_MAX), &mut bytes)
+                .map_err(io)?;
+            String::from_utf8(bytes).map_err(|_| FormatError::Unreadable { path: display.clone() })?
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let written_before = [crate::node::DATABASE_DIR, crate::keys::KEYS_FILE]
+                .iter()
+                .any(|name| std::fs::symlink_metadata(data_dir.join(name)).is_ok());
+            let version = if written_before {
+                UNVERSIONED_FORMAT
+            } else {
+                DATA_FORMAT_VERSION
+            };
             // Written whole or not at all: a crash leaves no half number.
             let temporary = data_dir.join(format!("{FORMAT_FILE}.tmp"));
-            std::fs::write(&temporary, format!("{DATA_FORMAT_VERSION}\n")).map_err(io)?;
+            std::fs::write(&temporary, format!("{version}\n")).map_err(io)?;
             std::fs::File::open(&temporary)
                 .and_then(|file| file.sync_all())
                 .map_err(io)?;
             std::fs::rename(&temporary, &path).map_err(io)?;
-            return Ok(());
+            std::fs::File::open(data_dir)
+                .and_then(|directory| directory.sync_all())
+                .map_err(io)?;
+            if version == DATA_FORMAT_VERSION {
+                return Ok(());
+            }
+            version.to_string()
         }
         Err(error) => return Err(io(error)),
     };
@@ -124,5 +143,23 @@ mod tests {
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod unversioned_tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_written_before_versions_is_stamped_with_the_first_format() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(crate::node::DATABASE_DIR)).unwrap();
+        let checked = check_format(dir.path());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FORMAT_FILE)).unwrap(),
+            format!("{UNVERSIONED_FORMAT}\n")
+        );
+        // Read by this binary exactly when it reads that format.
+        assert_eq!(checked.is_ok(), UNVERSIONED_FORMAT == DATA_FORMAT_VERSION);
     }
 }

@@ -20,8 +20,9 @@ pub const PASSPHRASE_ENV: &str = "WASMVISOR_KEY_PASSPHRASE";
 /// Fewest bytes of a passphrase.
 pub const PASSPHRASE_BYTES_MIN: usize = 8;
 
-/// Argon2id's memory for a new key file, in KiB (64 MiB: the second
-/// recommended option of RFC 9106).
+/// Argon2id's memory for a new key file, in KiB (64 MiB and 3 passes, as
+/// in the second recommended option of RFC 9106, which has 4 lanes; one
+/// lane here, no weaker).
 pub const KDF_MEMORY_KIB: u32 = 64 * 1024;
 /// Argon2id's passes over that memory for a new key file.
 pub const KDF_ITERATIONS: u32 = 3;
@@ -57,10 +58,16 @@ pub enum KeyError {
     Secret(#[from] crate::secrets::SecretFileError),
     /// The key file is encrypted and no passphrase was given.
     #[error(
-        "{0} is encrypted and no passphrase was given: name a passphrase file (key_passphrase_file in the \
-         configuration, or --passphrase-file) or set {PASSPHRASE_ENV}"
+        "{0} is encrypted and no passphrase was given: name a passphrase file (key_passphrase_file in the node's \
+         configuration; --passphrase-file for `wasmvisor keys validator`) or set {PASSPHRASE_ENV}"
     )]
     NoPassphrase(PathBuf),
+    /// A passphrase was given for keys that are not sealed.
+    #[error(
+        "{0} holds unencrypted keys, but this node is configured with a passphrase: seal them with `wasmvisor keys \
+         validator change-passphrase`, or remove the passphrase from the configuration (development only)"
+    )]
+    NotSealed(PathBuf),
     /// The passphrase does not open the key file.
     #[error("the passphrase does not open {0} (a wrong passphrase, or the file was changed)")]
     WrongPassphrase(PathBuf),
@@ -99,7 +106,10 @@ impl Passphrase {
     pub fn from_env() -> Result<Option<Self>, KeyError> {
         match std::env::var(PASSPHRASE_ENV) {
             Ok(text) => Self::new(text, PASSPHRASE_ENV).map(Some),
-            Err(_) => Ok(None),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(KeyError::BadPassphrase(format!("{PASSPHRASE_ENV} is not UTF-8 text")))
+            }
         }
     }
 
@@ -244,17 +254,21 @@ impl NodeKeys {
     /// The keys of the node `config` describes, opened with the passphrase
     /// in its `key_passphrase_file`, else in [`PASSPHRASE_ENV`]; created on
     /// first start (unencrypted without a passphrase: a development node,
-    /// which the log says).
+    /// which the log says). With a passphrase, unencrypted keys are refused
+    /// (a sealed file swapped for a plain one must not start).
     pub fn for_config(config: &crate::config::NodeConfig) -> Result<Self, KeyError> {
         let passphrase = Passphrase::from_file_or_env(config.key_passphrase_file.as_deref())?;
         let path = config.data_dir.join(KEYS_FILE);
         let created = std::fs::symlink_metadata(&path).is_err();
+        if !created && passphrase.is_some() && !Self::is_sealed(&config.data_dir)? {
+            return Err(KeyError::NotSealed(path));
+        }
         let keys = Self::open_or_create(&config.data_dir, passphrase.as_ref())?;
-        if !Self::is_sealed(&config.data_dir)? {
+        if passphrase.is_none() {
             let what = if created { "created" } else { "read" };
             tracing::warn!(
                 "this node's keys are unencrypted ({what} {}): fit for development only; seal them with `wasmvisor \
-                 keys change-passphrase`",
+                 keys validator change-passphrase`",
                 path.display()
             );
         }
@@ -295,16 +309,23 @@ impl NodeKeys {
 
     /// Seals the keys in `data_dir` with `new`, after opening them with
     /// `old` (not needed for unencrypted keys). The file is replaced whole:
-    /// the new one is written beside it and renamed over it.
+    /// the new one is written (synced) beside it under a name of its own,
+    /// renamed over it, and the directory synced, so a crash leaves the old
+    /// file or the new one, never a mix or a rollback after success.
     pub fn change_passphrase(data_dir: &Path, old: Option<&Passphrase>, new: &Passphrase) -> Result<Self, KeyError> {
         let keys = Self::open(data_dir, old)?;
         let path = data_dir.join(KEYS_FILE);
-        let temporary = data_dir.join(format!("{KEYS_FILE}.new"));
-        // A leftover of an interrupted change holds nothing the key file
-        // does not.
-        let _ = std::fs::remove_file(&temporary);
+        let io = |error: std::io::Error| KeyError::Io(format!("{}: {error}", path.display()));
+        let suffix: [u8; 8] = random_bytes()?;
+        let temporary = data_dir.join(format!("{KEYS_FILE}.{}.new", hex::encode(suffix)));
         keys.write(&temporary, Some(new))?;
-        std::fs::rename(&temporary, &path).map_err(|error| KeyError::Io(format!("{}: {error}", path.display())))?;
+        if let Err(error) = std::fs::rename(&temporary, &path) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(io(error));
+        }
+        std::fs::File::open(data_dir)
+            .and_then(|directory| directory.sync_all())
+            .map_err(io)?;
         Ok(keys)
     }
 
@@ -591,7 +612,34 @@ mod tests {
         let opened = NodeKeys::open(dir.path(), Some(&second)).unwrap();
         assert_eq!(opened.consensus.to_bytes(), development.consensus.to_bytes());
         assert_eq!(opened.service.to_bytes(), development.service.to_bytes());
-        assert!(!dir.path().join(format!("{KEYS_FILE}.new")).exists());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .filter(|name| name != KEYS_FILE)
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_node_configured_with_a_passphrase_refuses_unencrypted_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let development = NodeKeys::load_or_create(dir.path()).unwrap();
+        let mut config = crate::config::NodeConfig::development(dir.path().to_owned());
+        // Without a passphrase: a development node, as before.
+        assert_eq!(
+            NodeKeys::for_config(&config).unwrap().validator_keys(),
+            development.validator_keys()
+        );
+        let file = dir.path().join("passphrase");
+        crate::secrets::create(&file, b"the right passphrase\n").unwrap();
+        config.key_passphrase_file = Some(file.clone());
+        assert!(matches!(NodeKeys::for_config(&config), Err(KeyError::NotSealed(_))));
+        // Sealed, the same configuration opens them.
+        NodeKeys::change_passphrase(dir.path(), None, &Passphrase::from_file(&file).unwrap()).unwrap();
+        assert_eq!(
+            NodeKeys::for_config(&config).unwrap().validator_keys(),
+            development.validator_keys()
+        );
     }
 
     #[test]

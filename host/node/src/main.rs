@@ -446,7 +446,12 @@ fn validator_keys(command: ValidatorKeysCommand) -> Result<Value, String> {
                 None => prompt_new_passphrase()?,
             };
             NodeKeys::change_passphrase(&data_dir, old.as_ref(), &new).map_err(|error| error.to_string())?;
-            shown(&data_dir)
+            let mut changed = shown(&data_dir)?;
+            changed["note"] = json!(
+                "the node now needs the new passphrase: update the file its key_passphrase_file names (or \
+                 WASMVISOR_KEY_PASSPHRASE) before it starts again"
+            );
+            Ok(changed)
         }
     }
 }

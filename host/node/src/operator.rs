@@ -227,13 +227,28 @@ pub fn deploy_request(public: &Client, component: &[u8], name: &str, version: &s
 /// Writes `request` to `path` (the encoded `DeployRequest`): the bytes
 /// every validator posts with `deploy --request`. Answers what it holds.
 pub fn write_deploy_request(request: &DeployRequest, path: &std::path::Path) -> Result<Value, String> {
-    std::fs::write(path, request.encode_to_vec()).map_err(|error| format!("{}: {error}", path.display()))?;
-    Ok(serde_json::json!({
-        "request": path,
+    use std::io::Write;
+    // A new file, never one that exists (nor what a link there points to).
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(&request.encode_to_vec()))
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    let mut shown = request_json(request);
+    shown["request"] = serde_json::json!(path);
+    Ok(shown)
+}
+
+/// What a deploy request is, as the CLI shows it: what every validator
+/// that posts it approves.
+fn request_json(request: &DeployRequest) -> Value {
+    serde_json::json!({
         "artifact": request.artifact.as_ref().map(artifact_json),
+        "spec_hash": hex::encode(blake3::hash(&request.spec).as_bytes()),
         "deadline_height": request.deadline_height,
         "request_hash": hex::encode(crate::requests::deploy_request_key(request)),
-    }))
+    })
 }
 
 /// Reads a deploy request written by [`write_deploy_request`]: at most
@@ -250,8 +265,15 @@ pub fn read_deploy_request(path: &std::path::Path) -> Result<DeployRequest, Stri
             path.display()
         ));
     }
-    DeployRequest::decode(bytes.as_slice())
-        .map_err(|error| format!("{} is not a deploy request: {error}", path.display()))
+    let request = DeployRequest::decode(bytes.as_slice())
+        .map_err(|error| format!("{} is not a deploy request: {error}", path.display()))?;
+    if request.artifact.is_none() || request.spec.is_empty() {
+        return Err(format!(
+            "{} is not a deploy request: it names no artifact or carries no component",
+            path.display()
+        ));
+    }
+    Ok(request)
 }
 
 fn artifact_json(artifact: &wasmvisor_proto::runtime::ArtifactId) -> String {
@@ -316,12 +338,11 @@ pub fn deploy(public: &Client, private: &Client, request: &DeployRequest) -> Res
                 .map_err(|error| format!("the deploy status does not decode: {error}"))?;
             let (approvals, needed) = approvals_of(public, private, &state.approvals)?;
             let report = |status: &str| {
-                serde_json::json!({
-                    "artifact": artifact,
-                    "status": status,
-                    "tx_hash": tx_hash,
-                    "approvals": format!("{approvals}/{needed}"),
-                })
+                let mut shown = request_json(request);
+                shown["status"] = serde_json::json!(status);
+                shown["tx_hash"] = serde_json::json!(tx_hash);
+                shown["approvals"] = serde_json::json!(format!("{approvals}/{needed}"));
+                shown
             };
             match DeployStatus::try_from(state.status) {
                 Ok(DeployStatus::DeploySucceeded) => {

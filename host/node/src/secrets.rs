@@ -35,7 +35,7 @@ pub enum SecretFileError {
         mode: u32,
     },
     /// It is larger than any secret file the node writes.
-    #[error("{path} is larger than {SECRET_FILE_BYTES_MAX} bytes: not a file the node wrote")]
+    #[error("{path} is larger than {SECRET_FILE_BYTES_MAX} bytes: not a key, token or passphrase file")]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -89,13 +89,23 @@ pub fn read(path: &Path) -> Result<String, SecretFileError> {
             });
         }
     }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(file, SECRET_FILE_BYTES_MAX + 1), &mut text)
+    // Room for the whole limit at once: no smaller copy of a secret is
+    // left behind by a reallocation.
+    let mut bytes = Vec::with_capacity(SECRET_FILE_BYTES_MAX as usize + 1);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, SECRET_FILE_BYTES_MAX + 1), &mut bytes)
         .map_err(io(path))?;
-    if text.len() as u64 > SECRET_FILE_BYTES_MAX {
+    if bytes.len() as u64 > SECRET_FILE_BYTES_MAX {
+        zeroize::Zeroize::zeroize(&mut bytes);
         return Err(SecretFileError::TooLarge { path: path.to_owned() });
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|error| {
+        let mut bytes = error.into_bytes();
+        zeroize::Zeroize::zeroize(&mut bytes);
+        SecretFileError::Io {
+            path: path.to_owned(),
+            error: std::io::Error::other("not UTF-8 text"),
+        }
+    })
 }
 
 /// A new bearer token: 32 bytes of the operating system's randomness, in

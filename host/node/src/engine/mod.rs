@@ -738,7 +738,9 @@ impl App {
 
     /// Takes into [`App::execution_per_transaction`] a block of
     /// `transactions` executed in `elapsed` (an empty block says nothing of
-    /// a transaction's cost). The new block weighs a quarter.
+    /// a transaction's cost). The new block weighs a quarter, and counts as
+    /// at most four times the average: one slow block (a peer's heavy
+    /// proposal) does not shrink this node's proposals for long.
     fn executed_in(&mut self, elapsed: Duration, transactions: usize) {
         self.node.metrics().block_execution.observe(elapsed.as_secs_f64());
         let Ok(count) = u32::try_from(transactions) else {
@@ -750,7 +752,7 @@ impl App {
         let sample = elapsed / count;
         self.execution_per_transaction = Some(match self.execution_per_transaction {
             None => sample,
-            Some(average) => (average * 3 + sample) / 4,
+            Some(average) => (average * 3 + sample.min(average * 4)) / 4,
         });
     }
 

@@ -275,6 +275,21 @@ fn a_proposal_takes_what_the_proposer_executes_in_its_share_of_the_timeout() {
 }
 
 #[test]
+fn one_slow_block_counts_as_at_most_four_times_the_average() {
+    use std::time::Duration;
+    let (mut app, _) = app();
+    app.executed_in(Duration::from_millis(10), 10);
+    assert_eq!(app.execution_per_transaction, Some(Duration::from_millis(1)));
+    // Empty blocks say nothing.
+    app.executed_in(Duration::from_secs(5), 0);
+    assert_eq!(app.execution_per_transaction, Some(Duration::from_millis(1)));
+    // A block a thousand times slower moves the average as one four times
+    // slower does: (3 + 4) / 4 ms.
+    app.executed_in(Duration::from_secs(1), 1);
+    assert_eq!(app.execution_per_transaction, Some(Duration::from_micros(1_750)));
+}
+
+#[test]
 fn a_proposer_that_executes_slowly_proposes_smaller_blocks() {
     let (mut app, _) = app();
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);

@@ -58,23 +58,65 @@ pub struct Readiness {
 
 /// How long a node may go without committing a block and still be ready:
 /// the block interval and [`READY_ROUNDS_MISSED_MAX`] failed rounds (the
-/// propose and both vote timeouts each; a node without the consensus
-/// engine makes a block each interval), at least
-/// [`READY_BLOCK_AGE_FLOOR`].
+/// propose and both vote timeouts each, as the engine grows them by half
+/// per round; a node without the consensus engine makes a block each
+/// interval), at least [`READY_BLOCK_AGE_FLOOR`].
 pub fn ready_block_age_max(
     block_interval: std::time::Duration,
     consensus: Option<&crate::config::ConsensusSettings>,
 ) -> std::time::Duration {
-    let round = consensus.map_or(block_interval, |settings| {
-        std::time::Duration::from_millis(
-            settings
-                .propose_timeout_ms
-                .saturating_add(settings.vote_timeout_ms.saturating_mul(2)),
-        )
-    });
-    block_interval
-        .saturating_add(round.saturating_mul(READY_ROUNDS_MISSED_MAX))
-        .max(READY_BLOCK_AGE_FLOOR)
+    let rounds = match consensus {
+        None => block_interval.saturating_mul(READY_ROUNDS_MISSED_MAX),
+        Some(settings) => {
+            let (propose, vote) = (settings.propose_timeout_ms, settings.vote_timeout_ms);
+            // Round r waits propose + r * propose / 2, and twice vote + r * vote / 2.
+            let round_ms = |round: u64| {
+                propose
+                    .saturating_add(round.saturating_mul(propose / 2))
+                    .saturating_add(vote.saturating_add(round.saturating_mul(vote / 2)).saturating_mul(2))
+            };
+            let total =
+                (0..u64::from(READY_ROUNDS_MISSED_MAX)).fold(0u64, |sum, round| sum.saturating_add(round_ms(round)));
+            std::time::Duration::from_millis(total)
+        }
+    };
+    block_interval.saturating_add(rounds).max(READY_BLOCK_AGE_FLOOR)
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn readiness_allows_three_rounds_of_growing_timeouts_and_at_least_the_floor() {
+        let settings = |propose_timeout_ms, vote_timeout_ms| crate::config::ConsensusSettings {
+            listen_address: "127.0.0.1:1".parse().unwrap(),
+            peers: Vec::new(),
+            propose_timeout_ms,
+            vote_timeout_ms,
+        };
+        // Rounds 0, 1, 2 of 4 s / 2 s timeouts: (4 + 4) + (6 + 6) + (8 + 8)
+        // seconds, and the interval.
+        let slow = settings(4_000, 2_000);
+        assert_eq!(
+            ready_block_age_max(Duration::from_millis(500), Some(&slow)),
+            Duration::from_millis(36_500)
+        );
+        // The defaults (1 s / 0.5 s) come to 9.1 s: the floor holds.
+        assert_eq!(
+            ready_block_age_max(Duration::from_millis(100), Some(&settings(1_000, 500))),
+            READY_BLOCK_AGE_FLOOR
+        );
+        // Without the engine: the interval and three more.
+        assert_eq!(
+            ready_block_age_max(Duration::from_secs(5), None),
+            Duration::from_secs(20)
+        );
+        // No overflow at the extremes.
+        let huge = settings(u64::MAX, u64::MAX);
+        assert!(ready_block_age_max(Duration::MAX, Some(&huge)) >= READY_BLOCK_AGE_FLOOR);
+    }
 }
 
 /// Why the node cannot start.
