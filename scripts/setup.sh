@@ -11,13 +11,14 @@
 # - prometheus (`prometheus`, `promtool`) for the metrics tests: promtool
 #   checks /metrics and the alert rules under deploy/, and a Prometheus
 #   server scrapes four validators.
+# - curl and adduser for scripts/package.sh (the Debian package's test).
 set -euo pipefail
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(libclang-dev iproute2 prometheus)
+packages=(libclang-dev iproute2 prometheus curl adduser)
 if ! rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi

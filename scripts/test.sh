@@ -33,5 +33,7 @@ cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standin
 echo "== partitions (four validators in network namespaces; needs root)"
 WASMVISOR_PARTITIONS_REQUIRED=1 cargo test --locked -p wasmvisor-node --test all -- --exact \
   partitions::four_validators_survive_partitions_and_converge_after_each --nocapture
+echo "== the Debian package (cargo-deb, systemd-analyze verify, dpkg -i, the installed binary)"
+./scripts/package.sh
 echo "== fuzz (${WASMVISOR_FUZZ_SECONDS:-30} s per target)"
 ./scripts/fuzz.sh

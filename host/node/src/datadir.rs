@@ -14,6 +14,9 @@ pub const FORMAT_FILE: &str = "format-version";
 /// write-ahead log as laid out today.
 pub const DATA_FORMAT_VERSION: u32 = 1;
 
+/// Directory of the database in the data directory.
+pub const DATABASE_DIR: &str = "db";
+
 /// The format of a directory written before versions were recorded (one
 /// holding a database or keys and no format file).
 pub const UNVERSIONED_FORMAT: u32 = 1;
@@ -72,7 +75,7 @@ pub fn check_format(data_dir: &Path) -> Result<(), FormatError> {
             String::from_utf8(bytes).map_err(|_| FormatError::Unreadable { path: display.clone() })?
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let written_before = [crate::node::DATABASE_DIR, crate::keys::KEYS_FILE]
+            let written_before = [DATABASE_DIR, crate::keys::KEYS_FILE]
                 .iter()
                 .any(|name| std::fs::symlink_metadata(data_dir.join(name)).is_ok());
             let version = if written_before {
@@ -153,7 +156,7 @@ mod unversioned_tests {
     #[test]
     fn a_directory_written_before_versions_is_stamped_with_the_first_format() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join(crate::node::DATABASE_DIR)).unwrap();
+        std::fs::create_dir(dir.path().join(DATABASE_DIR)).unwrap();
         let checked = check_format(dir.path());
         assert_eq!(
             std::fs::read_to_string(dir.path().join(FORMAT_FILE)).unwrap(),

@@ -55,7 +55,7 @@ impl Default for NodeMetrics {
 pub struct Snapshot {
     /// Height of the last committed block.
     pub height: u64,
-    /// Whether the node is ready ([`crate::node::Node::readiness`]).
+    /// Whether the node is ready (as `Node::readiness` says).
     pub ready: bool,
     /// Seconds since this process committed its last block (`None`: no
     /// block since it started).

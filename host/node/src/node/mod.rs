@@ -27,7 +27,7 @@ mod consensus;
 mod producer;
 
 /// Directory in the data directory holding the database.
-pub const DATABASE_DIR: &str = "db";
+pub use crate::datadir::DATABASE_DIR;
 
 /// Bytes of a block's hash its log line shows (as hex).
 const BLOCK_LOG_HASH_BYTES: usize = 8;

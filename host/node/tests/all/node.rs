@@ -189,6 +189,14 @@ fn the_documented_example_configuration_loads() {
         expected.block_interval_ms = 1000;
         expected
     });
+    // The container image's: the same, its public API on every address.
+    let container = wasmvisor_node::NodeConfig::load(&crate::support::deploy_file("docker/node.toml"))
+        .expect("the container's configuration is valid");
+    assert_eq!(container, {
+        let mut expected = config.clone();
+        expected.public_api = "0.0.0.0:8080".parse().unwrap();
+        expected
+    });
     // An unknown key is refused with its name.
     let data = tempfile::tempdir().unwrap();
     let bad = data.path().join("bad.toml");

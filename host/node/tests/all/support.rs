@@ -177,7 +177,10 @@ pub fn private_token(node: &RunningNode) -> String {
 
 /// A file of the repository's `deploy/` directory.
 pub fn deploy_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(name)
+    // Read at run time: a target directory shared between clones may hold
+    // a test binary compiled in another one.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&manifest_dir).join("../../deploy").join(name)
 }
 
 /// Runs Debian's `promtool` (package `prometheus`, which
