@@ -21,13 +21,13 @@ fi
 
 out="$CARGO_TARGET_DIR/debian"
 rm -rf "$out"
-"$tools/bin/cargo-deb" -p wasmvisor-node --output "$out/" -- --locked
+"$tools/bin/cargo-deb" -p wasmvisor-node --strip --output "$out/" -- --locked
 deb=$(ls "$out"/wasmvisor_*.deb)
 echo "package: built $deb ($(du -h "$deb" | cut -f1))"
 
 # What it holds: the binary, the configuration (a conffile), the unit.
 contents=$(dpkg-deb --contents "$deb")
-for path in ./usr/bin/wasmvisor ./etc/wasmvisor/node.toml ./lib/systemd/system/wasmvisor.service; do
+for path in usr/bin/wasmvisor etc/wasmvisor/node.toml lib/systemd/system/wasmvisor.service; do
   grep -q " $path\$" <<<"$contents" || { echo "package: $path is missing from $deb"; exit 1; }
 done
 dpkg-deb --info "$deb" | grep -q '^ Depends:.*adduser' || { echo "package: no dependency on adduser"; exit 1; }
