@@ -206,6 +206,10 @@ pub fn parse_chain_id(text: &str) -> Result<Hash, String> {
         .ok_or_else(|| format!("the chain id {text:?} is not 32 bytes of hex"))
 }
 
+/// Prefix of the environment variables that override a configuration
+/// file's keys ([`NodeConfig::load`]).
+pub const CONFIG_ENV_PREFIX: &str = "WASMVISOR_CONFIG_";
+
 /// Longest block interval a configuration may set, in milliseconds.
 pub const BLOCK_INTERVAL_MS_MAX: u64 = 60_000;
 
@@ -269,16 +273,27 @@ impl NodeConfig {
         }
     }
 
-    /// Reads and checks a configuration file.
+    /// Reads and checks a configuration file, with environment variables
+    /// named [`CONFIG_ENV_PREFIX`] + a key overriding that key (nested
+    /// keys joined by `__`: `WASMVISOR_CONFIG_CONSENSUS__PROPOSE_TIMEOUT_MS`;
+    /// values in TOML's syntax). Layered by `figment`; unknown keys are
+    /// refused from either source, and the rules are checked on the result.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let mut config: Self = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        let parse_error = |message: String| ConfigError::Parse {
             path: path.to_owned(),
-            message: error.to_string(),
-        })?;
+            message,
+        };
+        // The syntax first, by the TOML parser, whose errors name the line.
+        toml::from_str::<toml::Table>(&text).map_err(|error| parse_error(error.to_string()))?;
+        let mut config: Self = figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(&text))
+            .merge(figment::providers::Env::prefixed(CONFIG_ENV_PREFIX).split("__"))
+            .extract()
+            .map_err(|error| parse_error(error.to_string()))?;
         // Relative paths in the file are relative to the file.
         if let Some(base) = path.parent() {
             if config.data_dir.is_relative() {

@@ -2038,3 +2038,53 @@ fn a_validator_with_sealed_keys_starts_only_with_its_passphrase() {
     assert!(height(&node) >= 1);
     node.stop();
 }
+
+#[test]
+fn environment_variables_override_the_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let run = |variables: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wasmvisor"));
+        command.args(["run", "--config", config.to_str().unwrap()]);
+        for (name, value) in variables {
+            command.env(name, value);
+        }
+        command
+    };
+    // A key of the file, and a nested table's key, from the environment.
+    let node = RunningNode::spawn(
+        run(&[
+            ("WASMVISOR_CONFIG_MEMPOOL_SIZE_MAX", "1234"),
+            ("WASMVISOR_CONFIG_RUNTIMES__ENABLED", "[\"wasm\"]"),
+        ])
+        .stderr(std::process::Stdio::null()),
+        dir.path().join("data"),
+        None,
+    );
+    let (_, metrics) = get(&format!("{}/metrics", node.private));
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "wasmvisor_mempool_transactions_max 1234"),
+        "{metrics}"
+    );
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    assert_eq!(info["runtimes"], json!(["wasm"]));
+    node.stop();
+    // An unknown key is refused, naming it; a value breaking a rule is
+    // refused by the rule.
+    let stderr = refused_to_start(&mut run(&[("WASMVISOR_CONFIG_NO_SUCH_KEY", "1")]));
+    assert!(stderr.contains("no_such_key"), "{stderr}");
+    let stderr = refused_to_start(&mut run(&[("WASMVISOR_CONFIG_BLOCK_INTERVAL_MS", "0")]));
+    assert!(stderr.contains("block_interval_ms must be"), "{stderr}");
+    // Without them, the file's values.
+    let node = RunningNode::spawn(
+        run(&[]).stderr(std::process::Stdio::null()),
+        dir.path().join("data"),
+        None,
+    );
+    let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
+    assert_eq!(info["runtimes"], json!(["native", "wasm"]));
+    node.stop();
+}
