@@ -30,7 +30,8 @@ contents=$(dpkg-deb --contents "$deb")
 for path in usr/bin/wasmvisor etc/wasmvisor/node.toml lib/systemd/system/wasmvisor.service; do
   grep -q " $path\$" <<<"$contents" || { echo "package: $path is missing from $deb"; exit 1; }
 done
-dpkg-deb --info "$deb" | grep -q '^ Depends:.*adduser' || { echo "package: no dependency on adduser"; exit 1; }
+info=$(dpkg-deb --info "$deb")
+grep -q '^ Depends:.*adduser' <<<"$info" || { echo "package: no dependency on adduser"; exit 1; }
 
 dpkg -i "$deb"
 cleanup() {

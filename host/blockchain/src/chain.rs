@@ -165,9 +165,42 @@ pub struct PendingBlock {
     /// Its hash.
     pub hash: Hash,
     proposal: Proposal,
+    /// The instance each transaction calls, in the block's order.
+    targets: Vec<wasmvisor_runtime::InstanceId>,
+}
+
+/// What a block did to one service instance ([`PendingBlock::service_outcomes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceOutcome {
+    /// Transactions calling it.
+    pub transactions: u64,
+    /// Its transactions and block hooks that failed.
+    pub errors: u64,
 }
 
 impl PendingBlock {
+    /// Per service instance: the block's transactions calling it, and
+    /// those of its calls that failed (transactions and hooks).
+    pub fn service_outcomes(&self) -> std::collections::BTreeMap<wasmvisor_runtime::InstanceId, ServiceOutcome> {
+        use wasmvisor_runtime::CallLocation;
+        let mut outcomes: std::collections::BTreeMap<_, ServiceOutcome> = std::collections::BTreeMap::new();
+        for target in &self.targets {
+            outcomes.entry(*target).or_default().transactions += 1;
+        }
+        for location in self.proposal.errors.keys() {
+            let instance = match *location {
+                CallLocation::Transaction(index) => self.targets.get(index as usize).copied(),
+                CallLocation::BeforeTransactions(instance) | CallLocation::AfterTransactions(instance) => {
+                    Some(instance)
+                }
+            };
+            if let Some(instance) = instance {
+                outcomes.entry(instance).or_default().errors += 1;
+            }
+        }
+        outcomes
+    }
+
     /// Errors recorded in the block, by location.
     pub fn errors(
         &self,
@@ -517,6 +550,10 @@ impl Blockchain {
             hash: block_hash(&header),
             header,
             proposal,
+            targets: transactions
+                .iter()
+                .map(|transaction| transaction.call.instance_id)
+                .collect(),
         })
     }
 

@@ -12,8 +12,8 @@ pub mod replay;
 pub mod transactions;
 
 pub use chain::{
-    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, Rejection, block_transactions_max,
-    byzantine_quorum, check_block_size,
+    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, Rejection, ServiceOutcome,
+    block_transactions_max, byzantine_quorum, check_block_size,
 };
 pub use replay::{BlockLog, ReplayMismatch, ReplayReport, replay};
 pub use transactions::{

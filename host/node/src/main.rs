@@ -23,8 +23,59 @@ struct Cli {
     /// on a terminal) or `json` (one object per line, for log collectors).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// How a command's result is printed: `json` (for programs) or `text`
+    /// (indented `key: value` lines, for people). (Not `--output`, which
+    /// names the file several commands write.)
+    #[arg(long = "format", global = true, value_enum, default_value_t = Output::Json)]
+    result_format: Output,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The form of a command's result ([`Cli::result_format`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Json,
+    Text,
+}
+
+/// `value` as indented `key: value` lines: objects by key, arrays as `-`
+/// items, strings without quotes, null as `-`.
+fn text_of(value: &Value, indent: usize, text: &mut String) {
+    let pad = " ".repeat(indent);
+    let scalar = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let nested = |value: &Value| match value {
+        Value::Object(map) => !map.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        _ => false,
+    };
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                if nested(item) {
+                    text.push_str(&format!("{pad}{key}:\n"));
+                    text_of(item, indent + 2, text);
+                } else {
+                    text.push_str(&format!("{pad}{key}: {}\n", scalar(item)));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                if nested(item) {
+                    text.push_str(&format!("{pad}-\n"));
+                    text_of(item, indent + 2, text);
+                } else {
+                    text.push_str(&format!("{pad}- {}\n", scalar(item)));
+                }
+            }
+        }
+        other => text.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
 }
 
 /// The form of the log lines ([`Cli::log_format`]).
@@ -561,10 +612,17 @@ impl Apis {
 }
 
 /// Runs an operator command: prints its result, or the error.
-fn operate(result: Result<Option<Value>, String>) -> ExitCode {
+fn operate(result: Result<Option<Value>, String>, output: Output) -> ExitCode {
     match result {
         Ok(Some(value)) => {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+                Output::Text => {
+                    let mut text = String::new();
+                    text_of(&value, 0, &mut text);
+                    print!("{text}");
+                }
+            }
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
@@ -618,7 +676,7 @@ fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
     abort_on_panic();
-    operate(command(cli.command))
+    operate(command(cli.command), cli.result_format)
 }
 
 /// A panic anywhere — on a worker thread too — stops the whole process

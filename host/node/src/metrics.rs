@@ -36,7 +36,17 @@ pub struct NodeMetrics {
     pub consensus_round: Gauge,
     /// Blocks committed whose precommits lack this validator's.
     pub blocks_without_own_precommit: Counter,
+    /// Per service instance (by id): committed transactions calling it and
+    /// its failed calls, for at most [`SERVICES_ITEMS_MAX`] instances.
+    services: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u32, wasmvisor_blockchain::ServiceOutcome>>>,
 }
+
+/// The most service instances the metrics count separately; those beyond
+/// are counted under instance id `u32::MAX` (`service="other"`).
+pub const SERVICES_ITEMS_MAX: usize = 1024;
+
+/// The id the instances beyond [`SERVICES_ITEMS_MAX`] are counted under.
+pub const OTHER_SERVICES: u32 = u32::MAX;
 
 impl Default for NodeMetrics {
     fn default() -> Self {
@@ -46,6 +56,7 @@ impl Default for NodeMetrics {
             block_commit: Histogram::new(time_buckets()),
             consensus_round: Gauge::default(),
             blocks_without_own_precommit: Counter::default(),
+            services: Default::default(),
         }
     }
 }
@@ -78,6 +89,28 @@ pub struct Snapshot {
     pub relay_peers: u64,
     /// Each runtime's counters, by its name.
     pub runtimes: Vec<(&'static str, wasmvisor_runtime::RuntimeMetrics)>,
+    /// Names of the service instances the metrics count, by id.
+    pub service_names: std::collections::BTreeMap<u32, String>,
+}
+
+/// A counter per service instance, read when scraped.
+#[derive(Debug)]
+struct PerService(Vec<(String, String, u64)>);
+
+impl EncodeMetric for PerService {
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (service, id, value) in &self.0 {
+            let labels = [("service", service.as_str()), ("instance_id", id.as_str())];
+            encoder
+                .encode_family(&labels)?
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(value, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
 }
 
 /// A counter per runtime, read when scraped.
@@ -101,6 +134,34 @@ impl EncodeMetric for PerRuntime {
 }
 
 impl NodeMetrics {
+    /// Counts a committed block's outcomes per service instance.
+    pub fn count_services(&self, outcomes: &std::collections::BTreeMap<u32, wasmvisor_blockchain::ServiceOutcome>) {
+        let mut services = self
+            .services
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
+        for (id, outcome) in outcomes {
+            let id = if services.contains_key(id) || services.len() < SERVICES_ITEMS_MAX {
+                *id
+            } else {
+                OTHER_SERVICES
+            };
+            let counted = services.entry(id).or_default();
+            counted.transactions += outcome.transactions;
+            counted.errors += outcome.errors;
+        }
+    }
+
+    /// The service instances counted, by id.
+    pub fn counted_services(&self) -> Vec<u32> {
+        self.services
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
+            .keys()
+            .copied()
+            .collect()
+    }
+
     /// The metrics in the OpenMetrics text format: those observed and
     /// `snapshot`.
     pub fn encode(&self, snapshot: &Snapshot) -> Result<String, std::fmt::Error> {
@@ -196,6 +257,38 @@ impl NodeMetrics {
             "runtime_compile_cache_hits",
             "Artifacts loaded from the compiled cache, per runtime",
             per_runtime(|metrics| metrics.cache_hits),
+        );
+        let services: Vec<(u32, wasmvisor_blockchain::ServiceOutcome)> = self
+            .services
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node")
+            .iter()
+            .map(|(id, outcome)| (*id, *outcome))
+            .collect();
+        let per_service = |value: fn(&wasmvisor_blockchain::ServiceOutcome) -> u64| {
+            PerService(
+                services
+                    .iter()
+                    .map(|(id, outcome)| {
+                        let name = match snapshot.service_names.get(id) {
+                            Some(name) => name.clone(),
+                            None if *id == OTHER_SERVICES => "other".to_owned(),
+                            None => String::new(),
+                        };
+                        (name, id.to_string(), value(outcome))
+                    })
+                    .collect(),
+            )
+        };
+        registry.register(
+            "service_transactions",
+            "Committed transactions calling a service instance",
+            per_service(|outcome| outcome.transactions),
+        );
+        registry.register(
+            "service_errors",
+            "A service instance's failed transactions and block hooks in committed blocks",
+            per_service(|outcome| outcome.errors),
         );
         registry.register_with_unit(
             "block_interval",
@@ -321,6 +414,37 @@ mod tests {
             older
                 .lines()
                 .any(|line| line.starts_with("# HELP wasmvisor_runtime_calls_total "))
+        );
+        // Per service, by name, the ones beyond the limit together.
+        let outcome = |transactions, errors| wasmvisor_blockchain::ServiceOutcome { transactions, errors };
+        metrics.count_services(&[(5, outcome(3, 1))].into_iter().collect());
+        metrics.count_services(&[(5, outcome(2, 0)), (6, outcome(1, 1))].into_iter().collect());
+        let named = Snapshot {
+            service_names: [(5, "coins".to_owned())].into_iter().collect(),
+            ..Snapshot::default()
+        };
+        let text = metrics.encode(&named).unwrap();
+        for line in [
+            "wasmvisor_service_transactions_total{service=\"coins\",instance_id=\"5\"} 5",
+            "wasmvisor_service_errors_total{service=\"coins\",instance_id=\"5\"} 1",
+            "wasmvisor_service_errors_total{service=\"\",instance_id=\"6\"} 1",
+        ] {
+            assert!(text.lines().any(|found| found == line), "{line:?} not in\n{text}");
+        }
+        let many = NodeMetrics::default();
+        let each: std::collections::BTreeMap<u32, _> =
+            (0..=SERVICES_ITEMS_MAX as u32).map(|id| (id, outcome(1, 0))).collect();
+        many.count_services(&each);
+        many.count_services(&each);
+        let counted = many.counted_services();
+        assert_eq!(counted.len(), SERVICES_ITEMS_MAX + 1);
+        assert_eq!(counted.last(), Some(&OTHER_SERVICES));
+        let text = many.encode(&Snapshot::default()).unwrap();
+        assert!(
+            text.lines()
+                .any(|line| line
+                    == "wasmvisor_service_transactions_total{service=\"other\",instance_id=\"4294967295\"} 2"),
+            "{text}"
         );
         // No block yet: no age at all, rather than a made-up one.
         let text = metrics.encode(&Snapshot::default()).unwrap();

@@ -120,9 +120,11 @@ impl Node {
         if validator && !precommits.iter().any(|precommit| precommit.validator_key == own_key) {
             self.metrics.blocks_without_own_precommit.inc();
         }
+        let outcomes = block.service_outcomes();
         let started = std::time::Instant::now();
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
+        self.metrics.count_services(&outcomes);
         let committed: HashSet<Hash> = transactions
             .iter()
             .map(|signed| *blake3::hash(signed).as_bytes())

@@ -887,6 +887,15 @@ impl Node {
             relay_queue_bytes: relay_queue_bytes as u64,
             relay_peers: relay_peers as u64,
             runtimes: self.runtime_metrics(),
+            service_names: self
+                .metrics
+                .counted_services()
+                .into_iter()
+                .filter_map(|id| {
+                    let state = self.reader.instance(id).ok().flatten()?;
+                    Some((id, state.spec.name))
+                })
+                .collect(),
         })
     }
 

@@ -85,9 +85,13 @@ impl Node {
             &block.hash,
         )];
         self.metrics.block_execution.observe(started.elapsed().as_secs_f64());
+        let outcomes = block.service_outcomes();
         let started = std::time::Instant::now();
         let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
         self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
+        if committed.is_ok() {
+            self.metrics.count_services(&outcomes);
+        }
         forget(&mut self.mempool());
         let header = committed?;
         let broadcasts = chain.sign_broadcasts(&self.keys.service);

@@ -416,6 +416,22 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
         "{output:?}"
     );
 
+    // For people: the same result as indented `key: value` lines.
+    let output = cli(&node, &["status", "--format", "text"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let height = text
+        .lines()
+        .find_map(|line| line.strip_prefix("height: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(height.parse::<u64>().is_ok(), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("chain_id: ")), "{text}");
+    assert!(
+        text.lines().any(|line| line == "runtimes:") && text.contains("  - wasm"),
+        "{text}"
+    );
+    assert!(!text.contains('{') && !text.contains('"'), "{text}");
+
     // Deploying it again is refused, with the reason.
     let output = cli(&node, &["deploy", token, "--name", "token", "--version", "1.0.0"]);
     assert!(!output.status.success());
@@ -647,6 +663,18 @@ fn the_operator_cli_runs_a_token_service_with_proofs_across_a_restart() {
         2,
         "the supervisor and the token"
     );
+    // Per service: the token's transactions, one of which failed
+    // (InsufficientFunds above).
+    let service_sample = |metric: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{metric}{{service=\"coins\",instance_id=")))
+            .and_then(|rest| rest.split_once("} "))
+            .map(|(_, value)| value.parse().unwrap())
+            .unwrap_or_else(|| panic!("no {metric} of coins in {metrics}"))
+    };
+    assert!(service_sample("wasmvisor_service_transactions_total") >= 5, "{metrics}");
+    assert!(service_sample("wasmvisor_service_errors_total") >= 1, "{metrics}");
     // The text passes promtool's checks, and every metric the alert rules
     // and the dashboard under deploy/ use is in it (rules pass promtool).
     promtool_ok(&["check", "metrics"], metrics.as_bytes());
