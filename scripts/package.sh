@@ -33,13 +33,19 @@ done
 info=$(dpkg-deb --info "$deb")
 grep -q '^ Depends:.*adduser' <<<"$info" || { echo "package: no dependency on adduser"; exit 1; }
 
-dpkg -i "$deb"
+# Never on a machine where the package is installed: installing over it
+# would restart its node, and purging would remove its configuration.
+if dpkg-query -W -f='${Status}' wasmvisor 2>/dev/null | grep -q 'install ok installed'; then
+  echo "package: wasmvisor is installed on this machine; not testing over it (dpkg --purge wasmvisor first)"
+  exit 1
+fi
 cleanup() {
   if [ -n "${node:-}" ]; then kill "$node" 2>/dev/null || true; wait "$node" 2>/dev/null || true; fi
   rm -rf "${scratch:-}"
   if [ "$keep" = false ]; then dpkg --purge wasmvisor >/dev/null; fi
 }
 trap cleanup EXIT
+dpkg -i "$deb"
 
 # The installed unit, against the installed binary and user.
 systemd-analyze verify /lib/systemd/system/wasmvisor.service

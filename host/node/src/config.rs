@@ -289,6 +289,13 @@ impl NodeConfig {
         };
         // The syntax first, by the TOML parser, whose errors name the line.
         toml::from_str::<toml::Table>(&text).map_err(|error| parse_error(error.to_string()))?;
+        let overridden: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.to_str()?.strip_prefix(CONFIG_ENV_PREFIX).map(str::to_lowercase))
+            .collect();
+        if !overridden.is_empty() {
+            // Names only: a value may be a secret.
+            tracing::info!(keys = ?overridden, "configuration keys set from the environment");
+        }
         let mut config: Self = figment::Figment::new()
             .merge(<figment::providers::Toml as figment::providers::Format>::string(&text))
             .merge(figment::providers::Env::prefixed(CONFIG_ENV_PREFIX).split("__"))

@@ -43,7 +43,13 @@ enum Output {
 /// items, strings without quotes, null as `-`.
 fn text_of(value: &Value, indent: usize, text: &mut String) {
     let pad = " ".repeat(indent);
+    // A string with a control character (a newline, a terminal escape) is
+    // printed quoted and escaped: it cannot forge lines or drive the
+    // terminal.
     let scalar = |value: &Value| match value {
+        Value::String(text) if text.chars().any(char::is_control) || text.is_empty() || text == "-" => {
+            format!("{text:?}")
+        }
         Value::String(text) => text.clone(),
         Value::Null => "-".into(),
         other => other.to_string(),
@@ -933,5 +939,43 @@ fn command(command: Command) -> Result<Option<Value>, String> {
             .0
             .get(&format!("/api/explorer/v1/transactions?hash={hash}"))
             .map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_output_escapes_what_could_forge_lines_or_drive_a_terminal() {
+        let value = json!({
+            "plain": "coins",
+            "forged": "x\nheight: 999",
+            "escape": "\u{1b}[2J",
+            "empty": "",
+            "dash": "-",
+            "none": null,
+            "list": ["a", {"b": 1}],
+        });
+        let mut text = String::new();
+        text_of(&value, 0, &mut text);
+        for line in [
+            "plain: coins",
+            "forged: \"x\\nheight: 999\"",
+            "escape: \"\\u{1b}[2J\"",
+            "empty: \"\"",
+            "dash: \"-\"",
+            "none: -",
+            "list:",
+            "  - a",
+            "  -",
+            "    b: 1",
+        ] {
+            assert!(text.lines().any(|found| found == line), "{line:?} not in\n{text}");
+        }
+        assert!(
+            !text.contains('\u{1b}') && !text.lines().any(|line| line == "height: 999"),
+            "{text}"
+        );
     }
 }

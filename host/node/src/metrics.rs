@@ -93,6 +93,22 @@ pub struct Snapshot {
     pub service_names: std::collections::BTreeMap<u32, String>,
 }
 
+/// `text` as a label value the exposition cannot misread: characters
+/// other than ASCII letters, digits and `_.:-` become `_` (the encoder
+/// writes label values as they are, and a service's name is chosen by
+/// governance).
+fn label_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.:-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// A counter per service instance, read when scraped.
 #[derive(Debug)]
 struct PerService(Vec<(String, String, u64)>);
@@ -271,7 +287,7 @@ impl NodeMetrics {
                     .iter()
                     .map(|(id, outcome)| {
                         let name = match snapshot.service_names.get(id) {
-                            Some(name) => name.clone(),
+                            Some(name) => label_value(name),
                             None if *id == OTHER_SERVICES => "other".to_owned(),
                             None => String::new(),
                         };
@@ -420,14 +436,16 @@ mod tests {
         metrics.count_services(&[(5, outcome(3, 1))].into_iter().collect());
         metrics.count_services(&[(5, outcome(2, 0)), (6, outcome(1, 1))].into_iter().collect());
         let named = Snapshot {
-            service_names: [(5, "coins".to_owned())].into_iter().collect(),
+            service_names: [(5, "coins".to_owned()), (6, "a\"b\n{c}".to_owned())]
+                .into_iter()
+                .collect(),
             ..Snapshot::default()
         };
         let text = metrics.encode(&named).unwrap();
         for line in [
             "wasmvisor_service_transactions_total{service=\"coins\",instance_id=\"5\"} 5",
             "wasmvisor_service_errors_total{service=\"coins\",instance_id=\"5\"} 1",
-            "wasmvisor_service_errors_total{service=\"\",instance_id=\"6\"} 1",
+            "wasmvisor_service_errors_total{service=\"a_b__c_\",instance_id=\"6\"} 1",
         ] {
             assert!(text.lines().any(|found| found == line), "{line:?} not in\n{text}");
         }

@@ -858,6 +858,14 @@ impl Node {
         })
     }
 
+    /// Counts a committed block's outcomes per service instance in the
+    /// metrics, only for instances the chain has (a transaction may name
+    /// any id, and the metrics keep a bounded number of them).
+    fn count_services(&self, mut outcomes: std::collections::BTreeMap<u32, wasmvisor_blockchain::ServiceOutcome>) {
+        outcomes.retain(|id, _| self.reader.instance(*id).ok().flatten().is_some());
+        self.metrics.count_services(&outcomes);
+    }
+
     /// What the node observes for its metrics.
     pub fn metrics(&self) -> &crate::metrics::NodeMetrics {
         &self.metrics

@@ -90,7 +90,7 @@ impl Node {
         let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
         self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
         if committed.is_ok() {
-            self.metrics.count_services(&outcomes);
+            self.count_services(outcomes);
         }
         forget(&mut self.mempool());
         let header = committed?;

@@ -2080,12 +2080,13 @@ fn environment_variables_override_the_configuration_file() {
         command
     };
     // A key of the file, and a nested table's key, from the environment.
+    let log_path = dir.path().join("node.log");
     let node = RunningNode::spawn(
         run(&[
             ("WASMVISOR_CONFIG_MEMPOOL_SIZE_MAX", "1234"),
             ("WASMVISOR_CONFIG_RUNTIMES__ENABLED", "[\"wasm\"]"),
         ])
-        .stderr(std::process::Stdio::null()),
+        .stderr(std::fs::File::create(&log_path).unwrap()),
         dir.path().join("data"),
         None,
     );
@@ -2100,6 +2101,17 @@ fn environment_variables_override_the_configuration_file() {
     let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
     assert_eq!(info["runtimes"], json!(["wasm"]));
     node.stop();
+    // The log names the keys taken from the environment, not their values.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log
+        .lines()
+        .find(|line| line.contains("configuration keys set from the environment"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("mempool_size_max") && line.contains("runtimes__enabled"),
+        "{line}"
+    );
+    assert!(!line.contains("1234"), "{line}");
     // An unknown key is refused, naming it; a value breaking a rule is
     // refused by the rule.
     let stderr = refused_to_start(&mut run(&[("WASMVISOR_CONFIG_NO_SUCH_KEY", "1")]));
