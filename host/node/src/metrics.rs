@@ -109,34 +109,15 @@ fn label_value(text: &str) -> String {
         .collect()
 }
 
-/// A counter per service instance, read when scraped.
+/// Counters read when scraped, one per label set (a runtime, a service
+/// instance).
 #[derive(Debug)]
-struct PerService(Vec<(String, String, u64)>);
+struct LabelledCounters(Vec<(Vec<(&'static str, String)>, u64)>);
 
-impl EncodeMetric for PerService {
+impl EncodeMetric for LabelledCounters {
     fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> Result<(), std::fmt::Error> {
-        for (service, id, value) in &self.0 {
-            let labels = [("service", service.as_str()), ("instance_id", id.as_str())];
-            encoder
-                .encode_family(&labels)?
-                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(value, None)?;
-        }
-        Ok(())
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Counter
-    }
-}
-
-/// A counter per runtime, read when scraped.
-#[derive(Debug)]
-struct PerRuntime(Vec<(&'static str, u64)>);
-
-impl EncodeMetric for PerRuntime {
-    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> Result<(), std::fmt::Error> {
-        for (runtime, value) in &self.0 {
-            let labels = [("runtime", *runtime)];
+        for (labels, value) in &self.0 {
+            let labels: Vec<(&str, &str)> = labels.iter().map(|(name, value)| (*name, value.as_str())).collect();
             encoder
                 .encode_family(&labels)?
                 .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(value, None)?;
@@ -246,11 +227,11 @@ impl NodeMetrics {
             gauge(snapshot.relay_peers),
         );
         let per_runtime = |value: fn(&wasmvisor_runtime::RuntimeMetrics) -> u64| {
-            PerRuntime(
+            LabelledCounters(
                 snapshot
                     .runtimes
                     .iter()
-                    .map(|(name, metrics)| (*name, value(metrics)))
+                    .map(|(name, metrics)| (vec![("runtime", (*name).to_owned())], value(metrics)))
                     .collect(),
             )
         };
@@ -282,7 +263,7 @@ impl NodeMetrics {
             .map(|(id, outcome)| (*id, *outcome))
             .collect();
         let per_service = |value: fn(&wasmvisor_blockchain::ServiceOutcome) -> u64| {
-            PerService(
+            LabelledCounters(
                 services
                     .iter()
                     .map(|(id, outcome)| {
@@ -291,7 +272,7 @@ impl NodeMetrics {
                             None if *id == OTHER_SERVICES => "other".to_owned(),
                             None => String::new(),
                         };
-                        (name, id.to_string(), value(outcome))
+                        (vec![("service", name), ("instance_id", id.to_string())], value(outcome))
                     })
                     .collect(),
             )

@@ -123,7 +123,6 @@ impl Node {
         let started = std::time::Instant::now();
         let header = chain.commit(block, precommits).map_err(|error| error.to_string())?;
         self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
-        self.count_services(outcomes);
         let committed: HashSet<Hash> = transactions
             .iter()
             .map(|signed| *blake3::hash(signed).as_bytes())
@@ -131,7 +130,7 @@ impl Node {
         self.mempool().remove_where(|hash| committed.contains(hash));
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        self.after_block(&header, broadcasts);
+        self.after_block(&header, outcomes, broadcasts);
         Ok(header)
     }
 

@@ -919,10 +919,16 @@ impl Node {
 
     /// What follows a committed block, with the chain released: one INFO
     /// line (height, transactions, the time since the block before it,
-    /// the hash's first bytes), count its transactions, pool (and relay)
-    /// what services asked to broadcast, and take the system services'
-    /// next steps.
-    fn after_block(&self, header: &wasmvisor_proto::blockchain::BlockHeader, broadcasts: Vec<Vec<u8>>) {
+    /// the hash's first bytes), count its transactions and its `outcomes`
+    /// per service, pool (and relay) what services asked to broadcast, and
+    /// take the system services' next steps.
+    fn after_block(
+        &self,
+        header: &wasmvisor_proto::blockchain::BlockHeader,
+        outcomes: std::collections::BTreeMap<u32, wasmvisor_blockchain::ServiceOutcome>,
+        broadcasts: Vec<Vec<u8>>,
+    ) {
+        self.count_services(outcomes);
         let now = std::time::Instant::now();
         let before = self
             .last_block_at

@@ -89,14 +89,11 @@ impl Node {
         let started = std::time::Instant::now();
         let committed = chain.commit(block, precommits).map_err(|error| error.to_string());
         self.metrics.block_commit.observe(started.elapsed().as_secs_f64());
-        if committed.is_ok() {
-            self.count_services(outcomes);
-        }
         forget(&mut self.mempool());
         let header = committed?;
         let broadcasts = chain.sign_broadcasts(&self.keys.service);
         drop(guard);
-        self.after_block(&header, broadcasts);
+        self.after_block(&header, outcomes, broadcasts);
         Ok(header)
     }
 }
