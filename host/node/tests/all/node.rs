@@ -1196,12 +1196,11 @@ fn service_authors_test_their_endpoints_in_process_with_human_json() {
     assert!(reply["error"].is_string(), "{reply}");
 }
 
-#[test]
-fn a_one_validator_network_runs_by_itself() {
-    // (Four validators: `network.rs`.)
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    // A one-validator network from the same commands runs by itself.
+/// A one-validator network in `dir` from the documented commands: the
+/// template `solo.toml` (50 ms blocks), keys sealed with the tests'
+/// passphrase file, and `solo/node.toml` finalized on loopback ports.
+fn configure_solo(dir: &Path) {
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
     wasmvisor_ok(&[
         "generate-template",
         &path("solo.toml"),
@@ -1219,7 +1218,7 @@ fn a_one_validator_network_runs_by_itself() {
         "--private-api",
         "127.0.0.1:0",
         "--passphrase-file",
-        &crate::support::passphrase_file(dir.path()),
+        &crate::support::passphrase_file(dir),
     ]);
     wasmvisor_ok(&[
         "finalize",
@@ -1228,6 +1227,15 @@ fn a_one_validator_network_runs_by_itself() {
         "--public-configs",
         &path("solo/public.toml"),
     ]);
+}
+
+#[test]
+fn a_one_validator_network_runs_by_itself() {
+    // (Four validators: `network.rs`.)
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // A one-validator network from the same commands runs by itself.
+    configure_solo(dir.path());
     // The same configuration naming its validator twice: refused at start,
     // as a consensus change naming one twice would be.
     let solo = Path::new(&path("solo/node.toml")).to_owned();
@@ -1942,7 +1950,7 @@ fn a_validator_with_sealed_keys_starts_only_with_its_passphrase() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    wasmvisor_ok(&["generate-template", &path("solo.toml"), "--validators-count", "1"]);
+    configure_solo(dir.path());
     let passphrase = passphrase_file(dir.path());
     // Without a passphrase and no terminal to ask on: refused, naming the ways.
     let refused = wasmvisor(&["generate-config", &path("solo.toml"), &path("nowhere")]);
@@ -1951,24 +1959,6 @@ fn a_validator_with_sealed_keys_starts_only_with_its_passphrase() {
         !refused.status.success() && stderr.contains("--passphrase-file"),
         "{stderr}"
     );
-    wasmvisor_ok(&[
-        "generate-config",
-        &path("solo.toml"),
-        &path("solo"),
-        "--public-api",
-        "127.0.0.1:0",
-        "--private-api",
-        "127.0.0.1:0",
-        "--passphrase-file",
-        &passphrase,
-    ]);
-    wasmvisor_ok(&[
-        "finalize",
-        &path("solo/private.toml"),
-        &path("solo/node.toml"),
-        "--public-configs",
-        &path("solo/public.toml"),
-    ]);
     // The key file names the public keys, and holds no seed in clear text.
     let key_file = std::fs::read_to_string(path("solo/data/validator-keys.json")).unwrap();
     let public: toml::Table = toml::from_str(&std::fs::read_to_string(path("solo/public.toml")).unwrap()).unwrap();
