@@ -11,3 +11,4 @@ mod network;
 mod node;
 mod partitions;
 mod support;
+mod wire_format;
