@@ -12,6 +12,7 @@
 #   checks /metrics and the alert rules under deploy/, and a Prometheus
 #   server scrapes four validators.
 # - curl and adduser for scripts/package.sh (the Debian package's test).
+# - Node.js and npm for the TypeScript client's tests.
 set -euo pipefail
 
 as_root() {
@@ -36,6 +37,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: system packages present"
+fi
+
+# The TypeScript client (clients/typescript) needs Node.js 20.19 or later
+# with npm: Debian's packages if the machine has none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "setup: Node.js $(node --version) is too old for the TypeScript client; it needs 20.19 or later" >&2
+  exit 1
 fi
 
 for component in rustfmt clippy; do

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test of the workspace (the
 # first build also compiles every wasm guest into a component), the crash
-# consistency run, the standing attack suite, the partition suite and the
-# Byzantine suite with their reports, then a bounded run of every fuzz
-# target.
+# consistency run, the TypeScript client's tests, the standing attack
+# suite, the partition suite and the Byzantine suite with their reports,
+# then a bounded run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,8 @@ echo "== cargo test"
 # below, so their reports are printed.
 cargo test --workspace --locked -- --skip sigkill_under_load --skip the_standing_attack_suite \
   --skip four_validators_survive_partitions
+echo "== the TypeScript client (Node's test runner; the real binary on loopback ports)"
+./scripts/client-tests.sh
 # The Byzantine build runs before the steps below, which put the normal
 # binary back in place.
 echo "== the Byzantine suite (one of four validators lies; the node's test-only build)"

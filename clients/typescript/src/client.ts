@@ -1,0 +1,273 @@
+/**
+ * The node's public HTTP API (docs/API.md) from JavaScript: transactions
+ * built, signed, submitted and awaited; queries; and proofs checked
+ * against the validators' precommits before anything is believed.
+ */
+import { EncodingError, fixedHex, fromHex, toHex } from "./bytes.js";
+import type { KeyPair } from "./keys.js";
+import {
+  type CertifiedHeader,
+  type EntryProofJson,
+  type ListProofJson,
+  type MapProofJson,
+  type PrecommitJson,
+  type ProvenListRange,
+  type TrustedValidators,
+  serviceIndexAddress,
+  verifyCertificate,
+  verifyEntryProof,
+  verifyListProof,
+  verifyMapProof,
+} from "./proof.js";
+import { ServiceInterface, type InterfaceJson } from "./service.js";
+import { type CallInfo, encodeAnyTx, encodeSignedMessage, transactionHash } from "./wire.js";
+
+/** A request the node answered with an error (4xx or 5xx). */
+export class NodeError extends Error {
+  override name = "NodeError";
+  constructor(
+    /** The HTTP status. */
+    readonly status: number,
+    /** The node's `error` message. */
+    readonly reason: string,
+    readonly url: string,
+  ) {
+    super(`${status} from ${url}: ${reason}`);
+  }
+}
+
+/** A transaction that did not reach an outcome in time. */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** Signs a transaction calling `call` with `args` on chain `chainId`; returns its bytes. */
+export function signTransaction(keys: KeyPair, chainId: Uint8Array, call: CallInfo, args: Uint8Array): Uint8Array {
+  const payload = encodeAnyTx({ call, arguments: args, chainId });
+  return encodeSignedMessage({ payload, author: keys.publicKey, signature: keys.sign(payload) });
+}
+
+/** How a transaction failed, as the node reports it. */
+export interface ExecutionErrorJson {
+  kind: string;
+  /** A service error's name from the service's interface, else `null`. */
+  name: string | null;
+  description: string;
+  code?: number;
+}
+
+/** Where a transaction stands. */
+export type TransactionStatus =
+  | { status: "pending" }
+  | { status: "committed"; height: number; index: number; call: Record<string, unknown> }
+  | { status: "failed"; height: number; index: number; call: Record<string, unknown>; error: ExecutionErrorJson };
+
+/** Options of a {@link Client}. */
+export interface ClientOptions {
+  /** The `fetch` to use (default: the global one). */
+  fetch?: typeof fetch;
+  /** Milliseconds a request may take (default 10,000). */
+  requestTimeoutMs?: number;
+}
+
+/** A proven value with the header that commits to it. */
+export interface Proven<T> {
+  value: T;
+  /** The header the validators precommitted and whose state root the proof leads to. */
+  certified: CertifiedHeader;
+}
+
+/** Most bytes of an answer this client reads. */
+const ANSWER_BYTES_MAX = 32 * 1024 * 1024;
+
+/** A client of one node's public API. */
+export class Client {
+  readonly baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #interfaces = new Map<string, ServiceInterface>();
+
+  constructor(baseUrl: string, options: ClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  async #request(path: string, init: RequestInit = {}): Promise<unknown> {
+    const url = `${this.baseUrl}${path}`;
+    const response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
+    const text = await response.text();
+    if (text.length > ANSWER_BYTES_MAX) {
+      throw new NodeError(response.status, "the answer is too large", url);
+    }
+    let body: unknown = null;
+    try {
+      body = text === "" ? null : JSON.parse(text);
+    } catch {
+      throw new NodeError(response.status, `not JSON: ${text.slice(0, 200)}`, url);
+    }
+    if (!response.ok) {
+      const reason = typeof body === "object" && body !== null && "error" in body ? String((body as { error: unknown }).error) : text.slice(0, 200);
+      throw new NodeError(response.status, reason, url);
+    }
+    return body;
+  }
+
+  /** `GET /api/system/v1/info`: the chain id, height, validators and runtimes. */
+  async info(): Promise<{
+    chain_id: string;
+    height: number;
+    last_block_hash: string;
+    state_hash: string;
+    validators: { consensus_key: string; service_key: string }[];
+    runtimes: string[];
+    mempool_size: number;
+  }> {
+    return (await this.#request("/api/system/v1/info")) as never;
+  }
+
+  /**
+   * The chain id and validator set as this node states them. Trust on
+   * first use: a client that knows them another way passes its own
+   * {@link TrustedValidators} to the proving calls instead.
+   */
+  async validators(): Promise<TrustedValidators> {
+    const info = await this.info();
+    return {
+      chainId: fixedHex(info.chain_id, 32, "the chain id"),
+      consensusKeys: info.validators.map((validator) => fixedHex(validator.consensus_key, 32, "a consensus key")),
+    };
+  }
+
+  /** `GET /api/system/v1/services`: artifacts and instances with their states. */
+  async services(): Promise<{ artifacts: string[]; instances: { id: number; name: string; artifact: string; status: string; data_version: string | null }[] }> {
+    return (await this.#request("/api/system/v1/services")) as never;
+  }
+
+  /** The last `count` block headers, newest first. */
+  async blocks(count = 10): Promise<Record<string, unknown>[]> {
+    return (await this.#request(`/api/explorer/v1/blocks?count=${count}`)) as never;
+  }
+
+  /** A block's header and its transactions' hashes. */
+  async block(height: number): Promise<Record<string, unknown>> {
+    return (await this.#request(`/api/explorer/v1/block?height=${height}`)) as never;
+  }
+
+  /** A service's interface (cached per instance name). */
+  async serviceInterface(instance: string): Promise<ServiceInterface> {
+    const cached = this.#interfaces.get(instance);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const json = (await this.#request(`/api/services/${encodeURIComponent(instance)}/interface`)) as InterfaceJson;
+    const parsed = new ServiceInterface(json);
+    this.#interfaces.set(instance, parsed);
+    return parsed;
+  }
+
+  /** Submits a signed transaction; answers its hash (hex). */
+  async submit(signed: Uint8Array): Promise<string> {
+    const body = (await this.#request("/api/explorer/v1/transactions", {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: signed as Uint8Array<ArrayBuffer>,
+    })) as { tx_hash: string };
+    const expected = toHex(transactionHash(signed));
+    if (body.tx_hash !== expected) {
+      throw new NodeError(200, `the node named the transaction ${body.tx_hash}, not ${expected}`, this.baseUrl);
+    }
+    return expected;
+  }
+
+  /** Where transaction `hash` stands; a hash the node does not know is a 404 {@link NodeError}. */
+  async transaction(hash: string): Promise<TransactionStatus> {
+    fixedHex(hash, 32, "a transaction hash");
+    return (await this.#request(`/api/explorer/v1/transactions?hash=${hash}`)) as TransactionStatus;
+  }
+
+  /** Waits until transaction `hash` is committed or failed. */
+  async waitForTransaction(hash: string, { timeoutMs = 30_000, intervalMs = 100 } = {}): Promise<Exclude<TransactionStatus, { status: "pending" }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.transaction(hash);
+      if (status.status !== "pending") {
+        return status;
+      }
+      if (Date.now() > deadline) {
+        throw new TimeoutError(`transaction ${hash} is still pending after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+
+  /**
+   * Signs and submits a call of `method` on service `instance` with JSON
+   * `args` encoded through the service's interface; answers the hash.
+   */
+  async call(keys: KeyPair, instance: string, method: string, args: unknown, chainId?: Uint8Array): Promise<string> {
+    const service = await this.serviceInterface(instance);
+    const found = service.method(method);
+    const chain = chainId ?? fixedHex((await this.info()).chain_id, 32, "the chain id");
+    const signed = signTransaction(keys, chain, { instanceId: service.instanceId, methodId: found.id }, service.encode(found.arguments, args));
+    return this.submit(signed);
+  }
+
+  /** Runs service query `name` with JSON arguments; answers the JSON answer (not proven: see the `prove*` calls). */
+  async query(instance: string, name: string, args: unknown = null): Promise<unknown> {
+    const body = (await this.#request(`/api/services/${encodeURIComponent(instance)}/${encodeURIComponent(name)}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(args),
+    })) as { answer: unknown };
+    return body.answer;
+  }
+
+  async #instanceId(instance: string): Promise<number> {
+    const found = (await this.services()).instances.find((candidate) => candidate.name === instance);
+    if (found === undefined) {
+      throw new EncodingError(`no service named ${JSON.stringify(instance)}`);
+    }
+    return found.id;
+  }
+
+  async #proof<P>(kind: string, query: string): Promise<{ block: { header: string }; precommits: PrecommitJson[]; proof: P }> {
+    return (await this.#request(`/api/proofs/v1/${kind}?${query}`)) as never;
+  }
+
+  /**
+   * The value under `key` in proof map `index` of service `instance`,
+   * proven: the precommits must certify the header and the proof must lead
+   * from the value to the header's state root. `null`: proven absent.
+   */
+  async proveMapValue(instance: string, index: string, key: Uint8Array, trusted: TrustedValidators, instanceId?: number): Promise<Proven<Uint8Array | null>> {
+    const id = instanceId ?? (await this.#instanceId(instance));
+    const answer = await this.#proof<MapProofJson>("map", new URLSearchParams({ service: instance, index, key: toHex(key) }).toString());
+    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    const proven = verifyMapProof(answer.proof, serviceIndexAddress(id, index), key, certified.header.stateHash);
+    return { value: proven.value, certified };
+  }
+
+  /** Proof entry `index` of service `instance`, proven as {@link proveMapValue} proves. */
+  async proveEntry(instance: string, index: string, trusted: TrustedValidators, instanceId?: number): Promise<Proven<Uint8Array | null>> {
+    const id = instanceId ?? (await this.#instanceId(instance));
+    const answer = await this.#proof<EntryProofJson>("entry", new URLSearchParams({ service: instance, index }).toString());
+    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    return { value: verifyEntryProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash), certified };
+  }
+
+  /** Positions `from..to` of proof list `index` of service `instance`, proven. */
+  async proveList(instance: string, index: string, from: number, to: number, trusted: TrustedValidators, instanceId?: number): Promise<Proven<ProvenListRange>> {
+    const id = instanceId ?? (await this.#instanceId(instance));
+    const query = new URLSearchParams({ service: instance, index, from: String(from), to: String(to) }).toString();
+    const answer = await this.#proof<ListProofJson>("list", query);
+    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    const proven = verifyListProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash);
+    if (proven.items.length > 0 && proven.items[0]!.position !== BigInt(from)) {
+      throw new EncodingError("the list proof starts elsewhere than asked");
+    }
+    return { value: proven, certified };
+  }
+}
+
+export { fromHex, toHex };
