@@ -361,3 +361,25 @@ export function verifyCertificate(encodedHeader: Uint8Array | string, precommits
 export function shortHash(bytes: Uint8Array): string {
   return toHex(bytes).slice(0, 16);
 }
+
+/** The root of a proof list holding `items` (docs/WIRE-FORMAT.md, "Lists"). */
+export function listRoot(items: Uint8Array[]): Uint8Array {
+  if (items.length === 0) {
+    return tagged(TAG_LIST_ROOT, u64LittleEndian(0n), EMPTY_HASH);
+  }
+  let level = items.map((item) => tagged(TAG_LIST_LEAF, item));
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const right = level[i + 1];
+      next.push(right === undefined ? tagged(TAG_LIST_BRANCH, level[i]!) : tagged(TAG_LIST_BRANCH, level[i]!, right));
+    }
+    level = next;
+  }
+  return tagged(TAG_LIST_ROOT, u64LittleEndian(BigInt(items.length)), level[0]!);
+}
+
+/** A block's transactions root (its header's `tx_hash`): the list root of the transactions' hashes. */
+export function transactionsRoot(hashes: Uint8Array[]): Uint8Array {
+  return listRoot(hashes);
+}

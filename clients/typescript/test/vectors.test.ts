@@ -23,6 +23,7 @@ import {
   signTransaction,
   toHex,
   transactionHash,
+  transactionsRoot,
   verifyCertificate,
   verifyEntryProof,
   verifyListProof,
@@ -76,6 +77,11 @@ test("block headers are encoded and hashed as the chain does", () => {
   assert.equal(toHex(blockHash(fromHex(block.header))), block.hash);
   assert.deepEqual(decodeBlockHeader(fromHex(block.header)), header);
   assert.throws(() => decodeBlockHeader(fromHex(block.header + "0800")), EncodingError);
+  // The header's transactions root is the list root of the transactions' hashes.
+  const hashes = vectors.transactions.map((tx: Json) => transactionHash(fromHex(tx.signed)));
+  assert.deepEqual(hashes.map(toHex), vectors.transactions_root.hashes);
+  assert.equal(toHex(transactionsRoot(hashes)), block.tx_hash);
+  assert.notEqual(toHex(transactionsRoot([...hashes].reverse())), block.tx_hash);
 });
 
 const trusted = () => ({
