@@ -12,14 +12,15 @@
 #   checks /metrics and the alert rules under deploy/, and a Prometheus
 #   server scrapes four validators.
 # - curl and adduser for scripts/package.sh (the Debian package's test).
-# - Node.js and npm for the TypeScript client's tests.
+# - Node.js and npm for the TypeScript client's tests and the explorer's
+#   build; chromium, which the explorer's browser test drives headless.
 set -euo pipefail
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-packages=(libclang-dev iproute2 prometheus curl adduser)
+packages=(libclang-dev iproute2 prometheus curl adduser chromium)
 if ! rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'; then
   packages+=(rustc-web cargo-web rust-web-src lld-22)
 fi

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test of the workspace (the
 # first build also compiles every wasm guest into a component), the crash
-# consistency run, the TypeScript client's tests, the standing attack
-# suite, the partition suite and the Byzantine suite with their reports,
-# then a bounded run of every fuzz target.
+# consistency run, the TypeScript client's tests, the explorer's browser
+# test, the standing attack suite, the partition suite and the Byzantine
+# suite with their reports, then a bounded run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The client's and the explorer's tests find the built binaries here.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -27,9 +29,13 @@ echo "== the Byzantine suite (one of four validators lies; the node's test-only 
 cargo clippy --locked -p wasmvisor-node --all-targets --features byzantine -- -D warnings
 cargo test --locked -p wasmvisor-node --features byzantine --test all -- --exact \
   byzantine::one_byzantine_validator_of_four_neither_forks_nor_stops_the_chain --nocapture
+# The explorer's test serves tampered proofs from this build.
+cp "$CARGO_TARGET_DIR/debug/wasmvisor" "$CARGO_TARGET_DIR/wasmvisor-byzantine"
 echo "== crash consistency (the real binary, SIGKILL under load)"
 cargo test --locked -p wasmvisor-node --test all -- --exact \
   crash::sigkill_under_load_loses_no_committed_block_and_replays_identically --nocapture
+echo "== the explorer in a real browser (chromium headless; screenshots in \$CARGO_TARGET_DIR/explorer-screenshots)"
+./scripts/explorer-tests.sh
 echo "== the standing attack suite (the real binary)"
 cargo test --locked -p wasmvisor-node --test all -- --exact attacks::the_standing_attack_suite --nocapture
 echo "== partitions (four validators in network namespaces; needs root)"

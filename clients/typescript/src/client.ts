@@ -146,7 +146,13 @@ export class Client {
 
   /** The last `count` block headers, newest first. */
   async blocks(count = 10): Promise<Record<string, unknown>[]> {
-    return (await this.#request(`/api/explorer/v1/blocks?count=${count}`)) as never;
+    const answer = (await this.#request(`/api/explorer/v1/blocks?count=${count}`)) as { blocks: Record<string, unknown>[] };
+    return answer.blocks;
+  }
+
+  /** The supervisor's mode, the pending proposal and the deploy and migration requests with their statuses. */
+  async governance(): Promise<Record<string, unknown>> {
+    return (await this.#request("/api/explorer/v1/governance")) as never;
   }
 
   /** A block's header and its transactions' hashes. */

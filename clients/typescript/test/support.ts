@@ -23,6 +23,8 @@ function built(variable: string, relative: string): string {
 
 /** The `wasmvisor` binary. */
 export const BINARY = () => built("WASMVISOR_BIN", "debug/wasmvisor");
+/** The node's Byzantine test build (`--features byzantine`), copied aside by scripts/test.sh. */
+export const BYZANTINE_BINARY = () => built("WASMVISOR_BYZANTINE_BIN", "wasmvisor-byzantine");
 /** The token service's component. */
 export const TOKEN_WASM = () => built("WASMVISOR_TOKEN_WASM", "wasm/token.wasm");
 
@@ -35,11 +37,13 @@ export class DevNode {
     readonly dataDir: string,
   ) {}
 
-  /** Starts `run-dev` in a fresh data directory; `extra` are more arguments. */
-  static async start(extra: string[] = []): Promise<DevNode> {
-    const dataDir = mkdtempSync(join(tmpdir(), "wasmvisor-client-"));
-    const args = ["run-dev", "--public-api", "127.0.0.1:0", "--private-api", "127.0.0.1:0", "--data-dir", dataDir, ...extra];
-    const child = spawn(BINARY(), args, { stdio: ["ignore", "pipe", "ignore"] });
+  /**
+   * Starts `run-dev` (of `binary`, by default the build's) in `dataDir`
+   * (by default a fresh one), with `env` added to its environment.
+   */
+  static async start({ dataDir = mkdtempSync(join(tmpdir(), "wasmvisor-client-")), binary = BINARY(), env = {} as Record<string, string> } = {}): Promise<DevNode> {
+    const args = ["run-dev", "--public-api", "127.0.0.1:0", "--private-api", "127.0.0.1:0", "--data-dir", dataDir];
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const address = async (prefix: string) => {
       const line = await lines.next();
@@ -66,13 +70,18 @@ export class DevNode {
     }
   }
 
-  /** Stops the node and removes its data directory. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null) {
+  /** Stops the node (SIGTERM) and waits for it to exit; its data stays. */
+  async halt(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise((resolve) => this.child.once("exit", resolve));
       this.child.kill("SIGTERM");
       await exited;
     }
+  }
+
+  /** Stops the node and removes its data directory. */
+  async stop(): Promise<void> {
+    await this.halt();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

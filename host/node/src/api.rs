@@ -214,6 +214,7 @@ async fn block(State(node): State<Arc<Node>>, Query(query): Query<HeightQuery>) 
         let transactions = blocks::block_transactions(&mut fork, query.height)
             .map_err(|error| ApiError::internal(error.to_string()))?;
         let mut value = header_json(&header);
+        value["committed_here_ms"] = json!(node.committed_here_at(header.height));
         value["transactions"] = json!(transactions.iter().map(hex::encode).collect::<Vec<_>>());
         Ok(Json(value))
     })
@@ -235,7 +236,9 @@ async fn blocks_list(State(node): State<Arc<Node>>, Query(query): Query<BlocksQu
             if let Some(header) =
                 blocks::header(&mut fork, height).map_err(|error| ApiError::internal(error.to_string()))?
             {
-                headers.push(header_json(&header));
+                let mut value = header_json(&header);
+                value["committed_here_ms"] = json!(node.committed_here_at(header.height));
+                headers.push(value);
             }
         }
         Ok(Json(json!({ "blocks": headers })))
@@ -752,6 +755,8 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
                 |precommit| json!({ "validator": precommit.validator, "validator_key": hex::encode(&precommit.validator_key), "round": precommit.round, "signature": hex::encode(&precommit.signature) }),
             )
             .collect();
+        #[cfg(feature = "byzantine")]
+        let proof = tampered_for_tests(proof);
         let mut block = header_json(&header);
         block["header"] = json!(hex::encode(header.encode_to_vec()));
         Ok(Json(
@@ -759,6 +764,181 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
         ))
     })
     .await?
+}
+
+/// Most deploy requests and most migration requests
+/// `GET /api/explorer/v1/governance` lists.
+pub const GOVERNANCE_REQUESTS_ITEMS_MAX: usize = 100;
+
+/// An artifact id of the supervisor's messages as `wasm:name:version`.
+fn proto_artifact_text(artifact: &wasmvisor_proto::runtime::ArtifactId) -> String {
+    let runtime = if artifact.runtime_id == wasmvisor_runtime::runtime_id::NATIVE {
+        "native"
+    } else {
+        "wasm"
+    };
+    format!("{runtime}:{}:{}", artifact.name, artifact.version)
+}
+
+/// How one supervisor request record is shown: its key, its encoded
+/// state, and the service keys of the validators in force.
+type DescribeRequest = fn(&[u8], &[u8], &[Vec<u8>]) -> Value;
+
+/// The supervisor's record of one deploy request, for people.
+fn deploy_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
+    use wasmvisor_proto::supervisor::{DeployState, DeployStatus};
+    let Ok(state) = DeployState::decode(bytes) else {
+        return json!({ "request_hash": hex::encode(key), "status": "unreadable" });
+    };
+    let status = match DeployStatus::try_from(state.status) {
+        Ok(DeployStatus::DeployPending) => "pending",
+        Ok(DeployStatus::DeploySucceeded) => "succeeded",
+        Ok(DeployStatus::DeployFailed) => "failed",
+        Ok(DeployStatus::DeployTimeout) => "timeout",
+        Err(_) => "unknown",
+    };
+    let request = state.request.unwrap_or_default();
+    json!({
+        "request_hash": hex::encode(key),
+        "artifact": request.artifact.as_ref().map(proto_artifact_text),
+        "deadline_height": request.deadline_height,
+        "status": status,
+        "approvals": state.approvals.iter().filter(|key| validators.contains(key)).count(),
+        "reported_ok": state.reported_ok.len(),
+        "error": (!state.error.is_empty()).then_some(state.error),
+    })
+}
+
+/// The supervisor's record of one migration request, for people.
+fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
+    use wasmvisor_proto::supervisor::{MigrationState, MigrationStatus};
+    let Ok(state) = MigrationState::decode(bytes) else {
+        return json!({ "request_hash": hex::encode(key), "status": "unreadable" });
+    };
+    let status = match MigrationStatus::try_from(state.status) {
+        Ok(MigrationStatus::MigrationPending) => "pending",
+        Ok(MigrationStatus::MigrationSucceeded) => "succeeded",
+        Ok(MigrationStatus::MigrationFailed) => "failed",
+        Ok(MigrationStatus::MigrationTimeout) => "timeout",
+        Err(_) => "unknown",
+    };
+    let request = state.request.unwrap_or_default();
+    json!({
+        "request_hash": hex::encode(key),
+        "service": request.service,
+        "artifact": request.new_artifact.as_ref().map(proto_artifact_text),
+        "deadline_height": request.deadline_height,
+        "status": status,
+        "approvals": state.approvals.iter().filter(|key| validators.contains(key)).count(),
+        "error": (!state.error.is_empty()).then_some(state.error),
+    })
+}
+
+/// `GET /api/explorer/v1/governance`: the supervisor's mode, the approvals
+/// a decision needs, the pending proposal with its approvals and changes,
+/// and the deploy and migration requests with their statuses (at most
+/// [`GOVERNANCE_REQUESTS_ITEMS_MAX`] of each, in the order of their
+/// request hashes; `truncated` says whether there were more), read from
+/// the supervisor's committed state.
+async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
+    use wasmvisor_proto::supervisor::{ConfigProposalState, SupervisorConfig, SupervisorMode};
+    blocking(move || {
+        let internal = |error: wasmvisor_storage::StorageError| ApiError::internal(error.to_string());
+        let address = |name: &str| {
+            wasmvisor_storage::IndexAddress::new(
+                wasmvisor_storage::Namespace::Service(wasmvisor_runtime::SUPERVISOR_INSTANCE_ID),
+                name,
+            )
+            .expect("the supervisor's index names are valid")
+        };
+        let validators: Vec<Vec<u8>> = node
+            .reader()
+            .consensus_config()
+            .map_err(|error| ApiError::internal(error.to_string()))?
+            .validator_keys
+            .into_iter()
+            .map(|keys| keys.service_key)
+            .collect();
+        let mut fork = node.reader().read_fork();
+        let config = fork
+            .proof_entry(&address("config"))
+            .map_err(internal)?
+            .get()
+            .map_err(internal)?;
+        let decentralized = config
+            .and_then(|bytes| SupervisorConfig::decode(bytes.as_slice()).ok())
+            .is_some_and(|config| config.mode == SupervisorMode::Decentralized as i32);
+        let needed = if decentralized {
+            wasmvisor_blockchain::byzantine_quorum(validators.len())
+        } else {
+            1
+        };
+        let pending = fork
+            .proof_entry(&address("pending_proposal"))
+            .map_err(internal)?
+            .get()
+            .map_err(internal)?
+            .and_then(|bytes| ConfigProposalState::decode(bytes.as_slice()).ok())
+            .map(|state| {
+                json!({
+                    "propose_hash": hex::encode(&state.propose_hash),
+                    "actual_from": state.actual_from,
+                    "approvals": state.approvals.iter().filter(|key| validators.contains(key)).count(),
+                    "approved_by": state.approvals.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "changes": state.propose.as_ref().map(|propose| {
+                        propose.changes.iter().map(crate::requests::describe_change).collect::<Vec<_>>()
+                    }).unwrap_or_default(),
+                })
+            });
+        let mut truncated = false;
+        let mut requests = |name: &str, describe: DescribeRequest| {
+            let entries = fork
+                .proof_map(&address(name))
+                .map_err(internal)?
+                .range(None, None, GOVERNANCE_REQUESTS_ITEMS_MAX + 1)
+                .map_err(internal)?;
+            truncated |= entries.len() > GOVERNANCE_REQUESTS_ITEMS_MAX;
+            Ok::<_, ApiError>(
+                entries
+                    .iter()
+                    .take(GOVERNANCE_REQUESTS_ITEMS_MAX)
+                    .map(|(key, value)| describe(key, value, &validators))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let deploys = requests("deploys", deploy_json)?;
+        let migrations = requests("migrations", migration_json)?;
+        Ok(Json(json!({
+            "mode": if decentralized { "decentralized" } else { "simple" },
+            "validators": validators.len(),
+            "approvals_needed": needed,
+            "proposal": pending,
+            "deploys": deploys,
+            "migrations": migrations,
+            "truncated": truncated,
+        })))
+    })
+    .await?
+}
+
+/// The environment variable that makes a node of the Byzantine test build
+/// lie in its proofs: every proven value's last byte is flipped.
+#[cfg(feature = "byzantine")]
+pub const TAMPER_PROOFS_ENV: &str = "WASMVISOR_BYZANTINE_TAMPER_PROOFS";
+
+/// A proof with its value changed, when [`TAMPER_PROOFS_ENV`] is set (the
+/// explorer's test shows that a page refuses what a lying node serves).
+#[cfg(feature = "byzantine")]
+fn tampered_for_tests(mut proof: Value) -> Value {
+    if std::env::var_os(TAMPER_PROOFS_ENV).is_some()
+        && let Some(value) = proof["value"].as_str().and_then(|text| hex::decode(text).ok())
+        && let Some((last, rest)) = value.split_last()
+    {
+        let mut forged = rest.to_vec();
+        forged.push(last ^ 1);
+        proof["value"] = json!(hex::encode(forged));
+    }
+    proof
 }
 
 /// `GET /metrics`: Prometheus text exposition (format 0.0.4), read from
@@ -827,6 +1007,8 @@ pub fn public_router(node: Arc<Node>) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/explorer/v1/blocks", get(blocks_list))
         .route("/api/explorer/v1/block", get(block))
+        .route("/api/explorer/v1/governance", get(governance))
+        .merge(crate::explorer::routes())
         .route(
             "/api/explorer/v1/transactions",
             get(transaction).merge(crate::http::large_bodies(post(submit), &gate)),

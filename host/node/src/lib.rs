@@ -16,6 +16,7 @@ pub mod config;
 pub mod datadir;
 #[cfg(feature = "engine")]
 pub mod engine;
+pub mod explorer;
 pub mod genesis;
 pub mod gossip;
 pub mod http;

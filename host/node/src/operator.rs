@@ -381,7 +381,7 @@ pub fn proposals(public: &Client, private: &Client) -> Result<Value, String> {
     let changes: Vec<Value> = state
         .propose
         .as_ref()
-        .map(|propose| propose.changes.iter().map(describe_change).collect())
+        .map(|propose| propose.changes.iter().map(crate::requests::describe_change).collect())
         .unwrap_or_default();
     Ok(serde_json::json!({
         "pending": {
@@ -392,43 +392,4 @@ pub fn proposals(public: &Client, private: &Client) -> Result<Value, String> {
             "changes": changes,
         }
     }))
-}
-
-/// One change of a proposal, as the CLI shows it.
-fn describe_change(change: &wasmvisor_proto::supervisor::ConfigChange) -> Value {
-    use serde_json::json;
-    use wasmvisor_proto::supervisor::config_change::Kind;
-    match &change.kind {
-        Some(Kind::Consensus(config)) => json!({
-            "action": "consensus",
-            "validators": config.validator_keys.iter().map(|keys| json!({
-                "consensus_key": hex::encode(&keys.consensus_key),
-                "service_key": hex::encode(&keys.service_key),
-            })).collect::<Vec<_>>(),
-            "block_interval_ms": config.block_interval_ms,
-        }),
-        Some(Kind::Service(service)) => json!({
-            "action": "configure",
-            "instance_id": service.instance_id,
-            "params_bytes": service.params.len(),
-        }),
-        Some(Kind::StartService(start)) => json!({
-            "action": "start",
-            "artifact": start.artifact.as_ref().map(artifact_json),
-            "instance": start.name,
-            "config_bytes": start.config.len(),
-        }),
-        Some(Kind::StopService(stop)) => json!({ "action": "stop", "instance_id": stop.instance_id }),
-        Some(Kind::FreezeService(freeze)) => json!({ "action": "freeze", "instance_id": freeze.instance_id }),
-        Some(Kind::ResumeService(resume)) => json!({
-            "action": "resume",
-            "instance_id": resume.instance_id,
-            "params_bytes": resume.params.len(),
-        }),
-        Some(Kind::UnloadArtifact(unload)) => json!({
-            "action": "unload",
-            "artifact": unload.artifact_id.as_ref().map(artifact_json),
-        }),
-        None => json!({ "action": "none" }),
-    }
 }

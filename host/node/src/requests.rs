@@ -546,3 +546,43 @@ pub fn deploy_request(artifact: &ArtifactId, component: &[u8], deadline_height: 
         seed,
     }
 }
+
+/// One change of a proposal, for people (the CLI's `proposals`, the
+/// explorer's governance view).
+pub fn describe_change(change: &wasmvisor_proto::supervisor::ConfigChange) -> serde_json::Value {
+    use serde_json::json;
+    use wasmvisor_proto::supervisor::config_change::Kind;
+    match &change.kind {
+        Some(Kind::Consensus(config)) => json!({
+            "action": "consensus",
+            "validators": config.validator_keys.iter().map(|keys| json!({
+                "consensus_key": hex::encode(&keys.consensus_key),
+                "service_key": hex::encode(&keys.service_key),
+            })).collect::<Vec<_>>(),
+            "block_interval_ms": config.block_interval_ms,
+        }),
+        Some(Kind::Service(service)) => json!({
+            "action": "configure",
+            "instance_id": service.instance_id,
+            "params_bytes": service.params.len(),
+        }),
+        Some(Kind::StartService(start)) => json!({
+            "action": "start",
+            "artifact": start.artifact.as_ref().map(|artifact| format!("{}:{}", artifact.name, artifact.version)),
+            "instance": start.name,
+            "config_bytes": start.config.len(),
+        }),
+        Some(Kind::StopService(stop)) => json!({ "action": "stop", "instance_id": stop.instance_id }),
+        Some(Kind::FreezeService(freeze)) => json!({ "action": "freeze", "instance_id": freeze.instance_id }),
+        Some(Kind::ResumeService(resume)) => json!({
+            "action": "resume",
+            "instance_id": resume.instance_id,
+            "params_bytes": resume.params.len(),
+        }),
+        Some(Kind::UnloadArtifact(unload)) => json!({
+            "action": "unload",
+            "artifact": unload.artifact_id.as_ref().map(|artifact| format!("{}:{}", artifact.name, artifact.version)),
+        }),
+        None => json!({ "action": "none" }),
+    }
+}

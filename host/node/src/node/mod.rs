@@ -32,6 +32,10 @@ pub use crate::datadir::DATABASE_DIR;
 /// Bytes of a block's hash its log line shows (as hex).
 const BLOCK_LOG_HASH_BYTES: usize = 8;
 
+/// How many of the latest blocks' local commit times the node keeps in
+/// memory ([`Node::committed_here_at`]).
+pub const COMMIT_TIMES_KEPT: usize = 1_024;
+
 /// Rounds of consensus that may fail in a row, each ending in its
 /// timeouts, before a node that commits no block is not ready
 /// ([`Node::readiness`]).
@@ -201,6 +205,9 @@ pub struct Node {
     /// first): the block log line's interval and readiness
     /// ([`Node::readiness`]).
     last_block_at: Mutex<Option<std::time::Instant>>,
+    /// When this process committed each of its latest blocks (height, Unix
+    /// milliseconds by its own clock), at most [`COMMIT_TIMES_KEPT`].
+    commit_times: Mutex<std::collections::VecDeque<(u64, u64)>>,
     /// What the node observes for its metrics.
     metrics: crate::metrics::NodeMetrics,
     reconciler: Mutex<Reconciler>,
@@ -435,6 +442,7 @@ impl Node {
             mempool: Mutex::default(),
             committed_transactions: std::sync::atomic::AtomicU64::new(0),
             last_block_at: Mutex::new(None),
+            commit_times: Mutex::default(),
             metrics: crate::metrics::NodeMetrics::default(),
             reconciler: Mutex::new(Reconciler::new(system_services)),
             runtimes,
@@ -829,6 +837,20 @@ impl Node {
         self.with_chain(|chain| chain.consensus_config().map_err(|error| error.to_string()))
     }
 
+    /// When this process committed block `height`, in Unix milliseconds by
+    /// its own clock: not agreed by the validators, and known only for
+    /// the latest [`COMMIT_TIMES_KEPT`] blocks it committed since it
+    /// started (`None` otherwise).
+    pub fn committed_here_at(&self, height: u64) -> Option<u64> {
+        let times = self
+            .commit_times
+            .lock()
+            .expect("a lock is poisoned only by a panic, and a panic stops the node");
+        // Heights increase along the queue.
+        let position = times.binary_search_by_key(&height, |(at_height, _)| *at_height).ok()?;
+        times.get(position).map(|(_, unix_ms)| *unix_ms)
+    }
+
     /// Whether this node makes or follows blocks: ready when this process
     /// committed a block less than [`ready_block_age_max`] ago. Reads
     /// neither waits for a block being made nor takes the chain's lock.
@@ -939,6 +961,19 @@ impl Node {
             self.metrics
                 .block_interval
                 .observe(now.duration_since(before).as_secs_f64());
+        }
+        {
+            let unix_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+            let mut times = self
+                .commit_times
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node");
+            if times.len() == COMMIT_TIMES_KEPT {
+                times.pop_front();
+            }
+            times.push_back((header.height, unix_ms));
         }
         let hash = wasmvisor_blockchain::blocks::block_hash(header);
         tracing::info!(

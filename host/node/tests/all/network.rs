@@ -483,6 +483,29 @@ fn four_validators_agree_govern_and_catch_up() {
         })),
         "two requests of four validators do not deploy: {two_of_four:?}"
     );
+    // The explorer's governance view shows it pending with two approvals
+    // of the three the decentralized supervisor needs.
+    let (status, governance) = get(&format!("{}/api/explorer/v1/governance", live(&nodes)[3].public));
+    assert_eq!(status, 200, "{governance}");
+    assert_eq!(
+        (
+            &governance["mode"],
+            &governance["validators"],
+            &governance["approvals_needed"]
+        ),
+        (&json!("decentralized"), &json!(4), &json!(3)),
+        "{governance}"
+    );
+    assert!(
+        governance["deploys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|deploy| deploy["artifact"] == "wasm:guestbook:1.0.0"
+                && deploy["status"] == "pending"
+                && deploy["approvals"] == 2),
+        "{governance}"
+    );
     // The third completes the approvals: its command waits until the
     // artifact is active.
     let third = post_request(live(&nodes)[2]);
@@ -530,6 +553,12 @@ fn four_validators_agree_govern_and_catch_up() {
     // needed and what it changes.
     let shown = cli_ok(live(&nodes)[3], &["proposals"]);
     assert_eq!(shown["pending"]["approvals"], "2/3", "{shown}");
+    let governance = get(&format!("{}/api/explorer/v1/governance", live(&nodes)[3].public)).1;
+    assert_eq!(
+        (&governance["proposal"]["approvals"], &governance["proposal"]["changes"]),
+        (&json!(2), &shown["pending"]["changes"]),
+        "{governance}"
+    );
     assert_eq!(
         shown["pending"]["changes"],
         json!([{ "action": "start", "artifact": "guestbook:1.0.0", "instance": "guestbook", "config_bytes": 0 }])
