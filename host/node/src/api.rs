@@ -10,10 +10,11 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 use wasmvisor_blockchain::blocks;
 use wasmvisor_dispatcher::InstanceRef;
 use wasmvisor_proto::Message;
@@ -138,6 +139,8 @@ fn body_bytes(headers: &HeaderMap, body: &Bytes, field: &str) -> Result<Vec<u8>,
 }
 
 /// `GET /healthz`: the process is alive (200 whenever its API answers).
+#[utoipa::path(get, path = "/healthz", tag = "node",
+    responses((status = 200, description = "The node's API answers", body = crate::openapi::Health)))]
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "alive" }))
 }
@@ -146,6 +149,11 @@ async fn healthz() -> Json<Value> {
 /// ([`Node::readiness`]), 503 when it does not, with the height, the time
 /// since its last block and the most allowed (`null` before its first
 /// block since it started).
+#[utoipa::path(get, path = "/readyz", tag = "node",
+    responses(
+        (status = 200, description = "The node makes or follows blocks", body = crate::openapi::Readiness),
+        (status = 503, description = "It does not", body = crate::openapi::Readiness),
+    ))]
 async fn readyz(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
     let readiness = blocking(move || node.readiness())
         .await?
@@ -172,6 +180,8 @@ async fn readyz(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
     Ok((status, Json(body)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/system/v1/info", tag = "system",
+    responses((status = 200, description = "The chain id, height, validators and runtimes", body = crate::openapi::Info)))]
 async fn info(State(node): State<Arc<Node>>) -> ApiResult {
     blocking(move || {
         let (header, config) = (node.reader().last_header(), node.reader().consensus_config());
@@ -205,6 +215,13 @@ struct HeightQuery {
     height: u64,
 }
 
+#[utoipa::path(get, path = "/api/explorer/v1/block", tag = "explorer",
+    params(("height" = u64, Query, description = "The block's height")),
+    responses(
+        (status = 200, description = "The header and its transactions' hashes", body = crate::openapi::Block),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn block(State(node): State<Arc<Node>>, Query(query): Query<HeightQuery>) -> ApiResult {
     blocking(move || {
         let mut fork = node.reader().read_fork();
@@ -226,6 +243,9 @@ struct BlocksQuery {
     count: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/explorer/v1/blocks", tag = "explorer",
+    params(("count" = Option<u64>, Query, description = "How many of the latest blocks (1..=100, default 10)")),
+    responses((status = 200, description = "The latest headers, newest first", body = crate::openapi::Blocks)))]
 async fn blocks_list(State(node): State<Arc<Node>>, Query(query): Query<BlocksQuery>) -> ApiResult {
     blocking(move || {
         let count = query.count.unwrap_or(10).clamp(1, BLOCKS_PER_PAGE_ITEMS_MAX as u64);
@@ -251,6 +271,13 @@ struct HashQuery {
     hash: String,
 }
 
+#[utoipa::path(get, path = "/api/explorer/v1/transactions", tag = "explorer",
+    params(("hash" = String, Query, description = "The transaction's hash (hex)")),
+    responses(
+        (status = 200, description = "committed, failed (with the error by name) or pending", body = crate::openapi::TransactionStatus),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn transaction(State(node): State<Arc<Node>>, Query(query): Query<HashQuery>) -> ApiResult {
     let hash = parse_hash(&query.hash)?;
     blocking(move || {
@@ -313,6 +340,17 @@ fn described_call(node: &Node, signed: &[u8]) -> Option<(Value, Option<Arc<Servi
     Some((call, interface))
 }
 
+#[utoipa::path(post, path = "/api/explorer/v1/transactions", tag = "explorer",
+    request_body(description = "A signed transaction (docs/WIRE-FORMAT.md), raw or as {\"tx_body\": hex}",
+        content(("application/octet-stream"), ("application/x-protobuf"), ("application/json"))),
+    responses(
+        (status = 200, description = "Admitted to the mempool", body = crate::openapi::TxHash),
+        (status = 400, description = "Malformed, badly signed or for another chain", body = crate::openapi::ErrorBody),
+        (status = 404, description = "The target service is not active", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already pooled or committed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Over the size limit", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The mempool is full", body = crate::openapi::ErrorBody),
+    ))]
 async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let signed = body_bytes(&headers, &body, "tx_body")?;
     // A transaction another validator relayed is not relayed again.
@@ -334,6 +372,15 @@ async fn submit(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) 
 /// every core. Answers one result per transaction, in order: `{"tx_hash"}`
 /// if admitted, else `{"status", "error"}` with the status a single
 /// submission would have got.
+#[utoipa::path(post, path = "/api/explorer/v1/transactions/batch", tag = "explorer",
+    request_body(description = "An encoded TransactionBatch (messages.proto)",
+        content(("application/x-protobuf"), ("application/octet-stream"))),
+    responses(
+        (status = 200, description = "One result per transaction, in order", body = crate::openapi::BatchResults),
+        (status = 400, description = "Not a TransactionBatch", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Too many transactions or bytes", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not a binary body", body = crate::openapi::ErrorBody),
+    ))]
 async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     if !is_binary(&headers) {
         return Err(ApiError::new(
@@ -511,6 +558,18 @@ fn arguments(query: &ArgumentsQuery) -> Result<Vec<u8>, ApiError> {
 
 /// `GET /api/services/<instance>/<query>?arguments=<hex>`: a service's read
 /// query; the answer is `{"answer": "<hex>"}`.
+#[utoipa::path(get, path = "/api/services/{service}/{method}", tag = "services",
+    params(
+        ("service" = String, Path, description = "The instance's name"),
+        ("method" = String, Path, description = "The query's name"),
+        ("arguments" = Option<String>, Query, description = "The encoded arguments (hex); the answer is hex"),
+        ("args" = Option<String>, Query, description = "The arguments in JSON; the answer is JSON"),
+    ),
+    responses(
+        (status = 200, description = "The query's answer", body = crate::openapi::QueryAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn service_query(
     State(node): State<Arc<Node>>,
     Path((service, method)): Path<(String, String)>,
@@ -531,6 +590,17 @@ fn json_or_null(body: &Bytes) -> Result<Value, ApiError> {
 
 /// `POST /api/services/<instance>/<query>` with the JSON arguments as the
 /// body (`null` or an empty body for none): the answer is JSON.
+#[utoipa::path(post, path = "/api/services/{service}/{method}", tag = "services",
+    params(
+        ("service" = String, Path, description = "The instance's name"),
+        ("method" = String, Path, description = "The query's name"),
+    ),
+    request_body(description = "The arguments in JSON (null or empty for none)", content(("application/json"))),
+    responses(
+        (status = 200, description = "The query's answer in JSON", body = crate::openapi::QueryAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn service_query_json(state: State<Arc<Node>>, path: Path<(String, String)>, body: Bytes) -> ApiResult {
     query_with_json_body(Api::Public, state, path, body).await
 }
@@ -548,6 +618,18 @@ async fn query_with_json_body(
 
 /// The private API's service queries: every query, private ones included
 /// (`GET` with hex `arguments` or JSON `args`, or `POST` with a JSON body).
+#[utoipa::path(get, path = "/api/services/{service}/{method}", tag = "services",
+    params(
+        ("service" = String, Path, description = "The instance's name"),
+        ("method" = String, Path, description = "The query's name (private ones included)"),
+        ("arguments" = Option<String>, Query, description = "The encoded arguments (hex); the answer is hex"),
+        ("args" = Option<String>, Query, description = "The arguments in JSON; the answer is JSON"),
+    ),
+    responses(
+        (status = 200, description = "The query's answer", body = crate::openapi::QueryAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn private_service_query(
     State(node): State<Arc<Node>>,
     Path((service, method)): Path<(String, String)>,
@@ -557,6 +639,17 @@ async fn private_service_query(
     answer_query(node, Api::Private, service, method, arguments(&query)?, json).await
 }
 
+#[utoipa::path(post, path = "/api/services/{service}/{method}", tag = "services",
+    params(
+        ("service" = String, Path, description = "The instance's name"),
+        ("method" = String, Path, description = "The query's name (private ones included)"),
+    ),
+    request_body(description = "The arguments in JSON (null or empty for none)", content(("application/json"))),
+    responses(
+        (status = 200, description = "The query's answer in JSON", body = crate::openapi::QueryAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn private_service_query_json(state: State<Arc<Node>>, path: Path<(String, String)>, body: Bytes) -> ApiResult {
     query_with_json_body(Api::Private, state, path, body).await
 }
@@ -564,6 +657,12 @@ async fn private_service_query_json(state: State<Arc<Node>>, path: Path<(String,
 /// `GET /api/services/<instance>/interface`: the interface the service
 /// declares (methods, queries, errors, its messages' fields and
 /// descriptors), with the instance's id and artifact.
+#[utoipa::path(get, path = "/api/services/{service}/interface", tag = "services",
+    params(("service" = String, Path, description = "The instance's name")),
+    responses(
+        (status = 200, description = "The interface the service's component declares", body = crate::openapi::InterfaceJson),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn service_interface(State(node): State<Arc<Node>>, Path(service): Path<String>) -> ApiResult {
     blocking(move || {
         let (spec, interface) = node
@@ -589,6 +688,16 @@ const PRIVATE_SUPERVISOR_QUERIES: &[&str] = &[
     "migration-status",
 ];
 
+#[utoipa::path(get, path = "/api/services/supervisor/{action}", tag = "supervisor",
+    params(
+        ("action" = String, Path, description = "configuration-number, supervisor-config, deploy-status, deploy-status-by-hash or migration-status"),
+        ("arguments" = Option<String>, Query, description = "The encoded arguments (hex)"),
+    ),
+    responses(
+        (status = 200, description = "The protobuf answer (hex)", body = crate::openapi::QueryAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn private_supervisor_query(
     State(node): State<Arc<Node>>,
     Path(method): Path<String>,
@@ -613,6 +722,15 @@ async fn private_supervisor_query(
 /// content type, or JSON `{"payload": "<hex>"}`), or the action's human
 /// JSON form (`crate::requests`), which the node resolves against the
 /// committed state.
+#[utoipa::path(post, path = "/api/services/supervisor/{action}", tag = "supervisor",
+    params(("action" = String, Path, description = "deploy-artifact, propose-config, confirm-config or migrate")),
+    request_body(description = "The protobuf payload (raw or {\"payload\": hex}) or the action's JSON form (docs/API.md)",
+        content(("application/json"), ("application/octet-stream"), ("application/x-protobuf"))),
+    responses(
+        (status = 200, description = "Signed with the node's service key and submitted", body = crate::openapi::TxHash),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn supervisor_action(
     State(node): State<Arc<Node>>,
     Path(action): Path<String>,
@@ -642,6 +760,8 @@ async fn supervisor_action(
 }
 
 /// `GET /api/system/v1/services`: every artifact and instance, for people.
+#[utoipa::path(get, path = "/api/system/v1/services", tag = "system",
+    responses((status = 200, description = "Every artifact and instance", body = crate::openapi::Services)))]
 async fn services(State(node): State<Arc<Node>>) -> ApiResult {
     blocking(move || {
         let mut fork = node.reader().read_fork();
@@ -701,6 +821,20 @@ struct ProofQuery {
 /// a proof of part of a service's state against the latest block header,
 /// with the header (protobuf, hex) and its precommits, so a client that
 /// knows the validators' keys needs to trust nothing else.
+#[utoipa::path(get, path = "/api/proofs/v1/{kind}", tag = "proofs",
+    params(
+        ("kind" = String, Path, description = "map, list or entry"),
+        ("service" = String, Query, description = "The instance's name"),
+        ("index" = String, Query, description = "The proof index's name"),
+        ("key" = Option<String>, Query, description = "Map proofs: the key (hex)"),
+        ("from" = Option<u64>, Query, description = "List proofs: the first position"),
+        ("to" = Option<u64>, Query, description = "List proofs: one past the last position (at most 1,000 items)"),
+    ),
+    responses(
+        (status = 200, description = "The proof, the latest header and its precommits", body = crate::openapi::ProofAnswer),
+        (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
+        (status = 404, description = "Not found", body = crate::openapi::ErrorBody),
+    ))]
 async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(query): Query<ProofQuery>) -> ApiResult {
     if !matches!(kind.as_str(), "map" | "entry" | "list") {
         return Err(ApiError::not_found(format!(
@@ -840,6 +974,8 @@ fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
 /// [`GOVERNANCE_REQUESTS_ITEMS_MAX`] of each, in the order of their
 /// request hashes; `truncated` says whether there were more), read from
 /// the supervisor's committed state.
+#[utoipa::path(get, path = "/api/explorer/v1/governance", tag = "explorer",
+    responses((status = 200, description = "The supervisor's mode, the pending proposal, deploy and migration requests", body = crate::openapi::Governance)))]
 async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
     use wasmvisor_proto::supervisor::{ConfigProposalState, SupervisorConfig, SupervisorMode};
     blocking(move || {
@@ -945,6 +1081,8 @@ fn tampered_for_tests(mut proof: Value) -> Value {
 /// the node's counters at scrape time.
 /// `GET /metrics`: OpenMetrics text to a scraper that asks for it (its
 /// `Accept` header), else the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    responses((status = 200, description = "The Prometheus text format, or OpenMetrics when the Accept header asks for it", content_type = "text/plain")))]
 async fn metrics(State(node): State<Arc<Node>>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
     let openmetrics = headers
         .get_all(header::ACCEPT)
@@ -998,32 +1136,85 @@ async fn fallback() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
-/// The public API (bounded: see [`crate::http`]).
-pub fn public_router(node: Arc<Node>) -> Router {
+/// `GET /api/openapi.json`: this API's OpenAPI description, generated
+/// from its handlers.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "node",
+    responses((status = 200, description = "This API's OpenAPI 3.1 description", content_type = "application/json")))]
+async fn openapi_document(axum::Extension(document): axum::Extension<Arc<String>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// Routes whose body may be large: the handler's route with the large-body
+/// limit and the API's gate ([`crate::http::large_bodies`]).
+fn with_large_bodies(
+    (schemas, paths, route): UtoipaMethodRouter<Arc<Node>>,
+    gate: &Arc<crate::http::LargeBodyGate>,
+) -> UtoipaMethodRouter<Arc<Node>> {
+    (schemas, paths, crate::http::large_bodies(route, gate))
+}
+
+/// The public API's router and its OpenAPI description.
+pub fn public_api() -> (Router<Arc<Node>>, utoipa::openapi::OpenApi) {
     let gate = crate::http::LargeBodyGate::new();
-    let router = Router::new()
-        .route("/api/system/v1/info", get(info))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/explorer/v1/blocks", get(blocks_list))
-        .route("/api/explorer/v1/block", get(block))
-        .route("/api/explorer/v1/governance", get(governance))
+    OpenApiRouter::new()
+        .routes(routes!(info))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(blocks_list))
+        .routes(routes!(block))
+        .routes(routes!(governance))
+        .routes(routes!(transaction))
+        .routes(with_large_bodies(routes!(submit), &gate))
+        .routes(with_large_bodies(routes!(submit_batch), &gate))
+        .routes(routes!(services))
+        .routes(routes!(proof))
+        .routes(routes!(service_interface))
+        .routes(routes!(service_query, service_query_json))
+        .routes(routes!(openapi_document))
+        .split_for_parts()
+}
+
+/// The private API's router and its OpenAPI description.
+pub fn private_api() -> (Router<Arc<Node>>, utoipa::openapi::OpenApi) {
+    let gate = crate::http::LargeBodyGate::new();
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(private_supervisor_query))
+        .routes(with_large_bodies(routes!(supervisor_action), &gate))
+        .routes(routes!(private_service_query, private_service_query_json))
+        .routes(routes!(openapi_document))
+        .split_for_parts()
+}
+
+/// The public API's OpenAPI description.
+pub fn public_openapi() -> utoipa::openapi::OpenApi {
+    crate::openapi::finish(public_api().1, PUBLIC_TITLE, PUBLIC_DESCRIPTION, false)
+}
+
+/// The private API's OpenAPI description.
+pub fn private_openapi() -> utoipa::openapi::OpenApi {
+    crate::openapi::finish(private_api().1, PRIVATE_TITLE, PRIVATE_DESCRIPTION, true)
+}
+
+const PUBLIC_TITLE: &str = "wasmvisor public API";
+const PUBLIC_DESCRIPTION: &str = "A node's public API: the chain, its transactions, services, queries and proofs \
+     (docs/API.md; the wire formats in docs/WIRE-FORMAT.md).";
+const PRIVATE_TITLE: &str = "wasmvisor private API";
+const PRIVATE_DESCRIPTION: &str = "A node's operator API: supervisor actions signed with the node's service key, \
+     private queries and metrics. Every request carries the node's bearer token and no Origin header (docs/API.md).";
+
+/// The public API (bounded: see [`crate::http`]), with the explorer page.
+pub fn public_router(node: Arc<Node>) -> Router {
+    let (router, spec) = public_api();
+    let spec = crate::openapi::finish(spec, PUBLIC_TITLE, PUBLIC_DESCRIPTION, false);
+    let document = Arc::new(spec.to_pretty_json().expect("an OpenAPI description is JSON"));
+    let router = router
+        .layer(axum::Extension(document))
         .merge(crate::explorer::routes())
-        .route(
-            "/api/explorer/v1/transactions",
-            get(transaction).merge(crate::http::large_bodies(post(submit), &gate)),
-        )
-        .route(
-            "/api/explorer/v1/transactions/batch",
-            crate::http::large_bodies(post(submit_batch), &gate),
-        )
-        .route("/api/system/v1/services", get(services))
-        .route("/api/proofs/v1/{kind}", get(proof))
-        .route("/api/services/{service}/interface", get(service_interface))
-        .route(
-            "/api/services/{service}/{method}",
-            get(service_query).post(service_query_json),
-        )
         .fallback(fallback);
     crate::http::bounded(router)
         .with_state(node)
@@ -1081,18 +1272,10 @@ async fn guard_private(State(token): State<Arc<str>>, request: Request, next: Ne
 /// never from a web page (see [`guard_private`]).
 pub fn private_router(node: Arc<Node>) -> Router {
     let token: Arc<str> = Arc::from(node.private_api_token());
-    let gate = crate::http::LargeBodyGate::new();
-    let router = Router::new()
-        .route("/metrics", get(metrics))
-        .route(
-            "/api/services/supervisor/{action}",
-            get(private_supervisor_query).merge(crate::http::large_bodies(post(supervisor_action), &gate)),
-        )
-        .route(
-            "/api/services/{service}/{method}",
-            get(private_service_query).post(private_service_query_json),
-        )
-        .fallback(fallback);
+    let (router, spec) = private_api();
+    let spec = crate::openapi::finish(spec, PRIVATE_TITLE, PRIVATE_DESCRIPTION, true);
+    let document = Arc::new(spec.to_pretty_json().expect("an OpenAPI description is JSON"));
+    let router = router.layer(axum::Extension(document)).fallback(fallback);
     crate::http::bounded(router)
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(token, guard_private))

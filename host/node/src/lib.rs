@@ -25,6 +25,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod network;
 pub mod node;
+pub mod openapi;
 pub mod operator;
 pub mod requests;
 #[cfg(all(feature = "engine", feature = "rocksdb"))]

@@ -9,6 +9,7 @@ mod engine_codec;
 mod hostile;
 mod network;
 mod node;
+mod openapi;
 mod partitions;
 mod support;
 mod wire_format;
