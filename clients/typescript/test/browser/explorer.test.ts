@@ -51,7 +51,9 @@ test("the explorer shows the chain live, finds transactions, follows a freeze an
     const hash = await client.call(keys, "coins", method, args);
     return { hash, status: await client.waitForTransaction(hash) };
   };
-  await outcome(alice, "create_wallet", { name: "alice" });
+  // A name that is markup: the page must show it as text.
+  const markup = '<img src=x id=injected onerror="document.title=1">';
+  await outcome(alice, "create_wallet", { name: markup });
   await outcome(bob, "create_wallet", { name: "bob" });
   await outcome(alice, "issue", { amount: "1000", seed: "1" });
   const transfer = await outcome(alice, "transfer", { to: base64(bob.publicKey), amount: "250", seed: "2" });
@@ -113,6 +115,9 @@ test("the explorer shows the chain live, finds transactions, follows a freeze an
   assert.equal(verified.outcome, "verified", verified.text);
   assert.match(verified.text, /"balance":"750"/);
   assert.match(verified.text, /Precommits of validators 0 \(1 of 1\)/);
+  // Chain data is shown as text, never as markup.
+  assert.ok(verified.text.includes(JSON.stringify(markup).slice(1, -1)), verified.text);
+  assert.equal(await page.evaluate(() => document.getElementById("injected")), null);
   await screenshot(page, "5-balance-verified");
   assert.deepEqual(pageErrors, []);
 
