@@ -69,7 +69,9 @@ test("the explorer shows the chain live, finds transactions, follows a freeze an
   page.on("console", (message) => {
     if (message.type() === "error") pageErrors.push(message.text());
   });
-  await page.goto(`${node.publicUrl}/explorer/`);
+  const served = await page.goto(`${node.publicUrl}/explorer/`);
+  const policy = (await served!.allHeaders())["content-security-policy"] ?? "";
+  assert.match(policy, /default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self'; connect-src 'self'/);
 
   // The height advances by itself, and the latest blocks follow it.
   await page.waitForFunction(() => /^[0-9]+$/.test(document.getElementById("height")?.textContent ?? ""));
