@@ -9,5 +9,5 @@ cd "$(dirname "$0")/../clients/typescript"
 for built in "$CARGO_TARGET_DIR/debug/wasmvisor" "$CARGO_TARGET_DIR/wasm/token.wasm"; do
   [ -e "$built" ] || { echo "client-tests: $built is missing; run cargo test first" >&2; exit 1; }
 done
-npm ci --no-audit --no-fund --loglevel=error
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 npm test

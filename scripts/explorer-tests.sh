@@ -12,6 +12,6 @@ for built in "$CARGO_TARGET_DIR/debug/wasmvisor" "$CARGO_TARGET_DIR/wasmvisor-by
   "$CARGO_TARGET_DIR/wasm/token.wasm" "${WASMVISOR_CHROMIUM:-/usr/bin/chromium}"; do
   [ -e "$built" ] || { echo "explorer-tests: $built is missing" >&2; exit 1; }
 done
-[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 rm -rf "$CARGO_TARGET_DIR/explorer-screenshots"
 npm run test:browser

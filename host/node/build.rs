@@ -5,8 +5,14 @@
 //! (esbuild) into `$OUT_DIR/explorer`, which `src/explorer.rs` embeds.
 //!
 //! A machine without Node.js and npm still builds the node: the page it
-//! then serves says the explorer was not built and why, and the build
-//! prints a warning.
+//! then serves says the explorer was not built and why, the build prints a
+//! warning, and the build script runs again on the next build (so a
+//! passing network failure does not stick). With
+//! `WASMVISOR_REQUIRE_EXPLORER=1` (scripts/test.sh sets it) the build fails
+//! instead.
+//!
+//! `npm ci` runs with `--ignore-scripts`: no dependency's install script
+//! runs at build time (esbuild works from its platform package).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,9 +27,15 @@ fn main() {
     for source in ["src", "explorer", "package.json", "package-lock.json"] {
         println!("cargo:rerun-if-changed={}", client.join(source).display());
     }
+    println!("cargo:rerun-if-env-changed=WASMVISOR_REQUIRE_EXPLORER");
     std::fs::create_dir_all(&out).expect("the build directory is writable");
     if let Err(why) = build(&client, &out) {
+        if std::env::var_os("WASMVISOR_REQUIRE_EXPLORER").is_some_and(|value| value == "1") {
+            panic!("the explorer page was not built (WASMVISOR_REQUIRE_EXPLORER=1): {why}");
+        }
         println!("cargo:warning=the explorer page was not built: {why}");
+        // A path that never exists: cargo runs this script again next time.
+        println!("cargo:rerun-if-changed={}", out.join("not-built-yet").display());
         let page = format!(
             "<!doctype html><meta charset=\"utf-8\"><title>wasmvisor explorer</title>\
              <p>This node was built without its explorer page: {}.</p>",
@@ -49,10 +61,15 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
 }
 
 fn build(client: &Path, out: &Path) -> Result<(), String> {
-    if !client.join("node_modules/.package-lock.json").exists() {
+    // Installed dependencies are those of the lockfile unless the lockfile
+    // changed since `npm ci` last wrote `node_modules/.package-lock.json`.
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
+    let installed = modified(&client.join("node_modules/.package-lock.json"));
+    let locked = modified(&client.join("package-lock.json"));
+    if installed.is_none() || installed < locked {
         run(
             Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(client),
             "npm ci",
         )?;

@@ -248,22 +248,32 @@ async function showBlock(height: number): Promise<HTMLElement> {
   );
 }
 
+/** The latest route asked for: an answer to an earlier one is dropped. */
+let routeSequence = 0;
+
 async function route(): Promise<void> {
+  const sequence = ++routeSequence;
   const detail = byId("detail");
   const path = window.location.hash.replace(/^#/, "");
   const tx = /^\/tx\/([0-9a-fA-F]{64})$/.exec(path);
   const block = /^\/block\/([0-9]{1,20})$/.exec(path);
   try {
+    let shown: HTMLElement;
     if (tx !== null) {
-      detail.replaceChildren(await showTransaction(tx[1]!.toLowerCase()));
+      shown = await showTransaction(tx[1]!.toLowerCase());
     } else if (block !== null) {
-      detail.replaceChildren(await showBlock(Number(block[1])));
+      shown = await showBlock(Number(block[1]));
     } else {
       detail.hidden = true;
       return;
     }
+    if (sequence === routeSequence) {
+      detail.replaceChildren(shown);
+    }
   } catch (error) {
-    detail.replaceChildren(el("p", { class: "refused", id: "detail-error" }, describeError(error)));
+    if (sequence === routeSequence) {
+      detail.replaceChildren(el("p", { class: "refused", id: "detail-error" }, describeError(error)));
+    }
   }
   detail.hidden = false;
 }
@@ -306,10 +316,20 @@ async function verify(event: Event): Promise<void> {
       el(
         "ol",
         { class: "trust" },
-        el("li", {}, `Precommits of validators ${signers.join(", ")} (${signers.length} of ${trusted.consensusKeys.length}) verify over the header's hash ${toHex(hash)}.`),
+        el(
+          "li",
+          {},
+          `Precommits of validators ${signers.join(", ")} (${signers.length} of ${trusted.consensusKeys.length}) verify over the header's hash ${toHex(hash)}, with the consensus keys `,
+          el("span", { class: "hash", id: "verify-keys" }, trusted.consensusKeys.map(toHex).join(", ")),
+          " (as this node states them).",
+        ),
         el("li", {}, `The header of block ${header.height} holds the state root ${toHex(header.stateHash)}.`),
+        el("li", {}, `The dispatcher's registry in that state gives ${service} the id whose ${index} the proof opens.`),
         el("li", {}, `The proof leads from the value of key ${keyText} in ${service}'s ${index} to that state root.`),
-        el("li", {}, "Value: ", el("code", { id: "verify-value" }, proven.value === null ? "absent" : await valueShown(service, proven.value))),
+        el("li", {}, "Value: ", el("code", { id: "verify-value-hex", class: "hash" }, proven.value === null ? "absent" : toHex(proven.value))),
+        proven.value === null
+          ? null
+          : el("li", {}, "Decoded with the service's interface as this node serves it (not proven): ", el("code", { id: "verify-value" }, await valueShown(service, proven.value))),
       ),
     );
   } catch (error) {
@@ -333,19 +353,28 @@ function search(event: Event): void {
   showStatus("");
 }
 
+/** Most milliseconds between refreshes while the node does not answer. */
+const REFRESH_BACKOFF_MAX_MS = 30_000;
+let refreshDelayMs = REFRESH_MS;
+
+/** Refreshes every second while the page is visible, backing off while the node does not answer. */
 async function refresh(): Promise<void> {
-  try {
-    await refreshChain();
-    await refreshServices();
-    await refreshGovernance();
-    if (/^#\/tx\//.test(window.location.hash) && byId("detail").querySelector('[data-status="pending"]') !== null) {
-      await route();
+  if (!document.hidden) {
+    try {
+      await refreshChain();
+      await refreshServices();
+      await refreshGovernance();
+      if (/^#\/tx\//.test(window.location.hash) && byId("detail").querySelector('[data-status="pending"]') !== null) {
+        await route();
+      }
+      showStatus("");
+      refreshDelayMs = REFRESH_MS;
+    } catch (error) {
+      showStatus(`The node did not answer: ${describeError(error)}`);
+      refreshDelayMs = Math.min(2 * refreshDelayMs, REFRESH_BACKOFF_MAX_MS);
     }
-    showStatus("");
-  } catch (error) {
-    showStatus(`The node did not answer: ${describeError(error)}`);
   }
-  window.setTimeout(refresh, REFRESH_MS);
+  window.setTimeout(refresh, refreshDelayMs);
 }
 
 byId("search").addEventListener("submit", search);

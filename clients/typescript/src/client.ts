@@ -3,10 +3,11 @@
  * built, signed, submitted and awaited; queries; and proofs checked
  * against the validators' precommits before anything is believed.
  */
-import { EncodingError, fixedHex, fromHex, toHex } from "./bytes.js";
+import { EncodingError, concatBytes, fixedHex, fromHex, toHex } from "./bytes.js";
 import type { KeyPair } from "./keys.js";
 import {
   type CertifiedHeader,
+  ProofError,
   type EntryProofJson,
   type ListProofJson,
   type MapProofJson,
@@ -17,6 +18,7 @@ import {
   verifyCertificate,
   verifyEntryProof,
   verifyListProof,
+  verifyInstanceProof,
   verifyMapProof,
 } from "./proof.js";
 import { ServiceInterface, type InterfaceJson } from "./service.js";
@@ -93,13 +95,37 @@ export class Client {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
+  /** The answer's body as text, refused once it passes {@link ANSWER_BYTES_MAX} bytes. */
+  static async #text(response: Response, url: string): Promise<string> {
+    const declared = Number(response.headers.get("content-length") ?? "0");
+    if (declared > ANSWER_BYTES_MAX) {
+      throw new NodeError(response.status, `the answer has ${declared} bytes; at most ${ANSWER_BYTES_MAX} are read`, url);
+    }
+    if (response.body === null) {
+      return "";
+    }
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        break;
+      }
+      total += value.length;
+      if (total > ANSWER_BYTES_MAX) {
+        await reader.cancel();
+        throw new NodeError(response.status, `the answer is over ${ANSWER_BYTES_MAX} bytes`, url);
+      }
+      chunks.push(value);
+    }
+    return new TextDecoder().decode(concatBytes(...chunks));
+  }
+
   async #request(path: string, init: RequestInit = {}): Promise<unknown> {
     const url = `${this.baseUrl}${path}`;
     const response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
-    const text = await response.text();
-    if (text.length > ANSWER_BYTES_MAX) {
-      throw new NodeError(response.status, "the answer is too large", url);
-    }
+    const text = await Client.#text(response, url);
     let body: unknown = null;
     try {
       body = text === "" ? null : JSON.parse(text);
@@ -229,48 +255,68 @@ export class Client {
     return body.answer;
   }
 
-  async #instanceId(instance: string): Promise<number> {
-    const found = (await this.services()).instances.find((candidate) => candidate.name === instance);
-    if (found === undefined) {
-      throw new EncodingError(`no service named ${JSON.stringify(instance)}`);
-    }
-    return found.id;
-  }
-
-  async #proof<P>(kind: string, query: string): Promise<{ block: { header: string }; precommits: PrecommitJson[]; proof: P }> {
+  async #proof<P>(kind: string, query: string): Promise<{ block: { header: string }; precommits: PrecommitJson[]; instance: MapProofJson; proof: P }> {
     return (await this.#request(`/api/proofs/v1/${kind}?${query}`)) as never;
   }
 
   /**
-   * The value under `key` in proof map `index` of service `instance`,
-   * proven: the precommits must certify the header and the proof must lead
-   * from the value to the header's state root. `null`: proven absent.
+   * The certified header of a proof answer and the id of the instance
+   * named `instance` in its state: the precommits must certify the header,
+   * at `minHeight` or above, and the dispatcher's registry must name the
+   * instance so in that state.
    */
-  async proveMapValue(instance: string, index: string, key: Uint8Array, trusted: TrustedValidators, instanceId?: number): Promise<Proven<Uint8Array | null>> {
-    const id = instanceId ?? (await this.#instanceId(instance));
+  static #certified(
+    answer: { block: { header: string }; precommits: PrecommitJson[]; instance: MapProofJson },
+    instance: string,
+    trusted: TrustedValidators,
+    minHeight: bigint,
+  ): { certified: CertifiedHeader; id: number } {
+    const certified = verifyCertificate(answer?.block?.header, answer?.precommits, trusted);
+    if (certified.header.height < minHeight) {
+      throw new ProofError(`the proof is against block ${certified.header.height}, older than ${minHeight}`);
+    }
+    return { certified, id: verifyInstanceProof(answer.instance, instance, certified.header.stateHash) };
+  }
+
+  /**
+   * The value under `key` in proof map `index` of service `instance`,
+   * proven: the precommits must certify the header, the dispatcher's
+   * registry in its state must give `instance` the id the proof's index
+   * belongs to, and the proof must lead from the value to the header's
+   * state root. `null`: proven absent. `minHeight` refuses a proof against
+   * an older block (a node replaying an old, validly signed state).
+   */
+  async proveMapValue(instance: string, index: string, key: Uint8Array, trusted: TrustedValidators, { minHeight = 0n } = {}): Promise<Proven<Uint8Array | null>> {
     const answer = await this.#proof<MapProofJson>("map", new URLSearchParams({ service: instance, index, key: toHex(key) }).toString());
-    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
     const proven = verifyMapProof(answer.proof, serviceIndexAddress(id, index), key, certified.header.stateHash);
     return { value: proven.value, certified };
   }
 
   /** Proof entry `index` of service `instance`, proven as {@link proveMapValue} proves. */
-  async proveEntry(instance: string, index: string, trusted: TrustedValidators, instanceId?: number): Promise<Proven<Uint8Array | null>> {
-    const id = instanceId ?? (await this.#instanceId(instance));
+  async proveEntry(instance: string, index: string, trusted: TrustedValidators, { minHeight = 0n } = {}): Promise<Proven<Uint8Array | null>> {
     const answer = await this.#proof<EntryProofJson>("entry", new URLSearchParams({ service: instance, index }).toString());
-    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
     return { value: verifyEntryProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash), certified };
   }
 
-  /** Positions `from..to` of proof list `index` of service `instance`, proven. */
-  async proveList(instance: string, index: string, from: number, to: number, trusted: TrustedValidators, instanceId?: number): Promise<Proven<ProvenListRange>> {
-    const id = instanceId ?? (await this.#instanceId(instance));
+  /**
+   * Positions `from..to` of proof list `index` of service `instance`,
+   * proven as {@link proveMapValue} proves: exactly those positions, or up
+   * to the list's end when it is shorter.
+   */
+  async proveList(instance: string, index: string, from: number, to: number, trusted: TrustedValidators, { minHeight = 0n } = {}): Promise<Proven<ProvenListRange>> {
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) {
+      throw new EncodingError(`not a range of positions: ${from}..${to}`);
+    }
     const query = new URLSearchParams({ service: instance, index, from: String(from), to: String(to) }).toString();
     const answer = await this.#proof<ListProofJson>("list", query);
-    const certified = verifyCertificate(answer.block.header, answer.precommits, trusted);
+    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
     const proven = verifyListProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash);
-    if (proven.items.length > 0 && proven.items[0]!.position !== BigInt(from)) {
-      throw new EncodingError("the list proof starts elsewhere than asked");
+    const expectedTo = BigInt(to) < proven.len ? BigInt(to) : proven.len;
+    const expectedFrom = BigInt(from) < expectedTo ? BigInt(from) : expectedTo;
+    if (proven.from !== expectedFrom || proven.to !== expectedTo) {
+      throw new ProofError(`the proof covers ${proven.from}..${proven.to}, not ${from}..${to} of ${proven.len}`);
     }
     return { value: proven, certified };
   }

@@ -7,7 +7,7 @@ import { blake3 } from "@noble/hashes/blake3.js";
 
 import { EncodingError, concatBytes, equalBytes, fixedHex, fromHex, toHex, u32LittleEndian, u64LittleEndian } from "./bytes.js";
 import { verifySignature } from "./keys.js";
-import { type BlockHeader, blockHash, decodeBlockHeader, precommitPreimage } from "./wire.js";
+import { type BlockHeader, blockHash, decodeBlockHeader, decodeInstanceRecord, precommitPreimage } from "./wire.js";
 
 /** A proof, a header or a precommit that does not show what it claims. */
 export class ProofError extends Error {
@@ -136,6 +136,30 @@ function smtRoot(proof: SmtProofJson, keyHash: Uint8Array, valueHash: Uint8Array
   return node;
 }
 
+/**
+ * Runs a verifier on data a node sent: anything wrong with its shape (a
+ * missing field, a `null` where an object belongs, bytes that are not
+ * hex) is a {@link ProofError}, never another exception.
+ */
+function guarded<A extends unknown[], R>(verify: (...args: A) => R): (...args: A) => R {
+  return (...args: A) => {
+    try {
+      return verify(...args);
+    } catch (error) {
+      if (error instanceof ProofError) {
+        throw error;
+      }
+      throw new ProofError(`malformed proof: ${(error as Error).message}`);
+    }
+  };
+}
+
+/** The address bytes of the dispatcher's index `name` (its registries). */
+export function dispatcherIndexAddress(name: string): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  return concatBytes(new Uint8Array([1, nameBytes.length]), nameBytes);
+}
+
 /** The address bytes of index `name` in service instance `instanceId`'s namespace. */
 export function serviceIndexAddress(instanceId: number, name: string): Uint8Array {
   const nameBytes = new TextEncoder().encode(name);
@@ -178,7 +202,7 @@ export interface ProvenMapEntry {
 }
 
 /** Verifies a map proof of `key` in the map at `address` against `stateRoot`. */
-export function verifyMapProof(proof: MapProofJson, address: Uint8Array, key: Uint8Array, stateRoot: Uint8Array): ProvenMapEntry {
+function verifyMapProofUnguarded(proof: MapProofJson, address: Uint8Array, key: Uint8Array, stateRoot: Uint8Array): ProvenMapEntry {
   if (!equalBytes(fromHex(proof.key), key)) {
     throw new ProofError("the proof is for another key");
   }
@@ -192,7 +216,7 @@ export function verifyMapProof(proof: MapProofJson, address: Uint8Array, key: Ui
 }
 
 /** Verifies an entry proof of the entry at `address` against `stateRoot`; returns its value (`null`: empty). */
-export function verifyEntryProof(proof: EntryProofJson, address: Uint8Array, stateRoot: Uint8Array): Uint8Array | null {
+function verifyEntryProofUnguarded(proof: EntryProofJson, address: Uint8Array, stateRoot: Uint8Array): Uint8Array | null {
   const value = proof.value === null ? null : fromHex(proof.value);
   const root = value === null ? EMPTY_HASH : tagged(TAG_ENTRY, value);
   if (!equalBytes(root, hashOf(proof.index?.index_root, "the index root"))) {
@@ -214,14 +238,16 @@ function listLevelCount(len: bigint, height: number): bigint {
   return (len + width - 1n) / width;
 }
 
-/** What a verified list proof shows: the items of the range, with their positions. */
+/** What a verified list proof shows: the list's length and its items `from..to`, with their positions. */
 export interface ProvenListRange {
   items: { position: bigint; value: Uint8Array }[];
   len: bigint;
+  from: bigint;
+  to: bigint;
 }
 
 /** Verifies a list proof of positions `from..to` of the list at `address` against `stateRoot`. */
-export function verifyListProof(proof: ListProofJson, address: Uint8Array, stateRoot: Uint8Array): ProvenListRange {
+function verifyListProofUnguarded(proof: ListProofJson, address: Uint8Array, stateRoot: Uint8Array): ProvenListRange {
   const integer = (value: unknown, what: string) => {
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
       throw new ProofError(`malformed proof: ${what} is not a position`);
@@ -288,7 +314,7 @@ export function verifyListProof(proof: ListProofJson, address: Uint8Array, state
     throw new ProofError("the proof does not match the list's root");
   }
   verifyIndex(proof.index, "proof_list", address, stateRoot);
-  return { items, len };
+  return { items, len, from, to };
 }
 
 /** JSON form of a validator's precommit, as the node serves it. */
@@ -319,7 +345,7 @@ export interface CertifiedHeader {
  * verify — a signature, a key that is not the validator's at its position,
  * a validator counted twice — refuses the whole certificate.
  */
-export function verifyCertificate(encodedHeader: Uint8Array | string, precommits: PrecommitJson[], trusted: TrustedValidators): CertifiedHeader {
+function verifyCertificateUnguarded(encodedHeader: Uint8Array | string, precommits: PrecommitJson[], trusted: TrustedValidators): CertifiedHeader {
   const bytes = typeof encodedHeader === "string" ? fromHex(encodedHeader) : encodedHeader;
   let header: BlockHeader;
   try {
@@ -383,3 +409,39 @@ export function listRoot(items: Uint8Array[]): Uint8Array {
 export function transactionsRoot(hashes: Uint8Array[]): Uint8Array {
   return listRoot(hashes);
 }
+
+/** Verifies a map proof of `key` in the map at `address` against `stateRoot`. */
+export const verifyMapProof = guarded(verifyMapProofUnguarded);
+/** Verifies an entry proof of the entry at `address` against `stateRoot`; returns its value (`null`: empty). */
+export const verifyEntryProof = guarded(verifyEntryProofUnguarded);
+/** Verifies a list proof of the list at `address` against `stateRoot`: its items `from..to` and its length. */
+export const verifyListProof = guarded(verifyListProofUnguarded);
+/**
+ * Checks that more than two thirds of `trusted`'s validators precommitted
+ * the header `encodedHeader`; any precommit that does not verify refuses
+ * the whole certificate.
+ */
+export const verifyCertificate = guarded(verifyCertificateUnguarded);
+
+/**
+ * Verifies the dispatcher's record of the instance named `name` against
+ * `stateRoot` and answers its id: the proof's key is the id (4 bytes,
+ * little-endian) and its value a record naming that id and `name`.
+ * Instance names are unique on a chain, so this ties the name to the id.
+ */
+export const verifyInstanceProof = guarded((proof: MapProofJson, name: string, stateRoot: Uint8Array): number => {
+  const key = fromHex(proof.key);
+  if (key.length !== 4) {
+    throw new ProofError("an instance id is 4 bytes");
+  }
+  const id = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  const { value } = verifyMapProofUnguarded(proof, dispatcherIndexAddress("instances"), key, stateRoot);
+  if (value === null) {
+    throw new ProofError(`no instance ${id} in the registry`);
+  }
+  const record = decodeInstanceRecord(value);
+  if (record.id !== id || record.name !== name) {
+    throw new ProofError(`instance ${id} is ${JSON.stringify(record.name)}, not ${JSON.stringify(name)}`);
+  }
+  return id;
+});

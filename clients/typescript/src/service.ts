@@ -2,8 +2,14 @@
  * A service's interface as the node serves it
  * (`GET /api/services/<instance>/interface`), and JSON arguments encoded
  * through it exactly as the node encodes them: protobuf messages from the
- * protobuf JSON mapping with the schema's field names, `bytes` as hex, a
- * `u64` as 8 little-endian bytes, a `string` as UTF-8.
+ * protobuf JSON mapping with the schema's field names (their `bytes`
+ * fields in base64, 64-bit integers as strings), a `bytes` payload as hex,
+ * a `u64` payload as 8 little-endian bytes, a `string` payload as UTF-8.
+ *
+ * The interface comes from the node unproven: a node could describe a
+ * method with another id or another message, and a client signing through
+ * it would sign that. Pin the interface (or check `instanceId`, method ids
+ * and descriptors against a copy you trust) where that matters.
  */
 import protobuf from "protobufjs";
 import "protobufjs/ext/descriptor/index.js";

@@ -239,6 +239,36 @@ export function decodeAnyTx(bytes: Uint8Array): AnyTx {
   return tx;
 }
 
+/** An instance's id and name from its record in the dispatcher's registry (`dispatcher.proto`: `InstanceRecord`). */
+export function decodeInstanceRecord(bytes: Uint8Array): { id: number; name: string } {
+  const spec = { id: 0, name: "" };
+  let sawSpec = false;
+  const reader = Reader.create(bytes);
+  try {
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag >>> 3 === 1 && (tag & 7) === 2) {
+        sawSpec = true;
+        const inner = Reader.create(reader.bytes());
+        while (inner.pos < inner.len) {
+          const innerTag = inner.uint32();
+          if (innerTag >>> 3 === 1 && (innerTag & 7) === 0) spec.id = inner.uint32();
+          else if (innerTag >>> 3 === 2 && (innerTag & 7) === 2) spec.name = inner.string();
+          else inner.skipType(innerTag & 7);
+        }
+      } else {
+        reader.skipType(tag & 7);
+      }
+    }
+  } catch (error) {
+    throw new EncodingError(`an instance record is not a protobuf message: ${(error as Error).message}`);
+  }
+  if (!sawSpec) {
+    throw new EncodingError("an instance record without its spec");
+  }
+  return spec;
+}
+
 /** blake3 of bytes (32 bytes). */
 export function hash(bytes: Uint8Array): Uint8Array {
   return blake3(bytes);

@@ -92,6 +92,10 @@ test("a client signs, submits, awaits and proves token transfers on a real node"
     ["a header byte", (answer) => (answer.block.header = flipHexByte(answer.block.header, 5))],
     ["the precommit's signature", (answer) => (answer.precommits[0].signature = flipHexByte(answer.precommits[0].signature, 40))],
     ["no precommits", (answer) => (answer.precommits = [])],
+    // The proof of another instance's index with the same name: the registry's record must name "coins".
+    ["the instance's id", (answer) => (answer.instance.key = "00000000")],
+    ["the instance's record", (answer) => (answer.instance.value = flipHexByte(answer.instance.value, 10))],
+    ["no instance proof", (answer) => delete answer.instance],
   ];
   assert.ok(aliceProof.value !== null);
   for (const [what, tamper] of tamperings) {

@@ -883,6 +883,16 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
             }
         }
         .map_err(|error| ApiError::internal(error.to_string()))?;
+        // The instance's record in the dispatcher's registry, proven in the
+        // same state: what ties the name asked for to the instance id in
+        // the proof's index address.
+        let registry = wasmvisor_storage::IndexAddress::new(wasmvisor_storage::Namespace::Dispatcher, "instances")
+            .expect("the registry's index name is valid");
+        let instance_proof = fork
+            .map_proof(&registry, &instance.spec.id.to_le_bytes())
+            .map_err(|error| ApiError::internal(error.to_string()))?;
+        let instance_proof =
+            serde_json::to_value(instance_proof).map_err(|error| ApiError::internal(error.to_string()))?;
         let precommits: Vec<Value> = precommits
             .iter()
             .map(
@@ -894,7 +904,7 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
         let mut block = header_json(&header);
         block["header"] = json!(hex::encode(header.encode_to_vec()));
         Ok(Json(
-            json!({ "block": block, "precommits": precommits, "proof": proof }),
+            json!({ "block": block, "precommits": precommits, "instance": instance_proof, "proof": proof }),
         ))
     })
     .await?
@@ -1028,16 +1038,18 @@ async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
             });
         let mut truncated = false;
         let mut requests = |name: &str, describe: DescribeRequest| {
-            let entries = fork
-                .proof_map(&address(name))
-                .map_err(internal)?
-                .range(None, None, GOVERNANCE_REQUESTS_ITEMS_MAX + 1)
-                .map_err(internal)?;
-            truncated |= entries.len() > GOVERNANCE_REQUESTS_ITEMS_MAX;
+            let map = fork.proof_map(&address(name)).map_err(internal)?;
+            let entries = map.range(None, None, GOVERNANCE_REQUESTS_ITEMS_MAX).map_err(internal)?;
+            // A range also stops at its byte limit: ask for one entry past
+            // the last listed to know whether there are more.
+            if let Some((last, _)) = entries.last() {
+                let mut after = last.clone();
+                after.push(0);
+                truncated |= !map.range(Some(&after), None, 1).map_err(internal)?.is_empty();
+            }
             Ok::<_, ApiError>(
                 entries
                     .iter()
-                    .take(GOVERNANCE_REQUESTS_ITEMS_MAX)
                     .map(|(key, value)| describe(key, value, &validators))
                     .collect::<Vec<_>>(),
             )

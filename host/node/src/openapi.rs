@@ -206,6 +206,11 @@ pub struct ProvenBlock {
 pub struct ProofAnswer {
     block: ProvenBlock,
     precommits: Vec<PrecommitJson>,
+    /// A map proof of the instance's record in the dispatcher's registry
+    /// (`instances`, keyed by the id's 4 little-endian bytes): what ties
+    /// the service's name to the id in the proof's index address.
+    #[schema(value_type = Object)]
+    instance: serde_json::Value,
     /// The map, list or entry proof (docs/WIRE-FORMAT.md).
     #[schema(value_type = Object)]
     proof: serde_json::Value,

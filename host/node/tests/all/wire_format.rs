@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 use wasmvisor_blockchain::blocks::{block_hash, precommit_message, sign_precommit, transactions_root};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
+use wasmvisor_proto::dispatcher::InstanceRecord;
 use wasmvisor_proto::messages::{AnyTx, SignedMessage};
+use wasmvisor_proto::runtime::{ArtifactId, InstanceSpec};
 use wasmvisor_proto::token::{Transfer, Wallet};
 use wasmvisor_runtime::CallInfo;
-use wasmvisor_storage::proof::{EntryProof, ListProof, MapProof};
+use wasmvisor_storage::proof::{EntryProof, ListProof, MapProof, SmtTerminal};
 use wasmvisor_storage::{Database, Fork, IndexAddress, MemoryDatabase, Namespace};
 
 fn vectors_path() -> PathBuf {
@@ -108,15 +110,40 @@ fn generate() -> Value {
         .unwrap()
         .set(b"issue_max=5000")
         .unwrap();
+    // Instance 3 in the dispatcher's registry, named "coins".
+    let registry = IndexAddress::new(Namespace::Dispatcher, "instances").unwrap();
+    let record = InstanceRecord {
+        spec: Some(InstanceSpec {
+            id: 3,
+            name: "coins".into(),
+            artifact: Some(ArtifactId {
+                runtime_id: 1,
+                name: "token".into(),
+                version: "1.0.0".into(),
+            }),
+        }),
+        ..InstanceRecord::default()
+    };
+    fork.proof_map(&registry)
+        .unwrap()
+        .put(&3u32.to_le_bytes(), &record.encode_to_vec())
+        .unwrap();
     let state_root = fork.state_root().unwrap();
     let map_present = fork.map_proof(&address("wallets"), &owner).unwrap();
     let map_absent = fork.map_proof(&address("wallets"), &[0xee; 32]).unwrap();
     let list = fork.list_proof(&address("history"), 1, 3).unwrap();
     let entry = fork.entry_proof(&address("config")).unwrap();
     let no_index = fork.map_proof(&address("nothing"), b"key").unwrap();
+    let instance = fork.map_proof(&registry, &3u32.to_le_bytes()).unwrap();
+    // An absent key whose path ends at another key's leaf.
+    let (absent_key, map_absent_leaf) = (0..=u8::MAX)
+        .map(|byte| ([byte; 32], fork.map_proof(&address("wallets"), &[byte; 32]).unwrap()))
+        .find(|(_, proof)| proof.value.is_none() && matches!(proof.entry.terminal, SmtTerminal::Leaf { .. }))
+        .expect("some absent key ends at another key's leaf");
     assert!(map_present.verify(&state_root).is_ok() && map_absent.verify(&state_root).is_ok());
     assert!(list.verify(&state_root).is_ok() && entry.verify(&state_root).is_ok());
-    assert!(no_index.verify(&state_root).is_ok());
+    assert!(no_index.verify(&state_root).is_ok() && instance.verify(&state_root).is_ok());
+    assert!(map_absent_leaf.verify(&state_root).is_ok());
 
     let header = BlockHeader {
         height: 5,
@@ -161,7 +188,15 @@ fn generate() -> Value {
             "state_root": hex::encode(state_root),
             "map_present": proof_json(serde_json::to_value(&map_present).unwrap(), 3, "wallets"),
             "map_absent": proof_json(serde_json::to_value(&map_absent).unwrap(), 3, "wallets"),
+            "map_absent_leaf": proof_json(serde_json::to_value(&map_absent_leaf).unwrap(), 3, "wallets"),
+            "map_absent_leaf_key": hex::encode(absent_key),
             "map_no_index": proof_json(serde_json::to_value(&no_index).unwrap(), 3, "nothing"),
+            "instance": {
+                "address": hex::encode(registry.to_bytes()),
+                "key": hex::encode(3u32.to_le_bytes()),
+                "name": "coins",
+                "proof": serde_json::to_value(&instance).unwrap(),
+            },
             "list": proof_json(serde_json::to_value(&list).unwrap(), 3, "history"),
             "entry": proof_json(serde_json::to_value(&entry).unwrap(), 3, "config"),
         },
