@@ -14,7 +14,10 @@
 //! never waits for a batch to fill, so a lone transaction goes at once and
 //! under load one request carries many. Relayed transactions carry
 //! [`RELAYED_HEADER`] and are not relayed again, so a transaction crosses
-//! the network once per peer.
+//! the network once per peer. A peer that does not take batches at all
+//! (one running an older version during a rolling upgrade: 404, 405, 413
+//! or 415 for the whole batch) is sent the batch's transactions one
+//! request each (`/api/explorer/v1/transactions`) instead of losing them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,12 +72,12 @@ impl Gossip {
         let mut peers = Vec::with_capacity(public_apis.len());
         for base in public_apis {
             let (sender, receiver) = std::sync::mpsc::sync_channel(RELAY_QUEUE_ITEMS_MAX);
-            let url = format!("{}/api/explorer/v1/transactions/batch", base.trim_end_matches('/'));
+            let single = format!("{}/api/explorer/v1/transactions", base.trim_end_matches('/'));
             let queued_bytes = Arc::new(AtomicUsize::new(0));
             let drained = Arc::clone(&queued_bytes);
             std::thread::Builder::new()
                 .name("gossip".into())
-                .spawn(move || relay_loop(&url, &receiver, &drained))
+                .spawn(move || relay_loop(&single, &receiver, &drained))
                 .map_err(|error| format!("cannot start the transaction gossip: {error}"))?;
             peers.push(Peer {
                 public_api: base.clone(),
@@ -110,7 +113,37 @@ impl Gossip {
     }
 }
 
-fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize) {
+/// Whether a peer's answer to a whole batch says it does not take batches
+/// (no such endpoint or method, a batch over its limits, not its type),
+/// rather than that it is busy or judged the transactions.
+fn refuses_batches(status: u16) -> bool {
+    matches!(status, 404 | 405 | 413 | 415)
+}
+
+/// Posts each of `transactions` alone to `single` (a peer that does not
+/// take batches); answers how many it did not answer with a success or a
+/// verdict on the transaction itself.
+fn relay_one_by_one(agent: &ureq::Agent, single: &str, transactions: &[Arc<[u8]>]) -> usize {
+    transactions
+        .iter()
+        .filter(|transaction| {
+            let sent = agent
+                .post(single)
+                .header("content-type", "application/octet-stream")
+                .header(RELAYED_HEADER, "1")
+                .send(&transaction[..]);
+            // 4xx: the peer judged the transaction (it has it, or refuses
+            // it) — it had its chance, as with a batch's verdicts.
+            !matches!(sent, Ok(response) if response.status().is_success() || response.status().is_client_error())
+        })
+        .count()
+}
+
+/// Relays what `queue` holds to one peer: batches to `{single}/batch`,
+/// or each transaction to `single` when the peer does not take batches.
+fn relay_loop(single: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize) {
+    let url = format!("{single}/batch");
+    let url = url.as_str();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(RELAY_TIMEOUT))
@@ -142,6 +175,14 @@ fn relay_loop(url: &str, queue: &Receiver<Arc<[u8]>>, queued_bytes: &AtomicUsize
                 ),
                 Err(error) => (None, error.to_string()),
             };
+            if refusal.0.is_some_and(refuses_batches) {
+                let unsent = relay_one_by_one(&agent, single, &transactions);
+                break if unsent == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{}; one by one, {unsent} were not taken", refusal.1))
+                };
+            }
             // A busy peer (too many large bodies at once, a timeout) is
             // asked again, a little later.
             let busy = matches!(refusal.0, Some(408 | 429 | 503));
@@ -263,6 +304,68 @@ mod tests {
         assert_eq!(second.iter().map(|t| t.len()).collect::<Vec<_>>(), [half, 100]);
         assert!(batch::encode(&second).len() <= SUBMIT_BATCH_BYTES_MAX);
         assert_eq!(bytes.load(Ordering::SeqCst), 0);
+    }
+
+    /// Each single submission a peer received: its body, and whether it
+    /// carried the relayed header.
+    type Received = Arc<std::sync::Mutex<Vec<(Vec<u8>, bool)>>>;
+
+    /// A peer without the batch endpoint (an older version): it answers a
+    /// batch 404 and records each single submission's body and header.
+    fn older_peer() -> (String, Received) {
+        use axum::routing::post;
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorder = Arc::clone(&received);
+        let router = axum::Router::new().route(
+            "/api/explorer/v1/transactions",
+            post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let recorder = Arc::clone(&recorder);
+                async move {
+                    let relayed = headers.contains_key(RELAYED_HEADER);
+                    recorder.lock().unwrap().push((body.to_vec(), relayed));
+                    "{}"
+                }
+            }),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, router).await.unwrap();
+            });
+        });
+        (format!("http://{address}"), received)
+    }
+
+    #[test]
+    fn a_peer_that_does_not_take_batches_gets_each_transaction_alone() {
+        let (peer, received) = older_peer();
+        let gossip = Gossip::start(std::slice::from_ref(&peer)).unwrap();
+        let transactions: Vec<Vec<u8>> = (0..5u8).map(|byte| vec![byte; 40]).collect();
+        for transaction in &transactions {
+            gossip.relay(transaction);
+        }
+        let start = std::time::Instant::now();
+        while received.lock().unwrap().len() < transactions.len() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                received.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let received = received.lock().unwrap();
+        let mut bodies: Vec<Vec<u8>> = received.iter().map(|(body, _)| body.clone()).collect();
+        bodies.sort();
+        assert_eq!(bodies, transactions, "each transaction once, as sent");
+        assert!(received.iter().all(|(_, relayed)| *relayed), "marked as relayed");
+        assert!(refuses_batches(404) && !refuses_batches(409) && !refuses_batches(503));
     }
 
     #[test]
