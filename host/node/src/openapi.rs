@@ -200,6 +200,69 @@ pub struct ProvenBlock {
     header: String,
 }
 
+/// A sparse-Merkle path (docs/WIRE-FORMAT.md, "Maps").
+#[derive(ToSchema)]
+pub struct SmtProofJson {
+    /// Sibling hashes (hex) from the root down, at most 256.
+    siblings: Vec<String>,
+    /// Where the path ends: `"Empty"`, or `{"Leaf": {"key_hash", "value_hash"}}`.
+    #[schema(value_type = Value)]
+    terminal: serde_json::Value,
+}
+
+/// The link from an index's root to the state root.
+#[derive(ToSchema)]
+pub struct IndexProofJson {
+    /// The index's address bytes (hex).
+    address: String,
+    /// `proof_map`, `proof_list`, `proof_entry`, or `null` when the index
+    /// does not exist.
+    kind: Option<String>,
+    index_root: String,
+    aggregator: SmtProofJson,
+}
+
+/// A map proof: a key's value (hex) or its absence.
+#[derive(ToSchema)]
+pub struct MapProofJson {
+    index: IndexProofJson,
+    key: String,
+    value: Option<String>,
+    entry: SmtProofJson,
+}
+
+/// A list proof of positions `from..to`.
+#[derive(ToSchema)]
+pub struct ListProofJson {
+    index: IndexProofJson,
+    len: u64,
+    from: u64,
+    to: u64,
+    /// The tree opened along the range: `{"Hash": h}`, `{"Leaf": item}`,
+    /// `{"Branch": [left, right or null]}`; `null` for an empty list.
+    #[schema(value_type = Value)]
+    tree: serde_json::Value,
+}
+
+/// An entry proof.
+#[derive(ToSchema)]
+pub struct EntryProofJson {
+    index: IndexProofJson,
+    value: Option<String>,
+}
+
+/// A map, list or entry proof, by the path's `kind`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum AnyProof {
+    /// `kind` = `map`.
+    Map(MapProofJson),
+    /// `kind` = `list`.
+    List(ListProofJson),
+    /// `kind` = `entry`.
+    Entry(EntryProofJson),
+}
+
 /// `GET /api/proofs/v1/{kind}`: a proof with the header and precommits it
 /// is checked against (docs/WIRE-FORMAT.md, "Proofs").
 #[derive(ToSchema)]
@@ -209,11 +272,9 @@ pub struct ProofAnswer {
     /// A map proof of the instance's record in the dispatcher's registry
     /// (`instances`, keyed by the id's 4 little-endian bytes): what ties
     /// the service's name to the id in the proof's index address.
-    #[schema(value_type = Object)]
-    instance: serde_json::Value,
-    /// The map, list or entry proof (docs/WIRE-FORMAT.md).
-    #[schema(value_type = Object)]
-    proof: serde_json::Value,
+    instance: MapProofJson,
+    /// The map, list or entry proof.
+    proof: AnyProof,
 }
 
 /// A query's answer: hex, or JSON through the service's interface.

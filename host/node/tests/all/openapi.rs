@@ -281,6 +281,13 @@ fn the_openapi_documents_describe_every_route_and_every_answer() {
             hex::encode(owner.verifying_key().as_bytes())
         ),
     );
+    let entry = fits(
+        &public,
+        base,
+        "/api/proofs/v1/{kind}",
+        "/api/proofs/v1/entry?service=supervisor&index=config",
+    );
+    assert_eq!(entry["proof"]["index"]["kind"], "proof_entry", "{entry}");
     fits(
         &public,
         base,
