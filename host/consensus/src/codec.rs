@@ -229,6 +229,19 @@ pub fn signed_proposal_to_proto(proposal: &Proposal, signature: &Signature) -> p
     }
 }
 
+/// The wire form of a signed proposal as the engine sends it (gossip, its
+/// write-ahead log): the block's header only. The proposal part carries the
+/// whole block ([`signed_proposal_to_proto`]), so a block crosses the
+/// network once; a proposal's signature covers the block's id (the header's
+/// hash), which the header alone gives.
+pub fn signed_proposal_header_to_proto(proposal: &Proposal, signature: &Signature) -> proto::SignedProposal {
+    let mut signed = signed_proposal_to_proto(proposal, signature);
+    if let Some(block) = signed.proposal.as_mut().and_then(|proposal| proposal.block.as_mut()) {
+        block.transactions.clear();
+    }
+    signed
+}
+
 /// A signed proposal from its wire form (the signature is not checked
 /// here).
 pub fn signed_proposal_from_proto(signed: proto::SignedProposal) -> Result<(Proposal, Signature), DecodeError> {

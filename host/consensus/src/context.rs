@@ -73,12 +73,47 @@ impl fmt::Display for BlockId {
 }
 
 /// The value a height decides: a block as its proposer executed it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// A block is the same value as another when their headers are equal
+/// (`==`, ordering and hashing look at the header only): the header commits
+/// to the transactions (count and root), its hash is the block's id, and
+/// the engine's own proposal messages carry the header alone
+/// ([`crate::codec::signed_proposal_header_to_proto`]) while the block
+/// travels once, whole, in the proposal part. Whether two blocks also hold
+/// the same transactions is [`Block::same_transactions`].
+#[derive(Clone, Debug)]
 pub struct Block {
     /// The encoded `BlockHeader` (state, transaction and error roots).
     pub header: Vec<u8>,
     /// The block's signed transactions, in order.
     pub transactions: Vec<Vec<u8>>,
+}
+
+impl Block {
+    /// Whether `other` holds exactly these transactions.
+    pub fn same_transactions(&self, other: &Block) -> bool {
+        self.transactions == other.transactions
+    }
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.header == other.header
+    }
+}
+
+impl Eq for Block {}
+
+impl PartialOrd for Block {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Block {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.header.cmp(&other.header)
+    }
 }
 
 impl core::Value for Block {

@@ -20,8 +20,8 @@ use malachitebft_app_channel::app::types::core::{
 use malachitebft_sync::{RawDecidedValue, Request, Response, Status, ValueRequest, ValueResponse};
 use wasmvisor_consensus::codec::{
     DecodeError, address, block_from_proto, block_id, block_to_proto, decode, round_from, signature,
-    signed_proposal_from_proto, signed_proposal_to_proto, signed_vote_from_proto, signed_vote_to_proto,
-    value_id_from_proto, value_id_to_proto, vote_type_from_proto, vote_type_to_proto,
+    signed_proposal_from_proto, signed_proposal_header_to_proto, signed_proposal_to_proto, signed_vote_from_proto,
+    signed_vote_to_proto, value_id_from_proto, value_id_to_proto, vote_type_from_proto, vote_type_to_proto,
 };
 use wasmvisor_consensus::{Address, Height, ProposalPart, WasmvisorContext};
 use wasmvisor_proto::Message;
@@ -235,9 +235,10 @@ impl Codec<SignedConsensusMsg<Ctx>> for EngineCodec {
             SignedConsensusMsg::Vote(signed) => {
                 proto::signed_message::Message::Vote(signed_vote_to_proto(&signed.message, &signed.signature))
             }
-            SignedConsensusMsg::Proposal(signed) => {
-                proto::signed_message::Message::Proposal(signed_proposal_to_proto(&signed.message, &signed.signature))
-            }
+            // The header only: the block travels in the proposal part.
+            SignedConsensusMsg::Proposal(signed) => proto::signed_message::Message::Proposal(
+                signed_proposal_header_to_proto(&signed.message, &signed.signature),
+            ),
         };
         encoded(&proto::SignedMessage { message: Some(message) })
     }

@@ -613,11 +613,11 @@ impl App {
             return None;
         }
         // The same proposal again (gossip may deliver it twice).
-        if let Some(known) = self
-            .values
-            .iter()
-            .find(|value| value.round == proposal.round && value.value == proposal.value)
-        {
+        if let Some(known) = self.values.iter().find(|value| {
+            value.round == proposal.round
+                && value.value == proposal.value
+                && value.value.same_transactions(&proposal.value)
+        }) {
             return Some(known.clone());
         }
         // Another block signed by the same proposer for the same round is
@@ -672,7 +672,10 @@ impl App {
         if part.proposal.height.0 != self.height.0.saturating_add(1)
             || !round_in_reach(part.proposal.round, Round::Nil)
             || block_bytes(&part.proposal.value) > FUTURE_PARTS_BYTES_MAX
-            || self.future_parts.contains(&part)
+            || self
+                .future_parts
+                .iter()
+                .any(|kept| *kept == part && kept.proposal.value.same_transactions(&part.proposal.value))
             || !self.signed_by_round_proposer(&part)
         {
             return;
@@ -763,7 +766,7 @@ impl App {
         // under the same header (its signature covers only the header) are
         // not.
         if let Some(known) = self.value(&id) {
-            return if known.value == *block {
+            return if known.value.same_transactions(block) {
                 Validity::Valid
             } else {
                 Validity::Invalid

@@ -101,6 +101,25 @@ fn every_engine_message_survives_its_wire_form() {
     )));
     let part = signer().sign_proposal_part(proposal());
     round_trip(part.clone());
+    // The block crosses the network once: the engine's proposal message
+    // carries its header, the part the whole block.
+    let message = SignedConsensusMsg::<Ctx>::Proposal(SignedMessage::new(proposal(), signature()));
+    let sent = EngineCodec.encode(&message).unwrap();
+    let SignedConsensusMsg::Proposal(received) = EngineCodec.decode(sent.clone()).unwrap() else {
+        panic!("a proposal decodes as a proposal");
+    };
+    assert_eq!(received.message.value.header, proposal().value.header);
+    assert!(received.message.value.transactions.is_empty());
+    let part_bytes = Codec::<ProposalPart>::encode(&EngineCodec, &part).unwrap();
+    let transaction_bytes: usize = proposal().value.transactions.iter().map(Vec::len).sum();
+    assert!(transaction_bytes > 0 && sent.len() + transaction_bytes <= part_bytes.len());
+    assert!(
+        Codec::<ProposalPart>::decode(&EngineCodec, part_bytes)
+            .unwrap()
+            .proposal
+            .value
+            .same_transactions(&proposal().value)
+    );
     round_trip(StreamMessage::new(
         StreamId::new(Bytes::from_static(b"stream")),
         0,
