@@ -94,6 +94,12 @@ impl Block {
     pub fn same_transactions(&self, other: &Block) -> bool {
         self.transactions == other.transactions
     }
+
+    /// Whether `other` is this block byte for byte: the same header and
+    /// the same transactions.
+    pub fn identical(&self, other: &Block) -> bool {
+        self == other && self.same_transactions(other)
+    }
 }
 
 impl PartialEq for Block {

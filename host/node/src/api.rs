@@ -25,11 +25,11 @@ use wasmvisor_runtime::{ErrorKind, QueryError};
 use wasmvisor_storage::Hash;
 
 use crate::node::{Node, SubmitError};
-use crate::requests::{SupervisorAction, artifact_text};
+use crate::requests::{SupervisorAction, artifact_text, proto_artifact_text};
 
 pub use wasmvisor_limits::{
-    BLOCKS_PER_PAGE_ITEMS_MAX, HTTP_BODY_BYTES_MAX, HTTP_LARGE_BODY_BYTES_MAX, LIST_PROOF_ITEMS_MAX,
-    QUERY_ARGUMENTS_BYTES_MAX,
+    BLOCKS_PER_PAGE_ITEMS_MAX, GOVERNANCE_REQUESTS_ITEMS_MAX, HTTP_BODY_BYTES_MAX, HTTP_LARGE_BODY_BYTES_MAX,
+    LIST_PROOF_ITEMS_MAX, QUERY_ARGUMENTS_BYTES_MAX,
 };
 
 /// An API error: a status and a message, answered as JSON.
@@ -421,7 +421,8 @@ async fn submit_batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: B
     Ok(Json(json!({ "results": results })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ArgumentsQuery {
     /// Hex-encoded query arguments (the answer is hex too).
     arguments: Option<String>,
@@ -429,6 +430,18 @@ struct ArgumentsQuery {
     /// answer is JSON too).
     args: Option<String>,
 }
+
+/// Where a service query is: `/api/services/{service}/{method}` (for the
+/// OpenAPI description; the handlers take the pair).
+#[derive(utoipa::IntoParams)]
+#[into_params(names("service", "method"), parameter_in = Path)]
+#[allow(dead_code)]
+struct QueryPath(
+    /// The instance's name.
+    String,
+    /// The query's name.
+    String,
+);
 
 /// Which API a query came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -559,12 +572,7 @@ fn arguments(query: &ArgumentsQuery) -> Result<Vec<u8>, ApiError> {
 /// `GET /api/services/<instance>/<query>?arguments=<hex>`: a service's read
 /// query; the answer is `{"answer": "<hex>"}`.
 #[utoipa::path(get, path = "/api/services/{service}/{method}", tag = "services",
-    params(
-        ("service" = String, Path, description = "The instance's name"),
-        ("method" = String, Path, description = "The query's name"),
-        ("arguments" = Option<String>, Query, description = "The encoded arguments (hex); the answer is hex"),
-        ("args" = Option<String>, Query, description = "The arguments in JSON; the answer is JSON"),
-    ),
+    params(QueryPath, ArgumentsQuery),
     responses(
         (status = 200, description = "The query's answer", body = crate::openapi::QueryAnswer),
         (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
@@ -591,10 +599,7 @@ fn json_or_null(body: &Bytes) -> Result<Value, ApiError> {
 /// `POST /api/services/<instance>/<query>` with the JSON arguments as the
 /// body (`null` or an empty body for none): the answer is JSON.
 #[utoipa::path(post, path = "/api/services/{service}/{method}", tag = "services",
-    params(
-        ("service" = String, Path, description = "The instance's name"),
-        ("method" = String, Path, description = "The query's name"),
-    ),
+    params(QueryPath),
     request_body(description = "The arguments in JSON (null or empty for none)", content(("application/json"))),
     responses(
         (status = 200, description = "The query's answer in JSON", body = crate::openapi::QueryAnswer),
@@ -619,12 +624,7 @@ async fn query_with_json_body(
 /// The private API's service queries: every query, private ones included
 /// (`GET` with hex `arguments` or JSON `args`, or `POST` with a JSON body).
 #[utoipa::path(get, path = "/api/services/{service}/{method}", tag = "services",
-    params(
-        ("service" = String, Path, description = "The instance's name"),
-        ("method" = String, Path, description = "The query's name (private ones included)"),
-        ("arguments" = Option<String>, Query, description = "The encoded arguments (hex); the answer is hex"),
-        ("args" = Option<String>, Query, description = "The arguments in JSON; the answer is JSON"),
-    ),
+    params(QueryPath, ArgumentsQuery),
     responses(
         (status = 200, description = "The query's answer", body = crate::openapi::QueryAnswer),
         (status = 400, description = "A malformed request", body = crate::openapi::ErrorBody),
@@ -640,10 +640,7 @@ async fn private_service_query(
 }
 
 #[utoipa::path(post, path = "/api/services/{service}/{method}", tag = "services",
-    params(
-        ("service" = String, Path, description = "The instance's name"),
-        ("method" = String, Path, description = "The query's name (private ones included)"),
-    ),
+    params(QueryPath),
     request_body(description = "The arguments in JSON (null or empty for none)", content(("application/json"))),
     responses(
         (status = 200, description = "The query's answer in JSON", body = crate::openapi::QueryAnswer),
@@ -910,30 +907,20 @@ async fn proof(State(node): State<Arc<Node>>, Path(kind): Path<String>, Query(qu
     .await?
 }
 
-/// Most deploy requests and most migration requests
-/// `GET /api/explorer/v1/governance` lists.
-pub const GOVERNANCE_REQUESTS_ITEMS_MAX: usize = 100;
-
-/// An artifact id of the supervisor's messages as `wasm:name:version`.
-fn proto_artifact_text(artifact: &wasmvisor_proto::runtime::ArtifactId) -> String {
-    let runtime = if artifact.runtime_id == wasmvisor_runtime::runtime_id::NATIVE {
-        "native"
-    } else {
-        "wasm"
-    };
-    format!("{runtime}:{}:{}", artifact.name, artifact.version)
-}
-
 /// How one supervisor request record is shown: its key, its encoded
 /// state, and the service keys of the validators in force.
-type DescribeRequest = fn(&[u8], &[u8], &[Vec<u8>]) -> Value;
+type DescribeRequest = fn(&[u8], &[u8], &[Vec<u8>]) -> Result<Value, ApiError>;
+
+/// A supervisor record of this node's committed state that does not
+/// decode: the node's own data, not the caller's request.
+fn unreadable(what: &str, error: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("the supervisor's {what} does not decode: {error}"))
+}
 
 /// The supervisor's record of one deploy request, for people.
-fn deploy_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
+fn deploy_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Result<Value, ApiError> {
     use wasmvisor_proto::supervisor::{DeployState, DeployStatus};
-    let Ok(state) = DeployState::decode(bytes) else {
-        return json!({ "request_hash": hex::encode(key), "status": "unreadable" });
-    };
+    let state = DeployState::decode(bytes).map_err(|error| unreadable("deploy request", error))?;
     let status = match DeployStatus::try_from(state.status) {
         Ok(DeployStatus::DeployPending) => "pending",
         Ok(DeployStatus::DeploySucceeded) => "succeeded",
@@ -942,7 +929,7 @@ fn deploy_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
         Err(_) => "unknown",
     };
     let request = state.request.unwrap_or_default();
-    json!({
+    Ok(json!({
         "request_hash": hex::encode(key),
         "artifact": request.artifact.as_ref().map(proto_artifact_text),
         "deadline_height": request.deadline_height,
@@ -950,15 +937,13 @@ fn deploy_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
         "approvals": state.approvals.iter().filter(|key| validators.contains(key)).count(),
         "reported_ok": state.reported_ok.len(),
         "error": (!state.error.is_empty()).then_some(state.error),
-    })
+    }))
 }
 
 /// The supervisor's record of one migration request, for people.
-fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
+fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Result<Value, ApiError> {
     use wasmvisor_proto::supervisor::{MigrationState, MigrationStatus};
-    let Ok(state) = MigrationState::decode(bytes) else {
-        return json!({ "request_hash": hex::encode(key), "status": "unreadable" });
-    };
+    let state = MigrationState::decode(bytes).map_err(|error| unreadable("migration request", error))?;
     let status = match MigrationStatus::try_from(state.status) {
         Ok(MigrationStatus::MigrationPending) => "pending",
         Ok(MigrationStatus::MigrationSucceeded) => "succeeded",
@@ -967,7 +952,7 @@ fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
         Err(_) => "unknown",
     };
     let request = state.request.unwrap_or_default();
-    json!({
+    Ok(json!({
         "request_hash": hex::encode(key),
         "service": request.service,
         "artifact": request.new_artifact.as_ref().map(proto_artifact_text),
@@ -975,7 +960,7 @@ fn migration_json(key: &[u8], bytes: &[u8], validators: &[Vec<u8>]) -> Value {
         "status": status,
         "approvals": state.approvals.iter().filter(|key| validators.contains(key)).count(),
         "error": (!state.error.is_empty()).then_some(state.error),
-    })
+    }))
 }
 
 /// `GET /api/explorer/v1/governance`: the supervisor's mode, the approvals
@@ -1011,9 +996,11 @@ async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
             .map_err(internal)?
             .get()
             .map_err(internal)?;
-        let decentralized = config
-            .and_then(|bytes| SupervisorConfig::decode(bytes.as_slice()).ok())
-            .is_some_and(|config| config.mode == SupervisorMode::Decentralized as i32);
+        let config = config
+            .map(|bytes| SupervisorConfig::decode(bytes.as_slice()))
+            .transpose()
+            .map_err(|error| unreadable("configuration", error))?;
+        let decentralized = config.is_some_and(|config| config.mode == SupervisorMode::Decentralized as i32);
         let needed = if decentralized {
             wasmvisor_blockchain::byzantine_quorum(validators.len())
         } else {
@@ -1024,7 +1011,9 @@ async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
             .map_err(internal)?
             .get()
             .map_err(internal)?
-            .and_then(|bytes| ConfigProposalState::decode(bytes.as_slice()).ok())
+            .map(|bytes| ConfigProposalState::decode(bytes.as_slice()))
+            .transpose()
+            .map_err(|error| unreadable("pending proposal", error))?
             .map(|state| {
                 json!({
                     "propose_hash": hex::encode(&state.propose_hash),
@@ -1047,12 +1036,10 @@ async fn governance(State(node): State<Arc<Node>>) -> ApiResult {
                 after.push(0);
                 truncated |= !map.range(Some(&after), None, 1).map_err(internal)?.is_empty();
             }
-            Ok::<_, ApiError>(
-                entries
-                    .iter()
-                    .map(|(key, value)| describe(key, value, &validators))
-                    .collect::<Vec<_>>(),
-            )
+            entries
+                .iter()
+                .map(|(key, value)| describe(key, value, &validators))
+                .collect::<Result<Vec<_>, ApiError>>()
         };
         let deploys = requests("deploys", deploy_json)?;
         let migrations = requests("migrations", migration_json)?;
@@ -1089,10 +1076,9 @@ fn tampered_for_tests(mut proof: Value) -> Value {
     proof
 }
 
-/// `GET /metrics`: Prometheus text exposition (format 0.0.4), read from
-/// the node's counters at scrape time.
-/// `GET /metrics`: OpenMetrics text to a scraper that asks for it (its
-/// `Accept` header), else the Prometheus text format.
+/// `GET /metrics`: the node's counters read at scrape time, as OpenMetrics
+/// text to a scraper that asks for it (its `Accept` header), else the
+/// Prometheus text format (0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "node",
     responses((status = 200, description = "The Prometheus text format, or OpenMetrics when the Accept header asks for it", content_type = "text/plain")))]
 async fn metrics(State(node): State<Arc<Node>>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
@@ -1219,13 +1205,17 @@ const PRIVATE_TITLE: &str = "wasmvisor private API";
 const PRIVATE_DESCRIPTION: &str = "A node's operator API: supervisor actions signed with the node's service key, \
      private queries and metrics. Every request carries the node's bearer token and no Origin header (docs/API.md).";
 
+/// `router` serving `spec` at `GET /api/openapi.json` ([`openapi_document`]).
+fn serving(router: Router<Arc<Node>>, spec: &utoipa::openapi::OpenApi) -> Router<Arc<Node>> {
+    let document = Arc::new(spec.to_pretty_json().expect("an OpenAPI description is JSON"));
+    router.layer(axum::Extension(document))
+}
+
 /// The public API (bounded: see [`crate::http`]), with the explorer page.
 pub fn public_router(node: Arc<Node>) -> Router {
     let (router, spec) = public_api();
     let spec = crate::openapi::finish(spec, PUBLIC_TITLE, PUBLIC_DESCRIPTION, false);
-    let document = Arc::new(spec.to_pretty_json().expect("an OpenAPI description is JSON"));
-    let router = router
-        .layer(axum::Extension(document))
+    let router = serving(router, &spec)
         .merge(crate::explorer::routes())
         .fallback(fallback);
     crate::http::bounded(router)
@@ -1286,8 +1276,7 @@ pub fn private_router(node: Arc<Node>) -> Router {
     let token: Arc<str> = Arc::from(node.private_api_token());
     let (router, spec) = private_api();
     let spec = crate::openapi::finish(spec, PRIVATE_TITLE, PRIVATE_DESCRIPTION, true);
-    let document = Arc::new(spec.to_pretty_json().expect("an OpenAPI description is JSON"));
-    let router = router.layer(axum::Extension(document)).fallback(fallback);
+    let router = serving(router, &spec).fallback(fallback);
     crate::http::bounded(router)
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(token, guard_private))

@@ -149,6 +149,17 @@ impl NodeMetrics {
         }
     }
 
+    /// Whether service instance `id` is counted under its own id (not as
+    /// one of the others).
+    pub fn counts_service(&self, id: u32) -> bool {
+        id != OTHER_SERVICES
+            && self
+                .services
+                .lock()
+                .expect("a lock is poisoned only by a panic, and a panic stops the node")
+                .contains_key(&id)
+    }
+
     /// The service instances counted, by id.
     pub fn counted_services(&self) -> Vec<u32> {
         self.services

@@ -84,9 +84,10 @@ pub struct Services {
     instances: Vec<Instance>,
 }
 
-/// A block header and its hash (hex fields).
+/// A block header's fields and its hash (hex), as every answer shows a
+/// header.
 #[derive(ToSchema, serde::Serialize)]
-pub struct BlockSummary {
+pub struct HeaderFields {
     height: u64,
     tx_count: u32,
     prev_hash: String,
@@ -94,6 +95,13 @@ pub struct BlockSummary {
     state_hash: String,
     error_hash: String,
     hash: String,
+}
+
+/// A block header, its hash and when this node committed it.
+#[derive(ToSchema, serde::Serialize)]
+pub struct BlockSummary {
+    #[serde(flatten)]
+    fields: HeaderFields,
     /// When the node answering committed the block, in Unix milliseconds
     /// by its own clock (not agreed by validators); `null` for blocks it
     /// did not commit among its latest since it started.
@@ -187,15 +195,10 @@ pub struct PrecommitJson {
 }
 
 /// The header a proof is against.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct ProvenBlock {
-    height: u64,
-    tx_count: u32,
-    prev_hash: String,
-    tx_hash: String,
-    state_hash: String,
-    error_hash: String,
-    hash: String,
+    #[serde(flatten)]
+    fields: HeaderFields,
     /// The encoded header (hex), whose blake3 hash the precommits sign.
     header: String,
 }

@@ -239,8 +239,13 @@ pub fn parse_artifact(text: &str) -> Result<(Option<u32>, String, semver::Versio
     Ok((runtime, name.to_owned(), version))
 }
 
-/// `[runtime:]name:version` of an artifact, as people write it.
+/// `runtime:name:version` of an artifact, as people write it.
 pub fn artifact_text(artifact: &ArtifactId) -> String {
+    proto_artifact_text(&wasmvisor_dispatcher::artifact_to_proto(artifact))
+}
+
+/// [`artifact_text`] of an artifact id as the supervisor's messages hold it.
+pub fn proto_artifact_text(artifact: &wasmvisor_proto::runtime::ArtifactId) -> String {
     let runtime = if artifact.runtime_id == runtime_id::NATIVE {
         "native"
     } else {

@@ -490,6 +490,15 @@ pub const QUERY_ANSWER_BYTES_MAX: usize = 16 * MIB;
 pub const BLOCKS_PER_PAGE_ITEMS_MAX: usize = 100;
 /// Most items one list proof covers.
 pub const LIST_PROOF_ITEMS_MAX: usize = 1_000;
+/// Most deploy requests, and most migration requests, the explorer's
+/// governance view lists (one storage range each).
+pub const GOVERNANCE_REQUESTS_ITEMS_MAX: usize = 100;
+const _: () = assert!(GOVERNANCE_REQUESTS_ITEMS_MAX < RANGE_ITEMS_MAX);
+/// How many of its latest blocks' local commit times a node keeps in
+/// memory for the explorer.
+pub const COMMIT_TIMES_ITEMS_MAX: usize = 1_024;
+// Every block one explorer page lists can have its time.
+const _: () = assert!(COMMIT_TIMES_ITEMS_MAX >= BLOCKS_PER_PAGE_ITEMS_MAX);
 
 const _: () = assert!(MEMPOOL_BYTES_MAX_DEFAULT >= BLOCK_TRANSACTIONS_BYTES_MAX);
 const _: () = assert!(RELAY_QUEUE_BYTES_MAX >= TRANSACTION_BYTES_MAX);
@@ -647,6 +656,8 @@ pub const ALL: &[(&str, u128)] = &[
     ("QUERY_ANSWER_BYTES_MAX", QUERY_ANSWER_BYTES_MAX as u128),
     ("BLOCKS_PER_PAGE_ITEMS_MAX", BLOCKS_PER_PAGE_ITEMS_MAX as u128),
     ("LIST_PROOF_ITEMS_MAX", LIST_PROOF_ITEMS_MAX as u128),
+    ("GOVERNANCE_REQUESTS_ITEMS_MAX", GOVERNANCE_REQUESTS_ITEMS_MAX as u128),
+    ("COMMIT_TIMES_ITEMS_MAX", COMMIT_TIMES_ITEMS_MAX as u128),
     (
         "SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX",
         SERVICE_BROADCASTS_PER_BLOCK_ITEMS_MAX as u128,

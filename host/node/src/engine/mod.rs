@@ -613,11 +613,11 @@ impl App {
             return None;
         }
         // The same proposal again (gossip may deliver it twice).
-        if let Some(known) = self.values.iter().find(|value| {
-            value.round == proposal.round
-                && value.value == proposal.value
-                && value.value.same_transactions(&proposal.value)
-        }) {
+        if let Some(known) = self
+            .values
+            .iter()
+            .find(|value| value.round == proposal.round && value.value.identical(&proposal.value))
+        {
             return Some(known.clone());
         }
         // Another block signed by the same proposer for the same round is
@@ -675,7 +675,7 @@ impl App {
             || self
                 .future_parts
                 .iter()
-                .any(|kept| *kept == part && kept.proposal.value.same_transactions(&part.proposal.value))
+                .any(|kept| *kept == part && kept.proposal.value.identical(&part.proposal.value))
             || !self.signed_by_round_proposer(&part)
         {
             return;

@@ -32,9 +32,7 @@ pub use crate::datadir::DATABASE_DIR;
 /// Bytes of a block's hash its log line shows (as hex).
 const BLOCK_LOG_HASH_BYTES: usize = 8;
 
-/// How many of the latest blocks' local commit times the node keeps in
-/// memory ([`Node::committed_here_at`]).
-pub const COMMIT_TIMES_KEPT: usize = 1_024;
+pub use wasmvisor_limits::COMMIT_TIMES_ITEMS_MAX;
 
 /// Rounds of consensus that may fail in a row, each ending in its
 /// timeouts, before a node that commits no block is not ready
@@ -206,7 +204,7 @@ pub struct Node {
     /// ([`Node::readiness`]).
     last_block_at: Mutex<Option<std::time::Instant>>,
     /// When this process committed each of its latest blocks (height, Unix
-    /// milliseconds by its own clock), at most [`COMMIT_TIMES_KEPT`].
+    /// milliseconds by its own clock), at most [`COMMIT_TIMES_ITEMS_MAX`].
     commit_times: Mutex<std::collections::VecDeque<(u64, u64)>>,
     /// What the node observes for its metrics.
     metrics: crate::metrics::NodeMetrics,
@@ -839,7 +837,7 @@ impl Node {
 
     /// When this process committed block `height`, in Unix milliseconds by
     /// its own clock: not agreed by the validators, and known only for
-    /// the latest [`COMMIT_TIMES_KEPT`] blocks it committed since it
+    /// the latest [`COMMIT_TIMES_ITEMS_MAX`] blocks it committed since it
     /// started (`None` otherwise).
     pub fn committed_here_at(&self, height: u64) -> Option<u64> {
         let times = self
@@ -882,9 +880,11 @@ impl Node {
 
     /// Counts a committed block's outcomes per service instance in the
     /// metrics, only for instances the chain has (a transaction may name
-    /// any id, and the metrics keep a bounded number of them).
+    /// any id, and the metrics keep a bounded number of them). An instance
+    /// counted before is never removed from the chain, so only ids new to
+    /// the metrics are looked up.
     fn count_services(&self, mut outcomes: std::collections::BTreeMap<u32, wasmvisor_blockchain::ServiceOutcome>) {
-        outcomes.retain(|id, _| self.reader.instance(*id).ok().flatten().is_some());
+        outcomes.retain(|id, _| self.metrics.counts_service(*id) || self.reader.instance(*id).ok().flatten().is_some());
         self.metrics.count_services(&outcomes);
     }
 
@@ -970,7 +970,7 @@ impl Node {
                 .commit_times
                 .lock()
                 .expect("a lock is poisoned only by a panic, and a panic stops the node");
-            if times.len() == COMMIT_TIMES_KEPT {
+            if times.len() == COMMIT_TIMES_ITEMS_MAX {
                 times.pop_front();
             }
             times.push_back((header.height, unix_ms));

@@ -60,23 +60,11 @@ fn misfits(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String>
         let name = reference.trim_start_matches("#/components/schemas/");
         return misfits(spec, &spec["components"]["schemas"][name], value, at);
     }
-    if let Some(parts) = schema["allOf"].as_array() {
-        // One object made of parts: their properties and requirements together.
-        let resolve = |part: &Value| match part["$ref"].as_str() {
-            Some(reference) => {
-                spec["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")].clone()
-            }
-            None => part.clone(),
-        };
+    if schema["allOf"].is_array() {
+        // One object made of parts (themselves made of parts): their
+        // properties and requirements together.
         let mut merged = json!({ "type": "object", "properties": {}, "required": [] });
-        for part in parts.iter().map(resolve) {
-            for (key, property) in part["properties"].as_object().into_iter().flatten() {
-                merged["properties"][key] = property.clone();
-            }
-            for required in part["required"].as_array().into_iter().flatten() {
-                merged["required"].as_array_mut().unwrap().push(required.clone());
-            }
-        }
+        merge_parts(spec, schema, &mut merged);
         return misfits(spec, &merged, value, at);
     }
     for key in ["oneOf", "anyOf"] {
@@ -129,6 +117,24 @@ fn misfits(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String>
         }
     }
     found
+}
+
+/// Adds the properties and requirements of `schema`, following its
+/// references and `allOf` parts, to `merged`.
+fn merge_parts(spec: &Value, schema: &Value, merged: &mut Value) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return merge_parts(spec, &spec["components"]["schemas"][name], merged);
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        merge_parts(spec, part, merged);
+    }
+    for (key, property) in schema["properties"].as_object().into_iter().flatten() {
+        merged["properties"][key] = property.clone();
+    }
+    for required in schema["required"].as_array().into_iter().flatten() {
+        merged["required"].as_array_mut().unwrap().push(required.clone());
+    }
 }
 
 /// Checks a real answer of `GET path` against the description's 200 schema.
