@@ -278,14 +278,10 @@ async function route(): Promise<void> {
   detail.hidden = false;
 }
 
-const interfaces = new Map<string, ServiceInterface | null>();
-
 /** The first message a service's queries answer with: how the page shows a proven value. */
 async function valueShown(service: string, value: Uint8Array): Promise<string> {
-  if (!interfaces.has(service)) {
-    interfaces.set(service, await client.serviceInterface(service).catch(() => null));
-  }
-  const found = interfaces.get(service);
+  // The client keeps each interface it read.
+  const found: ServiceInterface | null = await client.serviceInterface(service).catch(() => null);
   const answer = found?.json.queries.find((query) => typeof query.answer === "object")?.answer;
   if (found && answer !== undefined) {
     try {

@@ -3,7 +3,7 @@
  * built, signed, submitted and awaited; queries; and proofs checked
  * against the validators' precommits before anything is believed.
  */
-import { EncodingError, concatBytes, fixedHex, fromHex, toHex } from "./bytes.js";
+import { EncodingError, concatBytes, fixedHex, toHex } from "./bytes.js";
 import type { KeyPair } from "./keys.js";
 import {
   type CertifiedHeader,
@@ -70,6 +70,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Milliseconds a request may take (default 10,000). */
   requestTimeoutMs?: number;
+  /** Most bytes of an answer read (default {@link ANSWER_BYTES_MAX}). */
+  answerBytesMax?: number;
 }
 
 /** A proven value with the header that commits to it. */
@@ -79,27 +81,38 @@ export interface Proven<T> {
   certified: CertifiedHeader;
 }
 
-/** Most bytes of an answer this client reads. */
-const ANSWER_BYTES_MAX = 32 * 1024 * 1024;
+/**
+ * Most bytes of an answer this client reads by default: the largest query
+ * answer the node gives (`QUERY_ANSWER_BYTES_MAX`, 16 MiB) in hex, and its
+ * JSON framing. A list proof of many large items can be larger: ask for a
+ * shorter range, or raise `answerBytesMax`.
+ */
+export const ANSWER_BYTES_MAX = 2 * 16 * 1024 * 1024 + 64 * 1024;
+/** Most items one list proof covers (the node's `LIST_PROOF_ITEMS_MAX`). */
+export const LIST_PROOF_ITEMS_MAX = 1_000;
+/** Most blocks one `blocks()` answer lists (the node's `BLOCKS_PER_PAGE_ITEMS_MAX`). */
+export const BLOCKS_PER_PAGE_ITEMS_MAX = 100;
 
 /** A client of one node's public API. */
 export class Client {
   readonly baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly #answerBytesMax: number;
   readonly #interfaces = new Map<string, ServiceInterface>();
 
   constructor(baseUrl: string, options: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#answerBytesMax = options.answerBytesMax ?? ANSWER_BYTES_MAX;
   }
 
-  /** The answer's body as text, refused once it passes {@link ANSWER_BYTES_MAX} bytes. */
-  static async #text(response: Response, url: string): Promise<string> {
+  /** The answer's body as text, refused once it passes `max` bytes. */
+  static async #text(response: Response, url: string, max: number): Promise<string> {
     const declared = Number(response.headers.get("content-length") ?? "0");
-    if (declared > ANSWER_BYTES_MAX) {
-      throw new NodeError(response.status, `the answer has ${declared} bytes; at most ${ANSWER_BYTES_MAX} are read`, url);
+    if (declared > max) {
+      throw new NodeError(response.status, `the answer has ${declared} bytes; at most ${max} are read`, url);
     }
     if (response.body === null) {
       return "";
@@ -113,9 +126,9 @@ export class Client {
         break;
       }
       total += value.length;
-      if (total > ANSWER_BYTES_MAX) {
+      if (total > max) {
         await reader.cancel();
-        throw new NodeError(response.status, `the answer is over ${ANSWER_BYTES_MAX} bytes`, url);
+        throw new NodeError(response.status, `the answer is over ${max} bytes`, url);
       }
       chunks.push(value);
     }
@@ -125,7 +138,7 @@ export class Client {
   async #request(path: string, init: RequestInit = {}): Promise<unknown> {
     const url = `${this.baseUrl}${path}`;
     const response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
-    const text = await Client.#text(response, url);
+    const text = await Client.#text(response, url, this.#answerBytesMax);
     let body: unknown = null;
     try {
       body = text === "" ? null : JSON.parse(text);
@@ -170,7 +183,7 @@ export class Client {
     return (await this.#request("/api/system/v1/services")) as never;
   }
 
-  /** The last `count` block headers, newest first. */
+  /** The last `count` block headers (at most {@link BLOCKS_PER_PAGE_ITEMS_MAX}), newest first. */
   async blocks(count = 10): Promise<Record<string, unknown>[]> {
     const answer = (await this.#request(`/api/explorer/v1/blocks?count=${count}`)) as { blocks: Record<string, unknown>[] };
     return answer.blocks;
@@ -309,6 +322,9 @@ export class Client {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from) {
       throw new EncodingError(`not a range of positions: ${from}..${to}`);
     }
+    if (to - from > LIST_PROOF_ITEMS_MAX) {
+      throw new EncodingError(`a list proof covers at most ${LIST_PROOF_ITEMS_MAX} items, not ${to - from}`);
+    }
     const query = new URLSearchParams({ service: instance, index, from: String(from), to: String(to) }).toString();
     const answer = await this.#proof<ListProofJson>("list", query);
     const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
@@ -322,4 +338,3 @@ export class Client {
   }
 }
 
-export { fromHex, toHex };

@@ -8,4 +8,4 @@ export { KeyPair, verifySignature } from "./keys.js";
 export * from "./wire.js";
 export * from "./proof.js";
 export { ServiceInterface, type InterfaceJson, type Payload } from "./service.js";
-export { Client, NodeError, TimeoutError, signTransaction, type ClientOptions, type ExecutionErrorJson, type Proven, type TransactionStatus } from "./client.js";
+export { ANSWER_BYTES_MAX, BLOCKS_PER_PAGE_ITEMS_MAX, Client, LIST_PROOF_ITEMS_MAX, NodeError, TimeoutError, signTransaction, type ClientOptions, type ExecutionErrorJson, type Proven, type TransactionStatus } from "./client.js";

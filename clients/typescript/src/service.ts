@@ -60,10 +60,6 @@ export class ServiceInterface {
     return method;
   }
 
-  /** The name of a service error code, if the interface names it. */
-  errorName(code: number): string | null {
-    return this.json.errors.find((error) => error.code === code)?.name ?? null;
-  }
 
   /** Encodes JSON `value` as `payload`. */
   encode(payload: Payload, value: unknown): Uint8Array {

@@ -135,18 +135,28 @@ export function encodeBlockHeader(header: BlockHeader): Uint8Array {
 
 /**
  * Reads the fields of one message: `read` is called with each field's
- * number and wire type. Fields it does not know are refused, so a decoded
- * message re-encodes to the same bytes only if they were canonical (which
- * the callers check).
+ * number and wire type and answers whether it took the field. Fields it
+ * does not take are refused (so a decoded message re-encodes to the same
+ * bytes only if they were canonical, which the callers check), or skipped
+ * with `skipUnknown`.
  */
-function readFields(bytes: Uint8Array, what: string, read: (reader: protobuf.Reader, field: number, wireType: number) => boolean): void {
+function readFields(
+  bytes: Uint8Array,
+  what: string,
+  read: (reader: protobuf.Reader, field: number, wireType: number) => boolean,
+  { skipUnknown = false } = {},
+): void {
   const reader = Reader.create(bytes);
   try {
     while (reader.pos < reader.len) {
       const tag = reader.uint32();
-      if (!read(reader, tag >>> 3, tag & 7)) {
+      if (read(reader, tag >>> 3, tag & 7)) {
+        continue;
+      }
+      if (!skipUnknown) {
         throw new EncodingError(`${what}: unexpected field ${tag >>> 3} (wire type ${tag & 7})`);
       }
+      reader.skipType(tag & 7);
     }
   } catch (error) {
     if (error instanceof EncodingError) {
@@ -211,7 +221,7 @@ export function decodeSignedMessage(bytes: Uint8Array): SignedMessage {
   return message;
 }
 
-/** Decodes a transaction's payload (the chain accepts any encoding of it; this reads known fields only). */
+/** Decodes a transaction's payload (the chain accepts any encoding of it; this one refuses fields it does not know). */
 export function decodeAnyTx(bytes: Uint8Array): AnyTx {
   const tx: AnyTx = { call: { instanceId: 0, methodId: 0 }, arguments: new Uint8Array(), chainId: new Uint8Array() };
   let sawCall = false;
@@ -243,35 +253,32 @@ export function decodeAnyTx(bytes: Uint8Array): AnyTx {
 export function decodeInstanceRecord(bytes: Uint8Array): { id: number; name: string } {
   const spec = { id: 0, name: "" };
   let sawSpec = false;
-  const reader = Reader.create(bytes);
-  try {
-    while (reader.pos < reader.len) {
-      const tag = reader.uint32();
-      if (tag >>> 3 === 1 && (tag & 7) === 2) {
-        sawSpec = true;
-        const inner = Reader.create(reader.bytes());
-        while (inner.pos < inner.len) {
-          const innerTag = inner.uint32();
-          if (innerTag >>> 3 === 1 && (innerTag & 7) === 0) spec.id = inner.uint32();
-          else if (innerTag >>> 3 === 2 && (innerTag & 7) === 2) spec.name = inner.string();
-          else inner.skipType(innerTag & 7);
-        }
-      } else {
-        reader.skipType(tag & 7);
-      }
-    }
-  } catch (error) {
-    throw new EncodingError(`an instance record is not a protobuf message: ${(error as Error).message}`);
-  }
+  const skipUnknown = { skipUnknown: true };
+  readFields(
+    bytes,
+    "an instance record",
+    (reader, field, wireType) => {
+      if (field !== 1 || wireType !== 2) return false;
+      sawSpec = true;
+      readFields(
+        reader.bytes(),
+        "an instance spec",
+        (inner, innerField, innerType) => {
+          if (innerField === 1 && innerType === 0) spec.id = inner.uint32();
+          else if (innerField === 2 && innerType === 2) spec.name = inner.string();
+          else return false;
+          return true;
+        },
+        skipUnknown,
+      );
+      return true;
+    },
+    skipUnknown,
+  );
   if (!sawSpec) {
     throw new EncodingError("an instance record without its spec");
   }
   return spec;
-}
-
-/** blake3 of bytes (32 bytes). */
-export function hash(bytes: Uint8Array): Uint8Array {
-  return blake3(bytes);
 }
 
 /** A transaction's hash: blake3 of its encoded `SignedMessage`. */

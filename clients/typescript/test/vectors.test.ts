@@ -9,6 +9,7 @@ import { test } from "node:test";
 
 import {
   Client,
+  LIST_PROOF_ITEMS_MAX,
   EncodingError,
   KeyPair,
   ProofError,
@@ -274,5 +275,16 @@ test("a client proving a list range refuses a shorter range and a stale block", 
   await assert.rejects(client.proveList("coins", "history", 1, 4, trusted()), /covers 1..3, not 1..4/);
   await assert.rejects(client.proveList("coins", "history", 1, 3, trusted(), { minHeight: 6n }), /older than 6/);
   // The same state under another name: the registry says instance 3 is "coins".
-  await assert.rejects(client.proveList("tokens", "history", 1, 3, trusted()), ProofError);
+  await assert.rejects(client.proveList("tokens", "history", 1, 3, trusted()), /is "coins", not "tokens"/);
+  // More items than the node proves at once is refused before asking.
+  await assert.rejects(client.proveList("coins", "history", 0, LIST_PROOF_ITEMS_MAX + 1, trusted()), /at most 1000 items, not 1001/);
+});
+
+test("a client reads an answer up to its byte limit and refuses one byte more", async () => {
+  const answering = (body: string) =>
+    new Client("http://node.invalid", { answerBytesMax: 100, fetch: async () => new Response(body, { status: 200 }) });
+  const atLimit = JSON.stringify({ blocks: ["x".repeat(100 - 15)] });
+  assert.equal(atLimit.length, 100);
+  assert.deepEqual(await answering(atLimit).blocks(), ["x".repeat(85)]);
+  await assert.rejects(answering(atLimit + " ").blocks(), /over 100 bytes/);
 });
