@@ -253,7 +253,7 @@ export class Client {
   async call(keys: KeyPair, instance: string, method: string, args: unknown, chainId?: Uint8Array): Promise<string> {
     const service = await this.serviceInterface(instance);
     const found = service.method(method);
-    const chain = chainId ?? fixedHex((await this.info()).chain_id, 32, "the chain id");
+    const chain = chainId ?? (await this.validators()).chainId;
     const signed = signTransaction(keys, chain, { instanceId: service.instanceId, methodId: found.id }, service.encode(found.arguments, args));
     return this.submit(signed);
   }
@@ -268,49 +268,59 @@ export class Client {
     return body.answer;
   }
 
-  async #proof<P>(kind: string, query: string): Promise<{ block: { header: string }; precommits: PrecommitJson[]; instance: MapProofJson; proof: P }> {
-    return (await this.#request(`/api/proofs/v1/${kind}?${query}`)) as never;
-  }
-
   /**
-   * The certified header of a proof answer and the id of the instance
-   * named `instance` in its state: the precommits must certify the header,
-   * at `minHeight` or above, and the dispatcher's registry must name the
-   * instance so in that state.
+   * A proof answer of `kind` for `instance`'s index `index` (`query`: the
+   * rest of the request), checked from the value to the precommits: the
+   * precommits must certify the header, at `minHeight` or above; the
+   * dispatcher's registry in its state must give `instance` the id the
+   * index belongs to; and `verify` must lead from the proof's content to
+   * the header's state root.
    */
-  static #certified(
-    answer: { block: { header: string }; precommits: PrecommitJson[]; instance: MapProofJson },
+  async #prove<P, T>(
+    kind: string,
     instance: string,
+    index: string,
+    query: Record<string, string>,
     trusted: TrustedValidators,
     minHeight: bigint,
-  ): { certified: CertifiedHeader; id: number } {
+    verify: (proof: P, address: Uint8Array, stateRoot: Uint8Array) => T,
+  ): Promise<Proven<T>> {
+    const parameters = new URLSearchParams({ service: instance, index, ...query }).toString();
+    const answer = (await this.#request(`/api/proofs/v1/${kind}?${parameters}`)) as {
+      block: { header: string };
+      precommits: PrecommitJson[];
+      instance: MapProofJson;
+      proof: P;
+    };
     const certified = verifyCertificate(answer?.block?.header, answer?.precommits, trusted);
     if (certified.header.height < minHeight) {
       throw new ProofError(`the proof is against block ${certified.header.height}, older than ${minHeight}`);
     }
-    return { certified, id: verifyInstanceProof(answer.instance, instance, certified.header.stateHash) };
+    const { stateHash } = certified.header;
+    const id = verifyInstanceProof(answer.instance, instance, stateHash);
+    return { value: verify(answer.proof, serviceIndexAddress(id, index), stateHash), certified };
   }
 
   /**
    * The value under `key` in proof map `index` of service `instance`,
-   * proven: the precommits must certify the header, the dispatcher's
-   * registry in its state must give `instance` the id the proof's index
-   * belongs to, and the proof must lead from the value to the header's
-   * state root. `null`: proven absent. `minHeight` refuses a proof against
-   * an older block (a node replaying an old, validly signed state).
+   * proven (see {@link Client.proveEntry}'s steps): `null` is proven
+   * absent. `minHeight` refuses a proof against an older block (a node
+   * replaying an old, validly signed state).
    */
   async proveMapValue(instance: string, index: string, key: Uint8Array, trusted: TrustedValidators, { minHeight = 0n } = {}): Promise<Proven<Uint8Array | null>> {
-    const answer = await this.#proof<MapProofJson>("map", new URLSearchParams({ service: instance, index, key: toHex(key) }).toString());
-    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
-    const proven = verifyMapProof(answer.proof, serviceIndexAddress(id, index), key, certified.header.stateHash);
-    return { value: proven.value, certified };
+    return this.#prove("map", instance, index, { key: toHex(key) }, trusted, minHeight, (proof: MapProofJson, address, root) =>
+      verifyMapProof(proof, address, key, root).value,
+    );
   }
 
-  /** Proof entry `index` of service `instance`, proven as {@link proveMapValue} proves. */
+  /**
+   * Proof entry `index` of service `instance`, proven: the precommits must
+   * certify the header, the dispatcher's registry in its state must give
+   * `instance` the id the proof's index belongs to, and the proof must
+   * lead from the value to the header's state root.
+   */
   async proveEntry(instance: string, index: string, trusted: TrustedValidators, { minHeight = 0n } = {}): Promise<Proven<Uint8Array | null>> {
-    const answer = await this.#proof<EntryProofJson>("entry", new URLSearchParams({ service: instance, index }).toString());
-    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
-    return { value: verifyEntryProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash), certified };
+    return this.#prove("entry", instance, index, {}, trusted, minHeight, verifyEntryProof);
   }
 
   /**
@@ -325,16 +335,15 @@ export class Client {
     if (to - from > LIST_PROOF_ITEMS_MAX) {
       throw new EncodingError(`a list proof covers at most ${LIST_PROOF_ITEMS_MAX} items, not ${to - from}`);
     }
-    const query = new URLSearchParams({ service: instance, index, from: String(from), to: String(to) }).toString();
-    const answer = await this.#proof<ListProofJson>("list", query);
-    const { certified, id } = Client.#certified(answer, instance, trusted, minHeight);
-    const proven = verifyListProof(answer.proof, serviceIndexAddress(id, index), certified.header.stateHash);
-    const expectedTo = BigInt(to) < proven.len ? BigInt(to) : proven.len;
+    const proven = await this.#prove("list", instance, index, { from: String(from), to: String(to) }, trusted, minHeight, verifyListProof);
+    const { len } = proven.value;
+    const expectedTo = BigInt(to) < len ? BigInt(to) : len;
     const expectedFrom = BigInt(from) < expectedTo ? BigInt(from) : expectedTo;
-    if (proven.from !== expectedFrom || proven.to !== expectedTo) {
-      throw new ProofError(`the proof covers ${proven.from}..${proven.to}, not ${from}..${to} of ${proven.len}`);
+    if (proven.value.from !== expectedFrom || proven.value.to !== expectedTo) {
+      throw new ProofError(`the proof covers ${proven.value.from}..${proven.value.to}, not ${from}..${to} of ${len}`);
     }
-    return { value: proven, certified };
+    return proven;
   }
+
 }
 

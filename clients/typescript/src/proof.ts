@@ -167,15 +167,21 @@ export function serviceIndexAddress(instanceId: number, name: string): Uint8Arra
   return concatBytes(new Uint8Array([2]), u32LittleEndian(instanceId), new Uint8Array([nameBytes.length]), nameBytes);
 }
 
-/** Checks that `index` links an index of `kind` at `address` to `stateRoot`. */
-function verifyIndex(index: IndexProofJson, kind: ProofKind, address: Uint8Array, stateRoot: Uint8Array): void {
+/**
+ * Checks that `index` links an index of `kind` at `address`, whose root
+ * its own part of the proof computes as `contentRoot`, to `stateRoot`.
+ */
+function verifyIndex(index: IndexProofJson, kind: ProofKind, address: Uint8Array, contentRoot: Uint8Array, stateRoot: Uint8Array): void {
   if (typeof index !== "object" || index === null) {
     throw new ProofError("malformed proof: no index part");
+  }
+  const root = hashOf(index.index_root, "the index root");
+  if (!equalBytes(contentRoot, root)) {
+    throw new ProofError(`the proof does not match the ${kind.replace("proof_", "")}'s root`);
   }
   if (!equalBytes(fromHex(index.address), address)) {
     throw new ProofError("the proof is for another index");
   }
-  const root = hashOf(index.index_root, "the index root");
   let valueHash: Uint8Array | null;
   if (index.kind === null) {
     if (!equalBytes(root, EMPTY_HASH)) {
@@ -206,10 +212,7 @@ function verifyMapProofUnguarded(proof: MapProofJson, address: Uint8Array, key: 
   }
   const value = proof.value === null ? null : fromHex(proof.value);
   const mapRoot = smtRoot(proof.entry, blake3(key), value === null ? null : blake3(value));
-  if (!equalBytes(mapRoot, hashOf(proof.index?.index_root, "the index root"))) {
-    throw new ProofError("the proof does not match the map's root");
-  }
-  verifyIndex(proof.index, "proof_map", address, stateRoot);
+  verifyIndex(proof.index, "proof_map", address, mapRoot, stateRoot);
   return { key, value };
 }
 
@@ -217,10 +220,7 @@ function verifyMapProofUnguarded(proof: MapProofJson, address: Uint8Array, key: 
 function verifyEntryProofUnguarded(proof: EntryProofJson, address: Uint8Array, stateRoot: Uint8Array): Uint8Array | null {
   const value = proof.value === null ? null : fromHex(proof.value);
   const root = value === null ? EMPTY_HASH : tagged(TAG_ENTRY, value);
-  if (!equalBytes(root, hashOf(proof.index?.index_root, "the index root"))) {
-    throw new ProofError("the proof does not match the entry's root");
-  }
-  verifyIndex(proof.index, "proof_entry", address, stateRoot);
+  verifyIndex(proof.index, "proof_entry", address, root, stateRoot);
   return value;
 }
 
@@ -305,10 +305,7 @@ function verifyListProofUnguarded(proof: ListProofJson, address: Uint8Array, sta
   if (!exactly) {
     throw new ProofError("the proof does not open exactly the range");
   }
-  if (!equalBytes(tagged(TAG_LIST_ROOT, u64LittleEndian(len), top), hashOf(proof.index?.index_root, "the index root"))) {
-    throw new ProofError("the proof does not match the list's root");
-  }
-  verifyIndex(proof.index, "proof_list", address, stateRoot);
+  verifyIndex(proof.index, "proof_list", address, tagged(TAG_LIST_ROOT, u64LittleEndian(len), top), stateRoot);
   return { items, len, from, to };
 }
 
