@@ -64,6 +64,11 @@ pub const GUEST_MEMORY_BYTES_MAX: usize = 64 * MIB;
 /// Linear memory all guest instances of one call chain (a transaction and
 /// the services it calls, nested) may hold at once, in bytes.
 pub const CALL_CHAIN_MEMORY_BYTES_MAX: usize = 256 * MIB;
+/// Heap the SDK's allocator finds in every instance's initial memory, in
+/// bytes (`wasmvisor_sdk::allocator`): a call that allocates no more never
+/// grows its memory. Part of the instance's initial memory, so the chain's
+/// memory budget counts it.
+pub const GUEST_SDK_HEAP_BYTES: usize = 256 * KIB;
 /// Table elements one guest instance may have.
 pub const GUEST_TABLE_ITEMS_MAX: usize = 10_000;
 /// Native stack a guest may use, in bytes.
@@ -110,6 +115,8 @@ pub const QUERIES_CONCURRENT_ITEMS_MAX: usize = 8;
 // A call chain of the deepest nesting, each instance at the memory limit,
 // is what the chain budget bounds: it must allow at least one instance.
 const _: () = assert!(GUEST_MEMORY_BYTES_MAX <= CALL_CHAIN_MEMORY_BYTES_MAX);
+// The SDK's heap is a small part of what one guest may hold.
+const _: () = assert!(GUEST_SDK_HEAP_BYTES <= GUEST_MEMORY_BYTES_MAX / 64);
 const _: () = assert!(CALL_DEPTH_MAX as usize + 1 < INSTANCES_LIVE_ITEMS_MAX as usize);
 // The pool has room for a block's deepest call chain, an after-commit call
 // and every query at once (and the rest for migration jobs), so queries can
@@ -542,6 +549,7 @@ pub const ALL: &[(&str, u128)] = &[
     ("FORK_READ_CACHE_BYTES_MAX", FORK_READ_CACHE_BYTES_MAX as u128),
     ("GUEST_MEMORY_BYTES_MAX", GUEST_MEMORY_BYTES_MAX as u128),
     ("CALL_CHAIN_MEMORY_BYTES_MAX", CALL_CHAIN_MEMORY_BYTES_MAX as u128),
+    ("GUEST_SDK_HEAP_BYTES", GUEST_SDK_HEAP_BYTES as u128),
     ("GUEST_TABLE_ITEMS_MAX", GUEST_TABLE_ITEMS_MAX as u128),
     ("GUEST_STACK_BYTES_MAX", GUEST_STACK_BYTES_MAX as u128),
     (

@@ -35,6 +35,9 @@
 //! - the call context ([`context`]) and cross-service calls ([`calls`]);
 //! - node-local capabilities of `after_commit` ([`node`]): broadcasting
 //!   transactions signed by the node, and the node's settings.
+//! - the guest's global allocator (`allocator`, default feature
+//!   `allocator`): a call that allocates less than
+//!   `wasmvisor_limits::GUEST_SDK_HEAP_BYTES` never grows its memory.
 //!
 //! Guests built with it import only the `service` world of the contract;
 //! there is no WASI, clock or randomness to reach for.
@@ -43,6 +46,8 @@
 // also how they are reached from guest crates.
 extern crate self as wasmvisor_sdk;
 
+#[cfg(all(feature = "allocator", target_arch = "wasm32"))]
+pub mod allocator;
 pub mod bindings;
 pub mod calls;
 pub mod context;
@@ -66,6 +71,12 @@ pub use wasmvisor_sdk_macros::service;
 pub use bindings::wasmvisor::service::types::{
     ArtifactId, Caller, ErrorKind, ExecutionError, InstanceSpec, InstanceStatus, TransactionCaller,
 };
+
+/// The SDK's allocator serves every guest built with it (feature
+/// `allocator`, on by default): see [`allocator`].
+#[cfg(all(feature = "allocator", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: allocator::GuestAllocator = allocator::GuestAllocator::new();
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -39,11 +39,25 @@
 //! Constructor and resume trap when their parameters are `trap`; the query
 //! `trap` traps; the query `call-out` tries a call (refused in queries) and
 //! answers the error code; the query `hog` grows its memory to 48 MiB and
-//! spins until its fuel runs out.
+//! spins until its fuel runs out; the query `heap` allocates and writes as
+//! many bytes as its argument says (u32 LE) and answers the instance's
+//! memory in pages when it was created and now (u32 LE each).
 
 use wasmvisor_sdk::{
     Call, CommonError, Entry, ExecutionError, Map, QueryError, RawBytes, Service, calls, common_error, context,
 };
+
+/// The pages of memory the instance was created with: the linker sizes
+/// the initial memory to end at the first page boundary at or after the
+/// heap base (stack, data and zero-initialised data below it).
+fn initial_memory_pages() -> u32 {
+    unsafe extern "C" {
+        static __heap_base: u8;
+    }
+    const WASM_PAGE_BYTES: usize = 64 * 1024;
+    let heap_base = (&raw const __heap_base) as usize;
+    heap_base.div_ceil(WASM_PAGE_BYTES) as u32
+}
 
 /// Makes the call encoded as target (u32 LE), method (u32 LE), arguments.
 fn forward(arguments: &[u8]) -> Result<(), ExecutionError> {
@@ -252,7 +266,7 @@ impl Service for Hostile {
         Ok(())
     }
 
-    fn query(method: String, _arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
+    fn query(method: String, arguments: Vec<u8>) -> Result<Vec<u8>, QueryError> {
         match method.as_str() {
             "trap" => panic!("trap in a query"),
             "hog" => {
@@ -266,6 +280,17 @@ impl Service for Hostile {
                 Ok(()) => Ok(Vec::new()),
                 Err(error) => Ok(vec![error.code]),
             },
+            "heap" => {
+                let bytes: [u8; 4] = arguments
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| QueryError::BadRequest("a 4-byte little-endian size".into()))?;
+                let held = std::hint::black_box(vec![1u8; u32::from_le_bytes(bytes) as usize]);
+                drop(held);
+                let mut answer = initial_memory_pages().to_le_bytes().to_vec();
+                answer.extend_from_slice(&(core::arch::wasm32::memory_size(0) as u32).to_le_bytes());
+                Ok(answer)
+            }
             "counter" => Ok(counter()
                 .get()
                 .map_err(|error| QueryError::Internal(error.description))?

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::support::{block, spec};
 use wasmvisor_artifacts::{HOSTILE, TOKEN};
 use wasmvisor_dispatcher::{CommittedBlock, Dispatcher, GenesisConfig, Transaction};
+use wasmvisor_limits::GUEST_SDK_HEAP_BYTES;
 use wasmvisor_proto::Message;
 use wasmvisor_proto::token::{CreateWallet, TokenConfig};
 use wasmvisor_runtime::Meter;
@@ -207,6 +208,33 @@ fn traps_in_hooks_and_queries_are_contained() {
         chain.query("token", "wallet", &[0xff]),
         Err(QueryError::BadRequest(_))
     ));
+}
+
+/// The hostile guest's memory, in pages, when its query's instance was
+/// created and after the query allocated and wrote `bytes`.
+fn memory_pages_after_allocating(chain: &Dispatcher, bytes: usize) -> (u32, u32) {
+    let answer = chain
+        .query("hostile", "heap", &u32::try_from(bytes).unwrap().to_le_bytes())
+        .unwrap();
+    let pages = |at: usize| u32::from_le_bytes(answer[at..at + 4].try_into().unwrap());
+    (pages(0), pages(4))
+}
+
+#[test]
+fn a_call_that_allocates_within_the_sdk_heap_never_grows_its_memory() {
+    let chain = chain();
+    // Well inside the heap the SDK's allocator starts with: the instance's
+    // memory stays as it was created, arguments and answer included (a
+    // memory that grows must be shrunk back, at a cost to the whole node,
+    // before its slot serves the next call).
+    for bytes in [0, 1, 4 << 10, 64 << 10, GUEST_SDK_HEAP_BYTES / 2] {
+        let (created, now) = memory_pages_after_allocating(&chain, bytes);
+        assert!(created > 0);
+        assert_eq!(now, created, "{bytes} bytes allocated grew the memory");
+    }
+    // More than the heap holds: the memory grows, as it always could.
+    let (created, now) = memory_pages_after_allocating(&chain, GUEST_SDK_HEAP_BYTES + 1);
+    assert!(now > created, "{created} pages then {now}");
 }
 
 fn hostile_service() -> WasmService {
