@@ -118,8 +118,10 @@ pub(crate) fn record_block(
         position, header.height,
         "the block list and the header disagree on the height"
     );
-    // Each map opened once and filled in one `put_many`: the same entries,
-    // in the same order, as a put per transaction.
+    // Each map opened once and filled in one `put_many_absent`: the same
+    // entries, in the same order, as a put per transaction. Their keys are
+    // new: `Blockchain::execute` refused any transaction committed before
+    // or repeated in the block, and the positions are of a new height.
     let records: Vec<Vec<u8>> = transactions
         .iter()
         .enumerate()
@@ -138,18 +140,18 @@ pub(crate) fn record_block(
     let positions: Vec<Vec<u8>> = (0..transactions.len())
         .map(|position| [&header.height.to_be_bytes()[..], &(position as u32).to_be_bytes()].concat())
         .collect();
-    fork.map(&index("transactions"))?.put_many(
+    fork.map(&index("transactions"))?.put_many_absent(
         transactions
             .iter()
             .map(|(hash, signed)| (hash.as_slice(), signed.as_slice())),
     )?;
-    fork.map(&index("transaction_records"))?.put_many(
+    fork.map(&index("transaction_records"))?.put_many_absent(
         transactions
             .iter()
             .zip(&records)
             .map(|((hash, _), record)| (hash.as_slice(), record.as_slice())),
     )?;
-    fork.map(&index("block_transactions"))?.put_many(
+    fork.map(&index("block_transactions"))?.put_many_absent(
         positions
             .iter()
             .zip(transactions)

@@ -310,6 +310,28 @@ impl<'a> MapIndex<'a> {
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
     ) -> Result<(), StorageError> {
+        self.put_each(entries, false)
+    }
+
+    /// [`MapIndex::put_many`] for entries whose keys the caller knows are
+    /// absent from the map and distinct from each other (records keyed by
+    /// the hashes of transactions the chain has just checked are neither
+    /// committed nor repeated, or by a new block's height): it leaves what
+    /// `put_many` would without reading whether each key exists, which is a
+    /// read of the database for a key that is not there. A key present after
+    /// all would be counted twice in the map's length; debug builds check.
+    pub fn put_many_absent<'k>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
+    ) -> Result<(), StorageError> {
+        self.put_each(entries, true)
+    }
+
+    fn put_each<'k>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
+        known_absent: bool,
+    ) -> Result<(), StorageError> {
         let mut added = 0u64;
         let mut bound = false;
         let put_each = || -> Result<(), StorageError> {
@@ -320,7 +342,12 @@ impl<'a> MapIndex<'a> {
                     return Err(StorageError::Unsupported("key-set values must be empty"));
                 }
                 IndexCore::charge_write(self.fork, key, value)?;
-                let existed = self.contains(key)?;
+                let existed = if known_absent {
+                    debug_assert!(!self.contains(key)?, "a key put as absent is present");
+                    false
+                } else {
+                    self.contains(key)?
+                };
                 if !bound {
                     self.core.bind(self.fork)?;
                     bound = true;

@@ -172,16 +172,25 @@ proptest! {
     }
 }
 
+/// How a batch is put.
+#[derive(Clone, Copy)]
+enum Puts {
+    OneByOne,
+    Many,
+    /// `put_many_absent`: the batch's keys are distinct and not committed.
+    ManyAbsent,
+}
+
 /// What a map of `kind` holds after `committed` then `batch` were put into
-/// it, the batch one put at a time or in one `put_many`, under a call write
-/// budget of `budget_items` keys: the outcome, what was charged, and the
-/// namespace as stored.
+/// it, the batch as `how` says, under a call write budget of
+/// `budget_items` keys: the outcome, what was charged, and the namespace as
+/// stored.
 fn after_puts(
     kind: IndexKind,
     committed: &[(Vec<u8>, Vec<u8>)],
     batch: &[(Vec<u8>, Vec<u8>)],
     budget_items: usize,
-    together: bool,
+    how: Puts,
 ) -> (
     Result<(), wasmvisor_storage::StorageError>,
     wasmvisor_storage::WriteUsage,
@@ -209,12 +218,13 @@ fn after_puts(
         },
         wasmvisor_storage::WriteLimits::UNLIMITED,
     );
-    let outcome = if together {
-        open(&mut fork, kind, &address).put_many(batch.iter().map(|(key, value)| (key.as_slice(), value.as_slice())))
-    } else {
-        batch
+    let entries = batch.iter().map(|(key, value)| (key.as_slice(), value.as_slice()));
+    let outcome = match how {
+        Puts::OneByOne => batch
             .iter()
-            .try_for_each(|(key, value)| open(&mut fork, kind, &address).put(key, value))
+            .try_for_each(|(key, value)| open(&mut fork, kind, &address).put(key, value)),
+        Puts::Many => open(&mut fork, kind, &address).put_many(entries),
+        Puts::ManyAbsent => open(&mut fork, kind, &address).put_many_absent(entries),
     };
     let (charged, _) = fork.write_usage();
     fork.stop_metering_writes();
@@ -260,8 +270,17 @@ proptest! {
             .into_iter()
             .filter(|(key, _)| key.len() <= wasmvisor_storage::limits::KEY_BYTES_MAX)
             .collect();
-        let one_by_one = after_puts(kind, &committed, &batch, budget_items, false);
-        let together = after_puts(kind, &committed, &batch, budget_items, true);
-        prop_assert_eq!(one_by_one, together);
+        let one_by_one = after_puts(kind, &committed, &batch, budget_items, Puts::OneByOne);
+        let together = after_puts(kind, &committed, &batch, budget_items, Puts::Many);
+        prop_assert_eq!(&one_by_one, &together);
+
+        // Of the same batch, the entries whose keys are new and distinct:
+        // putting them as known absent leaves what putting them does.
+        let mut seen: std::collections::BTreeSet<Vec<u8>> = committed.iter().map(|(key, _)| key.clone()).collect();
+        let absent: Vec<_> = batch.iter().filter(|(key, _)| seen.insert(key.clone())).cloned().collect();
+        prop_assert_eq!(
+            after_puts(kind, &committed, &absent, budget_items, Puts::Many),
+            after_puts(kind, &committed, &absent, budget_items, Puts::ManyAbsent)
+        );
     }
 }
