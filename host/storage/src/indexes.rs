@@ -318,8 +318,13 @@ impl<'a> MapIndex<'a> {
     /// the hashes of transactions the chain has just checked are neither
     /// committed nor repeated, or by a new block's height): it leaves what
     /// `put_many` would without reading whether each key exists, which is a
-    /// read of the database for a key that is not there. A key present after
-    /// all would be counted twice in the map's length; debug builds check.
+    /// read of the database for a key that is not there.
+    ///
+    /// # Correctness
+    ///
+    /// The caller answers for the precondition: a key present after all
+    /// would be counted twice in the map's length, and only debug builds
+    /// check.
     pub fn put_many_absent<'k>(
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,

@@ -64,9 +64,11 @@ pub const GUEST_MEMORY_BYTES_MAX: usize = 64 * MIB;
 /// Linear memory all guest instances of one call chain (a transaction and
 /// the services it calls, nested) may hold at once, in bytes.
 pub const CALL_CHAIN_MEMORY_BYTES_MAX: usize = 256 * MIB;
-/// Heap the SDK's allocator finds in every instance's initial memory, in
-/// bytes (`wasmvisor_sdk::allocator`): a call that allocates no more never
-/// grows its memory. Part of the instance's initial memory, so the chain's
+/// Heap the SDK's allocator finds in the initial memory of every instance
+/// of a guest built with the SDK's default feature, in bytes
+/// (`wasmvisor_sdk::allocator`): a call whose live allocations stay well
+/// within it never grows its memory. A guest-side default the node does
+/// not enforce; part of the instance's initial memory, so the chain's
 /// memory budget counts it.
 pub const GUEST_SDK_HEAP_BYTES: usize = 256 * KIB;
 /// Table elements one guest instance may have.

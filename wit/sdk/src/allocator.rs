@@ -10,8 +10,10 @@
 //! (`mprotect`) flushes the TLB of every core the node runs on. That flush
 //! was a tenth of a wasm transfer's time (BENCHMARKS.md, "A heap in the
 //! initial memory"). With [`STATIC_HEAP_BYTES`] reserved in the module's
-//! zero-initialised data, a call that allocates no more than that never
-//! grows its memory; one that does grows it exactly as before.
+//! zero-initialised data, a call whose live allocations stay well within
+//! it (dlmalloc's own bookkeeping and the call's arguments and answer
+//! take part of it) never grows its memory; one that needs more grows it
+//! exactly as before.
 //!
 //! Enabled by the SDK's default feature `allocator` on wasm32. A guest that
 //! brings its own `#[global_allocator]` turns the feature off.

@@ -36,7 +36,7 @@
 //! - node-local capabilities of `after_commit` ([`node`]): broadcasting
 //!   transactions signed by the node, and the node's settings.
 //! - the guest's global allocator (`allocator`, default feature
-//!   `allocator`): a call that allocates less than
+//!   `allocator`): a call whose live allocations stay well within
 //!   `wasmvisor_limits::GUEST_SDK_HEAP_BYTES` never grows its memory.
 //!
 //! Guests built with it import only the `service` world of the contract;

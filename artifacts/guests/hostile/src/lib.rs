@@ -47,16 +47,15 @@ use wasmvisor_sdk::{
     Call, CommonError, Entry, ExecutionError, Map, QueryError, RawBytes, Service, calls, common_error, context,
 };
 
-/// The pages of memory the instance was created with: the linker sizes
-/// the initial memory to end at the first page boundary at or after the
-/// heap base (stack, data and zero-initialised data below it).
+/// The pages of memory the instance was created with: the linker's
+/// `__heap_end` is the end of the initial memory.
 fn initial_memory_pages() -> u32 {
     unsafe extern "C" {
-        static __heap_base: u8;
+        static __heap_end: u8;
     }
     const WASM_PAGE_BYTES: usize = 64 * 1024;
-    let heap_base = (&raw const __heap_base) as usize;
-    heap_base.div_ceil(WASM_PAGE_BYTES) as u32
+    let heap_end = (&raw const __heap_end) as usize;
+    heap_end.div_ceil(WASM_PAGE_BYTES) as u32
 }
 
 /// Makes the call encoded as target (u32 LE), method (u32 LE), arguments.

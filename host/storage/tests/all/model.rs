@@ -253,6 +253,16 @@ fn entries(kind: IndexKind) -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
     proptest::collection::vec((key, value), 0..24)
 }
 
+/// Up to 24 entries with keys that `entries` never draws.
+fn fresh_entries(kind: IndexKind) -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
+    let value = if kind == IndexKind::KeySet {
+        Just(Vec::new()).boxed()
+    } else {
+        proptest::collection::vec(any::<u8>(), 0..4).boxed()
+    };
+    proptest::collection::vec(((16u8..=255).prop_map(|key| vec![key, key]), value), 0..24)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
@@ -262,8 +272,8 @@ proptest! {
     /// key limit or the write budget.
     #[test]
     fn putting_many_entries_at_once_is_putting_them_one_by_one(
-        (kind, committed, batch) in proptest::sample::select(vec![IndexKind::Map, IndexKind::KeySet, IndexKind::ProofMap])
-            .prop_flat_map(|kind| (Just(kind), entries(kind), entries(kind))),
+        (kind, committed, batch, fresh) in proptest::sample::select(vec![IndexKind::Map, IndexKind::KeySet, IndexKind::ProofMap])
+            .prop_flat_map(|kind| (Just(kind), entries(kind), entries(kind), fresh_entries(kind))),
         budget_items in 0usize..30,
     ) {
         let committed: Vec<_> = committed
@@ -274,10 +284,16 @@ proptest! {
         let together = after_puts(kind, &committed, &batch, budget_items, Puts::Many);
         prop_assert_eq!(&one_by_one, &together);
 
-        // Of the same batch, the entries whose keys are new and distinct:
-        // putting them as known absent leaves what putting them does.
+        // Entries whose keys are new and distinct — those of the same batch,
+        // and fresh ones from keys never committed: putting them as known
+        // absent leaves what putting them does.
         let mut seen: std::collections::BTreeSet<Vec<u8>> = committed.iter().map(|(key, _)| key.clone()).collect();
-        let absent: Vec<_> = batch.iter().filter(|(key, _)| seen.insert(key.clone())).cloned().collect();
+        let absent: Vec<_> = batch
+            .iter()
+            .chain(&fresh)
+            .filter(|(key, _)| seen.insert(key.clone()))
+            .cloned()
+            .collect();
         prop_assert_eq!(
             after_puts(kind, &committed, &absent, budget_items, Puts::Many),
             after_puts(kind, &committed, &absent, budget_items, Puts::ManyAbsent)

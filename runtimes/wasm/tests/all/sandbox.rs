@@ -227,7 +227,14 @@ fn a_call_that_allocates_within_the_sdk_heap_never_grows_its_memory() {
     // memory stays as it was created, arguments and answer included (a
     // memory that grows must be shrunk back, at a cost to the whole node,
     // before its slot serves the next call).
-    for bytes in [0, 1, 4 << 10, 64 << 10, GUEST_SDK_HEAP_BYTES / 2] {
+    for bytes in [
+        0,
+        1,
+        4 << 10,
+        64 << 10,
+        GUEST_SDK_HEAP_BYTES / 2,
+        GUEST_SDK_HEAP_BYTES * 3 / 4,
+    ] {
         let (created, now) = memory_pages_after_allocating(&chain, bytes);
         assert!(created > 0);
         assert_eq!(now, created, "{bytes} bytes allocated grew the memory");
