@@ -157,6 +157,30 @@ pub fn byzantine_quorum(validator_count: usize) -> usize {
     validator_count * 2 / 3 + 1
 }
 
+/// A block of the transactions a node picked that were neither committed
+/// nor repeated ([`Blockchain::execute_leaving_out_committed`]).
+#[derive(Debug)]
+pub struct NewBlock {
+    /// The executed block.
+    pub block: PendingBlock,
+    /// Its transactions, in its order.
+    pub transactions: Vec<VerifiedTransaction>,
+    /// The candidates left out: committed already, or repeated.
+    pub left_out: Vec<VerifiedTransaction>,
+}
+
+/// The value the consensus engine sends for `block` of `transactions`: the
+/// encoded header and the signed transactions.
+fn consensus_value(block: &PendingBlock, transactions: &[VerifiedTransaction]) -> wasmvisor_consensus::Block {
+    wasmvisor_consensus::Block {
+        header: block.header.encode_to_vec(),
+        transactions: transactions
+            .iter()
+            .map(|transaction| transaction.signed.clone())
+            .collect(),
+    }
+}
+
 /// An executed block waiting to be committed (or dropped).
 #[derive(Debug)]
 pub struct PendingBlock {
@@ -512,11 +536,7 @@ impl Blockchain {
     /// Executes a block of transactions on a fork; nothing is committed
     /// until [`Blockchain::commit`]. Several may be executed per height.
     pub fn execute(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
-        check_block_size(
-            &self.consensus_config()?,
-            transactions.iter().map(|transaction| transaction.signed.as_slice()),
-        )
-        .map_err(BlockError::TooLarge)?;
+        self.check_size(transactions)?;
         let mut seen = std::collections::BTreeSet::new();
         // The committed ones read from one snapshot for the whole block.
         let committed = self
@@ -527,6 +547,54 @@ impl Blockchain {
                 return Err(BlockError::DuplicateTransaction(transaction.hash));
             }
         }
+        self.execute_checked(transactions)
+    }
+
+    /// Executes those of `candidates` that are neither committed nor a
+    /// repeat of one before them, as [`Blockchain::execute`] would execute
+    /// them, reading which are committed once: for a node taking a block's
+    /// transactions from its pool, where one committed meanwhile (admitted
+    /// while its block was committing) is left out rather than failing the
+    /// block. Answers the block, the transactions it holds and those left
+    /// out.
+    pub fn execute_leaving_out_committed(
+        &mut self,
+        candidates: Vec<VerifiedTransaction>,
+    ) -> Result<NewBlock, BlockError> {
+        let committed = self
+            .reader
+            .committed_each(candidates.iter().map(|transaction| &transaction.hash))?;
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut transactions, mut left_out) = (Vec::new(), Vec::new());
+        for (transaction, committed) in candidates.into_iter().zip(committed) {
+            if !committed && seen.insert(transaction.hash) {
+                transactions.push(transaction);
+            } else {
+                left_out.push(transaction);
+            }
+        }
+        self.check_size(&transactions)?;
+        let block = self.execute_checked(&transactions)?;
+        Ok(NewBlock {
+            block,
+            transactions,
+            left_out,
+        })
+    }
+
+    /// A block of `transactions` is within the consensus configuration's
+    /// limits.
+    fn check_size(&self, transactions: &[VerifiedTransaction]) -> Result<(), BlockError> {
+        check_block_size(
+            &self.consensus_config()?,
+            transactions.iter().map(|transaction| transaction.signed.as_slice()),
+        )
+        .map_err(BlockError::TooLarge)
+    }
+
+    /// Executes `transactions`, which the caller has checked are within the
+    /// size limits, neither committed nor repeated.
+    fn execute_checked(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
         let previous = self.last_header()?;
         let executable: Vec<_> = transactions.iter().map(VerifiedTransaction::to_dispatcher).collect();
         let mut proposal = self.dispatcher.execute_proposal(&executable)?;
@@ -565,14 +633,20 @@ impl Blockchain {
         transactions: &[VerifiedTransaction],
     ) -> Result<(PendingBlock, wasmvisor_consensus::Block), BlockError> {
         let block = self.execute(transactions)?;
-        let value = wasmvisor_consensus::Block {
-            header: block.header.encode_to_vec(),
-            transactions: transactions
-                .iter()
-                .map(|transaction| transaction.signed.clone())
-                .collect(),
-        };
+        let value = consensus_value(&block, transactions);
         Ok((block, value))
+    }
+
+    /// [`Blockchain::propose`] of those of `candidates` that are neither
+    /// committed nor repeated ([`Blockchain::execute_leaving_out_committed`]):
+    /// answers the value too, and the transactions left out.
+    pub fn propose_leaving_out_committed(
+        &mut self,
+        candidates: Vec<VerifiedTransaction>,
+    ) -> Result<(NewBlock, wasmvisor_consensus::Block), BlockError> {
+        let new = self.execute_leaving_out_committed(candidates)?;
+        let value = consensus_value(&new.block, &new.transactions);
+        Ok((new, value))
     }
 
     /// Validates another validator's proposal on this node's own fork: at

@@ -12,7 +12,7 @@ pub mod replay;
 pub mod transactions;
 
 pub use chain::{
-    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, PendingBlock, Rejection, ServiceOutcome,
+    BlockError, BlockFill, Blockchain, ChainReader, InvalidBlock, NewBlock, PendingBlock, Rejection, ServiceOutcome,
     block_transactions_max, byzantine_quorum, check_block_size,
 };
 pub use replay::{BlockLog, ReplayMismatch, ReplayReport, replay};

@@ -191,6 +191,37 @@ fn committed_or_repeated_transactions_are_refused() {
 }
 
 #[test]
+fn a_block_of_pooled_candidates_leaves_out_the_committed_and_repeated_ones() {
+    let mut chain = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis(), None).unwrap();
+    let committed = wallet_transaction(&chain, 1, "alice");
+    let block = chain.execute(std::slice::from_ref(&committed)).unwrap();
+    let votes = precommits(&chain.chain_id(), 1, &block.hash, &[0, 1, 2]);
+    chain.commit(block, votes).unwrap();
+
+    let bob = wallet_transaction(&chain, 2, "bob");
+    let carol = wallet_transaction(&chain, 3, "carol");
+    // What `execute` makes of the new ones alone (a height may be executed
+    // several times; this one is dropped).
+    let expected = chain.execute(&[bob.clone(), carol.clone()]).unwrap().header;
+    let new = chain
+        .execute_leaving_out_committed(vec![committed.clone(), bob.clone(), bob.clone(), carol.clone()])
+        .unwrap();
+    let hashes = |transactions: &[wasmvisor_blockchain::VerifiedTransaction]| -> Vec<[u8; 32]> {
+        transactions.iter().map(|transaction| transaction.hash).collect()
+    };
+    assert_eq!(hashes(&new.transactions), [bob.hash, carol.hash]);
+    assert_eq!(hashes(&new.left_out), [committed.hash, bob.hash]);
+    assert_eq!(new.block.header, expected);
+    let votes = precommits(&chain.chain_id(), 2, &new.block.hash, &[0, 1, 2]);
+    chain.commit(new.block, votes).unwrap();
+    assert!(chain.is_committed(&carol.hash).unwrap());
+    // Nothing new: an empty block, everything left out.
+    let new = chain.execute_leaving_out_committed(vec![bob.clone(), carol]).unwrap();
+    assert_eq!(new.block.header.tx_count, 0);
+    assert_eq!(new.left_out.len(), 2);
+}
+
+#[test]
 fn open_creates_a_chain_once_and_resumes_it_even_without_its_genesis_header() {
     let database: Arc<dyn Database> = Arc::new(MemoryDatabase::new());
     let (chain, created) = Blockchain::open(Arc::clone(&database), runtimes(), genesis, None).unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use wasmvisor_blockchain::{BlockFill, InvalidBlock, PendingBlock, Rejection};
+use wasmvisor_blockchain::{BlockFill, InvalidBlock, PendingBlock, Rejection, VerifiedTransaction};
 use wasmvisor_proto::Message;
 use wasmvisor_proto::blockchain::BlockHeader;
 use wasmvisor_storage::Hash;
@@ -29,40 +29,29 @@ impl Node {
         let chain = guard.as_mut().ok_or(ProposeError::ShutDown)?;
         let node_failed = |error: &dyn std::fmt::Display| ProposeError::Node(error.to_string());
         let mut fill = BlockFill::new(&chain.consensus_config().map_err(|error| node_failed(&error))?);
-        let mut transactions = Vec::new();
-        {
-            // A transaction admitted while its block was being committed is
-            // committed but still pooled: it would fail the block, and no
-            // later commit would take it out — drop it here.
-            let mut pool = self.mempool();
-            let mut stale = HashSet::new();
-            // One snapshot read for the whole pool, not one per transaction.
-            let mut committed = chain.read_fork();
-            for transaction in &pool.queue {
-                let is_committed =
-                    wasmvisor_blockchain::blocks::committed_each(&mut committed, std::iter::once(&transaction.hash))
-                        .map_err(|error| node_failed(&error))?
-                        .into_iter()
-                        .any(|committed| committed);
-                if is_committed {
-                    stale.insert(transaction.hash);
-                } else if transactions.len() < transactions_max && fill.admit(transaction.signed.len()) {
-                    transactions.push(transaction.clone());
-                } else {
-                    break;
-                }
-            }
-            if !stale.is_empty() {
-                pool.remove_where(|hash| stale.contains(hash));
-            }
-        }
-        chain.propose(&transactions).map_err(|error| {
+        let candidates: Vec<VerifiedTransaction> = self
+            .mempool()
+            .queue
+            .iter()
+            .take_while(|transaction| fill.admit(transaction.signed.len()))
+            .take(transactions_max)
+            .cloned()
+            .collect();
+        let (new, value) = chain.propose_leaving_out_committed(candidates).map_err(|error| {
             if error.is_node_local() {
                 node_failed(&error)
             } else {
                 ProposeError::Block(error.to_string())
             }
-        })
+        })?;
+        // A transaction admitted while its block was being committed is
+        // committed but still pooled: the block left it out, and no later
+        // commit would take it out of the pool — drop it here.
+        if !new.left_out.is_empty() {
+            let stale: HashSet<Hash> = new.left_out.iter().map(|transaction| transaction.hash).collect();
+            self.mempool().remove_where(|hash| stale.contains(hash));
+        }
+        Ok((new.block, value))
     }
 
     /// Executes another validator's proposed block on a fork of this

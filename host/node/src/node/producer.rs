@@ -48,30 +48,19 @@ impl Node {
                 .sum::<usize>();
             drained
         };
-        // A transaction committed meanwhile (or repeated) would fail the
-        // block: leave it out.
-        let mut transactions = Vec::new();
-        let mut stale = Vec::new();
-        let committed = chain
-            .committed_each(drained.iter().map(|transaction| &transaction.hash))
-            .map_err(|error| format!("this node cannot read its chain: {error}"))?;
-        for (transaction, committed) in drained.into_iter().zip(committed) {
-            if committed {
-                stale.push(transaction);
-            } else {
-                transactions.push(transaction);
-            }
-        }
+        // The drained transactions leave the pool's index with this block,
+        // whether they are in it, were committed meanwhile (or repeated:
+        // left out), or the block fails (then they may be sent again).
+        let drained_hashes: Vec<_> = drained.iter().map(|transaction| transaction.hash).collect();
         let forget = |pool: &mut Mempool| {
-            for transaction in transactions.iter().chain(&stale) {
-                pool.hashes.remove(&transaction.hash);
+            for hash in &drained_hashes {
+                pool.hashes.remove(hash);
             }
         };
         let started = std::time::Instant::now();
-        let block = match chain.execute(&transactions) {
-            Ok(block) => block,
+        let block = match chain.execute_leaving_out_committed(drained) {
+            Ok(new) => new.block,
             Err(error) => {
-                // The drained transactions are gone: let them be sent again.
                 forget(&mut self.mempool());
                 return Err(error.to_string());
             }
