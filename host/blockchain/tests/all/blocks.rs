@@ -212,6 +212,19 @@ fn a_block_of_pooled_candidates_leaves_out_the_committed_and_repeated_ones() {
     assert_eq!(hashes(&new.transactions), [bob.hash, carol.hash]);
     assert_eq!(hashes(&new.left_out), [committed.hash, bob.hash]);
     assert_eq!(new.block.header, expected);
+    // Proposed the same way, the block is one another validator (a chain
+    // with the same history) validates to the same header.
+    let (proposed, value) = chain
+        .propose_leaving_out_committed(vec![committed.clone(), bob.clone(), bob.clone(), carol.clone()])
+        .unwrap();
+    assert_eq!(proposed.block.header, expected);
+    assert_eq!(value.transactions, [bob.signed.clone(), carol.signed.clone()]);
+    let mut other = Blockchain::genesis(Arc::new(MemoryDatabase::new()), runtimes(), genesis(), None).unwrap();
+    let first = other.execute(std::slice::from_ref(&committed)).unwrap();
+    let votes = precommits(&other.chain_id(), 1, &first.hash, &[0, 1, 2]);
+    other.commit(first, votes).unwrap();
+    assert_eq!(other.validate(&value).unwrap().header, expected);
+
     let votes = precommits(&chain.chain_id(), 2, &new.block.hash, &[0, 1, 2]);
     chain.commit(new.block, votes).unwrap();
     assert!(chain.is_committed(&carol.hash).unwrap());

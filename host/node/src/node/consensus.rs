@@ -46,9 +46,17 @@ impl Node {
         })?;
         // A transaction admitted while its block was being committed is
         // committed but still pooled: the block left it out, and no later
-        // commit would take it out of the pool — drop it here.
+        // commit would take it out of the pool — drop it here (only those:
+        // a repeat's first copy is in the block and stays pooled). Each
+        // such transaction takes a place in one proposal, once.
         if !new.left_out.is_empty() {
-            let stale: HashSet<Hash> = new.left_out.iter().map(|transaction| transaction.hash).collect();
+            let proposed: HashSet<Hash> = new.transactions.iter().map(|transaction| transaction.hash).collect();
+            let stale: HashSet<Hash> = new
+                .left_out
+                .iter()
+                .map(|transaction| transaction.hash)
+                .filter(|hash| !proposed.contains(hash))
+                .collect();
             self.mempool().remove_where(|hash| stale.contains(hash));
         }
         Ok((new.block, value))

@@ -62,7 +62,11 @@ impl Node {
             Ok(new) => new.block,
             Err(error) => {
                 forget(&mut self.mempool());
-                return Err(error.to_string());
+                return Err(if error.is_node_local() {
+                    format!("this node cannot execute its block: {error}")
+                } else {
+                    error.to_string()
+                });
             }
         };
         let precommits = vec![sign_precommit(
