@@ -858,12 +858,7 @@ fn system_services_start_at_genesis_and_follow_the_configuration() {
     let before = services(&node);
     let (_, info) = get(&format!("{}/api/system/v1/info", node.public));
     let height = info["height"].as_u64().unwrap();
-    wait_for("a few blocks", || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-            >= height + 5
-    });
+    wait_for("a few blocks", || crate::network::height(&node) >= height + 5);
     assert_eq!(services(&node), before);
     node.stop();
 
@@ -911,11 +906,7 @@ fn a_node_logs_each_block_once_and_answers_whether_it_is_alive_and_ready() {
     );
     let (status, alive) = get(&format!("{}/healthz", node.public));
     assert_eq!((status, &alive), (200, &json!({ "status": "alive" })));
-    let height = || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = || crate::network::height(&node);
     wait_for("three blocks", || height() >= 3);
     let (status, ready) = get(&format!("{}/readyz", node.public));
     assert_eq!(status, 200, "{ready}");
@@ -965,11 +956,7 @@ fn a_node_logs_each_block_once_and_answers_whether_it_is_alive_and_ready() {
         data.path().join("data"),
         None,
     );
-    let height = || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = || crate::network::height(&node);
     let restarted_at = height();
     wait_for("a block after the restart", || height() > restarted_at);
     node.stop();
@@ -1269,11 +1256,7 @@ fn a_one_validator_network_runs_by_itself() {
         "{stderr}"
     );
     let node = RunningNode::run(Path::new(&path("solo/node.toml")));
-    let height = || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = || crate::network::height(&node);
     wait_for("blocks", || height() >= 3);
     // Voting in a second validator would leave a node that makes its blocks
     // alone unable to make another: it refuses to sign that proposal, and
@@ -1393,11 +1376,7 @@ fn the_private_api_refuses_web_pages_and_callers_without_its_token() {
     }
     // Nothing was signed: after three more blocks, nothing pooled or
     // committed beyond what there was.
-    let height = |node: &RunningNode| {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = crate::network::height;
     let later = height(&node) + 3;
     wait_for("three blocks", || height(&node) >= later);
     assert_eq!(transactions_seen(&node), before, "refused requests sign nothing");
@@ -1463,15 +1442,8 @@ fn key_files_are_private_and_a_node_refuses_exposed_ones() {
     }
     // Private again: it starts, on the same keys.
     let node = RunningNode::start(data.path());
-    let height = get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-        .as_u64()
-        .unwrap();
-    wait_for("a block after the restart", || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-            > height
-    });
+    let height = crate::network::height(&node);
+    wait_for("a block after the restart", || crate::network::height(&node) > height);
     node.stop();
 }
 
@@ -1806,15 +1778,8 @@ fn the_relay_hands_a_peer_every_transaction_it_is_given() {
     // later every transaction is committed exactly once: the repeat was
     // refused, not admitted again.
     wait_for("the relay's queue drained", || gossip.queued_bytes() == 0);
-    let height = get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-        .as_u64()
-        .unwrap();
-    wait_for("three more blocks", || {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-            >= height + 3
-    });
+    let height = crate::network::height(&node);
+    wait_for("three more blocks", || crate::network::height(&node) >= height + 3);
     assert_eq!(transactions_seen(&node), (count as u64, 0));
     node.stop();
 }
@@ -1912,11 +1877,7 @@ fn a_data_directory_in_another_format_is_refused_naming_the_version() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("data");
     let node = RunningNode::start(&dir);
-    let height = |node: &RunningNode| {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = crate::network::height;
     wait_for("a block", || height(&node) >= 1);
     node.stop();
     let format = dir.join(FORMAT_FILE);
@@ -1991,11 +1952,7 @@ fn a_validator_with_sealed_keys_starts_only_with_its_passphrase() {
     let config = Path::new(&path("solo/node.toml")).to_owned();
     let run = |config: &Path| RunningNode::run(config);
     let node = run(&config);
-    let height = |node: &RunningNode| {
-        get(&format!("{}/api/system/v1/info", node.public)).1["height"]
-            .as_u64()
-            .unwrap()
-    };
+    let height = crate::network::height;
     wait_for("a block", || height(&node) >= 1);
     node.stop();
 
