@@ -537,17 +537,25 @@ impl Blockchain {
     /// until [`Blockchain::commit`]. Several may be executed per height.
     pub fn execute(&mut self, transactions: &[VerifiedTransaction]) -> Result<PendingBlock, BlockError> {
         self.check_size(transactions)?;
-        let mut seen = std::collections::BTreeSet::new();
-        // The committed ones read from one snapshot for the whole block.
+        let new = self.new_each(transactions)?;
+        if let Some((transaction, _)) = transactions.iter().zip(new).find(|(_, new)| !new) {
+            return Err(BlockError::DuplicateTransaction(transaction.hash));
+        }
+        self.execute_checked(transactions)
+    }
+
+    /// For each of `transactions`, whether it is new: neither committed
+    /// (read from one snapshot for them all) nor a repeat of one before it.
+    fn new_each(&self, transactions: &[VerifiedTransaction]) -> Result<Vec<bool>, BlockError> {
         let committed = self
             .reader
             .committed_each(transactions.iter().map(|transaction| &transaction.hash))?;
-        for (transaction, committed) in transactions.iter().zip(committed) {
-            if !seen.insert(transaction.hash) || committed {
-                return Err(BlockError::DuplicateTransaction(transaction.hash));
-            }
-        }
-        self.execute_checked(transactions)
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(transactions
+            .iter()
+            .zip(committed)
+            .map(|(transaction, committed)| !committed && seen.insert(transaction.hash))
+            .collect())
     }
 
     /// Executes those of `candidates` that are neither committed nor a
@@ -561,13 +569,10 @@ impl Blockchain {
         &mut self,
         candidates: Vec<VerifiedTransaction>,
     ) -> Result<NewBlock, BlockError> {
-        let committed = self
-            .reader
-            .committed_each(candidates.iter().map(|transaction| &transaction.hash))?;
-        let mut seen = std::collections::BTreeSet::new();
+        let new = self.new_each(&candidates)?;
         let (mut transactions, mut left_out) = (Vec::new(), Vec::new());
-        for (transaction, committed) in candidates.into_iter().zip(committed) {
-            if !committed && seen.insert(transaction.hash) {
+        for (transaction, new) in candidates.into_iter().zip(new) {
+            if new {
                 transactions.push(transaction);
             } else {
                 left_out.push(transaction);

@@ -310,7 +310,7 @@ impl<'a> MapIndex<'a> {
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
     ) -> Result<(), StorageError> {
-        self.put_each(entries, false)
+        self.put_entries(entries, false)
     }
 
     /// [`MapIndex::put_many`] for entries whose keys the caller knows are
@@ -329,10 +329,10 @@ impl<'a> MapIndex<'a> {
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
     ) -> Result<(), StorageError> {
-        self.put_each(entries, true)
+        self.put_entries(entries, true)
     }
 
-    fn put_each<'k>(
+    fn put_entries<'k>(
         &mut self,
         entries: impl IntoIterator<Item = (&'k [u8], &'k [u8])>,
         known_absent: bool,
